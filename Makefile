@@ -1,0 +1,55 @@
+# The two commands: `make run` (serve the backend with demo data) and `make test` (pass the suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test lint bench system-packages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+system-packages:
+	@bash scripts/install-system-packages.sh
+
+# Reinstall only when the project's dependencies change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@$(MAKE) --no-print-directory system-packages
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	@$(MAKE) --no-print-directory system-packages
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/mynaportal migrate
+	$(BIN)/mynaportal demo-seed
+	@token=$$($(BIN)/mynaportal token --quiet --ttl 86400); \
+	echo; \
+	echo "Mynaportal backend on http://$(HOST):$(PORT)"; \
+	echo "  GraphiQL     http://$(HOST):$(PORT)/graphql"; \
+	echo "  health       http://$(HOST):$(PORT)/healthz   readiness http://$(HOST):$(PORT)/readyz"; \
+	echo "  demo person  山田 太郎 (taro@example.jp); in GraphiQL's headers put:"; \
+	echo "    {\"Authorization\": \"Bearer $$token\"}"; \
+	echo "  and try: { viewer { name maskedIndividualNumber children { edges { node { name } } } } }"; \
+	echo
+	$(BIN)/mynaportal serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-dev system-packages
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python tests/benchmarks/bench_graphql_viewer.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Agencies (ministries, municipalities, insurers) and the agency-specific codes (機関別符号) of people."""

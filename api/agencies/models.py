@@ -1,0 +1,44 @@
+"""Agencies and agency-specific codes: each agency knows a person only by its own random code."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base, new_id
+
+
+class AgencyKind(enum.StrEnum):
+    MINISTRY = "ministry"
+    MUNICIPALITY = "municipality"
+    INSURER = "insurer"
+    PENSION = "pension"
+    TAX = "tax"
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    # A stable public handle such as "chiyoda-city"; the sort key of the agencies connection.
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[AgencyKind] = mapped_column(Enum(AgencyKind, native_enum=False, create_constraint=True,
+                                                  length=20, values_callable=lambda e: [m.value for m in e]))
+    municipality_code: Mapped[str | None] = mapped_column(ForeignKey("municipalities.code"))
+
+
+class AgencyPersonCode(Base):
+    """機関別符号: unique per agency, random, and unrelated across agencies."""
+
+    __tablename__ = "agency_person_codes"
+    __table_args__ = (UniqueConstraint("agency_id", "code"),)
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
+                                                 primary_key=True, index=True)
+    code: Mapped[str] = mapped_column(String(32))

@@ -1,0 +1,113 @@
+"""The app factory: Starlette with the GraphQL endpoint, health checks, request ids and JSON logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.db import create_engine, create_session_factory
+from api.logs import configure_logging, request_id_var
+from api.migrate import MIGRATIONS
+from api.people.individual_number import IndividualNumberCipher
+from api.schema import build_schema
+from api.schema.view import PortalGraphQL
+from api.settings import Settings
+
+access_log = logging.getLogger("api.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Tags every log line of a request with its id (the client's X-Request-ID if sane) and logs access."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["type"] == "http":
+                access_log.info("%s %s %s", scope["method"], scope["path"], status,
+                                extra={"status": status,
+                                       "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+            request_id_var.reset(token)
+
+
+def _migration_head() -> str:
+    return (MIGRATIONS / ".current-alembic-head").read_text().strip()
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> Starlette:
+    settings = settings or Settings.from_env()
+    if configure_logs:
+        configure_logging(settings.log_level)
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
+    graphql_app = PortalGraphQL(build_schema(settings), session_factory=session_factory, cipher=cipher,
+                                graphiql=settings.graphiql)
+    head = _migration_head()
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        try:
+            async with engine.connect() as connection:
+                current = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+        except Exception:  # any database failure means "not ready"; the reason goes to the log
+            logging.getLogger("api.health").warning("database not reachable", exc_info=True)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        if current != head:
+            return JSONResponse({"status": "unavailable", "database": "not migrated", "revision": current,
+                                 "expected": head}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "revision": current})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    app.state.cipher = cipher
+    return app

@@ -1,0 +1,155 @@
+"""The `mynaportal` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select
+
+from api.settings import Settings, SettingsError
+
+DESCRIPTION = "Mynaportal backend: serve the API, migrate the database, load demo data, export the schema."
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        sys.exit(f"mynaportal: {error}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        log_config=None,  # our JSON, redacting handler
+        proxy_headers=False,
+        access_log=False,  # api.access logs each request once, with its id and duration
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from api.migrate import migrate_sync
+
+    migrate_sync(_settings(), args.revision)
+    print(f"database migrated to {args.revision}")
+
+
+async def _demo_seed(settings: Settings) -> bool:
+    from api.db import create_engine, create_session_factory
+    from api.demo import seed_demo
+    from api.people.individual_number import IndividualNumberCipher
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            seed = await seed_demo(session, IndividualNumberCipher(settings.data_key, settings.lookup_key))
+    finally:
+        await engine.dispose()
+    return seed.created
+
+
+def cmd_demo_seed(_: argparse.Namespace) -> None:
+    created = asyncio.run(_demo_seed(_settings()))
+    print("demo data loaded" if created else "the database already holds people: demo data left as it is")
+
+
+async def _token(settings: Settings, person: str | None, ttl: timedelta) -> tuple[str, str]:
+    from api.db import create_engine, create_session_factory
+    from api.demo import DEMO_EMAIL
+    from api.identity.tokens import issue_token
+    from api.people.models import Person
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            wanted = person or DEMO_EMAIL
+            try:
+                condition = or_(Person.id == uuid.UUID(wanted), Person.email == wanted)
+            except ValueError:
+                condition = Person.email == wanted
+            found = await session.scalar(select(Person).where(condition))
+            if found is None:
+                sys.exit(f"mynaportal: no person with id or email {wanted!r} (run `mynaportal demo-seed`?)")
+            token = await issue_token(session, found.id, ttl=ttl, client="mynaportal-cli")
+            return token, found.name
+    finally:
+        await engine.dispose()
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    settings = _settings()
+    if settings.production:
+        sys.exit("mynaportal: `token` is a development tool; production signs in with the card")
+    ttl = timedelta(seconds=args.ttl) if args.ttl else settings.access_token_ttl
+    token, name = asyncio.run(_token(settings, args.person, ttl))
+    if args.quiet:
+        print(token)
+    else:
+        print(f"bearer token for {name} (valid {int(ttl.total_seconds())} s):\n{token}")
+
+
+def cmd_export_schema(args: argparse.Namespace) -> None:
+    from api.schema import SCHEMA_FILE, schema_sdl
+
+    target = Path(args.output) if args.output else SCHEMA_FILE
+    target.write_text(schema_sdl(), encoding="utf-8")
+    print(f"wrote {target}")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="mynaportal", description=DESCRIPTION)
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the backend with uvicorn",
+                                description="Serve the Starlette app (GraphQL at /graphql, /healthz, /readyz) "
+                                            "with uvicorn. Settings come from MYNAPORTAL_* variables.")
+    serve.add_argument("--host", help="bind address (default MYNAPORTAL_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default MYNAPORTAL_PORT or 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (use PostgreSQL for more than one)")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations (Alembic)",
+                                  description="Upgrade (or downgrade) the database in MYNAPORTAL_DATABASE_URL.")
+    migrate.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
+    migrate.set_defaults(func=cmd_migrate)
+
+    seed = commands.add_parser("demo-seed", help="load demo data into an empty database",
+                               description="Load one municipality, five agencies and three people (two "
+                                           "parents and their child) if the database holds no person yet.")
+    seed.set_defaults(func=cmd_demo_seed)
+
+    export = commands.add_parser("export-schema", help="write the GraphQL SDL to graphql/schema.graphql",
+                                 description="Export the schema from the code; a test fails when the "
+                                             "committed file is stale.")
+    export.add_argument("--output", help="another file to write to")
+    export.set_defaults(func=cmd_export_schema)
+
+    token = commands.add_parser("token", help="print a bearer token for a demo person (development only)",
+                                description="Issue an access token for a person, by id or email (default: "
+                                            "the demo person taro@example.jp). Card login replaces this.")
+    token.add_argument("--person", help="the person's id or email")
+    token.add_argument("--ttl", type=int, help="lifetime in seconds (default MYNAPORTAL_ACCESS_TOKEN_TTL)")
+    token.add_argument("--quiet", action="store_true", help="print only the token")
+    token.set_defaults(func=cmd_token)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

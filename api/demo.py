@@ -1,0 +1,69 @@
+"""Demo data: one municipality, a few agencies, three people (a child and the child's parents)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.agencies.models import Agency, AgencyKind
+from api.agencies.service import assign_code
+from api.people.individual_number import IndividualNumberCipher, check_digit
+from api.people.models import Municipality, Person, Sex
+from api.people.service import NewPerson, link_parent, register_person
+
+CHIYODA = Municipality(code="131016", prefecture="東京都", name="千代田区")
+ADDRESS = "東京都千代田区霞が関二丁目1番2号"
+DEMO_EMAIL = "taro@example.jp"
+
+
+def _number(base11: str) -> str:
+    return base11 + str(check_digit(base11))
+
+
+AGENCIES = [
+    ("digital-agency", "デジタル庁", AgencyKind.MINISTRY, None),
+    ("chiyoda-city", "千代田区", AgencyKind.MUNICIPALITY, CHIYODA.code),
+    ("japan-pension-service", "日本年金機構", AgencyKind.PENSION, None),
+    ("kojimachi-tax-office", "麹町税務署", AgencyKind.TAX, None),
+    ("kyokai-kenpo", "全国健康保険協会", AgencyKind.INSURER, None),
+]
+
+PEOPLE = [
+    NewPerson("山田 太郎", "ヤマダ タロウ", date(1985, 4, 1), Sex.MALE, ADDRESS, CHIYODA.code,
+              _number("10000000001"), email=DEMO_EMAIL, phone="090-0000-0001"),
+    NewPerson("山田 花子", "ヤマダ ハナコ", date(1987, 9, 15), Sex.FEMALE, ADDRESS, CHIYODA.code,
+              _number("10000000002"), email="hanako@example.jp"),
+    NewPerson("山田 一郎", "ヤマダ イチロウ", date(2019, 6, 10), Sex.MALE, ADDRESS, CHIYODA.code,
+              _number("10000000003")),
+]
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    created: bool
+    people: list[uuid.UUID]
+
+
+async def seed_demo(session: AsyncSession, cipher: IndividualNumberCipher) -> DemoSeed:
+    """Load the demo data if the database holds no person yet (safe to run at every start)."""
+    if await session.scalar(select(func.count()).select_from(Person)):
+        existing = await session.scalars(select(Person.id).order_by(Person.birth_date))
+        return DemoSeed(created=False, people=list(existing))
+    session.add(Municipality(code=CHIYODA.code, prefecture=CHIYODA.prefecture, name=CHIYODA.name))
+    await session.flush()  # no ORM relationships: flush parents before the rows that refer to them
+    agencies = [Agency(slug=slug, name=name, kind=kind, municipality_code=code)
+                for slug, name, kind, code in AGENCIES]
+    session.add_all(agencies)
+    await session.flush()
+    people = [await register_person(session, cipher, new) for new in PEOPLE]
+    father, mother, child = people
+    await link_parent(session, father.id, child.id)
+    await link_parent(session, mother.id, child.id)
+    for agency in agencies:
+        for person in people:
+            await assign_code(session, agency.id, person.id)
+    return DemoSeed(created=True, people=[p.id for p in people])

@@ -1,0 +1,20 @@
+"""Every table, imported in one place so Alembic and tests see the whole metadata."""
+
+from api.agencies.models import Agency, AgencyKind, AgencyPersonCode
+from api.audit.models import AccessRecord
+from api.db import Base
+from api.identity.models import SessionToken
+from api.people.models import Municipality, ParentChild, Person, Sex
+
+__all__ = [
+    "AccessRecord",
+    "Agency",
+    "AgencyKind",
+    "AgencyPersonCode",
+    "Base",
+    "Municipality",
+    "ParentChild",
+    "Person",
+    "SessionToken",
+    "Sex",
+]

@@ -1,0 +1,1 @@
+"""People: the 基本4情報, the encrypted individual number, and family links."""

@@ -1,0 +1,140 @@
+"""Person rules: registration with the encrypted number, who may read whom, family pages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import false, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.audit.service import record_access
+from api.pagination import InvalidPageRequest, Page, PageRequest, page_of
+from api.people.individual_number import IndividualNumberCipher
+from api.people.models import Municipality, ParentChild, Person, Sex
+
+ADULT_AGE = 18
+
+
+class PersonAlreadyRegistered(Exception):
+    """The individual number is already registered (the message never carries it)."""
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    name: str
+    name_kana: str
+    birth_date: date
+    sex: Sex
+    address: str
+    municipality_code: str
+    individual_number: str
+    email: str | None = None
+    phone: str | None = None
+
+
+async def register_person(session: AsyncSession, cipher: IndividualNumberCipher, new: NewPerson) -> Person:
+    person = Person(
+        name=new.name,
+        name_kana=new.name_kana,
+        birth_date=new.birth_date,
+        sex=new.sex,
+        address=new.address,
+        municipality_code=new.municipality_code,
+        email=new.email,
+        phone=new.phone,
+        individual_number_ciphertext=cipher.encrypt(new.individual_number),
+        individual_number_hash=cipher.lookup_hash(new.individual_number),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(person)
+            await session.flush()
+    except IntegrityError as error:
+        # The unique keys decide (no check-then-insert race); other violations are bugs and propagate.
+        taken = select(Person.id).where(
+            (Person.individual_number_hash == person.individual_number_hash)
+            | ((Person.email == new.email) if new.email is not None else false())
+        )
+        if await session.scalar(taken) is not None:
+            raise PersonAlreadyRegistered("a person with this individual number or email already exists") from error
+        raise
+    return person
+
+
+async def find_by_individual_number(
+    session: AsyncSession, cipher: IndividualNumberCipher, number: str
+) -> Person | None:
+    return await session.scalar(select(Person).where(Person.individual_number_hash == cipher.lookup_hash(number)))
+
+
+async def link_parent(session: AsyncSession, parent_id: uuid.UUID, child_id: uuid.UUID) -> None:
+    session.add(ParentChild(parent_id=parent_id, child_id=child_id))
+    await session.flush()
+
+
+async def persons_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Person]:
+    rows = await session.scalars(select(Person).where(Person.id.in_(ids)))
+    return {person.id: person for person in rows}
+
+
+async def municipalities_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str, Municipality]:
+    rows = await session.scalars(select(Municipality).where(Municipality.code.in_(list(codes))))
+    return {m.code: m for m in rows}
+
+
+def age_on(birth_date: date, today: date) -> int:
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+async def readable_person(
+    session: AsyncSession, viewer_id: uuid.UUID, subject_id: uuid.UUID, *, today: date, purpose: str
+) -> Person | None:
+    """The subject if the viewer may read them (themselves, or their minor child), else None.
+
+    A read of someone else is recorded in the same transaction as the read.
+    """
+    if viewer_id == subject_id:
+        return await session.get(Person, subject_id)
+    child = await session.scalar(
+        select(Person)
+        .join(ParentChild, ParentChild.child_id == Person.id)
+        .where(ParentChild.parent_id == viewer_id, Person.id == subject_id)
+    )
+    if child is None or age_on(child.birth_date, today) >= ADULT_AGE:
+        return None
+    await record_access(session, actor_id=viewer_id, subject_ids=[child.id], purpose=purpose)
+    return child
+
+
+async def children_page(
+    session: AsyncSession, parent_id: uuid.UUID, request: PageRequest, *, purpose: str
+) -> Page[Person]:
+    """The parent's children ordered by birth date then id; each child shown is an access record."""
+    query = (
+        select(Person)
+        .join(ParentChild, ParentChild.child_id == Person.id)
+        .where(ParentChild.parent_id == parent_id)
+        .order_by(Person.birth_date, Person.id)
+        .limit(request.first + 1)
+    )
+    if request.after is not None:
+        born, ident = _child_cursor(request.after)
+        query = query.where((Person.birth_date > born) | ((Person.birth_date == born) & (Person.id > ident)))
+    rows = list(await session.scalars(query))
+    page = page_of(rows, request, key=lambda p: (p.birth_date.isoformat(), str(p.id)))
+    if page.items:
+        await record_access(session, actor_id=parent_id, subject_ids=[p.id for _, p in page.items],
+                            purpose=purpose)
+    return page
+
+
+def _child_cursor(after: tuple[str, ...]) -> tuple[date, uuid.UUID]:
+    try:
+        born, ident = after
+        return date.fromisoformat(born), uuid.UUID(ident)
+    except ValueError as error:
+        raise InvalidPageRequest("the cursor is not valid") from error

@@ -1,0 +1,70 @@
+"""The strawberry layer: builds the schema with its extensions from settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionResult
+
+from api.schema.agencies import AgencyType
+from api.schema.errors import PublicError, classify, logger
+from api.schema.people import PersonType
+from api.schema.query import Query
+from api.schema.security import (
+    OperationRegistry,
+    limit_rules,
+    persisted_operations_extension,
+    stable_rules_extension,
+)
+from api.settings import Settings
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "graphql" / "schema.graphql"
+
+
+class PortalSchema(strawberry.Schema):
+    """The schema with one error policy applied to every result, whichever stage the error came from."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        if result.errors:
+            result.errors = [classify(error) for error in result.errors]
+        return result
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        # Only unexpected failures are logged, with their traceback; the log filter redacts numbers.
+        for error in errors:
+            original = error.original_error
+            if original is not None and not isinstance(original, PublicError):
+                logger.error("unexpected error in %s", ".".join(map(str, error.path or [])) or "operation",
+                             exc_info=original)
+
+
+def build_schema(settings: Settings, registry: OperationRegistry | None = None) -> PortalSchema:
+    registry = registry or OperationRegistry.load(settings.operations_dir)
+    rules = limit_rules(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
+                        introspection=settings.introspection)
+    max_tokens = settings.max_tokens
+    extensions: list[type[SchemaExtension] | SchemaExtension] = [
+        persisted_operations_extension(registry, settings.persisted_only),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),  # type: ignore[list-item]
+        ParserCache,
+        ValidationCache,
+        stable_rules_extension(rules),
+    ]
+    return PortalSchema(
+        query=Query,
+        types=[PersonType, AgencyType],
+        extensions=extensions,
+        # Suggestions would reveal the schema wherever introspection is off.
+        config=StrawberryConfig(disable_field_suggestions=not settings.introspection),
+    )
+
+
+def schema_sdl() -> str:
+    """The SDL as exported to graphql/schema.graphql (independent of runtime settings)."""
+    return build_schema(Settings()).as_str() + "\n"

@@ -1,0 +1,102 @@
+"""GraphQL types for people. Mapped field by field: nothing of the ORM row leaks by default."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from enum import Enum
+
+import strawberry
+from strawberry import relay
+
+from api.people import individual_number
+from api.people.models import Person
+from api.people.service import children_page, readable_person
+from api.schema.connections import page_request, to_connection
+from api.schema.context import Info
+from api.schema.errors import ErrorCode, PublicError
+
+
+@strawberry.enum(name="Sex")
+class SexType(Enum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+@strawberry.type(name="Municipality", description="A municipality (市区町村), by its 6-digit local government code.")
+class MunicipalityType:
+    code: str
+    prefecture: str
+    name: str
+
+
+@strawberry.type(name="Person", description="A person: the basic four facts (基本4情報) and contact details.")
+class PersonType(relay.Node):
+    id: relay.NodeID[str]
+    name: str
+    name_kana: str
+    birth_date: date
+    sex: SexType
+    address: str
+    email: str | None
+    phone: str | None
+    municipality_code: strawberry.Private[str]
+    ciphertext: strawberry.Private[bytes]
+
+    @classmethod
+    def from_model(cls, person: Person) -> PersonType:
+        return cls(
+            id=str(person.id),
+            name=person.name,
+            name_kana=person.name_kana,
+            birth_date=person.birth_date,
+            sex=SexType(person.sex.value),
+            address=person.address,
+            email=person.email,
+            phone=person.phone,
+            municipality_code=person.municipality_code,
+            ciphertext=person.individual_number_ciphertext,
+        )
+
+    @strawberry.field(description="The individual number, masked: only the last four digits show.")
+    def masked_individual_number(self, info: Info) -> str:
+        return individual_number.mask(info.context.cipher.decrypt(self.ciphertext))
+
+    @strawberry.field
+    async def municipality(self, info: Info) -> MunicipalityType:
+        found = await info.context.loaders.municipality.load(self.municipality_code)
+        if found is None:
+            raise PublicError(ErrorCode.NOT_FOUND, "The municipality is unknown.")
+        return MunicipalityType(code=found.code, prefecture=found.prefecture, name=found.name)
+
+    @strawberry.field(description="The person's children. Only the person themself may list them; "
+                                  "each child shown is recorded as a read by the parent.")
+    async def children(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> relay.Connection[PersonType]:
+        principal = info.context.require_person("family:read")
+        if str(principal.person_id) != self.id:
+            raise PublicError(ErrorCode.FORBIDDEN, "Only the person themself may list their children.")
+        request = page_request(first, after)
+        async with info.context.session_factory() as session, session.begin():
+            page = await children_page(session, principal.person_id, request, purpose="family:children")
+        return to_connection(page, PersonType.from_model)
+
+    @classmethod
+    async def resolve_nodes(
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[PersonType | None]:
+        principal = info.context.require_person("profile:read")
+        results: list[PersonType | None] = []
+        async with info.context.session_factory() as session, session.begin():
+            for node_id in node_ids:
+                try:
+                    subject = uuid.UUID(node_id)
+                except ValueError:
+                    results.append(None)
+                    continue
+                person = await readable_person(session, principal.person_id, subject,
+                                               today=info.context.today(), purpose="node")
+                results.append(PersonType.from_model(person) if person else None)
+        return results

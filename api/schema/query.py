@@ -1,0 +1,45 @@
+"""The root Query: viewer, node(id), and public lists."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+
+from api.agencies.service import agencies_page
+from api.schema.agencies import AgencyType
+from api.schema.connections import page_request, to_connection
+from api.schema.context import Info
+from api.schema.errors import ErrorCode, PublicError
+from api.schema.people import PersonType
+
+NODE_TYPES: dict[str, type[relay.Node]] = {"Person": PersonType, "Agency": AgencyType}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in person.")
+    async def viewer(self, info: Info) -> PersonType:
+        principal = info.context.require_person("profile:read")
+        person = await info.context.loaders.person.load(principal.person_id)
+        if person is None:
+            raise PublicError(ErrorCode.UNAUTHENTICATED, "The session's person no longer exists.")
+        return PersonType.from_model(person)
+
+    @strawberry.field(description="Any object by its global id; people only when the viewer may read them.")
+    async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
+        node_type = NODE_TYPES.get(id.type_name)
+        if node_type is None:
+            raise PublicError(ErrorCode.NOT_FOUND, "Nothing has this id.")
+        [found] = await node_type.resolve_nodes(info=info, node_ids=[id.node_id])
+        if found is None:
+            raise PublicError(ErrorCode.NOT_FOUND, "Nothing has this id.")
+        return found
+
+    @strawberry.field(description="Agencies in the order of their slug.")
+    async def agencies(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> relay.Connection[AgencyType]:
+        request = page_request(first, after)
+        async with info.context.session_factory() as session:
+            page = await agencies_page(session, request)
+        return to_connection(page, AgencyType.from_model)

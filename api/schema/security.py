@@ -1,0 +1,148 @@
+"""Hardening: depth, alias and token limits, introspection policy, and persisted operations.
+
+The limit rules are classes built once per schema, not per request: strawberry's stock limiters
+make a new rule class per request, and ValidationCache keys on the rule classes, so the cache would
+never hit (strawberry#4635; ../shared/reference/style.md §3.7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    NoSchemaIntrospectionCustomRule,
+    OperationDefinitionNode,
+    ValidationContext,
+    parse,
+)
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+
+from api.schema.errors import ErrorCode, coded_error
+
+
+def _coded_rule(base: type[ASTValidationRule], code: ErrorCode) -> type[ASTValidationRule]:
+    """The rule, with ``code`` on every error it reports.
+
+    Strawberry's limiters report straight to the validation context from ``__init__``, so the
+    context's ``report_error`` is shadowed while the rule is built; visitor-time reports go through
+    the overridden ``report_error``.
+    """
+
+    def tag(error: GraphQLError) -> GraphQLError:
+        error.extensions = {**(error.extensions or {}), "code": code.value}
+        return error
+
+    class CodedRule(base):  # type: ignore[valid-type, misc]
+        def __init__(self, context: ValidationContext) -> None:
+            report = context.report_error
+            context.report_error = lambda error: report(tag(error))  # type: ignore[method-assign]
+            try:
+                super().__init__(context)
+            finally:
+                del context.report_error
+
+        def report_error(self, error: GraphQLError) -> None:
+            super().report_error(tag(error))
+
+    CodedRule.__name__ = f"{base.__name__}With{code.title().replace('_', '')}"
+    return CodedRule
+
+
+def limit_rules(*, max_depth: int, max_aliases: int, introspection: bool) -> list[type[ASTValidationRule]]:
+    rules = [
+        _coded_rule(QueryDepthLimiter(max_depth=max_depth).validation_rules[0], ErrorCode.QUERY_TOO_DEEP),
+        _coded_rule(MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules[0],
+                    ErrorCode.TOO_MANY_ALIASES),
+    ]
+    if not introspection:
+        rules.append(_coded_rule(NoSchemaIntrospectionCustomRule, ErrorCode.INTROSPECTION_DISABLED))
+    return rules
+
+
+class StableValidationRules(AddValidationRules):
+    """AddValidationRules with a fixed list, so the extension can be rebuilt per request cheaply."""
+
+    rules: ClassVar[list[type[ASTValidationRule]]] = []
+
+    def __init__(self) -> None:
+        super().__init__(self.rules)
+
+
+def stable_rules_extension(rules: list[type[ASTValidationRule]]) -> type[StableValidationRules]:
+    return type("LimitRules", (StableValidationRules,), {"rules": rules})
+
+
+@dataclass(frozen=True)
+class PersistedOperation:
+    name: str
+    path: Path
+    document: str
+    sha256: str
+
+
+class OperationRegistry:
+    """The allowlist: every ``graphql/operations/**/*.graphql`` file, indexed by the sha256 of its text."""
+
+    def __init__(self, operations: list[PersistedOperation]) -> None:
+        self.by_hash = {op.sha256: op for op in operations}
+        self.by_name = {op.name: op for op in operations}
+
+    @classmethod
+    def load(cls, folder: Path) -> OperationRegistry:
+        operations = []
+        for path in sorted(folder.rglob("*.graphql")):
+            text = path.read_text(encoding="utf-8")
+            names = [d.name.value for d in parse(text).definitions
+                     if isinstance(d, OperationDefinitionNode) and d.name is not None]
+            if len(names) != 1:
+                raise ValueError(f"{path} must hold exactly one named operation")
+            operations.append(PersistedOperation(names[0], path, text, sha256_hex(text)))
+        registry = cls(operations)
+        if len(registry.by_name) != len(operations) or len(registry.by_hash) != len(operations):
+            raise ValueError(f"duplicate operation names or documents under {folder}")
+        return registry
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class PersistedOperations(SchemaExtension):
+    """Apollo's APQ wire shape: ``extensions.persistedQuery.sha256Hash`` (version 1) instead of the text.
+
+    Unknown hashes get PERSISTED_QUERY_NOT_FOUND; in persisted-only mode a document that is not in the
+    allowlist gets PERSISTED_QUERY_REQUIRED. Clients cannot register new documents at run time.
+    """
+
+    registry: OperationRegistry
+    persisted_only: bool
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        requested = (context.operation_extensions or {}).get("persistedQuery")
+        if requested is not None:
+            digest = requested.get("sha256Hash") if isinstance(requested, dict) else None
+            if not isinstance(digest, str):
+                raise coded_error(ErrorCode.PERSISTED_QUERY_NOT_FOUND, "The persisted query hash is missing.")
+            operation = self.registry.by_hash.get(digest.lower())
+            if operation is None:
+                raise coded_error(ErrorCode.PERSISTED_QUERY_NOT_FOUND, "PersistedQueryNotFound")
+            if context.query and sha256_hex(context.query) != operation.sha256:
+                raise coded_error(ErrorCode.PERSISTED_QUERY_HASH_MISMATCH,
+                                  "The document does not match the persisted query hash.")
+            context.query = operation.document
+        elif self.persisted_only and context.query and sha256_hex(context.query) not in self.registry.by_hash:
+            raise coded_error(ErrorCode.PERSISTED_QUERY_REQUIRED,
+                              "Only persisted operations are accepted by this server.")
+        yield
+
+
+def persisted_operations_extension(registry: OperationRegistry, persisted_only: bool) -> type[SchemaExtension]:
+    return type("PersistedOperationsFor", (PersistedOperations,),
+                {"registry": registry, "persisted_only": persisted_only})

@@ -1,0 +1,78 @@
+"""The strawberry ASGI view: authentication in get_context, JSON errors for malformed requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cross_web import HTTPException
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
+
+from api.identity.tokens import Principal, TokenRejected, resolve_token
+from api.people.individual_number import IndividualNumberCipher
+from api.schema import PortalSchema
+from api.schema.context import Context, Loaders
+from api.schema.errors import ErrorCode
+
+
+class PortalGraphQL(GraphQL[Context, None]):
+    def __init__(
+        self,
+        schema: PortalSchema,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        cipher: IndividualNumberCipher,
+        graphiql: bool,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            # GET never runs mutations; it lets CDNs cache persisted queries.
+            allow_queries_via_get=True,
+            keep_alive=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            multipart_uploads_enabled=False,
+        )
+        self.session_factory = session_factory
+        self.cipher = cipher
+
+    async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:
+        principal, problem = await self._authenticate(request.headers.get("authorization"))
+        return Context(
+            request=request,
+            response=response,
+            session_factory=self.session_factory,
+            cipher=self.cipher,
+            principal=principal,
+            token_problem=problem,
+            loaders=Loaders.create(self.session_factory),
+        )
+
+    async def _authenticate(self, header: str | None) -> tuple[Principal | None, str | None]:
+        if not header:
+            return None, None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None, "invalid"
+        async with self.session_factory() as session:
+            try:
+                return await resolve_token(session, token.strip()), None
+            except TokenRejected as rejected:
+                return None, rejected.reason
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except HTTPException as error:
+            if isinstance(request, WebSocket):
+                raise
+            # Strawberry answers malformed requests in plain text; clients parse JSON errors with codes.
+            return JSONResponse(
+                {"errors": [{"message": error.reason, "extensions": {"code": ErrorCode.BAD_USER_INPUT.value}}]},
+                status_code=error.status_code,
+            )

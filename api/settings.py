@@ -1,0 +1,218 @@
+"""Typed settings, read from the environment once and validated at start-up.
+
+Only this module reads ``os.environ``; everything else receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+Environment = Literal["development", "production"]
+
+# Demo keys carry this prefix so production can recognise and refuse them wherever they came from.
+DEMO_KEY_PREFIX = "demo:"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/mynaportal.sqlite3"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a valid configuration; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented environment variable (the README table is checked against this list)."""
+
+    name: str
+    default: str
+    meaning: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("MYNAPORTAL_ENV", "development", "`development` or `production`. Production refuses demo keys, "
+            "GraphiQL, introspection and any GraphQL document that is not a persisted operation."),
+    Setting("MYNAPORTAL_DATABASE_URL", DEFAULT_DATABASE_URL, "SQLAlchemy URL. `sqlite:///…` and "
+            "`postgresql://…` are accepted and mapped to the async drivers (aiosqlite, psycopg)."),
+    Setting("MYNAPORTAL_DATA_KEY", "generated demo key", "Base64 of 32 bytes: the AES-256-GCM key that "
+            "encrypts individual numbers at rest. Required in production."),
+    Setting("MYNAPORTAL_LOOKUP_KEY", "generated demo key", "Base64 of 32 bytes: the HMAC-SHA256 key of the "
+            "keyed hash used to find a person by individual number. Required in production."),
+    Setting("MYNAPORTAL_DEMO_KEYS_FILE", "var/demo-keys.json", "Where development keeps the demo keys it "
+            "generates on first run."),
+    Setting("MYNAPORTAL_GRAPHIQL", "true (development), false (production)", "Serve GraphiQL at /graphql."),
+    Setting("MYNAPORTAL_INTROSPECTION", "true (development), false (production)",
+            "Allow schema introspection queries."),
+    Setting("MYNAPORTAL_PERSISTED_ONLY", "false (development), true (production)",
+            "Accept only the documents in graphql/operations/ (by text or by sha256 hash)."),
+    Setting("MYNAPORTAL_OPERATIONS_DIR", "graphql/operations", "The persisted-operation allowlist."),
+    Setting("MYNAPORTAL_MAX_DEPTH", "10", "Maximum GraphQL operation depth."),
+    Setting("MYNAPORTAL_MAX_ALIASES", "15", "Maximum aliases in one GraphQL document."),
+    Setting("MYNAPORTAL_MAX_TOKENS", "2000", "Maximum lexical tokens in one GraphQL document."),
+    Setting("MYNAPORTAL_ACCESS_TOKEN_TTL", "900", "Lifetime of an access token, in seconds."),
+    Setting("MYNAPORTAL_LOG_LEVEL", "INFO", "Python log level of the JSON logs."),
+    Setting("MYNAPORTAL_HOST", "127.0.0.1", "Address `mynaportal serve` binds."),
+    Setting("MYNAPORTAL_PORT", "8000", "Port `mynaportal serve` binds."),
+    Setting("MYNAPORTAL_WORKERS", "1", "uvicorn worker processes for `mynaportal serve` (use PostgreSQL "
+            "for more than one)."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: Environment = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    data_key: bytes = field(default=b"", repr=False)
+    lookup_key: bytes = field(default=b"", repr=False)
+    graphiql: bool = True
+    introspection: bool = True
+    persisted_only: bool = False
+    operations_dir: Path = PROJECT_ROOT / "graphql" / "operations"
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    access_token_ttl: timedelta = timedelta(minutes=15)
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+
+        environment = env.get("MYNAPORTAL_ENV", "development")
+        if environment not in ("development", "production"):
+            problems.append(f"MYNAPORTAL_ENV must be 'development' or 'production', not {environment!r}")
+            environment = "development"
+        production = environment == "production"
+
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name)
+            if raw is None:
+                return default
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            problems.append(f"{name} must be true or false, not {raw!r}")
+            return default
+
+        def integer(name: str, default: int, minimum: int = 1) -> int:
+            raw = env.get(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                problems.append(f"{name} must be an integer, not {raw!r}")
+                return default
+            if value < minimum:
+                problems.append(f"{name} must be at least {minimum}")
+            return value
+
+        graphiql = flag("MYNAPORTAL_GRAPHIQL", not production)
+        introspection = flag("MYNAPORTAL_INTROSPECTION", not production)
+        persisted_only = flag("MYNAPORTAL_PERSISTED_ONLY", production)
+        if production:
+            if graphiql:
+                problems.append("production refuses MYNAPORTAL_GRAPHIQL=true")
+            if introspection:
+                problems.append("production refuses MYNAPORTAL_INTROSPECTION=true")
+            if not persisted_only:
+                problems.append("production refuses MYNAPORTAL_PERSISTED_ONLY=false")
+
+        keys_file = Path(env.get("MYNAPORTAL_DEMO_KEYS_FILE", "var/demo-keys.json"))
+        raw_keys = {name: env.get(name) for name in ("MYNAPORTAL_DATA_KEY", "MYNAPORTAL_LOOKUP_KEY")}
+        if not production and not all(raw_keys.values()):
+            demo = load_or_create_demo_keys(keys_file)
+            raw_keys = {name: raw_keys[name] or demo[name] for name in raw_keys}
+        keys: dict[str, bytes] = {}
+        for name, raw in raw_keys.items():
+            if not raw:
+                problems.append(f"{name} is required in production (base64 of 32 random bytes)")
+                continue
+            if production and raw.startswith(DEMO_KEY_PREFIX):
+                problems.append(f"production refuses the demo key in {name}")
+                continue
+            try:
+                key = base64.b64decode(raw.removeprefix(DEMO_KEY_PREFIX), validate=True)
+            except (binascii.Error, ValueError):
+                problems.append(f"{name} is not valid base64")
+                continue
+            if len(key) != 32:
+                problems.append(f"{name} must decode to 32 bytes, not {len(key)}")
+            keys[name] = key
+        if len(keys) == 2 and keys["MYNAPORTAL_DATA_KEY"] == keys["MYNAPORTAL_LOOKUP_KEY"]:
+            problems.append("MYNAPORTAL_DATA_KEY and MYNAPORTAL_LOOKUP_KEY must differ")
+
+        log_level = env.get("MYNAPORTAL_LOG_LEVEL", "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            problems.append(f"MYNAPORTAL_LOG_LEVEL {log_level!r} is not a log level")
+
+        database_url = normalise_database_url(env.get("MYNAPORTAL_DATABASE_URL", DEFAULT_DATABASE_URL))
+        if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
+            problems.append("MYNAPORTAL_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+
+        settings = cls(
+            environment=environment,  # type: ignore[arg-type]
+            database_url=database_url,
+            data_key=keys.get("MYNAPORTAL_DATA_KEY", b""),
+            lookup_key=keys.get("MYNAPORTAL_LOOKUP_KEY", b""),
+            graphiql=graphiql,
+            introspection=introspection,
+            persisted_only=persisted_only,
+            operations_dir=Path(env.get("MYNAPORTAL_OPERATIONS_DIR", str(cls.operations_dir))),
+            max_depth=integer("MYNAPORTAL_MAX_DEPTH", 10),
+            max_aliases=integer("MYNAPORTAL_MAX_ALIASES", 15, minimum=0),
+            max_tokens=integer("MYNAPORTAL_MAX_TOKENS", 2000),
+            access_token_ttl=timedelta(seconds=integer("MYNAPORTAL_ACCESS_TOKEN_TTL", 900)),
+            log_level=log_level,
+            host=env.get("MYNAPORTAL_HOST", "127.0.0.1"),
+            port=integer("MYNAPORTAL_PORT", 8000),
+            workers=integer("MYNAPORTAL_WORKERS", 1),
+        )
+        if problems:
+            raise SettingsError("invalid settings:\n- " + "\n- ".join(problems))
+        return settings
+
+
+def normalise_database_url(url: str) -> str:
+    """Map plain URLs to the async drivers, so users can paste the URL they know."""
+    for plain, driver in (("sqlite://", "sqlite+aiosqlite://"), ("postgresql://", "postgresql+psycopg://"),
+                          ("postgres://", "postgresql+psycopg://")):
+        if url.startswith(plain):
+            return driver + url.removeprefix(plain)
+    return url
+
+
+def load_or_create_demo_keys(path: Path) -> dict[str, str]:
+    """Development only: keys generated on first run and kept, so encrypted demo data stays readable."""
+    if path.exists():
+        return json.loads(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = {
+        name: DEMO_KEY_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+        for name in ("MYNAPORTAL_DATA_KEY", "MYNAPORTAL_LOOKUP_KEY")
+    }
+    # Exclusive create: two processes starting together must not each write different keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return json.loads(path.read_text())
+    with os.fdopen(fd, "w") as handle:
+        json.dump(keys, handle)
+    return keys

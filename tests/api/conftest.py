@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from api.app import create_app
+from api.db import create_session_factory
+from api.demo import seed_demo
+from api.identity.tokens import issue_token
+from api.people.individual_number import IndividualNumberCipher
+from api.settings import PROJECT_ROOT, Settings
+from tests.conftest import make_settings
+
+OPERATIONS = PROJECT_ROOT / "graphql" / "operations"
+
+
+def operation(name: str) -> str:
+    [path] = OPERATIONS.rglob(f"{name}.graphql")
+    return path.read_text()
+
+
+@dataclass
+class Portal:
+    app: Starlette
+    client: httpx.AsyncClient
+    father: uuid.UUID
+    mother: uuid.UUID
+    child: uuid.UUID
+    father_token: str
+
+    async def query(self, document: str | None, variables: dict[str, Any] | None = None, *,
+                    token: str | None = None, extensions: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.post({"query": document, "variables": variables, "extensions": extensions},
+                                   token=token)
+        return response.json()
+
+    async def post(self, body: Any, *, token: str | None = None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return await self.client.post("/graphql", json=body, headers=headers)
+
+
+async def start_portal(engine: AsyncEngine, cipher: IndividualNumberCipher, settings: Settings) -> Portal:
+    async with create_session_factory(engine)() as session, session.begin():
+        seed = await seed_demo(session, cipher)
+        father, mother, child = seed.people
+        token = await issue_token(session, father, ttl=timedelta(minutes=15))
+    app = create_app(settings, configure_logs=False)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test")
+    return Portal(app, client, father, mother, child, token)
+
+
+@pytest.fixture
+async def portal(engine: AsyncEngine, cipher: IndividualNumberCipher, database_url: str) -> AsyncIterator[Portal]:
+    portal = await start_portal(engine, cipher, make_settings(database_url))
+    yield portal
+    await portal.client.aclose()
+    await portal.app.state.engine.dispose()
+
+
+@pytest.fixture
+async def production_portal(
+    engine: AsyncEngine, cipher: IndividualNumberCipher, database_url: str
+) -> AsyncIterator[Portal]:
+    settings = make_settings(database_url, environment="production", graphiql=False, introspection=False,
+                             persisted_only=True)
+    portal = await start_portal(engine, cipher, settings)
+    yield portal
+    await portal.client.aclose()
+    await portal.app.state.engine.dispose()

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from api.audit.models import AccessRecord
+from api.db import create_session_factory
+from api.demo import PEOPLE
+from api.identity.models import SessionToken
+from api.identity.tokens import hash_token, issue_token
+from tests.api.conftest import Portal, operation
+
+
+def global_id(type_name: str, ident: object) -> str:
+    return base64.b64encode(f"{type_name}:{ident}".encode()).decode()
+
+
+async def test_viewer_sees_their_basic_four_facts(portal: Portal) -> None:
+    result = await portal.query(operation("Viewer"), token=portal.father_token)
+    assert result == {"data": {"viewer": {
+        "id": global_id("Person", portal.father),
+        "name": "山田 太郎",
+        "nameKana": "ヤマダ タロウ",
+        "birthDate": "1985-04-01",
+        "sex": "MALE",
+        "address": "東京都千代田区霞が関二丁目1番2号",
+        "email": "taro@example.jp",
+        "phone": "090-0000-0001",
+        "maskedIndividualNumber": "********" + PEOPLE[0].individual_number[-4:],
+        "municipality": {"code": "131016", "prefecture": "東京都", "name": "千代田区"},
+    }}}
+
+
+async def test_viewer_without_a_token_is_unauthenticated(portal: Portal) -> None:
+    result = await portal.query(operation("Viewer"))
+    assert result["data"] is None
+    assert [(e["message"], e["extensions"]["code"], e["path"]) for e in result["errors"]] == [
+        ("Sign in to see this.", "UNAUTHENTICATED", ["viewer"])]
+
+
+async def test_viewer_with_an_expired_token_is_unauthenticated(portal: Portal, engine: AsyncEngine) -> None:
+    async with create_session_factory(engine)() as session, session.begin():
+        await session.execute(update(SessionToken).where(SessionToken.token_hash == hash_token(portal.father_token))
+                              .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    result = await portal.query(operation("Viewer"), token=portal.father_token)
+    assert result["data"] is None
+    assert [(e["message"], e["extensions"]["code"]) for e in result["errors"]] == [
+        ("The access token has expired.", "UNAUTHENTICATED")]
+
+
+async def test_viewer_with_an_unknown_token_is_unauthenticated(portal: Portal) -> None:
+    result = await portal.query(operation("Viewer"), token="mpt_" + "A" * 43)
+    assert [(e["message"], e["extensions"]["code"]) for e in result["errors"]] == [
+        ("The access token is not valid.", "UNAUTHENTICATED")]
+
+
+async def test_children_are_listed_and_each_read_recorded(portal: Portal, session: AsyncSession) -> None:
+    result = await portal.query(operation("ViewerChildren"), {"first": 10}, token=portal.father_token)
+    connection = result["data"]["viewer"]["children"]
+    assert [edge["node"] for edge in connection["edges"]] == [{
+        "id": global_id("Person", portal.child), "name": "山田 一郎", "nameKana": "ヤマダ イチロウ",
+        "birthDate": "2019-06-10", "sex": "MALE"}]
+    assert connection["pageInfo"] == {"hasNextPage": False, "endCursor": connection["edges"][0]["cursor"]}
+    records = (await session.scalars(select(AccessRecord))).all()
+    assert [(r.actor_person_id, r.subject_person_id, r.purpose) for r in records] == [
+        (portal.father, portal.child, "family:children")]
+
+
+async def test_a_parent_reads_a_child_by_node_id(portal: Portal, session: AsyncSession) -> None:
+    result = await portal.query(operation("PersonNode"), {"id": global_id("Person", portal.child)},
+                                token=portal.father_token)
+    assert result["data"]["node"]["name"] == "山田 一郎"
+    assert result["data"]["node"]["maskedIndividualNumber"] == "********" + PEOPLE[2].individual_number[-4:]
+    records = (await session.scalars(select(AccessRecord))).all()
+    assert [(r.actor_person_id, r.subject_person_id, r.purpose) for r in records] == [
+        (portal.father, portal.child, "node")]
+
+
+async def test_another_adult_is_not_found_and_nothing_is_recorded(portal: Portal, session: AsyncSession) -> None:
+    result = await portal.query(operation("PersonNode"), {"id": global_id("Person", portal.mother)},
+                                token=portal.father_token)
+    assert result["data"] == {"node": None}
+    assert [(e["message"], e["extensions"]["code"]) for e in result["errors"]] == [
+        ("Nothing has this id.", "NOT_FOUND")]
+    assert (await session.scalars(select(AccessRecord))).all() == []
+
+
+async def test_a_malformed_global_id_is_bad_input(portal: Portal) -> None:
+    result = await portal.query(operation("PersonNode"), {"id": "not base64!"}, token=portal.father_token)
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def test_agencies_page_through_with_cursors(portal: Portal) -> None:
+    first = (await portal.query(operation("Agencies"), {"first": 2}))["data"]["agencies"]
+    assert [e["node"]["slug"] for e in first["edges"]] == ["chiyoda-city", "digital-agency"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    rest = (await portal.query(operation("Agencies"), {"first": 10, "after": first["pageInfo"]["endCursor"]}))
+    slugs = [e["node"]["slug"] for e in rest["data"]["agencies"]["edges"]]
+    assert slugs == ["japan-pension-service", "kojimachi-tax-office", "kyokai-kenpo"]
+    assert rest["data"]["agencies"]["pageInfo"]["hasNextPage"] is False
+
+
+async def test_page_size_and_cursor_are_validated(portal: Portal) -> None:
+    too_many = await portal.query(operation("Agencies"), {"first": 101})
+    assert [(e["message"], e["extensions"]["code"]) for e in too_many["errors"]] == [
+        ("first must be between 1 and 100", "BAD_USER_INPUT")]
+    bad_cursor = await portal.query(operation("Agencies"), {"after": "!!"})
+    assert [(e["message"], e["extensions"]["code"]) for e in bad_cursor["errors"]] == [
+        ("the cursor is not valid", "BAD_USER_INPUT")]
+
+
+async def test_children_of_someone_else_are_forbidden(portal: Portal, engine: AsyncEngine) -> None:
+    async with create_session_factory(engine)() as session, session.begin():
+        child_token = await issue_token(session, portal.child, ttl=timedelta(minutes=5))
+    query = "query($id: ID!) { node(id: $id) { ... on Person { children { edges { cursor } } } } }"
+    # The child may read themself, but not list someone else's children through their own node.
+    own = await portal.query(query, {"id": global_id("Person", portal.child)}, token=child_token)
+    assert own == {"data": {"node": {"children": {"edges": []}}}}
+    parent = await portal.query(query, {"id": global_id("Person", portal.father)}, token=child_token)
+    assert [e["extensions"]["code"] for e in parent["errors"]] == ["NOT_FOUND"]

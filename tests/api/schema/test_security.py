@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validate_cache
+
+from api.db import create_session_factory
+from api.demo import PEOPLE
+from api.people.individual_number import IndividualNumberCipher
+from api.people.models import Person
+from tests.api.conftest import Portal, operation, start_portal
+from tests.conftest import make_settings
+
+
+def codes(result: dict) -> list[str]:
+    return [error["extensions"]["code"] for error in result["errors"]]
+
+
+async def test_malformed_graphql(portal: Portal) -> None:
+    result = await portal.query("{ viewer { id ")
+    assert result == {"data": None, "errors": [{
+        "message": "Syntax Error: Expected Name, found <EOF>.", "locations": [{"line": 1, "column": 15}],
+        "extensions": {"code": "GRAPHQL_PARSE_FAILED"}}]}
+
+
+async def test_unknown_field_is_a_validation_error(portal: Portal) -> None:
+    result = await portal.query("{ viewer { individualNumber } }")
+    assert codes(result) == ["GRAPHQL_VALIDATION_FAILED"]
+    # Suggestions help in development; they are off wherever introspection is (see below).
+    assert result["errors"][0]["message"] == (
+        "Cannot query field 'individualNumber' on type 'Person'. Did you mean 'maskedIndividualNumber'?")
+
+
+async def test_over_deep_query(portal: Portal) -> None:
+    deep = "{ viewer { children { edges { node { children { edges { node { children { edges { node { " \
+           "children { edges { node { id } } } } } } } } } } } } } }"
+    result = await portal.query(deep, token=portal.father_token)
+    assert result["data"] is None
+    assert codes(result) == ["QUERY_TOO_DEEP"]
+    assert result["errors"][0]["message"] == "'anonymous' exceeds maximum operation depth of 10"
+
+
+async def test_alias_bomb(portal: Portal) -> None:
+    bomb = "{ " + " ".join(f"a{i}: agencies {{ pageInfo {{ hasNextPage }} }}" for i in range(50)) + " }"
+    result = await portal.query(bomb)
+    assert result["data"] is None
+    assert codes(result) == ["TOO_MANY_ALIASES"]
+    assert result["errors"][0]["message"] == "50 aliases found. Allowed: 15"
+
+
+async def test_token_flood(portal: Portal) -> None:
+    flood = "{ " + "__typename " * 3000 + "}"
+    result = await portal.query(flood)
+    assert codes(result) == ["TOO_MANY_TOKENS"]
+
+
+async def test_unknown_persisted_hash(portal: Portal) -> None:
+    result = await portal.query(None, extensions={"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}})
+    assert result == {"data": None, "errors": [{"message": "PersistedQueryNotFound",
+                                                "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]}
+
+
+async def test_a_persisted_operation_runs_by_hash(portal: Portal) -> None:
+    digest = hashlib.sha256(operation("TvViewer").encode()).hexdigest()
+    result = await portal.query(None, extensions={"persistedQuery": {"version": 1, "sha256Hash": digest}},
+                                token=portal.father_token)
+    assert result["data"]["viewer"]["name"] == "山田 太郎"
+
+
+async def test_a_hash_that_does_not_match_the_text_is_refused(portal: Portal) -> None:
+    digest = hashlib.sha256(operation("TvViewer").encode()).hexdigest()
+    result = await portal.query("{ agencies { edges { cursor } } }",
+                                extensions={"persistedQuery": {"version": 1, "sha256Hash": digest}})
+    assert codes(result) == ["PERSISTED_QUERY_HASH_MISMATCH"]
+
+
+async def test_production_accepts_only_persisted_operations(production_portal: Portal) -> None:
+    refused = await production_portal.query("{ viewer { name } }", token=production_portal.father_token)
+    assert refused == {"data": None, "errors": [{"message": "Only persisted operations are accepted by this server.",
+                                                 "extensions": {"code": "PERSISTED_QUERY_REQUIRED"}}]}
+    by_text = await production_portal.query(operation("TvViewer"), token=production_portal.father_token)
+    assert by_text["data"]["viewer"]["name"] == "山田 太郎"
+    digest = hashlib.sha256(operation("TvViewer").encode()).hexdigest()
+    by_hash = await production_portal.query(None, extensions={"persistedQuery": {"version": 1, "sha256Hash": digest}},
+                                            token=production_portal.father_token)
+    assert by_hash == by_text
+
+
+async def test_production_does_not_serve_graphiql(production_portal: Portal) -> None:
+    page = await production_portal.client.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert page.json() == {"errors": [{"message": "Not Found", "extensions": {"code": "BAD_USER_INPUT"}}]}
+
+
+async def test_introspection_can_be_switched_off(
+    engine: AsyncEngine, cipher: IndividualNumberCipher, database_url: str
+) -> None:
+    portal = await start_portal(engine, cipher, make_settings(database_url, introspection=False))
+    try:
+        result = await portal.query("{ __schema { queryType { name } } }")
+        typename = await portal.query("{ __typename }")
+        typo = await portal.query("{ viewer { individualNumber } }")
+    finally:
+        await portal.client.aclose()
+        await portal.app.state.engine.dispose()
+    assert set(codes(result)) == {"INTROSPECTION_DISABLED"}
+    assert result["errors"][0]["message"] == (
+        "GraphQL introspection has been disabled, but the requested query contained the field '__schema'.")
+    assert typo["errors"][0]["message"] == "Cannot query field 'individualNumber' on type 'Person'."
+    assert typename == {"data": {"__typename": "Query"}}
+
+
+async def test_development_serves_graphiql(portal: Portal) -> None:
+    page = await portal.client.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+async def test_non_json_body_gets_a_json_error(portal: Portal) -> None:
+    response = await portal.client.post("/graphql", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {"errors": [{"message": "Unable to parse request body as JSON",
+                                           "extensions": {"code": "BAD_USER_INPUT"}}]}
+
+
+async def test_variable_errors_do_not_echo_the_value(portal: Portal) -> None:
+    number = PEOPLE[0].individual_number
+    result = await portal.query("query($first: Int) { agencies(first: $first) { edges { cursor } } }",
+                                {"first": number})
+    assert result == {"data": None, "errors": [{
+        "message": "Variable '$first' got an invalid value.", "locations": [{"line": 1, "column": 7}],
+        "extensions": {"code": "BAD_USER_INPUT"}}]}
+
+
+async def test_internal_errors_are_masked_and_logged_without_the_number(
+    portal: Portal, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A corrupted ciphertext makes decryption fail inside a resolver: a real internal error.
+    async with create_session_factory(engine)() as session, session.begin():
+        await session.execute(update(Person).where(Person.id == portal.father)
+                              .values(individual_number_ciphertext=b"\x00" * 40))
+    with caplog.at_level(logging.ERROR, logger="api.graphql"):
+        result = await portal.query("{ viewer { name maskedIndividualNumber } }", token=portal.father_token)
+    assert result == {"data": None, "errors": [{
+        "message": "Unexpected error.", "locations": [{"line": 1, "column": 17}],
+        "path": ["viewer", "maskedIndividualNumber"], "extensions": {"code": "INTERNAL"}}]}
+    assert [r.getMessage() for r in caplog.records] == ["unexpected error in viewer.maskedIndividualNumber"]
+    assert caplog.records[0].exc_info[0].__name__ == "InvalidTag"
+
+
+async def test_validation_cache_stays_effective_with_the_limits(portal: Portal) -> None:
+    cache = _get_validate_cache(DEFAULT_MAXSIZE)
+    document = operation("TvViewer")
+    await portal.query(document, token=portal.father_token)
+    before = cache.cache_info()
+    for _ in range(5):
+        await portal.query(document, token=portal.father_token)
+    after = cache.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (5, 0)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import httpx
+
+from api.app import create_app
+from tests.api.conftest import Portal
+from tests.conftest import make_settings
+
+
+async def test_healthz(portal: Portal) -> None:
+    response = await portal.client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_readyz_reports_the_migrated_database(portal: Portal) -> None:
+    response = await portal.client.get("/readyz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok", "database": "ok", "revision": "0001"})
+
+
+async def test_readyz_is_unavailable_on_an_unmigrated_database(tmp_path) -> None:
+    app = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"), configure_logs=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.get("/readyz")
+    await app.state.engine.dispose()
+    assert (response.status_code, response.json()) == (503, {"status": "unavailable", "database": "unreachable"})
+
+
+async def test_request_id_is_echoed_or_made(portal: Portal) -> None:
+    given = await portal.client.get("/healthz", headers={"x-request-id": "phone-42.a"})
+    assert given.headers["x-request-id"] == "phone-42.a"
+    made = await portal.client.get("/healthz", headers={"x-request-id": "bad id with spaces"})
+    assert len(made.headers["x-request-id"]) == 32 and made.headers["x-request-id"] != "bad id with spaces"

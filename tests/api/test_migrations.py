@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import api.models  # noqa: F401
+from api.db import Base
+from api.migrate import MIGRATIONS, alembic_config, downgrade_on, upgrade_on
+
+TABLES = {"access_records", "agencies", "agency_person_codes", "municipalities", "parent_child", "persons",
+          "session_tokens"}
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names()) - {"alembic_version"}
+
+
+def _diff(connection: Connection) -> list[object]:
+    return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+
+async def test_downgrade_to_empty_and_upgrade_again(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        assert await connection.run_sync(_tables) == TABLES
+        await connection.run_sync(downgrade_on, "base")
+        assert await connection.run_sync(_tables) == set()
+        await connection.run_sync(upgrade_on, "head")
+        assert await connection.run_sync(_tables) == TABLES
+
+
+async def test_models_match_migrations(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        assert await connection.run_sync(_diff) == []
+
+
+def test_head_file_names_the_single_head() -> None:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert script.get_heads() == [(MIGRATIONS / ".current-alembic-head").read_text().strip()]
+
+
+def test_migration_files_are_numbered() -> None:
+    names = sorted(p.name for p in Path(MIGRATIONS, "versions").glob("*.py"))
+    assert names and all(name[:4].isdigit() and name[4] == "_" for name in names)

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from api.settings import DEMO_KEY_PREFIX, SETTINGS, Settings, SettingsError
+
+KEY_1 = base64.b64encode(bytes(range(32))).decode()
+KEY_2 = base64.b64encode(bytes(range(1, 33))).decode()
+
+
+def production_env(**extra: str) -> dict[str, str]:
+    return {"MYNAPORTAL_ENV": "production", "MYNAPORTAL_DATA_KEY": KEY_1, "MYNAPORTAL_LOOKUP_KEY": KEY_2,
+            "MYNAPORTAL_DATABASE_URL": "postgresql://db.internal/portal", **extra}
+
+
+def test_development_generates_demo_keys_once_and_reuses_them(tmp_path: Path) -> None:
+    keys_file = tmp_path / "demo-keys.json"
+    env = {"MYNAPORTAL_DEMO_KEYS_FILE": str(keys_file)}
+    first = Settings.from_env(env)
+    second = Settings.from_env(env)
+    assert first.data_key == second.data_key and len(first.data_key) == 32
+    assert first.data_key != first.lookup_key
+    stored = json.loads(keys_file.read_text())
+    assert all(value.startswith(DEMO_KEY_PREFIX) for value in stored.values())
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_development_defaults() -> None:
+    settings = Settings.from_env({"MYNAPORTAL_DATA_KEY": KEY_1, "MYNAPORTAL_LOOKUP_KEY": KEY_2})
+    assert settings.environment == "development"
+    assert settings.graphiql and settings.introspection and not settings.persisted_only
+    assert settings.database_url == "sqlite+aiosqlite:///var/mynaportal.sqlite3"
+
+
+def test_production_settings_are_locked_down() -> None:
+    settings = Settings.from_env(production_env())
+    assert settings.production
+    assert not settings.graphiql and not settings.introspection and settings.persisted_only
+    assert settings.database_url == "postgresql+psycopg://db.internal/portal"
+
+
+@pytest.mark.parametrize(
+    ("_case", "overrides", "problem"),
+    [
+        ("demo data key", {"MYNAPORTAL_DATA_KEY": DEMO_KEY_PREFIX + KEY_1},
+         "production refuses the demo key in MYNAPORTAL_DATA_KEY"),
+        ("missing lookup key", {"MYNAPORTAL_LOOKUP_KEY": ""},
+         "MYNAPORTAL_LOOKUP_KEY is required in production (base64 of 32 random bytes)"),
+        ("graphiql", {"MYNAPORTAL_GRAPHIQL": "true"}, "production refuses MYNAPORTAL_GRAPHIQL=true"),
+        ("introspection", {"MYNAPORTAL_INTROSPECTION": "1"}, "production refuses MYNAPORTAL_INTROSPECTION=true"),
+        ("any document", {"MYNAPORTAL_PERSISTED_ONLY": "false"}, "production refuses MYNAPORTAL_PERSISTED_ONLY=false"),
+        ("short key", {"MYNAPORTAL_DATA_KEY": base64.b64encode(b"short").decode()},
+         "MYNAPORTAL_DATA_KEY must decode to 32 bytes, not 5"),
+        ("same keys", {"MYNAPORTAL_LOOKUP_KEY": KEY_1}, "MYNAPORTAL_DATA_KEY and MYNAPORTAL_LOOKUP_KEY must differ"),
+        ("bad url", {"MYNAPORTAL_DATABASE_URL": "mysql://x"},
+         "MYNAPORTAL_DATABASE_URL must be a sqlite:// or postgresql:// URL"),
+    ],
+)
+def test_production_refuses(_case: str, overrides: dict[str, str], problem: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(production_env(**overrides))
+    assert f"- {problem}" in str(raised.value).splitlines()
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"MYNAPORTAL_ENV": "staging", "MYNAPORTAL_MAX_DEPTH": "deep",
+                           "MYNAPORTAL_DATA_KEY": KEY_1, "MYNAPORTAL_LOOKUP_KEY": KEY_2})
+    assert str(raised.value).splitlines() == [
+        "invalid settings:",
+        "- MYNAPORTAL_ENV must be 'development' or 'production', not 'staging'",
+        "- MYNAPORTAL_MAX_DEPTH must be an integer, not 'deep'",
+    ]
+
+
+def test_the_readme_documents_every_setting(repo_root: Path) -> None:
+    readme = (repo_root / "README.md").read_text()
+    documented = set(re.findall(r"^\| `(MYNAPORTAL_[A-Z_]+)` \|", readme, flags=re.MULTILINE))
+    assert documented >= {setting.name for setting in SETTINGS}

@@ -1,0 +1,104 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from MYNAPORTAL_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test).
+Each test session creates its own database there and drops it at the end. With CI=true an unreachable
+PostgreSQL fails the tests; elsewhere they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import delete, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.pool import NullPool
+
+from api.db import Base, create_engine, create_session_factory
+from api.migrate import migrate
+from api.people.individual_number import IndividualNumberCipher
+from api.settings import PROJECT_ROOT, Settings
+
+POSTGRES_URL = os.environ.get("MYNAPORTAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_DATA_KEY = bytes(range(32))
+TEST_LOOKUP_KEY = bytes(range(32, 64))
+
+
+def _postgres_admin_url() -> str:
+    return POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session; its async URL."""
+    admin = create_sync_engine(_postgres_admin_url(), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    name = f"mynaportal_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # unreachable server, refused auth, ...
+        admin.dispose()
+        message = f"PostgreSQL at {POSTGRES_URL} is required: {type(error).__name__}: {error}"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    base = _postgres_admin_url().rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated, empty database of each kind, shared by the session (tests clean up after themselves)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+    asyncio.run(migrate(make_settings(url)))
+    return url
+
+
+def make_settings(database_url: str = "sqlite+aiosqlite:///:memory:", **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "data_key": TEST_DATA_KEY,
+        "lookup_key": TEST_LOOKUP_KEY,
+        "operations_dir": PROJECT_ROOT / "graphql" / "operations",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def cipher() -> IndividualNumberCipher:
+    return IndividualNumberCipher(TEST_DATA_KEY, TEST_LOOKUP_KEY)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, poolclass=NullPool)
+    yield engine
+    # Empty every table (children first) so the next test starts from a migrated, empty database.
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(delete(table))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with create_session_factory(engine)() as session:
+        yield session
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return PROJECT_ROOT
