@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import time
@@ -13,7 +14,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.db import create_engine, create_session_factory
@@ -25,6 +26,9 @@ from api.schema.view import PortalGraphQL
 from api.settings import Settings
 
 access_log = logging.getLogger("api.access")
+# Domains add their HTTP routes here: "module:function", the function taking (settings, session_factory)
+# and returning a list of Starlette routes (e.g. the corporate REST API mounted at /corporate).
+ROUTE_FACTORIES: tuple[str, ...] = ()
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -96,13 +100,17 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         yield
         await engine.dispose()
 
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    for factory in ROUTE_FACTORIES:
+        module, _, function = factory.partition(":")
+        routes.extend(getattr(importlib.import_module(module), function)(settings, session_factory))
     app = Starlette(
-        routes=[
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql_app),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ],
+        routes=routes,
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)

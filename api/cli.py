@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
 import uuid
 from datetime import timedelta
@@ -14,6 +15,9 @@ from sqlalchemy import or_, select
 from api.settings import Settings, SettingsError
 
 DESCRIPTION = "Mynaportal backend: serve the API, migrate the database, load demo data, export the schema."
+# Domains add their own subcommands: each module named here has `register(commands)`, which adds
+# subparsers to the `mynaportal` command (imports stay lazy so `--help` is fast).
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _settings() -> Settings:
@@ -143,6 +147,9 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, help="lifetime in seconds (default MYNAPORTAL_ACCESS_TOKEN_TTL)")
     token.add_argument("--quiet", action="store_true", help="print only the token")
     token.set_defaults(func=cmd_token)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return root
 
 

@@ -11,10 +11,8 @@ from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
 
-from api.schema.agencies import AgencyType
 from api.schema.errors import PublicError, classify, logger
-from api.schema.people import PersonType
-from api.schema.query import Query
+from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
 from api.schema.security import (
     OperationRegistry,
     limit_rules,
@@ -57,8 +55,10 @@ def build_schema(settings: Settings, registry: OperationRegistry | None = None) 
         stable_rules_extension(rules),
     ]
     return PortalSchema(
-        query=Query,
-        types=[PersonType, AgencyType],
+        query=query_type(),
+        mutation=mutation_type(),
+        subscription=subscription_type(),
+        types=list(EXTRA_TYPES),
         extensions=extensions,
         # Suggestions would reveal the schema wherever introspection is off.
         config=StrawberryConfig(disable_field_suggestions=not settings.introspection),

@@ -1,0 +1,31 @@
+"""The root types, merged from each domain's own Query, Mutation and Subscription classes.
+
+A domain adds its classes here (and its Node types to NODE_TYPES in api.schema.query); nothing else
+in the schema package needs to change.
+"""
+
+from __future__ import annotations
+
+from strawberry.tools import merge_types
+
+from api.schema.agencies import AgencyType
+from api.schema.people import PersonType
+from api.schema.query import Query as PeopleQuery
+
+QUERIES: tuple[type, ...] = (PeopleQuery,)
+MUTATIONS: tuple[type, ...] = ()
+SUBSCRIPTIONS: tuple[type, ...] = ()
+# Types reachable only through interfaces (node(id:)) must be named to the schema.
+EXTRA_TYPES: tuple[type, ...] = (PersonType, AgencyType)
+
+
+def query_type() -> type:
+    return merge_types("Query", QUERIES)
+
+
+def mutation_type() -> type | None:
+    return merge_types("Mutation", MUTATIONS) if MUTATIONS else None
+
+
+def subscription_type() -> type | None:
+    return merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
