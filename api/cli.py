@@ -104,6 +104,29 @@ def cmd_token(args: argparse.Namespace) -> None:
         print(f"bearer token for {name} (valid {int(ttl.total_seconds())} s):\n{token}")
 
 
+async def _agency_key(settings: Settings, slug: str, label: str, scopes: frozenset[str] | None) -> str:
+    from api.agencies.credentials import AGENCY_SCOPES, agency_by_slug, issue_agency_key
+    from api.db import create_engine, create_session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            agency = await agency_by_slug(session, slug)
+            if agency is None:
+                sys.exit(f"mynaportal: no agency with slug {slug!r}")
+            try:
+                return await issue_agency_key(session, agency.id, label=label, scopes=scopes or AGENCY_SCOPES)
+            except ValueError as error:
+                sys.exit(f"mynaportal: {error}")
+    finally:
+        await engine.dispose()
+
+
+def cmd_agency_key(args: argparse.Namespace) -> None:
+    scopes = frozenset(args.scope) if args.scope else None
+    print(asyncio.run(_agency_key(_settings(), args.agency, args.label, scopes)))
+
+
 def cmd_export_schema(args: argparse.Namespace) -> None:
     from api.schema import SCHEMA_FILE, schema_sdl
 
@@ -147,6 +170,15 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, help="lifetime in seconds (default MYNAPORTAL_ACCESS_TOKEN_TTL)")
     token.add_argument("--quiet", action="store_true", help="print only the token")
     token.set_defaults(func=cmd_token)
+
+    agency_key = commands.add_parser("agency-key", help="issue an API key for an agency's own systems",
+                                     description="Print a new API key for the agency (shown once; stored as a "
+                                                 "hash). Agencies publish notices and create payment orders "
+                                                 "with it, never with a person's token.")
+    agency_key.add_argument("--agency", required=True, help="the agency's slug, e.g. chiyoda-city")
+    agency_key.add_argument("--label", default="cli", help="what the key is for")
+    agency_key.add_argument("--scope", action="append", help="a scope to grant (repeatable; default: all)")
+    agency_key.set_defaults(func=cmd_agency_key)
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(commands)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 import uuid
+from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, new_id
+from api.db import Base, UTCDateTime, new_id, utcnow
 
 
 class AgencyKind(enum.StrEnum):
@@ -42,3 +43,17 @@ class AgencyPersonCode(Base):
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
                                                  primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(32))
+
+
+class AgencyCredential(Base):
+    """An agency system's API key (agencies never use a person's token); stored only as a SHA-256 hash."""
+
+    __tablename__ = "agency_credentials"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

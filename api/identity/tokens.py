@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import utcnow
 from api.identity.models import SessionToken
+from api.identity.scopes import PERSON_SCOPES
+
+__all__ = ["PERSON_SCOPES", "Principal", "TokenRejected", "hash_token", "issue_token", "resolve_token", "revoke_token"]
 
 TOKEN_PREFIX = "mpt_"  # noqa: S105 (a public prefix, not a secret)
-# What a person's own session may do today; card login narrows or widens this in its own issue.
-PERSON_SCOPES = frozenset({"profile:read", "family:read"})
 
 
 class TokenRejected(Exception):

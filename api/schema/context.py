@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
+from api.agencies.credentials import AgencyPrincipal
 from api.agencies.models import Agency
 from api.agencies.service import agencies_by_ids
 from api.identity.tokens import Principal
@@ -63,6 +64,8 @@ class Context:
     session_factory: async_sessionmaker[AsyncSession]
     cipher: IndividualNumberCipher
     principal: Principal | None
+    # An agency system's key, when the caller is an agency rather than a person.
+    agency: AgencyPrincipal | None
     # Why there is no principal when a token was sent: "invalid" or "expired".
     token_problem: str | None
     loaders: Loaders
@@ -70,10 +73,21 @@ class Context:
 
     def require_person(self, scope: str) -> Principal:
         if self.principal is None:
+            if self.agency is not None:
+                raise PublicError(ErrorCode.FORBIDDEN, "An agency key cannot act as a person.")
             raise PublicError(ErrorCode.UNAUTHENTICATED, _UNAUTHENTICATED_MESSAGES[self.token_problem])
         if scope not in self.principal.scopes:
             raise PublicError(ErrorCode.FORBIDDEN, f"This session lacks the scope {scope}.")
         return self.principal
+
+    def require_agency(self, scope: str) -> AgencyPrincipal:
+        if self.agency is None:
+            if self.principal is not None:
+                raise PublicError(ErrorCode.FORBIDDEN, "This needs an agency API key, not a person's session.")
+            raise PublicError(ErrorCode.UNAUTHENTICATED, _UNAUTHENTICATED_MESSAGES[self.token_problem])
+        if scope not in self.agency.scopes:
+            raise PublicError(ErrorCode.FORBIDDEN, f"This agency key lacks the scope {scope}.")
+        return self.agency
 
 
 Info = strawberry.Info[Context, None]

@@ -13,6 +13,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
+from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
 from api.identity.tokens import Principal, TokenRejected, resolve_token
 from api.people.individual_number import IndividualNumberCipher
 from api.schema import PortalSchema
@@ -42,28 +43,35 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.cipher = cipher
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:
-        principal, problem = await self._authenticate(request.headers.get("authorization"))
+        principal, agency, problem = await self._authenticate(request.headers.get("authorization"))
         return Context(
             request=request,
             response=response,
             session_factory=self.session_factory,
             cipher=self.cipher,
             principal=principal,
+            agency=agency,
             token_problem=problem,
             loaders=Loaders.create(self.session_factory),
         )
 
-    async def _authenticate(self, header: str | None) -> tuple[Principal | None, str | None]:
+    async def _authenticate(
+        self, header: str | None
+    ) -> tuple[Principal | None, AgencyPrincipal | None, str | None]:
+        """(person, agency, problem): a bearer is either a person's session token or an agency key."""
         if not header:
-            return None, None
+            return None, None, None
         scheme, _, token = header.partition(" ")
+        token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            return None, "invalid"
+            return None, None, "invalid"
         async with self.session_factory() as session:
             try:
-                return await resolve_token(session, token.strip()), None
+                if token.startswith(AGENCY_KEY_PREFIX):
+                    return None, await resolve_agency_key(session, token), None
+                return await resolve_token(session, token), None, None
             except TokenRejected as rejected:
-                return None, rejected.reason
+                return None, None, rejected.reason
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
         try:

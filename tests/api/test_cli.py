@@ -27,7 +27,7 @@ def env(tmp_path: Path) -> dict[str, str]:
             "MYNAPORTAL_DEMO_KEYS_FILE": str(tmp_path / "demo-keys.json")}
 
 
-@pytest.mark.parametrize("command", ["serve", "migrate", "demo-seed", "export-schema", "token"])
+@pytest.mark.parametrize("command", ["serve", "migrate", "demo-seed", "export-schema", "token", "agency-key"])
 def test_every_command_explains_itself(env: dict[str, str], command: str) -> None:
     result = run(env, command, "--help")
     assert result.returncode == 0
@@ -37,7 +37,7 @@ def test_every_command_explains_itself(env: dict[str, str], command: str) -> Non
 def test_top_level_help_lists_the_commands(env: dict[str, str]) -> None:
     result = run(env, "--help")
     assert result.returncode == 0
-    for command in ("serve", "migrate", "demo-seed", "export-schema", "token"):
+    for command in ("serve", "migrate", "demo-seed", "export-schema", "token", "agency-key"):
         assert command in result.stdout
 
 
@@ -68,6 +68,10 @@ def test_migrate_seed_token_and_serve(env: dict[str, str]) -> None:
     assert run(env, "demo-seed").stdout == "the database already holds people: demo data left as it is\n"
     token = run(env, "token", "--quiet").stdout.strip()
     assert token.startswith("mpt_") and len(token) == 47
+    agency_key = run(env, "agency-key", "--agency", "chiyoda-city", "--scope", "notices:publish").stdout.strip()
+    assert agency_key.startswith("mpa_") and len(agency_key) == 47
+    unknown = run(env, "agency-key", "--agency", "nowhere")
+    assert (unknown.returncode, unknown.stderr) == (1, "mynaportal: no agency with slug 'nowhere'\n")
 
     port = _free_port()
     server = subprocess.Popen([COMMAND, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,

@@ -12,9 +12,6 @@ import api.models  # noqa: F401
 from api.db import Base
 from api.migrate import MIGRATIONS, alembic_config, downgrade_on, upgrade_on
 
-TABLES = {"access_records", "agencies", "agency_person_codes", "municipalities", "parent_child", "persons",
-          "session_tokens"}
-
 
 def _tables(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names()) - {"alembic_version"}
@@ -26,11 +23,11 @@ def _diff(connection: Connection) -> list[object]:
 
 async def test_downgrade_to_empty_and_upgrade_again(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
-        assert await connection.run_sync(_tables) == TABLES
+        assert await connection.run_sync(_tables) >= set(Base.metadata.tables)
         await connection.run_sync(downgrade_on, "base")
         assert await connection.run_sync(_tables) == set()
         await connection.run_sync(upgrade_on, "head")
-        assert await connection.run_sync(_tables) == TABLES
+        assert await connection.run_sync(_tables) >= set(Base.metadata.tables)
 
 
 async def test_models_match_migrations(engine: AsyncEngine) -> None:

@@ -1,4 +1,4 @@
-"""core: people, agencies, codes, sessions, access records
+"""core: people, agencies, codes, agency keys, sessions, access records
 
 Revision ID: 0001
 Revises:
@@ -120,6 +120,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_agency_person_codes_person_id"), ["person_id"], unique=False)
 
     op.create_table(
+        "agency_credentials",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("agency_id", sa.Uuid(), nullable=False),
+        sa.Column("key_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("label", sa.String(length=100), nullable=False),
+        sa.Column("scopes", sa.String(length=500), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["agency_id"], ["agencies.id"], name=op.f("fk_agency_credentials_agency_id_agencies"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_agency_credentials")),
+        sa.UniqueConstraint("key_hash", name=op.f("uq_agency_credentials_key_hash")),
+    )
+    with op.batch_alter_table("agency_credentials", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_agency_credentials_agency_id"), ["agency_id"], unique=False)
+
+    op.create_table(
         "parent_child",
         sa.Column("parent_id", sa.Uuid(), nullable=False),
         sa.Column("child_id", sa.Uuid(), nullable=False),
@@ -156,6 +174,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("agency_credentials", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_agency_credentials_agency_id"))
+
+    op.drop_table("agency_credentials")
     with op.batch_alter_table("session_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_session_tokens_person_id"))
 

@@ -121,3 +121,14 @@ async def test_children_of_someone_else_are_forbidden(portal: Portal, engine: As
     assert own == {"data": {"node": {"children": {"edges": []}}}}
     parent = await portal.query(query, {"id": global_id("Person", portal.father)}, token=child_token)
     assert [e["extensions"]["code"] for e in parent["errors"]] == ["NOT_FOUND"]
+
+
+async def test_an_agency_key_cannot_act_as_a_person(portal: Portal, engine: AsyncEngine) -> None:
+    from api.agencies.credentials import agency_by_slug, issue_agency_key
+
+    async with create_session_factory(engine)() as session, session.begin():
+        agency = await agency_by_slug(session, "chiyoda-city")
+        key = await issue_agency_key(session, agency.id, label="test")
+    result = await portal.query(operation("Viewer"), token=key)
+    assert [(e["message"], e["extensions"]["code"]) for e in result["errors"]] == [
+        ("An agency key cannot act as a person.", "FORBIDDEN")]

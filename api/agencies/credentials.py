@@ -1,0 +1,70 @@
+"""Agency API keys: how an agency's own systems authenticate (publish notices, create payment orders).
+
+Keys are random, shown once, stored as SHA-256 hashes, scoped, and revocable. An agency principal
+is never a person: it acts only as its agency, and sees people only by that agency's codes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.agencies.models import Agency, AgencyCredential
+from api.db import utcnow
+from api.identity.tokens import TokenRejected, hash_token
+
+AGENCY_KEY_PREFIX = "mpa_"
+
+NOTICES_PUBLISH = "notices:publish"
+NOTICES_DELIVERY_READ = "notices:delivery-read"
+PAYMENTS_ORDERS = "payments:orders"
+PAYMENTS_REFUND = "payments:refund"
+PAYMENTS_REPORTS = "payments:reports"
+AGENCY_SCOPES = frozenset({NOTICES_PUBLISH, NOTICES_DELIVERY_READ, PAYMENTS_ORDERS, PAYMENTS_REFUND, PAYMENTS_REPORTS})
+
+
+@dataclass(frozen=True)
+class AgencyPrincipal:
+    agency_id: uuid.UUID
+    scopes: frozenset[str]
+    credential_id: uuid.UUID
+
+
+async def issue_agency_key(
+    session: AsyncSession, agency_id: uuid.UUID, *, label: str, scopes: frozenset[str] = AGENCY_SCOPES
+) -> str:
+    unknown = scopes - AGENCY_SCOPES
+    if unknown:
+        raise ValueError(f"unknown agency scopes: {', '.join(sorted(unknown))}")
+    key = AGENCY_KEY_PREFIX + secrets.token_urlsafe(32)
+    session.add(AgencyCredential(agency_id=agency_id, key_hash=hash_token(key), label=label,
+                                 scopes=" ".join(sorted(scopes))))
+    await session.flush()
+    return key
+
+
+async def resolve_agency_key(session: AsyncSession, key: str) -> AgencyPrincipal:
+    if not key.startswith(AGENCY_KEY_PREFIX) or len(key) > 100:
+        raise TokenRejected("invalid")
+    row = await session.scalar(select(AgencyCredential).where(AgencyCredential.key_hash == hash_token(key)))
+    if row is None or row.revoked_at is not None:
+        raise TokenRejected("invalid")
+    return AgencyPrincipal(agency_id=row.agency_id, scopes=frozenset(row.scopes.split()), credential_id=row.id)
+
+
+async def revoke_agency_key(session: AsyncSession, key: str) -> bool:
+    result = await session.execute(
+        update(AgencyCredential)
+        .where(AgencyCredential.key_hash == hash_token(key), AgencyCredential.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .returning(AgencyCredential.id)
+    )
+    return result.first() is not None
+
+
+async def agency_by_slug(session: AsyncSession, slug: str) -> Agency | None:
+    return await session.scalar(select(Agency).where(Agency.slug == slug))

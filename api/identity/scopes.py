@@ -1,0 +1,25 @@
+"""The scope names a token can carry: one place, so every domain checks the same strings.
+
+A person's own session (card login) gets ``PERSON_SCOPES``; a TV session gets only ``TV_SCOPES``;
+proxy grants (代理人) may delegate only ``DELEGABLE_SCOPES``.
+"""
+
+from __future__ import annotations
+
+PROFILE_READ = "profile:read"
+FAMILY_READ = "family:read"
+NOTICES_READ = "notices:read"
+NOTICES_WRITE = "notices:write"  # mark notices read / archived
+PAYMENTS_READ = "payments:read"
+PAYMENTS_WRITE = "payments:write"
+APPLICATIONS_WRITE = "applications:write"
+
+PERSON_SCOPES = frozenset({
+    PROFILE_READ, FAMILY_READ, NOTICES_READ, NOTICES_WRITE, PAYMENTS_READ, PAYMENTS_WRITE, APPLICATIONS_WRITE,
+})
+# A TV is a shared screen in a living room: it may read notices, never pay or apply.
+TV_SCOPES = frozenset({NOTICES_READ})
+# What a principal may hand to a proxy; family:read stays with the parent-child link.
+DELEGABLE_SCOPES = frozenset({
+    PROFILE_READ, NOTICES_READ, NOTICES_WRITE, PAYMENTS_READ, PAYMENTS_WRITE, APPLICATIONS_WRITE,
+})
