@@ -14,7 +14,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
-from api.identity.tokens import Principal, TokenRejected, resolve_token
+from api.identity.authentication import AuthenticatedPerson, authenticate_person
+from api.identity.tokens import TokenRejected
 from api.people.individual_number import IndividualNumberCipher
 from api.schema import PortalSchema
 from api.schema.context import Context, Loaders
@@ -43,21 +44,25 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.cipher = cipher
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:
-        principal, agency, problem = await self._authenticate(request.headers.get("authorization"))
+        authenticated, agency, problem = await self._authenticate(request.headers.get("authorization"))
+        loaders = Loaders.create(self.session_factory)
+        if authenticated is not None:
+            loaders.person.prime(authenticated.person.id, authenticated.person)
+            loaders.municipality.prime(authenticated.municipality.code, authenticated.municipality)
         return Context(
             request=request,
             response=response,
             session_factory=self.session_factory,
             cipher=self.cipher,
-            principal=principal,
+            principal=authenticated.principal if authenticated else None,
             agency=agency,
             token_problem=problem,
-            loaders=Loaders.create(self.session_factory),
+            loaders=loaders,
         )
 
     async def _authenticate(
         self, header: str | None
-    ) -> tuple[Principal | None, AgencyPrincipal | None, str | None]:
+    ) -> tuple[AuthenticatedPerson | None, AgencyPrincipal | None, str | None]:
         """(person, agency, problem): a bearer is either a person's session token or an agency key."""
         if not header:
             return None, None, None
@@ -69,7 +74,7 @@ class PortalGraphQL(GraphQL[Context, None]):
             try:
                 if token.startswith(AGENCY_KEY_PREFIX):
                     return None, await resolve_agency_key(session, token), None
-                return await resolve_token(session, token), None, None
+                return await authenticate_person(session, token), None, None
             except TokenRejected as rejected:
                 return None, None, rejected.reason
 

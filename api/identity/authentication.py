@@ -1,0 +1,48 @@
+"""Authenticating a request's bearer token in one database round trip.
+
+The token, its person and the person's municipality come back in a single SELECT, so the GraphQL
+context can prime its loaders: a `viewer` query then costs one statement (aiosqlite spends ~0.7 ms per
+statement on a thread hop, so round trips, not SQL, dominate the hot path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db import utcnow
+from api.identity.models import SessionToken
+from api.identity.tokens import TOKEN_PREFIX, Principal, TokenRejected, hash_token
+from api.people.models import Municipality, Person
+
+
+@dataclass(frozen=True)
+class AuthenticatedPerson:
+    principal: Principal
+    person: Person
+    municipality: Municipality
+
+
+async def authenticate_person(
+    session: AsyncSession, token: str, *, now: datetime | None = None
+) -> AuthenticatedPerson:
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        raise TokenRejected("invalid")
+    row = (
+        await session.execute(
+            select(SessionToken, Person, Municipality)
+            .join(Person, Person.id == SessionToken.person_id)
+            .join(Municipality, Municipality.code == Person.municipality_code)
+            .where(SessionToken.token_hash == hash_token(token))
+        )
+    ).first()
+    if row is None or row.SessionToken.revoked_at is not None:
+        raise TokenRejected("invalid")
+    stored = row.SessionToken
+    if stored.expires_at <= (now or utcnow()):
+        raise TokenRejected("expired")
+    principal = Principal(person_id=stored.person_id, scopes=frozenset(stored.scopes.split()), token_id=stored.id)
+    return AuthenticatedPerson(principal, row.Person, row.Municipality)

@@ -1,0 +1,52 @@
+"""Ceilings for the viewer benchmark, served by uvicorn exactly like the portal.
+
+- `/graphql`: a plain Starlette JSON route that does no work (the issue's ceiling).
+- `/rest-viewer`: a plain route doing the viewer's database work without GraphQL (the same one-statement
+  token + person + municipality lookup and the decryption for the masked number), to separate the cost
+  of GraphQL from the cost of the database.
+"""
+
+import os
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.db import create_engine, create_session_factory
+from api.identity.authentication import authenticate_person
+from api.identity.tokens import TokenRejected
+from api.people.individual_number import IndividualNumberCipher, mask
+from api.settings import Settings
+
+ANSWER = {"data": {"viewer": {"id": "UGVyc29uOjE=", "name": "山田 太郎", "maskedIndividualNumber": "********0013"}}}
+settings = Settings.from_env(os.environ)
+session_factory = create_session_factory(create_engine(settings.database_url))
+cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
+
+
+async def plain(request: Request) -> JSONResponse:
+    await request.body()
+    return JSONResponse(ANSWER)
+
+
+async def rest_viewer(request: Request) -> JSONResponse:
+    await request.body()
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    async with session_factory() as session:
+        try:
+            found = await authenticate_person(session, token)
+        except TokenRejected:
+            return JSONResponse({"error": "unauthenticated"}, status_code=401)
+    person, municipality = found.person, found.municipality
+    return JSONResponse({"data": {"viewer": {
+        "id": str(person.id), "name": person.name, "nameKana": person.name_kana,
+        "birthDate": person.birth_date.isoformat(), "sex": person.sex.value.upper(), "address": person.address,
+        "email": person.email, "phone": person.phone,
+        "maskedIndividualNumber": mask(cipher.decrypt(person.individual_number_ciphertext)),
+        "municipality": {"code": municipality.code, "prefecture": municipality.prefecture, "name": municipality.name},
+    }}})
+
+
+app = Starlette(routes=[Route("/graphql", plain, methods=["POST"]), Route("/rest-viewer", rest_viewer,
+                                                                          methods=["POST"])])
