@@ -76,8 +76,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
-    graphql_app = PortalGraphQL(build_schema(settings), session_factory=session_factory, cipher=cipher,
-                                graphiql=settings.graphiql)
+    graphql_app = PortalGraphQL(build_schema(settings), session_factory=session_factory,
+                                read_session_factory=create_session_factory(engine, read_only=True),
+                                cipher=cipher, graphiql=settings.graphiql)
     head = _migration_head()
 
     async def healthz(_: Request) -> JSONResponse:

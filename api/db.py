@@ -1,7 +1,11 @@
 """The database platform: declarative base, engine and session factories for SQLite and PostgreSQL.
 
-One codebase serves both. SQLite gets WAL, foreign keys and explicit BEGIN (the stdlib driver would
-otherwise not begin before SELECT or SAVEPOINT, so savepoints would not nest).
+One codebase serves both. SQLite gets WAL, foreign keys and an explicit BEGIN (the stdlib driver would
+otherwise not begin before SELECT or SAVEPOINT, so savepoints would not nest). That BEGIN is IMMEDIATE:
+a deferred transaction that reads and then writes fails at once with "database is locked" when another
+writer committed in between (busy_timeout does not apply to that upgrade), so every unit of work takes
+the write lock up front and waits its turn. Read-only paths opt into deferred transactions, which WAL
+lets run beside a writer: ``create_session_factory(engine, read_only=True)``.
 """
 
 from __future__ import annotations
@@ -79,11 +83,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        deferred = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if deferred else "BEGIN IMMEDIATE")
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+READ_ONLY_OPTION = "mynaportal_read_only"
+
+
+def create_session_factory(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions for units of work; ``read_only=True`` for paths that never write (no write lock on SQLite)."""
+    bind = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
+    return async_sessionmaker(bind, expire_on_commit=False)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -61,7 +61,10 @@ class Loaders:
 class Context:
     request: Request | WebSocket
     response: Response | None
+    # Units of work (mutations, reads that record an access) use session_factory; pure reads use
+    # read_session_factory, which on SQLite does not take the write lock.
     session_factory: async_sessionmaker[AsyncSession]
+    read_session_factory: async_sessionmaker[AsyncSession]
     cipher: IndividualNumberCipher
     principal: Principal | None
     # An agency system's key, when the caller is an agency rather than a person.

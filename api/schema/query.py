@@ -40,6 +40,6 @@ class Query:
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> relay.Connection[AgencyType]:
         request = page_request(first, after)
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             page = await agencies_page(session, request)
         return to_connection(page, AgencyType.from_model)

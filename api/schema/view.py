@@ -28,6 +28,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         schema: PortalSchema,
         *,
         session_factory: async_sessionmaker[AsyncSession],
+        read_session_factory: async_sessionmaker[AsyncSession],
         cipher: IndividualNumberCipher,
         graphiql: bool,
     ) -> None:
@@ -41,11 +42,12 @@ class PortalGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=False,
         )
         self.session_factory = session_factory
+        self.read_session_factory = read_session_factory
         self.cipher = cipher
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:
         authenticated, agency, problem = await self._authenticate(request.headers.get("authorization"))
-        loaders = Loaders.create(self.session_factory)
+        loaders = Loaders.create(self.read_session_factory)
         if authenticated is not None:
             loaders.person.prime(authenticated.person.id, authenticated.person)
             loaders.municipality.prime(authenticated.municipality.code, authenticated.municipality)
@@ -53,6 +55,7 @@ class PortalGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             session_factory=self.session_factory,
+            read_session_factory=self.read_session_factory,
             cipher=self.cipher,
             principal=authenticated.principal if authenticated else None,
             agency=agency,
@@ -70,7 +73,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return None, None, "invalid"
-        async with self.session_factory() as session:
+        async with self.read_session_factory() as session:
             try:
                 if token.startswith(AGENCY_KEY_PREFIX):
                     return None, await resolve_agency_key(session, token), None

@@ -21,7 +21,7 @@ from api.settings import Settings
 
 ANSWER = {"data": {"viewer": {"id": "UGVyc29uOjE=", "name": "山田 太郎", "maskedIndividualNumber": "********0013"}}}
 settings = Settings.from_env(os.environ)
-session_factory = create_session_factory(create_engine(settings.database_url))
+session_factory = create_session_factory(create_engine(settings.database_url), read_only=True)
 cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
 
 
