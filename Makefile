@@ -28,6 +28,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/mynaportal migrate
 	$(BIN)/mynaportal demo-seed
+	$(BIN)/mynaportal sandbox issue-card --demo
+	$(BIN)/mynaportal corporate demo-load
 	@token=$$($(BIN)/mynaportal token --quiet --ttl 86400); \
 	echo; \
 	echo "Mynaportal backend on http://$(HOST):$(PORT)"; \
@@ -36,6 +38,7 @@ run: $(VENV)/.installed
 	echo "  demo person  山田 太郎 (taro@example.jp); in GraphiQL's headers put:"; \
 	echo "    {\"Authorization\": \"Bearer $$token\"}"; \
 	echo "  and try: { viewer { name maskedIndividualNumber children { edges { node { name } } } } }"; \
+	echo "  corporate-number API docs  http://$(HOST):$(PORT)/corporate/docs (an id: mynaportal corporate app-id create NAME)"; \
 	echo
 	$(BIN)/mynaportal serve --host $(HOST) --port $(PORT)
 
@@ -50,6 +53,7 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python tests/benchmarks/bench_graphql_viewer.py
+	$(BIN)/python tests/benchmarks/bench_card.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -8,7 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -28,7 +28,10 @@ from api.settings import Settings
 access_log = logging.getLogger("api.access")
 # Domains add their HTTP routes here: "module:function", the function taking (settings, session_factory)
 # and returning a list of Starlette routes (e.g. the corporate REST API mounted at /corporate).
-ROUTE_FACTORIES: tuple[str, ...] = ()
+ROUTE_FACTORIES: tuple[str, ...] = ("api.identity.http:routes", "corporate.rest:routes", "payments.rest:payment_routes")
+# Domains that keep something open for the app's lifetime (a LISTEN connection, ...) add "module:function"
+# here: the function takes the app and returns an async context manager, entered at startup.
+LIFESPAN_HOOKS: tuple[str, ...] = ("api.schema.notices:notice_broker_lifespan",)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -97,8 +100,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         return JSONResponse({"status": "ok", "database": "ok", "revision": current})
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as hooks:
+            for hook in LIFESPAN_HOOKS:
+                module, _, function = hook.partition(":")
+                await hooks.enter_async_context(getattr(importlib.import_module(module), function)(app))
+            yield
         await engine.dispose()
 
     routes: list[BaseRoute] = [

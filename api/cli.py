@@ -17,7 +17,7 @@ from api.settings import Settings, SettingsError
 DESCRIPTION = "Mynaportal backend: serve the API, migrate the database, load demo data, export the schema."
 # Domains add their own subcommands: each module named here has `register(commands)`, which adds
 # subparsers to the `mynaportal` command (imports stay lazy so `--help` is fast).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("api.identity.commands", "corporate.cli", "payments.cli", "push.cli")
 
 
 def _settings() -> Settings:

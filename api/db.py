@@ -96,5 +96,10 @@ def create_session_factory(engine: AsyncEngine, *, read_only: bool = False) -> a
     return async_sessionmaker(bind, expire_on_commit=False)
 
 
+def read_only_factory(session_factory: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """The read-only twin of a session factory (same engine and pool)."""
+    return create_session_factory(session_factory.kw["bind"], read_only=True)
+
+
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"

@@ -3,8 +3,37 @@
 from api.agencies.models import Agency, AgencyCredential, AgencyKind, AgencyPersonCode
 from api.audit.models import AccessRecord
 from api.db import Base
+from api.identity.login_models import DeviceAuthorization, LoginChallenge, RateLimitCounter, RefreshToken
 from api.identity.models import SessionToken
+from api.identity.pki_models import Card, IssuedCertificate, PhoneCredential
+from api.notices.models import (
+    DeliveryService,
+    DeliveryServiceLink,
+    Notice,
+    NoticeAttachment,
+    NoticeDelivery,
+    NoticeRecipient,
+    Procedure,
+    ProcedureCompletion,
+    ReminderRun,
+)
 from api.people.models import Municipality, ParentChild, Person, Sex
+from api.proxies.models import ProxyGrant
+from corporate.models import ApplicationId, ApplicationUsage, Corporation
+from payments.models import (
+    BankReceipt,
+    CallbackAttempt,
+    CallbackEndpoint,
+    CallbackMessage,
+    IdempotencyKey,
+    LedgerEntry,
+    LedgerJournal,
+    Payment,
+    PaymentEvent,
+    PaymentOrder,
+    Refund,
+)
+from push.models import PushSubscription, VapidKey
 
 __all__ = [
     "AccessRecord",
@@ -12,10 +41,43 @@ __all__ = [
     "AgencyCredential",
     "AgencyKind",
     "AgencyPersonCode",
+    "ApplicationId",
+    "ApplicationUsage",
+    "BankReceipt",
     "Base",
+    "CallbackAttempt",
+    "CallbackEndpoint",
+    "CallbackMessage",
+    "Card",
+    "Corporation",
+    "DeliveryService",
+    "DeliveryServiceLink",
+    "DeviceAuthorization",
+    "IdempotencyKey",
+    "IssuedCertificate",
+    "LedgerEntry",
+    "LedgerJournal",
+    "LoginChallenge",
     "Municipality",
+    "Notice",
+    "NoticeAttachment",
+    "NoticeDelivery",
+    "NoticeRecipient",
     "ParentChild",
+    "Payment",
+    "PaymentEvent",
+    "PaymentOrder",
     "Person",
+    "PhoneCredential",
+    "Procedure",
+    "ProcedureCompletion",
+    "ProxyGrant",
+    "PushSubscription",
+    "RateLimitCounter",
+    "RefreshToken",
+    "Refund",
+    "ReminderRun",
     "SessionToken",
     "Sex",
+    "VapidKey",
 ]

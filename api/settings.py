@@ -21,6 +21,7 @@ Environment = Literal["development", "production"]
 # Demo keys carry this prefix so production can recognise and refuse them wherever they came from.
 DEMO_KEY_PREFIX = "demo:"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/mynaportal.sqlite3"
+DEMO_VAPID_SUBJECT = "mailto:push@example.jp"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,6 +64,36 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MYNAPORTAL_PORT", "8000", "Port `mynaportal serve` binds."),
     Setting("MYNAPORTAL_WORKERS", "1", "uvicorn worker processes for `mynaportal serve` (use PostgreSQL "
             "for more than one)."),
+    Setting("MYNAPORTAL_VAPID_SUBJECT", DEMO_VAPID_SUBJECT, "VAPID `sub` claim (RFC 8292): a `mailto:` or "
+            "`https:` contact push services can reach. Production refuses the example default."),
+    Setting("MYNAPORTAL_PUSH_CA_FILE", "unset", "Extra PEM trust anchor for push endpoints and webhook "
+            "destinations (the local `mynaportal dev-push-service` certificate in development and tests)."),
+    Setting("MYNAPORTAL_CORPORATE_RATE", "10", "Corporate-number API: requests per second allowed per "
+            "application id, in each worker (429 with Retry-After beyond it)."),
+    Setting("MYNAPORTAL_CORPORATE_BURST", "20", "Corporate-number API: requests an application id may send at "
+            "once before the rate applies."),
+    Setting("MYNAPORTAL_PUBLIC_URL", "http://127.0.0.1:8000", "The portal's public origin: written into "
+            "sandbox certificates (OCSP, CRL addresses) and into the TV sign-in verification URI."),
+    Setting("MYNAPORTAL_SANDBOX_CA_DIR", "var/sandbox-ca (development), unset (production)", "Where the sandbox "
+            "JPKI CA keeps the keys it generates on first run. Production refuses it."),
+    Setting("MYNAPORTAL_TRUST_ANCHORS", "the sandbox roots (development)", "PEM file of the JPKI root "
+            "certificates card and phone logins must chain to. Production refuses sandbox roots."),
+    Setting("MYNAPORTAL_REVOCATION_SOURCES", "ocsp,crl", "Revocation checks in order of preference: `ocsp`, "
+            "`crl` or both (OCSP, falling back to the CRL)."),
+    Setting("MYNAPORTAL_REVOCATION_MAX_AGE", "300", "Seconds a revocation answer may be reused from the cache."),
+    Setting("MYNAPORTAL_REFRESH_TOKEN_TTL", "2592000", "Lifetime of a refresh token, in seconds."),
+    Setting("MYNAPORTAL_LOGIN_LIMIT_PER_CERTIFICATE", "10", "Login attempts allowed per certificate per window."),
+    Setting("MYNAPORTAL_LOGIN_LIMIT_PER_CLIENT", "300", "Login attempts allowed per client (app id) per window."),
+    Setting("MYNAPORTAL_LOGIN_LIMIT_WINDOW", "300", "The login rate-limit window, in seconds."),
+    Setting("MYNAPORTAL_PAYMENT_GATEWAY_URL", "http://127.0.0.1:8765", "The card/net-banking payment gateway's "
+            "API origin (`mynaportal dev-payment-gateway` serves the sandbox one there)."),
+    Setting("MYNAPORTAL_PAYMENT_GATEWAY_SECRET", "a demo secret (development)", "Shared secret with the payment "
+            "gateway: API bearer key and HMAC key of its notifications. Required in production, which refuses "
+            "the demo secret."),
+    Setting("MYNAPORTAL_PAYMENT_CALLBACK_KEY", "a demo key (development)", "Master key from which each agency's "
+            "Standard Webhooks signing secret for payment callbacks is derived. Required in production."),
+    Setting("MYNAPORTAL_PAYMENT_SESSION_TTL", "5400", "Seconds a started payment may wait at the gateway's "
+            "hosted page before it times out (P0020)."),
 )
 
 
@@ -84,6 +115,23 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    vapid_subject: str = DEMO_VAPID_SUBJECT
+    push_ca_file: Path | None = None
+    corporate_rate: int = 10
+    corporate_burst: int = 20
+    public_url: str = "http://127.0.0.1:8000"
+    sandbox_ca_dir: Path | None = Path("var/sandbox-ca")
+    trust_anchors_file: Path | None = None  # None: the sandbox roots
+    revocation_sources: tuple[str, ...] = ("ocsp", "crl")
+    revocation_max_age: timedelta = timedelta(minutes=5)
+    refresh_token_ttl: timedelta = timedelta(days=30)
+    login_limit_per_certificate: int = 10
+    login_limit_per_client: int = 300
+    login_limit_window: timedelta = timedelta(minutes=5)
+    payment_gateway_url: str = "http://127.0.0.1:8765"
+    payment_gateway_secret: str = field(default=DEMO_KEY_PREFIX + "sandbox-payment-gateway", repr=False)
+    payment_callback_key: str = field(default=DEMO_KEY_PREFIX + "payment-callbacks", repr=False)
+    payment_session_ttl: timedelta = timedelta(minutes=90)
 
     @property
     def production(self) -> bool:
@@ -163,9 +211,40 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             problems.append(f"MYNAPORTAL_LOG_LEVEL {log_level!r} is not a log level")
 
+        vapid_subject = env.get("MYNAPORTAL_VAPID_SUBJECT", DEMO_VAPID_SUBJECT)
+        if not vapid_subject.startswith(("mailto:", "https://")):
+            problems.append("MYNAPORTAL_VAPID_SUBJECT must be a mailto: or https: URI")
+        if production and vapid_subject == DEMO_VAPID_SUBJECT:
+            problems.append("production refuses the example MYNAPORTAL_VAPID_SUBJECT")
+
         database_url = normalise_database_url(env.get("MYNAPORTAL_DATABASE_URL", DEFAULT_DATABASE_URL))
         if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
             problems.append("MYNAPORTAL_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+
+        public_url = env.get("MYNAPORTAL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+        if not public_url.startswith(("http://", "https://")):
+            problems.append("MYNAPORTAL_PUBLIC_URL must be an http:// or https:// URL")
+        raw_ca_dir = env.get("MYNAPORTAL_SANDBOX_CA_DIR")
+        sandbox_ca_dir = Path(raw_ca_dir) if raw_ca_dir else (None if production else Path("var/sandbox-ca"))
+        if production and sandbox_ca_dir is not None:
+            problems.append("production refuses the sandbox CA (MYNAPORTAL_SANDBOX_CA_DIR)")
+        # Without anchors in production, card login answers CARD_LOGIN_UNAVAILABLE (the portal still serves).
+        raw_anchors = env.get("MYNAPORTAL_TRUST_ANCHORS")
+        revocation_sources = tuple(s.strip() for s in env.get("MYNAPORTAL_REVOCATION_SOURCES", "ocsp,crl").split(","))
+        if not revocation_sources or not set(revocation_sources) <= {"ocsp", "crl"}:
+            problems.append("MYNAPORTAL_REVOCATION_SOURCES must list ocsp and/or crl")
+        payment_gateway_url = env.get("MYNAPORTAL_PAYMENT_GATEWAY_URL", "http://127.0.0.1:8765").rstrip("/")
+        if not payment_gateway_url.startswith(("http://", "https://")):
+            problems.append("MYNAPORTAL_PAYMENT_GATEWAY_URL must be an http:// or https:// URL")
+        payment_secrets: dict[str, str] = {}
+        for name, demo in (("MYNAPORTAL_PAYMENT_GATEWAY_SECRET", "sandbox-payment-gateway"),
+                           ("MYNAPORTAL_PAYMENT_CALLBACK_KEY", "payment-callbacks")):
+            raw = env.get(name) or ("" if production else DEMO_KEY_PREFIX + demo)
+            if production and (not raw or raw.startswith(DEMO_KEY_PREFIX)):
+                problems.append(f"{name} is required in production and must not be a demo key")
+            elif len(raw.removeprefix(DEMO_KEY_PREFIX)) < 16:
+                problems.append(f"{name} must be at least 16 characters")
+            payment_secrets[name] = raw
 
         settings = cls(
             environment=environment,  # type: ignore[arg-type]
@@ -184,6 +263,23 @@ class Settings:
             host=env.get("MYNAPORTAL_HOST", "127.0.0.1"),
             port=integer("MYNAPORTAL_PORT", 8000),
             workers=integer("MYNAPORTAL_WORKERS", 1),
+            vapid_subject=vapid_subject,
+            push_ca_file=Path(env["MYNAPORTAL_PUSH_CA_FILE"]) if env.get("MYNAPORTAL_PUSH_CA_FILE") else None,
+            corporate_rate=integer("MYNAPORTAL_CORPORATE_RATE", 10),
+            corporate_burst=integer("MYNAPORTAL_CORPORATE_BURST", 20),
+            public_url=public_url,
+            sandbox_ca_dir=sandbox_ca_dir,
+            trust_anchors_file=Path(raw_anchors) if raw_anchors else None,
+            revocation_sources=revocation_sources,
+            revocation_max_age=timedelta(seconds=integer("MYNAPORTAL_REVOCATION_MAX_AGE", 300, minimum=0)),
+            refresh_token_ttl=timedelta(seconds=integer("MYNAPORTAL_REFRESH_TOKEN_TTL", 2592000)),
+            login_limit_per_certificate=integer("MYNAPORTAL_LOGIN_LIMIT_PER_CERTIFICATE", 10),
+            login_limit_per_client=integer("MYNAPORTAL_LOGIN_LIMIT_PER_CLIENT", 300),
+            login_limit_window=timedelta(seconds=integer("MYNAPORTAL_LOGIN_LIMIT_WINDOW", 300)),
+            payment_gateway_url=payment_gateway_url,
+            payment_gateway_secret=payment_secrets["MYNAPORTAL_PAYMENT_GATEWAY_SECRET"],
+            payment_callback_key=payment_secrets["MYNAPORTAL_PAYMENT_CALLBACK_KEY"],
+            payment_session_ttl=timedelta(seconds=integer("MYNAPORTAL_PAYMENT_SESSION_TTL", 5400, minimum=60)),
         )
         if problems:
             raise SettingsError("invalid settings:\n- " + "\n- ".join(problems))

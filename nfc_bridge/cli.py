@@ -250,11 +250,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="insert into pcscd's vpcd reader (default 127.0.0.1:35963)")
     where.add_argument("--nfc-udp", metavar="HOST:PORT", help="NFC-B card on nfcpy's UDP driver")
     p.add_argument("--signature-delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    from nfc_bridge.portal.commands import register as register_portal_commands
+
+    register_portal_commands(sub)  # login, phone-credential: talk to the portal over HTTP
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "portal_command", None):
+        from nfc_bridge.portal.commands import run as run_portal_command
+
+        return run_portal_command(args)
     pins = PinSource(getattr(args, "pin_stdin", False))
     handlers: dict[str, Callable[[], int]] = {
         "readers": lambda: cmd_readers(args),

@@ -22,3 +22,5 @@ class SessionToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the token was issued with a refresh token: reusing a spent refresh token revokes the family.
+    family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)

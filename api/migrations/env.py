@@ -10,6 +10,7 @@ from sqlalchemy.pool import NullPool
 
 import api.models  # noqa: F401  (registers every table on the metadata)
 from api.db import Base, create_engine
+from corporate.models import include_name
 
 target_metadata = Base.metadata
 
@@ -25,6 +26,7 @@ def run_on(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,  # the corporate FTS5 tables belong to the migration, not the ORM
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -73,6 +73,8 @@ class Context:
     token_problem: str | None
     loaders: Loaders
     today: Callable[[], date] = field(default=date.today)
+    # graphql-transport-ws: the connection_init payload (strawberry sets it; on_ws_connect authenticates it).
+    connection_params: dict[str, object] | None = None
 
     def require_person(self, scope: str) -> Principal:
         if self.principal is None:

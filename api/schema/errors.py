@@ -32,14 +32,55 @@ class ErrorCode(enum.StrEnum):
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     PERSISTED_QUERY_REQUIRED = "PERSISTED_QUERY_REQUIRED"
     PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
+    # identity: card/phone login, tokens, phone credentials, TV sign-in (api.identity.errors)
+    CHALLENGE_UNKNOWN = "CHALLENGE_UNKNOWN"
+    CHALLENGE_USED = "CHALLENGE_USED"
+    CHALLENGE_EXPIRED = "CHALLENGE_EXPIRED"
+    CHALLENGE_CLIENT_MISMATCH = "CHALLENGE_CLIENT_MISMATCH"
+    CERTIFICATE_INVALID = "CERTIFICATE_INVALID"
+    CERTIFICATE_UNTRUSTED = "CERTIFICATE_UNTRUSTED"
+    CERTIFICATE_EXPIRED = "CERTIFICATE_EXPIRED"
+    CERTIFICATE_REVOKED = "CERTIFICATE_REVOKED"
+    CERTIFICATE_USAGE_INVALID = "CERTIFICATE_USAGE_INVALID"
+    CERTIFICATE_UNKNOWN = "CERTIFICATE_UNKNOWN"
+    REVOCATION_UNAVAILABLE = "REVOCATION_UNAVAILABLE"
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    REFRESH_TOKEN_INVALID = "REFRESH_TOKEN_INVALID"  # noqa: S105 (an error code)
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"  # noqa: S105 (an error code)
+    CARD_LOGIN_UNAVAILABLE = "CARD_LOGIN_UNAVAILABLE"
+    CSR_INVALID = "CSR_INVALID"
+    CARD_NOT_FOUND = "CARD_NOT_FOUND"
+    DEVICE_CODE_UNKNOWN = "DEVICE_CODE_UNKNOWN"
+    DEVICE_CODE_EXPIRED = "DEVICE_CODE_EXPIRED"
+    DEVICE_CODE_DECIDED = "DEVICE_CODE_DECIDED"
+    # proxies (代理人)
+    PROXY_SCOPE_INVALID = "PROXY_SCOPE_INVALID"
+    PROXY_SELF = "PROXY_SELF"
+    PROXY_VALIDITY_INVALID = "PROXY_VALIDITY_INVALID"
+    PROXY_CANNOT_GRANT = "PROXY_CANNOT_GRANT"
+    NOT_AUTHORIZED_FOR_PERSON = "NOT_AUTHORIZED_FOR_PERSON"
+    # payments (payments.errors)
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    ORDER_REFERENCE_TAKEN = "ORDER_REFERENCE_TAKEN"
+    ORDER_NOT_PAYABLE = "ORDER_NOT_PAYABLE"
+    ORDER_NOT_CANCELLABLE = "ORDER_NOT_CANCELLABLE"
+    PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"
+    PAYMENT_NOT_CANCELLABLE = "PAYMENT_NOT_CANCELLABLE"
+    REFUND_NOT_AVAILABLE = "REFUND_NOT_AVAILABLE"
+    REFUND_EXCEEDS_AVAILABLE = "REFUND_EXCEEDS_AVAILABLE"
+    REFUND_AMOUNT_AVAILABLE_MISMATCH = "REFUND_AMOUNT_AVAILABLE_MISMATCH"
+    GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
+    # notices
+    NOTICE_REFERENCE_REUSED = "NOTICE_REFERENCE_REUSED"
 
 
 class PublicError(Exception):
     """An expected failure whose message is safe to show the client."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, extensions: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.extensions = extensions or {}  # e.g. retryAfter for RATE_LIMITED
 
 
 def coded_error(code: ErrorCode, message: str) -> GraphQLError:
@@ -59,7 +100,7 @@ def classify(error: GraphQLError) -> GraphQLError:
     """Return the error as the client should see it: with a code, masked when internal."""
     original = error.original_error
     if isinstance(original, PublicError):
-        return _with_code(error, original.code.value, str(original))
+        return _with_code(error, original.code.value, str(original), extra=original.extensions)
     if _code_of(error) is not None and original is None:
         return error
     if isinstance(error, GraphQLSyntaxError):
@@ -77,7 +118,8 @@ def classify(error: GraphQLError) -> GraphQLError:
     return _with_code(error, ErrorCode.INTERNAL, MASKED_MESSAGE, mask_cause=True)
 
 
-def _with_code(error: GraphQLError, code: str, message: str, *, mask_cause: bool = False) -> GraphQLError:
+def _with_code(error: GraphQLError, code: str, message: str, *, mask_cause: bool = False,
+               extra: dict[str, object] | None = None) -> GraphQLError:
     return GraphQLError(
         message,
         nodes=error.nodes,
@@ -85,5 +127,5 @@ def _with_code(error: GraphQLError, code: str, message: str, *, mask_cause: bool
         positions=error.positions,
         path=error.path,
         original_error=None if mask_cause else error.original_error,
-        extensions={**(error.extensions or {}), "code": str(code)},
+        extensions={**(error.extensions or {}), **(extra or {}), "code": str(code)},
     )

@@ -10,9 +10,13 @@ from api.schema.agencies import AgencyType
 from api.schema.connections import page_request, to_connection
 from api.schema.context import Info
 from api.schema.errors import ErrorCode, PublicError
+from api.schema.notices import NoticeType
+from api.schema.payments import PaymentOrderType, PaymentType
 from api.schema.people import PersonType
 
-NODE_TYPES: dict[str, type[relay.Node]] = {"Person": PersonType, "Agency": AgencyType}
+NODE_TYPES: dict[str, type[relay.Node]] = {"Person": PersonType, "Agency": AgencyType,
+                                               "PaymentOrder": PaymentOrderType, "Payment": PaymentType,
+                                               "Notice": NoticeType}
 
 
 @strawberry.type

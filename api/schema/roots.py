@@ -9,14 +9,19 @@ from __future__ import annotations
 from strawberry.tools import merge_types
 
 from api.schema.agencies import AgencyType
+from api.schema.corporate import CorporateMutation, CorporateQuery
+from api.schema.identity import IdentityMutation
+from api.schema.notices import NoticesMutation, NoticesQuery, NoticesSubscription, NoticeType
+from api.schema.payments import PaymentOrderType, PaymentsMutation, PaymentsQuery, PaymentType
 from api.schema.people import PersonType
+from api.schema.proxies import ProxyMutation, ProxyQuery
 from api.schema.query import Query as PeopleQuery
 
-QUERIES: tuple[type, ...] = (PeopleQuery,)
-MUTATIONS: tuple[type, ...] = ()
-SUBSCRIPTIONS: tuple[type, ...] = ()
+QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery)
+MUTATIONS: tuple[type, ...] = (IdentityMutation, ProxyMutation, CorporateMutation, PaymentsMutation, NoticesMutation)
+SUBSCRIPTIONS: tuple[type, ...] = (NoticesSubscription,)
 # Types reachable only through interfaces (node(id:)) must be named to the schema.
-EXTRA_TYPES: tuple[type, ...] = (PersonType, AgencyType)
+EXTRA_TYPES: tuple[type, ...] = (PersonType, AgencyType, PaymentOrderType, PaymentType, NoticeType)
 
 
 def query_type() -> type:

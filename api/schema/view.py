@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
@@ -62,6 +63,16 @@ class PortalGraphQL(GraphQL[Context, None]):
             token_problem=problem,
             loaders=loaders,
         )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """graphql-transport-ws: authenticate from connection_init's payload, never from the URL."""
+        params = context.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization")
+        authenticated, _, _ = await self._authenticate(header if isinstance(header, str) else None)
+        if authenticated is None:  # agency keys do not subscribe: noticeAdded is a person's feed
+            raise ConnectionRejectionError({"code": ErrorCode.UNAUTHENTICATED.value})
+        context.principal, context.agency, context.token_problem = authenticated.principal, None, None
+        return UNSET
 
     async def _authenticate(
         self, header: str | None

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import api.models  # noqa: F401
 from api.db import Base
 from api.migrate import MIGRATIONS, alembic_config, downgrade_on, upgrade_on
+from corporate.models import include_name
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -18,7 +19,8 @@ def _tables(connection: Connection) -> set[str]:
 
 
 def _diff(connection: Connection) -> list[object]:
-    return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    context = MigrationContext.configure(connection, opts={"include_name": include_name})
+    return compare_metadata(context, Base.metadata)
 
 
 async def test_downgrade_to_empty_and_upgrade_again(engine: AsyncEngine) -> None:

@@ -15,7 +15,10 @@ KEY_2 = base64.b64encode(bytes(range(1, 33))).decode()
 
 def production_env(**extra: str) -> dict[str, str]:
     return {"MYNAPORTAL_ENV": "production", "MYNAPORTAL_DATA_KEY": KEY_1, "MYNAPORTAL_LOOKUP_KEY": KEY_2,
-            "MYNAPORTAL_DATABASE_URL": "postgresql://db.internal/portal", **extra}
+            "MYNAPORTAL_DATABASE_URL": "postgresql://db.internal/portal",
+            "MYNAPORTAL_PAYMENT_GATEWAY_SECRET": "gateway-secret-0123456789",
+            "MYNAPORTAL_PAYMENT_CALLBACK_KEY": "callback-key-0123456789",
+            "MYNAPORTAL_VAPID_SUBJECT": "mailto:push@portal.example.go.jp", **extra}
 
 
 def test_development_generates_demo_keys_once_and_reuses_them(tmp_path: Path) -> None:

@@ -1,0 +1,78 @@
+"""Login state: single-use challenges, rotating refresh tokens, device grants, rate-limit counters."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, PrimaryKeyConstraint, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base, UTCDateTime, new_id, utcnow
+
+
+class LoginChallenge(Base):
+    __tablename__ = "login_challenges"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(32))
+    client_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    client: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeviceGrantStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    CONSUMED = "consumed"  # the device got its tokens
+
+
+class DeviceAuthorization(Base):
+    """RFC 8628: a TV's pending sign-in, approved or denied on the person's phone."""
+
+    __tablename__ = "device_authorizations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    device_code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_code: Mapped[str] = mapped_column(String(9), unique=True)
+    client_id: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[str] = mapped_column(String(500))
+    status: Mapped[DeviceGrantStatus] = mapped_column(
+        Enum(DeviceGrantStatus, native_enum=False, create_constraint=True, length=10, name="device_grant_status",
+             values_callable=lambda e: [m.value for m in e]),
+        default=DeviceGrantStatus.PENDING)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateLimitCounter(Base):
+    """Attempts per key per fixed window, incremented atomically in SQL (shared by every worker)."""
+
+    __tablename__ = "rate_limit_counters"
+    __table_args__ = (PrimaryKeyConstraint("key", "window_start"),)
+
+    key: Mapped[str] = mapped_column(String(200))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer)

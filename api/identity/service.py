@@ -1,0 +1,208 @@
+"""The identity unit of work: card and phone login, refresh, phone credentials, lost cards, TV sign-in.
+
+Each method opens its own short transactions from the session factory. Network work (OCSP, CRL)
+happens outside any transaction; rate-limit counts and spent challenges are committed before the
+slow checks run, so a failed login still spends its challenge and counts against the limits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+from cryptography import x509
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.db import utcnow
+from api.identity import cards, challenges, device, rate_limit, sessions
+from api.identity.errors import IdentityRefused
+from api.identity.pki_models import Card, CertificateProfile, IssuedCertificate, PhoneCredential
+from api.identity.revocation import RevocationChecker, RevocationUnavailable, Status
+from api.identity.sandbox_ca import SandboxCA, is_sandbox_certificate
+from api.identity.scopes import PERSON_SCOPES
+from api.identity.verification import ChainVerifier, CheckedPath, Usage, verify_signature
+from api.settings import Settings
+
+logger = logging.getLogger("api.identity")
+PHONE_CREDENTIAL_CONTEXT = b"mynaportal-phone-credential-v1"
+_LOGIN_PROFILES = {CertificateProfile.CARD_AUTH, CertificateProfile.PHONE_AUTH}
+
+
+def phone_credential_message(csr_der: bytes) -> bytes:
+    """What the card's signature key signs to vouch for a phone's CSR."""
+    return PHONE_CREDENTIAL_CONTEXT + csr_der
+
+
+def load_anchors(path: Path) -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates(Path(path).read_bytes())
+
+
+class IdentityService:
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        ca: SandboxCA | None,
+        anchors: Sequence[x509.Certificate],
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        if settings.production and any(is_sandbox_certificate(anchor) for anchor in anchors):
+            raise RuntimeError("production refuses sandbox trust anchors (MYNAPORTAL_TRUST_ANCHORS)")
+        self.settings = settings
+        self.session_factory = session_factory
+        self.ca = ca
+        self.clock = clock
+        self.chains = ChainVerifier(anchors, ca.intermediates if ca else ())
+        self.revocation = RevocationChecker(sources=settings.revocation_sources, max_age=settings.revocation_max_age,
+                                            transport=transport, clock=lambda: self.clock())
+
+    @classmethod
+    def from_settings(cls, settings: Settings, session_factory: async_sessionmaker[AsyncSession], *,
+                      transport: httpx.AsyncBaseTransport | None = None) -> IdentityService:
+        ca = SandboxCA.load_or_create(settings.sandbox_ca_dir, settings.public_url) if settings.sandbox_ca_dir \
+            else None
+        if settings.trust_anchors_file is not None:
+            anchors = load_anchors(settings.trust_anchors_file)
+        else:
+            anchors = ca.roots if ca else []
+        return cls(settings, session_factory, ca=ca, anchors=anchors, transport=transport)
+
+    # -- card and phone login ---------------------------------------------------------------------
+    async def start_login(self, client_id: str) -> challenges.Challenge:
+        self._require_anchors()
+        async with self.session_factory() as session, session.begin():
+            return await challenges.start_challenge(session, client_id, self.clock())
+
+    async def complete_login(self, challenge_id: uuid.UUID, client_id: str, certificate: bytes,
+                             chain: Sequence[bytes], signature: bytes) -> sessions.TokenPair:
+        self._require_anchors()
+        now = self.clock()
+        fingerprint = hashlib.sha256(certificate).hexdigest()
+        async with self.session_factory() as session:
+            async with session.begin():
+                waits = [
+                    await rate_limit.hit(session, f"login:certificate:{fingerprint}",
+                                         limit=self.settings.login_limit_per_certificate,
+                                         window=self.settings.login_limit_window, now=now),
+                    await rate_limit.hit(session, f"login:client:{client_id[:100]}",
+                                         limit=self.settings.login_limit_per_client,
+                                         window=self.settings.login_limit_window, now=now),
+                ]
+            if any(waits):
+                retry = max(w for w in waits if w)
+                raise IdentityRefused("RATE_LIMITED", f"Too many login attempts; retry in {retry} s.",
+                                      retry_after=retry)
+            async with session.begin():
+                challenge = await challenges.spend_challenge(session, challenge_id, client_id, now)
+        path = await self.check_certificate(certificate, chain, Usage.AUTHENTICATION)
+        verify_signature(path.leaf, challenges.login_message(client_id, challenge.nonce), signature)
+        async with self.session_factory() as session:
+            issued = await self._linked(session, path, _LOGIN_PROFILES)
+        # A write-first transaction: on SQLite a read-then-write one could not upgrade under concurrency.
+        async with self.session_factory() as session, session.begin():
+            return await sessions.start_session(
+                session, issued.person_id, scopes=PERSON_SCOPES, client=client_id,
+                access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl, now=now)
+
+    async def check_certificate(self, certificate: bytes, chain: Sequence[bytes], usage: Usage) -> CheckedPath:
+        """Chain to an anchor, dates, key usage, then revocation (OCSP, CRL; cached)."""
+        path = self.chains.check(certificate, chain, usage, self.clock())
+        try:
+            status = await self.revocation.status(path.leaf, path.issuer)
+        except RevocationUnavailable as error:
+            logger.warning("revocation status unavailable: %s", error)
+            raise IdentityRefused("REVOCATION_UNAVAILABLE",
+                                  "The certificate's revocation status cannot be checked now; try again.") from error
+        if status is Status.REVOKED:
+            raise IdentityRefused("CERTIFICATE_REVOKED", "This certificate has been revoked.")
+        return path
+
+    async def _linked(self, session: AsyncSession, path: CheckedPath,
+                      profiles: set[CertificateProfile]) -> IssuedCertificate:
+        issued = await session.scalar(select(IssuedCertificate).where(
+            IssuedCertificate.fingerprint == path.fingerprint))
+        if issued is None or issued.profile not in profiles:
+            raise IdentityRefused("CERTIFICATE_UNKNOWN", "This certificate is not linked to a person here.")
+        return issued
+
+    def _require_anchors(self) -> None:
+        if not self.chains.anchors:
+            raise IdentityRefused("CARD_LOGIN_UNAVAILABLE", "Card login is not configured on this server.")
+
+    async def refresh(self, refresh_token: str) -> sessions.TokenPair:
+        now = self.clock()
+        async with self.session_factory() as session:
+            try:
+                async with session.begin():
+                    spent = await sessions.spend_refresh_token(session, refresh_token, now)
+                    return await sessions.start_session(
+                        session, spent.person_id, scopes=frozenset(spent.scopes.split()), client=spent.client,
+                        access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl,
+                        now=now, family_id=spent.family_id)
+            except IdentityRefused as error:
+                if error.code != "REFRESH_TOKEN_REUSED":
+                    raise
+                refused = error
+            # The reuse ended the family inside the rolled-back transaction: do it again and commit.
+            async with session.begin():
+                family = await session.scalar(select(sessions.RefreshToken.family_id).where(
+                    sessions.RefreshToken.token_hash == sessions.hash_token(refresh_token)))
+                if family is not None:
+                    await sessions.revoke_family(session, family, now)
+            raise refused
+
+    # -- smartphone credential ----------------------------------------------------------------------
+    async def issue_phone_credential(self, person_id: uuid.UUID, csr_der: bytes, sign_certificate: bytes,
+                                     chain: Sequence[bytes], signature: bytes) -> cards.PhoneCertificates:
+        if self.ca is None:
+            raise IdentityRefused("CARD_LOGIN_UNAVAILABLE", "This server does not issue phone credentials.")
+        csr = cards.load_csr(csr_der)
+        path = await self.check_certificate(sign_certificate, chain, Usage.SIGNATURE)
+        verify_signature(path.leaf, phone_credential_message(csr_der), signature)
+        async with self.session_factory() as session:
+            issued = await self._linked(session, path, {CertificateProfile.CARD_SIGN})
+            card = await session.get(Card, issued.card_id)
+        if issued.person_id != person_id or card is None or card.revoked_at is not None:
+            raise IdentityRefused("CARD_NOT_FOUND", "This card is not a valid card of the signed-in person.")
+        async with self.session_factory() as session, session.begin():
+            return await cards.issue_phone_credential(session, self.ca, card, csr, now=self.clock())
+
+    async def report_card_lost(self, person_id: uuid.UUID) -> int:
+        async with self.session_factory() as session, session.begin():
+            return await cards.revoke_card(session, person_id, now=self.clock())
+
+    async def active_phone_credential(self, person_id: uuid.UUID) -> PhoneCredential | None:
+        async with self.session_factory() as session:
+            return await session.scalar(select(PhoneCredential).where(
+                PhoneCredential.person_id == person_id, PhoneCredential.revoked_at.is_(None)))
+
+    # -- TV sign-in (RFC 8628) ------------------------------------------------------------------------
+    async def start_device(self, client_id: str, scope: str | None) -> device.DeviceStart:
+        async with self.session_factory() as session, session.begin():
+            return await device.start_device_authorization(session, client_id, scope, self.clock())
+
+    async def decide_device(self, user_code: str, person_id: uuid.UUID, *, approve: bool) -> str:
+        async with self.session_factory() as session, session.begin():
+            row = await device.decide(session, user_code, person_id, approve=approve, now=self.clock())
+            return row.user_code
+
+    async def poll_device(self, device_code: str, client_id: str) -> sessions.TokenPair:
+        now = self.clock()
+        async with self.session_factory() as session, session.begin():
+            # The poll's bookkeeping (last poll, a longer interval) commits even when the answer is an error.
+            outcome = await device.poll(session, device_code, client_id, now)
+            if isinstance(outcome, device.DeviceTokenError):
+                refused = outcome
+            else:
+                return await sessions.start_session(
+                    session, outcome.person_id, scopes=outcome.scopes, client=outcome.client_id,
+                    access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl, now=now)
+        raise refused

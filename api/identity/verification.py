@@ -1,0 +1,131 @@
+"""Certificate path and signature verification against configured trust anchors (no network here).
+
+The chain: leaf -> intermediates (sent by the client or configured) -> a trust anchor; every link's
+signature, validity dates and CA flag; the leaf's key usage. Revocation is checked by the caller
+through ``RevocationChecker`` with the leaf and its issuer returned here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from api.identity.errors import IdentityRefused
+
+MAX_CHAIN = 4
+MAX_CERTIFICATE_BYTES = 8192
+
+
+class Usage(enum.StrEnum):
+    AUTHENTICATION = "authentication"  # digitalSignature
+    SIGNATURE = "signature"  # digitalSignature + nonRepudiation
+
+
+@dataclass(frozen=True)
+class CheckedPath:
+    leaf: x509.Certificate
+    issuer: x509.Certificate
+    fingerprint: bytes  # SHA-256 of the leaf's DER
+
+
+def load_certificate(der: bytes) -> x509.Certificate:
+    if not der or len(der) > MAX_CERTIFICATE_BYTES:
+        raise IdentityRefused("CERTIFICATE_INVALID", "The certificate is empty or too large.")
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as error:
+        raise IdentityRefused("CERTIFICATE_INVALID", "The certificate is not a DER X.509 certificate.") from error
+
+
+def verify_signature(cert: x509.Certificate, message: bytes, signature: bytes) -> None:
+    """RSA keys (the card): PKCS#1 v1.5 with SHA-256; EC keys (the phone): ECDSA with SHA-256, DER."""
+    key = cert.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        else:
+            raise InvalidSignature("unsupported key type")
+    except InvalidSignature as error:
+        raise IdentityRefused("SIGNATURE_INVALID", "The signature does not match the certificate's key.") from error
+
+
+class ChainVerifier:
+    def __init__(self, anchors: Iterable[x509.Certificate], intermediates: Iterable[x509.Certificate] = ()) -> None:
+        self.anchors = list(anchors)
+        self._anchor_fingerprints = {a.fingerprint(hashes.SHA256()) for a in self.anchors}
+        self.intermediates = list(intermediates)
+
+    def check(self, leaf_der: bytes, chain_der: Sequence[bytes], usage: Usage, now: dt.datetime) -> CheckedPath:
+        leaf = load_certificate(leaf_der)
+        if len(chain_der) > MAX_CHAIN:
+            raise IdentityRefused("CERTIFICATE_INVALID", f"At most {MAX_CHAIN} chain certificates.")
+        candidates = [load_certificate(der) for der in chain_der] + self.intermediates + self.anchors
+        _check_dates(leaf, now)
+        _check_leaf_usage(leaf, usage)
+        path = [leaf]
+        current = leaf
+        for _ in range(MAX_CHAIN + 1):
+            if current.fingerprint(hashes.SHA256()) in self._anchor_fingerprints:
+                return CheckedPath(leaf, path[1] if len(path) > 1 else leaf,
+                                   hashlib.sha256(leaf_der).digest())
+            issuer = _issuer_of(current, candidates)
+            if issuer is None:
+                raise IdentityRefused("CERTIFICATE_UNTRUSTED", "The certificate does not chain to a trusted root.")
+            _check_dates(issuer, now)
+            _check_ca(issuer)
+            path.append(issuer)
+            current = issuer
+        raise IdentityRefused("CERTIFICATE_UNTRUSTED", "The certificate chain is too long.")
+
+
+def _issuer_of(cert: x509.Certificate, candidates: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    for candidate in candidates:
+        if candidate.subject != cert.issuer or candidate is cert:
+            continue
+        try:
+            cert.verify_directly_issued_by(candidate)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return candidate
+    return None
+
+
+def _check_dates(cert: x509.Certificate, now: dt.datetime) -> None:
+    if now > cert.not_valid_after_utc:
+        raise IdentityRefused("CERTIFICATE_EXPIRED", "The certificate has expired.")
+    if now < cert.not_valid_before_utc:
+        raise IdentityRefused("CERTIFICATE_EXPIRED", "The certificate is not valid yet.")
+
+
+def _check_ca(cert: x509.Certificate) -> None:
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is None or not constraints.ca:
+        raise IdentityRefused("CERTIFICATE_UNTRUSTED", "A certificate in the chain is not a CA.")
+
+
+def _check_leaf_usage(cert: x509.Certificate, usage: Usage) -> None:
+    try:
+        key_usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound as error:
+        raise IdentityRefused("CERTIFICATE_USAGE_INVALID", "The certificate lacks key usage.") from error
+    allowed = key_usage.digital_signature and not constraints.ca
+    if usage is Usage.SIGNATURE:
+        allowed = allowed and key_usage.content_commitment
+    else:
+        allowed = allowed and not key_usage.content_commitment
+    if not allowed:
+        raise IdentityRefused("CERTIFICATE_USAGE_INVALID", f"The certificate is not for {usage.value}.")

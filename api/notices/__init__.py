@@ -1,0 +1,1 @@
+"""Notices (お知らせ): publishing to a person, a segment or everyone; reading; reminders; delivery outbox."""

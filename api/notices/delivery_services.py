@@ -1,0 +1,134 @@
+"""Private delivery services (民間送達サービス): registered by the operator, linked by a person; each notice
+to that person is forwarded to the service as a Standard-Webhooks-signed POST, retried on a ladder."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db import new_id, utcnow
+from api.notices.models import DeliveryService, DeliveryServiceLink, DeliveryState, Notice
+from api.notices.webhooks import DestinationRefused, check_destination, new_secret, sign_headers
+from push.secrets import SecretBox
+from push.sender import SendResult, parse_retry_after
+
+EVENT_NOTICE_PUBLISHED = "notice.published"
+TIMEOUT_SECONDS = 5.0  # GOV.UK Notify's callback timeout
+
+
+class LinkRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def webhook_box(data_key: bytes) -> SecretBox:
+    return SecretBox.derive(data_key, "webhook-secret")
+
+
+async def register_service(
+    session: AsyncSession, box: SecretBox, *, slug: str, name: str, webhook_url: str, allow_private: bool
+) -> tuple[DeliveryService, str]:
+    """The operator adds a service; the signing secret is returned once (give it to the service)."""
+    await check_destination(webhook_url, allow_private=allow_private)
+    secret = new_secret()
+    service = DeliveryService(slug=slug, name=name, webhook_url=webhook_url,
+                              secret_ciphertext=box.seal(secret.encode()))
+    session.add(service)
+    await session.flush()
+    return service, secret
+
+
+async def service_by_slug(session: AsyncSession, slug: str) -> DeliveryService | None:
+    return await session.scalar(select(DeliveryService).where(DeliveryService.slug == slug))
+
+
+async def link_account(
+    session: AsyncSession, person_id: uuid.UUID, *, service_slug: str, account_reference: str
+) -> tuple[DeliveryServiceLink, DeliveryService]:
+    """The person (acting as themselves) links their account; linking again updates the account."""
+    if not 1 <= len(account_reference) <= 200:
+        raise LinkRefused("BAD_USER_INPUT", "The account reference must have 1 to 200 characters.")
+    service = await service_by_slug(session, service_slug)
+    if service is None:
+        raise LinkRefused("NOT_FOUND", "No such delivery service.")
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    link_id = await session.scalar(
+        dialect.insert(DeliveryServiceLink)
+        .values(id=new_id(), person_id=person_id, service_id=service.id, account_reference=account_reference,
+                created_at=utcnow())
+        .on_conflict_do_update(index_elements=["person_id", "service_id"],
+                               set_={"account_reference": account_reference})
+        .returning(DeliveryServiceLink.id))
+    link = await session.get(DeliveryServiceLink, link_id, populate_existing=True)
+    assert link is not None
+    return link, service
+
+
+async def unlink_account(session: AsyncSession, person_id: uuid.UUID, link_id: uuid.UUID) -> None:
+    result = await session.execute(
+        delete(DeliveryServiceLink)
+        .where(DeliveryServiceLink.id == link_id, DeliveryServiceLink.person_id == person_id)
+        .returning(DeliveryServiceLink.id))
+    if result.first() is None:
+        raise LinkRefused("NOT_FOUND", "No such link.")
+
+
+@dataclass(frozen=True)
+class WebhookMessage:
+    notice: Notice
+    agency_name: str
+    link_id: uuid.UUID
+    account_reference: str
+    webhook_url: str
+    secret_ciphertext: bytes
+
+
+def message_id(notice_id: uuid.UUID, link_id: uuid.UUID) -> str:
+    # Stable across retries, so receivers dedupe a delivery we could not confirm.
+    return f"msg_{notice_id.hex}{link_id.hex}"
+
+
+def webhook_body(message: WebhookMessage, now: datetime) -> bytes:
+    notice = message.notice
+    return json.dumps({
+        "type": EVENT_NOTICE_PUBLISHED,
+        "timestamp": now.isoformat(),
+        "data": {
+            "account": message.account_reference,
+            "notice": {"id": str(notice.id), "agency": message.agency_name, "category": notice.category.value,
+                       "title": notice.title, "body": notice.body, "action_url": notice.action_url,
+                       "published_at": notice.publish_at.isoformat(),
+                       "expires_at": notice.expires_at.isoformat() if notice.expires_at else None},
+        },
+    }, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def send_webhook(client: httpx.AsyncClient, box: SecretBox, message: WebhookMessage, *, now: datetime,
+                       allow_private: bool) -> SendResult:
+    try:
+        await check_destination(message.webhook_url, allow_private=allow_private)
+    except DestinationRefused as refused:
+        return SendResult(DeliveryState.PERMANENT_FAILURE, None, error=f"violates security rules: {refused}")
+    body = webhook_body(message, now)
+    headers = sign_headers(box.open(message.secret_ciphertext).decode(), message_id(message.notice.id,
+                                                                                    message.link_id), body)
+    headers["content-type"] = "application/json"
+    try:
+        response = await client.post(message.webhook_url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
+    except httpx.TransportError as error:
+        return SendResult(DeliveryState.PENDING, None, error=f"transport: {type(error).__name__}")
+    status = response.status_code
+    if 200 <= status < 300:
+        return SendResult(DeliveryState.DELIVERED, status)
+    if status == 429 or status >= 500:
+        return SendResult(DeliveryState.PENDING, status, parse_retry_after(response.headers.get("retry-after"), now),
+                          error=f"delivery service answered {status}")
+    return SendResult(DeliveryState.PERMANENT_FAILURE, status, error=f"delivery service refused: {status}")

@@ -1,0 +1,78 @@
+"""Segments: who a notice is for, as SQL over people (municipality, age range, has a child under N)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, select, true
+from sqlalchemy.orm import aliased
+
+from api.people.models import ParentChild, Person
+
+MAX_AGE = 150
+
+
+class InvalidSegment(ValueError):
+    """The segment's criteria are out of range or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    municipality_code: str | None = None
+    min_age: int | None = None
+    max_age: int | None = None  # inclusive
+    has_child_under: int | None = None  # a child (any parent link) younger than this many years
+
+    def __post_init__(self) -> None:
+        for name in ("min_age", "max_age", "has_child_under"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= MAX_AGE:
+                raise InvalidSegment(f"{name} must be between 0 and {MAX_AGE}")
+        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
+            raise InvalidSegment("min_age must not exceed max_age")
+        if self.has_child_under == 0:
+            raise InvalidSegment("has_child_under must be at least 1")
+        if self.municipality_code is not None and (len(self.municipality_code) != 6
+                                                   or not self.municipality_code.isdigit()):
+            raise InvalidSegment("municipality_code is 6 digits")
+
+    @property
+    def empty(self) -> bool:
+        return all(value is None for value in asdict(self).values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Segment:
+        return cls(**(data or {}))
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` earlier (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def segment_condition(segment: Segment, today: date) -> ColumnElement[bool]:
+    """A condition on ``Person`` that holds for the people in the segment on ``today``."""
+    conditions: list[ColumnElement[bool]] = []
+    if segment.municipality_code is not None:
+        conditions.append(Person.municipality_code == segment.municipality_code)
+    if segment.min_age is not None:  # age >= n  <=>  born on or before today n years ago
+        conditions.append(Person.birth_date <= years_before(today, segment.min_age))
+    if segment.max_age is not None:  # age <= n  <=>  born after today (n + 1) years ago
+        conditions.append(Person.birth_date > years_before(today, segment.max_age + 1))
+    if segment.has_child_under is not None:
+        child = aliased(Person)
+        conditions.append(exists(
+            select(ParentChild.child_id)
+            .join(child, child.id == ParentChild.child_id)
+            .where(ParentChild.parent_id == Person.id,
+                   child.birth_date > years_before(today, segment.has_child_under))
+        ))
+    return and_(true(), *conditions)

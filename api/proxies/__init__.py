@@ -1,0 +1,1 @@
+"""Proxies (代理人): a person grants another person scoped rights until a date; parents act for minors."""

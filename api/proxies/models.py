@@ -1,0 +1,32 @@
+"""Proxy grants: principal, proxy, scopes, valid until, revoked at."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base, UTCDateTime, new_id, utcnow
+
+
+class ProxyGrant(Base):
+    __tablename__ = "proxy_grants"
+    __table_args__ = (
+        CheckConstraint("principal_person_id <> proxy_person_id", name="not_self"),
+        Index("ix_proxy_grants_proxy_principal", "proxy_person_id", "principal_person_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    principal_person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    proxy_person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    # Space-separated scope names (api.identity.scopes.DELEGABLE_SCOPES).
+    scopes: Mapped[str] = mapped_column(String(500))
+    valid_until: Mapped[date] = mapped_column(Date)  # inclusive
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())

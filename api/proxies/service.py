@@ -1,0 +1,173 @@
+"""Who may act for whom: the person themselves, a parent for a minor child, or an active proxy grant.
+
+Other domains call ``acting_for`` before reading or changing someone's data; grants are created and
+revoked only by the principal acting as themselves, so a proxy cannot grant on.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.audit.service import record_access
+from api.db import utcnow
+from api.identity.scopes import DELEGABLE_SCOPES, PERSON_SCOPES
+from api.people.models import ParentChild, Person
+from api.people.service import ADULT_AGE, age_on
+from api.proxies.models import ProxyGrant
+
+MAX_GRANT_DAYS = 3 * 366  # a grant must be renewed at least every three years (review, DV lesson)
+
+
+class Basis(enum.StrEnum):
+    SELF = "self"
+    PARENT = "parent"  # 親権者 of a minor child: no grant needed
+    GRANT = "grant"  # an explicit 代理人 grant
+
+
+@dataclass(frozen=True)
+class ActingAs:
+    """An actor allowed to act for a subject with one scope, and on what basis."""
+
+    actor_id: uuid.UUID
+    subject_id: uuid.UUID
+    scope: str
+    basis: Basis
+    grant_id: uuid.UUID | None = None
+
+
+class GrantRefused(Exception):
+    """A grant cannot be created or revoked; ``code`` is stable for clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def acting_for(
+    session: AsyncSession,
+    actor_id: uuid.UUID,
+    subject_id: uuid.UUID,
+    scope: str,
+    *,
+    today: date,
+    purpose: str | None = None,
+) -> ActingAs | None:
+    """May ``actor_id`` act for ``subject_id`` with ``scope`` today? None if not.
+
+    Allowed: the actor is the subject (basis SELF); the actor is a parent of the subject and the
+    subject is a minor (PARENT, any person scope); or the subject granted the actor an unrevoked grant
+    carrying ``scope`` that is valid through ``today`` (GRANT). The caller must already have checked
+    that the actor's own session carries ``scope`` (``Context.require_person(scope)``): a proxy acts in
+    their own name and never exceeds their own session.
+
+    For a non-self answer an access record (actor, subject, purpose) is written in ``session`` in the
+    caller's transaction, so commit it together with the action; ``purpose`` defaults to
+    ``"<basis>:<scope>"``. Refusals write nothing.
+    """
+    if scope not in PERSON_SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+    if actor_id == subject_id:
+        return ActingAs(actor_id, subject_id, scope, Basis.SELF)
+    acting = await _parent_of_minor(session, actor_id, subject_id, scope, today)
+    if acting is None and scope in DELEGABLE_SCOPES:
+        acting = await _by_grant(session, actor_id, subject_id, scope, today)
+    if acting is not None:
+        await record_access(session, actor_id=actor_id, subject_ids=[subject_id],
+                            purpose=(purpose or f"{acting.basis}:{scope}")[:100])
+    return acting
+
+
+async def _parent_of_minor(
+    session: AsyncSession, actor_id: uuid.UUID, subject_id: uuid.UUID, scope: str, today: date
+) -> ActingAs | None:
+    birth_date = await session.scalar(
+        select(Person.birth_date)
+        .join(ParentChild, ParentChild.child_id == Person.id)
+        .where(ParentChild.parent_id == actor_id, ParentChild.child_id == subject_id)
+    )
+    if birth_date is None or age_on(birth_date, today) >= ADULT_AGE:
+        return None
+    return ActingAs(actor_id, subject_id, scope, Basis.PARENT)
+
+
+async def _by_grant(
+    session: AsyncSession, actor_id: uuid.UUID, subject_id: uuid.UUID, scope: str, today: date
+) -> ActingAs | None:
+    grants = await session.scalars(
+        select(ProxyGrant).where(
+            ProxyGrant.proxy_person_id == actor_id,
+            ProxyGrant.principal_person_id == subject_id,
+            ProxyGrant.revoked_at.is_(None),
+            ProxyGrant.valid_until >= today,
+        ).order_by(ProxyGrant.created_at, ProxyGrant.id)
+    )
+    for grant in grants:
+        if scope in grant.scope_set:
+            return ActingAs(actor_id, subject_id, scope, Basis.GRANT, grant.id)
+    return None
+
+
+async def grant_proxy(
+    session: AsyncSession,
+    *,
+    principal_id: uuid.UUID,
+    proxy_id: uuid.UUID,
+    scopes: Iterable[str],
+    valid_until: date,
+    today: date,
+) -> ProxyGrant:
+    """The principal (acting as themselves: callers pass the session's own person) grants scopes."""
+    wanted = frozenset(scopes)
+    if not wanted:
+        raise GrantRefused("PROXY_SCOPE_INVALID", "A grant needs at least one scope.")
+    if not wanted <= DELEGABLE_SCOPES:
+        raise GrantRefused("PROXY_SCOPE_INVALID",
+                           "These scopes cannot be delegated: " + ", ".join(sorted(wanted - DELEGABLE_SCOPES)))
+    if principal_id == proxy_id:
+        raise GrantRefused("PROXY_SELF", "A person cannot be their own proxy.")
+    if valid_until < today or (valid_until - today).days > MAX_GRANT_DAYS:
+        raise GrantRefused("PROXY_VALIDITY_INVALID",
+                           f"The end date must be between today and {MAX_GRANT_DAYS} days from today.")
+    if await session.get(Person, proxy_id) is None:
+        raise GrantRefused("NOT_FOUND", "No such person.")
+    grant = ProxyGrant(principal_person_id=principal_id, proxy_person_id=proxy_id,
+                       scopes=" ".join(sorted(wanted)), valid_until=valid_until)
+    session.add(grant)
+    await session.flush()
+    return grant
+
+
+async def revoke_grant(session: AsyncSession, *, principal_id: uuid.UUID, grant_id: uuid.UUID) -> ProxyGrant:
+    """Only the principal revokes (conditional UPDATE: a second revoke changes nothing)."""
+    revoked = await session.scalar(
+        update(ProxyGrant)
+        .where(ProxyGrant.id == grant_id, ProxyGrant.principal_person_id == principal_id,
+               ProxyGrant.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .returning(ProxyGrant)
+    )
+    if revoked is not None:
+        return revoked
+    existing = await session.get(ProxyGrant, grant_id)
+    if existing is None or existing.principal_person_id != principal_id:
+        raise GrantRefused("NOT_FOUND", "No such grant.")
+    return existing  # already revoked: idempotent
+
+
+async def grants_given(session: AsyncSession, principal_id: uuid.UUID) -> list[ProxyGrant]:
+    rows = await session.scalars(select(ProxyGrant).where(ProxyGrant.principal_person_id == principal_id)
+                                 .order_by(ProxyGrant.created_at, ProxyGrant.id))
+    return list(rows)
+
+
+async def grants_received(session: AsyncSession, proxy_id: uuid.UUID) -> list[ProxyGrant]:
+    rows = await session.scalars(select(ProxyGrant).where(ProxyGrant.proxy_person_id == proxy_id)
+                                 .order_by(ProxyGrant.created_at, ProxyGrant.id))
+    return list(rows)

@@ -1,0 +1,180 @@
+"""GraphQL for identity: card and phone login, refresh, the smartphone credential, a lost card, TV approval.
+
+Binary values (certificates, signatures, CSRs, the data to sign) travel as standard base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+
+import strawberry
+
+from api.identity.challenges import login_message
+from api.identity.errors import IdentityRefused
+from api.identity.http import identity_service
+from api.identity.scopes import PROFILE_READ
+from api.identity.service import IdentityService
+from api.identity.sessions import TokenPair
+from api.schema.context import Info
+from api.schema.errors import ErrorCode, PublicError
+
+MAX_BASE64 = 16_384
+
+
+def service_of(info: Info) -> IdentityService:
+    return identity_service(info.context.request.app.state)
+
+
+def public(refused: IdentityRefused) -> PublicError:
+    extensions: dict[str, object] = {"retryAfter": refused.retry_after} if refused.retry_after else {}
+    return PublicError(ErrorCode(refused.code), str(refused), extensions=extensions)
+
+
+def decode(value: str, field: str) -> bytes:
+    if len(value) > MAX_BASE64:
+        raise PublicError(ErrorCode.BAD_USER_INPUT, f"{field} is too long.")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise PublicError(ErrorCode.BAD_USER_INPUT, f"{field} is not valid base64.") from error
+
+
+def encode(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+@strawberry.type(description="A single-use login challenge, bound to the client, valid two minutes.")
+class CardLoginChallenge:
+    challenge_id: str
+    to_be_signed: str = strawberry.field(description="Base64: sign these bytes (SHA-256) with the card's "
+                                                     "authentication key or the phone key.")
+    expires_at: datetime
+
+
+@strawberry.type(description="A signed-in session: a 15-minute access token and a rotating refresh token.")
+class SignInPayload:
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+    scopes: list[str]
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> SignInPayload:
+        return cls(access_token=pair.access_token, refresh_token=pair.refresh_token, token_type="Bearer",  # noqa: S106
+                   expires_in=pair.expires_in, scopes=sorted(pair.scopes))
+
+
+@strawberry.input
+class CompleteCardLoginInput:
+    challenge_id: str
+    client_id: str
+    certificate: str = strawberry.field(description="Base64 DER of the authentication certificate.")
+    chain: list[str] = strawberry.field(default_factory=list, description="Base64 DER of its CA certificates.")
+    signature: str
+
+
+@strawberry.input
+class IssuePhoneCredentialInput:
+    csr: str = strawberry.field(description="Base64 DER PKCS#10 request for the phone's EC P-256 key.")
+    card_sign_certificate: str = strawberry.field(description="Base64 DER of the card's signature certificate.")
+    chain: list[str] = strawberry.field(default_factory=list)
+    signature: str = strawberry.field(description="Base64: the card's signature key over "
+                                                  "'mynaportal-phone-credential-v1' followed by the CSR.")
+
+
+@strawberry.type(description="スマホ用電子証明書: the phone's authentication and signature certificates.")
+class PhoneCredentialPayload:
+    authentication_certificate: str
+    signature_certificate: str
+    chain: list[str]
+
+
+@strawberry.type
+class ReportCardLostPayload:
+    revoked_certificates: int
+
+
+@strawberry.type
+class DeviceSignInDecision:
+    user_code: str
+    approved: bool
+
+
+@strawberry.type
+class IdentityMutation:
+    @strawberry.mutation(description="Start a card (or phone) login for this client (app id).")
+    async def start_card_login(self, info: Info, client_id: str) -> CardLoginChallenge:
+        try:
+            challenge = await service_of(info).start_login(client_id)
+        except IdentityRefused as refused:
+            raise public(refused) from refused
+        return CardLoginChallenge(challenge_id=str(challenge.id), expires_at=challenge.expires_at,
+                                  to_be_signed=encode(login_message(challenge.client_id, challenge.nonce)))
+
+    @strawberry.mutation(description="Finish the login with the signed challenge and the certificate.")
+    async def complete_card_login(self, info: Info, input: CompleteCardLoginInput) -> SignInPayload:
+        try:
+            challenge_id = uuid.UUID(input.challenge_id)
+        except ValueError as error:
+            raise PublicError(ErrorCode.CHALLENGE_UNKNOWN, "No such login challenge.") from error
+        certificate = decode(input.certificate, "certificate")
+        chain = [decode(item, "chain") for item in input.chain]
+        signature = decode(input.signature, "signature")
+        try:
+            pair = await service_of(info).complete_login(challenge_id, input.client_id, certificate, chain, signature)
+        except IdentityRefused as refused:
+            raise public(refused) from refused
+        return SignInPayload.of(pair)
+
+    @strawberry.mutation(description="Exchange a refresh token for a new pair; a spent token ends the session.")
+    async def refresh_session(self, info: Info, refresh_token: str) -> SignInPayload:
+        try:
+            return SignInPayload.of(await service_of(info).refresh(refresh_token))
+        except IdentityRefused as refused:
+            raise public(refused) from refused
+
+    @strawberry.mutation(description="Issue the smartphone credential, vouched for by the card's signature key. "
+                                     "Revokes the previous phone's credential.")
+    async def issue_phone_credential(self, info: Info, input: IssuePhoneCredentialInput) -> PhoneCredentialPayload:
+        principal = info.context.require_person(PROFILE_READ)
+        csr = decode(input.csr, "csr")
+        certificate = decode(input.card_sign_certificate, "cardSignCertificate")
+        chain = [decode(item, "chain") for item in input.chain]
+        signature = decode(input.signature, "signature")
+        try:
+            issued = await service_of(info).issue_phone_credential(principal.person_id, csr, certificate, chain,
+                                                                   signature)
+        except IdentityRefused as refused:
+            raise public(refused) from refused
+        return PhoneCredentialPayload(authentication_certificate=encode(issued.auth_certificate),
+                                      signature_certificate=encode(issued.sign_certificate),
+                                      chain=[encode(c) for c in issued.chain])
+
+    @strawberry.mutation(description="Report the card lost: its certificates and phone credentials are revoked.")
+    async def report_card_lost(self, info: Info) -> ReportCardLostPayload:
+        principal = info.context.require_person(PROFILE_READ)
+        count = await service_of(info).report_card_lost(principal.person_id)
+        return ReportCardLostPayload(revoked_certificates=count)
+
+    @strawberry.mutation(description="Approve the TV showing this code: it gets a session that may only read "
+                                     "notices.")
+    async def approve_device_sign_in(self, info: Info, user_code: str) -> DeviceSignInDecision:
+        return await _decide(info, user_code, approve=True)
+
+    @strawberry.mutation(description="Deny the TV showing this code.")
+    async def deny_device_sign_in(self, info: Info, user_code: str) -> DeviceSignInDecision:
+        return await _decide(info, user_code, approve=False)
+
+
+async def _decide(info: Info, user_code: str, *, approve: bool) -> DeviceSignInDecision:
+    # profile:read: a phone's full session, never a TV's (a TV cannot approve another TV).
+    principal = info.context.require_person(PROFILE_READ)
+    try:
+        code = await service_of(info).decide_device(user_code, principal.person_id, approve=approve)
+    except IdentityRefused as refused:
+        raise public(refused) from refused
+    return DeviceSignInDecision(user_code=code, approved=approve)

@@ -1,0 +1,247 @@
+"""Reading corporate-number data: lookups by number, the diff window, name search, data dates.
+
+Functions take an AsyncSession and return plain dataclasses; states carry the 30 NTA fields as the
+strings the files had (dates as YYYY-MM-DD), so every output format renders the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from corporate import records
+from corporate.models import Corporation
+from corporate.normalise import like_escape, search_key
+
+_table = Corporation.__table__
+_FIELD_COLUMNS = [_table.c[column] for column in records.COLUMNS]
+_SORT_STATES = (_table.c.update_date, _table.c.sequence_number, _table.c.id)
+MIN_TRIGRAM = 3  # FTS5 trigram and pg_trgm need three characters to use their index
+
+
+@dataclass(frozen=True)
+class CorporateState:
+    """One published state of a corporation: the 30 fields in NTA order, as strings or None."""
+
+    values: tuple[str | None, ...]
+    imported_at: datetime
+
+    def __getitem__(self, field: str) -> str | None:
+        return self.values[records.INDEX[field]]
+
+    @property
+    def corporate_number(self) -> str:
+        return self.values[records.NUMBER]  # type: ignore[return-value]
+
+    @property
+    def latest(self) -> bool:
+        return self.values[records.LATEST] == "1"
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    count: int
+    states: list[CorporateState]
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _state(row: Sequence[Any]) -> CorporateState:
+    return CorporateState(values=tuple(_as_text(value) for value in row[:30]), imported_at=row[30])
+
+
+def _states_query() -> Select[Any]:
+    return select(*_FIELD_COLUMNS, _table.c.imported_at)
+
+
+async def lookup(session: AsyncSession, numbers: Sequence[str], *, history: bool = False) -> list[CorporateState]:
+    """The latest state of each number (or every state with history), in the order the numbers were given.
+
+    Unknown numbers are simply absent, as in the NTA API.
+    """
+    query = _states_query().where(_table.c.corporate_number.in_(list(numbers)))
+    if not history:
+        query = query.where(_table.c.latest)
+    rows = (await session.execute(query.order_by(*_SORT_STATES))).all()
+    order = {number: position for position, number in enumerate(dict.fromkeys(numbers))}
+    states = [_state(row) for row in rows]
+    return sorted(states, key=lambda state: order[state.corporate_number])  # stable: history stays in order
+
+
+def _address_filter(prefecture_code: str | None, city_code: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if prefecture_code:
+        conditions.append(_table.c.prefecture_code == prefecture_code)
+    if city_code:
+        conditions.append(_table.c.city_code == city_code)
+    return conditions
+
+
+def _kinds(kinds: Sequence[str]) -> list[ColumnElement[bool]]:
+    return [_table.c.kind.in_(list(kinds))] if kinds else []
+
+
+async def diff(
+    session: AsyncSession, start: date, end: date, *, prefecture_code: str | None = None,
+    city_code: str | None = None, kinds: Sequence[str] = (), offset: int = 0, limit: int = 2000,
+) -> ResultPage:
+    """Every state published between start and end (inclusive), by (update date, number)."""
+    conditions = [_table.c.update_date.between(start, end), *_address_filter(prefecture_code, city_code),
+                  *_kinds(kinds)]
+    count = await session.scalar(select(func.count()).select_from(_table).where(*conditions))
+    rows = (await session.execute(
+        _states_query().where(*conditions)
+        .order_by(_table.c.update_date, _table.c.corporate_number, _table.c.sequence_number, _table.c.id)
+        .offset(offset).limit(limit)
+    )).all()
+    return ResultPage(count=count or 0, states=[_state(row) for row in rows])
+
+
+Target = Literal["name", "furigana", "english", "any"]
+_TARGET_COLUMNS = {
+    "name": ("search_name",), "furigana": ("search_kana",), "english": ("search_en",),
+    "any": ("search_name", "search_kana", "search_en"),
+}
+
+
+class InvalidSearch(ValueError):
+    """A query that normalises to nothing."""
+
+
+@dataclass(frozen=True)
+class NameSearch:
+    text: str
+    mode: Literal["prefix", "partial"] = "prefix"
+    target: Target = "any"
+    exact_characters: bool = False  # NTA target=2: the stored name must contain the query as typed
+    prefecture_code: str | None = None
+    city_code: str | None = None
+    kinds: tuple[str, ...] = ()  # 3-digit kinds
+    include_closed: bool = True
+    include_past_names: bool = False  # NTA change=1
+    assigned_from: date | None = None
+    assigned_to: date | None = None
+    changed_since: date | None = None
+
+    @property
+    def key(self) -> str:
+        return search_key(self.text)
+
+
+def _trigram_query(key: str) -> str:
+    """Every trigram of the key, ANDed: the index is built with detail=none (smaller), which has no
+    phrase queries; rows holding all trigrams are candidates, and the exact containment is checked after."""
+    trigrams = dict.fromkeys(key[position:position + 3] for position in range(len(key) - 2))
+    return " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams)
+
+
+def _prefix(column: ColumnElement[str], key: str, sqlite: bool) -> ColumnElement[bool]:
+    if sqlite:  # a range on the B-tree (SQLite's LIKE ignores indexes unless case-sensitive)
+        return and_(column >= key, column < key + "\U0010ffff")
+    # No ESCAPE clause: PostgreSQL's default escape is already the backslash, and an explicit one turns the
+    # pattern into an expression the planner cannot match to the text_pattern_ops index.
+    return column.like(like_escape(key) + "%")
+
+
+def _matching(search: NameSearch, sqlite: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[int]]:
+    """The WHERE conditions of a search and its rank expression (0 exact, 1 prefix, 2 partial)."""
+    key = search.key
+    if not key:
+        raise InvalidSearch("the name has nothing left to search once legal forms and symbols are removed")
+    columns = [_table.c[name] for name in _TARGET_COLUMNS[search.target]]
+    prefix = or_(*(_prefix(column, key, sqlite) for column in columns))
+    exact = or_(*(column == key for column in columns))
+    if search.mode == "prefix":
+        match: ColumnElement[bool] = prefix
+    else:
+        contains = or_(*(func.instr(column, key) > 0 if sqlite else column.like(f"%{like_escape(key)}%")
+                         for column in columns))
+        if sqlite and len(key) >= MIN_TRIGRAM:
+            indexed = _table.c.id.in_(text("SELECT rowid FROM corporation_search WHERE corporation_search MATCH "
+                                           ":trigrams").bindparams(trigrams=_trigram_query(key)))
+            match = and_(indexed, contains)
+        elif not sqlite and len(key) >= MIN_TRIGRAM:
+            match = and_(_table.c.search_text.like(f"%{like_escape(key)}%"), contains)
+        else:
+            match = contains
+    conditions: list[ColumnElement[bool]] = [
+        match, func.coalesce(_table.c.hihyoji, "0") != "1", _table.c.process != records.DELETED,
+        *_address_filter(search.prefecture_code, search.city_code), *_kinds(search.kinds),
+    ]
+    if search.exact_characters:
+        conditions.append(_table.c.name.contains(search.text, autoescape=True))
+    if not search.include_past_names:
+        conditions.append(_table.c.latest)
+    if not search.include_closed:
+        conditions.append(_table.c.close_date.is_(None))
+    if search.assigned_from:
+        conditions.append(_table.c.assignment_date >= search.assigned_from)
+    if search.assigned_to:
+        conditions.append(_table.c.assignment_date <= search.assigned_to)
+    if search.changed_since:
+        conditions.append(_table.c.update_date >= search.changed_since)
+    return conditions, case((exact, 0), (prefix, 1), else_=2)
+
+
+def _ranked(search: NameSearch, sqlite: bool) -> Select[Any]:
+    """(corporate number, rank, name length) of every matching corporation, one row per number."""
+    conditions, rank = _matching(search, sqlite)
+    return (select(_table.c.corporate_number, func.min(rank).label("rank"),
+                   func.min(func.length(_table.c.search_name)).label("name_length"))
+            .where(*conditions).group_by(_table.c.corporate_number))
+
+
+def _ranked_latest(search: NameSearch, sqlite: bool) -> Select[Any]:
+    """Current names only: the latest rows themselves, ranked (no grouping, no join back)."""
+    conditions, rank = _matching(search, sqlite)
+    return select(rank.label("rank"), func.length(_table.c.search_name).label("name_length"),
+                  _table.c.corporate_number.label("number"), *_FIELD_COLUMNS, _table.c.imported_at).where(*conditions)
+
+
+SortKey = tuple[int, int, str]
+
+
+async def search_names(
+    session: AsyncSession, search: NameSearch, *, offset: int = 0, limit: int = 2000,
+    after: SortKey | None = None, with_count: bool = True,
+) -> tuple[int | None, list[tuple[SortKey, CorporateState]]]:
+    """Matches ranked exact first, then prefix, then partial; shorter names first; then by number.
+
+    Returns the total (when asked) and the page's (sort key, latest state) pairs.
+    """
+    sqlite = session.bind.dialect.name == "sqlite"
+    if search.include_past_names:
+        grouped = _ranked(search, sqlite).subquery("ranked")
+        query = (select(grouped.c.rank, grouped.c.name_length, grouped.c.corporate_number.label("number"),
+                        *_FIELD_COLUMNS, _table.c.imported_at)
+                 .join(_table, and_(_table.c.corporate_number == grouped.c.corporate_number, _table.c.latest)))
+    else:
+        query = _ranked_latest(search, sqlite)
+    ranked = query.subquery("ranked")
+    count = None
+    if with_count:
+        count = await session.scalar(select(func.count()).select_from(ranked))
+    page = select(ranked).order_by(ranked.c.rank, ranked.c.name_length, ranked.c.number)
+    if after is not None:
+        page = page.where(tuple_(ranked.c.rank, ranked.c.name_length, ranked.c.number)
+                          > tuple_(literal(after[0]), literal(after[1]), literal(after[2])))
+    rows = (await session.execute(page.offset(offset).limit(limit))).all()
+    return count, [((row[0], row[1] or 0, row[2]), _state(row[3:])) for row in rows]
+
+
+async def last_update_date(session: AsyncSession) -> date | None:
+    """The newest update date in the data: the NTA header's lastUpdateDate."""
+    return await session.scalar(select(func.max(_table.c.update_date)))

@@ -1,0 +1,3 @@
+from nfc_bridge.portal.commands import main
+
+raise SystemExit(main())

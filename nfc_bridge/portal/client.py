@@ -1,0 +1,108 @@
+"""HTTP client of the portal's GraphQL endpoint, and the login and phone-credential flows."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from nfc_bridge.jpki import Cert, Key, MyNumberCard, Pin
+from nfc_bridge.portal import operations
+from nfc_bridge.portal.store import PhoneCredential, Session
+
+DEFAULT_CLIENT_ID = "jp.go.mynaportal.bridge"
+# Must match the server's api.identity.service.PHONE_CREDENTIAL_CONTEXT (a protocol constant).
+PHONE_CREDENTIAL_CONTEXT = b"mynaportal-phone-credential-v1"
+
+
+class PortalError(Exception):
+    """The server refused; ``code`` is its stable extensions.code (e.g. CHALLENGE_USED)."""
+
+    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.retry_after = retry_after
+
+
+def b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+class PortalClient:
+    def __init__(self, server: str, *, client_id: str = DEFAULT_CLIENT_ID, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.server = server.rstrip("/")
+        self.client_id = client_id
+        self.http = httpx.Client(base_url=self.server, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def graphql(self, document: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        try:
+            response = self.http.post("/graphql", json={"query": document, "variables": variables}, headers=headers)
+        except httpx.HTTPError as error:
+            raise PortalError("NETWORK", f"cannot reach {self.server}: {type(error).__name__}") from error
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise PortalError("BAD_RESPONSE", f"HTTP {response.status_code} without JSON") from error
+        if body.get("errors"):
+            error = body["errors"][0]
+            extensions = error.get("extensions") or {}
+            raise PortalError(extensions.get("code", "UNKNOWN"), error.get("message", ""),
+                              extensions.get("retryAfter"))
+        return body["data"]
+
+    def _session(self, payload: dict[str, Any]) -> Session:
+        return Session(self.server, payload["accessToken"], payload["refreshToken"], payload["scopes"])
+
+    def _login(self, certificate: bytes, chain: list[bytes], sign: Any) -> Session:
+        challenge = self.graphql(operations.START_CARD_LOGIN, {"clientId": self.client_id})["startCardLogin"]
+        signature = sign(base64.b64decode(challenge["toBeSigned"]))
+        done = self.graphql(operations.COMPLETE_CARD_LOGIN, {"input": {
+            "challengeId": challenge["challengeId"], "clientId": self.client_id, "certificate": b64(certificate),
+            "chain": [b64(c) for c in chain], "signature": b64(signature)}})
+        return self._session(done["completeCardLogin"])
+
+    def card_login(self, card: MyNumberCard, pin: str) -> Session:
+        """The whole card login: read the certificates, VERIFY the PIN, sign the challenge with the auth key."""
+        certificate = card.read_certificate(Cert.AUTH)
+        chain = [card.read_certificate(Cert.AUTH_CA)]
+        card.verify_pin(Pin.AUTH, pin)  # before the challenge: a wrong or blocked PIN spends no challenge
+        return self._login(certificate, chain, lambda data: card.sign_data(Key.AUTH, data))
+
+    def phone_login(self, phone: PhoneCredential) -> Session:
+        key = serialization.load_pem_private_key(phone.key_pem.encode(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the stored phone key is not an EC key")
+        return self._login(base64.b64decode(phone.authentication_certificate),
+                           [base64.b64decode(c) for c in phone.chain],
+                           lambda data: key.sign(data, ec.ECDSA(hashes.SHA256())))
+
+    def refresh(self, session: Session) -> Session:
+        done = self.graphql(operations.REFRESH_SESSION, {"refreshToken": session.refresh_token})
+        return self._session(done["refreshSession"])
+
+    def issue_phone_credential(self, card: MyNumberCard, sign_password: str, session: Session) -> PhoneCredential:
+        """Play the phone: make its key pair and CSR, have the card's signature key vouch for the CSR."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "myna-bridge phone")]))
+               .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+        card.verify_pin(Pin.SIGN, sign_password)
+        certificate = card.read_certificate(Cert.SIGN)
+        chain = [card.read_certificate(Cert.SIGN_CA)]
+        signature = card.sign_data(Key.SIGN, PHONE_CREDENTIAL_CONTEXT + csr)
+        issued = self.graphql(operations.ISSUE_PHONE_CREDENTIAL, {"input": {
+            "csr": b64(csr), "cardSignCertificate": b64(certificate), "chain": [b64(c) for c in chain],
+            "signature": b64(signature)}}, token=session.access_token)["issuePhoneCredential"]
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+        return PhoneCredential(self.server, pem, issued["authenticationCertificate"],
+                               issued["signatureCertificate"], issued["chain"])

@@ -1,0 +1,1 @@
+"""Payment gateways behind one interface (``base.Gateway``): the sandbox gateway's HTTP client here."""

@@ -1,0 +1,247 @@
+"""The delivery worker (`mynaportal worker`): run any number of processes against one database.
+
+Each round: fire due reminders (about once a minute), claim a batch of jobs under a lease, send them with
+bounded concurrency (Web Push and delivery-service webhooks), write the outcomes back in small batches.
+A job is never sent once its lease could have run out (so a job taken over by another worker is not
+sent by both), and a crashed worker's jobs become claimable again when their lease expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.agencies.models import Agency
+from api.db import utcnow
+from api.notices.delivery_services import WebhookMessage, send_webhook, webhook_box
+from api.notices.models import (
+    Channel,
+    DeliveryService,
+    DeliveryServiceLink,
+    DeliveryState,
+    Notice,
+)
+from api.notices.outbox import Job, Outcome, claim_jobs, finish_jobs, push_retry_at, webhook_retry_at
+from api.notices.reminders import run_due_reminders
+from push.models import PushSubscription, VapidKey
+from push.secrets import SecretBox
+from push.sender import PushMessage, SendResult, send_push
+from push.vapid import VapidSigner, vapid_box
+
+logger = logging.getLogger("push.worker")
+JAPAN = ZoneInfo("Asia/Tokyo")
+
+
+def japan_today() -> date:
+    return datetime.now(JAPAN).date()
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    data_key: bytes
+    vapid_subject: str
+    ca_file: str | None = None
+    allow_private_destinations: bool = False
+    batch: int = 200
+    concurrency: int = 32
+    lease: timedelta = timedelta(seconds=60)
+    request_timeout: float = 10.0
+    idle_sleep: float = 0.5
+    flush_every: float = 0.05
+    reminder_interval: float = 60.0
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()[:30]}:{os.getpid()}:"
+                                                   f"{uuid.uuid4().hex[:8]}")
+
+
+@dataclass
+class WorkerStats:
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    reminders: int = 0
+
+
+class Worker:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], config: WorkerConfig, *,
+                 client: httpx.AsyncClient | None = None, today: Callable[[], date] = japan_today) -> None:
+        self.session_factory = session_factory
+        self.config = config
+        self.client = client
+        self.today = today
+        self.signer = VapidSigner(subject=config.vapid_subject)
+        self.vapid_box: SecretBox = vapid_box(config.data_key)
+        self.webhook_box: SecretBox = webhook_box(config.data_key)
+        self.stats = WorkerStats()
+        self._last_reminders = 0.0
+        self._pending: list[Outcome] = []
+        self._gone: list[uuid.UUID] = []
+
+    async def run(self, stop: asyncio.Event, *, exit_when_idle: bool = False) -> WorkerStats:
+        from push.sender import client_for
+
+        own_client = self.client is None
+        client = self.client or client_for(self.config.ca_file, timeout=self.config.request_timeout,
+                                           connections=self.config.concurrency)
+        try:
+            while not stop.is_set():
+                await self._maybe_run_reminders()
+                worked = await self.run_once(client)
+                if not worked:
+                    if exit_when_idle:
+                        break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.config.idle_sleep)
+        finally:
+            if own_client:
+                await client.aclose()
+        return self.stats
+
+    async def _maybe_run_reminders(self) -> None:
+        if time.monotonic() - self._last_reminders < self.config.reminder_interval:
+            return
+        self._last_reminders = time.monotonic()
+        async with self.session_factory() as session, session.begin():
+            fired = await run_due_reminders(session, now=utcnow(), today=self.today())
+        self.stats.reminders += len(fired)
+
+    async def run_once(self, client: httpx.AsyncClient) -> int:
+        """Claim and process one batch; returns how many jobs were claimed."""
+        claimed_at = utcnow()
+        async with self.session_factory() as session, session.begin():
+            jobs = await claim_jobs(session, self.config.worker_id, limit=self.config.batch,
+                                    lease=self.config.lease, now=claimed_at)
+        if not jobs:
+            return 0
+        self.stats.claimed += len(jobs)
+        # Stop starting sends while a request could still finish before the lease ends.
+        deadline = time.monotonic() + self.config.lease.total_seconds() - self.config.request_timeout - 1
+        messages = await self._load(jobs)
+        semaphore = asyncio.Semaphore(self.config.concurrency)
+        done = asyncio.Event()
+        flusher = asyncio.create_task(self._flush_periodically(done))
+
+        async def process(job: Job) -> None:
+            async with semaphore:
+                if time.monotonic() > deadline:
+                    return  # left to lease expiry: another round (any worker) takes it
+                outcome = await self._deliver(client, job, messages.get(job.id))
+                # Append after the await: the flusher swaps the list meanwhile.
+                self._pending.append(outcome)
+
+        try:
+            await asyncio.gather(*(process(job) for job in jobs))
+        finally:
+            # Never cancel a flush mid-transaction: let the flusher finish its round, then write the rest.
+            done.set()
+            await flusher
+            await self._flush()
+        return len(jobs)
+
+    async def _flush_periodically(self, done: asyncio.Event) -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.config.flush_every)
+            try:
+                await self._flush()
+            except Exception:  # the outcomes stay queued for the next flush; the leases protect the jobs
+                logger.exception("could not write delivery outcomes; retrying")
+
+    async def _flush(self) -> None:
+        if not self._pending and not self._gone:
+            return
+        outcomes, self._pending = self._pending, []
+        gone, self._gone = self._gone, []
+        try:
+            async with self.session_factory() as session, session.begin():
+                await finish_jobs(session, self.config.worker_id, outcomes, now=utcnow())
+                if gone:
+                    await session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
+        except BaseException:
+            self._pending[:0], self._gone[:0] = outcomes, gone  # written by the next flush
+            raise
+
+    async def _load(self, jobs: list[Job]) -> dict[int, PushMessage | WebhookMessage]:
+        notice_ids = {job.notice_id for job in jobs}
+        push_ids = [job.target_id for job in jobs if job.channel is Channel.WEBPUSH]
+        link_ids = [job.target_id for job in jobs if job.channel is Channel.WEBHOOK]
+        async with self.session_factory() as session:
+            notices = {n.id: n for n in await session.scalars(select(Notice).where(Notice.id.in_(notice_ids)))}
+            subscriptions = {s.id: s for s in await session.scalars(
+                select(PushSubscription).where(PushSubscription.id.in_(push_ids)))} if push_ids else {}
+            for generation in {s.vapid_generation for s in subscriptions.values()} - set(self.signer.keys):
+                self.signer.load(await session.get_one(VapidKey, generation), self.vapid_box)
+            links: dict[uuid.UUID, tuple[DeliveryServiceLink, DeliveryService]] = {}
+            agencies: dict[uuid.UUID, str] = {}
+            if link_ids:
+                rows = await session.execute(select(DeliveryServiceLink, DeliveryService).join(
+                    DeliveryService, DeliveryService.id == DeliveryServiceLink.service_id)
+                    .where(DeliveryServiceLink.id.in_(link_ids)))
+                links = {link.id: (link, service) for link, service in rows}
+                agencies = dict((await session.execute(select(Agency.id, Agency.name).where(
+                    Agency.id.in_({n.agency_id for n in notices.values()})))).all())
+        messages: dict[int, PushMessage | WebhookMessage] = {}
+        for job in jobs:
+            notice = notices[job.notice_id]
+            if job.channel is Channel.WEBPUSH and (sub := subscriptions.get(job.target_id)) is not None:
+                messages[job.id] = PushMessage(notice.id, notice.category, notice.priority, notice.expires_at,
+                                               sub.endpoint, sub.p256dh, sub.auth, sub.vapid_generation)
+            elif job.channel is Channel.WEBHOOK and (found := links.get(job.target_id)) is not None:
+                link, service = found
+                messages[job.id] = WebhookMessage(notice, agencies.get(notice.agency_id, ""), link.id,
+                                                  link.account_reference, service.webhook_url,
+                                                  service.secret_ciphertext)
+        return messages
+
+    async def _deliver(self, client: httpx.AsyncClient, job: Job,
+                       message: PushMessage | WebhookMessage | None) -> Outcome:
+        now = utcnow()
+        if message is None:
+            self.stats.failed += 1
+            return Outcome(job.id, DeliveryState.PERMANENT_FAILURE, error="the device or link no longer exists")
+        expires_at = message.expires_at if isinstance(message, PushMessage) else message.notice.expires_at
+        if expires_at is not None and expires_at <= now:
+            self.stats.failed += 1
+            return Outcome(job.id, DeliveryState.EXPIRED, error="the notice expired before it was sent")
+        try:
+            if isinstance(message, PushMessage):
+                result = await send_push(client, self.signer, message, now=now)
+            else:
+                result = await send_webhook(client, self.webhook_box, message, now=now,
+                                            allow_private=self.config.allow_private_destinations)
+        except Exception as error:  # a bug must not stop the batch; the job is retried, the log tells why
+            logger.exception("delivery %s failed unexpectedly", job.id)
+            result = SendResult(DeliveryState.PENDING, None, error=f"internal: {type(error).__name__}")
+        return self._outcome(job, result, now)
+
+    def _outcome(self, job: Job, result: SendResult, now: datetime) -> Outcome:
+        if result.state is DeliveryState.DELIVERED:
+            self.stats.delivered += 1
+            return Outcome(job.id, DeliveryState.DELIVERED, result.status_code)
+        if result.state is DeliveryState.PENDING:
+            retry_at = (push_retry_at(job.attempts, now, result.retry_after) if job.channel is Channel.WEBPUSH
+                        else webhook_retry_at(job.attempts, now))
+            if retry_at is not None:
+                if result.retry_after is not None:  # never sooner than the receiver asked
+                    retry_at = max(retry_at, now + result.retry_after)
+                self.stats.retried += 1
+                return Outcome(job.id, DeliveryState.PENDING, result.status_code, result.error, retry_at)
+            self.stats.failed += 1
+            return Outcome(job.id, DeliveryState.TEMPORARY_FAILURE, result.status_code, result.error)
+        if result.subscription_gone:
+            self._gone.append(job.target_id)
+        self.stats.failed += 1
+        return Outcome(job.id, result.state, result.status_code, result.error)

@@ -1,0 +1,144 @@
+"""Fixtures for identity tests: one sandbox CA per session, a portal whose revocation checks call the
+portal's own OCSP/CRL endpoints in process, and cards issued by that CA driven through the card emulator."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db import create_session_factory
+from api.identity.cards import DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, issue_virtual_card
+from api.identity.sandbox_ca import SandboxCA
+from api.identity.service import IdentityService, phone_credential_message
+from api.people.individual_number import IndividualNumberCipher
+from nfc_bridge.jpki import Key, MyNumberCard, Pin
+from nfc_bridge.transports.virtual import VirtualTransport
+from nfc_bridge.virtual_card.card import VirtualCard
+from nfc_bridge.virtual_card.store import CardData
+from tests.api.conftest import Portal, operation, start_portal
+from tests.conftest import make_settings
+
+PUBLIC_URL = "http://portal.test"
+CLIENT = "jp.go.mynaportal.app"
+
+
+@pytest.fixture(scope="session")
+def ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sandbox") / "ca"
+    SandboxCA.load_or_create(path, PUBLIC_URL)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sandbox_ca(ca_dir: Path) -> SandboxCA:
+    return SandboxCA.load(ca_dir, PUBLIC_URL)
+
+
+class OcspOutage(httpx.AsyncBaseTransport):
+    """Wraps the in-process transport; while ``down`` the OCSP responder answers 503 (CRL still works)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.down = False
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        if self.down and request.url.path.startswith("/pki/ocsp"):
+            return httpx.Response(503)
+        return await self.inner.handle_async_request(request)
+
+
+@dataclass
+class IdentityPortal:
+    portal: Portal
+    service: IdentityService
+    transport: OcspOutage
+    engine: AsyncEngine
+    cipher: IndividualNumberCipher
+    ca: SandboxCA
+    now: dt.datetime
+
+    async def gql(self, name: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict:
+        return await self.portal.query(operation(name), variables, token=token)
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+    async def card_for(self, person_id: uuid.UUID, **kwargs: Any) -> CardData:
+        async with create_session_factory(self.engine)() as session, session.begin():
+            _, data = await issue_virtual_card(session, self.ca, self.cipher, person_id, **kwargs)
+        return data
+
+    async def challenge(self, client: str = CLIENT) -> dict:
+        result = await self.gql("StartCardLogin", {"clientId": client})
+        return result["data"]["startCardLogin"]
+
+    async def complete(self, challenge: dict, certificate: bytes, chain: list[bytes], signature: bytes,
+                       client: str = CLIENT) -> dict:
+        return await self.gql("CompleteCardLogin", {"input": {
+            "challengeId": challenge["challengeId"], "clientId": client, "certificate": b64(certificate),
+            "chain": [b64(c) for c in chain], "signature": b64(signature)}})
+
+    async def card_login(self, data: CardData, client: str = CLIENT, challenge_client: str | None = None) -> dict:
+        challenge = await self.challenge(challenge_client or client)
+        signature = card_sign(data, Key.AUTH, base64.b64decode(challenge["toBeSigned"]))
+        return await self.complete(challenge, data.der("auth_cert"), [data.der("auth_ca_cert")], signature, client)
+
+
+def b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def card_sign(data: CardData, key: Key, message: bytes) -> bytes:
+    """Sign through the card emulator: VERIFY the PIN, then `80 2A` over DigestInfo(SHA-256)."""
+    card = MyNumberCard(VirtualTransport(VirtualCard(data)))
+    card.select_jpki()
+    card.verify_pin(key.pin, DEMO_AUTH_PIN if key.pin is Pin.AUTH else DEMO_SIGN_PASSWORD)
+    return card.sign_data(key, message)
+
+
+def phone_csr(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "phone")])).sign(key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.DER)
+
+
+def phone_credential_input(data: CardData, csr: bytes) -> dict:
+    card = MyNumberCard(VirtualTransport(VirtualCard(data)))
+    card.select_jpki()
+    card.verify_pin(Pin.SIGN, DEMO_SIGN_PASSWORD)
+    signature = card.sign_data(Key.SIGN, phone_credential_message(csr))
+    return {"csr": b64(csr), "cardSignCertificate": b64(data.der("sign_cert")),
+            "chain": [b64(data.der("sign_ca_cert"))], "signature": b64(signature)}
+
+
+@pytest.fixture
+async def identity(engine: AsyncEngine, cipher: IndividualNumberCipher, database_url: str, ca_dir: Path,
+                   sandbox_ca: SandboxCA) -> AsyncIterator[IdentityPortal]:
+    settings = make_settings(database_url, sandbox_ca_dir=ca_dir, public_url=PUBLIC_URL,
+                             revocation_max_age=dt.timedelta(0), login_limit_per_certificate=5)
+    portal = await start_portal(engine, cipher, settings)
+    transport = OcspOutage(httpx.ASGITransport(app=portal.app))
+    service = IdentityService.from_settings(settings, portal.app.state.session_factory, transport=transport)
+    holder = IdentityPortal(portal, service, transport, engine, cipher, sandbox_ca,
+                            dt.datetime.now(dt.UTC).replace(microsecond=0))
+    service.clock = lambda: holder.now
+    portal.app.state.identity = service
+    yield holder
+    await portal.client.aclose()
+    await portal.app.state.engine.dispose()

@@ -1,0 +1,127 @@
+"""The smartphone credential (issuance, login, one phone at a time, revocation cascade) and TV sign-in
+(RFC 8628: approved, denied, expired, slow_down)."""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.api.identity.conftest import IdentityPortal, b64, phone_credential_input, phone_csr
+from tests.api.identity.test_login import VIEWER, code_of
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+async def _phone_login(identity: IdentityPortal, key: ec.EllipticCurvePrivateKey, issued: dict) -> dict:
+    challenge = await identity.challenge()
+    signature = key.sign(base64.b64decode(challenge["toBeSigned"]), ec.ECDSA(hashes.SHA256()))
+    return await identity.complete(challenge, base64.b64decode(issued["authenticationCertificate"]),
+                                   [base64.b64decode(c) for c in issued["chain"]], signature)
+
+
+async def test_phone_credential_logs_in_and_one_phone_at_a_time(identity: IdentityPortal) -> None:
+    card = await identity.card_for(identity.portal.father)
+    token = identity.portal.father_token
+    first_key = ec.generate_private_key(ec.SECP256R1())
+    first = (await identity.gql("IssuePhoneCredential", {"input": phone_credential_input(card, phone_csr(first_key))},
+                                token=token))["data"]["issuePhoneCredential"]
+    assert len(first["chain"]) == 2
+    signed_in = (await _phone_login(identity, first_key, first))["data"]["completeCardLogin"]
+    assert (await identity.portal.query(VIEWER, token=signed_in["accessToken"]))["data"]["viewer"]["name"] == \
+        "山田 太郎"
+
+    second_key = ec.generate_private_key(ec.SECP256R1())
+    second = (await identity.gql("IssuePhoneCredential",
+                                 {"input": phone_credential_input(card, phone_csr(second_key))},
+                                 token=token))["data"]["issuePhoneCredential"]
+    assert code_of(await _phone_login(identity, first_key, first)) == "CERTIFICATE_REVOKED"
+    assert "accessToken" in (await _phone_login(identity, second_key, second))["data"]["completeCardLogin"]
+
+    # Revoking the card revokes its phone credential too.
+    lost = await identity.gql("ReportCardLost", token=token)
+    assert lost == {"data": {"reportCardLost": {"revokedCertificates": 4}}}
+    assert code_of(await _phone_login(identity, second_key, second)) == "CERTIFICATE_REVOKED"
+
+
+async def test_phone_credential_needs_this_persons_card_and_a_valid_csr(identity: IdentityPortal) -> None:
+    mothers_card = await identity.card_for(identity.portal.mother)
+    key = ec.generate_private_key(ec.SECP256R1())
+    result = await identity.gql("IssuePhoneCredential", {"input": phone_credential_input(mothers_card, phone_csr(key))},
+                                token=identity.portal.father_token)
+    assert code_of(result) == "CARD_NOT_FOUND"
+    card = await identity.card_for(identity.portal.father)
+    broken = {**phone_credential_input(card, phone_csr(key)), "csr": b64(b"not a csr")}
+    assert code_of(await identity.gql("IssuePhoneCredential", {"input": broken},
+                                      token=identity.portal.father_token)) == "CSR_INVALID"
+    unsigned = phone_credential_input(card, phone_csr(key))
+    tampered = {**unsigned, "signature": phone_credential_input(card, phone_csr(ec.generate_private_key(
+        ec.SECP256R1())))["signature"]}
+    assert code_of(await identity.gql("IssuePhoneCredential", {"input": tampered},
+                                      token=identity.portal.father_token)) == "SIGNATURE_INVALID"
+
+
+async def _device_start(identity: IdentityPortal) -> dict:
+    response = await identity.portal.client.post("/oauth/device_authorization", data={"client_id": "tv-app"})
+    assert response.status_code == 200
+    return response.json()
+
+
+async def _poll(identity: IdentityPortal, started: dict) -> tuple[int, dict]:
+    response = await identity.portal.client.post("/oauth/token", data={
+        "grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": "tv-app"})
+    return response.status_code, response.json()
+
+
+async def test_tv_sign_in_approved_gets_a_notices_only_session(identity: IdentityPortal) -> None:
+    started = await _device_start(identity)
+    assert started["verification_uri"] == "http://portal.test/device"
+    assert started["verification_uri_complete"] == f"http://portal.test/device?user_code={started['user_code']}"
+    assert (started["expires_in"], started["interval"], started["scope"]) == (600, 5, "notices:read")
+    assert started["qr_code"].startswith("data:image/svg+xml")
+    assert await _poll(identity, started) == (400, {"error": "authorization_pending",
+                                                     "error_description": "Waiting for approval on the phone."})
+    identity.advance(5)
+    approved = await identity.gql("ApproveDeviceSignIn", {"userCode": started["user_code"].lower()},
+                                  token=identity.portal.father_token)
+    assert approved == {"data": {"approveDeviceSignIn": {"userCode": started["user_code"], "approved": True}}}
+    status, tokens = await _poll(identity, started)
+    assert (status, tokens["scope"], tokens["token_type"]) == (200, "notices:read", "Bearer")
+    # A TV session may not read the profile, pay or approve another TV.
+    assert code_of(await identity.portal.query(VIEWER, token=tokens["access_token"])) == "FORBIDDEN"
+    assert code_of(await identity.gql("ApproveDeviceSignIn", {"userCode": started["user_code"]},
+                                      token=tokens["access_token"])) == "FORBIDDEN"
+    identity.advance(5)
+    assert (await _poll(identity, started))[1]["error"] == "invalid_grant"  # tokens are handed out once
+
+
+async def test_tv_sign_in_denied_expired_and_too_fast(identity: IdentityPortal) -> None:
+    denied = await _device_start(identity)
+    await identity.gql("DenyDeviceSignIn", {"userCode": denied["user_code"]}, token=identity.portal.father_token)
+    assert (await _poll(identity, denied))[1]["error"] == "access_denied"
+    again = await identity.gql("ApproveDeviceSignIn", {"userCode": denied["user_code"]},
+                               token=identity.portal.father_token)
+    assert code_of(again) == "DEVICE_CODE_DECIDED"
+
+    fast = await _device_start(identity)
+    assert (await _poll(identity, fast))[1]["error"] == "authorization_pending"
+    assert (await _poll(identity, fast))[1]["error"] == "slow_down"
+    identity.advance(5)
+    assert (await _poll(identity, fast))[1]["error"] == "slow_down"  # the interval grew to 10 s, now 15 s
+    identity.advance(15)
+    assert (await _poll(identity, fast))[1]["error"] == "authorization_pending"
+
+    identity.advance(601)
+    assert (await _poll(identity, fast))[1]["error"] == "expired_token"
+    late = await identity.gql("ApproveDeviceSignIn", {"userCode": fast["user_code"]},
+                              token=identity.portal.father_token)
+    assert code_of(late) == "DEVICE_CODE_EXPIRED"
+    assert code_of(await identity.gql("ApproveDeviceSignIn", {"userCode": "BCDF-GHJK"},
+                                      token=identity.portal.father_token)) == "DEVICE_CODE_UNKNOWN"
+
+
+async def test_a_tv_cannot_ask_for_payment_scopes(identity: IdentityPortal) -> None:
+    response = await identity.portal.client.post("/oauth/device_authorization",
+                                                 data={"client_id": "tv-app", "scope": "payments:write"})
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_scope")

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from api.agencies.models import Agency, AgencyPersonCode
+from api.db import create_session_factory
+from api.demo import seed_demo
+from api.people.individual_number import IndividualNumberCipher
+
+
+@dataclass
+class Demo:
+    factory: async_sessionmaker[AsyncSession]
+    father: object
+    mother: object
+    child: object
+    city: Agency
+    pension: Agency
+
+    async def code(self, agency: Agency, person: object) -> str:
+        async with self.factory() as session:
+            code = await session.scalar(select(AgencyPersonCode.code).where(
+                AgencyPersonCode.agency_id == agency.id, AgencyPersonCode.person_id == person))
+        assert code is not None
+        return code
+
+
+@pytest.fixture
+async def demo(engine: AsyncEngine, cipher: IndividualNumberCipher) -> AsyncIterator[Demo]:
+    factory = create_session_factory(engine)
+    async with factory() as session, session.begin():
+        seed = await seed_demo(session, cipher)
+        agencies = {a.slug: a for a in await session.scalars(select(Agency))}
+    father, mother, child = seed.people
+    yield Demo(factory, father, mother, child, agencies["chiyoda-city"], agencies["japan-pension-service"])

@@ -1,0 +1,221 @@
+"""Payments benchmark (a script, not collected by pytest). Loopback only, bounded.
+
+1. End to end through the sandbox gateway: the gateway runs as its own process (`mynaportal
+   dev-payment-gateway`), the portal on uvicorn in this process. Each payment = GraphQL paymentStart over
+   HTTP (idempotency key, gateway session) + the hosted form submitted like a browser + the gateway's
+   signed notifications back to the portal; it is complete when the database says `success` (order paid,
+   ledger posted, callback queued). Prints payments completed per second.
+2. Reconciliation of one agency's day of N payments (default 100,000): ledger journals bulk-inserted,
+   a settlement CSV of the same day generated with three planted differences; times `reconcile()`
+   (ledger query + CSV parse + comparison) and checks it finds exactly the three.
+
+    .venv/bin/python tests/benchmarks/bench_payments.py [--database sqlite|postgresql] [--payments 200]
+        [--concurrency 16] [--reconcile 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
+
+from api.agencies.credentials import agency_by_slug, issue_agency_key  # noqa: E402
+from api.agencies.models import AgencyPersonCode  # noqa: E402
+from api.app import create_app  # noqa: E402
+from api.db import create_engine, create_session_factory  # noqa: E402
+from api.demo import seed_demo  # noqa: E402
+from api.identity.tokens import issue_token  # noqa: E402
+from api.migrate import migrate  # noqa: E402
+from api.people.individual_number import IndividualNumberCipher  # noqa: E402
+from payments import ledger  # noqa: E402
+from payments.gateways.sandbox_server import render_settlement  # noqa: E402
+from payments.models import LedgerEntry, LedgerJournal, Payment, PaymentState  # noqa: E402
+from payments.reconciliation import reconcile  # noqa: E402
+from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY, make_settings  # noqa: E402
+from tests.payments.conftest import (  # noqa: E402
+    CALLBACK_KEY,
+    GATEWAY_SECRET,
+    child_env,
+    free_port,
+    mynaportal,
+    serve_in_loop,
+    wait_until_up,
+)
+from tests.payments.helpers import global_id, raw_id  # noqa: E402
+
+START = """mutation S($orderId: ID!, $key: String!) {
+  paymentStart(orderId: $orderId, method: CARD, idempotencyKey: $key) { id nextUrl }
+}"""
+
+
+async def database(kind: str) -> tuple[str, object]:
+    if kind == "sqlite":
+        folder = tempfile.mkdtemp(prefix="bench-payments-")
+        url = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
+        cleanup = None
+    else:
+        from sqlalchemy import create_engine as sync_engine
+
+        admin_url = os.environ.get("MYNAPORTAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+        admin_url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        name = f"bench_payments_{uuid.uuid4().hex[:8]}"
+        admin = sync_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
+
+        def cleanup() -> None:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    await migrate(make_settings(url))
+    return url, cleanup
+
+
+def start_gateway(port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(mynaportal("dev-payment-gateway", "--port", str(port)), env=child_env(),
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def end_to_end(url: str, payments: int, concurrency: int) -> None:
+    gateway_port, portal_port = free_port(), free_port()
+    gateway_url, public_url = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{portal_port}"
+    gateway = start_gateway(gateway_port)
+    engine = create_engine(url)
+    try:
+        wait_until_up(f"{gateway_url}/healthz", gateway)
+        factory = create_session_factory(engine)
+        cipher = IndividualNumberCipher(TEST_DATA_KEY, TEST_LOOKUP_KEY)
+        async with factory() as session, session.begin():
+            father = (await seed_demo(session, cipher)).people[0]
+            token = await issue_token(session, father, ttl=timedelta(hours=1))
+            agency = await agency_by_slug(session, "kojimachi-tax-office")
+            assert agency is not None
+            key = await issue_agency_key(session, agency.id, label="bench")
+            code = await session.scalar(select(AgencyPersonCode.code).where(
+                AgencyPersonCode.agency_id == agency.id, AgencyPersonCode.person_id == father))
+        settings = make_settings(url, payment_gateway_url=gateway_url, payment_gateway_secret=GATEWAY_SECRET,
+                                 payment_callback_key=CALLBACK_KEY, public_url=public_url, log_level="WARNING")
+        app = create_app(settings, configure_logs=False)
+        async with serve_in_loop(app, portal_port), httpx.AsyncClient(base_url=public_url, timeout=30) as client:
+            due = (date.today() + timedelta(days=30)).isoformat()
+            order_ids = []
+            for index in range(payments):
+                response = await client.post("/payments/v1/orders", json={
+                    "person_code": code, "amount": 1_000 + index, "purpose": "bench", "due_date": due,
+                    "reference": f"B-{index}"}, headers={"authorization": f"Bearer {key}",
+                                                         "idempotency-key": f"bench-{index}"})
+                order_ids.append(response.json()["order_id"])
+            limit = asyncio.Semaphore(concurrency)
+            started_ids: list[uuid.UUID] = []
+
+            async def pay(order_id: str) -> None:
+                async with limit:
+                    answer = (await client.post("/graphql", json={"query": START, "variables": {
+                        "orderId": global_id("PaymentOrder", order_id), "key": str(uuid.uuid4())}},
+                        headers={"authorization": f"Bearer {token}"})).json()
+                    started = answer["data"]["paymentStart"]
+                    started_ids.append(raw_id(started["id"]))
+                    submitted = await client.post(started["nextUrl"], data={
+                        "card_number": "4242424242424242", "expiry": "12/30", "cvc": "123", "action": "pay"})
+                    assert submitted.status_code == 303
+
+            began = time.perf_counter()
+            await asyncio.gather(*(pay(order_id) for order_id in order_ids))
+            submitted_at = time.perf_counter()
+            while True:
+                async with factory() as session:
+                    done = len(list(await session.scalars(select(Payment.id).where(
+                        Payment.state == PaymentState.SUCCESS))))
+                if done == payments or time.perf_counter() - began > 300:
+                    break
+                await asyncio.sleep(0.05)
+            elapsed = time.perf_counter() - began
+        print(f"end to end: {done}/{payments} payments succeeded in {elapsed:.2f} s "
+              f"(all forms submitted after {submitted_at - began:.2f} s), concurrency {concurrency}: "
+              f"{done / elapsed:.1f} payments/s")
+    finally:
+        await engine.dispose()
+        gateway.terminate()
+        gateway.wait(timeout=10)
+
+
+async def reconciliation(url: str, count: int) -> None:
+    engine = create_engine(url)
+    factory = create_session_factory(engine)
+    day = date(2026, 4, 1)
+    async with factory() as session, session.begin():
+        agency = await agency_by_slug(session, "kojimachi-tax-office")
+        assert agency is not None
+    began = time.perf_counter()
+    rows = []
+    for start in range(0, count, 10_000):
+        journals, entries = [], []
+        for index in range(start, min(count, start + 10_000)):
+            journal_id, reference, amount = uuid.uuid4(), f"gws_bench_{index:07d}", 1_000 + index % 5_000
+            journals.append({"id": journal_id, "event_key": f"payment:bench:{index}", "kind": "payment",
+                             "agency_id": agency.id, "booked_on": day, "created_at": ledger.datetime.now(ledger.JST)})
+            entries += [{"id": uuid.uuid4(), "journal_id": journal_id, "account": ledger.GATEWAY_CLEARING,
+                         "amount": amount, "reference": reference},
+                        {"id": uuid.uuid4(), "journal_id": journal_id, "account": ledger.AGENCY_COLLECTIONS,
+                         "amount": -amount, "reference": reference}]
+            fee = amount // 100
+            rows.append({"settlement_date": day.isoformat(), "merchant": str(agency.id), "type": "payment",
+                         "gateway_reference": reference, "merchant_reference": str(index), "amount": amount,
+                         "fee": fee, "net": amount - fee, "captured_at": ""})
+        async with factory() as session, session.begin():
+            await session.execute(insert(LedgerJournal), journals)
+            await session.execute(insert(LedgerEntry), entries)
+    rows[7]["amount"] += 1  # planted: an amount mismatch,
+    del rows[11]  # a payment the gateway did not settle,
+    rows.append({**rows[0], "gateway_reference": "gws_unknown", "merchant_reference": "x"})  # one we never booked
+    settlement = render_settlement(rows)
+    generated = time.perf_counter() - began
+    timings = []
+    for _ in range(3):
+        began = time.perf_counter()
+        async with factory() as session:
+            report = await reconcile(session, agency.id, day, settlement)
+        timings.append(time.perf_counter() - began)
+    await engine.dispose()
+    assert len(report.differences) == 3, report.differences
+    print(f"reconciliation: {count:,} payments (ledger {report.ledger_count:,} references, settlement "
+          f"{report.settlement_count:,} lines, {len(settlement) / 1e6:.1f} MB CSV) -> {len(report.differences)} "
+          f"differences; best of 3 {min(timings):.2f} s, worst {max(timings):.2f} s "
+          f"(bulk generation {generated:.1f} s, not counted)")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--payments", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--reconcile", type=int, default=100_000)
+    args = parser.parse_args()
+    print(f"python {platform.python_version()}, {os.cpu_count()} cpus, database {args.database}")
+    url, cleanup = await database(args.database)
+    try:
+        await end_to_end(url, args.payments, args.concurrency)
+        await reconciliation(url, args.reconcile)
+    finally:
+        if cleanup:
+            cleanup()  # type: ignore[operator]
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

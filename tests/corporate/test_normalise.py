@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import pytest
+
+from corporate.normalise import like_escape, search_key
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("ﾄﾖﾀ自動車(株)", "トヨタ自動車株式会社"),
+    ("㈱とよたじどうしゃ", "トヨタジドウシャ"),
+    ("ソニーグループ", "ソニ－グル－プ"),
+    ("icp capital", "ＩＣＰ　Ｃａｐｉｔａｌ　Ｌｉｍｉｔｅｄ"),
+    ("Toyota Motor", "TOYOTA MOTOR CORPORATION"),
+    ("有限会社髙島", "高島有限会社"),
+    ("ダイマルフジイキギョウ", "ダイマルフジイキギヨウ"),
+    ("国・税・庁", "国税庁"),
+])
+def test_what_people_type_meets_what_is_stored(typed: str, stored: str) -> None:
+    assert search_key(typed) == search_key(stored)
+
+
+def test_exact_keys() -> None:
+    assert search_key("トヨタ自動車株式会社") == "トヨタ自動車"
+    assert search_key("Toyota Motor Co., Ltd.") == "TOYOTAMOTOR"
+    assert search_key("カブシキガイシャトヨタ") == "トヨタ"
+    assert search_key("株式会社") == ""
+    assert search_key(None) == ""
+
+
+def test_like_escape() -> None:
+    assert like_escape("50%_a\\b") == "50\\%\\_a\\\\b"

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+
+from corporate import records
+
+V1_ROW = ["1", "1000012160145", "01", "0", "2015-10-26", "2015-10-05", "弘前検察審査会", "", "101", "青森県",
+          "弘前市", "大字下白銀町７", "", "02", "202", "0368356", "", "", "", "", "", "", "2015-10-05"]
+
+
+def test_a_23_column_row_becomes_30_fields_with_the_new_ones_empty() -> None:
+    values = records.parse_row(V1_ROW)
+    assert len(values) == 30
+    assert values[:7] == ("1", "1000012160145", "01", "0", "2015-10-26", "2015-10-05", "弘前検察審査会")
+    assert values[records.NAME + 1] is None
+    assert values[records.PREFECTURE_CODE] == "02"
+    assert values[23:] == (None,) * 7
+
+
+def test_the_same_state_hashes_alike_in_every_column_version_and_sequence() -> None:
+    v4 = [*V1_ROW, "1", "", "", "", "", "", "0"]
+    v4[0] = "99"
+    assert records.record_hash(records.parse_row(V1_ROW)) == records.record_hash(records.parse_row(v4))
+    changed = list(V1_ROW)
+    changed[records.NAME] = "別の名前"
+    assert records.record_hash(records.parse_row(changed)) != records.record_hash(records.parse_row(V1_ROW))
+
+
+def _with(position: int, value: str) -> list[str]:
+    row = list(V1_ROW)
+    row[position] = value
+    return row
+
+
+@pytest.mark.parametrize(("_case", "row", "reason"), [
+    ("columns", V1_ROW[:22], "expected 23, 28, 29 or 30 columns, got 22"),
+    ("check digit", _with(1, "2000012160145"), "corporateNumber is not 13 digits with a valid check digit"),
+    ("process", _with(2, "55"), "process is not a known code"),
+    ("date", _with(4, "2015-13-01"), "updateDate is not a YYYY-MM-DD date"),
+    ("short date", _with(5, "2015-1-5"), "changeDate is not a YYYY-MM-DD date"),
+    ("kind", _with(8, "999"), "kind is not a known code"),
+    ("name", _with(6, ""), "name is missing"),
+    ("sequence", _with(0, "x"), "sequenceNumber is not a number"),
+])
+def test_bad_rows_are_rejected_with_a_reason(_case: str, row: list[str], reason: str) -> None:
+    with pytest.raises(records.RejectedRow) as raised:
+        records.parse_row(row)
+    assert str(raised.value) == reason
+
+
+def test_a_deletion_row_needs_only_number_process_and_date() -> None:
+    row = ["4", "1000012160145", "99", "", "2016-01-05", *[""] * 25]
+    values = records.parse_row(row)
+    assert values[records.PROCESS] == "99"
+    assert values[records.NAME] is None

@@ -1,0 +1,134 @@
+"""End to end: `mynaportal serve` (uvicorn on loopback) with the sandbox CA, a virtual card issued by
+`mynaportal sandbox issue-card` behind pcscd + vpcd, and `myna-bridge login` as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from nfc_bridge.jpki import Pin
+from nfc_bridge.portal import operations
+from nfc_bridge.virtual_card.card import VirtualCard
+from nfc_bridge.virtual_card.store import CardStore
+from tests.nfc_bridge.conftest import InsertedCard
+
+MYNAPORTAL = shutil.which("mynaportal", path=str(Path(sys.executable).parent)) or "mynaportal"
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    cards: Path
+
+    def mynaportal(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([MYNAPORTAL, *args], env=self.env, capture_output=True, text=True, timeout=60,
+                              check=False, cwd=self.cards.parent.parent)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("portal")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MYNAPORTAL_DATABASE_URL": f"sqlite:///{home / 'portal.sqlite3'}",
+           "MYNAPORTAL_DEMO_KEYS_FILE": str(home / "keys.json"), "MYNAPORTAL_SANDBOX_CA_DIR": str(home / "ca"),
+           "MYNAPORTAL_PUBLIC_URL": url, "MYNAPORTAL_REVOCATION_MAX_AGE": "0"}
+    served = Server(url, env, home / "var" / "cards")
+    assert served.mynaportal("migrate").returncode == 0
+    assert served.mynaportal("demo-seed").returncode == 0
+    issued = served.mynaportal("sandbox", "issue-card", "--demo")
+    assert issued.returncode == 0, issued.stderr
+    process = subprocess.Popen([MYNAPORTAL, "serve", "--port", str(port)], env=env, cwd=home,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield served
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def bridge(server: Server, reader: str, store: Path, *args: str, stdin: str = "1234\n") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nfc_bridge.portal", *args, "--server", server.url,
+                           "--store", str(store), "--pin-stdin", "--reader", reader, "--extended"],
+                          input=stdin, capture_output=True, text=True, timeout=60, check=False, cwd=REPO)
+
+
+@pytest.fixture
+def inserted(pcscd: str, server: Server) -> Iterator[InsertedCard]:
+    card = InsertedCard(pcscd, VirtualCard(CardStore(server.cards / "taro.json").load()))
+    yield card
+    card.close()
+
+
+def test_card_login_phone_credential_and_phone_login(server: Server, inserted: InsertedCard, tmp_path: Path) -> None:
+    started = time.perf_counter()
+    login = bridge(server, inserted.reader, tmp_path, "login")
+    elapsed = time.perf_counter() - started
+    assert login.returncode == 0, login.stderr
+    assert login.stdout.startswith(f"logged in to {server.url} (applications:write family:read notices:read")
+    session = (tmp_path / "session.json")
+    assert oct(session.stat().st_mode & 0o777) == "0o600"
+    assert elapsed < 20
+
+    issued = bridge(server, inserted.reader, tmp_path, "phone-credential", "issue", stdin="ABC123\n")
+    assert issued.returncode == 0, issued.stderr
+    phone = bridge(server, inserted.reader, tmp_path, "login", "--phone")
+    assert phone.returncode == 0, phone.stderr
+
+
+def test_blocked_pin_is_refused_by_the_bridge_before_the_server(server: Server, pcscd: str,
+                                                               tmp_path: Path) -> None:
+    data = CardStore(server.cards / "hanako.json").load()
+    data.pins["jpki/0018"].tries_left = 0
+    card = InsertedCard(pcscd, VirtualCard(data))
+    try:
+        result = bridge(server, card.reader, tmp_path, "login")
+    finally:
+        card.close()
+    assert result.returncode == 1
+    assert result.stderr.startswith("myna-bridge: PIN_BLOCKED:")
+    assert not (tmp_path / "session.json").exists()
+    assert Pin.AUTH.max_tries == 3
+
+
+def test_a_lost_card_is_refused(server: Server, pcscd: str, tmp_path: Path) -> None:
+    data = CardStore(server.cards / "hanako.json").load()
+    assert server.mynaportal("sandbox", "revoke-card", "--person", "hanako@example.jp").stdout == \
+        "revoked 2 certificates\n"
+    card = InsertedCard(pcscd, VirtualCard(data))
+    try:
+        result = bridge(server, card.reader, tmp_path, "login")
+    finally:
+        card.close()
+    assert (result.returncode, result.stderr) == (1, "myna-bridge: CERTIFICATE_REVOKED: This certificate has been "
+                                                     "revoked.\n")
+
+
+def test_the_bridge_sends_the_persisted_operations(repo_root: Path) -> None:
+    for name, text in operations.ALL.items():
+        assert (repo_root / "graphql" / "operations" / "phone" / f"{name}.graphql").read_text() == text

@@ -1,0 +1,52 @@
+"""Agency callbacks: retried on 5xx along the ladder, given up on 4xx, every attempt recorded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from api.db import create_session_factory, utcnow
+from payments.callbacks import RETRY_LADDER, deliver_due, enqueue, set_endpoint
+from payments.models import CallbackAttempt, CallbackMessage
+from tests.factories import make_agency
+from tests.payments.conftest import free_port, serve_in_loop
+
+
+async def test_retry_ladder_then_failed(engine: AsyncEngine, session: AsyncSession) -> None:
+    statuses = [503] * len(RETRY_LADDER) + [503]
+    seen: list[str] = []
+
+    async def hook(request: Request) -> Response:
+        seen.append(request.headers["webhook-id"])
+        return Response(status_code=statuses[len(seen) - 1])
+
+    port = free_port()
+    now = utcnow()
+    async with session.begin():
+        agency = await make_agency(session, "chiyoda-city")
+        await set_endpoint(session, agency.id, f"http://127.0.0.1:{port}/hook", now=now)
+        message = await enqueue(session, agency_id=agency.id, event_type="payment.succeeded", payment_id=None,
+                                data={"x": 1}, now=now)
+    factory = create_session_factory(engine)
+    async with serve_in_loop(Starlette(routes=[Route("/hook", hook, methods=["POST"])]), port), \
+            httpx.AsyncClient() as client:
+        assert (await deliver_due(factory, client, "k" * 16, now=now)).retrying == 1
+        assert (await deliver_due(factory, client, "k" * 16, now=now)).retrying == 0  # not due yet
+        at = now
+        for delay in RETRY_LADDER:
+            at += delay
+            run = await deliver_due(factory, client, "k" * 16, now=at)
+        assert (run.delivered, run.retrying, run.failed) == (0, 0, 1)
+    assert seen == [str(message.id)] * (len(RETRY_LADDER) + 1)
+    async with factory() as check:
+        row = await check.get(CallbackMessage, message.id)
+        assert row is not None and (row.state.value, row.attempts, row.last_status_code) == ("failed", 6, 503)
+        assert await check.scalar(select(func.count()).select_from(CallbackAttempt)) == 6
+    assert timedelta(seconds=60) == RETRY_LADDER[0]

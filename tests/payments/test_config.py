@@ -1,0 +1,29 @@
+"""Payment settings: production refuses the demo gateway secret and callback key."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from api.settings import Settings, SettingsError
+
+KEYS = {"MYNAPORTAL_ENV": "production", "MYNAPORTAL_DATA_KEY": base64.b64encode(bytes(range(32))).decode(),
+        "MYNAPORTAL_LOOKUP_KEY": base64.b64encode(bytes(range(1, 33))).decode()}
+
+
+@pytest.mark.parametrize("name", ["MYNAPORTAL_PAYMENT_GATEWAY_SECRET", "MYNAPORTAL_PAYMENT_CALLBACK_KEY"])
+def test_production_refuses_missing_or_demo_payment_secrets(name: str) -> None:
+    for value in (None, "demo:sandbox-payment-gateway"):
+        env = {**KEYS, "MYNAPORTAL_PAYMENT_GATEWAY_SECRET": "g" * 20, "MYNAPORTAL_PAYMENT_CALLBACK_KEY": "c" * 20}
+        env.pop(name) if value is None else env.update({name: value})
+        with pytest.raises(SettingsError) as error:
+            Settings.from_env(env)
+        assert f"{name} is required in production and must not be a demo key" in str(error.value)
+
+
+def test_development_has_working_demo_values() -> None:
+    settings = Settings.from_env({"MYNAPORTAL_PAYMENT_SESSION_TTL": "600"})
+    assert settings.payment_gateway_url == "http://127.0.0.1:8765"
+    assert settings.payment_session_ttl.total_seconds() == 600
+    assert settings.payment_gateway_secret.startswith("demo:")

@@ -1,0 +1,71 @@
+"""The local push service on loopback (uvicorn, TLS), for tests that send real Web Push requests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from push.dev_service import PushServiceState, create_push_service
+from push.dev_tls import ensure_certificate
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class LocalPushService:
+    origin: str
+    ca_file: Path
+    client: httpx.AsyncClient
+    state: PushServiceState
+
+    async def subscriptions(self, count: int) -> list[dict[str, Any]]:
+        response = await self.client.post("/subscriptions", json={"count": count})
+        response.raise_for_status()
+        return list(response.json()["subscriptions"])
+
+    async def control(self, mode: str, *, count: int | None = None, retry_after: int = 1) -> None:
+        response = await self.client.post("/control", json={"mode": mode, "count": count,
+                                                            "retry_after": retry_after})
+        response.raise_for_status()
+
+    async def stats(self) -> dict[str, Any]:
+        return dict((await self.client.get("/stats")).json())
+
+    async def messages(self) -> list[dict[str, Any]]:
+        return list((await self.client.get("/messages")).json()["messages"])
+
+
+@asynccontextmanager
+async def running_push_service(directory: Path) -> AsyncIterator[LocalPushService]:
+    cert, key = ensure_certificate(directory)
+    port = free_port()
+    origin = f"https://127.0.0.1:{port}"
+    app = create_push_service(origin)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, ssl_certfile=str(cert),
+                                           ssl_keyfile=str(key), log_level="warning", lifespan="off",
+                                           access_log=False))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.01)
+    context = ssl.create_default_context(cafile=str(cert))
+    client = httpx.AsyncClient(base_url=origin, verify=context)
+    try:
+        yield LocalPushService(origin, cert, client, app.state.push_service)
+    finally:
+        await client.aclose()
+        app.state.push_service.release.set()
+        server.should_exit = True
+        await task

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from push.vapid import VapidSigner, audience_of, b64url_decode, current_key, rotate_key, vapid_box
+from tests.conftest import TEST_DATA_KEY
+
+NOW = 1_780_000_000.0
+
+
+async def test_the_first_key_is_made_once_and_rotation_keeps_the_old_one(session: AsyncSession) -> None:
+    box = vapid_box(TEST_DATA_KEY)
+    first = await current_key(session, box)
+    assert (await current_key(session, box)).public_key == first.public_key
+    second = await rotate_key(session, box)
+    assert (first.generation, second.generation) == (1, 2)
+    assert (await current_key(session, box)).generation == 2
+    signer = VapidSigner(subject="mailto:push@example.jp")
+    signer.load(first, box)
+    signer.load(second, box)
+    old = signer.header(1, "https://push.example/x", now=NOW)
+    token, key = (part.split("=", 1)[1] for part in old.removeprefix("vapid ").split(", "))
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b64url_decode(key))
+    claims = jwt.decode(token, public, algorithms=["ES256"], audience="https://push.example",
+                        options={"verify_exp": False})
+    assert key == first.public_key and claims["sub"] == "mailto:push@example.jp"
+    assert claims["exp"] == int(NOW) + 12 * 3600
+
+
+async def test_one_header_per_audience_until_near_expiry(session: AsyncSession) -> None:
+    box = vapid_box(TEST_DATA_KEY)
+    signer = VapidSigner(subject="mailto:push@example.jp")
+    signer.load(await current_key(session, box), box)
+    first = signer.header(1, "https://push.example/a", now=NOW)
+    assert signer.header(1, "https://push.example/b", now=NOW + 60) == first
+    assert signer.header(1, "https://other.example/a", now=NOW) != first
+    assert signer.header(1, "https://push.example/a", now=NOW + 11 * 3600 + 1) != first
+
+
+def test_the_audience_is_the_origin_with_its_port() -> None:
+    assert audience_of("https://127.0.0.1:8443/push/x") == "https://127.0.0.1:8443"
+    assert audience_of("https://fcm.googleapis.com:443/fcm/send/x") == "https://fcm.googleapis.com"
