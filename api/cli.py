@@ -6,11 +6,8 @@ import argparse
 import asyncio
 import importlib
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
-
-from sqlalchemy import or_, select
 
 from api.settings import Settings, SettingsError
 
@@ -73,17 +70,13 @@ async def _token(settings: Settings, person: str | None, ttl: timedelta) -> tupl
     from api.db import create_engine, create_session_factory
     from api.demo import DEMO_EMAIL
     from api.identity.tokens import issue_token
-    from api.people.models import Person
+    from api.people.service import find_by_id_or_email
 
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session, session.begin():
             wanted = person or DEMO_EMAIL
-            try:
-                condition = or_(Person.id == uuid.UUID(wanted), Person.email == wanted)
-            except ValueError:
-                condition = Person.email == wanted
-            found = await session.scalar(select(Person).where(condition))
+            found = await find_by_id_or_email(session, wanted)
             if found is None:
                 sys.exit(f"mynaportal: no person with id or email {wanted!r} (run `mynaportal demo-seed`?)")
             token = await issue_token(session, found.id, ttl=ttl, client="mynaportal-cli")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import uuid
 from pathlib import Path
 
 DEFAULT_CARDS_DIR = Path("var/cards")
@@ -47,15 +46,9 @@ def _settings():  # type: ignore[no-untyped-def]
 
 
 async def _find(session, wanted: str):  # type: ignore[no-untyped-def]
-    from sqlalchemy import or_, select
+    from api.people.service import find_by_id_or_email
 
-    from api.people.models import Person
-
-    try:
-        condition = or_(Person.id == uuid.UUID(wanted), Person.email == wanted)
-    except ValueError:
-        condition = Person.email == wanted
-    found = await session.scalar(select(Person).where(condition))
+    found = await find_by_id_or_email(session, wanted)
     if found is None:
         sys.exit(f"mynaportal: no person with id or email {wanted!r} (run `mynaportal demo-seed`?)")
     return found

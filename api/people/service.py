@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import false, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,6 +69,15 @@ async def find_by_individual_number(
     session: AsyncSession, cipher: IndividualNumberCipher, number: str
 ) -> Person | None:
     return await session.scalar(select(Person).where(Person.individual_number_hash == cipher.lookup_hash(number)))
+
+
+async def find_by_id_or_email(session: AsyncSession, wanted: str) -> Person | None:
+    """The person with this id or email (how operators name a person on the command line)."""
+    try:
+        condition = or_(Person.id == uuid.UUID(wanted), Person.email == wanted)
+    except ValueError:
+        condition = Person.email == wanted
+    return await session.scalar(select(Person).where(condition))
 
 
 async def link_parent(session: AsyncSession, parent_id: uuid.UUID, child_id: uuid.UUID) -> None:

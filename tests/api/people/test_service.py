@@ -14,6 +14,7 @@ from api.people.models import Person
 from api.people.service import (
     PersonAlreadyRegistered,
     age_on,
+    find_by_id_or_email,
     find_by_individual_number,
     link_parent,
     readable_person,
@@ -91,3 +92,11 @@ async def test_a_parent_reads_a_minor_child_and_the_read_is_recorded(
     assert await access_records_for(session, parent.id) == []
     assert await access_records_for(session, adult_child.id) == []
     assert await access_records_for(session, stranger.id) == []
+
+
+async def test_find_by_id_or_email(session: AsyncSession, cipher: IndividualNumberCipher) -> None:
+    await make_municipality(session)
+    person = await make_person(session, cipher, number=NUMBER, email="taro@example.jp")
+    assert await find_by_id_or_email(session, "taro@example.jp") is person
+    assert await find_by_id_or_email(session, str(person.id)) is person
+    assert await find_by_id_or_email(session, "nobody@example.jp") is None
