@@ -25,6 +25,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
+# Sandbox certificates carry the portal's OCSP and CRL addresses: they must name the port it serves on.
+run: export MYNAPORTAL_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.installed
 	$(BIN)/mynaportal migrate
 	$(BIN)/mynaportal demo-seed
