@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from payments import webhooks
+from api.webhooks import SECRET_PREFIX, DestinationRefused, check_destination, sign_headers
 from payments.models import CallbackAttempt, CallbackEndpoint, CallbackMessage, CallbackState
 
 RETRY_LADDER = (timedelta(seconds=60), timedelta(minutes=5), timedelta(hours=1), timedelta(days=1),
@@ -34,12 +34,15 @@ TIMEOUT_SECONDS = 5.0
 def agency_secret(callback_key: str, agency_id: uuid.UUID) -> str:
     """The agency's Standard Webhooks secret (``whsec_…``), derived: rotate the master key to rotate all."""
     key = hmac.new(callback_key.encode(), b"payment-callbacks:" + agency_id.bytes, hashlib.sha256).digest()
-    return webhooks.SECRET_PREFIX + base64.b64encode(key).decode()
+    return SECRET_PREFIX + base64.b64encode(key).decode()
 
 
-async def set_endpoint(session: AsyncSession, agency_id: uuid.UUID, url: str, *, now: datetime) -> None:
-    if not url.startswith(("https://", "http://")) or len(url) > 500:
-        raise ValueError("the callback URL must be an http(s) URL of at most 500 characters")
+async def set_endpoint(
+    session: AsyncSession, agency_id: uuid.UUID, url: str, *, now: datetime, allow_private: bool
+) -> None:
+    """Register the agency's callback URL: https to a public address (plain http and loopback only in
+    development), so an agency key cannot make the portal call into its own network (SSRF)."""
+    await check_destination(url, allow_private=allow_private)
     row = await session.get(CallbackEndpoint, agency_id)
     if row is None:
         session.add(CallbackEndpoint(agency_id=agency_id, url=url, updated_at=now))
@@ -73,7 +76,7 @@ class DeliveryRun:
 
 async def deliver_due(
     session_factory: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, callback_key: str, *,
-    now: datetime, limit: int = 100,
+    now: datetime, allow_private: bool, limit: int = 100,
 ) -> DeliveryRun:
     run = DeliveryRun()
     async with session_factory() as session, session.begin():
@@ -99,11 +102,19 @@ async def deliver_due(
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         started = time.perf_counter()
         status: int | None = None
+        refused = None
+        if url is not None:
+            try:  # again at send time: the name may resolve elsewhere since registration
+                await check_destination(url, allow_private=allow_private)
+            except DestinationRefused as error:
+                refused = str(error)
         if url is None:
             outcome, retry = "no endpoint", False
+        elif refused is not None:
+            outcome, retry = f"refused: {refused}", False
         else:
-            headers = webhooks.headers(agency_secret(callback_key, agency_id), str(message_id),
-                                       int(now.timestamp()), body)
+            headers = {**sign_headers(agency_secret(callback_key, agency_id), str(message_id), body,
+                                      timestamp=int(now.timestamp())), "content-type": "application/json"}
             try:
                 response = await client.post(url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
                 status = response.status_code

@@ -90,7 +90,8 @@ async def _round(settings: Any, session_factory: Any) -> dict[str, Any]:
         expired = await orders.expire_orders(session, today=business_day(now), now=now)
         purged = await idempotency.purge_expired(session, now=now)
     async with httpx.AsyncClient() as client:
-        delivered = await callbacks.deliver_due(session_factory, client, settings.payment_callback_key, now=now)
+        delivered = await callbacks.deliver_due(session_factory, client, settings.payment_callback_key, now=now,
+                                                allow_private=not settings.production)
     return {"recovery": recovered.__dict__, "refunds_finished": refunded, "orders_expired": len(expired),
             "keys_purged": purged, "callbacks": delivered.__dict__}
 
@@ -121,7 +122,8 @@ def cmd_deliver(_: argparse.Namespace) -> None:
 
     async def work(session_factory: Any) -> dict[str, int]:
         async with httpx.AsyncClient() as client:
-            return (await deliver_due(session_factory, client, settings.payment_callback_key, now=utcnow())).__dict__
+            return (await deliver_due(session_factory, client, settings.payment_callback_key, now=utcnow(),
+                                      allow_private=not settings.production)).__dict__
 
     print(json.dumps(asyncio.run(_with_db(settings, work))))
 
@@ -206,7 +208,10 @@ def cmd_endpoint(args: argparse.Namespace) -> None:
             agency = await agency_by_slug(session, args.agency)
             if agency is None:
                 sys.exit(f"mynaportal: no agency with slug {args.agency!r}")
-            await set_endpoint(session, agency.id, args.url, now=utcnow())
+            try:
+                await set_endpoint(session, agency.id, args.url, now=utcnow(), allow_private=not settings.production)
+            except ValueError as error:
+                sys.exit(f"mynaportal: {error}")
             return agency_secret(settings.payment_callback_key, agency.id)
 
     print(asyncio.run(_with_db(settings, work)))

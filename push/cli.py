@@ -90,7 +90,7 @@ def cmd_vapid_rotate(_: argparse.Namespace) -> None:
 
 def cmd_delivery_service_add(args: argparse.Namespace) -> None:
     from api.notices.delivery_services import register_service, webhook_box
-    from api.notices.webhooks import DestinationRefused
+    from api.webhooks import DestinationRefused
 
     async def add(session: Any, settings: Any) -> str:
         try:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import new_id, utcnow
 from api.notices.models import DeliveryService, DeliveryServiceLink, DeliveryState, Notice
-from api.notices.webhooks import DestinationRefused, check_destination, new_secret, sign_headers
+from api.webhooks import DestinationRefused, check_destination, new_secret, sign_headers
 from push.secrets import SecretBox
 from push.sender import SendResult, parse_retry_after
 

@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from payments import webhooks
+from api.webhooks import sign_headers
 from payments.ledger import business_day
 
 logger = logging.getLogger("payments.sandbox_gateway")
@@ -149,7 +149,7 @@ class SandboxGatewayState:
         for delay in (0.0, *self.retry_delays):
             if delay:
                 await asyncio.sleep(delay)
-            headers = webhooks.headers(self.secret, message_id, int(time.time()), body)
+            headers = {**sign_headers(self.secret, message_id, body), "content-type": "application/json"}
             try:
                 assert self.client is not None
                 response = await self.client.post(url, content=body, headers=headers)

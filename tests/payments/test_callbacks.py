@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.applications import Starlette
@@ -13,8 +14,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.db import create_session_factory, utcnow
+from api.webhooks import DestinationRefused
 from payments.callbacks import RETRY_LADDER, deliver_due, enqueue, set_endpoint
-from payments.models import CallbackAttempt, CallbackMessage
+from payments.models import CallbackAttempt, CallbackEndpoint, CallbackMessage
 from tests.factories import make_agency
 from tests.payments.conftest import free_port, serve_in_loop
 
@@ -31,18 +33,18 @@ async def test_retry_ladder_then_failed(engine: AsyncEngine, session: AsyncSessi
     now = utcnow()
     async with session.begin():
         agency = await make_agency(session, "chiyoda-city")
-        await set_endpoint(session, agency.id, f"http://127.0.0.1:{port}/hook", now=now)
+        await set_endpoint(session, agency.id, f"http://127.0.0.1:{port}/hook", now=now, allow_private=True)
         message = await enqueue(session, agency_id=agency.id, event_type="payment.succeeded", payment_id=None,
                                 data={"x": 1}, now=now)
     factory = create_session_factory(engine)
     async with serve_in_loop(Starlette(routes=[Route("/hook", hook, methods=["POST"])]), port), \
             httpx.AsyncClient() as client:
-        assert (await deliver_due(factory, client, "k" * 16, now=now)).retrying == 1
-        assert (await deliver_due(factory, client, "k" * 16, now=now)).retrying == 0  # not due yet
+        assert (await deliver_due(factory, client, "k" * 16, now=now, allow_private=True)).retrying == 1
+        assert (await deliver_due(factory, client, "k" * 16, now=now, allow_private=True)).retrying == 0  # not due yet
         at = now
         for delay in RETRY_LADDER:
             at += delay
-            run = await deliver_due(factory, client, "k" * 16, now=at)
+            run = await deliver_due(factory, client, "k" * 16, now=at, allow_private=True)
         assert (run.delivered, run.retrying, run.failed) == (0, 0, 1)
     assert seen == [str(message.id)] * (len(RETRY_LADDER) + 1)
     async with factory() as check:
@@ -50,3 +52,31 @@ async def test_retry_ladder_then_failed(engine: AsyncEngine, session: AsyncSessi
         assert row is not None and (row.state.value, row.attempts, row.last_status_code) == ("failed", 6, 503)
         assert await check.scalar(select(func.count()).select_from(CallbackAttempt)) == 6
     assert timedelta(seconds=60) == RETRY_LADDER[0]
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1/hook", "https://10.0.0.8/hook", "http://agency.example/hook",
+                                 "https://169.254.169.254/latest"])
+async def test_production_refuses_callback_urls_into_private_networks(session: AsyncSession, url: str) -> None:
+    async with session.begin():
+        agency = await make_agency(session, "chiyoda-city")
+        with pytest.raises(DestinationRefused):
+            await set_endpoint(session, agency.id, url, now=utcnow(), allow_private=False)
+    assert await session.scalar(select(func.count()).select_from(CallbackEndpoint)) == 0
+
+
+async def test_a_registered_loopback_url_is_not_called_in_production(
+    session: AsyncSession, engine: AsyncEngine
+) -> None:
+    now = utcnow()
+    async with session.begin():
+        agency = await make_agency(session, "chiyoda-city")
+        await set_endpoint(session, agency.id, "http://127.0.0.1:9/hook", now=now, allow_private=True)
+        message = await enqueue(session, agency_id=agency.id, event_type="payment.succeeded", payment_id=None,
+                                data={"x": 1}, now=now)
+    factory = create_session_factory(engine)
+    async with httpx.AsyncClient() as client:
+        run = await deliver_due(factory, client, "k" * 16, now=now, allow_private=False)
+    assert (run.delivered, run.retrying, run.failed) == (0, 0, 1)
+    async with factory() as check:
+        row = await check.get(CallbackMessage, message.id)
+        assert row is not None and (row.state.value, row.last_status_code) == ("failed", None)

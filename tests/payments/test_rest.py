@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db import create_session_factory
-from payments import webhooks
+from api.webhooks import sign_headers
 from payments.models import CallbackMessage, LedgerJournal, Payment, PaymentEvent, PaymentOrder
 from tests.payments.conftest import GATEWAY_SECRET, PaymentPortal
 from tests.payments.helpers import raw_id, start
@@ -25,7 +25,8 @@ def notification(payment: Payment, state: str, *, secret: str = GATEWAY_SECRET, 
         "amount": payment.amount if amount is None else amount, "state": state,
         "captured_at": "2026-04-01T03:00:00+00:00" if state == "success" else None,
         "card_brand": "visa", "card_last4": "4242"}}).encode()
-    return body, webhooks.headers(secret, f"gwmsg_{uuid.uuid4().hex}", timestamp or int(time.time()), body)
+    headers = sign_headers(secret, f"gwmsg_{uuid.uuid4().hex}", body, timestamp=timestamp or int(time.time()))
+    return body, {**headers, "content-type": "application/json"}
 
 
 async def _started_payment(pp: PaymentPortal, engine: AsyncEngine) -> Payment:

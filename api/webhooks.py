@@ -1,8 +1,10 @@
-"""Standard Webhooks 1.0: signing what we send, a ``verify_webhook`` helper for receivers, and the
-destination guard (production refuses private, loopback and link-local addresses).
+"""Standard Webhooks 1.0, the one implementation: signing what we send (notices to delivery services,
+payment callbacks to agencies, the sandbox gateway's notifications), ``verify_webhook`` for receivers,
+and the destination guard (production refuses private, loopback and link-local addresses).
 
 Signature: ``webhook-signature: v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>``; several
-space-separated signatures allow secret rotation. Secrets look like ``whsec_<base64 of 24-64 bytes>``.
+space-separated signatures allow secret rotation. Secrets look like ``whsec_<base64 of 24-64 bytes>``;
+any other string is used as its UTF-8 bytes (a shared secret configured by an operator).
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ def new_secret() -> str:
 
 
 def _key(secret: str) -> bytes:
+    if not secret.startswith(SECRET_PREFIX):
+        return secret.encode()
     try:
         return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
     except (binascii.Error, ValueError) as error:
-        raise ValueError("not a whsec_ secret") from error
+        raise ValueError("not a valid whsec_ secret") from error
 
 
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -70,12 +74,14 @@ class ReplayGuard:
 
 
 def verify_webhook(
-    secret: str, headers: Mapping[str, str], body: bytes, *, replay_guard: ReplayGuard,
+    secret: str, headers: Mapping[str, str], body: bytes, *, replay_guard: ReplayGuard | None,
     now: float | None = None, tolerance: int = TOLERANCE_SECONDS,
 ) -> str:
-    """Return the message id if the request is authentic, fresh and not seen before; raise otherwise.
+    """Return the message id if the request is authentic, fresh and (with a guard) not seen before.
 
-    ``headers`` must be case-insensitive (Starlette's and httpx's are) or lower-case.
+    ``headers`` must be case-insensitive (Starlette's and httpx's are) or lower-case. Pass
+    ``replay_guard=None`` only where a repeated delivery is harmless by design (the payment state
+    machine applies a notification once however often it comes).
     """
     message_id = headers.get("webhook-id")
     stamp = headers.get("webhook-timestamp")
@@ -94,7 +100,7 @@ def verify_webhook(
                if candidate.startswith("v1,")):
         raise WebhookVerificationError("no matching signature")
     # Only an authentic request may occupy an id in the replay guard.
-    if not replay_guard.first_time(message_id, clock):
+    if replay_guard is not None and not replay_guard.first_time(message_id, clock):
         raise WebhookVerificationError("message id already received")
     return message_id
 
