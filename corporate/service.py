@@ -81,6 +81,14 @@ async def lookup(session: AsyncSession, numbers: Sequence[str], *, history: bool
     return sorted(states, key=lambda state: order[state.corporate_number])  # stable: history stays in order
 
 
+async def histories(session: AsyncSession, numbers: Sequence[str]) -> dict[str, list[CorporateState]]:
+    """Every state of each number, oldest first; an unknown number maps to an empty list."""
+    grouped: dict[str, list[CorporateState]] = {number: [] for number in numbers}
+    for state in await lookup(session, numbers, history=True):
+        grouped[state.corporate_number].append(state)
+    return grouped
+
+
 def _address_filter(prefecture_code: str | None, city_code: str | None) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if prefecture_code:

@@ -22,6 +22,7 @@ from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality, Person
 from api.people.service import municipalities_by_codes, persons_by_ids
 from api.schema.errors import ErrorCode, PublicError
+from corporate.service import CorporateState, histories
 
 MAX_BATCH = 500
 _UNAUTHENTICATED_MESSAGES = {
@@ -47,6 +48,7 @@ class Loaders:
     person: DataLoader[uuid.UUID, Person | None]
     municipality: DataLoader[str, Municipality | None]
     agency: DataLoader[uuid.UUID, Agency | None]
+    corporate_history: DataLoader[str, list[CorporateState]]
 
     @classmethod
     def create(cls, session_factory: async_sessionmaker[AsyncSession]) -> Loaders:
@@ -54,6 +56,7 @@ class Loaders:
             person=_loader(session_factory, persons_by_ids),
             municipality=_loader(session_factory, municipalities_by_codes),
             agency=_loader(session_factory, agencies_by_ids),
+            corporate_history=_loader(session_factory, histories),
         )
 
 

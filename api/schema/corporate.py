@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry import relay
-from strawberry.dataloader import DataLoader
 
 from api.pagination import encode_cursor
 from api.schema.connections import page_request
@@ -19,8 +17,6 @@ from api.schema.context import Info
 from api.schema.errors import ErrorCode, PublicError
 from corporate import application_ids, records, service
 from corporate.checkdigit import InvalidCorporateNumber, clean_input, validate
-
-_HISTORY_LOADER = "corporate_history_loader"
 
 
 def _date(value: str | None) -> date | None:
@@ -73,23 +69,6 @@ class CorporationStateType:
         )
 
 
-def _history_loader(info: Info) -> DataLoader[str, list[service.CorporateState]]:
-    # One loader per request, kept on the request's context (sibling nodes share one batched query).
-    context: Any = info.context
-    loader = context.__dict__.get(_HISTORY_LOADER)
-    if loader is None:
-        async def load(numbers: list[str]) -> list[list[service.CorporateState]]:
-            async with info.context.session_factory() as session:
-                states = await service.lookup(session, numbers, history=True)
-            grouped: dict[str, list[service.CorporateState]] = {number: [] for number in numbers}
-            for state in states:
-                grouped[state.corporate_number].append(state)
-            return [grouped[number] for number in numbers]
-
-        loader = context.__dict__[_HISTORY_LOADER] = DataLoader(load_fn=load, max_batch_size=100)
-    return loader
-
-
 @strawberry.type(name="Corporation", description="A corporation by its corporate number (法人番号), "
                                                   "with its latest state and its history.")
 class CorporationType:
@@ -98,7 +77,7 @@ class CorporationType:
 
     @strawberry.field(description="Every published state, oldest first.")
     async def history(self, info: Info) -> list[CorporationStateType]:
-        states = await _history_loader(info).load(self.corporate_number)
+        states = await info.context.loaders.corporate_history.load(self.corporate_number)
         return [CorporationStateType.from_state(state) for state in states]
 
     @classmethod
