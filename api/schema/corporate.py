@@ -155,7 +155,7 @@ class CorporateQuery:
             checked = validate(clean_input(number))
         except InvalidCorporateNumber as error:
             raise PublicError(ErrorCode.BAD_USER_INPUT, f"Not a corporate number: {error}.") from error
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             [state] = await service.lookup(session, [checked]) or [None]
         return CorporationType.from_state(state) if state else None
 
@@ -177,7 +177,7 @@ class CorporateQuery:
             include_past_names=filters.include_past_names, assigned_from=filters.assigned_from,
             assigned_to=filters.assigned_to, changed_since=filters.changed_since)
         try:
-            async with info.context.session_factory() as session:
+            async with info.context.read_session_factory() as session:
                 _, found = await service.search_names(session, search, limit=request.first + 1,
                                                       after=_sort_key(request.after), with_count=False)
         except service.InvalidSearch as error:
@@ -192,7 +192,7 @@ class CorporateQuery:
     @strawberry.field(description="The signed-in person's application ids of the corporate-number API.")
     async def corporate_application_ids(self, info: Info) -> list[CorporateApplicationIdType]:
         principal = info.context.require_person("profile:read")
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             rows = await application_ids.ids_of_person(session, principal.person_id)
         return [CorporateApplicationIdType(hint=row.hint, label=row.label, created_at=row.created_at,
                                            revoked=row.revoked_at is not None) for row in rows]

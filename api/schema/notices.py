@@ -253,7 +253,7 @@ class NoticesQuery:
     @strawberry.field(description="The viewer's devices that receive notices.")
     async def push_subscriptions(self, info: Info) -> list[PushSubscriptionType]:
         principal = info.context.require_person(NOTICES_READ)
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             rows = await subscriptions_of(session, principal.person_id)
         return [PushSubscriptionType(id=strawberry.ID(str(s.id)), device_label=s.device_label,
                                      created_at=s.created_at) for s in rows]
@@ -265,7 +265,7 @@ class NoticesQuery:
         agency = info.context.require_agency(NOTICES_DELIVERY_READ)
         target = _uuid(notice_id, "Notice")
         request = page_request(first, after)
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             try:
                 counts = await delivery_counts(session, agency.agency_id, target)
                 page = await delivery_page(session, agency.agency_id, target, request)
@@ -406,7 +406,7 @@ class NoticesSubscription:
         async with notice_broker(info).subscribe() as queue:
             while True:
                 notice_id = await queue.get()
-                async with info.context.session_factory() as session:
+                async with info.context.read_session_factory() as session:
                     mine = await session.scalar(select(NoticeRecipient.notice_id).where(
                         NoticeRecipient.notice_id == notice_id, NoticeRecipient.person_id == principal.person_id))
                     if mine is None:

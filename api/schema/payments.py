@@ -296,7 +296,7 @@ class PaymentsQuery:
     ) -> relay.Connection[PaymentType]:
         agency = info.context.require_agency("payments:reports")
         request = page_request(first, after)
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             page = await queries.agency_payments_page(
                 session, agency.agency_id, request, state=PaymentState(status.value) if status else None,
                 from_day=from_date, to_day=to_date, reference=reference)
@@ -311,7 +311,7 @@ class PaymentsQuery:
                 settlement = await gateway.settlement_file(date, str(agency.agency_id))
         except GatewayUnavailable as error:
             raise PublicError(ErrorCode.GATEWAY_UNAVAILABLE, "The settlement file is unavailable.") from error
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             report = await reconciliation.reconcile(session, agency.agency_id, date, settlement)
         return ReportType(date=report.day, balanced=report.balanced, ledger_count=report.ledger_count,
                           ledger_total=report.ledger_total, settlement_count=report.settlement_count,

@@ -59,14 +59,14 @@ class ProxyQuery:
     @strawberry.field(description="Grants the signed-in person gave (most recent last).")
     async def proxy_grants(self, info: Info) -> list[ProxyGrantType]:
         principal = info.context.require_person(PROFILE_READ)
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             return await _shape(session, (await grants_given(session, principal.person_id))[:100],
                                 info.context.today())
 
     @strawberry.field(description="Grants the signed-in person received as a proxy.")
     async def proxy_grants_received(self, info: Info) -> list[ProxyGrantType]:
         principal = info.context.require_person(PROFILE_READ)
-        async with info.context.session_factory() as session:
+        async with info.context.read_session_factory() as session:
             return await _shape(session, (await grants_received(session, principal.person_id))[:100],
                                 info.context.today())
 
