@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.db import create_engine, create_session_factory
+from api.db import create_engine, create_session_factory, dispose_engine
 from api.logs import configure_logging, request_id_var
 from api.migrate import MIGRATIONS
 from api.people.individual_number import IndividualNumberCipher
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                 module, _, function = hook.partition(":")
                 await hooks.enter_async_context(getattr(importlib.import_module(module), function)(app))
             yield
-        await engine.dispose()
+        await dispose_engine(engine)
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),

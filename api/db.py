@@ -10,11 +10,15 @@ lets run beside a writer: ``create_session_factory(engine, read_only=True)``.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -103,3 +107,67 @@ def read_only_factory(session_factory: async_sessionmaker[AsyncSession]) -> asyn
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+T = TypeVar("T")
+
+
+class Reader:
+    """Runs a read-only function of a sync ``Connection`` the cheapest way each backend allows.
+
+    SQLite: aiosqlite pays a thread hop for every DBAPI call (a one-row lookup costs ~1.1 ms here); the
+    stdlib driver does the whole read in one worker-thread hop (~0.14 ms), or, with ``inline=True``, on the
+    event loop itself (~0.05 ms), on connections that are ``query_only``. Inline is only for bounded
+    lookups by an index (a few rows, no scan): the loop is blocked for as long as the read takes.
+    PostgreSQL: the async engine in autocommit (no BEGIN/ROLLBACK round trips); ``inline`` is ignored.
+    For hot read paths; units of work keep using sessions.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sync: Engine | None = None
+        database = engine.url.database or ""
+        if engine.dialect.name == "sqlite" and database not in ("", ":memory:"):
+            self._sync = create_sync_engine(engine.url.set(drivername="sqlite"),
+                                            connect_args={"check_same_thread": False})
+
+            @event.listens_for(self._sync, "connect")
+            def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA query_only=ON")
+                cursor.execute("PRAGMA busy_timeout=5000")
+                cursor.close()
+
+    async def run(self, work: Callable[[Connection], T], *, inline: bool = False) -> T:
+        if self._sync is not None:
+            return self._run_sync(work) if inline else await asyncio.to_thread(self._run_sync, work)
+        async with self._engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+            return await connection.run_sync(work)
+
+    def _run_sync(self, work: Callable[[Connection], T]) -> T:
+        assert self._sync is not None
+        with self._sync.connect() as connection:
+            return work(connection)
+
+    def dispose(self) -> None:
+        if self._sync is not None:
+            self._sync.dispose()
+
+
+_readers: weakref.WeakKeyDictionary[AsyncEngine, Reader] = weakref.WeakKeyDictionary()
+
+
+def reader_for(engine: AsyncEngine) -> Reader:
+    """The engine's one Reader (its thread-side pool is shared by every caller)."""
+    reader = _readers.get(engine)
+    if reader is None:
+        reader = _readers[engine] = Reader(engine)
+    return reader
+
+
+async def dispose_engine(engine: AsyncEngine) -> None:
+    """Close the engine's pool and its Reader's."""
+    reader = _readers.pop(engine, None)
+    if reader is not None:
+        reader.dispose()
+    await engine.dispose()

@@ -19,7 +19,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import NullPool
 
-from api.db import Base, create_engine, create_session_factory
+from api.db import Base, create_engine, create_session_factory, dispose_engine
 from api.migrate import migrate
 from api.people.individual_number import IndividualNumberCipher
 from api.settings import PROJECT_ROOT, Settings
@@ -90,7 +90,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     async with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(delete(table))
-    await engine.dispose()
+    await dispose_engine(engine)
 
 
 @pytest.fixture

@@ -4,10 +4,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import UTCDateTime, create_session_factory
+from api.db import UTCDateTime, create_session_factory, reader_for
 from api.people.models import Municipality
 
 
@@ -46,3 +47,19 @@ def test_utc_datetime_refuses_naive_values_and_normalises_to_utc() -> None:
     tokyo = datetime(2026, 1, 1, 9, 0, tzinfo=timezone(timedelta(hours=9)))
     assert column.process_bind_param(tokyo, None) == datetime(2026, 1, 1, 0, 0, tzinfo=UTC)  # type: ignore[arg-type]
     assert column.process_result_value(datetime(2026, 1, 1), None) == datetime(2026, 1, 1, tzinfo=UTC)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("inline", [False, True])
+async def test_reader_reads_committed_data_and_cannot_write(engine: AsyncEngine, inline: bool) -> None:
+    async with create_session_factory(engine)() as session, session.begin():
+        session.add(Municipality(code="131016", prefecture="東京都", name="千代田区"))
+    reader = reader_for(engine)
+    assert reader_for(engine) is reader
+    names = await reader.run(lambda c: c.execute(select(Municipality.name)).scalars().all(), inline=inline)
+    assert names == ["千代田区"]
+    if engine.dialect.name == "sqlite":
+        # query_only: a write through the reader fails and changes nothing
+        with pytest.raises(OperationalError, match="readonly"):
+            await reader.run(lambda c: c.execute(delete(Municipality)), inline=inline)
+    async with create_session_factory(engine)() as session:
+        assert await session.scalar(select(func.count()).select_from(Municipality)) == 1
