@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.db import create_engine, create_session_factory, dispose_engine
+from api.db import create_engine, create_session_factory, dispose_engine, reader_for
 from api.logs import configure_logging, request_id_var
 from api.migrate import MIGRATIONS
 from api.people.individual_number import IndividualNumberCipher
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
     graphql_app = PortalGraphQL(build_schema(settings), session_factory=session_factory,
                                 read_session_factory=create_session_factory(engine, read_only=True),
+                                reader=reader_for(engine),
                                 cipher=cipher, graphiql=settings.graphiql)
     head = _migration_head()
 

@@ -149,6 +149,11 @@ class Reader:
         with self._sync.connect() as connection:
             return work(connection)
 
+    @property
+    def sync_engines(self) -> list[Engine]:
+        """The engines that execute this reader's statements (for instrumentation and tests)."""
+        return [self._sync] if self._sync is not None else [self._engine.sync_engine]
+
     def dispose(self) -> None:
         if self._sync is not None:
             self._sync.dispose()

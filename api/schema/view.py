@@ -15,7 +15,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
-from api.identity.authentication import AuthenticatedPerson, authenticate_person
+from api.db import Reader
+from api.identity.authentication import AuthenticatedPerson, authenticate_person_on
 from api.identity.tokens import TokenRejected
 from api.people.individual_number import IndividualNumberCipher
 from api.schema import PortalSchema
@@ -30,6 +31,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         *,
         session_factory: async_sessionmaker[AsyncSession],
         read_session_factory: async_sessionmaker[AsyncSession],
+        reader: Reader,
         cipher: IndividualNumberCipher,
         graphiql: bool,
     ) -> None:
@@ -44,6 +46,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         )
         self.session_factory = session_factory
         self.read_session_factory = read_session_factory
+        self.reader = reader
         self.cipher = cipher
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:
@@ -84,13 +87,15 @@ class PortalGraphQL(GraphQL[Context, None]):
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return None, None, "invalid"
-        async with self.read_session_factory() as session:
-            try:
-                if token.startswith(AGENCY_KEY_PREFIX):
+        try:
+            if token.startswith(AGENCY_KEY_PREFIX):
+                async with self.read_session_factory() as session:
                     return None, await resolve_agency_key(session, token), None
-                return await authenticate_person(session, token), None, None
-            except TokenRejected as rejected:
-                return None, None, rejected.reason
+            # Every person's request starts here: one indexed lookup, inline on SQLite (api.db.Reader).
+            return await self.reader.run(lambda connection: authenticate_person_on(connection, token),
+                                         inline=True), None, None
+        except TokenRejected as rejected:
+            return None, None, rejected.reason
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
         try:

@@ -13,15 +13,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api.db import create_engine, create_session_factory
-from api.identity.authentication import authenticate_person
+from api.db import create_engine, reader_for
+from api.identity.authentication import authenticate_person_on
 from api.identity.tokens import TokenRejected
 from api.people.individual_number import IndividualNumberCipher, mask
 from api.settings import Settings
 
 ANSWER = {"data": {"viewer": {"id": "UGVyc29uOjE=", "name": "山田 太郎", "maskedIndividualNumber": "********0013"}}}
 settings = Settings.from_env(os.environ)
-session_factory = create_session_factory(create_engine(settings.database_url), read_only=True)
+reader = reader_for(create_engine(settings.database_url))
 cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
 
 
@@ -33,11 +33,10 @@ async def plain(request: Request) -> JSONResponse:
 async def rest_viewer(request: Request) -> JSONResponse:
     await request.body()
     token = request.headers.get("authorization", "").removeprefix("Bearer ")
-    async with session_factory() as session:
-        try:
-            found = await authenticate_person(session, token)
-        except TokenRejected:
-            return JSONResponse({"error": "unauthenticated"}, status_code=401)
+    try:
+        found = await reader.run(lambda connection: authenticate_person_on(connection, token), inline=True)
+    except TokenRejected:
+        return JSONResponse({"error": "unauthenticated"}, status_code=401)
     person, municipality = found.person, found.municipality
     return JSONResponse({"data": {"viewer": {
         "id": str(person.id), "name": person.name, "nameKana": person.name_kana,

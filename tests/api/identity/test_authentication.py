@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.db import reader_for
 from api.identity.authentication import authenticate_person
 from api.identity.tokens import TokenRejected, issue_token, revoke_token
 from api.people.individual_number import IndividualNumberCipher
@@ -40,11 +41,13 @@ async def test_a_viewer_query_costs_one_select(portal: Portal) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append(statement)
 
-    engine = portal.app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
+    engines = {portal.app.state.engine.sync_engine, *reader_for(portal.app.state.engine).sync_engines}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         result = await portal.query(operation("Viewer"), token=portal.father_token)
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
     assert result["data"]["viewer"]["municipality"]["name"] == "千代田区"
     assert len(statements) == 1
