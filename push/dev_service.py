@@ -63,11 +63,15 @@ class PushServiceState:
     requests: int = 0
     mode: str = "ok"
     mode_left: int | None = None  # None: until changed
+    mode_after: int = 0  # requests still answered normally before the mode applies
     retry_after: int = 1
     release: asyncio.Event = field(default_factory=asyncio.Event)
     verified_tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> (k, exp)
 
     def take_mode(self) -> str:
+        if self.mode_after > 0:
+            self.mode_after -= 1
+            return "ok"
         mode = self.mode
         if mode != "ok" and self.mode_left is not None:
             self.mode_left -= 1
@@ -170,6 +174,7 @@ def create_push_service(origin: str) -> Starlette:
         if mode == "hold":
             state.release = asyncio.Event()
         state.mode, state.mode_left = mode, data.get("count")
+        state.mode_after = int(data.get("after") or 0)
         state.retry_after = int(data.get("retry_after", 1))
         return JSONResponse({"mode": state.mode, "count": state.mode_left})
 

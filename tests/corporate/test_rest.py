@@ -36,7 +36,9 @@ class Api:
 async def api(engine: AsyncEngine, database_url: str) -> AsyncIterator[Api]:
     async with create_session_factory(engine)() as session, session.begin():
         issued = await application_ids.issue(session, "株式会社テスト")
-    app = create_app(make_settings(database_url, corporate_rate=1000, corporate_burst=1000), configure_logs=False)
+    # Generous limits: this fixture reads thousands of rows; the rate limit has its own test below.
+    settings = make_settings(database_url, corporate_rate=1_000_000, corporate_burst=1_000_000)
+    app = create_app(settings, configure_logs=False)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test")
     yield Api(app, client, issued.application_id)
     await client.aclose()

@@ -36,9 +36,9 @@ class LocalPushService:
         response.raise_for_status()
         return list(response.json()["subscriptions"])
 
-    async def control(self, mode: str, *, count: int | None = None, retry_after: int = 1) -> None:
+    async def control(self, mode: str, *, count: int | None = None, retry_after: int = 1, after: int = 0) -> None:
         response = await self.client.post("/control", json={"mode": mode, "count": count,
-                                                            "retry_after": retry_after})
+                                                            "retry_after": retry_after, "after": after})
         response.raise_for_status()
 
     async def stats(self) -> dict[str, Any]:

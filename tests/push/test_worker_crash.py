@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db import READ_ONLY_OPTION
 from api.notices.models import Category, DeliveryState, NoticeDelivery
 from api.notices.segments import Segment
 from api.people.individual_number import IndividualNumberCipher
@@ -44,7 +45,8 @@ async def start_worker(env: dict[str, str], *extra: str) -> asyncio.subprocess.P
 
 
 async def committed(engine: AsyncEngine) -> int:
-    async with engine.connect() as connection:
+    # A read-only connection: polling must not take SQLite's write lock from the worker it watches.
+    async with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as connection:
         return int(await connection.scalar(select(func.count()).select_from(NoticeDelivery).where(
             NoticeDelivery.state == DeliveryState.DELIVERED)) or 0)
 
@@ -66,21 +68,28 @@ async def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(
     env = worker_env(database_url, push_service, tmp_path)
     state = push_service.state
 
+    # The service accepts 25 messages, then holds every request unanswered: mid-batch, deterministically.
+    await push_service.control("hold", after=25)
     first = await start_worker(env)
-    await wait_for(lambda: asyncio.sleep(0, len(state.received) >= 25))
-    await push_service.control("hold")  # from now on requests reach the service but are not accepted
-    # Kill only once every accepted message is committed and some requests of the batch are held.
-    await wait_for(lambda: _settled(engine, state))
-    first.kill()
-    assert await first.wait() == -signal.SIGKILL
-    accepted_before_kill = len(state.received)
-    assert 25 <= accepted_before_kill < 3 * 2 * DEVICES_PER_PERSON
-    await push_service.control("ok")  # release the held requests: answered 503 to a dead worker, not accepted
+    second = None
+    try:
+        # Kill only once every accepted message is committed and some requests of the batch are held.
+        await wait_for(lambda: _settled(engine, state))
+        first.kill()
+        assert await first.wait() == -signal.SIGKILL
+        assert len(state.received) == 25
+        await push_service.control("ok")  # release the held requests: answered 503 to a dead worker, not accepted
 
-    await asyncio.sleep(LEASE_SECONDS + 0.5)  # the dead worker's leases run out
-    second = await start_worker(env, "--once")
-    out, err = await asyncio.wait_for(second.communicate(), 60)
-    assert second.returncode == 0, err.decode()
+        await asyncio.sleep(LEASE_SECONDS + 0.5)  # the dead worker's leases run out
+        second = await start_worker(env, "--once")
+        out, err = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 0, err.decode()
+    finally:  # a failed run must not leave a worker behind; its log tells why
+        for process in (first, second):
+            if process is not None and process.returncode is None:
+                process.kill()
+                _, log = await process.communicate()
+                print(log.decode(errors="replace")[-4000:])  # pytest shows it when the test fails
 
     stats = await push_service.stats()
     expected = {f"{subscription}:{notice}" for subscription in owners for notice in notices}
