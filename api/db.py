@@ -22,7 +22,6 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -129,9 +128,7 @@ class Reader:
         self._sync: Engine | None = None
         database = engine.url.database or ""
         if engine.dialect.name == "sqlite" and database not in ("", ":memory:"):
-            # NullPool: a connection per read (~0.06 ms more) and none left open between reads, so the
-            # reader never outlives its engine's disposal, whoever forgets to dispose it.
-            self._sync = create_sync_engine(engine.url.set(drivername="sqlite"), poolclass=NullPool,
+            self._sync = create_sync_engine(engine.url.set(drivername="sqlite"),
                                             connect_args={"check_same_thread": False})
 
             @event.listens_for(self._sync, "connect")

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.db import create_session_factory
+from api.db import create_session_factory, dispose_engine
 from api.demo import seed_demo
 from api.identity.tokens import issue_token
 from api.people.individual_number import IndividualNumberCipher
@@ -62,7 +62,7 @@ async def portal(engine: AsyncEngine, cipher: IndividualNumberCipher, database_u
     portal = await start_portal(engine, cipher, make_settings(database_url))
     yield portal
     await portal.client.aclose()
-    await portal.app.state.engine.dispose()
+    await dispose_engine(portal.app.state.engine)
 
 
 @pytest.fixture
@@ -74,4 +74,4 @@ async def production_portal(
     portal = await start_portal(engine, cipher, settings)
     yield portal
     await portal.client.aclose()
-    await portal.app.state.engine.dispose()
+    await dispose_engine(portal.app.state.engine)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 
 from api.app import create_app
+from api.db import dispose_engine
 from tests.api.conftest import Portal
 from tests.conftest import make_settings
 
@@ -21,7 +22,7 @@ async def test_readyz_is_unavailable_on_an_unmigrated_database(tmp_path) -> None
     app = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"), configure_logs=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.get("/readyz")
-    await app.state.engine.dispose()
+    await dispose_engine(app.state.engine)
     assert (response.status_code, response.json()) == (503, {"status": "unavailable", "database": "unreachable"})
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.db import create_session_factory
+from api.db import create_session_factory, dispose_engine
 from corporate import application_ids, records
 from corporate.importer import import_files
 from tests.conftest import make_settings
@@ -42,7 +42,7 @@ async def api(engine: AsyncEngine, database_url: str) -> AsyncIterator[Api]:
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test")
     yield Api(app, client, issued.application_id)
     await client.aclose()
-    await app.state.engine.dispose()
+    await dispose_engine(app.state.engine)
 
 
 def _file_rows() -> list[list[str]]:
@@ -158,7 +158,7 @@ async def test_unknown_ids_get_404_and_a_flood_gets_429_with_retry_after(
         assert statuses == [200, 200, 429]
         assert answer.headers["retry-after"] == "1"
         assert answer.json()["code"] == "002"
-    await app.state.engine.dispose()
+    await dispose_engine(app.state.engine)
 
 
 async def test_diff_pages_and_name_search_ranks_exact_then_prefix_then_partial(

@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 
 from api.agencies.credentials import agency_by_slug, issue_agency_key
 from api.agencies.models import AgencyPersonCode
-from api.db import create_session_factory
+from api.db import create_session_factory, dispose_engine
 from api.people.individual_number import IndividualNumberCipher
 from api.settings import PROJECT_ROOT
 from tests.api.conftest import Portal, start_portal
@@ -145,4 +145,4 @@ async def payment_portal(
         yield PaymentPortal(portal, gateway_url, public_url, agency.id, key, codes[portal.father],
                             codes[portal.child], codes[portal.mother])
     await portal.client.aclose()
-    await portal.app.state.engine.dispose()
+    await dispose_engine(portal.app.state.engine)

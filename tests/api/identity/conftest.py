@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory
+from api.db import create_session_factory, dispose_engine
 from api.identity.cards import DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, issue_virtual_card
 from api.identity.sandbox_ca import SandboxCA
 from api.identity.service import IdentityService, phone_credential_message
@@ -141,4 +141,4 @@ async def identity(engine: AsyncEngine, cipher: IndividualNumberCipher, database
     portal.app.state.identity = service
     yield holder
     await portal.client.aclose()
-    await portal.app.state.engine.dispose()
+    await dispose_engine(portal.app.state.engine)

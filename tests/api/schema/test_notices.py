@@ -16,7 +16,7 @@ from strawberry.relay import GlobalID
 from api.agencies.credentials import NOTICES_PUBLISH, issue_agency_key
 from api.agencies.models import Agency, AgencyPersonCode
 from api.app import create_app
-from api.db import create_session_factory
+from api.db import create_session_factory, dispose_engine
 from api.notices.models import Notice
 from tests.api.conftest import Portal, operation
 from tests.conftest import make_settings
@@ -148,4 +148,4 @@ async def test_notice_added_reaches_an_open_app_served_by_another_worker(
             await asyncio.wait_for(refused.recv(), 5)
         except websockets.ConnectionClosed as closed:
             assert closed.rcvd is not None and closed.rcvd.code == 4403
-    await listener_app.state.engine.dispose()
+    await dispose_engine(listener_app.state.engine)

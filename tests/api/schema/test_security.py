@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validate_cache
 
-from api.db import create_session_factory
+from api.db import create_session_factory, dispose_engine
 from api.demo import PEOPLE
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
@@ -106,7 +106,7 @@ async def test_introspection_can_be_switched_off(
         typo = await portal.query("{ viewer { individualNumber } }")
     finally:
         await portal.client.aclose()
-        await portal.app.state.engine.dispose()
+        await dispose_engine(portal.app.state.engine)
     assert set(codes(result)) == {"INTROSPECTION_DISABLED"}
     assert result["errors"][0]["message"] == (
         "GraphQL introspection has been disabled, but the requested query contained the field '__schema'.")
