@@ -127,4 +127,5 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.cipher = cipher
+    app.state.schema = graphql_app.schema
     return app

@@ -6,14 +6,29 @@ strings the files had (dates as YYYY-MM-DD), so every output format renders the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, case, func, literal, or_, select, text, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.db import RawSelect
 from corporate import records
 from corporate.models import Corporation
 from corporate.normalise import like_escape, search_key
@@ -76,8 +91,20 @@ async def lookup(session: AsyncSession, numbers: Sequence[str], *, history: bool
 
 
 def lookup_on(connection: Connection, numbers: Sequence[str], *, history: bool = False) -> list[CorporateState]:
-    """``lookup`` on a sync connection, for ``api.db.Reader`` (the /4/num hot path)."""
-    return _in_given_order(connection.execute(_lookup_query(numbers, history)).all(), numbers)
+    """``lookup`` on a sync connection, for ``api.db.Reader`` (the /4/num hot path): one prepared
+    statement per count of numbers (at most ten), run on the driver's cursor."""
+    distinct = list(dict.fromkeys(numbers))
+    statement = _raw_lookup(len(distinct), history)
+    rows = statement.rows(connection, {f"number_{i}": number for i, number in enumerate(distinct)})
+    return _in_given_order(rows, numbers)
+
+
+@functools.cache
+def _raw_lookup(count: int, history: bool) -> RawSelect:
+    query = _states_query().where(_table.c.corporate_number.in_([bindparam(f"number_{i}") for i in range(count)]))
+    if not history:
+        query = query.where(_table.c.latest)
+    return RawSelect(query.order_by(*_SORT_STATES))
 
 
 def _lookup_query(numbers: Sequence[str], history: bool) -> Select[Any]:

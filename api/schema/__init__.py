@@ -7,7 +7,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
 
@@ -15,9 +14,8 @@ from api.schema.errors import PublicError, classify, logger
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
 from api.schema.security import (
     OperationRegistry,
+    gateway_rules_extension,
     limit_rules,
-    persisted_operations_extension,
-    stable_rules_extension,
 )
 from api.settings import Settings
 
@@ -46,14 +44,8 @@ def build_schema(settings: Settings, registry: OperationRegistry | None = None) 
     registry = registry or OperationRegistry.load(settings.operations_dir)
     rules = limit_rules(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
                         introspection=settings.introspection)
-    max_tokens = settings.max_tokens
-    extensions: list[type[SchemaExtension] | SchemaExtension] = [
-        persisted_operations_extension(registry, settings.persisted_only),
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),  # type: ignore[list-item]
-        ParserCache,
-        ValidationCache,
-        stable_rules_extension(rules),
-    ]
+    extensions = [gateway_rules_extension(registry, persisted_only=settings.persisted_only,
+                                          max_tokens=settings.max_tokens, rules=rules)]
     return PortalSchema(
         query=query_type(),
         mutation=mutation_type(),

@@ -1,13 +1,14 @@
 """Hardening: depth, alias and token limits, introspection policy, and persisted operations.
 
 The limit rules are classes built once per schema, not per request: strawberry's stock limiters
-make a new rule class per request, and ValidationCache keys on the rule classes, so the cache would
-never hit (strawberry#4635; ../shared/reference/style.md §3.7).
+make a new rule class per request, and a validation cache keyed on the rule classes would never hit
+(strawberry#4635; ../shared/reference/style.md §3.7). All of it runs in one extension, GatewayRules.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +16,15 @@ from typing import ClassVar
 
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
     GraphQLError,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     ValidationContext,
     parse,
+    validate,
 )
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
 from api.schema.errors import ErrorCode, coded_error
 
@@ -65,19 +68,6 @@ def limit_rules(*, max_depth: int, max_aliases: int, introspection: bool) -> lis
     return rules
 
 
-class StableValidationRules(AddValidationRules):
-    """AddValidationRules with a fixed list, so the extension can be rebuilt per request cheaply."""
-
-    rules: ClassVar[list[type[ASTValidationRule]]] = []
-
-    def __init__(self) -> None:
-        super().__init__(self.rules)
-
-
-def stable_rules_extension(rules: list[type[ASTValidationRule]]) -> type[StableValidationRules]:
-    return type("LimitRules", (StableValidationRules,), {"rules": rules})
-
-
 @dataclass(frozen=True)
 class PersistedOperation:
     name: str
@@ -113,15 +103,57 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class PersistedOperations(SchemaExtension):
-    """Apollo's APQ wire shape: ``extensions.persistedQuery.sha256Hash`` (version 1) instead of the text.
+@dataclass
+class _Prepared:
+    document: DocumentNode
+    errors: list[GraphQLError] | None = None  # None until first validated
 
-    Unknown hashes get PERSISTED_QUERY_NOT_FOUND; in persisted-only mode a document that is not in the
-    allowlist gets PERSISTED_QUERY_REQUIRED. Clients cannot register new documents at run time.
+
+class DocumentCache:
+    """Parsed documents and their validation results, keyed by the document text (bounded LRU).
+
+    A document is a pure function of its text (and the token limit, fixed per schema), and its
+    validation of the schema and the rules (fixed per schema too), so both are cached under the text:
+    no hashing of the AST per request, as strawberry's ValidationCache does.
     """
 
-    registry: OperationRegistry
-    persisted_only: bool
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[str, _Prepared] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, text: str) -> _Prepared | None:
+        entry = self._entries.get(text)
+        if entry is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+            self._entries.move_to_end(text)
+        return entry
+
+    def put(self, text: str, entry: _Prepared) -> None:
+        self._entries[text] = entry
+        if len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+
+
+class GatewayRules(SchemaExtension):
+    """Every gateway rule in one extension (strawberry builds and runs each extension per request, so one
+    instead of five saves work on every operation):
+
+    - persisted operations, Apollo's APQ wire shape: ``extensions.persistedQuery.sha256Hash`` (version 1)
+      instead of the text. Unknown hashes get PERSISTED_QUERY_NOT_FOUND; in persisted-only mode a document
+      not in the allowlist gets PERSISTED_QUERY_REQUIRED. Clients cannot register documents at run time;
+    - the token limit, enforced while parsing;
+    - the depth, alias and introspection rules, as classes built once (see the module docstring);
+    - parsing and validation cached per document text (``DocumentCache``).
+    """
+
+    registry: ClassVar[OperationRegistry]
+    persisted_only: ClassVar[bool]
+    max_tokens: ClassVar[int]
+    rules: ClassVar[tuple[type[ASTValidationRule], ...]]
+    documents: ClassVar[DocumentCache]
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
@@ -140,9 +172,38 @@ class PersistedOperations(SchemaExtension):
         elif self.persisted_only and context.query and sha256_hex(context.query) not in self.registry.by_hash:
             raise coded_error(ErrorCode.PERSISTED_QUERY_REQUIRED,
                               "Only persisted operations are accepted by this server.")
+        context.validation_rules = (*context.validation_rules, *self.rules)
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None:
+            entry = self.documents.get(context.query)
+            if entry is None:
+                # A syntax error or too many tokens raises here and is not cached.
+                entry = _Prepared(parse(context.query, max_tokens=self.max_tokens))
+                self.documents.put(context.query, entry)
+            context.graphql_document = entry.document
+            self._entry: _Prepared | None = entry
+        else:
+            self._entry = None
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        entry = self._entry
+        if entry is not None and entry.document is context.graphql_document:
+            if entry.errors is None:
+                entry.errors = validate(context.schema._schema, entry.document, context.validation_rules)
+            context.pre_execution_errors = entry.errors
         yield
 
 
-def persisted_operations_extension(registry: OperationRegistry, persisted_only: bool) -> type[SchemaExtension]:
-    return type("PersistedOperationsFor", (PersistedOperations,),
-                {"registry": registry, "persisted_only": persisted_only})
+def gateway_rules_extension(
+    registry: OperationRegistry, *, persisted_only: bool, max_tokens: int,
+    rules: list[type[ASTValidationRule]], cache_size: int = 256,
+) -> type[GatewayRules]:
+    """The extension class for one schema (its settings and its own document cache)."""
+    return type("GatewayRulesFor", (GatewayRules,), {
+        "registry": registry, "persisted_only": persisted_only, "max_tokens": max_tokens,
+        "rules": tuple(rules), "documents": DocumentCache(cache_size)})

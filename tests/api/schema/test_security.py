@@ -6,12 +6,12 @@ import logging
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validate_cache
 
 from api.db import create_session_factory, dispose_engine
 from api.demo import PEOPLE
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
+from api.schema import security
 from tests.api.conftest import Portal, operation, start_portal
 from tests.conftest import make_settings
 
@@ -35,10 +35,12 @@ async def test_unknown_field_is_a_validation_error(portal: Portal) -> None:
         "Cannot query field 'individualNumber' on type 'Person'. Did you mean 'maskedIndividualNumber'?")
 
 
+DEEP = ("{ viewer { children { edges { node { children { edges { node { children { edges { node { "
+        "children { edges { node { id } } } } } } } } } } } } } }")
+
+
 async def test_over_deep_query(portal: Portal) -> None:
-    deep = "{ viewer { children { edges { node { children { edges { node { children { edges { node { " \
-           "children { edges { node { id } } } } } } } } } } } } } }"
-    result = await portal.query(deep, token=portal.father_token)
+    result = await portal.query(DEEP, token=portal.father_token)
     assert result["data"] is None
     assert codes(result) == ["QUERY_TOO_DEEP"]
     assert result["errors"][0]["message"] == "'anonymous' exceeds maximum operation depth of 10"
@@ -151,12 +153,20 @@ async def test_internal_errors_are_masked_and_logged_without_the_number(
     assert caplog.records[0].exc_info[0].__name__ == "InvalidTag"
 
 
-async def test_validation_cache_stays_effective_with_the_limits(portal: Portal) -> None:
-    cache = _get_validate_cache(DEFAULT_MAXSIZE)
+async def test_validation_cache_stays_effective_with_the_limits(portal: Portal,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    [rules] = portal.app.state.schema.extensions
+    validations: list[str] = []
+    real_validate = security.validate
+    monkeypatch.setattr(security, "validate", lambda *args: validations.append("run") or real_validate(*args))
     document = operation("TvViewer")
     await portal.query(document, token=portal.father_token)
-    before = cache.cache_info()
+    hits, misses = rules.documents.hits, rules.documents.misses
     for _ in range(5):
-        await portal.query(document, token=portal.father_token)
-    after = cache.cache_info()
-    assert (after.hits - before.hits, after.misses - before.misses) == (5, 0)
+        result = await portal.query(document, token=portal.father_token)
+        assert result["data"]["viewer"]["name"] == "山田 太郎"
+    assert (rules.documents.hits - hits, rules.documents.misses - misses) == (5, 0)
+    assert validations == ["run"]
+    # The limits still apply to every new document.
+    assert codes(await portal.query(DEEP, token=portal.father_token)) == ["QUERY_TOO_DEEP"]
+    assert validations == ["run", "run"]
