@@ -193,9 +193,7 @@ class CorporateApi:
                 if not is_valid(number):
                     raise ApiError("043")
             history = _flag(params, "history", "0", "044")
-            # The hot path: at most ten numbers by their index, so on SQLite the read runs inline (api.db.Reader).
-            states = await self.reader.run(lambda connection: service.lookup_on(connection, numbers, history=history),
-                                           inline=True)
+            states = await service.lookup_with(self.reader, numbers, history=history)
             updated = await self._last_update()
             return formats.Answer(updated, len(states), 1, 1, states), True
 

@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
     Select,
     and_,
     bindparam,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.db import RawSelect
+from api.db import RawSelect, Reader
 from corporate import records
 from corporate.models import Corporation
 from corporate.normalise import like_escape, search_key
@@ -90,12 +89,12 @@ async def lookup(session: AsyncSession, numbers: Sequence[str], *, history: bool
     return _in_given_order((await session.execute(_lookup_query(numbers, history))).all(), numbers)
 
 
-def lookup_on(connection: Connection, numbers: Sequence[str], *, history: bool = False) -> list[CorporateState]:
-    """``lookup`` on a sync connection, for ``api.db.Reader`` (the /4/num hot path): one prepared
-    statement per count of numbers (at most ten), run on the driver's cursor."""
+async def lookup_with(reader: Reader, numbers: Sequence[str], *, history: bool = False) -> list[CorporateState]:
+    """``lookup`` through ``api.db.Reader`` (the /4/num hot path): one prepared statement per count of
+    numbers (at most ten, by their index, so inline on SQLite), run on the driver's cursor."""
     distinct = list(dict.fromkeys(numbers))
     statement = _raw_lookup(len(distinct), history)
-    rows = statement.rows(connection, {f"number_{i}": number for i, number in enumerate(distinct)})
+    rows = await reader.rows(statement, {f"number_{i}": number for i, number in enumerate(distinct)}, inline=True)
     return _in_given_order(rows, numbers)
 
 

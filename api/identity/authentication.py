@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.db import RawSelect, detached_instance, utcnow
+from api.db import RawSelect, Reader, detached_instance, utcnow
 from api.identity.models import SessionToken
 from api.identity.tokens import TOKEN_PREFIX, Principal, TokenRejected, hash_token
 from api.people.models import Municipality, Person
@@ -29,19 +30,33 @@ class AuthenticatedPerson:
 async def authenticate_person(
     session: AsyncSession, token: str, *, now: datetime | None = None
 ) -> AuthenticatedPerson:
+    _check_shape(token)
     connection = await session.connection()
-    return await connection.run_sync(lambda sync: authenticate_person_on(sync, token, now=now))
+    params = _params(token)
+    return _authenticated(await connection.run_sync(lambda sync: _LOOKUP.first(sync, params)), now)
 
 
-def authenticate_person_on(connection: Connection, token: str, *, now: datetime | None = None) -> AuthenticatedPerson:
-    """``authenticate_person`` on a sync connection, for ``api.db.Reader`` (every request's hot path).
+async def authenticate_person_with(reader: Reader, token: str, *, now: datetime | None = None) -> AuthenticatedPerson:
+    """``authenticate_person`` through ``api.db.Reader`` (every request's hot path).
 
-    One prepared statement on the driver's cursor (``RawSelect``: ~20 µs instead of ~500 µs through the
-    ORM); the person and municipality come back as detached ORM objects, ready to prime the loaders.
+    One prepared statement on the driver's cursor (``RawSelect``: ~90 µs on SQLite, inline, instead of
+    ~500 µs through the ORM); the person and municipality come back as detached ORM objects, ready to
+    prime the loaders.
     """
+    _check_shape(token)
+    return _authenticated(await reader.first(_LOOKUP, _params(token), inline=True), now)
+
+
+def _check_shape(token: str) -> None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         raise TokenRejected("invalid")
-    row = _LOOKUP.first(connection, {"token_hash": hash_token(token)})
+
+
+def _params(token: str) -> dict[str, bytes]:
+    return {"token_hash": hash_token(token)}
+
+
+def _authenticated(row: tuple[Any, ...] | None, now: datetime | None) -> AuthenticatedPerson:
     if row is None or row[_REVOKED_AT] is not None:
         raise TokenRejected("invalid")
     if row[_EXPIRES_AT] <= (now or utcnow()):

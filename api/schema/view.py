@@ -16,7 +16,7 @@ from strawberry.types.unset import UNSET
 
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
 from api.db import Reader
-from api.identity.authentication import AuthenticatedPerson, authenticate_person_on
+from api.identity.authentication import AuthenticatedPerson, authenticate_person_with
 from api.identity.tokens import TokenRejected
 from api.people.individual_number import IndividualNumberCipher
 from api.schema import PortalSchema
@@ -92,8 +92,7 @@ class PortalGraphQL(GraphQL[Context, None]):
                 async with self.read_session_factory() as session:
                     return None, await resolve_agency_key(session, token), None
             # Every person's request starts here: one indexed lookup, inline on SQLite (api.db.Reader).
-            return await self.reader.run(lambda connection: authenticate_person_on(connection, token),
-                                         inline=True), None, None
+            return await authenticate_person_with(self.reader, token), None, None
         except TokenRejected as rejected:
             return None, None, rejected.reason
 

@@ -137,10 +137,13 @@ async def test_the_postgres_reader_runs_again_on_a_connection_the_server_closed(
         pytest.skip("PostgreSQL only")
     reader = reader_for(engine)
     count = select(func.count()).select_from(Municipality)
+    raw_count = RawSelect(count.where(Municipality.code != bindparam("code")))
     assert await reader.run(lambda c: c.execute(count).scalar()) == 0
+    assert await reader.rows(raw_count, {"code": "x"}) == [(0,)]
     async with engine.connect() as connection:  # end every other session on this database
         ended = await connection.scalar(text(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-    assert ended >= 1
+    assert ended >= 2
     assert await reader.run(lambda c: c.execute(count).scalar()) == 0
+    assert await reader.rows(raw_count, {"code": "x"}) == [(0,)]

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.db import create_engine, reader_for
-from api.identity.authentication import authenticate_person_on
+from api.identity.authentication import authenticate_person_with
 from api.identity.tokens import TokenRejected
 from api.people.individual_number import IndividualNumberCipher, mask
 from api.settings import Settings
@@ -34,7 +34,7 @@ async def rest_viewer(request: Request) -> JSONResponse:
     await request.body()
     token = request.headers.get("authorization", "").removeprefix("Bearer ")
     try:
-        found = await reader.run(lambda connection: authenticate_person_on(connection, token), inline=True)
+        found = await authenticate_person_with(reader, token)
     except TokenRejected:
         return JSONResponse({"error": "unauthenticated"}, status_code=401)
     person, municipality = found.person, found.municipality

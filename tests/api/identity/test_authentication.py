@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.db import reader_for
-from api.identity.authentication import authenticate_person
+from api.identity.authentication import authenticate_person, authenticate_person_with
 from api.identity.tokens import TokenRejected, issue_token, revoke_token
 from api.people.individual_number import IndividualNumberCipher
 from tests.api.conftest import Portal, operation
@@ -34,6 +34,25 @@ async def test_token_person_and_municipality_in_one_lookup(
     assert revoked.value.reason == "invalid"
 
 
+async def test_the_readers_lookup_returns_what_the_orm_loads(
+    engine: AsyncEngine, session: AsyncSession, cipher: IndividualNumberCipher
+) -> None:
+    await make_municipality(session)
+    person = await make_person(session, cipher, number=individual_number("10000000001"))
+    token = await issue_token(session, person.id, ttl=timedelta(minutes=15))
+    await session.commit()
+    found = await authenticate_person_with(reader_for(engine), token)
+    for loaded, stored in ((found.person, person), (found.municipality, await session.get(type(found.municipality),
+                                                                                          person.municipality_code))):
+        columns = [attribute.key for attribute in inspect(type(stored)).column_attrs]
+        assert {key: getattr(loaded, key) for key in columns} == {key: getattr(stored, key) for key in columns}
+        assert inspect(loaded).detached
+    assert found.principal.person_id == person.id
+    with pytest.raises(TokenRejected) as unknown:
+        await authenticate_person_with(reader_for(engine), token[:-2] + "xx")
+    assert unknown.value.reason == "invalid"
+
+
 async def test_a_viewer_query_costs_one_select(portal: Portal) -> None:
     statements: list[str] = []
 
@@ -41,13 +60,15 @@ async def test_a_viewer_query_costs_one_select(portal: Portal) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append(statement)
 
-    engines = {portal.app.state.engine.sync_engine, *reader_for(portal.app.state.engine).sync_engines}
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", count)
+    # Sessions run on the engine; hot reads through the Reader (on PostgreSQL straight on psycopg).
+    engine = portal.app.state.engine.sync_engine
+    reader = reader_for(portal.app.state.engine)
+    event.listen(engine, "before_cursor_execute", count)
+    reader.statement_listeners.append(lambda statement: count(None, None, statement))
     try:
         result = await portal.query(operation("Viewer"), token=portal.father_token)
     finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "before_cursor_execute", count)
+        reader.statement_listeners.clear()
     assert result["data"]["viewer"]["municipality"]["name"] == "千代田区"
     assert len(statements) == 1
