@@ -74,7 +74,15 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:
+        # Beyond pool_size a QueuePool opens and closes a connection per checkout (several ms each): keep
+        # enough for a worker's concurrent sessions, with overflow only for bursts.
+        kwargs.setdefault("pool_size", ENGINE_POOL_SIZE)
+        kwargs.setdefault("max_overflow", ENGINE_POOL_SIZE)
     return create_async_engine(database_url, **kwargs)
+
+
+ENGINE_POOL_SIZE = 10
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
