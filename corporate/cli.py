@@ -41,7 +41,8 @@ async def _import(settings: Settings, paths: list[Path], args: argparse.Namespac
     engine = create_engine(settings.database_url)
     try:
         report = await import_files(engine, paths, batch_size=args.batch_size, encoding=args.encoding,
-                                    progress=None if args.quiet else ProgressBar(), on_reject=on_reject)
+                                    progress=None if args.quiet else ProgressBar(), on_reject=on_reject,
+                                    parallel=args.parallel)
     finally:
         await engine.dispose()
         if report_file:
@@ -49,6 +50,9 @@ async def _import(settings: Settings, paths: list[Path], args: argparse.Namespac
     print(f"{report.rows_read} lines read: {report.inserted} new states, {report.unchanged} already stored, "
           f"{report.rejected} rejected ({report.seconds:.1f} s, {report.rows_read / max(report.seconds, 1e-9):,.0f} "
           "rows/s)" + (f"; rejected lines listed in {args.rejects}" if args.rejects and report.rejected else ""))
+    if report.bulk:
+        print("bulk load into the empty table: " + ", ".join(f"{phase} {seconds:.1f} s"
+                                                             for phase, seconds in report.phases.items()))
     return 1 if report.rejected else 0
 
 
@@ -137,8 +141,12 @@ def register(commands: Any) -> None:
     load.add_argument("--encoding", choices=("utf-8", "cp932"), help="skip detection (default: detect)")
     load.add_argument("--rejects", metavar="CSV", help="write rejected lines (file, line, reason) here "
                                                        "instead of to stderr")
-    load.add_argument("--batch-size", type=int, default=5000, help="rows per transaction (default 5000)")
+    load.add_argument("--batch-size", type=int, default=5000, help="rows per batch (default 5000): a transaction each, "
+                                                                    "unless the table was empty (one bulk load)")
     load.add_argument("--quiet", action="store_true", help="no progress bar")
+    load.add_argument("--parallel", action=argparse.BooleanOptionalAction, default=None,
+                      help="parse in a second process while this one writes (default: on SQLite, for 16 MiB "
+                           "of CSV or more)")
     load.set_defaults(func=cmd_import)
 
     generate = actions.add_parser("generate", help="write a synthetic full-data file in the real format",

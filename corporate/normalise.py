@@ -14,6 +14,19 @@ import unicodedata
 _HIRAGANA_TO_KATAKANA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
 _SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
 _OLD_FORMS = str.maketrans("髙﨑德邊邉澤齋齊濱國嶋櫻廣實惠眞黑龍", "高崎徳辺辺沢斎斉浜国島桜広実恵真黒竜")
+
+
+def _folded(code: int) -> int:
+    for table in (_HIRAGANA_TO_KATAKANA, _SMALL_KANA, _OLD_FORMS):
+        code = table.get(code, code)
+    return code
+
+
+# The three tables as one (hiragana to katakana, then small to large, then old forms), applied only to
+# keys that hold one of its characters: str.translate costs ~1.3 us per call on non-ASCII text, and the
+# import computes three keys per row (a national file has 5.7 million rows).
+_FOLD = {code: _folded(code) for table in (_HIRAGANA_TO_KATAKANA, _SMALL_KANA, _OLD_FORMS) for code in table}
+_FOLDABLE = re.compile("[" + "".join(map(chr, sorted(_FOLD))) + "]")
 _KANJI_FORMS = (
     "特定非営利活動法人", "一般社団法人", "一般財団法人", "公益社団法人", "公益財団法人", "社会福祉法人",
     "独立行政法人", "地方独立行政法人", "国立大学法人", "医療法人社団", "医療法人財団", "医療法人", "学校法人",
@@ -32,17 +45,22 @@ _ENGLISH_PATTERN = re.compile(
 )
 # Everything that is not a letter, a digit or a kana/kanji: spaces, punctuation, ・, ー and other dashes.
 _DROPPED = re.compile(r"[\s\W_ー－‐―−〜～・･]+")
+_LATIN = re.compile("[A-Z]")  # every English legal form starts with one
 
 
 def search_key(text: str | None) -> str:
     if not text:
         return ""
     key = unicodedata.normalize("NFKC", text).upper()
-    key = key.translate(_HIRAGANA_TO_KATAKANA).translate(_SMALL_KANA).translate(_OLD_FORMS)
-    key = _KANJI_PATTERN.sub(" ", key)
-    key = _ENGLISH_PATTERN.sub(" ", key)
+    # Each step is skipped when a cheap test shows it cannot change the key (same result, less time).
+    if _FOLDABLE.search(key):
+        key = key.translate(_FOLD)
+    if "法人" in key or "会社" in key or "(" in key:  # every Japanese legal form holds one of them
+        key = _KANJI_PATTERN.sub(" ", key)
+    if _LATIN.search(key):
+        key = _ENGLISH_PATTERN.sub(" ", key)
     key = _DROPPED.sub("", key)
-    return _KANA_PATTERN.sub("", key)
+    return _KANA_PATTERN.sub("", key) if "イシヤ" in key else key  # every kana form ends in ガイシヤ/カイシヤ
 
 
 def like_escape(text: str) -> str:

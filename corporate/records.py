@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
-from corporate.checkdigit import is_valid
-
 # XML element names, in CSV column order (the resource definition's 項番 7-36).
 FIELDS: tuple[str, ...] = (
     "sequenceNumber", "corporateNumber", "process", "correct", "updateDate", "changeDate", "name",
@@ -60,8 +58,18 @@ class RejectedRow(ValueError):
     """A row that cannot be imported; the message says why (never echoing personal data: there is none)."""
 
 
+# Dates seen valid, so that each distinct date is parsed once (a file holds few thousand distinct dates);
+# capped so that a file of random strings cannot grow it without bound.
+_VALID_DATES: set[str] = set()
+_VALID_DATES_CAP = 100_000
+_PROCESS_CODES = frozenset(PROCESS_CODES)
+_KIND_CODES = frozenset(KIND_CODES)
+_FLAGS = frozenset((None, "0", "1"))
+_ZEROS = (6 + 2 * 6) * ord("0")  # the weighted sum of twelve ASCII "0": six weigh 1, six weigh 2
+
+
 def _check_date(value: str | None, field: str) -> None:
-    if value is None:
+    if value is None or value in _VALID_DATES:
         return
     try:
         if len(value) != 10:
@@ -69,40 +77,56 @@ def _check_date(value: str | None, field: str) -> None:
         date.fromisoformat(value)
     except ValueError:
         raise RejectedRow(f"{field} is not a YYYY-MM-DD date") from None
+    if len(_VALID_DATES) < _VALID_DATES_CAP:
+        _VALID_DATES.add(value)
+
+
+def is_corporate_number(number: str) -> bool:
+    """checkdigit.is_valid, in about a tenth of its time (it runs twice per imported row)."""
+    if len(number) != 13 or not number.isascii() or not number.isdigit():
+        return False
+    # From the right of the 12-digit base, weights 1, 2, 1, 2 ...: indices 2, 4 ... 12 weigh 1, 1, 3 ... 11 weigh 2.
+    total = sum(number[2::2].encode()) + 2 * sum(number[1::2].encode()) - _ZEROS
+    return ord(number[0]) - ord("0") == 9 - total % 9
 
 
 def parse_row(fields: list[str]) -> tuple[str | None, ...]:
     """Validate one CSV row and return it as a 30-tuple (None for empty or absent fields)."""
+    return tuple(_validated(fields))
+
+
+def _validated(fields: list[str]) -> list[str | None]:
     count = len(fields)
-    if count not in COLUMN_COUNTS:
+    if count != 30 and count not in COLUMN_COUNTS:
         raise RejectedRow(f"expected 23, 28, 29 or 30 columns, got {count}")
-    values: list[str | None] = [value if value != "" else None for value in fields]
+    values: list[str | None] = [value or None for value in fields]
     if count < 30:
         values.extend([None] * (30 - count))
     sequence, number, process = values[SEQUENCE], values[NUMBER], values[PROCESS]
     if sequence is None or not sequence.isascii() or not sequence.isdigit():
         raise RejectedRow("sequenceNumber is not a number")
-    if number is None or not is_valid(number):
+    if number is None or not is_corporate_number(number):
         raise RejectedRow("corporateNumber is not 13 digits with a valid check digit")
-    if process not in PROCESS_CODES:
+    if process not in _PROCESS_CODES:
         raise RejectedRow("process is not a known code")
     if values[UPDATE_DATE] is None:
         raise RejectedRow("updateDate is missing")
     for position in DATE_FIELDS:
-        _check_date(values[position], FIELDS[position])
+        if values[position] not in _VALID_DATES:  # inline test: saves a call per date when it is known
+            _check_date(values[position], FIELDS[position])
     if process != DELETED:
-        if values[KIND] not in KIND_CODES:
+        if values[KIND] not in _KIND_CODES:
             raise RejectedRow("kind is not a known code")
         if values[NAME] is None:
             raise RejectedRow("name is missing")
         if values[CORRECT] not in ("0", "1"):
             raise RejectedRow("correct must be 0 or 1")
     successor = values[SUCCESSOR]
-    if successor is not None and not is_valid(successor):
+    if successor is not None and not is_corporate_number(successor):
         raise RejectedRow("successorCorporateNumber is not a valid corporate number")
-    if values[LATEST] not in (None, "0", "1") or values[HIHYOJI] not in (None, "0", "1"):
+    if values[LATEST] not in _FLAGS or values[HIHYOJI] not in _FLAGS:
         raise RejectedRow("latest and hihyoji must be 0 or 1")
-    return tuple(values)
+    return values
 
 
 def record_hash(values: tuple[str | None, ...]) -> bytes:
@@ -111,6 +135,19 @@ def record_hash(values: tuple[str | None, ...]) -> bytes:
     The same state read from a full file and from a diff (or from a 23- and a 30-column file) hashes
     the same, so it is stored once.
     """
-    parts = [value or "" for position, value in enumerate(values) if position not in (SEQUENCE, LATEST)]
-    parts[-1] = parts[-1] or "0"  # hihyoji: absent before Ver.4 means searchable, as 0 does
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
+    return _hash_fields([value or "" for value in values])
+
+
+def _hash_fields(fields: list[str]) -> bytes:
+    """record_hash of the 30 fields as strings ("" when empty); `fields` is changed."""
+    fields[HIHYOJI] = fields[HIHYOJI] or "0"  # hihyoji: absent before Ver.4 means searchable, as 0 does
+    del fields[LATEST]  # LATEST > SEQUENCE: delete it first so that SEQUENCE keeps its index
+    del fields[SEQUENCE]
+    return hashlib.blake2b("\x1f".join(fields).encode(), digest_size=16).digest()
+
+
+def parse_and_hash(fields: list[str]) -> tuple[list[str | None], bytes]:
+    """parse_row (as a list, the caller's to change) and record_hash in one go: the import's hot path."""
+    values = _validated(fields)
+    count = len(fields)
+    return values, _hash_fields(fields + [""] * (30 - count) if count < 30 else fields[:])

@@ -1,6 +1,7 @@
 """Corporate-number benchmark: import vs raw load, /4/num over HTTP, name-search latency.
 
     .venv/bin/python tests/benchmarks/bench_corporate.py --rows 1000000 [--skip-postgres] [--keep]
+        [--import-only] [--import-args='--parallel']
 
 Generates a synthetic full-data file in the real 30-column Unicode format, then for SQLite and for
 PostgreSQL: the raw load (sqlite3 `.import` into a bare table; psql `\\copy` = COPY), our importer
@@ -32,11 +33,12 @@ PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 
 
 def run_measured(command: list[str], env: dict[str, str] | None = None,
-                 stdin: Path | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+                 stdin: Path | None = None, output: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one child process (the largest of it and its own children)."""
     started = time.perf_counter()
-    with open(stdin, "rb") if stdin else open(os.devnull, "rb") as source:
-        process = subprocess.Popen(command, env=env, stdin=source, stdout=subprocess.DEVNULL)
+    with open(stdin, "rb") if stdin else open(os.devnull, "rb") as source, \
+            open(output or os.devnull, "wb") as sink:
+        process = subprocess.Popen(command, env=env, stdin=source, stdout=sink)
         _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     if status != 0:
@@ -78,11 +80,16 @@ def postgres_raw(csv_path: Path, database: str, rows: int) -> float:
     return seconds
 
 
-def ours(csv_path: Path, url: str, rows: int) -> float:
+def ours(csv_path: Path, url: str, rows: int, extra: list[str]) -> float:
+    """The real command end to end (into a freshly migrated, empty table: the bulk path), index builds included."""
     env = environment(url)
     subprocess.run([MYNAPORTAL, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-    seconds, rss = run_measured([MYNAPORTAL, "corporate", "import", "--quiet", str(csv_path)], env=env)
-    line("ours (mynaportal corporate import)", rows, seconds, rss)
+    summary = csv_path.with_suffix(".import.txt")
+    seconds, rss = run_measured([MYNAPORTAL, "corporate", "import", "--quiet", *extra, str(csv_path)], env=env,
+                                output=summary)
+    line("ours (mynaportal corporate import" + "".join(f" {arg}" for arg in extra) + ")", rows, seconds, rss)
+    for text in summary.read_text().splitlines():
+        print(f"    {text}", flush=True)
     return seconds
 
 
@@ -178,6 +185,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and database")
+    parser.add_argument("--import-only", action="store_true", help="only the raw loads and the imports")
+    parser.add_argument("--import-args", default="", help="extra arguments of the import, e.g. '--parallel'")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-corporate-"))
     csv_path = workdir / "00_zenkoku_all_synthetic.csv"
@@ -192,10 +201,11 @@ def main() -> None:
               .stdout.split()[0] + ")", flush=True)
         raw = sqlite_raw(csv_path, workdir, args.rows)
         url = f"sqlite+aiosqlite:///{workdir / 'ours.sqlite3'}"
-        mine = ours(csv_path, url, args.rows)
+        mine = ours(csv_path, url, args.rows, args.import_args.split())
         print(f"  import / raw load: {mine / raw:.1f}x", flush=True)
-        http_rate(url, numbers, workdir, 8731)
-        searches(url, csv_path)
+        if not args.import_only:
+            http_rate(url, numbers, workdir, 8731)
+            searches(url, csv_path)
         if not args.skip_postgres:
             database = f"bench_corporate_{uuid.uuid4().hex[:8]}"
             subprocess.run(["psql", PG_ADMIN, "-q", "-c", f'CREATE DATABASE "{database}"'], check=True)
@@ -203,10 +213,11 @@ def main() -> None:
                 print("PostgreSQL", flush=True)
                 raw = postgres_raw(csv_path, database, args.rows)
                 url = PG_ADMIN.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0] + "/" + database
-                mine = ours(csv_path, url, args.rows)
+                mine = ours(csv_path, url, args.rows, args.import_args.split())
                 print(f"  import / raw load: {mine / raw:.1f}x", flush=True)
-                http_rate(url, numbers, workdir, 8732)
-                searches(url, csv_path)
+                if not args.import_only:
+                    http_rate(url, numbers, workdir, 8732)
+                    searches(url, csv_path)
             finally:
                 if not args.keep:
                     subprocess.run(["psql", PG_ADMIN, "-q", "-c", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'],

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import codecs
 import zipfile
 from pathlib import Path
 
-from corporate.files import detect_encoding, members, read_lines
+import pytest
+
+from corporate import files
+from corporate.files import _line, detect_encoding, members, read_lines
 
 LINE = ('1,1000012160145,01,0,2015-10-26,2015-10-05,"弘前検察審査会",,101,"青森県","弘前市","大字下白銀町７",,02,202,'
         '0368356,,,,,,,2015-10-05')
@@ -35,3 +39,19 @@ def test_broken_bytes_and_open_quotes_spoil_only_their_own_line(tmp_path: Path) 
     lines = list(read_lines(path))
     assert [(line.number, line.problem) for line in lines] == [
         (1, None), (2, "not valid UTF-8"), (3, "malformed CSV (unbalanced quotes or a truncated line)"), (4, None)]
+
+
+def test_blocks_read_as_lines_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block is parsed in one go only when that gives what line by line gives; else line by line."""
+    good = (LINE + "\n").encode()
+    odd = [b'1,"\xff\xfe broken\n', b'2,1000012160145,"truncated\n', b"\n", b"   \n", b"a,b\r\n", b"x,\"y\r\n",
+           b"\x00abc\n", "1,\"壊れた\n".encode("cp932")]
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(codecs.BOM_UTF8 + good * 3 + b"".join(odd) + good * 3 + b"q,\"w\n" + good + b"last,line")
+    expected = []
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        fields, problem = _line(raw[3:] if number == 1 else raw, "utf-8")
+        expected.append((number, fields, problem))
+    for block_bytes in (1, 100, 1 << 18):
+        monkeypatch.setattr(files, "BLOCK_BYTES", block_bytes)
+        assert [(line.number, line.fields, line.problem) for line in read_lines(path)] == expected

@@ -6,13 +6,18 @@ import io
 import zipfile
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from api.db import create_engine
-from corporate.importer import import_files
-from corporate.models import Corporation
+import api.models  # noqa: F401  (every table in the metadata the migrations are compared with)
+from api.db import Base, create_engine
+from corporate import generate
+from corporate.importer import Rejection, import_files
+from corporate.models import Corporation, include_name
 from tests.corporate.conftest import row, write_csv
 
 NUMBER = "1000012160145"
@@ -112,3 +117,141 @@ async def test_two_concurrent_imports_of_one_file_store_each_state_once(
             await other.dispose()
     assert sum(report.inserted for report in reports) == 3
     assert await _count(engine) == 3
+
+
+# --- the bulk load into an empty table ---------------------------------------------------------------
+
+_COLUMNS = [column for column in Corporation.__table__.columns if column.name not in ("id", "imported_at")]
+
+
+async def _rows(engine: AsyncEngine) -> list[tuple[object, ...]]:
+    async with engine.connect() as connection:
+        return sorted((await connection.execute(select(*_COLUMNS))).all(), key=repr)
+
+
+async def _schema(engine: AsyncEngine) -> list[tuple[object, ...]]:
+    """The table's indexes, constraints and triggers as the database spells them."""
+    async with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            query = ("SELECT type, name, sql FROM sqlite_master WHERE tbl_name LIKE 'corporation%' "
+                     "ORDER BY type, name")
+        else:
+            query = ("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'corporations' UNION ALL "
+                     "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                     "WHERE conrelid = 'corporations'::regclass ORDER BY 1")
+        return list((await connection.exec_driver_sql(query)).all())
+
+
+async def _search_index_is_sound(engine: AsyncEngine) -> None:
+    contains = "search_text LIKE :pattern"
+    async with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # FTS5 compares its index with the content table and raises on any difference.
+            await connection.exec_driver_sql(
+                "INSERT INTO corporation_search(corporation_search, rank) VALUES ('integrity-check', 1)")
+            # Candidates holding every trigram (detail=none has no phrases), then the exact test.
+            contains += (" AND id IN (SELECT rowid FROM corporation_search "
+                         "WHERE corporation_search MATCH '\"システ\" AND \"ステム\"')")
+        count = "SELECT count(*) FROM corporations WHERE "
+        found = await connection.scalar(text(count + contains), {"pattern": "%システム%"})
+        assert found == await connection.scalar(text(count + "search_text LIKE :pattern"),
+                                                {"pattern": "%システム%"}) > 0
+        await connection.rollback()
+
+
+def _awkward_file(tmp_path: Path) -> Path:
+    """Synthetic rows plus what a bulk load must get right: history, repeats, same-day order, bad lines."""
+    lines = list(generate.rows(300, seed=3))
+    lines += [row(1, NUMBER, "古い名前株式会社", update="2016-01-05"),
+              row(2, NUMBER, "新しい名前株式会社", process="11", update="2016-02-10"),
+              row(3, NUMBER, "古い名前株式会社", update="2016-01-05"),  # the same state again: stored once
+              row(9, "1000013050378", "後の状態", process="12"), row(4, "1000013050378", "先の状態", process="11"),
+              ",".join(row(5, "1000020022080", "二十三列株式会社").split(",")[:23]),
+              row(6, "2000012160145", "検査数字違い"), "", lines[10]]  # two bad lines, a repeated row
+    return write_csv(tmp_path / "awkward.csv", lines)
+
+
+async def _empty(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(delete(Corporation))
+
+
+async def test_a_bulk_load_ends_as_batch_by_batch_does_with_the_schema_intact(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    path = _awkward_file(tmp_path)
+    schema = await _schema(engine)
+    rejected: list[tuple[int, str]] = []
+    bulk = await import_files(engine, [path], batch_size=64, on_reject=lambda r: rejected.append((r.line, r.reason)))
+    assert bulk.bulk and (bulk.rows_read, bulk.inserted, bulk.rejected) == (309, 305, 2)
+    assert rejected == [(307, "corporateNumber is not 13 digits with a valid check digit"), (308, "empty line")]
+    assert await _schema(engine) == schema
+    await _search_index_is_sound(engine)
+    assert await _states(engine, NUMBER) == [("古い名前株式会社", "2016-01-05", False),
+                                             ("新しい名前株式会社", "2016-02-10", True)]
+    loaded = await _rows(engine)
+    again = await import_files(engine, [path])
+    assert not again.bulk and (again.inserted, again.unchanged) == (0, 307)
+
+    await _empty(engine)
+    batched = await import_files(engine, [path], batch_size=64, bulk=False)
+    assert not batched.bulk and batched.inserted == 305
+    assert await _rows(engine) == loaded
+
+
+async def test_the_bulk_path_runs_the_migrations_schema(engine: AsyncEngine, tmp_path: Path) -> None:
+    await import_files(engine, [_awkward_file(tmp_path)])
+    async with engine.connect() as connection:
+        assert await connection.run_sync(_metadata_diff) == []
+
+
+def _metadata_diff(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"include_name": include_name})
+    return compare_metadata(context, Base.metadata)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _FailingProgress:
+    """Stops the import after its first batch, as Ctrl-C or a lost connection would."""
+
+    def start(self, total_bytes: int) -> None:
+        pass
+
+    def advance(self, rows: int, size: int) -> None:
+        raise _Interrupt
+
+    def finish(self) -> None:
+        pass
+
+
+async def test_an_interrupted_bulk_load_leaves_an_empty_table_and_runs_again(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    path = _awkward_file(tmp_path)
+    schema = await _schema(engine)
+    with pytest.raises(_Interrupt):
+        await import_files(engine, [path], batch_size=64, progress=_FailingProgress())
+    assert await _count(engine) == 0
+    assert await _schema(engine) == schema
+    report = await import_files(engine, [path])
+    assert report.bulk and report.inserted == 305
+    await _search_index_is_sound(engine)
+
+
+async def test_parsing_in_a_worker_process_gives_the_same_import(engine: AsyncEngine, tmp_path: Path) -> None:
+    path = _awkward_file(tmp_path)
+    reports, rejections, stored = [], [], []
+    for parallel in (False, True):
+        rejected: list[Rejection] = []
+        report = await import_files(engine, [path, path], batch_size=64, parallel=parallel,
+                                    on_reject=rejected.append)
+        reports.append((report.rows_read, report.inserted, report.rejected))
+        rejections.append(rejected)
+        stored.append(await _rows(engine))
+        await _empty(engine)
+    assert reports[0] == reports[1] == (618, 305, 4)
+    assert rejections[0] == rejections[1] and len(rejections[0]) == 4
+    assert stored[0] == stored[1]

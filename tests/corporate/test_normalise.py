@@ -29,3 +29,12 @@ def test_exact_keys() -> None:
 
 def test_like_escape() -> None:
     assert like_escape("50%_a\\b") == "50\\%\\_a\\\\b"
+
+
+def test_every_folded_character_and_legal_form_still_normalises() -> None:
+    # search_key skips steps that cannot change a key; these reach every step.
+    assert search_key("ぁぃぅぇぉっゃゅょゎゕゖゔ") == "アイウエオツヤユヨワカケヴ"
+    assert search_key("髙﨑德邊邉澤齋齊濱國嶋櫻廣實惠眞黑龍") == "高崎徳辺辺沢斎斉浜国島桜広実恵真黒竜"
+    assert search_key("ABC GODO KAISHA") == "ABC"
+    assert search_key("(有)山田") == search_key("山田カブシキカイシヤ") == "山田"
+    assert search_key("一般社団法人 日本") == "日本"

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from corporate import records
+from corporate.checkdigit import is_valid
 
 V1_ROW = ["1", "1000012160145", "01", "0", "2015-10-26", "2015-10-05", "弘前検察審査会", "", "101", "青森県",
           "弘前市", "大字下白銀町７", "", "02", "202", "0368356", "", "", "", "", "", "", "2015-10-05"]
@@ -53,3 +56,18 @@ def test_a_deletion_row_needs_only_number_process_and_date() -> None:
     values = records.parse_row(row)
     assert values[records.PROCESS] == "99"
     assert values[records.NAME] is None
+
+
+def test_the_state_hash_never_changes_format() -> None:
+    # Stored hashes identify states across imports: a new formula would store every state again.
+    assert records.record_hash(records.parse_row(V1_ROW)).hex() == "5e4d17da4cff4b91be45f0133c5dd889"
+    assert records.parse_and_hash(list(V1_ROW)) == (list(records.parse_row(V1_ROW)),
+                                                    records.record_hash(records.parse_row(V1_ROW)))
+
+
+def test_the_fast_check_digit_test_agrees_with_checkdigit() -> None:
+    chooser = random.Random(2)
+    numbers = ["".join(chooser.choice("0123456789") for _ in range(13)) for _ in range(20000)]
+    numbers += ["", "123", "１００００１２１６０１４５", "1000012160145 ", "a000012160145", "10000121601450"]
+    assert [records.is_corporate_number(number) for number in numbers] == [is_valid(number) for number in numbers]
+    assert records.is_corporate_number("1000012160145")
