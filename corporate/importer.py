@@ -446,6 +446,13 @@ async def _bulk(connection: AsyncConnection, batches: AsyncIterator[Batch], prog
             # The content table was empty before, so its FTS index was too: index every row in one pass.
             await connection.exec_driver_sql("INSERT INTO corporation_search(corporation_search) VALUES ('rebuild')")
             lap("fts")
+        # Statistics for the planner now, not when autovacuum gets to it: without them PostgreSQL planned
+        # /4/num and name searches on 5.7 M fresh rows as scans (210 req/s, prefix p50 200 ms). A sample
+        # is enough on SQLite (analysis_limit), where a full ANALYZE reads every index.
+        if sqlite:
+            await connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+        await connection.exec_driver_sql(f"ANALYZE {TABLE}")
+        lap("analyze")
         stored = await connection.scalar(text(f"SELECT count(*) FROM {TABLE}"))  # noqa: S608
         await connection.commit()
         lap("commit")

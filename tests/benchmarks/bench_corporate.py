@@ -184,6 +184,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--sqlite-database", help="measure /4/num and name search on this imported SQLite file "
+                        "(made from the same --rows) instead of loading SQLite again")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and database")
     parser.add_argument("--import-only", action="store_true", help="only the raw loads and the imports")
     parser.add_argument("--import-args", default="", help="extra arguments of the import, e.g. '--parallel'")
@@ -199,13 +202,18 @@ def main() -> None:
     try:
         print("SQLite (sqlite3 " + subprocess.run(["sqlite3", "--version"], capture_output=True, text=True)
               .stdout.split()[0] + ")", flush=True)
-        raw = sqlite_raw(csv_path, workdir, args.rows)
-        url = f"sqlite+aiosqlite:///{workdir / 'ours.sqlite3'}"
-        mine = ours(csv_path, url, args.rows, args.import_args.split())
-        print(f"  import / raw load: {mine / raw:.1f}x", flush=True)
-        if not args.import_only:
+        if args.sqlite_database:
+            url = f"sqlite+aiosqlite:///{Path(args.sqlite_database).resolve()}"
             http_rate(url, numbers, workdir, 8731)
             searches(url, csv_path)
+        elif not args.skip_sqlite:
+            raw = sqlite_raw(csv_path, workdir, args.rows)
+            url = f"sqlite+aiosqlite:///{workdir / 'ours.sqlite3'}"
+            mine = ours(csv_path, url, args.rows, args.import_args.split())
+            print(f"  import / raw load: {mine / raw:.1f}x", flush=True)
+            if not args.import_only:
+                http_rate(url, numbers, workdir, 8731)
+                searches(url, csv_path)
         if not args.skip_postgres:
             database = f"bench_corporate_{uuid.uuid4().hex[:8]}"
             subprocess.run(["psql", PG_ADMIN, "-q", "-c", f'CREATE DATABASE "{database}"'], check=True)

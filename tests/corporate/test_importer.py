@@ -205,6 +205,28 @@ async def test_the_bulk_path_runs_the_migrations_schema(engine: AsyncEngine, tmp
         assert await connection.run_sync(_metadata_diff) == []
 
 
+async def _analyzed(engine: AsyncEngine) -> int:
+    """How many times `corporations` was analyzed by hand (PostgreSQL), or its statistics rows (SQLite)."""
+    async with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            if not await connection.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
+                return 0
+            return await connection.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'corporations'"))
+        return await connection.scalar(text(
+            "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'corporations'"))
+
+
+async def test_a_bulk_load_leaves_statistics_for_the_planner(engine: AsyncEngine, tmp_path: Path) -> None:
+    if engine.dialect.name == "sqlite":
+        async with engine.begin() as connection:  # statistics outlive the rows of earlier tests
+            if await connection.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
+                await connection.execute(text("DELETE FROM sqlite_stat1"))
+    before = await _analyzed(engine)
+    report = await import_files(engine, [_awkward_file(tmp_path)])
+    assert report.bulk and "analyze" in report.phases
+    assert await _analyzed(engine) > before
+
+
 def _metadata_diff(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"include_name": include_name})
     return compare_metadata(context, Base.metadata)
