@@ -22,7 +22,6 @@ import psycopg
 from sqlalchemy import Connection, DateTime, Engine, MetaData, Select, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm.base import instance_state
@@ -122,8 +121,7 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 T = TypeVar("T")
-# One event loop gains nothing from more concurrent reads; a fixed pool never churns connections (a
-# QueuePool with overflow opens and closes one per request once more requests wait than it keeps).
+# One event loop gains nothing from more concurrent hot reads; a fixed pool never churns connections.
 READER_POOL_SIZE = 8
 
 
@@ -134,10 +132,9 @@ class Reader:
     stdlib driver does the whole read in one worker-thread hop (~0.14 ms), or, with ``inline=True``, on the
     event loop itself on one kept connection (~0.05 ms), on connections that are ``query_only``. Inline is
     only for bounded lookups by an index (a few rows, no scan): the loop is blocked while the read runs.
-    PostgreSQL: its own small pool in autocommit without pre-ping (no BEGIN/ROLLBACK and no ping round
-    trips); a read that meets a dropped connection runs once more on a fresh one. ``inline`` is ignored.
-    ``rows``/``first`` run a ``RawSelect``, on PostgreSQL straight on psycopg's async connections
-    (``PostgresReads``). For hot read paths; units of work keep using sessions.
+    PostgreSQL: ``rows``/``first`` run a ``RawSelect`` straight on psycopg's async connections
+    (``PostgresReads``); ``run`` uses the engine in autocommit (no BEGIN/ROLLBACK round trips). ``inline``
+    is ignored there. For hot read paths; units of work keep using sessions.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -146,7 +143,6 @@ class Reader:
         # Inline reads run one at a time on the event loop's thread: one connection serves them all
         # (a pool checkout and return cost more than the lookup itself).
         self._inline: Connection | None = None
-        self._autocommit: AsyncEngine | None = None
         self._postgres: PostgresReads | None = None
         # Called with the SQL of every RawSelect this reader runs, on either backend (tests, tracing).
         self.statement_listeners: list[Callable[[str], None]] = []
@@ -161,11 +157,8 @@ class Reader:
                 cursor.execute("PRAGMA query_only=ON")
                 cursor.execute("PRAGMA busy_timeout=5000")
                 cursor.close()
-        elif engine.dialect.name != "sqlite":
-            self._autocommit = create_async_engine(engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False,
-                                                   pool_size=READER_POOL_SIZE, max_overflow=0)
-            if engine.dialect.driver == "psycopg":
-                self._postgres = PostgresReads(engine.url, engine.dialect, READER_POOL_SIZE)
+        elif engine.dialect.driver == "psycopg":
+            self._postgres = PostgresReads(engine.url, engine.dialect, READER_POOL_SIZE)
 
     async def rows(self, statement: RawSelect, params: dict[str, Any], *, inline: bool = False
                    ) -> list[tuple[Any, ...]]:
@@ -183,18 +176,8 @@ class Reader:
     async def run(self, work: Callable[[Connection], T], *, inline: bool = False) -> T:
         if self._sync is not None:
             return self._run_inline(work) if inline else await asyncio.to_thread(self._run_sync, work)
-        if self._autocommit is None:  # in-memory SQLite: only the engine's own connection sees the data
-            async with self._engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
-                return await connection.run_sync(work)
-        try:
-            async with self._autocommit.connect() as connection:
-                return await connection.run_sync(work)
-        except DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
-        # The pool handed out a connection the server had closed (restart, idle timeout): it is discarded
-        # now, and a read is safe to run again.
-        async with self._autocommit.connect() as connection:
+        # PostgreSQL, or in-memory SQLite (only the engine's own connection sees that data).
+        async with self._engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
             return await connection.run_sync(work)
 
     def _run_sync(self, work: Callable[[Connection], T]) -> T:
@@ -219,9 +202,7 @@ class Reader:
     @property
     def sync_engines(self) -> list[Engine]:
         """The engines that execute this reader's statements (for instrumentation and tests)."""
-        if self._sync is not None:
-            return [self._sync]
-        return [self._autocommit.sync_engine] if self._autocommit is not None else [self._engine.sync_engine]
+        return [self._sync] if self._sync is not None else [self._engine.sync_engine]
 
     async def dispose(self) -> None:
         if self._inline is not None:
@@ -229,8 +210,6 @@ class Reader:
             self._inline = None
         if self._sync is not None:
             self._sync.dispose()
-        if self._autocommit is not None:
-            await self._autocommit.dispose()
         if self._postgres is not None:
             await self._postgres.close()
 
@@ -249,7 +228,6 @@ class PostgresReads:
         self._dialect = dialect
         self._size = size
         self._idle: list[psycopg.AsyncConnection[Any]] = []
-        self._open = 0
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -258,7 +236,7 @@ class PostgresReads:
         arguments = compiled.arguments(params)
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # connections belong to the loop that opened them
-            self._loop, self._slots, self._idle, self._open = loop, asyncio.Semaphore(self._size), [], 0
+            self._loop, self._slots, self._idle = loop, asyncio.Semaphore(self._size), []
         assert self._slots is not None
         async with self._slots:
             for attempt in (1, 2):
@@ -270,8 +248,9 @@ class PostgresReads:
                         await cursor.execute(compiled.sql, arguments)
                         fetched = await cursor.fetchall()
                 except psycopg.OperationalError:
+                    broken = connection.broken
                     await connection.close()
-                    if connection.broken and reused and attempt == 1:
+                    if broken and reused and attempt == 1:
                         continue  # closed by the server while idle (restart, timeout): a read can run again
                     raise
                 except BaseException:

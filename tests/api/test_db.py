@@ -144,6 +144,6 @@ async def test_the_postgres_reader_runs_again_on_a_connection_the_server_closed(
         ended = await connection.scalar(text(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-    assert ended >= 2
+    assert ended >= 1  # the hot-read connection (the engine here opens one per use)
     assert await reader.run(lambda c: c.execute(count).scalar()) == 0
     assert await reader.rows(raw_count, {"code": "x"}) == [(0,)]
