@@ -18,13 +18,15 @@ from graphql import (
     ASTValidationRule,
     DocumentNode,
     GraphQLError,
+    GraphQLSchema,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     ValidationContext,
     parse,
-    validate,
+    specified_rules,
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from api.schema.errors import ErrorCode, coded_error
 
@@ -137,9 +139,8 @@ class DocumentCache:
             self._entries.popitem(last=False)
 
 
-class GatewayRules(SchemaExtension):
-    """Every gateway rule in one extension (strawberry builds and runs each extension per request, so one
-    instead of five saves work on every operation):
+class Gateway:
+    """Every gateway rule, for one schema:
 
     - persisted operations, Apollo's APQ wire shape: ``extensions.persistedQuery.sha256Hash`` (version 1)
       instead of the text. Unknown hashes get PERSISTED_QUERY_NOT_FOUND; in persisted-only mode a document
@@ -147,17 +148,23 @@ class GatewayRules(SchemaExtension):
     - the token limit, enforced while parsing;
     - the depth, alias and introspection rules, as classes built once (see the module docstring);
     - parsing and validation cached per document text (``DocumentCache``).
+
+    Strawberry's pipeline applies it through the ``GatewayRules`` extension; the view's direct path
+    (api.schema.view) calls it itself.
     """
 
-    registry: ClassVar[OperationRegistry]
-    persisted_only: ClassVar[bool]
-    max_tokens: ClassVar[int]
-    rules: ClassVar[tuple[type[ASTValidationRule], ...]]
-    documents: ClassVar[DocumentCache]
+    def __init__(self, registry: OperationRegistry, *, persisted_only: bool, max_tokens: int,
+                 rules: list[type[ASTValidationRule]], cache_size: int = 256) -> None:
+        self.registry = registry
+        self.persisted_only = persisted_only
+        self.max_tokens = max_tokens
+        self.rules = tuple(rules)
+        self.validation_rules = (*specified_rules, *rules)
+        self.documents = DocumentCache(cache_size)
 
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context
-        requested = (context.operation_extensions or {}).get("persistedQuery")
+    def document_text(self, query: str | None, extensions: dict[str, object] | None) -> str | None:
+        """The text to run: the persisted document for a hash, else the query sent (if it is allowed)."""
+        requested = (extensions or {}).get("persistedQuery")
         if requested is not None:
             digest = requested.get("sha256Hash") if isinstance(requested, dict) else None
             if not isinstance(digest, str):
@@ -165,45 +172,67 @@ class GatewayRules(SchemaExtension):
             operation = self.registry.by_hash.get(digest.lower())
             if operation is None:
                 raise coded_error(ErrorCode.PERSISTED_QUERY_NOT_FOUND, "PersistedQueryNotFound")
-            if context.query and sha256_hex(context.query) != operation.sha256:
+            if query and sha256_hex(query) != operation.sha256:
                 raise coded_error(ErrorCode.PERSISTED_QUERY_HASH_MISMATCH,
                                   "The document does not match the persisted query hash.")
-            context.query = operation.document
-        elif self.persisted_only and context.query and sha256_hex(context.query) not in self.registry.by_hash:
+            return operation.document
+        if self.persisted_only and query and sha256_hex(query) not in self.registry.by_hash:
             raise coded_error(ErrorCode.PERSISTED_QUERY_REQUIRED,
                               "Only persisted operations are accepted by this server.")
-        context.validation_rules = (*context.validation_rules, *self.rules)
+        return query
+
+    def parsed(self, text: str) -> _Prepared:
+        entry = self.documents.get(text)
+        if entry is None:
+            # A syntax error or too many tokens raises here and is not cached.
+            entry = _Prepared(parse(text, max_tokens=self.max_tokens))
+            self.documents.put(text, entry)
+        return entry
+
+    def validation_errors(self, schema: GraphQLSchema, entry: _Prepared) -> list[GraphQLError]:
+        """The document's validation errors: graphql-core's rules, strawberry's own two (through its
+        ``validate_document``, as strawberry's pipeline runs them) and the gateway's limits."""
+        if entry.errors is None:
+            entry.errors = validate_document(schema, entry.document, self.validation_rules)
+        return entry.errors
+
+    def valid_document(self, schema: GraphQLSchema, text: str) -> DocumentNode | None:
+        """The parsed document of ``text`` when it parses and validates; None when it does not."""
+        try:
+            entry = self.parsed(text)
+        except GraphQLError:
+            return None
+        return entry.document if not self.validation_errors(schema, entry) else None
+
+
+class GatewayRules(SchemaExtension):
+    """The gateway's rules in strawberry's pipeline (one extension: strawberry builds and runs each
+    extension per request, so one instead of five saves work on every operation)."""
+
+    gateway: ClassVar[Gateway]
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.query = self.gateway.document_text(context.query, context.operation_extensions)
         yield
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
+        self._entry: _Prepared | None = None
         if context.query is not None:
-            entry = self.documents.get(context.query)
-            if entry is None:
-                # A syntax error or too many tokens raises here and is not cached.
-                entry = _Prepared(parse(context.query, max_tokens=self.max_tokens))
-                self.documents.put(context.query, entry)
-            context.graphql_document = entry.document
-            self._entry: _Prepared | None = entry
-        else:
-            self._entry = None
+            self._entry = self.gateway.parsed(context.query)
+            context.graphql_document = self._entry.document
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         entry = self._entry
         if entry is not None and entry.document is context.graphql_document:
-            if entry.errors is None:
-                entry.errors = validate(context.schema._schema, entry.document, context.validation_rules)
-            context.pre_execution_errors = entry.errors
+            # Set even when empty: strawberry then does not validate again.
+            context.pre_execution_errors = self.gateway.validation_errors(context.schema._schema, entry)
         yield
 
 
-def gateway_rules_extension(
-    registry: OperationRegistry, *, persisted_only: bool, max_tokens: int,
-    rules: list[type[ASTValidationRule]], cache_size: int = 256,
-) -> type[GatewayRules]:
-    """The extension class for one schema (its settings and its own document cache)."""
-    return type("GatewayRulesFor", (GatewayRules,), {
-        "registry": registry, "persisted_only": persisted_only, "max_tokens": max_tokens,
-        "rules": tuple(rules), "documents": DocumentCache(cache_size)})
+def gateway_rules_extension(gateway: Gateway) -> type[GatewayRules]:
+    """The extension class for one schema's gateway."""
+    return type("GatewayRulesFor", (GatewayRules,), {"gateway": gateway})

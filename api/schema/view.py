@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError, OperationType, get_operation_ast
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import process_result
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
@@ -48,6 +51,46 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.read_session_factory = read_session_factory
         self.reader = reader
         self.cipher = cipher
+        self._runs_directly = schema.runs_documents_directly
+
+    async def _run_directly(self, request: Request) -> Response | None:
+        """The common request, a JSON POST of a valid query or mutation (or its persisted hash), executed
+        without strawberry's per-request pipeline: the same gateway checks and cache, the same executor,
+        the same result. None for anything else (an error before execution, a batch, a subscription,
+        another content type...), which strawberry's pipeline then handles and answers in full.
+        """
+        if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
+            return None
+        if "multipart" in request.headers.get("accept", "") or "event-stream" in request.headers.get("accept", ""):
+            return None
+        try:
+            data = json.loads(await request.body())
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        query, variables, extensions, operation_name = (
+            data.get("query"), data.get("variables"), data.get("extensions"), data.get("operationName"))
+        if not (isinstance(query, str | None) and isinstance(variables, dict | None)
+                and isinstance(extensions, dict | None) and isinstance(operation_name, str | None)):
+            return None
+        gateway = self.schema.gateway
+        try:
+            text = gateway.document_text(query, extensions)
+        except GraphQLError:
+            return None
+        document = gateway.valid_document(self.schema._schema, text) if text is not None else None
+        if document is None:
+            return None
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation not in (OperationType.QUERY, OperationType.MUTATION):
+            return None
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        result = await self.schema.execute_document(
+            document, context_value=context, variable_values=variables, operation_name=operation_name,
+            operation_extensions=extensions)
+        return self.create_response(response_data=process_result(result), sub_response=sub_response)
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:
         authenticated, agency, problem = await self._authenticate(request.headers.get("authorization"))
@@ -97,6 +140,11 @@ class PortalGraphQL(GraphQL[Context, None]):
             return None, None, rejected.reason
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
+        if (context is UNSET and root_value is UNSET and isinstance(request, Request)
+                and request.method == "POST" and self._runs_directly):
+            response = await self._run_directly(request)
+            if response is not None:
+                return response
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as error:

@@ -155,10 +155,10 @@ async def test_internal_errors_are_masked_and_logged_without_the_number(
 
 async def test_validation_cache_stays_effective_with_the_limits(portal: Portal,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    [rules] = portal.app.state.schema.extensions
+    rules = portal.app.state.schema.gateway
     validations: list[str] = []
-    real_validate = security.validate
-    monkeypatch.setattr(security, "validate", lambda *args: validations.append("run") or real_validate(*args))
+    real_validate = security.validate_document
+    monkeypatch.setattr(security, "validate_document", lambda *args: validations.append("run") or real_validate(*args))
     document = operation("TvViewer")
     await portal.query(document, token=portal.father_token)
     hits, misses = rules.documents.hits, rules.documents.misses

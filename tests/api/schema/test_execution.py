@@ -1,0 +1,140 @@
+"""The executor's direct leaf reads give graphql-core's results exactly, errors included; collected fields
+are reused across requests only for documents without directives."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import GraphQLNonNull, GraphQLString, execute, parse
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from api.schema.execution import LeafRead, PortalExecutionContext, collections_of, leaf_read
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "red"
+
+
+@strawberry.type
+class Item:
+    name: str
+    note: str | None
+    colour: Colour
+    count: int
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+
+def item(**changes: Any) -> Item:
+    values = {"name": "a", "note": None, "colour": Colour.RED, "count": 1, **changes}
+    return Item(**values)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item | None]:
+        return [item(), item(name=None), item(colour="purple"), item(count="x"), item(note=ValueError("boom")),
+                item(note=5)]
+
+    @strawberry.field
+    def first(self) -> Item:
+        return item()
+
+    @strawberry.field
+    def required(self) -> Item:
+        return item(name=None)
+
+    @strawberry.field
+    def missing(self) -> Item | None:
+        bare = item()
+        del bare.name
+        return bare
+
+
+def schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    return strawberry.Schema(Query), strawberry.Schema(Query, execution_context_class=PortalExecutionContext)
+
+
+def outcome(schema: strawberry.Schema, document: str) -> tuple[Any, list[dict[str, Any]]]:
+    result = schema.execute_sync(document)
+    return result.data, [error.formatted for error in result.errors or []]
+
+
+@pytest.mark.parametrize("document", [
+    "{ items { name note colour count shout } }",
+    "{ required { name } }",
+    "{ missing { name note } }",
+    "{ items { n: name n2: name c: colour } }",
+])
+def test_direct_reads_match_graphql_core(document: str) -> None:
+    plain, portal = schemas()
+    assert outcome(portal, document) == outcome(plain, document)
+
+
+def test_the_errors_are_graphql_cores() -> None:
+    _, portal = schemas()
+    data, errors = outcome(portal, "{ items { name note colour count } }")
+    assert data["items"] == [{"name": "a", "note": None, "colour": "RED", "count": 1}, None, None, None,
+                             {"name": "a", "note": None, "colour": "RED", "count": 1},
+                             {"name": "a", "note": "5", "colour": "RED", "count": 1}]
+    assert [(error["message"], error["path"]) for error in errors] == [
+        ("Cannot return null for non-nullable field Item.name.", ["items", 1, "name"]),
+        ("Enum 'Colour' cannot represent value: 'purple'", ["items", 2, "colour"]),
+        ("Int cannot represent non-integer value: 'x'", ["items", 3, "count"]),
+        ("boom", ["items", 4, "note"]),
+    ]
+
+
+def test_only_plain_leaf_fields_are_read_directly() -> None:
+    _, portal = schemas()
+    core = portal._schema
+    item_type = core.get_type("Item")
+    assert leaf_read(core, item_type, "name") == LeafRead("name", GraphQLString, item_type.fields["name"].type,
+                                                          "Item.name")
+    assert isinstance(leaf_read(core, item_type, "name").return_type, GraphQLNonNull)
+    assert leaf_read(core, item_type, "note").return_type is GraphQLString
+    assert leaf_read(core, item_type, "shout") is None  # a resolver
+    assert leaf_read(core, core.query_type, "items") is None  # not a leaf
+    assert leaf_read(core, item_type, "nope") is None
+
+
+def test_leaf_fields_build_no_resolve_info(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, portal = schemas()
+    built: list[str] = []
+    real = PortalExecutionContext.build_resolve_info
+    monkeypatch.setattr(PortalExecutionContext, "build_resolve_info",
+                        lambda self, field, nodes, *rest: built.append(nodes[0].name.value) or real(
+                            self, field, nodes, *rest))
+    assert outcome(portal, "{ first { note colour count shout } }") == (
+        {"first": {"note": None, "colour": "RED", "count": 1, "shout": "A"}}, [])
+    assert built == ["first", "shout"]
+
+
+def test_collected_fields_are_kept_for_a_document_without_directives(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, portal = schemas()
+    collected: list[str] = []
+    real = StrawberryGraphQLCoreExecutionContext.collect_subfields
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "collect_subfields",
+                        lambda self, type_, fields: collected.append(type_.name) or real(self, type_, fields))
+    document = parse("{ first { ...F } again: first { count } } fragment F on Item { name count }")
+    for _ in range(3):
+        result = execute(portal._schema, document, executor_class=PortalExecutionContext)
+        assert (result.data, result.errors) == ({"first": {"name": "a", "count": 1}, "again": {"count": 1}}, None)
+    assert collected == ["Item", "Item"]  # once per field, for the first request only
+
+
+def test_a_document_with_directives_is_collected_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, portal = schemas()
+    document = parse("query ($x: Boolean!) { first { name @include(if: $x) count } }")
+    answers = [execute(portal._schema, document, variable_values={"x": x}, executor_class=PortalExecutionContext).data
+               for x in (True, False, True)]
+    assert answers == [{"first": {"name": "a", "count": 1}}, {"first": {"count": 1}},
+                       {"first": {"name": "a", "count": 1}}]
+    assert collections_of(document.definitions[0]) is None

@@ -1,0 +1,114 @@
+"""The view's direct path: a valid JSON POST runs without strawberry's pipeline and answers exactly as
+strawberry's pipeline does (compared with the same operation sent by GET, which always takes it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.audit.models import AccessRecord
+from api.schema import PortalSchema
+from tests.api.conftest import Portal, operation
+from tests.api.schema.test_query import global_id
+
+
+@pytest.fixture
+def pipeline_runs(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """The documents strawberry's pipeline executed."""
+    runs: list[str | None] = []
+    real = PortalSchema.execute
+
+    async def counted(self: PortalSchema, query: str | None, *args: Any, **kwargs: Any) -> Any:
+        runs.append(query)
+        return await real(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(PortalSchema, "execute", counted)
+    return runs
+
+
+async def by_get(portal: Portal, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    params = {"query": document, **({"variables": json.dumps(variables)} if variables else {})}
+    response = await portal.client.get("/graphql", params=params,
+                                       headers={"authorization": f"Bearer {portal.father_token}"})
+    assert response.status_code == 200
+    return response.json()
+
+
+CASES = [
+    ("Viewer", None),
+    ("TvViewer", None),
+    ("ViewerChildren", {"first": 1}),
+    ("Agencies", {"first": 2}),
+    ("Notices", {"first": 5}),
+    ("ProxyGrants", None),
+    ("PersonNode", "mother"),  # NOT_FOUND from a resolver
+    ("PersonNode", "malformed"),  # BAD_USER_INPUT from the id scalar
+    ("PaymentOrdersDue", {"first": 3}),
+]
+
+
+@pytest.mark.parametrize(("name", "variables"), CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+async def test_the_direct_path_answers_as_strawberrys_pipeline(
+    portal: Portal, pipeline_runs: list[str | None], name: str, variables: Any
+) -> None:
+    if variables == "mother":
+        variables = {"id": global_id("Person", portal.mother)}
+    elif variables == "malformed":
+        variables = {"id": "not base64!"}
+    document = operation(name)
+    direct = await portal.query(document, variables, token=portal.father_token)
+    assert pipeline_runs == []
+    assert await by_get(portal, document, variables) == direct
+    assert pipeline_runs == [document]
+
+
+async def test_a_persisted_hash_takes_the_direct_path(portal: Portal, pipeline_runs: list[str | None]) -> None:
+    digest = hashlib.sha256(operation("Viewer").encode()).hexdigest()
+    result = await portal.query(None, extensions={"persistedQuery": {"version": 1, "sha256Hash": digest}},
+                                token=portal.father_token)
+    assert result["data"]["viewer"]["name"] == "山田 太郎"
+    assert pipeline_runs == []
+
+
+async def test_each_read_is_recorded_once_on_either_path(portal: Portal, session: AsyncSession) -> None:
+    variables = {"id": global_id("Person", portal.child)}
+    direct = await portal.query(operation("PersonNode"), variables, token=portal.father_token)
+    assert direct["data"]["node"]["name"] == "山田 一郎"
+    assert await session.scalar(select(func.count()).select_from(AccessRecord)) == 1
+    await session.rollback()  # the test session's transaction holds SQLite's write lock
+    assert await by_get(portal, operation("PersonNode"), variables) == direct
+    assert await session.scalar(select(func.count()).select_from(AccessRecord)) == 2
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"query": "{ viewer { name "}, "GRAPHQL_PARSE_FAILED"),
+    ({"query": "{ viewer { nope } }"}, "GRAPHQL_VALIDATION_FAILED"),
+    ({"query": None, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}},
+     "PERSISTED_QUERY_NOT_FOUND"),
+    ({"query": "{ viewer { name } }", "operationName": "Other"}, None),  # strawberry: HTTP 400
+])
+async def test_errors_before_execution_are_left_to_strawberry(
+    portal: Portal, pipeline_runs: list[str | None], body: dict[str, Any], code: str | None
+) -> None:
+    response = await portal.post(body, token=portal.father_token)
+    assert len(pipeline_runs) == 1
+    if code is None:
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+    else:
+        assert [error["extensions"]["code"] for error in response.json()["errors"]] == [code]
+
+
+async def test_other_requests_are_left_to_strawberry(portal: Portal, pipeline_runs: list[str | None]) -> None:
+    batch = await portal.post([{"query": "{ viewer { name } }"}], token=portal.father_token)
+    assert batch.status_code == 400
+    form = await portal.client.post("/graphql", content=b"query={viewer{name}}",
+                                    headers={"content-type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 400
+    assert [error["extensions"]["code"] for error in form.json()["errors"]] == ["BAD_USER_INPUT"]
+    assert pipeline_runs == []  # both refused by strawberry's HTTP layer before execution
