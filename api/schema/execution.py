@@ -6,7 +6,11 @@ builds a resolve info, calls strawberry's wrapper, which calls ``getattr``, then
 through the generic type dispatch. For such a field the outcome is ``getattr`` plus the type's output
 coercion, so this executor does just that. Errors keep graphql-core's rules (the same messages,
 located at the field, null propagated from a non-null field), because they go through its own
-``handle_field_error`` and ``complete_leaf_value``. Every other field goes through graphql-core.
+``handle_field_error`` and ``complete_leaf_value``. A field with a plain resolver function (no
+arguments, no field extensions, no exception handlers) has that function called directly, with what
+strawberry would pass it (the source as ``self``/``root``/``parent``, strawberry's ``Info``) instead of
+through strawberry's chain of wrappers; completion stays graphql-core's. Every other field goes through
+graphql-core as it is.
 
 graphql-core also works out, for every object of every request, which fields of the document apply to
 it ("collecting" them: fragments merged, aliases grouped). That depends only on the document and the
@@ -16,7 +20,10 @@ any directive the result is kept with its operation and reused by every later re
 
 from __future__ import annotations
 
+import inspect
+import types
 import weakref
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -43,9 +50,16 @@ class LeafRead(NamedTuple):
     label: str  # "Type.field", for graphql-core's non-null message
 
 
+class DirectCall(NamedTuple):
+    """How to resolve a field with a plain resolver function: ``call(source, info)``."""
+
+    call: Callable[[Any, Any], Any]
+    return_type: GraphQLOutputType
+
+
 _NOT_PLANNED = object()
-# Per schema: (parent type name, field name) -> LeafRead, or None for a field graphql-core must resolve.
-_plans: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], LeafRead | None]] = (
+# Per schema: (parent type name, field name) -> how to resolve it, or None for graphql-core's way.
+_plans: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], LeafRead | DirectCall | None]] = (
     weakref.WeakKeyDictionary())
 
 
@@ -77,6 +91,41 @@ def collections_of(operation: OperationDefinitionNode) -> dict[tuple[str, tuple[
         cache = _collections[id(operation)] = {}
         weakref.finalize(operation, _collections.pop, id(operation), None)
     return cache
+
+
+def direct_call(schema: GraphQLSchema, parent_type: GraphQLObjectType, field_name: str) -> DirectCall | None:
+    """The direct call of a field's resolver function, when strawberry would only pass it the source and
+    its ``Info``: no arguments, no field extensions, no exception handlers, a plain (async) function."""
+    field = schema.get_field(parent_type, field_name)
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    if field is None or field.args or strawberry_schema is None:
+        return None
+    if getattr(strawberry_schema.schema_converter, "_exception_handler_specs", None) != ():
+        return None
+    definition = field.extensions.get("strawberry-definition")
+    resolver = getattr(definition, "base_resolver", None)
+    if resolver is None or definition.extensions or definition.arguments:
+        return None
+    function = resolver.wrapped_func
+    if not isinstance(function, types.FunctionType) or inspect.isasyncgenfunction(function) \
+            or inspect.isgeneratorfunction(function):
+        return None
+    info_class = strawberry_schema.config.info_class
+    takes_self = resolver.self_parameter is not None
+    sources = [parameter.name for parameter in (resolver.root_parameter, resolver.parent_parameter) if parameter]
+    info_name = resolver.info_parameter.name if resolver.info_parameter else None
+
+    def call(source: Any, info: Any) -> Any:
+        kwargs = dict.fromkeys(sources, source)
+        if info_name:
+            kwargs[info_name] = info_class(_raw_info=info, _field=definition)
+        return function(source, **kwargs) if takes_self else function(**kwargs)
+
+    return DirectCall(call, field.type)
+
+
+def plan_field(schema: GraphQLSchema, parent_type: GraphQLObjectType, field_name: str) -> LeafRead | DirectCall | None:
+    return leaf_read(schema, parent_type, field_name) or direct_call(schema, parent_type, field_name)
 
 
 class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -115,9 +164,11 @@ class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
         key = (parent_type.name, field_details_list[0].node.name.value)
         plan = plans.get(key, _NOT_PLANNED)
         if plan is _NOT_PLANNED:
-            plan = plans[key] = leaf_read(self.schema, parent_type, key[1])
+            plan = plans[key] = plan_field(self.schema, parent_type, key[1])
         if plan is None:
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        if isinstance(plan, DirectCall):
+            return self._execute_direct_call(plan, parent_type, source, field_details_list, path, position_context)
         value = getattr(source, plan.attribute, _NOT_PLANNED)
         if value is _NOT_PLANNED or self.is_awaitable(value):
             # Not a plain value after all: let graphql-core resolve it (and report what is wrong).
@@ -132,4 +183,34 @@ class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return self.complete_leaf_value(plan.leaf, value)
         except Exception as raw_error:
             self.handle_field_error(raw_error, plan.return_type, field_details_list, path)
+            return None
+
+    def _execute_direct_call(
+        self, plan: DirectCall, parent_type: GraphQLObjectType, source: Any, field_details_list: FieldDetailsList,
+        path: Path, position_context: Any,
+    ) -> Any:
+        """graphql-core's ``execute_field`` for a field without arguments, calling ``plan.call``."""
+        return_type = plan.return_type
+        field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
+        info = self.build_resolve_info(field_def, [details.node for details in field_details_list], parent_type,
+                                       path)
+        try:
+            result = plan.call(source, info)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(return_type, field_details_list, info, path, result,
+                                                     position_context)
+            completed = self.complete_value(return_type, field_details_list, info, path, result, position_context)
+            if self.is_awaitable(completed):
+                return self._await_completed(completed, return_type, field_details_list, path)
+        except Exception as raw_error:  # noqa: BLE001 (graphql-core's rule: a field error, located)
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        return completed
+
+    async def _await_completed(self, completed: Any, return_type: GraphQLOutputType,
+                               field_details_list: FieldDetailsList, path: Path) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:  # noqa: BLE001
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None

@@ -11,7 +11,14 @@ import strawberry
 from graphql import GraphQLNonNull, GraphQLString, execute, parse
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from api.schema.execution import LeafRead, PortalExecutionContext, collections_of, leaf_read
+from api.schema.execution import (
+    DirectCall,
+    LeafRead,
+    PortalExecutionContext,
+    collections_of,
+    leaf_read,
+    plan_field,
+)
 
 
 @strawberry.enum
@@ -29,6 +36,14 @@ class Item:
     @strawberry.field
     def shout(self) -> str:
         return self.name.upper()
+
+    @strawberry.field
+    async def later(self, info: strawberry.Info) -> str:
+        return f"{self.name}:{info.field_name}:{info.path.as_list()}"
+
+    @strawberry.field
+    def rooted(self, root: Item) -> int:
+        return root.count + 1
 
 
 def item(**changes: Any) -> Item:
@@ -52,6 +67,14 @@ class Query:
         return item(name=None)
 
     @strawberry.field
+    def broken(self) -> str | None:
+        raise ValueError("nope")
+
+    @strawberry.field
+    def echo(self, text: str) -> str:
+        return text
+
+    @strawberry.field
     def missing(self) -> Item | None:
         bare = item()
         del bare.name
@@ -67,15 +90,39 @@ def outcome(schema: strawberry.Schema, document: str) -> tuple[Any, list[dict[st
     return result.data, [error.formatted for error in result.errors or []]
 
 
+async def async_outcome(schema: strawberry.Schema, document: str) -> tuple[Any, list[dict[str, Any]]]:
+    result = await schema.execute(document)
+    return result.data, [error.formatted for error in result.errors or []]
+
+
 @pytest.mark.parametrize("document", [
     "{ items { name note colour count shout } }",
     "{ required { name } }",
     "{ missing { name note } }",
     "{ items { n: name n2: name c: colour } }",
+    "{ first { shout later rooted } broken echo(text: \"hi\") }",
+    "{ items { later rooted } required { later } }",
 ])
-def test_direct_reads_match_graphql_core(document: str) -> None:
+async def test_direct_reads_and_calls_match_graphql_core(document: str) -> None:
     plain, portal = schemas()
-    assert outcome(portal, document) == outcome(plain, document)
+    assert await async_outcome(portal, document) == await async_outcome(plain, document)
+
+
+async def test_direct_calls_pass_what_strawberry_passes() -> None:
+    _, portal = schemas()
+    assert await async_outcome(portal, "{ first { later rooted } broken }") == (
+        {"first": {"later": "a:later:['first', 'later']", "rooted": 2}, "broken": None},
+        [{"message": "nope", "locations": [{"line": 1, "column": 26}], "path": ["broken"]}])
+
+
+def test_only_plain_resolver_functions_are_called_directly() -> None:
+    _, portal = schemas()
+    core = portal._schema
+    item_type = core.get_type("Item")
+    assert [isinstance(plan_field(core, item_type, name), DirectCall) for name in ("shout", "later", "rooted")] \
+        == [True, True, True]
+    assert plan_field(core, core.query_type, "echo") is None  # arguments: strawberry converts them
+    assert isinstance(plan_field(core, item_type, "name"), LeafRead)
 
 
 def test_the_errors_are_graphql_cores() -> None:
