@@ -242,19 +242,22 @@ def _matching(search: NameSearch, sqlite: bool) -> tuple[list[ColumnElement[bool
     return conditions, case((exact, 0), (prefix, 1), else_=2)
 
 
-def _ranked(search: NameSearch, sqlite: bool) -> Select[Any]:
-    """(corporate number, rank, name length) of every matching corporation, one row per number."""
-    conditions, rank = _matching(search, sqlite)
-    return (select(_table.c.corporate_number, func.min(rank).label("rank"),
-                   func.min(func.length(_table.c.search_name)).label("name_length"))
-            .where(*conditions).group_by(_table.c.corporate_number))
+def _ranked_keys(search: NameSearch, sqlite: bool) -> Select[Any]:
+    """(rank, name length, corporate number, row id of the latest state) of every match, one row per number.
 
-
-def _ranked_latest(search: NameSearch, sqlite: bool) -> Select[Any]:
-    """Current names only: the latest rows themselves, ranked (no grouping, no join back)."""
+    Narrow on purpose: the whole match set may be sorted and counted, and only the page's rows are
+    read in full afterwards.
+    """
     conditions, rank = _matching(search, sqlite)
-    return select(rank.label("rank"), func.length(_table.c.search_name).label("name_length"),
-                  _table.c.corporate_number.label("number"), *_FIELD_COLUMNS, _table.c.imported_at).where(*conditions)
+    if not search.include_past_names:  # current names: the latest rows themselves, no grouping
+        return select(rank.label("rank"), func.length(_table.c.search_name).label("name_length"),
+                      _table.c.corporate_number.label("number"), _table.c.id.label("row_id")).where(*conditions)
+    grouped = (select(_table.c.corporate_number, func.min(rank).label("rank"),
+                      func.min(func.length(_table.c.search_name)).label("name_length"))
+               .where(*conditions).group_by(_table.c.corporate_number)).subquery("grouped")
+    return (select(grouped.c.rank, grouped.c.name_length, grouped.c.corporate_number.label("number"),
+                   _table.c.id.label("row_id"))
+            .join(_table, and_(_table.c.corporate_number == grouped.c.corporate_number, _table.c.latest)))
 
 
 SortKey = tuple[int, int, str]
@@ -266,26 +269,32 @@ async def search_names(
 ) -> tuple[int | None, list[tuple[SortKey, CorporateState]]]:
     """Matches ranked exact first, then prefix, then partial; shorter names first; then by number.
 
-    Returns the total (when asked) and the page's (sort key, latest state) pairs.
+    Returns the total (when asked) and the page's (sort key, latest state) pairs. The matches are read
+    once: the total rides along the page as a window count over the narrow ranked rows, then the
+    page's rows are fetched by id (a common term can match hundreds of thousands of rows, and a
+    separate count read them all a second time).
     """
     sqlite = session.bind.dialect.name == "sqlite"
-    if search.include_past_names:
-        grouped = _ranked(search, sqlite).subquery("ranked")
-        query = (select(grouped.c.rank, grouped.c.name_length, grouped.c.corporate_number.label("number"),
-                        *_FIELD_COLUMNS, _table.c.imported_at)
-                 .join(_table, and_(_table.c.corporate_number == grouped.c.corporate_number, _table.c.latest)))
-    else:
-        query = _ranked_latest(search, sqlite)
-    ranked = query.subquery("ranked")
+    keys = _ranked_keys(search, sqlite).subquery("ranked")
+    page = select(keys.c.rank, keys.c.name_length, keys.c.number, keys.c.row_id)
+    if with_count:
+        page = page.add_columns(func.count().over().label("total"))
+    if after is not None:
+        page = page.where(tuple_(keys.c.rank, keys.c.name_length, keys.c.number)
+                          > tuple_(literal(after[0]), literal(after[1]), literal(after[2])))
+    page = page.order_by(keys.c.rank, keys.c.name_length, keys.c.number).offset(offset).limit(limit)
+    ranked = (await session.execute(page)).all()
     count = None
     if with_count:
-        count = await session.scalar(select(func.count()).select_from(ranked))
-    page = select(ranked).order_by(ranked.c.rank, ranked.c.name_length, ranked.c.number)
-    if after is not None:
-        page = page.where(tuple_(ranked.c.rank, ranked.c.name_length, ranked.c.number)
-                          > tuple_(literal(after[0]), literal(after[1]), literal(after[2])))
-    rows = (await session.execute(page.offset(offset).limit(limit))).all()
-    return count, [((row[0], row[1] or 0, row[2]), _state(row[3:])) for row in rows]
+        # Past the last page the window has no row to ride on: count on its own (rare).
+        count = ranked[0].total if ranked else (
+            await session.scalar(select(func.count()).select_from(keys)) if offset or after else 0)
+    states: dict[Any, CorporateState] = {}
+    if ranked:
+        rows = await session.execute(select(_table.c.id, *_FIELD_COLUMNS, _table.c.imported_at)
+                                     .where(_table.c.id.in_([row.row_id for row in ranked])))
+        states = {row[0]: _state(row[1:]) for row in rows}
+    return count, [((row.rank, row.name_length or 0, row.number), states[row.row_id]) for row in ranked]
 
 
 async def last_update_date(session: AsyncSession) -> date | None:

@@ -202,7 +202,7 @@ class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
             completed = self.complete_value(return_type, field_details_list, info, path, result, position_context)
             if self.is_awaitable(completed):
                 return self._await_completed(completed, return_type, field_details_list, path)
-        except Exception as raw_error:  # noqa: BLE001 (graphql-core's rule: a field error, located)
+        except Exception as raw_error:  # graphql-core's rule: a field error, located at the field
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
         return completed
@@ -211,6 +211,6 @@ class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
                                field_details_list: FieldDetailsList, path: Path) -> Any:
         try:
             return await completed
-        except Exception as raw_error:  # noqa: BLE001
+        except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None

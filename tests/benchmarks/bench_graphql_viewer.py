@@ -1,7 +1,8 @@
 """`viewer` queries per second through uvicorn on loopback (one worker, every limit on), next to a plain
 Starlette JSON route served the same way, and their ratio. Goal: at least a quarter of the plain rate.
 A third line serves the same data from a plain route that does the viewer's database work, which
-separates what GraphQL costs from what the database costs.
+separates what GraphQL costs from what the database costs; two more show the floor: an empty query
+without a token, and `viewer { __typename }` (the token check and the viewer resolver, no fields).
 
     .venv/bin/python tests/benchmarks/bench_graphql_viewer.py [--seconds 10] [--connections 32]
         [--database sqlite|postgresql]   (PostgreSQL from MYNAPORTAL_TEST_POSTGRES_URL's server)
@@ -117,6 +118,11 @@ def main() -> None:
                                       args.connections, workdir)
             text_rate, text_p50 = wrk(portal, by_text, token, args.seconds, args.connections, workdir)
             hash_rate, hash_p50 = wrk(portal, by_hash, token, args.seconds, args.connections, workdir)
+            # Where the time goes: the pipeline alone, then with the token check and the viewer resolver.
+            empty_rate, empty_p50 = wrk(portal, {"query": "{ __typename }"}, None, args.seconds, args.connections,
+                                        workdir)
+            bare_rate, bare_p50 = wrk(portal, {"query": "{ viewer { __typename } }"}, token, args.seconds,
+                                      args.connections, workdir)
         finally:
             for server in servers:
                 server.terminate()
@@ -128,6 +134,9 @@ def main() -> None:
     print(f"plain route, viewer's DB work   {rest_rate:9.0f} req/s  p50 {rest_p50}  ratio {rest_rate / plain_rate:.3f}")
     print(f"viewer (document text)         {text_rate:9.0f} req/s  p50 {text_p50}  ratio {text_rate / plain_rate:.3f}")
     print(f"viewer (persisted hash)        {hash_rate:9.0f} req/s  p50 {hash_p50}  ratio {hash_rate / plain_rate:.3f}")
+    for label, rate, p50 in (("{ __typename }, no token", empty_rate, empty_p50),
+                             ("{ viewer { __typename } }", bare_rate, bare_p50)):
+        print(f"{label:<30} {rate:9.0f} req/s  p50 {p50}  ratio {rate / plain_rate:.3f}")
     print(f"GraphQL viewer vs the same work without GraphQL: {hash_rate / rest_rate:.3f}")
     met = min(text_rate, hash_rate) / plain_rate >= 0.25
     print("goal (viewer >= 0.25 x plain route):", "met" if met else "NOT met")
