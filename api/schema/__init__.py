@@ -14,7 +14,7 @@ from strawberry.types import ExecutionResult
 from api.schema.errors import PublicError, classify, logger
 from api.schema.execution import PortalExecutionContext
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
-from api.schema.security import Gateway, OperationRegistry, gateway_rules_extension, limit_rules
+from api.schema.security import Gateway, GatewayRules, OperationRegistry, gateway_rules_extension, limit_rules
 from api.settings import Settings
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "graphql" / "schema.graphql"
@@ -34,10 +34,11 @@ class PortalSchema(strawberry.Schema):
 
     @property
     def runs_documents_directly(self) -> bool:
-        """Whether ``execute_document`` gives what ``execute`` gives: no custom directives and no extension
-        that wraps resolvers (strawberry applies both only in its own pipeline)."""
-        return not self.directives and not any(extension._implements_resolve()
-                                               for extension in self.get_extensions())
+        """Whether ``execute_document`` gives what ``execute`` gives: no custom directives and no extension but
+        the gateway's (strawberry runs directives and extension hooks only in its own pipeline, so adding
+        either turns the direct path off rather than skipping them)."""
+        return not self.directives and all(isinstance(extension, type) and issubclass(extension, GatewayRules)
+                                           for extension in self.extensions)
 
     async def execute_document(
         self, document: DocumentNode, *, context_value: Any, variable_values: dict[str, Any] | None,

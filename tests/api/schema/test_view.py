@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import MaskErrors
 
 from api.audit.models import AccessRecord
 from api.schema import PortalSchema
@@ -112,3 +113,10 @@ async def test_other_requests_are_left_to_strawberry(portal: Portal, pipeline_ru
     assert form.status_code == 400
     assert [error["extensions"]["code"] for error in form.json()["errors"]] == ["BAD_USER_INPUT"]
     assert pipeline_runs == []  # both refused by strawberry's HTTP layer before execution
+
+
+def test_any_other_extension_turns_the_direct_path_off(portal: Portal) -> None:
+    schema = portal.app.state.schema
+    assert schema.runs_documents_directly
+    schema.extensions = [*schema.extensions, MaskErrors]
+    assert not schema.runs_documents_directly
