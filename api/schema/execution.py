@@ -1,4 +1,5 @@
-"""graphql-core's executor, with plain leaf fields read directly and field collection kept across requests.
+"""graphql-core's executor with three shortcuts: plain leaf fields read, plain resolver functions called
+and field collection kept across requests, each where the outcome is the same.
 
 Most fields the apps ask for are plain attributes of a strawberry type holding a scalar or an enum
 (``name``, ``birthDate``, ``sex``...). graphql-core resolves each of them like any other field: it
