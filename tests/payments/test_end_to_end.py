@@ -20,6 +20,7 @@ from payments import ledger, reconciliation
 from payments.callbacks import deliver_due
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import CallbackMessage, PaymentEvent
+from payments.service import RANK
 from tests.api.conftest import operation
 from tests.payments.conftest import CALLBACK_KEY, GATEWAY_SECRET, PaymentPortal, free_port, serve_in_loop
 from tests.payments.helpers import pay_at_gateway, raw_id, start, wait_for_state
@@ -78,9 +79,11 @@ async def test_order_paid_by_card_end_to_end(payment_portal: PaymentPortal, engi
         assert await ledger.balances(session, pp.agency_id) == {ledger.GATEWAY_CLEARING: 12_000,
                                                                  ledger.AGENCY_COLLECTIONS: -12_000}
         assert await ledger.unbalanced_journals(session) == []
-        events = list(await session.scalars(select(PaymentEvent.state).where(PaymentEvent.payment_id == payment_id)
-                                            .order_by(PaymentEvent.occurred_at)))
-        # The gateway's "submitted" and "success" notifications race; a late "submitted" changes nothing.
+        # The gateway's "submitted" and "success" notifications race; a late "submitted" changes nothing (the
+        # out-of-order cases have their own tests). Each handler reads the clock before it waits for the row, so
+        # occurred_at can invert between the two: the history is read in lifecycle order.
+        events = sorted(await session.scalars(select(PaymentEvent.state)
+                                              .where(PaymentEvent.payment_id == payment_id)), key=RANK.__getitem__)
         assert [e.value for e in events] in (["created", "started", "submitted", "success"],
                                              ["created", "started", "success"])
         assert await session.scalar(select(func.count()).select_from(CallbackMessage)) == 1
