@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from graphql import (
+    GraphQLField,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -55,7 +56,7 @@ class DirectCall(NamedTuple):
     """How to resolve a field with a plain resolver function: ``call(source, info)``."""
 
     call: Callable[[Any, Any], Any]
-    return_type: GraphQLOutputType
+    field: GraphQLField
 
 
 _NOT_PLANNED = object()
@@ -122,7 +123,7 @@ def direct_call(schema: GraphQLSchema, parent_type: GraphQLObjectType, field_nam
             kwargs[info_name] = info_class(_raw_info=info, _field=definition)
         return function(source, **kwargs) if takes_self else function(**kwargs)
 
-    return DirectCall(call, field.type)
+    return DirectCall(call, field)
 
 
 def plan_field(schema: GraphQLSchema, parent_type: GraphQLObjectType, field_name: str) -> LeafRead | DirectCall | None:
@@ -191,9 +192,8 @@ class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Path, position_context: Any,
     ) -> Any:
         """graphql-core's ``execute_field`` for a field without arguments, calling ``plan.call``."""
-        return_type = plan.return_type
-        field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-        info = self.build_resolve_info(field_def, [details.node for details in field_details_list], parent_type,
+        return_type = plan.field.type
+        info = self.build_resolve_info(plan.field, [details.node for details in field_details_list], parent_type,
                                        path)
         try:
             result = plan.call(source, info)
