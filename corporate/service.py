@@ -276,9 +276,9 @@ async def search_names(
     """
     sqlite = session.bind.dialect.name == "sqlite"
     keys = _ranked_keys(search, sqlite).subquery("ranked")
-    page = select(keys.c.rank, keys.c.name_length, keys.c.number, keys.c.row_id)
-    if with_count:
-        page = page.add_columns(func.count().over().label("total"))
+    if with_count:  # counted before the keyset filter: the total of the whole search, not of what follows
+        keys = select(keys, func.count().over().label("total")).subquery("counted")
+    page = select(keys)
     if after is not None:
         page = page.where(tuple_(keys.c.rank, keys.c.name_length, keys.c.number)
                           > tuple_(literal(after[0]), literal(after[1]), literal(after[2])))

@@ -137,7 +137,7 @@ class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plans = _plans.get(self.schema)
         if plans is None:
             plans = _plans[self.schema] = {}
-        self._leaf_plans = plans
+        self._field_plans = plans
         # Middleware wraps every resolver, so with any, every field goes through graphql-core.
         self._direct = self.middleware_manager is None or not self.middleware_manager.middlewares
 
@@ -162,7 +162,7 @@ class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         if not self._direct:
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        plans = self._leaf_plans
+        plans = self._field_plans
         key = (parent_type.name, field_details_list[0].node.name.value)
         plan = plans.get(key, _NOT_PLANNED)
         if plan is _NOT_PLANNED:

@@ -61,7 +61,8 @@ class PortalGraphQL(GraphQL[Context, None]):
         """
         if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
             return None
-        if "multipart" in request.headers.get("accept", "") or "event-stream" in request.headers.get("accept", ""):
+        accept = request.headers.get("accept", "")
+        if "multipart" in accept or "event-stream" in accept:  # streamed transports: strawberry's
             return None
         try:
             data = json.loads(await request.body())

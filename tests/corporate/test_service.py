@@ -29,6 +29,7 @@ async def test_each_page_carries_the_total(engine: AsyncEngine, tmp_path: Path) 
     async with create_session_factory(engine)() as session:
         pages = [await search_names(session, search, offset=offset, limit=2) for offset in (0, 2, 4)]
         unanswered = await search_names(session, search, limit=2, with_count=False)
+        after_first = await search_names(session, search, limit=2, after=(1, 5, "1000013050378"))
         past = await search_names(session, NameSearch(text="青森", mode="partial", include_past_names=True))
     assert [(count, [key for key, _ in found]) for count, found in pages] == [
         (3, [(1, 4, "1000012160145"), (1, 5, "1000013050378")]),
@@ -37,6 +38,8 @@ async def test_each_page_carries_the_total(engine: AsyncEngine, tmp_path: Path) 
     ]
     assert [state["name"] for _, state in pages[0][1]] == ["青森物産株式会社", "株式会社青森リンゴ"]
     assert unanswered[0] is None
+    # A keyset page still carries the total of the whole search.
+    assert (after_first[0], [key for key, _ in after_first[1]]) == (3, [(2, 5, "1000020022080")])
     assert [key for key, _ in unanswered[1]] == [key for key, _ in pages[0][1]]
     # With past names, the renamed corporation matches by its old name (exact: rank 0) and shows its new one.
     assert past[0] == 3
