@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, execute
+from graphql import DocumentNode, GraphQLError, execute, get_operation_ast
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
 
 from api.schema.errors import PublicError, classify, logger
-from api.schema.execution import PortalExecutionContext
+from api.schema.execution import DirectExecutor, PortalExecutionContext
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
 from api.schema.security import Gateway, GatewayRules, OperationRegistry, gateway_rules_extension, limit_rules
 from api.settings import Settings
@@ -50,10 +50,19 @@ class PortalSchema(strawberry.Schema):
         whose checks are all in the gateway that pipeline only costs time (api.schema.view).
         """
         try:
-            result = execute(self._schema, document, context_value=context_value, variable_values=variable_values,
-                             operation_name=operation_name, is_awaitable=optimized_is_awaitable,
-                             executor_class=self.execution_context_class,
-                             operation_extensions=operation_extensions)
+            operation = get_operation_ast(document, operation_name)
+            executor = operation and DirectExecutor.for_operation(
+                self._schema, document, operation, context_value=context_value, variable_values=variable_values,
+                operation_extensions=operation_extensions, is_awaitable=optimized_is_awaitable)
+            if isinstance(executor, DirectExecutor):
+                result = executor.execute_operation()
+            elif executor:  # the variables' errors
+                result = ExecutionResult(data=None, errors=executor)
+            else:
+                result = execute(self._schema, document, context_value=context_value, variable_values=variable_values,
+                                 operation_name=operation_name, is_awaitable=optimized_is_awaitable,
+                                 executor_class=self.execution_context_class,
+                                 operation_extensions=operation_extensions)
             if optimized_is_awaitable(result):
                 result = await result
         except Exception as unexpected:

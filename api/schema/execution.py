@@ -17,6 +17,11 @@ graphql-core also works out, for every object of every request, which fields of 
 it ("collecting" them: fragments merged, aliases grouped). That depends only on the document and the
 type, except through directives (@skip/@include/@defer with variables), so for a document without
 any directive the result is kept with its operation and reused by every later request.
+
+The direct path (``PortalSchema.execute_document``) runs directive-free documents on ``DirectExecutor``:
+graphql-core's plain executor instead of its incremental one, whose set-up per request (delivery
+groups, execution plans, a publisher) serves only @defer/@stream, with the same shortcuts, plain leaf
+fields completed inside the fields loop, and objects taken straight to their (kept) subfields.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FragmentDefinitionNode,
+    GraphQLError,
     GraphQLField,
     GraphQLLeafType,
     GraphQLNonNull,
@@ -35,11 +44,19 @@ from graphql import (
     GraphQLOutputType,
     GraphQLSchema,
     OperationDefinitionNode,
+    OperationType,
     Undefined,
     is_leaf_type,
 )
-from graphql.execution.collect_fields import CollectedFields, FieldDetailsList
-from graphql.pyutils import Path
+from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, FragmentDetails, collect_fields
+from graphql.execution.executor import (
+    Executor,
+    default_field_resolver,
+    default_type_resolver,
+    invalid_return_type_error,
+)
+from graphql.execution.values import get_variable_values
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 
@@ -60,6 +77,9 @@ class DirectCall(NamedTuple):
 
 
 _NOT_PLANNED = object()
+# Leaf values completed inside the fields loop (anything else, e.g. an awaitable, goes through execute_field).
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
+MAX_COERCION_ERRORS = 50  # graphql-core's default for execute
 # Per schema: (parent type name, field name) -> how to resolve it, or None for graphql-core's way.
 _plans: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], LeafRead | DirectCall | None]] = (
     weakref.WeakKeyDictionary())
@@ -130,7 +150,14 @@ def plan_field(schema: GraphQLSchema, parent_type: GraphQLObjectType, field_name
     return leaf_read(schema, parent_type, field_name) or direct_call(schema, parent_type, field_name)
 
 
-class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class FieldShortcuts:
+    """The three shortcuts, for a graphql-core executor class (mixed in before it)."""
+
+    # The executor's own attributes, as graphql-core's Executor sets them.
+    schema: GraphQLSchema
+    operation: OperationDefinitionNode
+    middleware_manager: Any
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._collections = collections_of(self.operation)
@@ -175,6 +202,10 @@ class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if value is _NOT_PLANNED or self.is_awaitable(value):
             # Not a plain value after all: let graphql-core resolve it (and report what is wrong).
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        return self._complete_leaf(plan, value, field_details_list, path)
+
+    def _complete_leaf(self, plan: LeafRead, value: Any, field_details_list: FieldDetailsList, path: Path) -> Any:
+        """graphql-core's completion of a leaf field's value, errors included (``path`` is only read then)."""
         try:
             if isinstance(value, Exception):
                 raise value
@@ -215,3 +246,157 @@ class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
+
+
+class PortalExecutionContext(FieldShortcuts, StrawberryGraphQLCoreExecutionContext):
+    """The schema's executor in strawberry's own pipeline (GET, subscriptions, documents with directives)."""
+
+
+class DirectExecutor(FieldShortcuts, Executor):
+    """The executor of the direct path (``PortalSchema.execute_document``) for documents without any
+    directive: graphql-core's plain ``Executor`` rather than its incremental one (with no directive nothing
+    can be deferred or streamed, and the incremental executor's per-request set-up is a third of a small
+    query's cost), strawberry's ``Info`` for resolvers, and the root fields' collection kept with the
+    operation like every other."""
+
+    build_resolve_info = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+    operation_extensions: dict[str, Any] | None = None
+
+    @classmethod
+    def for_operation(
+        cls, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, *,
+        context_value: Any, variable_values: dict[str, Any] | None, operation_extensions: dict[str, Any] | None,
+        is_awaitable: Callable[[Any], Any],
+    ) -> DirectExecutor | list[GraphQLError] | None:
+        """``Executor.build`` for an operation already picked from a validated document: its fragments and
+        coerced variables (or the variables' errors, as ``build`` returns them). None where this executor
+        does not apply: a directive in the document, or fragment variables."""
+        fragment_definitions = {definition.name.value: definition for definition in document.definitions
+                                if isinstance(definition, FragmentDefinitionNode)}
+        if collections_of(operation) is None or any(definition.variable_definitions
+                                                    for definition in fragment_definitions.values()):
+            return None
+        coerced = get_variable_values(schema, operation.variable_definitions or (), variable_values or {},
+                                      max_errors=MAX_COERCION_ERRORS)
+        if isinstance(coerced, list):
+            return coerced
+        executor = cls(schema, fragment_definitions,
+                       {name: FragmentDetails(definition, None) for name, definition in fragment_definitions.items()},
+                       None, context_value, operation, coerced, default_field_resolver, default_type_resolver,
+                       default_field_resolver, is_awaitable=is_awaitable)
+        executor.operation_extensions = operation_extensions
+        return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """graphql-core's ``execute_operation`` (no abort signal, no hooks) with the root fields' collection
+        kept with the operation."""
+        cache, operation = self._collections, self.operation
+        root_type = self.schema.get_root_type(operation.operation)
+        if cache is None or root_type is None or operation.operation == OperationType.SUBSCRIPTION:
+            return super().execute_operation(serially)
+        key = (root_type.name, ())
+        collected = cache.get(key)
+        if collected is None:
+            try:
+                collected = collect_fields(self.schema, self.fragments, self.variable_values, root_type, operation,
+                                           self.hide_suggestions)
+            except RecursionError:
+                collected = None
+            if collected is None:  # graphql-core reports it
+                return super().execute_operation(serially)
+            cache[key] = collected
+        if serially is None:
+            serially = operation.operation == OperationType.MUTATION
+        try:
+            result = (self.execute_fields_serially if serially else self.execute_fields)(
+                root_type, self.root_value, None, collected.grouped_field_set, None)
+        except GraphQLError as error:
+            self.collected_errors.add(error, None)
+            return self.build_response(None)
+        if self.is_awaitable(result):
+            return self._await_response(result)
+        return self.build_response(result)
+
+    def execute_fields(
+        self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None,
+        grouped_field_set: dict[str, FieldDetailsList], position_context: Any,
+    ) -> Any:
+        """graphql-core's ``execute_fields``, completing plain leaf fields in the loop itself."""
+        if not self._direct:
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        plans = self._field_plans
+        parent_name = parent_type.name
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                plan = plans.get((parent_name, field_details_list[0].node.name.value))
+                if type(plan) is LeafRead:
+                    value = getattr(source_value, plan.attribute, _NOT_PLANNED)
+                    if type(value) in _PLAIN_VALUES:
+                        results[response_name] = self._complete_leaf(
+                            plan, value, field_details_list, Path(path, response_name, parent_name))
+                        continue
+                result = self.execute_field(parent_type, source_value, field_details_list,
+                                            Path(path, response_name, parent_name), position_context)
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:  # as graphql-core: the other fields' awaitables are settled, not leaked
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return self._gather_fields(results, awaitable_fields)
+
+    @staticmethod
+    async def _gather_fields(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+        if len(awaitable_fields) == 1:
+            field = awaitable_fields[0]
+            results[field] = await results[field]
+        else:
+            results.update(zip(awaitable_fields, await gather_with_cancel(
+                *(results[field] for field in awaitable_fields)), strict=True))
+        return results
+
+    def complete_value(
+        self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList, info: Any, path: Path,
+        result: Any, position_context: Any,
+    ) -> Any:
+        """graphql-core's ``complete_value``, straight to the subfields for a (nullable) object type."""
+        if (type(return_type) is not GraphQLObjectType or result is None or result is Undefined
+                or isinstance(result, Exception) or self._collections is None):
+            return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+        is_type_of = return_type.is_type_of
+        if is_type_of is not None:
+            matches = is_type_of(result, info)
+            if self.is_awaitable(matches):
+                return self._complete_object_after(matches, return_type, field_details_list, path, result,
+                                                   position_context)
+            if not matches:
+                raise invalid_return_type_error(return_type, result, field_details_list)
+        # No directive in the document: no deferred fields, so the collected set is executed as it is.
+        return self.execute_fields(return_type, result, path,
+                                   self.collect_subfields(return_type, field_details_list).grouped_field_set,
+                                   position_context)
+
+    async def _complete_object_after(self, matches: Any, return_type: GraphQLObjectType,
+                                     field_details_list: FieldDetailsList, path: Path, result: Any,
+                                     position_context: Any) -> dict[str, Any]:
+        if not await matches:
+            raise invalid_return_type_error(return_type, result, field_details_list)
+        fields = self.execute_fields(return_type, result, path,
+                                     self.collect_subfields(return_type, field_details_list).grouped_field_set,
+                                     position_context)
+        return await fields if self.is_awaitable(fields) else fields
+
+    async def _await_response(self, result: Any) -> ExecutionResult:
+        try:
+            data = await result
+        except GraphQLError as error:
+            self.collected_errors.add(error, None)
+            return self.build_response(None)
+        return self.build_response(data)

@@ -1,18 +1,23 @@
 """The executor's direct leaf reads give graphql-core's results exactly, errors included; collected fields
-are reused across requests only for documents without directives."""
+are reused across requests only for documents without directives; the direct path's executor gives
+graphql-core's results for every kind of field, type and error."""
 
 from __future__ import annotations
 
 from enum import Enum
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import strawberry
-from graphql import GraphQLNonNull, GraphQLString, execute, parse
+from graphql import ExecutionResult, GraphQLNonNull, GraphQLString, execute, get_operation_ast, parse
+from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.schema import execution
 from api.schema.execution import (
     DirectCall,
+    DirectExecutor,
     LeafRead,
     PortalExecutionContext,
     collections_of,
@@ -26,9 +31,13 @@ class Colour(Enum):
     RED = "red"
 
 
-@strawberry.type
-class Item:
+@strawberry.interface
+class Named:
     name: str
+
+
+@strawberry.type
+class Item(Named):
     note: str | None
     colour: Colour
     count: int
@@ -80,9 +89,58 @@ class Query:
         del bare.name
         return bare
 
+    @strawberry.field
+    def named(self) -> list[Named]:
+        return [item(), Pet(name="rex", legs=4), item(name=None)]
+
+    @strawberry.field
+    def anything(self) -> list[Item | Pet | None]:
+        return [Pet(name="tom", legs=ValueError("no legs")), item(), "not an object"]
+
+    @strawberry.field
+    def wrong(self) -> Item | None:
+        return SimpleNamespace(name="not an item")  # type: ignore[return-value]
+
+    @strawberry.field
+    async def pets(self) -> list[Pet]:
+        return [Pet(name="a", legs=4), Pet(name=None, legs=2)]
+
+
+@strawberry.type
+class Pet(Named):
+    legs: int
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def rename(self, to: str) -> Item:
+        renamed.append(to)
+        return item(name=to)
+
+
+renamed: list[str] = []
+
 
 def schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
-    return strawberry.Schema(Query), strawberry.Schema(Query, execution_context_class=PortalExecutionContext)
+    return (strawberry.Schema(Query, Mutation, types=[Item]),
+            strawberry.Schema(Query, Mutation, types=[Item], execution_context_class=PortalExecutionContext))
+
+
+async def direct_outcome(schema: strawberry.Schema, document: str,
+                         variables: dict[str, Any] | None = None) -> tuple[Any, list[dict[str, Any]]]:
+    """What ``PortalSchema.execute_document`` runs: DirectExecutor on the parsed document."""
+    parsed = parse(document)
+    executor = DirectExecutor.for_operation(schema._schema, parsed, get_operation_ast(parsed), context_value=None,
+                                            variable_values=variables, operation_extensions=None,
+                                            is_awaitable=optimized_is_awaitable)
+    if isinstance(executor, list):
+        return None, [error.formatted for error in executor]
+    assert executor is not None
+    result = executor.execute_operation()
+    if optimized_is_awaitable(result):
+        result = await result
+    return result.data, [error.formatted for error in result.errors or []]
 
 
 def outcome(schema: strawberry.Schema, document: str) -> tuple[Any, list[dict[str, Any]]]:
@@ -106,6 +164,71 @@ async def async_outcome(schema: strawberry.Schema, document: str) -> tuple[Any, 
 async def test_direct_reads_and_calls_match_graphql_core(document: str) -> None:
     plain, portal = schemas()
     assert await async_outcome(portal, document) == await async_outcome(plain, document)
+
+
+DIRECT_DOCUMENTS = [
+    "{ items { name note colour count shout } }",
+    "{ required { name } }",
+    "{ required { name } first { name } }",
+    "{ missing { name note } }",
+    "{ items { n: name n2: name c: colour } }",
+    "{ first { shout later rooted } broken echo(text: \"hi\") }",
+    "{ items { later rooted } required { later } }",
+    "{ named { __typename name ... on Item { count } ... on Pet { legs } } }",
+    "{ anything { __typename ... on Pet { name legs } ...I } } fragment I on Item { later colour }",
+    "{ pets { name legs } }",
+    "{ wrong { name } first { name } }",
+    "{ first { ...F } again: first { count } } fragment F on Item { name count }",
+    "query ($t: String!) { echo(text: $t) }",
+    "mutation { one: rename(to: \"x\") { name } two: rename(to: \"y\") { later } }",
+]
+
+
+@pytest.mark.parametrize("document", DIRECT_DOCUMENTS)
+async def test_the_direct_executor_gives_graphql_cores_results(document: str) -> None:
+    plain, portal = schemas()
+    variables = {"t": "hi"}
+    renamed.clear()
+    expected = await plain.execute(document, variable_values=variables)
+    expected_renames = renamed[:]
+    renamed.clear()
+    assert await direct_outcome(portal, document, variables) == (
+        expected.data, [error.formatted for error in expected.errors or []])
+    assert renamed == expected_renames
+
+
+async def test_the_direct_executor_runs_mutations_in_order_and_reports_variables_like_graphql_core() -> None:
+    _, portal = schemas()
+    renamed.clear()
+    assert await direct_outcome(portal, "mutation { a: rename(to: \"1\") { name } b: rename(to: \"2\") { name } }") \
+        == ({"a": {"name": "1"}, "b": {"name": "2"}}, [])
+    assert renamed == ["1", "2"]
+    assert await direct_outcome(portal, "query ($t: String!) { echo(text: $t) }", {"t": 5}) == (None, [
+        {"message": "Variable '$t' has invalid value: String cannot represent a non string value: 5",
+         "locations": [{"line": 1, "column": 8}]}])
+
+
+def test_the_direct_executor_leaves_documents_with_directives_to_graphql_core() -> None:
+    _, portal = schemas()
+    parsed = parse("query ($x: Boolean!) { first { name @include(if: $x) } }")
+    assert DirectExecutor.for_operation(portal._schema, parsed, get_operation_ast(parsed), context_value=None,
+                                        variable_values={"x": True}, operation_extensions=None,
+                                        is_awaitable=optimized_is_awaitable) is None
+
+
+async def test_the_direct_executor_collects_the_root_fields_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, portal = schemas()
+    calls: list[str] = []
+    real = execution.collect_fields
+    monkeypatch.setattr(execution, "collect_fields", lambda schema, fragments, variables, root_type, *rest: (
+        calls.append(root_type.name) or real(schema, fragments, variables, root_type, *rest)))
+    parsed = parse("{ first { name } }")
+    for _ in range(3):
+        executor = DirectExecutor.for_operation(portal._schema, parsed, get_operation_ast(parsed), context_value=None,
+                                                variable_values=None, operation_extensions=None,
+                                                is_awaitable=optimized_is_awaitable)
+        assert executor.execute_operation() == ExecutionResult({"first": {"name": "a"}}, None)
+    assert calls == ["Query"]
 
 
 async def test_direct_calls_pass_what_strawberry_passes() -> None:
