@@ -4,10 +4,12 @@ Two ways in, with the same end state:
 
 - Into a table that holds rows (a daily diff, a full file again): each batch of rows goes to a
   temporary staging table (executemany on SQLite, COPY on PostgreSQL), then one INSERT ... SELECT ...
-  ON CONFLICT DO NOTHING keyed on (corporate number, state hash) adds the new states, and one UPDATE
-  recomputes `latest` for the numbers in the batch from (update date, sequence number), so diff files
-  may arrive in any order. A batch is one transaction: an interrupted import leaves whole batches, and
-  running it again adds only what is missing.
+  ON CONFLICT DO NOTHING keyed on (corporate number, state hash) adds the new states (not yet latest),
+  and two UPDATEs recompute `latest` for the numbers in the batch from (update date, sequence number),
+  so diff files may arrive in any order: first the states that stop being latest, then those that
+  become it. At no moment do two states of a number say latest, which SQLite's search index, keyed by
+  the current state's number (migration 0006), relies on. A batch is one transaction: an interrupted
+  import leaves whole batches, and running it again adds only what is missing.
 - Into an empty table (the first national load, 5.7 million rows): the bulk load. One transaction
   takes the table's write lock, checks that the table is empty, drops its secondary indexes (and on
   SQLite the FTS triggers; on PostgreSQL the unique constraint too), streams every row straight into
@@ -74,28 +76,32 @@ _BULK_COLUMN_LIST = ", ".join(BULK_COLUMNS)
 # The SQL below is built from module constants only (column and table names), never from input.
 _INSERT_NEW = text(
     f"INSERT INTO corporations ({_COLUMN_LIST}, latest, imported_at) "  # noqa: S608
-    f"SELECT {_COLUMN_LIST}, true, :now FROM {STAGING} WHERE true "
+    f"SELECT {_COLUMN_LIST}, false, :now FROM {STAGING} WHERE true "
     "ON CONFLICT (corporate_number, record_hash) DO NOTHING"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
-def _update_latest(numbers: str) -> str:
-    """Set `latest` for the corporate numbers the subquery `numbers` yields.
+def _update_latest(numbers: str) -> list[str]:
+    """Set `latest` for the corporate numbers the subquery `numbers` yields: two UPDATEs, the states that
+    stop being latest first, then those that become it (never two latest states of a number at once).
 
     Only rows whose flag changes are written; the newest state wins by (update date, sequence number, id).
     """
-    return (
-        "UPDATE corporations SET latest = (corporations.id = newest.id) "  # noqa: S608
-        "FROM (SELECT id, corporate_number FROM (SELECT id, corporate_number, row_number() OVER ("
+    newest = (
+        "(SELECT id, corporate_number FROM (SELECT id, corporate_number, row_number() OVER ("  # noqa: S608
         "PARTITION BY corporate_number ORDER BY update_date DESC, sequence_number DESC, id DESC) AS position "
-        f"FROM corporations WHERE corporate_number IN ({numbers})) AS ranked "
-        "WHERE position = 1) AS newest "
-        "WHERE corporations.corporate_number = newest.corporate_number "
-        "AND corporations.latest <> (corporations.id = newest.id)"
+        f"FROM corporations WHERE corporate_number IN ({numbers})) AS ranked WHERE position = 1) AS newest"
     )
+    return [
+        f"UPDATE corporations SET latest = false FROM {newest} "  # noqa: S608
+        "WHERE corporations.corporate_number = newest.corporate_number AND corporations.latest "
+        "AND corporations.id <> newest.id",
+        f"UPDATE corporations SET latest = true FROM {newest} "  # noqa: S608
+        "WHERE corporations.id = newest.id AND NOT corporations.latest",
+    ]
 
 
-_UPDATE_LATEST = text(_update_latest(f"SELECT corporate_number FROM {STAGING}"))  # noqa: S608
+_UPDATE_LATEST = [text(statement) for statement in _update_latest(f"SELECT corporate_number FROM {STAGING}")]  # noqa: S608
 # After a bulk load every row says latest; only numbers with several states need a look.
 _UPDATE_LATEST_BULK = _update_latest(
     "SELECT corporate_number FROM corporations GROUP BY corporate_number HAVING count(*) > 1")
@@ -284,7 +290,8 @@ async def _apply(connection: AsyncConnection, rows: list[list[Any]], now: dateti
             async with connection.begin():
                 await _stage(connection, rows)
                 inserted = (await connection.execute(_INSERT_NEW, {"now": now})).rowcount
-                await connection.execute(_UPDATE_LATEST)
+                for statement in _UPDATE_LATEST:
+                    await connection.execute(statement)
             return inserted
         except OperationalError as error:
             # SQLite has one writer: a batch that read before another import committed gets "database is
@@ -437,7 +444,8 @@ async def _bulk(connection: AsyncConnection, batches: AsyncIterator[Batch], prog
             lap("load")
             await _add_unique_constraints(connection, schema.constraints)
             lap("unique")
-        await connection.exec_driver_sql(_UPDATE_LATEST_BULK)
+        for statement in _UPDATE_LATEST_BULK:
+            await connection.exec_driver_sql(statement)
         lap("latest")
         for statement in schema.statements:
             await connection.exec_driver_sql(statement)

@@ -13,15 +13,18 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Select,
     and_,
     bindparam,
     case,
+    column,
     func,
     literal,
     or_,
     select,
+    table,
     text,
     tuple_,
 )
@@ -202,29 +205,30 @@ def _prefix(column: ColumnElement[str], key: str, sqlite: bool) -> ColumnElement
     return column.like(like_escape(key) + "%")
 
 
-def _matching(search: NameSearch, sqlite: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[int]]:
-    """The WHERE conditions of a search and its rank expression (0 exact, 1 prefix, 2 partial)."""
-    key = search.key
-    if not key:
-        raise InvalidSearch("the name has nothing left to search once legal forms and symbols are removed")
-    columns = [_table.c[name] for name in _TARGET_COLUMNS[search.target]]
-    prefix = or_(*(_prefix(column, key, sqlite) for column in columns))
-    exact = or_(*(column == key for column in columns))
-    if search.mode == "prefix":
-        match: ColumnElement[bool] = prefix
-    else:
-        contains = or_(*(func.instr(column, key) > 0 if sqlite else column.like(f"%{like_escape(key)}%")
-                         for column in columns))
-        if sqlite and len(key) >= MIN_TRIGRAM:
-            indexed = _table.c.id.in_(text("SELECT rowid FROM corporation_search WHERE corporation_search MATCH "
-                                           ":trigrams").bindparams(trigrams=_trigram_query(key)))
-            match = and_(indexed, contains)
-        elif not sqlite and len(key) >= MIN_TRIGRAM:
-            match = and_(_table.c.search_text.like(f"%{like_escape(key)}%"), contains)
-        else:
-            match = contains
+# SQLite's search index (migration 0006) keys a current state by where it sorts among partial matches,
+# name length x 10^13 + corporate number, and a past state by minus its row id.
+_ORDER_SCALE = 10**13
+_SEARCH_INDEX_NUMBER = "printf('%013d', corporation_search.rowid % 10000000000000)"
+_search_index = table("corporation_search", column("rowid", BigInteger))
+
+
+def _indexed_sqlite(key: str, include_past_names: bool) -> ColumnElement[bool]:
+    """The rows SQLite's trigram index offers as candidates for a partial match of ``key``."""
+    current = (f"SELECT {_SEARCH_INDEX_NUMBER} FROM corporation_search "  # noqa: S608 (constants only)
+               "WHERE corporation_search MATCH :trigrams AND corporation_search.rowid > 0")
+    candidates: ColumnElement[bool] = and_(_table.c.latest, _table.c.corporate_number.in_(
+        text(current).bindparams(trigrams=_trigram_query(key))))
+    if include_past_names:
+        past = text("SELECT -rowid FROM corporation_search WHERE corporation_search MATCH :past_trigrams "
+                    "AND rowid < 0").bindparams(past_trigrams=_trigram_query(key))
+        candidates = or_(candidates, _table.c.id.in_(past))
+    return candidates
+
+
+def _filters(search: NameSearch) -> list[ColumnElement[bool]]:
+    """Every condition of a search but the name match itself."""
     conditions: list[ColumnElement[bool]] = [
-        match, func.coalesce(_table.c.hihyoji, "0") != "1", _table.c.process != records.DELETED,
+        func.coalesce(_table.c.hihyoji, "0") != "1", _table.c.process != records.DELETED,
         *_address_filter(search.prefecture_code, search.city_code), *_kinds(search.kinds),
     ]
     if search.exact_characters:
@@ -239,7 +243,43 @@ def _matching(search: NameSearch, sqlite: bool) -> tuple[list[ColumnElement[bool
         conditions.append(_table.c.assignment_date <= search.assigned_to)
     if search.changed_since:
         conditions.append(_table.c.update_date >= search.changed_since)
-    return conditions, case((exact, 0), (prefix, 1), else_=2)
+    return conditions
+
+
+def _narrowed(search: NameSearch) -> bool:
+    """Whether a search has a condition beyond the name, current, visible states (the index's own rows)."""
+    return bool(search.prefecture_code or search.city_code or search.kinds or search.exact_characters
+                or search.include_past_names or not search.include_closed or search.assigned_from
+                or search.assigned_to or search.changed_since)
+
+
+def _name_conditions(search: NameSearch, sqlite: bool) -> tuple[ColumnElement[bool], ColumnElement[bool],
+                                                                  ColumnElement[bool]]:
+    """(exact, prefix, contains) on the search's target columns."""
+    key = search.key
+    if not key:
+        raise InvalidSearch("the name has nothing left to search once legal forms and symbols are removed")
+    columns = [_table.c[name] for name in _TARGET_COLUMNS[search.target]]
+    exact = or_(*(column == key for column in columns))
+    prefix = or_(*(_prefix(column, key, sqlite) for column in columns))
+    contains = or_(*(func.instr(column, key) > 0 if sqlite else column.like(f"%{like_escape(key)}%")
+                     for column in columns))
+    return exact, prefix, contains
+
+
+def _matching(search: NameSearch, sqlite: bool) -> tuple[list[ColumnElement[bool]], ColumnElement[int]]:
+    """The WHERE conditions of a search and its rank expression (0 exact, 1 prefix, 2 partial)."""
+    key = search.key
+    exact, prefix, contains = _name_conditions(search, sqlite)
+    if search.mode == "prefix":
+        match: ColumnElement[bool] = prefix
+    elif sqlite and len(key) >= MIN_TRIGRAM:
+        match = and_(_indexed_sqlite(key, search.include_past_names), contains)
+    elif not sqlite and len(key) >= MIN_TRIGRAM:
+        match = and_(_table.c.search_text.like(f"%{like_escape(key)}%"), contains)
+    else:
+        match = contains
+    return [match, *_filters(search)], case((exact, 0), (prefix, 1), else_=2)
 
 
 def _ranked_keys(search: NameSearch, sqlite: bool) -> Select[Any]:
@@ -261,6 +301,7 @@ def _ranked_keys(search: NameSearch, sqlite: bool) -> Select[Any]:
 
 
 SortKey = tuple[int, int, str]
+Ranked = tuple[int, int, str, Any]  # (rank, name length, corporate number, row id of the latest state)
 
 
 async def search_names(
@@ -269,19 +310,40 @@ async def search_names(
 ) -> tuple[int | None, list[tuple[SortKey, CorporateState]]]:
     """Matches ranked exact first, then prefix, then partial; shorter names first; then by number.
 
-    Returns the total (when asked) and the page's (sort key, latest state) pairs. The matches are read
-    once: the total rides along the page as a window count over the narrow ranked rows, then the
-    page's rows are fetched by id (a common term can match hundreds of thousands of rows, and a
-    separate count read them all a second time).
+    Returns the total (when asked) and the page's (sort key, latest state) pairs; only the page's rows
+    are read in full. A partial search of current names on SQLite reads its partial matches off the
+    search index in order (``_ordered_partial``); every other search ranks its matches in one pass.
     """
     sqlite = session.bind.dialect.name == "sqlite"
+    if sqlite and search.mode == "partial" and len(search.key) >= MIN_TRIGRAM and not search.include_past_names:
+        count, ranked = await _ordered_partial(session, search, offset, limit, after, with_count)
+    else:
+        count, ranked = await _ranked_page(session, search, sqlite, offset, limit, after, with_count)
+    states: dict[Any, CorporateState] = {}
+    if ranked:
+        rows = await session.execute(select(_table.c.id, *_FIELD_COLUMNS, _table.c.imported_at)
+                                     .where(_table.c.id.in_([row_id for *_, row_id in ranked])))
+        states = {row[0]: _state(row[1:]) for row in rows}
+    return count, [((rank, length or 0, number), states[row_id]) for rank, length, number, row_id in ranked]
+
+
+def _after(keys: Any, after: SortKey) -> ColumnElement[bool]:
+    return tuple_(keys.c.rank, keys.c.name_length, keys.c.number) > tuple_(
+        literal(after[0]), literal(after[1]), literal(after[2]))
+
+
+async def _ranked_page(
+    session: AsyncSession, search: NameSearch, sqlite: bool, offset: int, limit: int, after: SortKey | None,
+    with_count: bool,
+) -> tuple[int | None, list[Ranked]]:
+    """One narrow ranked pass, the total riding along as a window count (a common term can match hundreds
+    of thousands of rows, and a separate count read them all a second time)."""
     keys = _ranked_keys(search, sqlite).subquery("ranked")
     if with_count:  # counted before the keyset filter: the total of the whole search, not of what follows
         keys = select(keys, func.count().over().label("total")).subquery("counted")
     page = select(keys)
     if after is not None:
-        page = page.where(tuple_(keys.c.rank, keys.c.name_length, keys.c.number)
-                          > tuple_(literal(after[0]), literal(after[1]), literal(after[2])))
+        page = page.where(_after(keys, after))
     page = page.order_by(keys.c.rank, keys.c.name_length, keys.c.number).offset(offset).limit(limit)
     ranked = (await session.execute(page)).all()
     count = None
@@ -289,12 +351,65 @@ async def search_names(
         # Past the last page the window has no row to ride on: count on its own (rare).
         count = ranked[0].total if ranked else (
             await session.scalar(select(func.count()).select_from(keys)) if offset or after else 0)
-    states: dict[Any, CorporateState] = {}
-    if ranked:
-        rows = await session.execute(select(_table.c.id, *_FIELD_COLUMNS, _table.c.imported_at)
-                                     .where(_table.c.id.in_([row.row_id for row in ranked])))
-        states = {row[0]: _state(row[1:]) for row in rows}
-    return count, [((row.rank, row.name_length or 0, row.number), states[row.row_id]) for row in ranked]
+    return count, [(row.rank, row.name_length, row.number, row.row_id) for row in ranked]
+
+
+async def _ordered_partial(
+    session: AsyncSession, search: NameSearch, offset: int, limit: int, after: SortKey | None, with_count: bool,
+) -> tuple[int | None, list[Ranked]]:
+    """A partial search of current names on SQLite, without reading every match.
+
+    Exact and prefix matches (ranks 0 and 1) come from the name B-trees, as in a prefix search. The
+    partial ones (rank 2) come off the trigram index in its rowid order, which is their sort order
+    (name length, number): the walk stops once the page is full. A three-character term is one trigram,
+    so when nothing but the name narrows the search the index alone counts the matches; otherwise each
+    candidate row is read for the count.
+    """
+    key = search.key
+    exact, prefix, contains = _name_conditions(search, sqlite=True)
+    filters = _filters(search)
+    head_keys = select(case((exact, 0), else_=1).label("rank"),
+                       func.length(_table.c.search_name).label("name_length"),
+                       _table.c.corporate_number.label("number"), _table.c.id.label("row_id")
+                       ).where(prefix, *filters).subquery("head")
+    ranked: list[Ranked] = []
+    skip = offset  # how many rank-2 matches the page starts after
+    if after is None or after[0] < 2:
+        head = select(head_keys)
+        if after is not None:
+            head = head.where(_after(head_keys, after))
+        rows = (await session.execute(head.order_by(head_keys.c.rank, head_keys.c.name_length, head_keys.c.number)
+                                      .offset(offset).limit(limit))).all()
+        ranked = [(row.rank, row.name_length, row.number, row.row_id) for row in rows]
+        if rows:
+            skip = 0
+        elif offset:  # the page starts among the partial matches: after all the exact and prefix ones
+            counted = select(func.count()).select_from(head_keys)
+            if after is not None:
+                counted = counted.where(_after(head_keys, after))
+            skip = offset - (await session.scalar(counted) or 0)
+    start = after[1] * _ORDER_SCALE + int(after[2]) if after is not None and after[0] == 2 else 0
+    if len(ranked) < limit:
+        walk = (
+            select(literal(2).label("rank"), func.length(_table.c.search_name).label("name_length"),
+                   _table.c.corporate_number.label("number"), _table.c.id.label("row_id"))
+            .select_from(_search_index.join(_table, _table.c.corporate_number == func.printf(
+                "%013d", _search_index.c.rowid % _ORDER_SCALE)))
+            .where(text("corporation_search MATCH :trigrams").bindparams(trigrams=_trigram_query(key)),
+                   _search_index.c.rowid > start, contains, ~prefix, *filters)
+            .order_by(_search_index.c.rowid).offset(skip).limit(limit - len(ranked)))
+        ranked += [(row.rank, row.name_length, row.number, row.row_id) for row in await session.execute(walk)]
+    count = None
+    if with_count:
+        if len(key) == MIN_TRIGRAM and search.target == "any" and "\x1f" not in key and not _narrowed(search):
+            # One trigram matched in the keys of current, visible states: exactly the matches.
+            count = await session.scalar(text(
+                "SELECT count(*) FROM corporation_search WHERE corporation_search MATCH :trigrams "
+                "AND rowid > 0").bindparams(trigrams=_trigram_query(key)))
+        else:
+            count = await session.scalar(select(func.count()).select_from(
+                _ranked_keys(search, sqlite=True).subquery("ranked")))
+    return count, ranked
 
 
 async def last_update_date(session: AsyncSession) -> date | None:

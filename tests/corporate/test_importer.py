@@ -18,6 +18,7 @@ from api.db import Base, create_engine
 from corporate import generate
 from corporate.importer import Rejection, import_files
 from corporate.models import Corporation, include_name
+from corporate.normalise import search_key
 from tests.corporate.conftest import row, write_csv
 
 NUMBER = "1000012160145"
@@ -63,6 +64,32 @@ async def test_history_is_kept_and_latest_follows_update_dates_whatever_the_file
     await import_files(engine, [older])
     assert await _states(engine, NUMBER) == [("古い名前株式会社", "2016-01-05", False),
                                              ("新しい名前株式会社", "2016-02-10", True)]
+
+
+async def test_the_search_index_follows_the_latest_state_whatever_the_file_order(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    # Names of one length throughout: the current state's index key (length, number) stays the same, so
+    # the old state's entry must be gone before the new one's is added, or the index would break.
+    files = [write_csv(tmp_path / f"diff_{index}.csv", [line]) for index, line in enumerate([
+        row(1, NUMBER, "甲長さ商事株式会社", update="2016-01-05"),
+        row(2, NUMBER, "乙長さ商事株式会社", process="13", update="2016-02-10"),
+        row(1, NUMBER, "戊長さ商事株式会社", update="2015-12-01"),  # an older state, arriving late
+        row(3, NUMBER, "丙長さ商事株式会社", process="13", update="2016-03-01", hihyoji="1"),  # hidden: not indexed
+        row(4, NUMBER, "丙長さ商事株式会社", process="99", update="2016-03-02"),  # deleted: not indexed
+        row(5, NUMBER, "丁長さ商事株式会社", process="13", update="2016-04-01"),
+    ])]
+    visible_latest = [True, True, True, False, False, True]
+    for path, indexed in zip(files, visible_latest, strict=True):
+        await import_files(engine, [path])
+        await _search_index_is_sound(engine, search_key("長さ商事"))
+        async with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                current = await connection.scalar(text(
+                    "SELECT count(*) FROM corporation_search WHERE corporation_search MATCH '\"長サ商\"' "
+                    "AND rowid > 0"))
+                assert current == int(indexed)
+    assert [latest for _, _, latest in await _states(engine, NUMBER)] == [False, False, False, False, False, True]
 
 
 async def test_same_day_changes_are_ordered_by_sequence_number(engine: AsyncEngine, tmp_path: Path) -> None:
@@ -142,20 +169,28 @@ async def _schema(engine: AsyncEngine) -> list[tuple[object, ...]]:
         return list((await connection.exec_driver_sql(query)).all())
 
 
-async def _search_index_is_sound(engine: AsyncEngine) -> None:
-    contains = "search_text LIKE :pattern"
+async def _search_index_is_sound(engine: AsyncEngine, word: str = "システム") -> None:
+    """SQLite's index holds exactly the visible states, keyed one entry each, and finds them (PostgreSQL: the
+    word is there to find)."""
+    pattern = {"pattern": f"%{word}%"}
     async with engine.connect() as connection:
+        visible = await connection.scalar(text(
+            "SELECT count(*) FROM corporations WHERE search_text LIKE :pattern "
+            "AND coalesce(hihyoji, '0') <> '1' AND process <> '99'"), pattern)
+        assert visible > 0
         if connection.dialect.name == "sqlite":
-            # FTS5 compares its index with the content table and raises on any difference.
+            # FTS5 compares its index with its content (the view of keys) and raises on any difference.
             await connection.exec_driver_sql(
                 "INSERT INTO corporation_search(corporation_search, rank) VALUES ('integrity-check', 1)")
+            keys, distinct = (await connection.exec_driver_sql(
+                "SELECT count(*), count(DISTINCT search_order) FROM corporation_search_rows")).one()
+            assert keys == distinct  # one entry per key: a current state per number, past states by id
             # Candidates holding every trigram (detail=none has no phrases), then the exact test.
-            contains += (" AND id IN (SELECT rowid FROM corporation_search "
-                         "WHERE corporation_search MATCH '\"システ\" AND \"ステム\"')")
-        count = "SELECT count(*) FROM corporations WHERE "
-        found = await connection.scalar(text(count + contains), {"pattern": "%システム%"})
-        assert found == await connection.scalar(text(count + "search_text LIKE :pattern"),
-                                                {"pattern": "%システム%"}) > 0
+            found = await connection.scalar(text(
+                "SELECT count(*) FROM corporation_search_rows WHERE search_text LIKE :pattern AND search_order IN "
+                "(SELECT rowid FROM corporation_search WHERE corporation_search MATCH :trigrams)"),
+                {**pattern, "trigrams": " AND ".join(f'"{word[i:i + 3]}"' for i in range(len(word) - 2))})
+            assert found == visible
         await connection.rollback()
 
 

@@ -1,15 +1,20 @@
-"""Name search paging: the total rides along each page, and still comes back past the last page."""
+"""Name search paging: the total rides along each page, and still comes back past the last page; SQLite's
+ordered partial search gives exactly what one ranked pass over every match gives."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db import create_session_factory
+from corporate import generate
 from corporate.importer import import_files
-from corporate.service import NameSearch, search_names
+from corporate.normalise import search_key
+from corporate.service import NameSearch, _ordered_partial, _ranked_page, search_names
 from tests.corporate.conftest import row, write_csv
 
 
@@ -61,3 +66,83 @@ async def test_a_counted_page_reads_the_matches_once(engine: AsyncEngine, tmp_pa
     searches = [statement for statement in statements if "corporations" in statement]
     assert len(searches) == 2  # the ranked page with its window count, then the page's rows by id
     assert "over ()" in searches[0].lower()
+
+
+# --- SQLite's ordered partial search gives what one ranked pass over every match gives ------------------
+
+async def _load_synthetic(engine: AsyncEngine, tmp_path: Path) -> list[str]:
+    """Synthetic national-style rows plus history, hidden, deleted and closed states; some search keys."""
+    lines = list(generate.rows(3000, seed=11))
+    lines += [row(1, "1000012160145", "北海物産株式会社", update="2015-11-01"),
+              row(2, "1000012160145", "南海商事株式会社", process="13", update="2016-02-01"),  # renamed
+              row(3, "1000013050378", "海物産サービス株式会社", hihyoji="1"),
+              row(4, "1000020022080", "海物産株式会社", process="99"),
+              row(5, "1420001011738", "海物産ホールディングス株式会社", close_date="2016-01-10")]
+    await import_files(engine, [write_csv(tmp_path / "synthetic.csv", lines)])
+    names = [search_key(line.split(",")[column].strip('"')) for line in lines[:3000:97] for column in (6, 28)]
+    keys = [name[start:start + length] for name in names for start, length in ((0, 3), (1, 3), (2, 4))
+            if len(name) >= start + length]
+    keys += ["海物産", "ABC", "サービス"]
+    return [key for key in dict.fromkeys(keys) if len(search_key(key)) >= 3]  # the index needs a trigram
+
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the ordered search is SQLite's
+SEARCHES = [
+    {}, {"target": "name"}, {"target": "furigana"}, {"prefecture_code": "13"}, {"include_closed": False},
+    {"kinds": ("301",)}, {"exact_characters": True},
+]
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("options", SEARCHES)
+async def test_the_ordered_partial_search_matches_one_ranked_pass(
+    engine: AsyncEngine, tmp_path: Path, options: dict[str, Any]
+) -> None:
+    keys = await _load_synthetic(engine, tmp_path)
+    compared = 0
+    async with create_session_factory(engine)() as session:
+        for key in keys:
+            search = NameSearch(text=key, mode="partial", **options)
+            everything = await _ranked_page(session, search, True, 0, 10_000, None, True)
+            heads = sum(1 for ranked in everything[1] if ranked[0] < 2)  # exact and prefix matches
+            for offset, limit in ((0, 5), (3, 4), (0, 10_000), (len(everything[1]), 5), (heads, 3), (heads + 2, 3)):
+                expected = (everything[0], everything[1][offset:offset + limit])
+                assert await _ordered_partial(session, search, offset, limit, None, True) == expected, (key, offset)
+            for position in range(0, len(everything[1]), 5):  # keyset pages from every fifth match on
+                after = everything[1][position][:3]
+                page = await _ordered_partial(session, search, 0, 4, after, False)
+                assert page == (None, everything[1][position + 1:position + 5]), (key, after)
+            compared += len(everything[1])
+    assert compared > 20  # the keys really match: a comparison of empty pages would prove nothing
+
+
+@SQLITE_ONLY
+async def test_a_three_character_search_is_counted_by_the_index_alone(engine: AsyncEngine, tmp_path: Path) -> None:
+    await _load_synthetic(engine, tmp_path)
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731 (before_cursor_execute's statement)
+    event.listen(engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        async with create_session_factory(engine)() as session:
+            count, found = await search_names(session, NameSearch(text="海物産", mode="partial"), limit=2)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", listener)
+    async with create_session_factory(engine)() as session:
+        everything = await _ranked_page(session, NameSearch(text="海物産", mode="partial"), True, 0, 100, None, True)
+    assert (count, [key for key, _ in found]) == (everything[0], [ranked[:3] for ranked in everything[1][:2]])
+    # The hidden and the deleted state are not matches; the closed one is.
+    names = {state["name"] for _, state in found}
+    assert count == 3 and "海物産ホールディングス株式会社" in names and "海物産サービス株式会社" not in names
+    counted = [statement for statement in statements if "count(" in statement.lower()]
+    assert len(counted) == 1 and "FROM corporation_search WHERE" in counted[0]
+    assert "corporations" not in counted[0]
+
+
+async def test_past_names_are_found_by_partial_search(engine: AsyncEngine, tmp_path: Path) -> None:
+    await _load_synthetic(engine, tmp_path)
+    async with create_session_factory(engine)() as session:
+        current = await search_names(session, NameSearch(text="北海物", mode="partial"))
+        past = await search_names(session, NameSearch(text="北海物", mode="partial", include_past_names=True))
+    assert current == (0, [])
+    assert (past[0], [(key, state["name"]) for key, state in past[1]]) == (
+        1, [((1, 4, "1000012160145"), "南海商事株式会社")])  # a prefix of its past name 北海物産
