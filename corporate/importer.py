@@ -102,9 +102,10 @@ def _update_latest(numbers: str) -> list[str]:
 
 
 _UPDATE_LATEST = [text(statement) for statement in _update_latest(f"SELECT corporate_number FROM {STAGING}")]  # noqa: S608
-# After a bulk load every row says latest; only numbers with several states need a look.
+# After a bulk load every row says latest: only numbers with several states need a look, and only the
+# first UPDATE (clearing the states that are not the newest), as the newest already says latest.
 _UPDATE_LATEST_BULK = _update_latest(
-    "SELECT corporate_number FROM corporations GROUP BY corporate_number HAVING count(*) > 1")
+    "SELECT corporate_number FROM corporations GROUP BY corporate_number HAVING count(*) > 1")[:1]
 
 
 @dataclass(frozen=True)
