@@ -208,19 +208,24 @@ def _prefix(column: ColumnElement[str], key: str, sqlite: bool) -> ColumnElement
 # SQLite's search index (migration 0006) keys a current state by where it sorts among partial matches,
 # name length x 10^13 + corporate number, and a past state by minus its row id.
 _ORDER_SCALE = 10**13
-_SEARCH_INDEX_NUMBER = "printf('%013d', corporation_search.rowid % 10000000000000)"
 _search_index = table("corporation_search", column("rowid", BigInteger))
+_MATCHES = "corporation_search MATCH :trigrams"
+
+
+def _indexed_number() -> ColumnElement[str]:
+    """The corporate number of a current state's index entry."""
+    return func.printf("%013d", _search_index.c.rowid % _ORDER_SCALE)
 
 
 def _indexed_sqlite(key: str, include_past_names: bool) -> ColumnElement[bool]:
     """The rows SQLite's trigram index offers as candidates for a partial match of ``key``."""
-    current = (f"SELECT {_SEARCH_INDEX_NUMBER} FROM corporation_search "  # noqa: S608 (constants only)
-               "WHERE corporation_search MATCH :trigrams AND corporation_search.rowid > 0")
-    candidates: ColumnElement[bool] = and_(_table.c.latest, _table.c.corporate_number.in_(
-        text(current).bindparams(trigrams=_trigram_query(key))))
+    current = select(_indexed_number()).where(text(_MATCHES).bindparams(trigrams=_trigram_query(key)),
+                                              _search_index.c.rowid > 0)
+    candidates: ColumnElement[bool] = and_(_table.c.latest, _table.c.corporate_number.in_(current))
     if include_past_names:
-        past = text("SELECT -rowid FROM corporation_search WHERE corporation_search MATCH :past_trigrams "
-                    "AND rowid < 0").bindparams(past_trigrams=_trigram_query(key))
+        past = select(-_search_index.c.rowid).where(
+            text(_MATCHES.replace(":trigrams", ":past_trigrams")).bindparams(past_trigrams=_trigram_query(key)),
+            _search_index.c.rowid < 0)
         candidates = or_(candidates, _table.c.id.in_(past))
     return candidates
 
@@ -393,9 +398,8 @@ async def _ordered_partial(
         walk = (
             select(literal(2).label("rank"), func.length(_table.c.search_name).label("name_length"),
                    _table.c.corporate_number.label("number"), _table.c.id.label("row_id"))
-            .select_from(_search_index.join(_table, _table.c.corporate_number == func.printf(
-                "%013d", _search_index.c.rowid % _ORDER_SCALE)))
-            .where(text("corporation_search MATCH :trigrams").bindparams(trigrams=_trigram_query(key)),
+            .select_from(_search_index.join(_table, _table.c.corporate_number == _indexed_number()))
+            .where(text(_MATCHES).bindparams(trigrams=_trigram_query(key)),
                    _search_index.c.rowid > start, contains, ~prefix, *filters)
             .order_by(_search_index.c.rowid).offset(skip).limit(limit - len(ranked)))
         ranked += [(row.rank, row.name_length, row.number, row.row_id) for row in await session.execute(walk)]
@@ -403,9 +407,8 @@ async def _ordered_partial(
     if with_count:
         if len(key) == MIN_TRIGRAM and search.target == "any" and "\x1f" not in key and not _narrowed(search):
             # One trigram matched in the keys of current, visible states: exactly the matches.
-            count = await session.scalar(text(
-                "SELECT count(*) FROM corporation_search WHERE corporation_search MATCH :trigrams "
-                "AND rowid > 0").bindparams(trigrams=_trigram_query(key)))
+            count = await session.scalar(select(func.count()).select_from(_search_index).where(
+                text(_MATCHES).bindparams(trigrams=_trigram_query(key)), _search_index.c.rowid > 0))
         else:
             count = await session.scalar(select(func.count()).select_from(
                 _ranked_keys(search, sqlite=True).subquery("ranked")))
