@@ -209,7 +209,13 @@ def _prefix(column: ColumnElement[str], key: str, sqlite: bool) -> ColumnElement
 # name length x 10^13 + corporate number, and a past state by minus its row id.
 _ORDER_SCALE = 10**13
 _search_index = table("corporation_search", column("rowid", BigInteger))
-_MATCHES = "corporation_search MATCH :trigrams"
+
+
+def _index_matches(key: str) -> ColumnElement[bool]:
+    """The index entries holding every trigram of ``key``."""
+    # unique: the past-names search matches the index twice in one statement
+    return text("corporation_search MATCH :trigrams").bindparams(
+        bindparam("trigrams", _trigram_query(key), unique=True)).self_group()
 
 
 def _indexed_number() -> ColumnElement[str]:
@@ -219,13 +225,10 @@ def _indexed_number() -> ColumnElement[str]:
 
 def _indexed_sqlite(key: str, include_past_names: bool) -> ColumnElement[bool]:
     """The rows SQLite's trigram index offers as candidates for a partial match of ``key``."""
-    current = select(_indexed_number()).where(text(_MATCHES).bindparams(trigrams=_trigram_query(key)),
-                                              _search_index.c.rowid > 0)
+    current = select(_indexed_number()).where(_index_matches(key), _search_index.c.rowid > 0)
     candidates: ColumnElement[bool] = and_(_table.c.latest, _table.c.corporate_number.in_(current))
     if include_past_names:
-        past = select(-_search_index.c.rowid).where(
-            text(_MATCHES.replace(":trigrams", ":past_trigrams")).bindparams(past_trigrams=_trigram_query(key)),
-            _search_index.c.rowid < 0)
+        past = select(-_search_index.c.rowid).where(_index_matches(key), _search_index.c.rowid < 0)
         candidates = or_(candidates, _table.c.id.in_(past))
     return candidates
 
@@ -399,8 +402,7 @@ async def _ordered_partial(
             select(literal(2).label("rank"), func.length(_table.c.search_name).label("name_length"),
                    _table.c.corporate_number.label("number"), _table.c.id.label("row_id"))
             .select_from(_search_index.join(_table, _table.c.corporate_number == _indexed_number()))
-            .where(text(_MATCHES).bindparams(trigrams=_trigram_query(key)),
-                   _search_index.c.rowid > start, contains, ~prefix, *filters)
+            .where(_index_matches(key), _search_index.c.rowid > start, contains, ~prefix, *filters)
             .order_by(_search_index.c.rowid).offset(skip).limit(limit - len(ranked)))
         ranked += [(row.rank, row.name_length, row.number, row.row_id) for row in await session.execute(walk)]
     count = None
@@ -408,7 +410,7 @@ async def _ordered_partial(
         if len(key) == MIN_TRIGRAM and search.target == "any" and "\x1f" not in key and not _narrowed(search):
             # One trigram matched in the keys of current, visible states: exactly the matches.
             count = await session.scalar(select(func.count()).select_from(_search_index).where(
-                text(_MATCHES).bindparams(trigrams=_trigram_query(key)), _search_index.c.rowid > 0))
+                _index_matches(key), _search_index.c.rowid > 0))
         else:
             count = await session.scalar(select(func.count()).select_from(
                 _ranked_keys(search, sqlite=True).subquery("ranked")))

@@ -14,7 +14,7 @@ from api.db import create_session_factory
 from corporate import generate
 from corporate.importer import import_files
 from corporate.normalise import search_key
-from corporate.service import NameSearch, _ordered_partial, _ranked_page, search_names
+from corporate.service import CorporateState, NameSearch, SortKey, _ordered_partial, _ranked_page, search_names
 from tests.corporate.conftest import row, write_csv
 
 
@@ -52,16 +52,22 @@ async def test_each_page_carries_the_total(engine: AsyncEngine, tmp_path: Path) 
     assert (first_key, first_state["name"]) == ((0, 2, "1000013050378"), "株式会社青森リンゴ")
 
 
-async def test_a_counted_page_reads_the_matches_once(engine: AsyncEngine, tmp_path: Path) -> None:
-    await _load(engine, tmp_path)
+async def _search_with_statements(engine: AsyncEngine, search: NameSearch, limit: int) -> tuple[
+        tuple[int | None, list[tuple[SortKey, CorporateState]]], list[str]]:
+    """``search_names``'s answer and the SQL statements it ran."""
     statements: list[str] = []
     listener = lambda *args: statements.append(args[2])  # noqa: E731 (before_cursor_execute's statement)
     event.listen(engine.sync_engine, "before_cursor_execute", listener)
     try:
         async with create_session_factory(engine)() as session:
-            count, found = await search_names(session, NameSearch(text="青森", mode="partial"), limit=10)
+            return await search_names(session, search, limit=limit), statements
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", listener)
+
+
+async def test_a_counted_page_reads_the_matches_once(engine: AsyncEngine, tmp_path: Path) -> None:
+    await _load(engine, tmp_path)
+    (count, found), statements = await _search_with_statements(engine, NameSearch(text="青森", mode="partial"), 10)
     assert (count, len(found)) == (3, 3)
     searches = [statement for statement in statements if "corporations" in statement]
     assert len(searches) == 2  # the ranked page with its window count, then the page's rows by id
@@ -119,14 +125,7 @@ async def test_the_ordered_partial_search_matches_one_ranked_pass(
 @SQLITE_ONLY
 async def test_a_three_character_search_is_counted_by_the_index_alone(engine: AsyncEngine, tmp_path: Path) -> None:
     await _load_synthetic(engine, tmp_path)
-    statements: list[str] = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731 (before_cursor_execute's statement)
-    event.listen(engine.sync_engine, "before_cursor_execute", listener)
-    try:
-        async with create_session_factory(engine)() as session:
-            count, found = await search_names(session, NameSearch(text="海物産", mode="partial"), limit=2)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", listener)
+    (count, found), statements = await _search_with_statements(engine, NameSearch(text="海物産", mode="partial"), 2)
     async with create_session_factory(engine)() as session:
         everything = await _ranked_page(session, NameSearch(text="海物産", mode="partial"), True, 0, 100, None, True)
     assert (count, [key for key, _ in found]) == (everything[0], [ranked[:3] for ranked in everything[1][:2]])
