@@ -378,6 +378,10 @@ class DirectExecutor(FieldShortcuts, Executor):
                                                    position_context)
             if not matches:
                 raise invalid_return_type_error(return_type, result, field_details_list)
+        return self._execute_subfields(return_type, field_details_list, path, result, position_context)
+
+    def _execute_subfields(self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList, path: Path,
+                           result: Any, position_context: Any) -> Any:
         # No directive in the document: no deferred fields, so the collected set is executed as it is.
         return self.execute_fields(return_type, result, path,
                                    self.collect_subfields(return_type, field_details_list).grouped_field_set,
@@ -388,9 +392,7 @@ class DirectExecutor(FieldShortcuts, Executor):
                                      position_context: Any) -> dict[str, Any]:
         if not await matches:
             raise invalid_return_type_error(return_type, result, field_details_list)
-        fields = self.execute_fields(return_type, result, path,
-                                     self.collect_subfields(return_type, field_details_list).grouped_field_set,
-                                     position_context)
+        fields = self._execute_subfields(return_type, field_details_list, path, result, position_context)
         return await fields if self.is_awaitable(fields) else fields
 
     async def _await_response(self, result: Any) -> ExecutionResult:
