@@ -59,6 +59,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MYNAPORTAL_MAX_ALIASES", "15", "Maximum aliases in one GraphQL document."),
     Setting("MYNAPORTAL_MAX_TOKENS", "2000", "Maximum lexical tokens in one GraphQL document."),
     Setting("MYNAPORTAL_ACCESS_TOKEN_TTL", "900", "Lifetime of an access token, in seconds."),
+    Setting("MYNAPORTAL_SESSION_CACHE_SIZE", "10000", "Sessions each worker keeps after looking up their token, "
+            "used only while the database cannot have changed them (see `api/identity/session_cache.py`); "
+            "0 looks every token up."),
     Setting("MYNAPORTAL_LOG_LEVEL", "INFO", "Python log level of the JSON logs."),
     Setting("MYNAPORTAL_HOST", "127.0.0.1", "Address `mynaportal serve` binds."),
     Setting("MYNAPORTAL_PORT", "8000", "Port `mynaportal serve` binds."),
@@ -111,6 +114,7 @@ class Settings:
     max_aliases: int = 15
     max_tokens: int = 2000
     access_token_ttl: timedelta = timedelta(minutes=15)
+    session_cache_size: int = 10000
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -259,6 +263,7 @@ class Settings:
             max_aliases=integer("MYNAPORTAL_MAX_ALIASES", 15, minimum=0),
             max_tokens=integer("MYNAPORTAL_MAX_TOKENS", 2000),
             access_token_ttl=timedelta(seconds=integer("MYNAPORTAL_ACCESS_TOKEN_TTL", 900)),
+            session_cache_size=integer("MYNAPORTAL_SESSION_CACHE_SIZE", 10000, minimum=0),
             log_level=log_level,
             host=env.get("MYNAPORTAL_HOST", "127.0.0.1"),
             port=integer("MYNAPORTAL_PORT", 8000),

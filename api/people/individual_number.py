@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -49,14 +49,18 @@ class IndividualNumberCipher:
 
     data_key: bytes
     lookup_key: bytes
+    _aead: AESGCM = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One key schedule for the process (every viewer query decrypts to mask the number).
+        object.__setattr__(self, "_aead", AESGCM(self.data_key))
 
     def encrypt(self, number: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
-        return nonce + AESGCM(self.data_key).encrypt(nonce, validate(number).encode(), _AAD)
+        return nonce + self._aead.encrypt(nonce, validate(number).encode(), _AAD)
 
     def decrypt(self, blob: bytes) -> str:
-        nonce, ciphertext = blob[:_NONCE_BYTES], blob[_NONCE_BYTES:]
-        return AESGCM(self.data_key).decrypt(nonce, ciphertext, _AAD).decode()
+        return self._aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _AAD).decode()
 
     def lookup_hash(self, number: str) -> bytes:
         return hmac.new(self.lookup_key, validate(number).encode(), hashlib.sha256).digest()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,11 +22,14 @@ from api.agencies.service import agencies_by_ids
 from api.identity.tokens import Principal
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality, Person
+from api.people.records import MunicipalityRecord, PersonRecord
 from api.people.service import municipalities_by_codes, persons_by_ids
 from api.schema.errors import ErrorCode, PublicError
 from corporate.service import CorporateState, histories
 
 MAX_BATCH = 500
+K = TypeVar("K")
+V = TypeVar("V")
 _UNAUTHENTICATED_MESSAGES = {
     None: "Sign in to see this.",
     "invalid": "The access token is not valid.",
@@ -43,21 +48,66 @@ def _loader(session_factory: async_sessionmaker[AsyncSession], fetch: Callable) 
     return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
 
-@dataclass
-class Loaders:
-    person: DataLoader[uuid.UUID, Person | None]
-    municipality: DataLoader[str, Municipality | None]
-    agency: DataLoader[uuid.UUID, Agency | None]
-    corporate_history: DataLoader[str, list[CorporateState]]
+class Known(Generic[V]):
+    """An awaitable of a value already at hand (no future, no event loop)."""
 
-    @classmethod
-    def create(cls, session_factory: async_sessionmaker[AsyncSession]) -> Loaders:
-        return cls(
-            person=_loader(session_factory, persons_by_ids),
-            municipality=_loader(session_factory, municipalities_by_codes),
-            agency=_loader(session_factory, agencies_by_ids),
-            corporate_history=_loader(session_factory, histories),
-        )
+    __slots__ = ("value",)
+
+    def __init__(self, value: V) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, V]:
+        return self.value
+        yield  # a generator that returns at once: awaiting it never suspends
+
+
+class Loader(Generic[K, V]):
+    """One kind of this request's loads: keys the request already holds (the signed-in person and their
+    municipality, from the token lookup) are answered at once; the others go to a DataLoader, made on the
+    first of them (most requests need one kind of loader or none, and a DataLoader costs its set-up)."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], fetch: Callable,  # type: ignore[type-arg]
+                 known: dict[K, V] | None = None) -> None:
+        self._session_factory = session_factory
+        self._fetch = fetch
+        self._known = known or {}
+
+    def load(self, key: K) -> Awaitable[V | None]:
+        if key in self._known:
+            return Known(self._known[key])
+        return self.dataloader.load(key)
+
+    @cached_property
+    def dataloader(self) -> DataLoader[K, V | None]:
+        return _loader(self._session_factory, self._fetch)
+
+
+class Loaders:
+    """This request's loaders."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession],
+                 known: dict[str, dict[Any, Any]] | None = None) -> None:
+        self._session_factory = session_factory
+        self._known = known or {}
+
+    def _made(self, name: str, fetch: Callable) -> Loader:  # type: ignore[type-arg]
+        return Loader(self._session_factory, fetch, self._known.get(name))
+
+    @cached_property
+    def person(self) -> Loader[uuid.UUID, Person | PersonRecord]:
+        return self._made("person", persons_by_ids)
+
+    @cached_property
+    def municipality(self) -> Loader[str, Municipality | MunicipalityRecord]:
+        return self._made("municipality", municipalities_by_codes)
+
+    @cached_property
+    def agency(self) -> Loader[uuid.UUID, Agency]:
+        return self._made("agency", agencies_by_ids)
+
+    @cached_property
+    def corporate_history(self) -> Loader[str, list[CorporateState]]:
+        return self._made("corporate_history", histories)
 
 
 @dataclass

@@ -38,11 +38,13 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLField,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    GraphQLString,
     OperationDefinitionNode,
     OperationType,
     Undefined,
@@ -77,6 +79,7 @@ class DirectCall(NamedTuple):
 
 
 _NOT_PLANNED = object()
+_FRAGMENTS = ("fragments",)  # the key of a document's fragments in its operation's cache
 # Leaf values completed inside the fields loop (anything else, e.g. an awaitable, goes through execute_field).
 _PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
 MAX_COERCION_ERRORS = 50  # graphql-core's default for execute
@@ -99,11 +102,14 @@ def leaf_read(schema: GraphQLSchema, parent_type: GraphQLObjectType, field_name:
     return LeafRead(definition.python_name, inner, field.type, f"{parent_type.name}.{field_name}")
 
 
-# Per operation node (while it lives): (type name, ids of the field nodes) -> the collected subfields.
-_collections: dict[int, dict[tuple[str, tuple[int, ...]], CollectedFields]] = {}
+# Per operation node (while it lives), what its requests share: (type name, ids of the field nodes) -> the
+# collected subfields; (type name, id of a collected set) -> (the set, its field entries); _FRAGMENTS -> the
+# document's fragments.
+OperationCache = dict[tuple[Any, ...], Any]
+_collections: dict[int, OperationCache] = {}
 
 
-def collections_of(operation: OperationDefinitionNode) -> dict[tuple[str, tuple[int, ...]], CollectedFields] | None:
+def collections_of(operation: OperationDefinitionNode) -> OperationCache | None:
     """The cross-request collection cache of a directive-free operation; None when it has directives."""
     cache = _collections.get(id(operation))
     if cache is None:
@@ -129,8 +135,12 @@ def direct_call(schema: GraphQLSchema, parent_type: GraphQLObjectType, field_nam
     if resolver is None or definition.extensions or definition.arguments:
         return None
     function = resolver.wrapped_func
-    if not isinstance(function, types.FunctionType) or inspect.isasyncgenfunction(function) \
-            or inspect.isgeneratorfunction(function):
+    # A function, or a classmethod bound to its class (relay's Node.id); a bound method's own first
+    # parameter is already bound, so strawberry reports no self parameter for it.
+    plain = isinstance(function, types.FunctionType) or (
+        isinstance(function, types.MethodType) and isinstance(function.__func__, types.FunctionType)
+        and isinstance(function.__self__, type))
+    if not plain or inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function):
         return None
     info_class = strawberry_schema.config.info_class
     takes_self = resolver.self_parameter is not None
@@ -271,19 +281,26 @@ class DirectExecutor(FieldShortcuts, Executor):
         """``Executor.build`` for an operation already picked from a validated document: its fragments and
         coerced variables (or the variables' errors, as ``build`` returns them). None where this executor
         does not apply: a directive in the document, or fragment variables."""
-        fragment_definitions = {definition.name.value: definition for definition in document.definitions
-                                if isinstance(definition, FragmentDefinitionNode)}
-        if collections_of(operation) is None or any(definition.variable_definitions
-                                                    for definition in fragment_definitions.values()):
+        cache = collections_of(operation)
+        if cache is None:
+            return None
+        fragments = cache.get(_FRAGMENTS)
+        if fragments is None:  # the document's fragments, kept with its operation like its collections
+            definitions = {definition.name.value: definition for definition in document.definitions
+                           if isinstance(definition, FragmentDefinitionNode)}
+            fragments = cache[_FRAGMENTS] = (
+                definitions, {name: FragmentDetails(definition, None) for name, definition in definitions.items()},
+                any(definition.variable_definitions for definition in definitions.values()))
+        fragment_definitions, fragment_details, fragment_variables = fragments
+        if fragment_variables:
             return None
         coerced = get_variable_values(schema, operation.variable_definitions or (), variable_values or {},
                                       max_errors=MAX_COERCION_ERRORS)
         if isinstance(coerced, list):
             return coerced
-        executor = cls(schema, fragment_definitions,
-                       {name: FragmentDetails(definition, None) for name, definition in fragment_definitions.items()},
-                       None, context_value, operation, coerced, default_field_resolver, default_type_resolver,
-                       default_field_resolver, is_awaitable=is_awaitable)
+        executor = cls(schema, fragment_definitions, fragment_details, None, context_value, operation, coerced,
+                       default_field_resolver, default_type_resolver, default_field_resolver,
+                       is_awaitable=is_awaitable)
         executor.operation_extensions = operation_extensions
         return executor
 
@@ -327,14 +344,16 @@ class DirectExecutor(FieldShortcuts, Executor):
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
-        plans = self._field_plans
         parent_name = parent_type.name
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                plan = plans.get((parent_name, field_details_list[0].node.name.value))
-                if type(plan) is LeafRead:
+            for response_name, field_details_list, plan, as_is in self._field_entries(parent_type, grouped_field_set):
+                if plan is not None:
                     value = getattr(source_value, plan.attribute, _NOT_PLANNED)
-                    if type(value) in _PLAIN_VALUES:
+                    kind = type(value)
+                    if kind is str and as_is:  # String and ID give a str back unchanged
+                        results[response_name] = value
+                        continue
+                    if kind in _PLAIN_VALUES:
                         results[response_name] = self._complete_leaf(
                             plan, value, field_details_list, Path(path, response_name, parent_name))
                         continue
@@ -351,6 +370,33 @@ class DirectExecutor(FieldShortcuts, Executor):
         if not awaitable_fields:
             return results
         return self._gather_fields(results, awaitable_fields)
+
+    def _field_entries(self, parent_type: GraphQLObjectType, grouped_field_set: dict[str, FieldDetailsList]
+                       ) -> list[tuple[str, FieldDetailsList, LeafRead | None, bool]]:
+        """(response name, field nodes, the leaf read or None, whether a str read is the answer as it is) for
+        each field of a kept collection, worked out once and kept with the operation."""
+        cache = self._collections
+        if cache is None:
+            return self._plan_entries(parent_type, grouped_field_set)
+        key = (parent_type.name, id(grouped_field_set))
+        kept = cache.get(key)
+        if kept is None or kept[0] is not grouped_field_set:  # the set itself is held, so its id stays its own
+            kept = cache[key] = (grouped_field_set, self._plan_entries(parent_type, grouped_field_set))
+        return kept[1]
+
+    def _plan_entries(self, parent_type: GraphQLObjectType, grouped_field_set: dict[str, FieldDetailsList]
+                      ) -> list[tuple[str, FieldDetailsList, LeafRead | None, bool]]:
+        plans = self._field_plans
+        entries = []
+        for response_name, field_details_list in grouped_field_set.items():
+            key = (parent_type.name, field_details_list[0].node.name.value)
+            plan = plans.get(key, _NOT_PLANNED)
+            if plan is _NOT_PLANNED:
+                plan = plans[key] = plan_field(self.schema, parent_type, key[1])
+            leaf = plan if type(plan) is LeafRead else None
+            entries.append((response_name, field_details_list, leaf,
+                            leaf is not None and (leaf.leaf is GraphQLString or leaf.leaf is GraphQLID)))
+        return entries
 
     @staticmethod
     async def _gather_fields(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
@@ -394,6 +440,25 @@ class DirectExecutor(FieldShortcuts, Executor):
             raise invalid_return_type_error(return_type, result, field_details_list)
         fields = self._execute_subfields(return_type, field_details_list, path, result, position_context)
         return await fields if self.is_awaitable(fields) else fields
+
+    async def complete_awaitable_value(
+        self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList, info: Any, path: Path,
+        result: Any, position_context: Any,
+    ) -> Any:
+        """graphql-core's ``complete_awaitable_value`` for an execution without an abort signal (this executor's
+        always): the resolver's awaitable awaited as it is, not through ``with_abort_signal``'s extra coroutine."""
+        if self.abort_signal is not None:
+            return await super().complete_awaitable_value(return_type, field_details_list, info, path, result,
+                                                          position_context)
+        try:
+            completed = self.complete_value(return_type, field_details_list, info, path, await result,
+                                            position_context)
+            if self.is_awaitable(completed):
+                completed = await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            completed = None
+        return completed
 
     async def _await_response(self, result: Any) -> ExecutionResult:
         try:

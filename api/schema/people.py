@@ -12,6 +12,7 @@ from strawberry import relay
 
 from api.people import individual_number
 from api.people.models import Person
+from api.people.records import PersonRecord
 from api.people.service import children_page, readable_person
 from api.schema.connections import page_request, to_connection
 from api.schema.context import Info
@@ -45,7 +46,7 @@ class PersonType(relay.Node):
     ciphertext: strawberry.Private[bytes]
 
     @classmethod
-    def from_model(cls, person: Person) -> PersonType:
+    def from_model(cls, person: Person | PersonRecord) -> PersonType:
         return cls(
             id=str(person.id),
             name=person.name,

@@ -10,6 +10,7 @@ from graphql import GraphQLError, OperationType, get_operation_ast
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -20,11 +21,23 @@ from strawberry.types.unset import UNSET
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
 from api.db import Reader
 from api.identity.authentication import AuthenticatedPerson, authenticate_person_with
+from api.identity.session_cache import SessionCache
 from api.identity.tokens import TokenRejected
 from api.people.individual_number import IndividualNumberCipher
 from api.schema import PortalSchema
 from api.schema.context import Context, Loaders
 from api.schema.errors import ErrorCode
+
+
+class SubResponse(Response):
+    """What resolvers may set on the answer (status, headers, background), as strawberry's sub-response holds it,
+    without rendering an empty body and then deleting its content-length (every request makes one)."""
+
+    def __init__(self) -> None:
+        self.status_code = None  # type: ignore[assignment]
+        self.background = None
+        self.body = b""
+        self.raw_headers = []
 
 
 class PortalGraphQL(GraphQL[Context, None]):
@@ -35,6 +48,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         session_factory: async_sessionmaker[AsyncSession],
         read_session_factory: async_sessionmaker[AsyncSession],
         reader: Reader,
+        sessions: SessionCache | None = None,
         cipher: IndividualNumberCipher,
         graphiql: bool,
     ) -> None:
@@ -50,55 +64,99 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.session_factory = session_factory
         self.read_session_factory = read_session_factory
         self.reader = reader
+        self.sessions = sessions
         self.cipher = cipher
         self._runs_directly = schema.runs_documents_directly
 
-    async def _run_directly(self, request: Request) -> Response | None:
-        """The common request, a JSON POST of a valid query or mutation (or its persisted hash), executed
-        without strawberry's per-request pipeline: the same gateway checks and cache, the same executor,
-        the same result. None for anything else (an error before execution, a batch, a subscription,
-        another content type...), which strawberry's pipeline then handles and answers in full.
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self._runs_directly:
+            received: list[Message] = []
+            if await self._serve_directly(scope, receive, send, received):
+                return
+            receive = _replaying(received, receive)  # strawberry's pipeline reads the same body again
+        await super().__call__(scope, receive, send)
+
+    async def _serve_directly(self, scope: Scope, receive: Receive, send: Send, received: list[Message]) -> bool:
+        """The common request, a JSON POST of a valid query or mutation (or its persisted hash), answered
+        without strawberry's per-request pipeline or Starlette's request and response objects: the same
+        gateway checks and cache, the same executor, the same JSON. False for anything else (an error
+        before execution, a batch, a subscription, another content type...), which strawberry's pipeline
+        then answers in full, from the messages kept in ``received``.
         """
-        if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
-            return None
-        accept = request.headers.get("accept", "")
-        if "multipart" in accept or "event-stream" in accept:  # streamed transports: strawberry's
-            return None
+        content_type = accept = authorization = None
+        for name, value in scope["headers"]:  # ASGI header names are lower-case; the first of each counts
+            if name == b"content-type":
+                content_type = content_type or value
+            elif name == b"accept":
+                accept = accept or value
+            elif name == b"authorization":
+                authorization = authorization or value
+        if content_type is None or content_type.partition(b";")[0].strip().lower() != b"application/json":
+            return False
+        if accept is not None and (b"multipart" in accept or b"event-stream" in accept):
+            return False  # streamed transports: strawberry's
+        chunks = []
+        while True:
+            message = await receive()
+            received.append(message)
+            if message["type"] != "http.request":
+                return False
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
         try:
-            data = json.loads(await request.body())
+            data = json.loads(b"".join(chunks))
         except ValueError:
-            return None
+            return False
         if not isinstance(data, dict):
-            return None
+            return False
         query, variables, extensions, operation_name = (
             data.get("query"), data.get("variables"), data.get("extensions"), data.get("operationName"))
         if not (isinstance(query, str | None) and isinstance(variables, dict | None)
                 and isinstance(extensions, dict | None) and isinstance(operation_name, str | None)):
-            return None
+            return False
         gateway = self.schema.gateway
         try:
             text = gateway.document_text(query, extensions)
         except GraphQLError:
-            return None
+            return False
         document = gateway.valid_document(self.schema._schema, text) if text is not None else None
         if document is None:
-            return None
+            return False
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation not in (OperationType.QUERY, OperationType.MUTATION):
-            return None
+            return False
+        request = Request(scope, _replaying(list(received), receive))
         sub_response = await self.get_sub_response(request)
-        context = await self.get_context(request, response=sub_response)
+        context = await self._context(request, sub_response,
+                                      authorization.decode("latin-1") if authorization is not None else None)
         result = await self.schema.execute_document(
             document, context_value=context, variable_values=variables, operation_name=operation_name,
             operation_extensions=extensions)
-        return self.create_response(response_data=process_result(result), sub_response=sub_response)
+        body = self.encode_json(process_result(result))
+        payload = body.encode() if isinstance(body, str) else body
+        # What strawberry's create_response sends: its JSON response, plus what resolvers set on the sub-response.
+        await send({"type": "http.response.start", "status": sub_response.status_code or 200,
+                    "headers": [(b"content-length", str(len(payload)).encode()),
+                                (b"content-type", b"application/json"), *sub_response.headers.raw]})
+        await send({"type": "http.response.body", "body": payload})
+        if sub_response.background is not None:
+            await sub_response.background()
+        return True
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        return SubResponse()
 
     async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:
-        authenticated, agency, problem = await self._authenticate(request.headers.get("authorization"))
-        loaders = Loaders.create(self.read_session_factory)
+        return await self._context(request, response, request.headers.get("authorization"))
+
+    async def _context(self, request: Request | WebSocket, response: Response | None,
+                       authorization: str | None) -> Context:
+        authenticated, agency, problem = await self._authenticate(authorization)
+        known: dict[str, dict[Any, Any]] = {}
         if authenticated is not None:
-            loaders.person.prime(authenticated.person.id, authenticated.person)
-            loaders.municipality.prime(authenticated.municipality.code, authenticated.municipality)
+            known = {"person": {authenticated.person.id: authenticated.person},
+                      "municipality": {authenticated.municipality.code: authenticated.municipality}}
         return Context(
             request=request,
             response=response,
@@ -108,7 +166,7 @@ class PortalGraphQL(GraphQL[Context, None]):
             principal=authenticated.principal if authenticated else None,
             agency=agency,
             token_problem=problem,
-            loaders=loaders,
+            loaders=Loaders(self.read_session_factory, known),
         )
 
     async def on_ws_connect(self, context: Context) -> Any:
@@ -135,17 +193,13 @@ class PortalGraphQL(GraphQL[Context, None]):
             if token.startswith(AGENCY_KEY_PREFIX):
                 async with self.read_session_factory() as session:
                     return None, await resolve_agency_key(session, token), None
-            # Every person's request starts here: one indexed lookup, inline on SQLite (api.db.Reader).
-            return await authenticate_person_with(self.reader, token), None, None
+            # Every person's request starts here: one indexed lookup, inline on SQLite (api.db.Reader), unless
+            # this process has just looked the token up and nothing has changed since.
+            return await authenticate_person_with(self.reader, token, cache=self.sessions), None, None
         except TokenRejected as rejected:
             return None, None, rejected.reason
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
-        if (context is UNSET and root_value is UNSET and isinstance(request, Request)
-                and request.method == "POST" and self._runs_directly):
-            response = await self._run_directly(request)
-            if response is not None:
-                return response
         try:
             return await super().run(request, context=context, root_value=root_value)
         except HTTPException as error:
@@ -156,3 +210,13 @@ class PortalGraphQL(GraphQL[Context, None]):
                 {"errors": [{"message": error.reason, "extensions": {"code": ErrorCode.BAD_USER_INPUT.value}}]},
                 status_code=error.status_code,
             )
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """``receive``, giving the messages already read from it first."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay

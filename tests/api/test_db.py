@@ -9,7 +9,7 @@ from sqlalchemy import Connection, bindparam, delete, event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import RawSelect, UTCDateTime, create_session_factory, detached_instance, reader_for
+from api.db import RawSelect, UTCDateTime, create_session_factory, reader_for
 from api.people.models import Municipality, Person, Sex
 
 
@@ -115,18 +115,6 @@ async def test_raw_select_returns_the_values_the_orm_returns_and_fires_cursor_ev
         "individual_number_ciphertext", "individual_number_hash", "created_at"]
     assert missing is None
     assert len(seen) == 2 and seen[0].lstrip().upper().startswith("SELECT")
-
-
-async def test_a_detached_instance_is_never_inserted_again(engine: AsyncEngine) -> None:
-    person = await _add_person(engine)
-    [row] = await reader_for(engine).run(lambda c: PERSON_BY_NAME.rows(c, {"name": "山田 太郎"}))
-    copy = detached_instance(Person, dict(zip([column.key for column in Person.__table__.c], row, strict=True)))
-    assert (copy.id, copy.name, copy.sex) == (person.id, "山田 太郎", Sex.MALE)
-    async with create_session_factory(engine)() as session, session.begin():
-        merged = await session.merge(copy, load=False)
-        assert merged.name == "山田 太郎"
-    async with create_session_factory(engine)() as session:
-        assert await session.scalar(select(func.count()).select_from(Person)) == 1
 
 
 @pytest.mark.postgres
