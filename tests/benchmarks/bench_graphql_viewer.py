@@ -2,7 +2,10 @@
 Starlette JSON route served the same way, and their ratio. Goal: at least a quarter of the plain rate.
 A third line serves the same data from a plain route that does the viewer's database work, which
 separates what GraphQL costs from what the database costs; two more show the floor: an empty query
-without a token, and `viewer { __typename }` (the token check and the viewer resolver, no fields).
+without a token, and `viewer { __typename }` (the token check and the viewer resolver, no fields). A
+second portal, with MYNAPORTAL_SESSION_CACHE_SIZE=0, shows the viewer when every request looks its token
+up (the first portal keeps what a lookup found while the database has not changed it: the load repeats
+one token, as an app's burst of requests does).
 
     .venv/bin/python tests/benchmarks/bench_graphql_viewer.py [--seconds 5] [--rounds 3] [--connections 32]
         [--database sqlite|postgresql]   (PostgreSQL from MYNAPORTAL_TEST_POSTGRES_URL's server)
@@ -105,18 +108,23 @@ def main() -> None:
         token = subprocess.run([BIN / "mynaportal", "token", "--quiet", "--ttl", "3600"], env=env, check=True,
                                capture_output=True, text=True).stdout.strip()
 
-        portal_port, plain_port = free_port(), free_port()
+        portal_port, plain_port, uncached_port = free_port(), free_port(), free_port()
         servers = [
             subprocess.Popen([BIN / "mynaportal", "serve", "--port", str(portal_port), "--workers", "1"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
             subprocess.Popen([BIN / "uvicorn", "plain_app:app", "--port", str(plain_port), "--no-access-log",
                               "--log-level", "warning", "--app-dir", str(Path(__file__).parent)],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            subprocess.Popen([BIN / "mynaportal", "serve", "--port", str(uncached_port), "--workers", "1"],
+                             env={**env, "MYNAPORTAL_SESSION_CACHE_SIZE": "0"},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         ]
         try:
             portal = f"http://127.0.0.1:{portal_port}/graphql"
             plain = f"http://127.0.0.1:{plain_port}/graphql"
+            uncached = f"http://127.0.0.1:{uncached_port}/graphql"
             wait_ready(f"http://127.0.0.1:{portal_port}/healthz")
+            wait_ready(f"http://127.0.0.1:{uncached_port}/healthz")
             wait_ready(plain)
             by_text = {"query": VIEWER}
             by_hash = {"extensions": {"persistedQuery": {"version": 1,
@@ -125,7 +133,8 @@ def main() -> None:
             assert check["data"]["viewer"]["name"] == "山田 太郎", check
             wrk(plain, {}, None, 2, args.connections, workdir)  # warm-up
             wrk(portal, by_text, token, 2, args.connections, workdir)
-            plain_pid, portal_pid = servers[1].pid, servers[0].pid
+            wrk(uncached, by_text, token, 2, args.connections, workdir)
+            plain_pid, portal_pid, uncached_pid = servers[1].pid, servers[0].pid, servers[2].pid
             # (label, url, body, token, server): the ceiling, the same DB work without GraphQL, the viewer
             # both ways, then where the time goes: the pipeline alone, and with the token and viewer resolver.
             measures = [
@@ -135,6 +144,7 @@ def main() -> None:
                 ("viewer (persisted hash)", portal, by_hash, token, portal_pid),
                 ("{ __typename }, no token", portal, {"query": "{ __typename }"}, None, portal_pid),
                 ("{ viewer { __typename } }", portal, {"query": "{ viewer { __typename } }"}, token, portal_pid),
+                ("viewer (hash), no session cache", uncached, by_hash, token, uncached_pid),
             ]
             # Rounds alternate the measures, so a slow spell of this shared machine hits all of them alike;
             # each ratio is taken within its round and the median is reported.
@@ -155,12 +165,12 @@ def main() -> None:
         """The median over the rounds of the two rates' ratio within each round."""
         return median(one[label][0] / one[against][0] for one in rounds)
 
-    print(f"{'':<30} {'req/s':>9}  {'p50':>8}  {'ratio':>6}  {'server CPU/req':>14}")
+    print(f"{'':<32} {'req/s':>9}  {'p50':>8}  {'ratio':>6}  {'server CPU/req':>14}")
     for label, *_ in measures:
         rate = median(one[label][0] for one in rounds)
         cpu = median(one[label][2] for one in rounds)
         p50 = rounds[len(rounds) // 2][label][1]
-        print(f"{label:<30} {rate:9.0f}  {p50:>8}  {ratio(label):6.3f}  {cpu:11.0f} µs")
+        print(f"{label:<32} {rate:9.0f}  {p50:>8}  {ratio(label):6.3f}  {cpu:11.0f} µs")
     print(f"GraphQL viewer vs the same work without GraphQL: {ratio('viewer (persisted hash)', rest_label):.3f}")
     met = min(ratio("viewer (document text)"), ratio("viewer (persisted hash)")) >= 0.25
     print("goal (viewer >= 0.25 x plain route):", "met" if met else "NOT met")
