@@ -83,7 +83,8 @@ class Loader(Generic[K, V]):
 
 
 class Loaders:
-    """This request's loaders."""
+    """This request's loaders, each made on first use, with what the request already holds (by name: the
+    signed-in person and their municipality, from the token lookup) known to them."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession],
                  known: dict[str, dict[Any, Any]] | None = None) -> None:
