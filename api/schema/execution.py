@@ -199,11 +199,7 @@ class FieldShortcuts:
     ) -> Any:
         if not self._direct:
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        plans = self._field_plans
-        key = (parent_type.name, field_details_list[0].node.name.value)
-        plan = plans.get(key, _NOT_PLANNED)
-        if plan is _NOT_PLANNED:
-            plan = plans[key] = plan_field(self.schema, parent_type, key[1])
+        plan = self._plan(parent_type, field_details_list[0].node.name.value)
         if plan is None:
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
         if isinstance(plan, DirectCall):
@@ -213,6 +209,15 @@ class FieldShortcuts:
             # Not a plain value after all: let graphql-core resolve it (and report what is wrong).
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
         return self._complete_leaf(plan, value, field_details_list, path)
+
+    def _plan(self, parent_type: GraphQLObjectType, field_name: str) -> LeafRead | DirectCall | None:
+        """How to resolve the field, worked out once per schema."""
+        plans = self._field_plans
+        key = (parent_type.name, field_name)
+        plan = plans.get(key, _NOT_PLANNED)
+        if plan is _NOT_PLANNED:
+            plan = plans[key] = plan_field(self.schema, parent_type, field_name)
+        return plan  # type: ignore[return-value]
 
     def _complete_leaf(self, plan: LeafRead, value: Any, field_details_list: FieldDetailsList, path: Path) -> Any:
         """graphql-core's completion of a leaf field's value, errors included (``path`` is only read then)."""
@@ -386,13 +391,9 @@ class DirectExecutor(FieldShortcuts, Executor):
 
     def _plan_entries(self, parent_type: GraphQLObjectType, grouped_field_set: dict[str, FieldDetailsList]
                       ) -> list[tuple[str, FieldDetailsList, LeafRead | None, bool]]:
-        plans = self._field_plans
         entries = []
         for response_name, field_details_list in grouped_field_set.items():
-            key = (parent_type.name, field_details_list[0].node.name.value)
-            plan = plans.get(key, _NOT_PLANNED)
-            if plan is _NOT_PLANNED:
-                plan = plans[key] = plan_field(self.schema, parent_type, key[1])
+            plan = self._plan(parent_type, field_details_list[0].node.name.value)
             leaf = plan if type(plan) is LeafRead else None
             entries.append((response_name, field_details_list, leaf,
                             leaf is not None and (leaf.leaf is GraphQLString or leaf.leaf is GraphQLID)))
