@@ -9,7 +9,8 @@ those rows may have changed:
 - by this process, through any of its engines: when it runs an UPDATE or DELETE on session tokens, people
   or municipalities, when that transaction commits, and when its connection goes back to the pool (the
   commit is then done). A fill that started before a drop is not stored (``generation``), so a revoked
-  token fails on the very next request;
+  token fails on the very next request. (A statement written as raw SQL text is not recognised here; it is
+  seen as another process's change, below.)
 - by another process (the CLI, another worker):
   - SQLite: ``PRAGMA data_version`` of the reader's inline connection changes when any other connection
     commits. It is read at most every ``CHANGE_POLL_SECONDS`` (0.1 s): the read takes SQLite's file locks,
