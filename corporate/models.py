@@ -5,7 +5,7 @@ the state), so importing the same file twice, or the same state from a full file
 it once. `latest` marks the newest state of each number by (update date, sequence number), whatever
 order the files arrived in. The search keys (corporate.normalise) are stored beside the originals and
 indexed: B-tree for prefix search; FTS5 trigram (SQLite, created in the migration) or pg_trgm GIN
-(PostgreSQL) for partial search.
+and a trigram posting table (PostgreSQL, migration 0008) for partial search.
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from api.db import Base, UTCDateTime, new_id
 from api.people.models import Person
 
-# The SQLite FTS5 index of the search keys and its shadow tables: created by the migration, not mapped.
+# The SQLite FTS5 index of the search keys and its shadow tables, and PostgreSQL's trigram postings:
+# created by the migrations (0006, 0008) and kept by triggers, not mapped.
 SEARCH_INDEX = "corporation_search"
-UNMAPPED_TABLES = frozenset({SEARCH_INDEX, *(f"{SEARCH_INDEX}_{suffix}" for suffix in
-                                            ("data", "idx", "docsize", "config", "content"))})
+POSTINGS = "corporation_trigrams"
+UNMAPPED_TABLES = frozenset({SEARCH_INDEX, POSTINGS, *(f"{SEARCH_INDEX}_{suffix}" for suffix in
+                                                      ("data", "idx", "docsize", "config", "content"))})
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic hook: the FTS5 tables are the migration's, not the ORM's; leave them out of comparisons."""
+    """Alembic hook: the search index tables are the migrations', not the ORM's; leave them out of comparisons."""
     return not (type_ == "table" and name in UNMAPPED_TABLES)
 
 

@@ -16,9 +16,11 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Select,
+    Text,
     and_,
     bindparam,
     case,
+    cast,
     column,
     func,
     literal,
@@ -205,10 +207,21 @@ def _prefix(column: ColumnElement[str], key: str, sqlite: bool) -> ColumnElement
     return column.like(like_escape(key) + "%")
 
 
-# SQLite's search index (migration 0006) keys a current state by where it sorts among partial matches,
-# name length x 10^13 + corporate number, and a past state by minus its row id.
+# The indexes an ordered partial search walks key a current state by where it sorts among partial
+# matches, name length x 10^13 + corporate number: SQLite's FTS5 index by rowid (migration 0006, which
+# keys a past state by minus its row id), PostgreSQL's trigram postings by sort_key (migration 0008).
 _ORDER_SCALE = 10**13
 _search_index = table("corporation_search", column("rowid", BigInteger))
+_postings = table("corporation_trigrams", column("trigram", BigInteger), column("sort_key", BigInteger))
+# On PostgreSQL a longer term whose rarest trigram has at most this many postings is found through pg_trgm
+# (one ranked pass over at most this many rows, which its GIN index intersects well); a term of commoner
+# trigrams is walked in order off the postings.
+SELECTIVE_POSTINGS = 20_000
+
+
+def trigram_code(trigram: str) -> int:
+    """A trigram as the postings store it: its three code points, 21 bits each."""
+    return (ord(trigram[0]) << 42) | (ord(trigram[1]) << 21) | ord(trigram[2])
 
 
 def _index_matches(key: str) -> ColumnElement[bool]:
@@ -319,12 +332,13 @@ async def search_names(
     """Matches ranked exact first, then prefix, then partial; shorter names first; then by number.
 
     Returns the total (when asked) and the page's (sort key, latest state) pairs; only the page's rows
-    are read in full. A partial search of current names on SQLite reads its partial matches off the
-    search index in order (``_ordered_partial``); every other search ranks its matches in one pass.
+    are read in full. A partial search of current names reads its partial matches off an index in order
+    where it can (``_partial_walk``, ``_ordered_partial``); every other search ranks its matches in one pass.
     """
     sqlite = session.bind.dialect.name == "sqlite"
-    if sqlite and search.mode == "partial" and len(search.key) >= MIN_TRIGRAM and not search.include_past_names:
-        count, ranked = await _ordered_partial(session, search, offset, limit, after, with_count)
+    walk = await _partial_walk(session, search, sqlite)
+    if walk is not None:
+        count, ranked = await _ordered_partial(session, search, walk, sqlite, offset, limit, after, with_count)
     else:
         count, ranked = await _ranked_page(session, search, sqlite, offset, limit, after, with_count)
     states: dict[Any, CorporateState] = {}
@@ -362,19 +376,82 @@ async def _ranked_page(
     return count, [(row.rank, row.name_length, row.number, row.row_id) for row in ranked]
 
 
-async def _ordered_partial(
-    session: AsyncSession, search: NameSearch, offset: int, limit: int, after: SortKey | None, with_count: bool,
-) -> tuple[int | None, list[Ranked]]:
-    """A partial search of current names on SQLite, without reading every match.
+@dataclass(frozen=True)
+class _Walk:
+    """An index an ordered partial search reads its partial matches (rank 2) off, in their sort order."""
 
-    Exact and prefix matches (ranks 0 and 1) come from the name B-trees, as in a prefix search. The
-    partial ones (rank 2) come off the trigram index in its rowid order, which is their sort order
-    (name length, number): the walk stops once the page is full. A three-character term is one trigram,
-    so when nothing but the name narrows the search the index alone counts the matches; otherwise each
-    candidate row is read for the count.
+    source: Any  # the index's rows
+    order: ColumnElement[int]  # an entry's sort key (name length x 10^13 + number)
+    matches: list[ColumnElement[bool]]  # the entries holding every trigram of the term
+    number: ColumnElement[str]  # the corporate number of an entry
+    count: Select[Any] | None  # the number of matches, from the index alone, where that is exact
+
+
+def _counts_by_index(search: NameSearch) -> bool:
+    """Whether the index's entries of the term's one trigram are exactly the search's matches: a
+    three-character term in any of the keys, nothing but the name narrowing the search."""
+    key = search.key
+    return len(key) == MIN_TRIGRAM and search.target == "any" and "\x1f" not in key and not _narrowed(search)
+
+
+def _sqlite_walk(search: NameSearch) -> _Walk:
+    key = search.key
+    count = (select(func.count()).select_from(_search_index).where(_index_matches(key), _search_index.c.rowid > 0)
+             if _counts_by_index(search) else None)
+    return _Walk(_search_index, _search_index.c.rowid, [_index_matches(key)], _indexed_number(), count)
+
+
+async def _postgres_walk(session: AsyncSession, search: NameSearch) -> _Walk | None:
+    """The walk over the trigram postings, or None where one pg_trgm pass is the cheaper way.
+
+    The postings hold current, visible states only, so a search narrowed by anything else goes through
+    pg_trgm; so does a longer term with a rare trigram (at most SELECTIVE_POSTINGS postings, found by a
+    bounded count of each trigram's postings). Otherwise the walk reads its rarest trigram's postings
+    in order and keeps those whose state holds the other trigrams too.
     """
     key = search.key
-    exact, prefix, contains = _name_conditions(search, sqlite=True)
+    if "\x1f" in key or _narrowed(search):
+        return None
+    codes = list(dict.fromkeys(trigram_code(key[position:position + 3]) for position in range(len(key) - 2)))
+    if len(codes) > 1:
+        bounded = [select(func.count()).select_from(
+            select(literal(1)).where(_postings.c.trigram == code).limit(SELECTIVE_POSTINGS + 1).subquery())
+            .scalar_subquery() for code in codes]
+        sizes = (await session.execute(select(*bounded))).one()
+        if min(sizes) <= SELECTIVE_POSTINGS:
+            return None
+        codes.sort(key=dict(zip(codes, sizes, strict=True)).__getitem__)
+    walked = _postings.alias("walked")
+    matches: list[ColumnElement[bool]] = [walked.c.trigram == codes[0]]
+    for code in codes[1:]:
+        other = _postings.alias()
+        matches.append(select(other.c.trigram).where(other.c.trigram == code, other.c.sort_key == walked.c.sort_key)
+                       .exists())
+    number = func.lpad(cast(walked.c.sort_key % _ORDER_SCALE, Text), 13, "0")
+    count = (select(func.count()).select_from(_postings).where(_postings.c.trigram == codes[0])
+             if _counts_by_index(search) else None)
+    return _Walk(walked, walked.c.sort_key, matches, number, count)
+
+
+async def _partial_walk(session: AsyncSession, search: NameSearch, sqlite: bool) -> _Walk | None:
+    """The index walk of a partial search of current names, or None for one ranked pass over every match."""
+    if search.mode != "partial" or len(search.key) < MIN_TRIGRAM or search.include_past_names:
+        return None
+    return _sqlite_walk(search) if sqlite else await _postgres_walk(session, search)
+
+
+async def _ordered_partial(
+    session: AsyncSession, search: NameSearch, walk: _Walk, sqlite: bool, offset: int, limit: int,
+    after: SortKey | None, with_count: bool,
+) -> tuple[int | None, list[Ranked]]:
+    """A partial search of current names without reading every match.
+
+    Exact and prefix matches (ranks 0 and 1) come from the name B-trees, as in a prefix search. The
+    partial ones (rank 2) come off the walk's index in its key order, which is their sort order (name
+    length, number): the walk stops once the page is full. The walk's own count answers where it is
+    exact; otherwise each match is read for the count.
+    """
+    exact, prefix, contains = _name_conditions(search, sqlite)
     filters = _filters(search)
     head_keys = select(case((exact, 0), else_=1).label("rank"),
                        func.length(_table.c.search_name).label("name_length"),
@@ -398,22 +475,17 @@ async def _ordered_partial(
             skip = offset - (await session.scalar(counted) or 0)
     start = after[1] * _ORDER_SCALE + int(after[2]) if after is not None and after[0] == 2 else 0
     if len(ranked) < limit:
-        walk = (
+        rows = await session.execute(
             select(literal(2).label("rank"), func.length(_table.c.search_name).label("name_length"),
                    _table.c.corporate_number.label("number"), _table.c.id.label("row_id"))
-            .select_from(_search_index.join(_table, _table.c.corporate_number == _indexed_number()))
-            .where(_index_matches(key), _search_index.c.rowid > start, contains, ~prefix, *filters)
-            .order_by(_search_index.c.rowid).offset(skip).limit(limit - len(ranked)))
-        ranked += [(row.rank, row.name_length, row.number, row.row_id) for row in await session.execute(walk)]
+            .select_from(walk.source.join(_table, _table.c.corporate_number == walk.number))
+            .where(*walk.matches, walk.order > start, contains, ~prefix, *filters)
+            .order_by(walk.order).offset(skip).limit(limit - len(ranked)))
+        ranked += [(row.rank, row.name_length, row.number, row.row_id) for row in rows]
     count = None
     if with_count:
-        if len(key) == MIN_TRIGRAM and search.target == "any" and "\x1f" not in key and not _narrowed(search):
-            # One trigram matched in the keys of current, visible states: exactly the matches.
-            count = await session.scalar(select(func.count()).select_from(_search_index).where(
-                _index_matches(key), _search_index.c.rowid > 0))
-        else:
-            count = await session.scalar(select(func.count()).select_from(
-                _ranked_keys(search, sqlite=True).subquery("ranked")))
+        count = await session.scalar(walk.count if walk.count is not None else select(func.count()).select_from(
+            _ranked_keys(search, sqlite).subquery("ranked")))
     return count, ranked
 
 

@@ -154,8 +154,14 @@ def searches(url: str, csv_path: Path) -> None:
     for name in chooser.sample(names, min(100, len(names))):
         start = chooser.randrange(0, len(name) - 3)
         partials.append(name[start:start + 3])
+    longer = []  # 4 to 6 characters: several trigrams, each candidate read for the count
+    six = [name for name in names if len(name) >= 6]
+    for name in chooser.sample(six, min(100, len(six))):
+        length = chooser.randrange(4, 7)
+        start = chooser.randrange(0, len(name) - length + 1)
+        longer.append(name[start:start + length])
 
-    async def measure(mode: str, terms: list[str]) -> None:
+    async def measure(mode: str, terms: list[str], label: str = "") -> None:
         engine = create_engine(url)
         factory = create_session_factory(engine)
         timings, hits = [], []
@@ -169,13 +175,14 @@ def searches(url: str, csv_path: Path) -> None:
         await engine.dispose()
         timings.sort()
         p95 = timings[int(len(timings) * 0.95) - 1]
-        print(f"  name search {mode:<7} (count + first 100, {len(terms)} queries): "
+        print(f"  name search {label or mode:<11} (count + first 100, {len(terms)} queries): "
               f"p50 {statistics.median(timings):6.1f} ms  p95 {p95:6.1f} ms  "
               f"(median hits {int(statistics.median(hits))})", flush=True)
 
     async def both() -> None:
         await measure("prefix", prefixes)
         await measure("partial", partials)
+        await measure("partial", longer, "partial 4-6")
 
     asyncio.run(both())
 

@@ -19,6 +19,7 @@ from corporate import generate
 from corporate.importer import Rejection, import_files
 from corporate.models import Corporation, include_name
 from corporate.normalise import search_key
+from corporate.service import trigram_code
 from tests.corporate.conftest import row, write_csv
 
 NUMBER = "1000012160145"
@@ -88,7 +89,11 @@ async def test_the_search_index_follows_the_latest_state_whatever_the_file_order
                 current = await connection.scalar(text(
                     "SELECT count(*) FROM corporation_search WHERE corporation_search MATCH '\"長サ商\"' "
                     "AND rowid > 0"))
-                assert current == int(indexed)
+            else:
+                current = await connection.scalar(text(
+                    "SELECT count(*) FROM corporation_trigrams WHERE trigram = :code"),
+                    {"code": trigram_code("長サ商")})
+            assert current == int(indexed)
     assert [latest for _, _, latest in await _states(engine, NUMBER)] == [False, False, False, False, False, True]
 
 
@@ -163,15 +168,18 @@ async def _schema(engine: AsyncEngine) -> list[tuple[object, ...]]:
             query = ("SELECT type, name, sql FROM sqlite_master WHERE tbl_name LIKE 'corporation%' "
                      "ORDER BY type, name")
         else:
-            query = ("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'corporations' UNION ALL "
+            query = ("SELECT indexname, indexdef FROM pg_indexes "
+                     "WHERE tablename IN ('corporations', 'corporation_trigrams') UNION ALL "
                      "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                     "WHERE conrelid = 'corporations'::regclass ORDER BY 1")
+                     "WHERE conrelid IN ('corporations'::regclass, 'corporation_trigrams'::regclass) UNION ALL "
+                     "SELECT tgname, tgenabled::text FROM pg_trigger "
+                     "WHERE tgrelid = 'corporations'::regclass AND NOT tgisinternal ORDER BY 1")
         return list((await connection.exec_driver_sql(query)).all())
 
 
 async def _search_index_is_sound(engine: AsyncEngine, word: str = "システム") -> None:
-    """SQLite's index holds exactly the visible states, keyed one entry each, and finds them (PostgreSQL: the
-    word is there to find)."""
+    """SQLite's index holds exactly the visible states, keyed one entry each, and finds them; PostgreSQL's
+    trigram postings are exactly what their view computes from the table, and find them."""
     pattern = {"pattern": f"%{word}%"}
     async with engine.connect() as connection:
         visible = await connection.scalar(text(
@@ -191,6 +199,23 @@ async def _search_index_is_sound(engine: AsyncEngine, word: str = "システム"
                 "(SELECT rowid FROM corporation_search WHERE corporation_search MATCH :trigrams)"),
                 {**pattern, "trigrams": " AND ".join(f'"{word[i:i + 3]}"' for i in range(len(word) - 2))})
             assert found == visible
+        else:
+            stray, missing = (await connection.exec_driver_sql(
+                "SELECT (SELECT count(*) FROM (SELECT * FROM corporation_trigrams EXCEPT "
+                "SELECT * FROM corporation_trigram_rows) AS stray), (SELECT count(*) FROM (SELECT * FROM "
+                "corporation_trigram_rows EXCEPT SELECT * FROM corporation_trigrams) AS missing)")).one()
+            assert (stray, missing) == (0, 0)
+            codes = list({trigram_code(word[i:i + 3]) for i in range(len(word) - 2)})
+            # The states whose postings hold every trigram of the word, then the exact test.
+            found = await connection.scalar(text(
+                "SELECT count(*) FROM corporations WHERE search_text LIKE :pattern AND latest "
+                "AND coalesce(hihyoji, '0') <> '1' AND process <> '99' AND length(search_name) * 10000000000000 "
+                "+ corporate_number::bigint IN (SELECT sort_key FROM corporation_trigrams WHERE trigram = ANY(:codes) "
+                "GROUP BY sort_key HAVING count(*) = :trigrams)"), {**pattern, "codes": codes, "trigrams": len(codes)})
+            current = await connection.scalar(text(
+                "SELECT count(*) FROM corporations WHERE search_text LIKE :pattern AND latest "
+                "AND coalesce(hihyoji, '0') <> '1' AND process <> '99'"), pattern)
+            assert found == current
         await connection.rollback()
 
 

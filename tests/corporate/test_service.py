@@ -1,5 +1,6 @@
-"""Name search paging: the total rides along each page, and still comes back past the last page; SQLite's
-ordered partial search gives exactly what one ranked pass over every match gives."""
+"""Name search paging: the total rides along each page, and still comes back past the last page; the
+ordered partial search (SQLite's FTS5 index, PostgreSQL's trigram postings) gives exactly what one ranked
+pass over every match gives."""
 
 from __future__ import annotations
 
@@ -11,10 +12,19 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db import create_session_factory
-from corporate import generate
+from corporate import generate, service
 from corporate.importer import import_files
 from corporate.normalise import search_key
-from corporate.service import CorporateState, NameSearch, SortKey, _ordered_partial, _ranked_page, search_names
+from corporate.service import (
+    CorporateState,
+    NameSearch,
+    SortKey,
+    _narrowed,
+    _ordered_partial,
+    _partial_walk,
+    _ranked_page,
+    search_names,
+)
 from tests.corporate.conftest import row, write_csv
 
 
@@ -74,7 +84,7 @@ async def test_a_counted_page_reads_the_matches_once(engine: AsyncEngine, tmp_pa
     assert "over ()" in searches[0].lower()
 
 
-# --- SQLite's ordered partial search gives what one ranked pass over every match gives ------------------
+# --- the ordered partial search gives what one ranked pass over every match gives ----------------------
 
 async def _load_synthetic(engine: AsyncEngine, tmp_path: Path) -> list[str]:
     """Synthetic national-style rows plus history, hidden, deleted and closed states; some search keys."""
@@ -92,48 +102,68 @@ async def _load_synthetic(engine: AsyncEngine, tmp_path: Path) -> list[str]:
     return [key for key in dict.fromkeys(keys) if len(search_key(key)) >= 3]  # the index needs a trigram
 
 
-SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the ordered search is SQLite's
 SEARCHES = [
     {}, {"target": "name"}, {"target": "furigana"}, {"prefecture_code": "13"}, {"include_closed": False},
     {"kinds": ("301",)}, {"exact_characters": True},
 ]
 
 
-@SQLITE_ONLY
 @pytest.mark.parametrize("options", SEARCHES)
 async def test_the_ordered_partial_search_matches_one_ranked_pass(
-    engine: AsyncEngine, tmp_path: Path, options: dict[str, Any]
+    engine: AsyncEngine, tmp_path: Path, options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Every term walks PostgreSQL's postings, however rare its trigrams (they are, in 3,000 rows).
+    monkeypatch.setattr(service, "SELECTIVE_POSTINGS", 0)
     keys = await _load_synthetic(engine, tmp_path)
+    sqlite = engine.dialect.name == "sqlite"
     compared = 0
     async with create_session_factory(engine)() as session:
         for key in keys:
             search = NameSearch(text=key, mode="partial", **options)
-            everything = await _ranked_page(session, search, True, 0, 10_000, None, True)
+            walk = await _partial_walk(session, search, sqlite)
+            if not sqlite and _narrowed(search):
+                assert walk is None  # the postings hold current, visible states only: pg_trgm answers
+                continue
+            assert walk is not None
+            everything = await _ranked_page(session, search, sqlite, 0, 10_000, None, True)
             heads = sum(1 for ranked in everything[1] if ranked[0] < 2)  # exact and prefix matches
             for offset, limit in ((0, 5), (3, 4), (0, 10_000), (len(everything[1]), 5), (heads, 3), (heads + 2, 3)):
                 expected = (everything[0], everything[1][offset:offset + limit])
-                assert await _ordered_partial(session, search, offset, limit, None, True) == expected, (key, offset)
+                assert await _ordered_partial(session, search, walk, sqlite, offset, limit, None, True) == expected, (
+                    key, offset)
             for position in range(0, len(everything[1]), 5):  # keyset pages from every fifth match on
                 after = everything[1][position][:3]
-                page = await _ordered_partial(session, search, 0, 4, after, False)
+                page = await _ordered_partial(session, search, walk, sqlite, 0, 4, after, False)
                 assert page == (None, everything[1][position + 1:position + 5]), (key, after)
             compared += len(everything[1])
-    assert compared > 20  # the keys really match: a comparison of empty pages would prove nothing
+    if sqlite or not _narrowed(NameSearch(text="x", **options)):
+        assert compared > 20  # the keys really match: a comparison of empty pages would prove nothing
 
 
-@SQLITE_ONLY
+async def test_postgresql_finds_a_term_of_a_rare_trigram_through_pg_trgm(engine: AsyncEngine, tmp_path: Path) -> None:
+    await _load_synthetic(engine, tmp_path)
+    sqlite = engine.dialect.name == "sqlite"
+    async with create_session_factory(engine)() as session:
+        longer = await _partial_walk(session, NameSearch(text="海物産サ", mode="partial"), sqlite)
+        three = await _partial_walk(session, NameSearch(text="海物産", mode="partial"), sqlite)
+    # SQLite always walks its index; PostgreSQL walks a three-character term's one trigram, and finds a
+    # longer term with a rare trigram (at most SELECTIVE_POSTINGS postings) in one pg_trgm pass.
+    assert (longer is None, three is None) == (not sqlite, False)
+
+
 async def test_a_three_character_search_is_counted_by_the_index_alone(engine: AsyncEngine, tmp_path: Path) -> None:
     await _load_synthetic(engine, tmp_path)
+    sqlite = engine.dialect.name == "sqlite"
     (count, found), statements = await _search_with_statements(engine, NameSearch(text="海物産", mode="partial"), 2)
     async with create_session_factory(engine)() as session:
-        everything = await _ranked_page(session, NameSearch(text="海物産", mode="partial"), True, 0, 100, None, True)
+        everything = await _ranked_page(session, NameSearch(text="海物産", mode="partial"), sqlite, 0, 100, None, True)
     assert (count, [key for key, _ in found]) == (everything[0], [ranked[:3] for ranked in everything[1][:2]])
     # The hidden and the deleted state are not matches; the closed one is.
     names = {state["name"] for _, state in found}
     assert count == 3 and "海物産ホールディングス株式会社" in names and "海物産サービス株式会社" not in names
     counted = [statement for statement in statements if "count(" in statement.lower()]
-    assert len(counted) == 1 and "FROM corporation_search WHERE" in " ".join(counted[0].split())
+    index = "corporation_search" if sqlite else "corporation_trigrams"
+    assert len(counted) == 1 and f"FROM {index} WHERE" in " ".join(counted[0].split())
     assert "corporations" not in counted[0]
 
 
