@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
     Text,
     and_,
@@ -212,7 +213,8 @@ def _prefix(column: ColumnElement[str], key: str, sqlite: bool) -> ColumnElement
 # keys a past state by minus its row id), PostgreSQL's trigram postings by sort_key (migration 0008).
 _ORDER_SCALE = 10**13
 _search_index = table("corporation_search", column("rowid", BigInteger))
-_postings = table("corporation_trigrams", column("trigram", BigInteger), column("sort_key", BigInteger))
+_postings = table("corporation_trigrams", column("trigram", BigInteger), column("sort_key", BigInteger),
+                  column("position", Integer))
 # On PostgreSQL a longer term whose rarest trigram has at most this many postings is found through pg_trgm
 # (one ranked pass over at most this many rows, which its GIN index intersects well); a term of commoner
 # trigrams is walked in order off the postings.
@@ -387,18 +389,25 @@ class _Walk:
     count: Select[Any] | None  # the number of matches, from the index alone, where that is exact
 
 
-def _counts_by_index(search: NameSearch) -> bool:
-    """Whether the index's entries of the term's one trigram are exactly the search's matches: a
-    three-character term in any of the keys, nothing but the name narrowing the search."""
-    key = search.key
-    return len(key) == MIN_TRIGRAM and search.target == "any" and "\x1f" not in key and not _narrowed(search)
+def _index_may_count(search: NameSearch) -> bool:
+    """Whether the walk's index holds exactly the states a search may match: a term in any of the keys
+    (the index covers them joined), nothing but the name narrowing the search."""
+    return search.target == "any" and "\x1f" not in search.key and not _narrowed(search)
 
 
 def _sqlite_walk(search: NameSearch) -> _Walk:
     key = search.key
+    # With detail=none the index has no positions: only a term of one trigram is counted exactly.
     count = (select(func.count()).select_from(_search_index).where(_index_matches(key), _search_index.c.rowid > 0)
-             if _counts_by_index(search) else None)
+             if len(key) == MIN_TRIGRAM and _index_may_count(search) else None)
     return _Walk(_search_index, _search_index.c.rowid, [_index_matches(key)], _indexed_number(), count)
+
+
+def _trigrams_at(key: str) -> list[tuple[int, int]]:
+    """(offset, trigram code) of trigrams that cover every character of ``key``: at 0, 3, 6 ... and the
+    last, so the term is at a position exactly where each of them is at that position plus its offset."""
+    offsets = sorted({*range(0, len(key) - 2, 3), len(key) - 3})
+    return [(offset, trigram_code(key[offset:offset + 3])) for offset in offsets]
 
 
 async def _postgres_walk(session: AsyncSession, search: NameSearch) -> _Walk | None:
@@ -406,31 +415,52 @@ async def _postgres_walk(session: AsyncSession, search: NameSearch) -> _Walk | N
 
     The postings hold current, visible states only, so a search narrowed by anything else goes through
     pg_trgm; so does a longer term with a rare trigram (at most SELECTIVE_POSTINGS postings, found by a
-    bounded count of each trigram's postings). Otherwise the walk reads its rarest trigram's postings
-    in order and keeps those whose state holds the other trigrams too.
+    bounded count of each trigram's postings), which pg_trgm's GIN index intersects well. Otherwise the
+    walk reads the postings of the term's rarest trigram in order and keeps the states holding its
+    other trigrams at the right positions: exactly the states holding the term.
     """
     key = search.key
     if "\x1f" in key or _narrowed(search):
         return None
-    codes = list(dict.fromkeys(trigram_code(key[position:position + 3]) for position in range(len(key) - 2)))
-    if len(codes) > 1:
+    covering = _trigrams_at(key)
+    if len(key) > MIN_TRIGRAM:
+        codes = list(dict.fromkeys(trigram_code(key[position:position + 3]) for position in range(len(key) - 2)))
         bounded = [select(func.count()).select_from(
             select(literal(1)).where(_postings.c.trigram == code).limit(SELECTIVE_POSTINGS + 1).subquery())
             .scalar_subquery() for code in codes]
-        sizes = (await session.execute(select(*bounded))).one()
-        if min(sizes) <= SELECTIVE_POSTINGS:
+        sizes = dict(zip(codes, (await session.execute(select(*bounded))).one(), strict=True))
+        if min(sizes.values()) <= SELECTIVE_POSTINGS:
             return None
-        codes.sort(key=dict(zip(codes, sizes, strict=True)).__getitem__)
+        covering.sort(key=lambda trigram: sizes[trigram[1]])
     walked = _postings.alias("walked")
-    matches: list[ColumnElement[bool]] = [walked.c.trigram == codes[0]]
-    for code in codes[1:]:
+    (base, first), others = covering[0], covering[1:]
+    held: list[ColumnElement[bool]] = []
+    for offset, code in others:
         other = _postings.alias()
-        matches.append(select(other.c.trigram).where(other.c.trigram == code, other.c.sort_key == walked.c.sort_key)
-                       .exists())
-    number = func.lpad(cast(walked.c.sort_key % _ORDER_SCALE, Text), 13, "0")
-    count = (select(func.count()).select_from(_postings).where(_postings.c.trigram == codes[0])
-             if _counts_by_index(search) else None)
-    return _Walk(walked, walked.c.sort_key, matches, number, count)
+        # A probe per walked entry, as a scalar subquery: PostgreSQL would turn EXISTS into a join, and
+        # misjudging how few rows it keeps, hash the whole of both lists before the first page.
+        held.append(select(literal(1)).where(
+            other.c.trigram == code, other.c.sort_key == walked.c.sort_key,
+            other.c.position == walked.c.position + (offset - base)).limit(1).scalar_subquery().is_not(None))
+    # A state holding the term twice has two walked entries: one row per sort key.
+    states = select(walked.c.sort_key).where(walked.c.trigram == first, *held).distinct().subquery("walked_states")
+    number = func.lpad(cast(states.c.sort_key % _ORDER_SCALE, Text), 13, "0")
+    count = _postings_count(covering) if _index_may_count(search) else None
+    return _Walk(states, states.c.sort_key, [], number, count)
+
+
+def _postings_count(covering: list[tuple[int, int]]) -> Select[Any]:
+    """The number of states holding the term, from the postings alone: its covering trigrams joined at
+    their relative positions (a hash join of index-only scans, where the walk's probes would be slower)."""
+    ordered = sorted(covering)
+    (base, first), others = ordered[0], ordered[1:]
+    anchor = _postings.alias("anchor")
+    joined: Any = anchor
+    for offset, code in others:
+        other = _postings.alias()
+        joined = joined.join(other, and_(other.c.trigram == code, other.c.sort_key == anchor.c.sort_key,
+                                         other.c.position == anchor.c.position + (offset - base)))
+    return select(func.count(anchor.c.sort_key.distinct())).select_from(joined).where(anchor.c.trigram == first)
 
 
 async def _partial_walk(session: AsyncSession, search: NameSearch, sqlite: bool) -> _Walk | None:

@@ -211,7 +211,8 @@ async def _search_index_is_sound(engine: AsyncEngine, word: str = "システム"
                 "SELECT count(*) FROM corporations WHERE search_text LIKE :pattern AND latest "
                 "AND coalesce(hihyoji, '0') <> '1' AND process <> '99' AND length(search_name) * 10000000000000 "
                 "+ corporate_number::bigint IN (SELECT sort_key FROM corporation_trigrams WHERE trigram = ANY(:codes) "
-                "GROUP BY sort_key HAVING count(*) = :trigrams)"), {**pattern, "codes": codes, "trigrams": len(codes)})
+                "GROUP BY sort_key HAVING count(DISTINCT trigram) = :trigrams)"),
+                {**pattern, "codes": codes, "trigrams": len(codes)})
             current = await connection.scalar(text(
                 "SELECT count(*) FROM corporations WHERE search_text LIKE :pattern AND latest "
                 "AND coalesce(hihyoji, '0') <> '1' AND process <> '99'"), pattern)

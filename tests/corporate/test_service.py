@@ -162,9 +162,27 @@ async def test_a_three_character_search_is_counted_by_the_index_alone(engine: As
     names = {state["name"] for _, state in found}
     assert count == 3 and "海物産ホールディングス株式会社" in names and "海物産サービス株式会社" not in names
     counted = [statement for statement in statements if "count(" in statement.lower()]
-    index = "corporation_search" if sqlite else "corporation_trigrams"
-    assert len(counted) == 1 and f"FROM {index} WHERE" in " ".join(counted[0].split())
+    index = "FROM corporation_search WHERE" if sqlite else "FROM corporation_trigrams AS anchor WHERE"
+    assert len(counted) == 1 and index in " ".join(counted[0].split())
     assert "corporations" not in counted[0]
+
+
+async def test_a_longer_term_is_counted_by_its_trigrams_positions(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "SELECTIVE_POSTINGS", 0)  # walk PostgreSQL's postings, however rare
+    await import_files(engine, [write_csv(tmp_path / "d.csv", [
+        row(1, "1000012160145", "甲乙丙戊乙丙丁株式会社"),  # both trigrams of 甲乙丙丁, apart: no match
+        row(2, "1000013050378", "甲乙丙丁甲乙丙丁商事"),  # the term twice: one match
+        row(3, "1000020022080", "東甲乙丙丁"),
+    ])])
+    (count, found), statements = await _search_with_statements(engine, NameSearch(text="甲乙丙丁", mode="partial"), 5)
+    assert (count, [key for key, _ in found]) == (2, [(1, 10, "1000013050378"), (2, 5, "1000020022080")])
+    if engine.dialect.name == "postgresql":
+        # The first count is the bounded one of each trigram's postings, the second the matches'.
+        bounded, counted = [statement for statement in statements if "count(" in statement.lower()]
+        assert "LIMIT" in bounded and "corporations" not in bounded
+        assert "corporation_trigrams AS anchor JOIN" in " ".join(counted.split()) and "corporations" not in counted
 
 
 async def test_past_names_are_found_by_partial_search(engine: AsyncEngine, tmp_path: Path) -> None:

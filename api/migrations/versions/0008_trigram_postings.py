@@ -2,10 +2,11 @@
 
 pg_trgm's GIN index finds the rows holding a term's trigrams, but it can neither count them nor give
 them in any order without reading each row: a common term (285,000 of 5.7 million names) took over a
-second for its first page. ``corporation_trigrams`` holds one entry per (trigram, current visible
-state), keyed by where the state sorts among partial matches, name length x 10^13 + corporate number:
-the same key as SQLite's FTS5 rowid (migration 0006). Its primary key B-tree gives a trigram's
-matches in order, so a search reads its first page and stops, and counts a trigram's matches from the
+second for its first page. ``corporation_trigrams`` holds one entry per trigram occurrence in a
+current, visible state: (trigram, sort key, position). The sort key says where the state sorts among
+partial matches, name length x 10^13 + corporate number, as SQLite's FTS5 rowid does (migration 0006).
+Its primary key B-tree gives a trigram's matches in order, so a search reads its first page and stops;
+positions make a longer term exact (its trigrams at consecutive positions), so counts come from the
 index alone. A trigram is its three code points packed into a bigint (21 bits each): exact, no hash.
 Trigrams spanning the U+001F that joins the three search keys are left out (no search key holds one).
 
@@ -30,16 +31,16 @@ depends_on: str | Sequence[str] | None = None
 _VISIBLE = "{row}.latest AND coalesce({row}.hihyoji, '0') <> '1' AND {row}.process <> '99'"
 _KEY = "length({row}.search_name) * 10000000000000 + {row}.corporate_number::bigint"
 # A set-returning SQL function of one SELECT: the planner inlines it into the query that calls it.
-_CODES = (
-    "CREATE FUNCTION corporate_trigram_codes(t text) RETURNS SETOF bigint LANGUAGE sql IMMUTABLE "
-    "PARALLEL SAFE AS $$ SELECT DISTINCT (ascii(substr(t, i, 1))::bigint << 42) "
-    "| (ascii(substr(t, i + 1, 1))::bigint << 21) | ascii(substr(t, i + 2, 1)) "
+_TRIGRAMS = (
+    "CREATE FUNCTION corporate_trigrams(t text) RETURNS TABLE (code bigint, at smallint) LANGUAGE sql "
+    "IMMUTABLE PARALLEL SAFE AS $$ SELECT (ascii(substr(t, i, 1))::bigint << 42) "
+    "| (ascii(substr(t, i + 1, 1))::bigint << 21) | ascii(substr(t, i + 2, 1)), i::smallint "
     "FROM generate_series(1, length(t) - 2) AS i WHERE strpos(substr(t, i, 3), chr(31)) = 0 $$"
 )
 _ROWS = (
-    "CREATE VIEW corporation_trigram_rows AS SELECT code AS trigram, "  # noqa: S608 (module constants only)
-    f"{_KEY.format(row='c')} AS sort_key FROM corporations AS c, corporate_trigram_codes(c.search_text) AS code "
-    f"WHERE {_VISIBLE.format(row='c')}"
+    "CREATE VIEW corporation_trigram_rows AS SELECT t.code AS trigram, "  # noqa: S608 (module constants only)
+    f"{_KEY.format(row='c')} AS sort_key, t.at AS position FROM corporations AS c, "
+    f"corporate_trigrams(c.search_text) AS t WHERE {_VISIBLE.format(row='c')}"
 )
 _FOLLOW = f"""
 CREATE FUNCTION corporation_trigrams_follow() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -58,11 +59,11 @@ BEGIN
     END IF;
     IF old_key IS NOT NULL THEN
         DELETE FROM corporation_trigrams
-        WHERE sort_key = old_key AND trigram IN (SELECT corporate_trigram_codes(OLD.search_text));
+        WHERE sort_key = old_key AND (trigram, position) IN (SELECT code, at FROM corporate_trigrams(OLD.search_text));
     END IF;
     IF new_key IS NOT NULL THEN
-        INSERT INTO corporation_trigrams (trigram, sort_key)
-        SELECT code, new_key FROM corporate_trigram_codes(NEW.search_text) AS code;
+        INSERT INTO corporation_trigrams (trigram, sort_key, position)
+        SELECT code, new_key, at FROM corporate_trigrams(NEW.search_text);
     END IF;
     RETURN NULL;
 END $$
@@ -74,8 +75,9 @@ _EMPTY = ("CREATE FUNCTION corporation_trigrams_empty() RETURNS trigger LANGUAGE
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute("CREATE TABLE corporation_trigrams (trigram bigint NOT NULL, sort_key bigint NOT NULL)")
-    op.execute(_CODES)
+    op.execute("CREATE TABLE corporation_trigrams (trigram bigint NOT NULL, sort_key bigint NOT NULL, "
+               "position smallint NOT NULL)")
+    op.execute(_TRIGRAMS)
     op.execute(_ROWS)
     op.execute(_FOLLOW)
     op.execute(_EMPTY)
@@ -86,10 +88,10 @@ def upgrade() -> None:
     op.execute("CREATE TRIGGER corporations_trigrams_empty AFTER TRUNCATE ON corporations "
                "FOR EACH STATEMENT EXECUTE FUNCTION corporation_trigrams_empty()")
     # Filled before its key is indexed: one index build, not an index update per entry.
-    op.execute("INSERT INTO corporation_trigrams (trigram, sort_key) SELECT trigram, sort_key "
-               "FROM corporation_trigram_rows")
+    op.execute("INSERT INTO corporation_trigrams (trigram, sort_key, position) "
+               "SELECT trigram, sort_key, position FROM corporation_trigram_rows")
     op.execute("ALTER TABLE corporation_trigrams ADD CONSTRAINT corporation_trigrams_pkey "
-               "PRIMARY KEY (trigram, sort_key)")
+               "PRIMARY KEY (trigram, sort_key, position)")
 
 
 def downgrade() -> None:
@@ -100,5 +102,5 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION corporation_trigrams_empty()")
     op.execute("DROP FUNCTION corporation_trigrams_follow()")
     op.execute("DROP VIEW corporation_trigram_rows")
-    op.execute("DROP FUNCTION corporate_trigram_codes(text)")
+    op.execute("DROP FUNCTION corporate_trigrams(text)")
     op.execute("DROP TABLE corporation_trigrams")
