@@ -193,11 +193,10 @@ class NameSearch:
         return search_key(self.text)
 
 
-def _trigram_query(key: str) -> str:
-    """Every trigram of the key, ANDed: the index is built with detail=none (smaller), which has no
-    phrase queries; rows holding all trigrams are candidates, and the exact containment is checked after."""
-    trigrams = dict.fromkeys(key[position:position + 3] for position in range(len(key) - 2))
-    return " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams)
+def _phrase_query(key: str) -> str:
+    """The key as an FTS5 phrase: the trigram tokenizer makes it the phrase of the key's trigrams, which
+    the index (detail=full since migration 0009: it keeps positions) matches where the keys hold it."""
+    return '"' + key.replace('"', '""') + '"'
 
 
 def _prefix(column: ColumnElement[str], key: str, sqlite: bool) -> ColumnElement[bool]:
@@ -227,10 +226,10 @@ def trigram_code(trigram: str) -> int:
 
 
 def _index_matches(key: str) -> ColumnElement[bool]:
-    """The index entries holding every trigram of ``key``."""
+    """The index entries whose keys hold ``key``."""
     # unique: the past-names search matches the index twice in one statement
     return text("corporation_search MATCH :trigrams").bindparams(
-        bindparam("trigrams", _trigram_query(key), unique=True)).self_group()
+        bindparam("trigrams", _phrase_query(key), unique=True)).self_group()
 
 
 def _indexed_number() -> ColumnElement[str]:
@@ -384,7 +383,7 @@ class _Walk:
 
     source: Any  # the index's rows
     order: ColumnElement[int]  # an entry's sort key (name length x 10^13 + number)
-    matches: list[ColumnElement[bool]]  # the entries holding every trigram of the term
+    matches: list[ColumnElement[bool]]  # the entries whose keys hold the term
     number: ColumnElement[str]  # the corporate number of an entry
     count: Select[Any] | None  # the number of matches, from the index alone, where that is exact
 
@@ -397,9 +396,8 @@ def _index_may_count(search: NameSearch) -> bool:
 
 def _sqlite_walk(search: NameSearch) -> _Walk:
     key = search.key
-    # With detail=none the index has no positions: only a term of one trigram is counted exactly.
     count = (select(func.count()).select_from(_search_index).where(_index_matches(key), _search_index.c.rowid > 0)
-             if len(key) == MIN_TRIGRAM and _index_may_count(search) else None)
+             if _index_may_count(search) else None)
     return _Walk(_search_index, _search_index.c.rowid, [_index_matches(key)], _indexed_number(), count)
 
 
