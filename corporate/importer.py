@@ -70,7 +70,7 @@ BULK_CACHE_KIB = 256 * 1024
 # Memory PostgreSQL may use to build each index of the bulk load (the GIN trigram index most of all).
 BULK_MAINTENANCE_MEMORY = "256MB"
 # PostgreSQL's trigram postings of current names (migration 0008): kept by a row trigger on the table,
-# which the bulk load turns off, filling the postings in one pass from their view once `latest` is fixed.
+# which the bulk load turns off, making the postings anew from their view once `latest` is fixed.
 POSTINGS = "corporation_trigrams"
 POSTINGS_TRIGGER = "corporations_trigrams_follow"
 # Columns filled from a row, in staging order: the 30 fields but `latest`, then what we derive.
@@ -436,8 +436,8 @@ async def _stop_postings(connection: AsyncConnection) -> list[tuple[str, str]]:
 async def _fill_postings(connection: AsyncConnection, constraints: list[tuple[str, str]]) -> None:
     """Make the postings anew from their view in one pass, index them once, and turn the trigger back on.
 
-    CREATE TABLE ... AS writes through PostgreSQL's bulk-insert path, twice as fast as INSERT ... SELECT
-    into the existing table (70 s against 33 s for 34 million postings), so the table is replaced; the
+    CREATE TABLE ... AS writes through PostgreSQL's bulk-insert path: at national size it took 29-33 s
+    where INSERT ... SELECT into the existing table took 70 s. So the table is replaced, and the
     constraints read before the load are added back by name (the primary key makes its columns NOT
     NULL again). JIT compilation only slowed this query down.
     """

@@ -4,22 +4,23 @@ import asyncio
 import csv
 import io
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import Connection, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 import api.models  # noqa: F401  (every table in the metadata the migrations are compared with)
-from api.db import Base, create_engine
+from api.db import Base, create_engine, create_session_factory
 from corporate import generate
 from corporate.importer import Rejection, import_files
 from corporate.models import Corporation, include_name
 from corporate.normalise import search_key
-from corporate.service import trigram_code
+from corporate.service import NameSearch, search_names, trigram_code
 from tests.corporate.conftest import row, write_csv
 
 NUMBER = "1000012160145"
@@ -95,6 +96,24 @@ async def test_the_search_index_follows_the_latest_state_whatever_the_file_order
                     {"code": trigram_code("長サ商")})
             assert current == int(indexed)
     assert [latest for _, _, latest in await _states(engine, NUMBER)] == [False, False, False, False, False, True]
+
+
+async def test_the_search_index_follows_any_update_of_the_table(engine: AsyncEngine, tmp_path: Path) -> None:
+    await import_files(engine, [write_csv(tmp_path / "d.csv", [
+        row(1, NUMBER, "システム開発株式会社"), row(2, "1000013050378", "東システム株式会社"),
+        row(3, "1000020022080", "西システム株式会社")])])
+    async with engine.begin() as connection:
+        # A column no index entry reads, on every row: the entries stay as they are, once each.
+        await connection.execute(update(Corporation).values(imported_at=datetime(2026, 1, 1, tzinfo=UTC)))
+        # A state's keys and its visibility, by hand rather than by an import.
+        await connection.execute(update(Corporation).where(Corporation.corporate_number == NUMBER)
+                                 .values(search_name="新システム", search_text="新システム\x1f\x1f"))
+        await connection.execute(update(Corporation).where(Corporation.corporate_number == "1000013050378")
+                                 .values(hihyoji="1"))
+    await _search_index_is_sound(engine)
+    async with create_session_factory(engine)() as session:
+        count, found = await search_names(session, NameSearch(text="システム", mode="partial"))
+    assert (count, [key for key, _ in found]) == (2, [(2, 5, NUMBER), (2, 5, "1000020022080")])
 
 
 async def test_same_day_changes_are_ordered_by_sequence_number(engine: AsyncEngine, tmp_path: Path) -> None:
