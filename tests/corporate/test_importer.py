@@ -116,6 +116,16 @@ async def test_the_search_index_follows_any_update_of_the_table(engine: AsyncEng
     assert (count, [key for key, _ in found]) == (2, [(2, 5, NUMBER), (2, 5, "1000020022080")])
 
 
+async def test_truncating_the_table_empties_the_postgresql_postings(engine: AsyncEngine, tmp_path: Path) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no TRUNCATE")
+    await import_files(engine, [write_csv(tmp_path / "d.csv", [row(1, NUMBER, "システム開発株式会社")])])
+    async with engine.begin() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM corporation_trigrams")) > 0
+        await connection.execute(text("TRUNCATE corporations"))
+        assert await connection.scalar(text("SELECT count(*) FROM corporation_trigrams")) == 0
+
+
 async def test_same_day_changes_are_ordered_by_sequence_number(engine: AsyncEngine, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "diff.csv", [row(8, NUMBER, "後の状態", process="12"),
                                              row(3, NUMBER, "先の状態", process="11")])
@@ -192,7 +202,7 @@ async def _schema(engine: AsyncEngine) -> list[tuple[object, ...]]:
                      "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
                      "WHERE conrelid IN ('corporations'::regclass, 'corporation_trigrams'::regclass) UNION ALL "
                      "SELECT tgname, tgenabled::text FROM pg_trigger "
-                     "WHERE tgrelid = 'corporations'::regclass AND NOT tgisinternal ORDER BY 1")
+                     "WHERE tgrelid = 'corporations'::regclass AND NOT tgisinternal ORDER BY 1, 2")
         return list((await connection.exec_driver_sql(query)).all())
 
 
