@@ -8,6 +8,7 @@ PostgreSQL fails the tests; elsewhere they are skipped with the reason.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import delete, text
+from sqlalchemy import delete, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import NullPool
 
@@ -84,19 +85,45 @@ def cipher() -> IndividualNumberCipher:
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the shared database. When anything was committed through it, every table is emptied after
+    the test, so the next one starts from a migrated, empty database."""
     engine = create_engine(database_url, poolclass=NullPool)
+    committed: list[bool] = []
+    event.listen(engine.sync_engine, "commit", lambda _connection: committed.append(True))
     yield engine
-    # Empty every table (children first) so the next test starts from a migrated, empty database.
-    async with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            await connection.execute(delete(table))
+    if committed:
+        async with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                await connection.execute(delete(table))
     await dispose_engine(engine)
 
 
+# Fixtures that open no connection of their own: a test that uses only these besides ``session`` runs in a
+# transaction that is rolled back.
+_NO_CONNECTION_FIXTURES = frozenset({
+    "session", "engine", "database_url", "postgres_database", "cipher", "repo_root", "request", "tmp_path",
+    "tmp_path_factory", "monkeypatch", "caplog", "capsys", "capfd", "recwarn", "event_loop_policy",
+})
+
+
 @pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with create_session_factory(engine)() as session:
-        yield session
+async def session(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """The test's session. When nothing else in the test opens a connection (no app, worker, process or second
+    session), it runs inside one outer transaction that is rolled back at the end: its commits only release
+    savepoints, and nothing needs deleting. Otherwise the others must see its commits: it commits for real and
+    ``engine`` empties the tables afterwards."""
+    others = {name for name in request.fixturenames if not name.startswith("_")} - _NO_CONNECTION_FIXTURES
+    direct = set(inspect.signature(request.function).parameters)
+    if others or direct & {"engine", "database_url"}:
+        async with create_session_factory(engine)() as session:
+            yield session
+        return
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint",
+                                expire_on_commit=False) as session:
+            yield session
+        await outer.rollback()
 
 
 @pytest.fixture
