@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import delete, event, text
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import NullPool
 
@@ -84,20 +84,19 @@ def cipher() -> IndividualNumberCipher:
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """An engine on the shared database. When anything was committed through it, every table is emptied after
-    the test, so the next one starts from a migrated, empty database."""
+async def engine(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the shared database. Unless the test ran in a rolled-back transaction (``session``), every
+    table is emptied after it, so the next one starts from a migrated, empty database."""
     engine = create_engine(database_url, poolclass=NullPool)
-    committed: list[bool] = []
-    event.listen(engine.sync_engine, "commit", lambda _connection: committed.append(True))
     yield engine
-    if committed:
+    if not request.node.stash.get(ROLLED_BACK, False):
         async with engine.begin() as connection:
             for table in reversed(Base.metadata.sorted_tables):
                 await connection.execute(delete(table))
     await dispose_engine(engine)
 
 
+ROLLED_BACK = pytest.StashKey[bool]()
 # Fixtures that open no connection of their own: a test that uses only these besides ``session`` runs in a
 # transaction that is rolled back.
 _NO_CONNECTION_FIXTURES = frozenset({
@@ -118,6 +117,7 @@ async def session(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncI
         async with create_session_factory(engine)() as session:
             yield session
         return
+    request.node.stash[ROLLED_BACK] = True
     async with engine.connect() as connection:
         outer = await connection.begin()
         async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint",
