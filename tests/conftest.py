@@ -8,6 +8,7 @@ PostgreSQL fails the tests; elsewhere they are skipped with the reason.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -83,20 +84,46 @@ def cipher() -> IndividualNumberCipher:
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+async def engine(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the shared database. Unless the test ran in a rolled-back transaction (``session``), every
+    table is emptied after it, so the next one starts from a migrated, empty database."""
     engine = create_engine(database_url, poolclass=NullPool)
     yield engine
-    # Empty every table (children first) so the next test starts from a migrated, empty database.
-    async with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            await connection.execute(delete(table))
+    if not request.node.stash.get(ROLLED_BACK, False):
+        async with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                await connection.execute(delete(table))
     await dispose_engine(engine)
 
 
+ROLLED_BACK = pytest.StashKey[bool]()
+# Fixtures that open no connection of their own: a test that uses only these besides ``session`` runs in a
+# transaction that is rolled back.
+_NO_CONNECTION_FIXTURES = frozenset({
+    "session", "engine", "database_url", "postgres_database", "cipher", "repo_root", "request", "tmp_path",
+    "tmp_path_factory", "monkeypatch", "caplog", "capsys", "capfd", "recwarn", "event_loop_policy",
+})
+
+
 @pytest.fixture
-async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with create_session_factory(engine)() as session:
-        yield session
+async def session(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """The test's session. When nothing else in the test opens a connection (no app, worker, process or second
+    session), it runs inside one outer transaction that is rolled back at the end: its commits only release
+    savepoints, and nothing needs deleting. Otherwise the others must see its commits: it commits for real and
+    ``engine`` empties the tables afterwards."""
+    others = {name for name in request.fixturenames if not name.startswith("_")} - _NO_CONNECTION_FIXTURES
+    direct = set(inspect.signature(request.function).parameters)
+    if others or direct & {"engine", "database_url"}:
+        async with create_session_factory(engine)() as session:
+            yield session
+        return
+    request.node.stash[ROLLED_BACK] = True
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint",
+                                expire_on_commit=False) as session:
+            yield session
+        await outer.rollback()
 
 
 @pytest.fixture
