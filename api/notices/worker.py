@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency
@@ -48,6 +48,7 @@ from api.notices.webpush import NoticePush, send_notice_push
 from push.models import PushSubscription, VapidKey
 from push.secrets import SecretBox
 from push.sender import PushTarget, client_for
+from push.subscriptions import forget_expired
 from push.vapid import VapidSigner, vapid_box
 
 logger = logging.getLogger("api.notices.worker")
@@ -176,7 +177,7 @@ class Worker:
             async with self.session_factory() as session, session.begin():
                 await finish_jobs(session, self.config.worker_id, outcomes, now=utcnow())
                 if gone:
-                    await session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
+                    await forget_expired(session, gone)
         except BaseException:
             self._pending[:0], self._gone[:0] = outcomes, gone  # written by the next flush
             raise
