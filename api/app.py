@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -19,21 +19,27 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.db import create_engine, create_session_factory, dispose_engine, reader_for
+from api.identity import http as identity_http
 from api.identity.session_cache import SessionCache, listen_for_changes
 from api.logs import configure_logging, request_id_var
 from api.migrate import MIGRATIONS
+from api.notices.broker import notice_broker_lifespan
 from api.people.individual_number import IndividualNumberCipher
 from api.schema import build_schema
 from api.schema.view import PortalGraphQL
 from api.settings import Settings
+from corporate import rest as corporate_rest
+from payments.rest import payment_routes
 
 access_log = logging.getLogger("api.access")
-# Domains add their HTTP routes here: "module:function", the function taking (settings, session_factory)
-# and returning a list of Starlette routes (e.g. the corporate REST API mounted at /corporate).
-ROUTE_FACTORIES: tuple[str, ...] = ("api.identity.http:routes", "corporate.rest:routes", "payments.rest:payment_routes")
-# Domains that keep something open for the app's lifetime (a LISTEN connection, ...) add "module:function"
-# here: the function takes the app and returns an async context manager, entered at startup.
-LIFESPAN_HOOKS: tuple[str, ...] = ("api.schema.notices:notice_broker_lifespan",)
+RouteFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], list[BaseRoute]]
+LifespanHook = Callable[[Starlette], AbstractAsyncContextManager[None]]
+# Domains add their HTTP routes here: a function taking (settings, session_factory) and returning a list of
+# Starlette routes (e.g. the corporate REST API mounted at /corporate).
+ROUTE_FACTORIES: tuple[RouteFactory, ...] = (identity_http.routes, corporate_rest.routes, payment_routes)
+# Domains that keep something open for the app's lifetime (a LISTEN connection, ...) add a function here:
+# it takes the app and returns an async context manager, entered at startup.
+LIFESPAN_HOOKS: tuple[LifespanHook, ...] = (notice_broker_lifespan,)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -127,8 +133,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         async with AsyncExitStack() as hooks:
             await hooks.enter_async_context(listen_for_changes(engine, sessions))
             for hook in LIFESPAN_HOOKS:
-                module, _, function = hook.partition(":")
-                await hooks.enter_async_context(getattr(importlib.import_module(module), function)(app))
+                await hooks.enter_async_context(hook(app))
             # What start-up built (schema, mappers, compiled statements) lives as long as the process: moved out
             # of the collector's generations, a full collection no longer walks it on every request burst.
             gc.collect()
@@ -143,8 +148,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         Route("/readyz", readyz),
     ]
     for factory in ROUTE_FACTORIES:
-        module, _, function = factory.partition(":")
-        routes.extend(getattr(importlib.import_module(module), function)(settings, session_factory))
+        routes.extend(factory(settings, session_factory))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

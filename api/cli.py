@@ -4,30 +4,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from api.settings import Settings, SettingsError
+from api.identity import commands as identity_commands
+from api.notices import cli as notices_cli
+from api.settings import Settings, settings_for_command
+from corporate import cli as corporate_cli
+from payments import cli as payments_cli
+from push import cli as push_cli
 
 DESCRIPTION = "Mynaportal backend: serve the API, migrate the database, load demo data, export the schema."
-# Domains add their own subcommands: each module named here has `register(commands)`, which adds
-# subparsers to the `mynaportal` command (imports stay lazy so `--help` is fast).
-COMMAND_MODULES: tuple[str, ...] = ("api.identity.commands", "corporate.cli", "payments.cli", "push.cli")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as error:
-        sys.exit(f"mynaportal: {error}")
+# Each domain's `register(commands)` adds its subcommands to the `mynaportal` command (those modules import
+# their work inside the commands, so `--help` stays fast).
+COMMAND_GROUPS: tuple[Callable[[Any], None], ...] = (
+    identity_commands.register, corporate_cli.register, payments_cli.register, notices_cli.register,
+    push_cli.register,
+)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    settings = _settings()
+    settings = settings_for_command()
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -43,7 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_migrate(args: argparse.Namespace) -> None:
     from api.migrate import migrate_sync
 
-    migrate_sync(_settings(), args.revision)
+    migrate_sync(settings_for_command(), args.revision)
     print(f"database migrated to {args.revision}")
 
 
@@ -62,7 +64,7 @@ async def _demo_seed(settings: Settings) -> bool:
 
 
 def cmd_demo_seed(_: argparse.Namespace) -> None:
-    created = asyncio.run(_demo_seed(_settings()))
+    created = asyncio.run(_demo_seed(settings_for_command()))
     print("demo data loaded" if created else "the database already holds people: demo data left as it is")
 
 
@@ -86,7 +88,7 @@ async def _token(settings: Settings, person: str | None, ttl: timedelta) -> tupl
 
 
 def cmd_token(args: argparse.Namespace) -> None:
-    settings = _settings()
+    settings = settings_for_command()
     if settings.production:
         sys.exit("mynaportal: `token` is a development tool; production signs in with the card")
     ttl = timedelta(seconds=args.ttl) if args.ttl else settings.access_token_ttl
@@ -117,7 +119,7 @@ async def _agency_key(settings: Settings, slug: str, label: str, scopes: frozens
 
 def cmd_agency_key(args: argparse.Namespace) -> None:
     scopes = frozenset(args.scope) if args.scope else None
-    print(asyncio.run(_agency_key(_settings(), args.agency, args.label, scopes)))
+    print(asyncio.run(_agency_key(settings_for_command(), args.agency, args.label, scopes)))
 
 
 def cmd_export_schema(args: argparse.Namespace) -> None:
@@ -173,8 +175,8 @@ def parser() -> argparse.ArgumentParser:
     agency_key.add_argument("--scope", action="append", help="a scope to grant (repeatable; default: all)")
     agency_key.set_defaults(func=cmd_agency_key)
 
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).register(commands)
+    for register in COMMAND_GROUPS:
+        register(commands)
     return root
 
 

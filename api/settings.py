@@ -10,6 +10,7 @@ import binascii
 import json
 import os
 import secrets
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -289,6 +290,14 @@ class Settings:
         if problems:
             raise SettingsError("invalid settings:\n- " + "\n- ".join(problems))
         return settings
+
+
+def settings_for_command() -> Settings:
+    """The settings of a `mynaportal` command: invalid ones end it with every problem listed (exit status 1)."""
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        sys.exit(f"mynaportal: {error}")
 
 
 def normalise_database_url(url: str) -> str:

@@ -10,6 +10,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from api.settings import settings_for_command
+
 
 def register(commands: Any) -> None:
     gateway = commands.add_parser(
@@ -49,16 +51,10 @@ def register(commands: Any) -> None:
     endpoint.set_defaults(func=cmd_endpoint)
 
 
-def _settings() -> Any:
-    from api.cli import _settings
-
-    return _settings()
-
-
 def cmd_gateway(args: argparse.Namespace) -> None:
     from payments.gateways.sandbox_server import serve
 
-    settings = _settings()
+    settings = settings_for_command()
     if settings.production:
         sys.exit("mynaportal: the sandbox gateway is a development tool")
     serve(settings.payment_gateway_secret, args.host, args.port)
@@ -101,7 +97,7 @@ def cmd_recover(_: argparse.Namespace) -> None:
     from payments import refunds, service
     from payments.config import gateway_for
 
-    settings = _settings()
+    settings = settings_for_command()
 
     async def work(session_factory: Any) -> dict[str, Any]:
         async with gateway_for(settings) as gateway:
@@ -118,7 +114,7 @@ def cmd_deliver(_: argparse.Namespace) -> None:
     from api.db import utcnow
     from payments.callbacks import deliver_due
 
-    settings = _settings()
+    settings = settings_for_command()
 
     async def work(session_factory: Any) -> dict[str, int]:
         async with httpx.AsyncClient() as client:
@@ -138,11 +134,11 @@ def cmd_expire(_: argparse.Namespace) -> None:
         async with session_factory() as session, session.begin():
             return len(await expire_orders(session, today=business_day(now), now=now))
 
-    print(json.dumps({"orders_expired": asyncio.run(_with_db(_settings(), work))}))
+    print(json.dumps({"orders_expired": asyncio.run(_with_db(settings_for_command(), work))}))
 
 
 def cmd_work(args: argparse.Namespace) -> None:
-    settings = _settings()
+    settings = settings_for_command()
 
     async def loop(session_factory: Any) -> None:
         while True:
@@ -167,7 +163,7 @@ def cmd_import_bank(args: argparse.Namespace) -> None:
         return {"outcomes": dict(result.outcomes), "unmatched": result.unmatched}
 
     try:
-        print(json.dumps(asyncio.run(_with_db(_settings(), work))))
+        print(json.dumps(asyncio.run(_with_db(settings_for_command(), work))))
     except PaymentRefused as error:
         sys.exit(f"mynaportal: {error}")
 
@@ -178,7 +174,7 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
     from payments.config import gateway_for
     from payments.rest import report_json
 
-    settings = _settings()
+    settings = settings_for_command()
 
     async def work(session_factory: Any) -> dict[str, Any]:
         async with session_factory() as session:
@@ -201,7 +197,7 @@ def cmd_endpoint(args: argparse.Namespace) -> None:
     from api.db import utcnow
     from payments.callbacks import agency_secret, set_endpoint
 
-    settings = _settings()
+    settings = settings_for_command()
 
     async def work(session_factory: Any) -> str:
         async with session_factory() as session, session.begin():

@@ -1,1 +1,2 @@
-"""Web Push: VAPID, RFC 8291 payload encryption, subscriptions and delivery (built in the notices issue)."""
+"""The Web Push transport: VAPID, RFC 8291 payload encryption, sending one message, the devices' push
+subscriptions, and a local RFC 8030 push service for development. It knows nothing of notices."""

@@ -1,67 +1,57 @@
 """Sending one Web Push message (RFC 8030) and reading the push service's answer.
 
-Headers set here because ``webpush`` does not: TTL (explicit, from the notice's expiry), Urgency (high for
-disasters), Topic (the notice id, so a push service replaces an undelivered duplicate of the same notice).
+Plain inputs and a plain outcome: what to send (payload bytes, TTL, Urgency, Topic) is the caller's, and so
+is what the outcome means to it. Headers set here because ``webpush`` does not: TTL (explicit), Urgency and
+Topic (a push service replaces an undelivered message of the same topic).
 """
 
 from __future__ import annotations
 
 import email.utils
-import json
+import enum
 import ssl
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 import httpx
 
-from api.notices.models import Category, DeliveryState, Priority
 from push.encryption import encrypt
 from push.vapid import VapidSigner
 
-MAX_TTL = timedelta(days=28)
+MAX_TTL = timedelta(days=28)  # what push services keep at most
+Urgency = Literal["very-low", "low", "normal", "high"]  # RFC 8030 §5.3
 
 
 @dataclass(frozen=True)
-class PushMessage:
-    notice_id: uuid.UUID
-    category: Category
-    priority: Priority
-    expires_at: datetime | None
+class PushTarget:
+    """One subscription as the push service knows it, and the VAPID key generation it was made with."""
+
     endpoint: str
     p256dh: str
     auth: str
     vapid_generation: int
 
 
+class Verdict(enum.StrEnum):
+    ACCEPTED = "accepted"  # 200, 201, 202
+    RETRY = "retry"  # no answer, 429 or 5xx: try again later
+    GONE = "gone"  # 404, 410: the subscription no longer exists
+    REFUSED = "refused"  # 400, 401, 403, 413: our request was wrong; retrying will not help
+
+
 @dataclass(frozen=True)
-class SendResult:
-    state: DeliveryState  # DELIVERED, PENDING (retry), PERMANENT_FAILURE, TECHNICAL_FAILURE
+class PushResult:
+    verdict: Verdict
     status_code: int | None
-    retry_after: timedelta | None = None
+    retry_after: timedelta | None = None  # what the push service asked for (RETRY only)
     error: str | None = None
-    subscription_gone: bool = False
 
 
-def payload_of(message: PushMessage) -> bytes:
-    # Tiny and impersonal: the app fetches the notice itself over GraphQL.
-    return json.dumps({"v": 1, "notice": str(message.notice_id), "category": message.category.value},
-                      separators=(",", ":")).encode()
-
-
-def urgency_of(message: PushMessage) -> str:
-    if message.category is Category.DISASTER or message.priority is Priority.HIGH:
-        return "high"
-    return "low" if message.priority is Priority.LOW else "normal"
-
-
-def ttl_of(message: PushMessage, now: datetime) -> int:
-    remaining = MAX_TTL if message.expires_at is None else min(message.expires_at - now, MAX_TTL)
+def ttl_until(expires_at: datetime | None, now: datetime) -> int:
+    """Seconds a message stays useful: until ``expires_at``, at most ``MAX_TTL``."""
+    remaining = MAX_TTL if expires_at is None else min(expires_at - now, MAX_TTL)
     return max(int(remaining.total_seconds()), 0)
-
-
-def topic_of(notice_id: uuid.UUID) -> str:
-    return notice_id.hex  # 32 characters of the base64url alphabet, as RFC 8030 §5.4 allows
 
 
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
@@ -87,29 +77,30 @@ def client_for(ca_file: str | None, *, timeout: float = 10.0, connections: int =
                                                  max_keepalive_connections=connections))
 
 
-async def send_push(client: httpx.AsyncClient, signer: VapidSigner, message: PushMessage, *,
-                    now: datetime) -> SendResult:
-    body = encrypt(payload_of(message), endpoint=message.endpoint, p256dh=message.p256dh, auth=message.auth)
+async def send_push(client: httpx.AsyncClient, signer: VapidSigner, target: PushTarget, payload: bytes, *,
+                    ttl: int, urgency: Urgency = "normal", topic: str | None = None,
+                    now: datetime) -> PushResult:
+    """Encrypt ``payload`` for the target (RFC 8291) and POST it; ``topic`` is at most 32 base64url characters."""
+    body = encrypt(payload, endpoint=target.endpoint, p256dh=target.p256dh, auth=target.auth)
     headers = {
-        "authorization": signer.header(message.vapid_generation, message.endpoint),
+        "authorization": signer.header(target.vapid_generation, target.endpoint),
         "content-encoding": "aes128gcm",
         "content-type": "application/octet-stream",
-        "ttl": str(ttl_of(message, now)),
-        "urgency": urgency_of(message),
-        "topic": topic_of(message.notice_id),
+        "ttl": str(ttl),
+        "urgency": urgency,
     }
+    if topic is not None:
+        headers["topic"] = topic
     try:
-        response = await client.post(message.endpoint, content=body, headers=headers)
+        response = await client.post(target.endpoint, content=body, headers=headers)
     except httpx.TransportError as error:
-        return SendResult(DeliveryState.PENDING, None, error=f"transport: {type(error).__name__}")
+        return PushResult(Verdict.RETRY, None, error=f"transport: {type(error).__name__}")
     status = response.status_code
     if status in (200, 201, 202):
-        return SendResult(DeliveryState.DELIVERED, status)
+        return PushResult(Verdict.ACCEPTED, status)
     if status in (404, 410):
-        return SendResult(DeliveryState.PERMANENT_FAILURE, status, error="subscription expired",
-                          subscription_gone=True)
+        return PushResult(Verdict.GONE, status, error="subscription expired")
     if status == 429 or status >= 500:
-        return SendResult(DeliveryState.PENDING, status, parse_retry_after(response.headers.get("retry-after"), now),
+        return PushResult(Verdict.RETRY, status, parse_retry_after(response.headers.get("retry-after"), now),
                           error=f"push service answered {status}")
-    # 400, 401, 403, 413: the request was wrong (our keys, our JWT, our payload): retrying will not help.
-    return SendResult(DeliveryState.TECHNICAL_FAILURE, status, error=f"push service refused: {status}")
+    return PushResult(Verdict.REFUSED, status, error=f"push service refused: {status}")

@@ -75,6 +75,11 @@ async def delete_subscription(session: AsyncSession, person_id: uuid.UUID, subsc
         raise SubscriptionRefused("NOT_FOUND", "No such subscription.")
 
 
+async def forget_expired(session: AsyncSession, subscription_ids: list[uuid.UUID]) -> None:
+    """Drop subscriptions the push service answered 404 or 410 for: they will never work again."""
+    await session.execute(delete(PushSubscription).where(PushSubscription.id.in_(subscription_ids)))
+
+
 async def subscriptions_of(session: AsyncSession, person_id: uuid.UUID) -> list[PushSubscription]:
     rows = await session.scalars(select(PushSubscription).where(PushSubscription.person_id == person_id)
                                  .order_by(PushSubscription.created_at, PushSubscription.id))

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import new_id, utcnow
 from api.notices.models import DeliveryService, DeliveryServiceLink, DeliveryState, Notice
+from api.notices.outbox import SendResult
 from api.webhooks import DestinationRefused, check_destination, new_secret, sign_headers
 from push.secrets import SecretBox
-from push.sender import SendResult, parse_retry_after
+from push.sender import parse_retry_after
 
 EVENT_NOTICE_PUBLISHED = "notice.published"
 TIMEOUT_SECONDS = 5.0  # GOV.UK Notify's callback timeout

@@ -49,6 +49,17 @@ class Outcome:
     retry_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class SendResult:
+    """What one send came to (Web Push or a delivery service's webhook), before retries are decided."""
+
+    state: DeliveryState  # DELIVERED, PENDING (retry), PERMANENT_FAILURE, TECHNICAL_FAILURE
+    status_code: int | None
+    retry_after: timedelta | None = None  # what the receiver asked for
+    error: str | None = None
+    subscription_gone: bool = False
+
+
 async def claim_jobs(
     session: AsyncSession, worker_id: str, *, limit: int, lease: timedelta, now: datetime,
     channels: tuple[Channel, ...] = (Channel.WEBPUSH, Channel.WEBHOOK),

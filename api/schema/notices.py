@@ -4,8 +4,7 @@ agency's publish mutation and delivery report, and the ``noticeAdded`` subscript
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Iterable
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -18,7 +17,7 @@ from api.agencies.credentials import NOTICES_DELIVERY_READ, NOTICES_PUBLISH
 from api.db import utcnow
 from api.identity.scopes import NOTICES_READ, NOTICES_WRITE
 from api.notices import models
-from api.notices.broker import NoticeBroker
+from api.notices.broker import app_broker
 from api.notices.delivery_services import LinkRefused, link_account, unlink_account
 from api.notices.models import NoticeRecipient
 from api.notices.segments import InvalidSegment, Segment
@@ -389,21 +388,12 @@ class NoticesMutation:
         return True
 
 
-def notice_broker(info: Info) -> NoticeBroker:
-    """One broker per app (process), created on first use."""
-    state = info.context.request.app.state
-    broker = getattr(state, "notice_broker", None)
-    if broker is None:
-        broker = state.notice_broker = NoticeBroker(state.engine)
-    return broker
-
-
 @strawberry.type
 class NoticesSubscription:
     @strawberry.subscription(description="Notices as they are published to the viewer (open apps and TVs).")
     async def notice_added(self, info: Info) -> AsyncGenerator[NoticeType, None]:
         principal = info.context.require_person(NOTICES_READ)
-        async with notice_broker(info).subscribe() as queue:
+        async with app_broker(info.context.request.app.state).subscribe() as queue:
             while True:
                 notice_id = await queue.get()
                 async with info.context.read_session_factory() as session:
@@ -415,12 +405,3 @@ class NoticesSubscription:
                                             now=utcnow(), today=info.context.today())
                     if item is not None:
                         yield (await _items_to_types(session, [item]))[notice_id]
-
-
-@asynccontextmanager
-async def notice_broker_lifespan(app: Any) -> AsyncIterator[None]:
-    """Lifespan hook: stop this process's LISTEN connection on shutdown."""
-    yield
-    broker = getattr(app.state, "notice_broker", None)
-    if broker is not None:
-        await broker.close()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from api.agencies.models import Agency, AgencyPersonCode
 from api.db import create_session_factory
 from api.demo import seed_demo
 from api.people.individual_number import IndividualNumberCipher
+from tests.push.helpers import LocalPushService, running_push_service
 
 
 @dataclass
@@ -38,3 +40,9 @@ async def demo(engine: AsyncEngine, cipher: IndividualNumberCipher) -> AsyncIter
         agencies = {a.slug: a for a in await session.scalars(select(Agency))}
     father, mother, child = seed.people
     yield Demo(factory, father, mother, child, agencies["chiyoda-city"], agencies["japan-pension-service"])
+
+
+@pytest.fixture
+async def push_service(tmp_path: Path) -> AsyncIterator[LocalPushService]:
+    async with running_push_service(tmp_path) as service:
+        yield service

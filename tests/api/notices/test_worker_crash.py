@@ -21,9 +21,9 @@ from api.db import READ_ONLY_OPTION
 from api.notices.models import Category, DeliveryState, NoticeDelivery
 from api.notices.segments import Segment
 from api.people.individual_number import IndividualNumberCipher
+from tests.api.notices.test_worker import publish, setup
 from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY
 from tests.push.helpers import LocalPushService
-from tests.push.test_worker import publish, setup
 
 DEVICES_PER_PERSON = 20  # the most a person may register
 LEASE_SECONDS = 8

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency
@@ -34,14 +34,24 @@ from api.notices.models import (
     DeliveryState,
     Notice,
 )
-from api.notices.outbox import Job, Outcome, claim_jobs, finish_jobs, push_retry_at, webhook_retry_at
+from api.notices.outbox import (
+    Job,
+    Outcome,
+    SendResult,
+    claim_jobs,
+    finish_jobs,
+    push_retry_at,
+    webhook_retry_at,
+)
 from api.notices.reminders import run_due_reminders
+from api.notices.webpush import NoticePush, send_notice_push
 from push.models import PushSubscription, VapidKey
 from push.secrets import SecretBox
-from push.sender import PushMessage, SendResult, send_push
+from push.sender import PushTarget, client_for
+from push.subscriptions import forget_expired
 from push.vapid import VapidSigner, vapid_box
 
-logger = logging.getLogger("push.worker")
+logger = logging.getLogger("api.notices.worker")
 JAPAN = ZoneInfo("Asia/Tokyo")
 
 
@@ -91,8 +101,6 @@ class Worker:
         self._gone: list[uuid.UUID] = []
 
     async def run(self, stop: asyncio.Event, *, exit_when_idle: bool = False) -> WorkerStats:
-        from push.sender import client_for
-
         own_client = self.client is None
         client = self.client or client_for(self.config.ca_file, timeout=self.config.request_timeout,
                                            connections=self.config.concurrency)
@@ -169,12 +177,12 @@ class Worker:
             async with self.session_factory() as session, session.begin():
                 await finish_jobs(session, self.config.worker_id, outcomes, now=utcnow())
                 if gone:
-                    await session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
+                    await forget_expired(session, gone)
         except BaseException:
             self._pending[:0], self._gone[:0] = outcomes, gone  # written by the next flush
             raise
 
-    async def _load(self, jobs: list[Job]) -> dict[int, PushMessage | WebhookMessage]:
+    async def _load(self, jobs: list[Job]) -> dict[int, NoticePush | WebhookMessage]:
         notice_ids = {job.notice_id for job in jobs}
         push_ids = [job.target_id for job in jobs if job.channel is Channel.WEBPUSH]
         link_ids = [job.target_id for job in jobs if job.channel is Channel.WEBHOOK]
@@ -193,12 +201,12 @@ class Worker:
                 links = {link.id: (link, service) for link, service in rows}
                 agencies = dict((await session.execute(select(Agency.id, Agency.name).where(
                     Agency.id.in_({n.agency_id for n in notices.values()})))).all())
-        messages: dict[int, PushMessage | WebhookMessage] = {}
+        messages: dict[int, NoticePush | WebhookMessage] = {}
         for job in jobs:
             notice = notices[job.notice_id]
             if job.channel is Channel.WEBPUSH and (sub := subscriptions.get(job.target_id)) is not None:
-                messages[job.id] = PushMessage(notice.id, notice.category, notice.priority, notice.expires_at,
-                                               sub.endpoint, sub.p256dh, sub.auth, sub.vapid_generation)
+                messages[job.id] = NoticePush(notice.id, notice.category, notice.priority, notice.expires_at,
+                                              PushTarget(sub.endpoint, sub.p256dh, sub.auth, sub.vapid_generation))
             elif job.channel is Channel.WEBHOOK and (found := links.get(job.target_id)) is not None:
                 link, service = found
                 messages[job.id] = WebhookMessage(notice, agencies.get(notice.agency_id, ""), link.id,
@@ -207,18 +215,18 @@ class Worker:
         return messages
 
     async def _deliver(self, client: httpx.AsyncClient, job: Job,
-                       message: PushMessage | WebhookMessage | None) -> Outcome:
+                       message: NoticePush | WebhookMessage | None) -> Outcome:
         now = utcnow()
         if message is None:
             self.stats.failed += 1
             return Outcome(job.id, DeliveryState.PERMANENT_FAILURE, error="the device or link no longer exists")
-        expires_at = message.expires_at if isinstance(message, PushMessage) else message.notice.expires_at
+        expires_at = message.expires_at if isinstance(message, NoticePush) else message.notice.expires_at
         if expires_at is not None and expires_at <= now:
             self.stats.failed += 1
             return Outcome(job.id, DeliveryState.EXPIRED, error="the notice expired before it was sent")
         try:
-            if isinstance(message, PushMessage):
-                result = await send_push(client, self.signer, message, now=now)
+            if isinstance(message, NoticePush):
+                result = await send_notice_push(client, self.signer, message, now=now)
             else:
                 result = await send_webhook(client, self.webhook_box, message, now=now,
                                             allow_private=self.config.allow_private_destinations)

@@ -16,11 +16,11 @@ from api.demo import seed_demo
 from api.notices.models import Audience, Category, DeliveryState, NoticeDelivery, Priority
 from api.notices.segments import Segment
 from api.notices.service import NewNotice, publish_notice
+from api.notices.worker import Worker, WorkerConfig
 from api.people.individual_number import IndividualNumberCipher
 from push.models import PushSubscription
 from push.subscriptions import register_subscription
 from push.vapid import current_key, vapid_box
-from push.worker import Worker, WorkerConfig
 from tests.conftest import TEST_DATA_KEY
 from tests.push.helpers import LocalPushService
 

@@ -1,0 +1,84 @@
+"""`mynaportal worker` and `mynaportal delivery-service-add` (imports stay inside the commands)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from datetime import timedelta
+from typing import Any
+
+
+async def _run_worker(args: argparse.Namespace) -> None:
+    from api.db import create_engine, create_session_factory
+    from api.logs import configure_logging
+    from api.notices.worker import Worker, WorkerConfig
+    from api.settings import settings_for_command
+
+    settings = settings_for_command()
+    configure_logging(settings.log_level)
+    engine = create_engine(settings.database_url)
+    config = WorkerConfig(
+        data_key=settings.data_key, vapid_subject=settings.vapid_subject,
+        ca_file=str(settings.push_ca_file) if settings.push_ca_file else None,
+        allow_private_destinations=not settings.production, batch=args.batch, concurrency=args.concurrency,
+        lease=timedelta(seconds=args.lease), request_timeout=args.timeout)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # finish the batch in hand, then exit
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        stats = await Worker(create_session_factory(engine), config).run(stop, exit_when_idle=args.once)
+    finally:
+        await engine.dispose()
+    print(f"worker {config.worker_id}: claimed {stats.claimed}, delivered {stats.delivered}, "
+          f"retried {stats.retried}, failed {stats.failed}, reminders {stats.reminders}", flush=True)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    asyncio.run(_run_worker(args))
+
+
+async def _add_delivery_service(args: argparse.Namespace) -> str:
+    from api.db import create_engine, create_session_factory
+    from api.notices.delivery_services import register_service, webhook_box
+    from api.settings import settings_for_command
+    from api.webhooks import DestinationRefused
+
+    settings = settings_for_command()
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            _, secret = await register_service(session, webhook_box(settings.data_key), slug=args.slug,
+                                               name=args.name, webhook_url=args.url,
+                                               allow_private=not settings.production)
+    except DestinationRefused as refused:
+        sys.exit(f"mynaportal: {refused}")
+    finally:
+        await engine.dispose()
+    return secret
+
+
+def cmd_delivery_service_add(args: argparse.Namespace) -> None:
+    secret = asyncio.run(_add_delivery_service(args))
+    print(f"delivery service {args.slug} added; its Standard Webhooks signing secret (shown once):\n{secret}")
+
+
+def register(commands: Any) -> None:
+    worker = commands.add_parser("worker", help="send queued notices (Web Push, delivery services) and reminders",
+                                 description="Claim delivery jobs under a lease and send them; run any number "
+                                             "of these processes. SIGTERM finishes the batch in hand.")
+    worker.add_argument("--batch", type=int, default=200, help="jobs claimed per round (default 200)")
+    worker.add_argument("--concurrency", type=int, default=32, help="requests in flight (default 32)")
+    worker.add_argument("--lease", type=int, default=60, help="seconds a claim is held (default 60)")
+    worker.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    worker.add_argument("--once", action="store_true", help="exit when nothing is due")
+    worker.set_defaults(func=cmd_worker)
+
+    service = commands.add_parser("delivery-service-add", help="register a private delivery service (民間送達)",
+                                  description="Prints the Standard Webhooks signing secret once.")
+    service.add_argument("--slug", required=True)
+    service.add_argument("--name", required=True)
+    service.add_argument("--url", required=True, help="its webhook URL (https; public addresses in production)")
+    service.set_defaults(func=cmd_delivery_service_add)
