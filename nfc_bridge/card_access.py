@@ -16,7 +16,7 @@ from nfc_bridge.errors import CardError
 from nfc_bridge.jpki import MyNumberCard
 from nfc_bridge.transports.base import CardTransport
 
-BRIDGE_EXTRA_HINT = "pip install 'mynaportal[bridge]'"
+READERS_MISSING = "the card reader libraries (pyscard, nfcpy) are not installed: pip install 'mynaportal[bridge]'"
 
 
 class PinSource:
@@ -48,7 +48,7 @@ def open_transport(args: argparse.Namespace) -> CardTransport:
             return NfcTransport(args.nfc)
         from nfc_bridge.transports.pcsc import PcscTransport
     except ModuleNotFoundError as error:
-        raise CardError(f"{error.name} is not installed ({BRIDGE_EXTRA_HINT})") from error
+        raise CardError(READERS_MISSING) from error
 
     reader: str | int | None = args.reader
     if isinstance(reader, str) and reader.isdigit():

@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from nfc_bridge.card_access import BRIDGE_EXTRA_HINT, PinSource, add_card_options, open_card
+from nfc_bridge.card_access import READERS_MISSING, PinSource, add_card_options, open_card
 from nfc_bridge.card_info import Basic4Info, mask_individual_number
 from nfc_bridge.errors import CardError, PinBlockedError, WrongPinError
 from nfc_bridge.jpki import DIGEST_SIZE, Cert, Key, Pin
@@ -30,7 +30,7 @@ def cmd_readers(args: argparse.Namespace) -> int:
     try:
         from nfc_bridge.transports.pcsc import list_readers
     except ModuleNotFoundError as error:
-        raise CardError(f"{error.name} is not installed ({BRIDGE_EXTRA_HINT})") from error
+        raise CardError(READERS_MISSING) from error
 
     readers = list_readers()
     if not readers:

@@ -84,5 +84,7 @@ def bundles_in(paths: list[Path]) -> list[Path]:
     """The bundles named: files as given, folders for every ``*.issuance.json`` in them."""
     found: list[Path] = []
     for path in paths:
+        if not path.exists():
+            raise ValueError(f"no bundle or folder {path}")
         found.extend(sorted(path.glob(f"*{BUNDLE_SUFFIX}")) if path.is_dir() else [path])
     return found

@@ -22,7 +22,7 @@ class CardPins:
 
     def check(self) -> None:
         """The card's own rules; ValueError names the one broken."""
-        if not all(len(pin) == 4 and pin.isascii() and pin.isdigit() for pin in (self.auth_pin, self.card_info_pin)):
+        if not all(len(pin) == 4 and pin.isdigit() for pin in (self.auth_pin, self.card_info_pin)):
             raise ValueError("the authentication and card-info PINs are 4 digits")
         password = self.sign_password
         if not (6 <= len(password) <= 16 and password.isascii() and password.isalnum()
