@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--digest", help="hex digest")
     p.add_argument("--output", "-o", help="write the raw signature here (default: hex on stdout)")
 
-    virtual = sub.add_parser("virtual-card", help="create and inspect virtual card files")
+    virtual = sub.add_parser("virtual-card", help="create, load and inspect virtual card files")
     vsub = virtual.add_subparsers(dest="virtual_command", required=True)
     p = vsub.add_parser("new", help="create a virtual card file (asks three new PINs)")
     p.add_argument("card")
