@@ -5,24 +5,28 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint bench system-packages clean
+# Only the card tests need Debian packages: pcscd + vpcd run the virtual card on the real PC/SC stack, swig and
+# libpcsclite-dev build pyscard (the `bridge` extra), pcsc-tools gives pcsc_scan for debugging. The server needs none.
+CARD_PACKAGES := pcscd vsmartcard-vpcd swig libpcsclite-dev pcsc-tools
+
+.PHONY: run test lint bench card-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-system-packages:
-	@bash scripts/install-system-packages.sh
+card-packages:
+	@bash scripts/install-system-packages.sh $(CARD_PACKAGES)
 
-# Reinstall only when the project's dependencies change.
+# Reinstall only when the project's dependencies change. The server's install leaves out the card readers'
+# libraries (the `bridge` extra); the tests take them.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	@$(MAKE) --no-print-directory system-packages
 	$(BIN)/pip install -q -e .
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	@$(MAKE) --no-print-directory system-packages
-	$(BIN)/pip install -q -e '.[dev]'
+	@$(MAKE) --no-print-directory card-packages
+	$(BIN)/pip install -q -e '.[dev,bridge]'
 	@touch $@ $(VENV)/.installed
 
 # Sandbox certificates carry the portal's OCSP and CRL addresses: they must name the port it serves on.
@@ -31,6 +35,7 @@ run: $(VENV)/.installed
 	$(BIN)/mynaportal migrate
 	$(BIN)/mynaportal demo-seed
 	$(BIN)/mynaportal sandbox issue-card --demo
+	$(BIN)/myna-bridge virtual-card load --sandbox-pins var/cards
 	$(BIN)/mynaportal corporate demo-load
 	@token=$$($(BIN)/mynaportal token --quiet --ttl 86400); \
 	echo; \
@@ -44,7 +49,7 @@ run: $(VENV)/.installed
 	echo
 	$(BIN)/mynaportal serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-dev system-packages
+test: $(VENV)/.installed-dev card-packages
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest

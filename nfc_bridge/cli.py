@@ -8,63 +8,29 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import hashlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from nfc_bridge.card_access import READERS_MISSING, PinSource, add_card_options, open_card
 from nfc_bridge.card_info import Basic4Info, mask_individual_number
 from nfc_bridge.errors import CardError, PinBlockedError, WrongPinError
-from nfc_bridge.jpki import DIGEST_SIZE, Cert, Key, MyNumberCard, Pin
-from nfc_bridge.transports.base import CardTransport
-
-
-class PinSource:
-    def __init__(self, from_stdin: bool) -> None:
-        self.from_stdin = from_stdin
-
-    def get(self, what: str) -> str:
-        if self.from_stdin:
-            line = sys.stdin.readline()
-            if not line:
-                raise SystemExit(f"myna-bridge: expected the {what} on stdin")
-            return line.rstrip("\r\n")
-        return getpass.getpass(f"{what}: ")
-
-
-def _open_transport(args: argparse.Namespace) -> CardTransport:
-    if args.nfc:
-        from nfc_bridge.transports.nfc import NfcTransport
-
-        return NfcTransport(args.nfc)
-    from nfc_bridge.transports.pcsc import PcscTransport
-
-    reader: str | int | None = args.reader
-    if isinstance(reader, str) and reader.isdigit():
-        reader = int(reader)
-    return PcscTransport(reader, extended_length=args.extended)
-
-
-@contextmanager
-def _card(args: argparse.Namespace) -> Iterator[MyNumberCard]:
-    transport = _open_transport(args)
-    try:
-        card = MyNumberCard(transport)
-        card.select_jpki()
-        yield card
-    finally:
-        transport.close()
+from nfc_bridge.jpki import DIGEST_SIZE, Cert, Key, Pin
+from nfc_bridge.portal.commands import register as register_portal_commands
+from nfc_bridge.portal.commands import run as run_portal_command
 
 
 def cmd_readers(args: argparse.Namespace) -> int:
-    from nfc_bridge.transports.pcsc import list_readers
+    try:
+        from nfc_bridge.transports.pcsc import list_readers
+    except ModuleNotFoundError as error:
+        raise CardError(READERS_MISSING) from error
 
     readers = list_readers()
     if not readers:
@@ -75,7 +41,7 @@ def cmd_readers(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with _card(args) as card:
+    with open_card(args) as card:
         token = card.token()
         print(f"token: {token.name} ({token.kind.value})")
         for pin in (Pin.AUTH, Pin.SIGN, Pin.CARD_INFO):
@@ -92,7 +58,7 @@ def _describe(der: bytes) -> str:
 
 def cmd_certs(args: argparse.Namespace, pins: PinSource) -> int:
     wanted = [Cert.AUTH, Cert.AUTH_CA, Cert.SIGN_CA]
-    with _card(args) as card:
+    with open_card(args) as card:
         if args.sign:
             card.verify_pin(Pin.SIGN, pins.get("signature password"))
             wanted.insert(2, Cert.SIGN)
@@ -107,7 +73,7 @@ def cmd_certs(args: argparse.Namespace, pins: PinSource) -> int:
 
 
 def cmd_info(args: argparse.Namespace, pins: PinSource) -> int:
-    with _card(args) as card:
+    with open_card(args) as card:
         info = card.read_basic4(pins.get("card-info PIN (4 digits)"))
         number = card.read_individual_number()
     print(f"name:       {info.name}\naddress:    {info.address}\nbirth date: {info.birth_date.isoformat()}\n"
@@ -124,7 +90,7 @@ def cmd_sign(args: argparse.Namespace, pins: PinSource) -> int:
             raise SystemExit(f"myna-bridge: a {args.hash} digest is {DIGEST_SIZE[args.hash]} bytes")
     else:
         digest = hashlib.new(args.hash, Path(args.file).read_bytes()).digest()
-    with _card(args) as card:
+    with open_card(args) as card:
         what = "signature password" if key is Key.SIGN else "authentication PIN (4 digits)"
         card.verify_pin(key.pin, pins.get(what))
         signature = card.sign_digest(key, digest, args.hash)
@@ -136,7 +102,8 @@ def cmd_sign(args: argparse.Namespace, pins: PinSource) -> int:
 
 
 def cmd_virtual_new(args: argparse.Namespace, pins: PinSource) -> int:
-    from nfc_bridge.virtual_card.ca import TOKEN_ANDROID, TOKEN_CARD, CardCA
+    from nfc_bridge.virtual_card.ca import CardCA
+    from nfc_bridge.virtual_card.personalise import TOKEN_ANDROID, TOKEN_CARD
     from nfc_bridge.virtual_card.store import CardStore
 
     if args.ca and Path(args.ca).exists():
@@ -152,6 +119,29 @@ def cmd_virtual_new(args: argparse.Namespace, pins: PinSource) -> int:
                          token=TOKEN_ANDROID if args.phone else TOKEN_CARD)
     CardStore(Path(args.card)).save(data)
     print(f"virtual card written to {args.card}")
+    return 0
+
+
+def cmd_virtual_load(args: argparse.Namespace, pins: PinSource) -> int:
+    from nfc_bridge.virtual_card.issuance import bundles_in, card_from_bundle, card_path_for
+    from nfc_bridge.virtual_card.personalise import SANDBOX_PINS, CardPins
+    from nfc_bridge.virtual_card.store import CardStore
+
+    bundles = bundles_in(args.bundles)
+    if args.card and len(bundles) != 1:
+        raise SystemExit("myna-bridge: --card names the card of exactly one bundle")
+    if not bundles:
+        print("no issuance bundles to load")
+        return 0
+    chosen = SANDBOX_PINS if args.sandbox_pins else CardPins(
+        pins.get("new authentication PIN (4 digits)"), pins.get("new signature password (6-16 A-Z 0-9)"),
+        pins.get("new card-info PIN (4 digits)"))
+    for bundle in bundles:
+        data = card_from_bundle(bundle.read_text(encoding="utf-8"), chosen)
+        card = Path(args.card) if args.card else card_path_for(bundle)
+        CardStore(card).save(data)
+        bundle.unlink()  # it holds the card's private keys; the card file now does
+        print(f"virtual card for {data.card_info.name}: {card}")
     return 0
 
 
@@ -205,10 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def card_command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--reader", help="PC/SC reader name, name prefix or index (default: first with a card)")
-        p.add_argument("--nfc", metavar="PATH", help="use nfcpy instead of PC/SC: usb, udp:HOST:PORT")
-        p.add_argument("--extended", action="store_true", help="the PC/SC reader supports extended APDUs")
-        p.add_argument("--pin-stdin", action="store_true", help="read PINs from stdin, one per line")
+        add_card_options(p)
         return p
 
     sub.add_parser("readers", help="list PC/SC readers")
@@ -226,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--digest", help="hex digest")
     p.add_argument("--output", "-o", help="write the raw signature here (default: hex on stdout)")
 
-    virtual = sub.add_parser("virtual-card", help="create and inspect virtual card files")
+    virtual = sub.add_parser("virtual-card", help="create, load and inspect virtual card files")
     vsub = virtual.add_subparsers(dest="virtual_command", required=True)
     p = vsub.add_parser("new", help="create a virtual card file (asks three new PINs)")
     p.add_argument("card")
@@ -239,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--number", default="621498320257", help="a valid 12-digit individual number")
     p.add_argument("--phone", action="store_true", help="emulate the Android smartphone token")
     p.add_argument("--pin-stdin", action="store_true")
+    p = vsub.add_parser("load", help="make virtual card files from issuance bundles (`mynaportal sandbox "
+                                     "issue-card`), then delete the bundles (they hold the card keys)")
+    p.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE",
+                   help="a bundle, or a folder: every *.issuance.json in it")
+    p.add_argument("--card", help="the card file, for one bundle (default: the bundle's name without .issuance)")
+    chosen = p.add_mutually_exclusive_group()
+    chosen.add_argument("--pin-stdin", action="store_true", help="read the three new PINs from stdin")
+    chosen.add_argument("--sandbox-pins", action="store_true",
+                        help="set the sandbox defaults: authentication 1234, signature ABC123, card-info 5678")
     p = vsub.add_parser("show", help="show a virtual card file")
     p.add_argument("card")
     p.add_argument("--show-number", action="store_true")
@@ -250,8 +246,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="insert into pcscd's vpcd reader (default 127.0.0.1:35963)")
     where.add_argument("--nfc-udp", metavar="HOST:PORT", help="NFC-B card on nfcpy's UDP driver")
     p.add_argument("--signature-delay", type=float, default=0.0, help=argparse.SUPPRESS)
-    from nfc_bridge.portal.commands import register as register_portal_commands
-
     register_portal_commands(sub)  # login, phone-credential: talk to the portal over HTTP
     return parser
 
@@ -259,8 +253,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "portal_command", None):
-        from nfc_bridge.portal.commands import run as run_portal_command
-
         return run_portal_command(args)
     pins = PinSource(getattr(args, "pin_stdin", False))
     handlers: dict[str, Callable[[], int]] = {
@@ -272,8 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         "emulate": lambda: cmd_emulate(args),
     }
     if args.command == "virtual-card":
-        handlers["virtual-card"] = (lambda: cmd_virtual_new(args, pins)) if args.virtual_command == "new" \
-            else (lambda: cmd_virtual_show(args))
+        handlers["virtual-card"] = {"new": lambda: cmd_virtual_new(args, pins),
+                                    "load": lambda: cmd_virtual_load(args, pins),
+                                    "show": lambda: cmd_virtual_show(args)}[args.virtual_command]
     try:
         return handlers[args.command]()
     except WrongPinError as exc:

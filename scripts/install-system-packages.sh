@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the card tests need (pcscd + vpcd for the virtual card on the real
-# PC/SC stack; swig + libpcsclite-dev to build pyscard; pcsc-tools for pcsc_scan when debugging).
-# Idempotent: a no-op (no apt-get update) when everything is already installed. Run as root.
+# Installs the Debian packages named as arguments when any is missing (`make card-packages` names the card
+# tests' packages). Idempotent: a no-op (no apt-get update) when everything is already installed. Run as root.
 set -euo pipefail
 
-packages=(pcscd vsmartcard-vpcd swig libpcsclite-dev pcsc-tools)
+if [ "$#" -eq 0 ]; then
+    echo "usage: install-system-packages.sh PACKAGE..." >&2
+    exit 2
+fi
+
 missing=()
-for pkg in "${packages[@]}"; do
+for pkg in "$@"; do
     if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
         missing+=("$pkg")
     fi

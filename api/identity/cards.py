@@ -6,15 +6,16 @@ SHA-256 of each certificate with its person, card and phone credential.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
+import json
+import secrets
 import uuid
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,17 +24,36 @@ from api.identity.pki_models import Card, CertificateProfile, IssuedCertificate,
 from api.identity.sandbox_ca import SandboxCA
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person, Sex
-from nfc_bridge.card_info import Basic4Info
-from nfc_bridge.virtual_card.ca import CardCA, Root
-from nfc_bridge.virtual_card.store import CardData
 
-DEMO_AUTH_PIN = "1234"
-DEMO_SIGN_PASSWORD = "ABC123"  # noqa: S105 - the documented sandbox default, printed by `make run`
-DEMO_CARD_INFO_PIN = "5678"
+# The card maker (`myna-bridge virtual-card load`) reads this format; nfc_bridge/virtual_card/issuance.py
+# documents it. Only standard encodings cross: PEM keys and certificates, and the facts printed on the card.
+ISSUANCE_FORMAT = "mynaportal-card-issuance/1"
+# JPKI's personal attributes in the signature certificate's subjectAltName, as otherName UTF8Strings.
+OID_JPKI_NAME = x509.ObjectIdentifier("1.2.392.200149.8.5.5.1")
+OID_JPKI_SEX = x509.ObjectIdentifier("1.2.392.200149.8.5.5.3")
+OID_JPKI_BIRTH_DATE = x509.ObjectIdentifier("1.2.392.200149.8.5.5.4")
+OID_JPKI_ADDRESS = x509.ObjectIdentifier("1.2.392.200149.8.5.5.5")
+CARD_LIFETIME_YEARS = 5
 
 
 def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _pem(value: x509.Certificate | rsa.RSAPrivateKey) -> str:
+    if isinstance(value, x509.Certificate):
+        return value.public_bytes(serialization.Encoding.PEM).decode()
+    return value.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption()).decode()
+
+
+def _utf8_string(text: str) -> bytes:
+    """DER UTF8String, the value of a JPKI otherName."""
+    raw = text.encode("utf-8")
+    if len(raw) < 0x80:
+        return b"\x0c" + bytes((len(raw),)) + raw
+    length = len(raw).to_bytes((len(raw).bit_length() + 7) // 8, "big")
+    return b"\x0c" + bytes((0x80 | len(length),)) + length + raw
 
 
 def _record(card: Card, cert: x509.Certificate, issuer: str, profile: CertificateProfile,
@@ -45,47 +65,83 @@ def _record(card: Card, cert: x509.Certificate, issuer: str, profile: Certificat
     )
 
 
+@dataclass(frozen=True)
+class CardIssuance:
+    """What the sandbox issuer hands the card maker: the card's keys and certificates and the facts printed
+    on the card. No PINs: the holder sets them when the card is made."""
+
+    auth_key: rsa.RSAPrivateKey
+    auth_certificate: x509.Certificate
+    auth_ca_certificate: x509.Certificate
+    sign_key: rsa.RSAPrivateKey
+    sign_certificate: x509.Certificate
+    sign_ca_certificate: x509.Certificate
+    individual_number: str
+    name: str
+    address: str
+    birth_date: dt.date
+    sex: str  # JIS X 0303: 1 male, 2 female
+    expiry_year: int
+    security_code: str  # printed on the card; part of the card-info AP's collation number B
+
+    def to_json(self) -> str:
+        """The issuance bundle `mynaportal sandbox issue-card` writes."""
+        return json.dumps({
+            "format": ISSUANCE_FORMAT,
+            "auth_key": _pem(self.auth_key), "auth_certificate": _pem(self.auth_certificate),
+            "auth_ca_certificate": _pem(self.auth_ca_certificate),
+            "sign_key": _pem(self.sign_key), "sign_certificate": _pem(self.sign_certificate),
+            "sign_ca_certificate": _pem(self.sign_ca_certificate),
+            "card_info": {"individual_number": self.individual_number, "name": self.name, "address": self.address,
+                          "birth_date": self.birth_date.isoformat(), "sex": self.sex,
+                          "expiry_year": self.expiry_year, "security_code": self.security_code},
+        }, indent=2, ensure_ascii=False)
+
+
 async def issue_virtual_card(
     session: AsyncSession,
     ca: SandboxCA,
     cipher: IndividualNumberCipher,
     person_id: uuid.UUID,
     *,
-    auth_pin: str = DEMO_AUTH_PIN,
-    sign_password: str = DEMO_SIGN_PASSWORD,
-    card_info_pin: str = DEMO_CARD_INFO_PIN,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
-) -> tuple[Card, CardData]:
-    """A virtual card file for the person, its certificates from the sandbox card intermediates."""
+) -> tuple[Card, CardIssuance]:
+    """A new card for the person: two key pairs and their certificates from the sandbox card intermediates,
+    valid until the card's expiry (the birthday in its fifth year) unless ``not_after`` says otherwise."""
     person = await session.get(Person, person_id)
     if person is None:
         raise IdentityRefused("NOT_FOUND", "No such person.")
-    holder = Basic4Info(person.name, person.address, person.birth_date, "1" if person.sex is Sex.MALE else "2")
-    auth_ca, sign_ca = ca.authorities["card-auth"], ca.authorities["card-sign"]
-    # The bridge's card builder makes the keys, PIN records and card-info data; the certificates are
-    # then re-issued here with OCSP/CRL addresses and the validity the caller asked for.
-    data = CardCA(Root(auth_ca.key, auth_ca.cert), Root(sign_ca.key, sign_ca.cert)).issue_card(
-        holder, cipher.decrypt(person.individual_number_ciphertext), auth_pin=auth_pin,
-        sign_password=sign_password, card_info_pin=card_info_pin)
+    sex = "1" if person.sex is Sex.MALE else "2"
+    expiry_year = dt.date.today().year + CARD_LIFETIME_YEARS
+    expires = dt.datetime(expiry_year, person.birth_date.month, min(person.birth_date.day, 28), tzinfo=dt.UTC)
+    attributes = x509.SubjectAlternativeName([
+        x509.OtherName(OID_JPKI_NAME, _utf8_string(person.name)),
+        x509.OtherName(OID_JPKI_SEX, _utf8_string(sex)),
+        x509.OtherName(OID_JPKI_BIRTH_DATE, _utf8_string(person.birth_date.strftime("%Y%m%d"))),
+        x509.OtherName(OID_JPKI_ADDRESS, _utf8_string(person.address)),
+    ])
     card = Card(person_id=person_id)
     session.add(card)
     await session.flush()
-    certificates = {}
-    for name, issuer, profile in (("auth", "card-auth", CertificateProfile.CARD_AUTH),
-                                  ("sign", "card-sign", CertificateProfile.CARD_SIGN)):
-        original = x509.load_der_x509_certificate(data.der(f"{name}_cert"))
-        extra = [ext.value for ext in original.extensions if isinstance(ext.value, x509.SubjectAlternativeName)]
-        cert = ca.issue(issuer, original.public_key(), subject=original.subject, not_before=not_before,
-                        not_after=not_after or original.not_valid_after_utc, extra=extra)
-        certificates[name] = cert
-        session.add(_record(card, cert, issuer, profile))
-    data.auth_cert = base64.b64encode(_der(certificates["auth"])).decode()
-    data.sign_cert = base64.b64encode(_der(certificates["sign"])).decode()
-    data.auth_ca_cert = base64.b64encode(_der(auth_ca.cert)).decode()
-    data.sign_ca_cert = base64.b64encode(_der(sign_ca.cert)).decode()
+    keys, certificates = {}, {}
+    # Only the signature certificate names the holder; the authentication one carries a serial-like CN.
+    for name, issuer, profile, extra in (("auth", "card-auth", CertificateProfile.CARD_AUTH, []),
+                                         ("sign", "card-sign", CertificateProfile.CARD_SIGN, [attributes])):
+        keys[name] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        certificates[name] = ca.issue(issuer, keys[name].public_key(), not_before=not_before,
+                                      not_after=not_after or expires, extra=extra)
+        session.add(_record(card, certificates[name], issuer, profile))
     await session.flush()
-    return card, data
+    return card, CardIssuance(
+        auth_key=keys["auth"], auth_certificate=certificates["auth"],
+        auth_ca_certificate=ca.authorities["card-auth"].cert,
+        sign_key=keys["sign"], sign_certificate=certificates["sign"],
+        sign_ca_certificate=ca.authorities["card-sign"].cert,
+        individual_number=cipher.decrypt(person.individual_number_ciphertext), name=person.name,
+        address=person.address, birth_date=person.birth_date, sex=sex, expiry_year=expiry_year,
+        security_code=f"{secrets.randbelow(10_000):04d}",
+    )
 
 
 async def revoke_card(session: AsyncSession, person_id: uuid.UUID, *, now: dt.datetime,

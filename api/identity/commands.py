@@ -1,13 +1,18 @@
-"""`mynaportal sandbox ...`: issue virtual cards from the sandbox JPKI CA, revoke them (a lost card)."""
+"""`mynaportal sandbox ...`: issue cards from the sandbox JPKI CA, revoke them (a lost card).
+
+A card is issued as a bundle of PEM keys, certificates and card facts; the card bridge makes the virtual card
+file from it (`myna-bridge virtual-card load`), so the card-file format stays in nfc_bridge."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
 DEFAULT_CARDS_DIR = Path("var/cards")
+BUNDLE_SUFFIX = ".issuance.json"  # `myna-bridge virtual-card load var/cards` takes every such file
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -15,17 +20,15 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                                   description="Development only: virtual My Number cards whose certificates "
                                               "come from the sandbox CA (MYNAPORTAL_SANDBOX_CA_DIR).")
     actions = sandbox.add_subparsers(dest="sandbox_command", required=True, metavar="ACTION")
-    issue = actions.add_parser("issue-card", help="write a virtual card file for a person",
+    issue = actions.add_parser("issue-card", help="write a card issuance bundle for a person",
                                description="Issue a card for a person (by id or email) or, with --demo, for "
-                                           "every demo person; write the virtual card file(s) for myna-bridge. "
-                                           "PINs: the sandbox defaults (1234, ABC123, 5678) or three lines on "
-                                           "stdin with --pin-stdin.")
+                                           "every person without an active card; write its issuance bundle "
+                                           "(keys, certificates, card facts; no PINs). `myna-bridge "
+                                           "virtual-card load BUNDLE` makes the virtual card from it.")
     who = issue.add_mutually_exclusive_group(required=True)
     who.add_argument("--person", help="the person's id or email")
     who.add_argument("--demo", action="store_true", help="every person without an active card")
-    issue.add_argument("--output", help="card file (default var/cards/<person>.json)")
-    issue.add_argument("--pin-stdin", action="store_true",
-                       help="read the auth PIN, signature password and card-info PIN from stdin")
+    issue.add_argument("--output", help=f"bundle file (default {DEFAULT_CARDS_DIR}/<person>{BUNDLE_SUFFIX})")
     issue.set_defaults(func=cmd_issue_card)
     revoke = actions.add_parser("revoke-card", help="revoke a person's card (reported lost)",
                                 description="Revoke the person's card, its certificates and phone credentials.")
@@ -54,7 +57,15 @@ async def _find(session, wanted: str):  # type: ignore[no-untyped-def]
     return found
 
 
-async def _issue(args: argparse.Namespace, pins: tuple[str, str, str] | None) -> list[tuple[str, Path]]:
+def _write_private(path: Path, text: str) -> None:
+    """The bundle holds the card's private keys: readable by its owner only, from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+async def _issue(args: argparse.Namespace) -> list[tuple[str, Path]]:
     from sqlalchemy import select
 
     from api.db import create_engine, create_session_factory
@@ -63,7 +74,6 @@ async def _issue(args: argparse.Namespace, pins: tuple[str, str, str] | None) ->
     from api.identity.sandbox_ca import SandboxCA
     from api.people.individual_number import IndividualNumberCipher
     from api.people.models import Person
-    from nfc_bridge.virtual_card.store import CardStore
 
     settings = _settings()
     ca = SandboxCA.load_or_create(settings.sandbox_ca_dir, settings.public_url)
@@ -79,11 +89,10 @@ async def _issue(args: argparse.Namespace, pins: tuple[str, str, str] | None) ->
             else:
                 people = [await _find(session, args.person)]
             for person in people:
-                kwargs = dict(zip(("auth_pin", "sign_password", "card_info_pin"), pins, strict=True)) if pins else {}
-                _, data = await issue_virtual_card(session, ca, cipher, person.id, **kwargs)
+                _, issuance = await issue_virtual_card(session, ca, cipher, person.id)
                 target = Path(args.output) if args.output and not args.demo else \
-                    DEFAULT_CARDS_DIR / f"{(person.email or str(person.id)).split('@')[0]}.json"
-                CardStore(target).save(data)
+                    DEFAULT_CARDS_DIR / f"{(person.email or str(person.id)).split('@')[0]}{BUNDLE_SUFFIX}"
+                _write_private(target, issuance.to_json())
                 written.append((person.name, target))
     finally:
         await engine.dispose()
@@ -91,22 +100,13 @@ async def _issue(args: argparse.Namespace, pins: tuple[str, str, str] | None) ->
 
 
 def cmd_issue_card(args: argparse.Namespace) -> None:
-    pins = None
-    if args.pin_stdin:
-        lines = [sys.stdin.readline().rstrip("\r\n") for _ in range(3)]
-        if not all(lines):
-            sys.exit("mynaportal: --pin-stdin expects three lines: auth PIN, signature password, card-info PIN")
-        pins = (lines[0], lines[1], lines[2])
-    try:
-        written = asyncio.run(_issue(args, pins))
-    except ValueError as error:  # PIN rules from the card builder
-        sys.exit(f"mynaportal: {error}")
+    written = asyncio.run(_issue(args))
     if not written:
         print("every person already has a card")
     for name, path in written:
-        print(f"virtual card for {name}: {path}")
-    if written and not pins:
-        print("PINs: authentication 1234, signature password ABC123, card-info 5678")
+        print(f"card issuance bundle for {name}: {path}")
+    if written:
+        print("make the virtual card: myna-bridge virtual-card load BUNDLE (--sandbox-pins: 1234, ABC123, 5678)")
 
 
 async def _revoke(person: str) -> int:

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from nfc_bridge.jpki import Cert, Key, MyNumberCard, Pin
-from nfc_bridge.portal import operations
+from nfc_bridge.portal import persisted
 from nfc_bridge.portal.store import PhoneCredential, Session
 
 DEFAULT_CLIENT_ID = "jp.go.mynaportal.bridge"
@@ -42,10 +42,12 @@ class PortalClient:
     def close(self) -> None:
         self.http.close()
 
-    def graphql(self, document: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    def graphql(self, operation: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        """Run the persisted operation named ``operation`` (sent as its document text)."""
         headers = {"authorization": f"Bearer {token}"} if token else {}
+        request = {"query": persisted.document(operation), "variables": variables}
         try:
-            response = self.http.post("/graphql", json={"query": document, "variables": variables}, headers=headers)
+            response = self.http.post("/graphql", json=request, headers=headers)
         except httpx.HTTPError as error:
             raise PortalError("NETWORK", f"cannot reach {self.server}: {type(error).__name__}") from error
         try:
@@ -63,9 +65,9 @@ class PortalClient:
         return Session(self.server, payload["accessToken"], payload["refreshToken"], payload["scopes"])
 
     def _login(self, certificate: bytes, chain: list[bytes], sign: Any) -> Session:
-        challenge = self.graphql(operations.START_CARD_LOGIN, {"clientId": self.client_id})["startCardLogin"]
+        challenge = self.graphql(persisted.START_CARD_LOGIN, {"clientId": self.client_id})["startCardLogin"]
         signature = sign(base64.b64decode(challenge["toBeSigned"]))
-        done = self.graphql(operations.COMPLETE_CARD_LOGIN, {"input": {
+        done = self.graphql(persisted.COMPLETE_CARD_LOGIN, {"input": {
             "challengeId": challenge["challengeId"], "clientId": self.client_id, "certificate": b64(certificate),
             "chain": [b64(c) for c in chain], "signature": b64(signature)}})
         return self._session(done["completeCardLogin"])
@@ -86,7 +88,7 @@ class PortalClient:
                            lambda data: key.sign(data, ec.ECDSA(hashes.SHA256())))
 
     def refresh(self, session: Session) -> Session:
-        done = self.graphql(operations.REFRESH_SESSION, {"refreshToken": session.refresh_token})
+        done = self.graphql(persisted.REFRESH_SESSION, {"refreshToken": session.refresh_token})
         return self._session(done["refreshSession"])
 
     def issue_phone_credential(self, card: MyNumberCard, sign_password: str, session: Session) -> PhoneCredential:
@@ -99,7 +101,7 @@ class PortalClient:
         certificate = card.read_certificate(Cert.SIGN)
         chain = [card.read_certificate(Cert.SIGN_CA)]
         signature = card.sign_data(Key.SIGN, PHONE_CREDENTIAL_CONTEXT + csr)
-        issued = self.graphql(operations.ISSUE_PHONE_CREDENTIAL, {"input": {
+        issued = self.graphql(persisted.ISSUE_PHONE_CREDENTIAL, {"input": {
             "csr": b64(csr), "cardSignCertificate": b64(certificate), "chain": [b64(c) for c in chain],
             "signature": b64(signature)}}, token=session.access_token)["issuePhoneCredential"]
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

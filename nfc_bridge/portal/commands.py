@@ -1,7 +1,7 @@
 """`myna-bridge login` and `myna-bridge phone-credential issue`.
 
-Wire into the main command with ``register(subparsers)``; each subcommand sets ``portal_command``,
-which ``run(args)`` dispatches. Until then: ``python -m nfc_bridge.portal login --server URL``.
+``register(subparsers)`` adds them to the main command; each sets ``portal_command``, which ``run(args)``
+dispatches. Also runnable alone: ``python -m nfc_bridge.portal login --server URL``.
 """
 
 from __future__ import annotations
@@ -10,14 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from nfc_bridge.card_access import PinSource, add_card_options, open_card
+
 DEFAULT_SERVER = "http://127.0.0.1:8000"
-
-
-def _card_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--reader", help="PC/SC reader name, name prefix or index (default: first with a card)")
-    parser.add_argument("--nfc", metavar="PATH", help="use nfcpy instead of PC/SC: usb, udp:HOST:PORT")
-    parser.add_argument("--extended", action="store_true", help="the PC/SC reader supports extended APDUs")
-    parser.add_argument("--pin-stdin", action="store_true", help="read PINs from stdin, one per line")
 
 
 def _portal_options(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +25,7 @@ def _portal_options(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     login = subparsers.add_parser("login", help="log in to the portal with the card (or --phone) and keep the "
                                                 "tokens")
-    _card_options(login)
+    add_card_options(login)
     _portal_options(login)
     login.add_argument("--phone", action="store_true", help="log in with the stored phone credential instead")
     login.set_defaults(portal_command="login")
@@ -39,13 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     actions = phone.add_subparsers(dest="phone_action", required=True)
     issue = actions.add_parser("issue", help="play the phone: make a key, have the card vouch, store the "
                                              "certificates (log in with the card first)")
-    _card_options(issue)
+    add_card_options(issue)
     _portal_options(issue)
     issue.set_defaults(portal_command="phone-credential-issue")
 
 
 def run(args: argparse.Namespace) -> int:
-    from nfc_bridge.cli import PinSource, _card
     from nfc_bridge.errors import CardError, PinBlockedError, WrongPinError
     from nfc_bridge.portal.client import DEFAULT_CLIENT_ID, PortalClient, PortalError
     from nfc_bridge.portal.store import Store
@@ -62,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             session = client.phone_login(phone)
         elif args.portal_command == "login":
-            with _card(args) as card:
+            with open_card(args) as card:
                 session = client.card_login(card, pins.get("authentication PIN (4 digits)"))
         else:
             session = store.load_session()
@@ -71,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             session = client.refresh(session)  # a fresh 15-minute access token for the issuance
             store.save_session(session)
-            with _card(args) as card:
+            with open_card(args) as card:
                 phone = client.issue_phone_credential(card, pins.get("signature password"), session)
             store.save_phone(phone)
             print(f"phone credential issued and stored in {store.phone_path}")

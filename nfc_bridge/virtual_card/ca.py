@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from nfc_bridge.card_info import Basic4Info, collation_number_b, is_valid_individual_number
+from nfc_bridge.card_info import Basic4Info, is_valid_individual_number
 from nfc_bridge.virtual_card.keys import generate_key
-from nfc_bridge.virtual_card.store import CardData, CardInfoData, PinRecord
+from nfc_bridge.virtual_card.personalise import TOKEN_CARD, CardContents, CardPins, personalise
+from nfc_bridge.virtual_card.store import CardData, CardInfoData
 
 # OIDs of the personal attributes in the signature certificate's subjectAltName (jpki.md §1.2)
 OID_NAME = x509.ObjectIdentifier("1.2.392.200149.8.5.5.1")
@@ -26,9 +27,6 @@ OID_ADDRESS = x509.ObjectIdentifier("1.2.392.200149.8.5.5.5")
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 PURPOSES = {"auth": "JPKI for user authentication", "sign": "JPKI for digital signature"}
-
-TOKEN_CARD = "JPKIAPICCTOKEN2"  # noqa: S105 - a token-type name, not a secret
-TOKEN_ANDROID = "JPKIAPGPSETOKEN"  # noqa: S105 - a token-type name, not a secret
 
 
 def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm:
@@ -126,11 +124,8 @@ class CardCA:
         """A complete virtual card file for ``person``. PINs are only hashed into the file."""
         if not is_valid_individual_number(individual_number):
             raise ValueError("invalid individual number (check digit)")
-        if not (len(auth_pin) == 4 and auth_pin.isdigit() and len(card_info_pin) == 4 and card_info_pin.isdigit()):
-            raise ValueError("the authentication and card-info PINs are 4 digits")
-        if not (6 <= len(sign_password) <= 16 and sign_password.isascii() and sign_password.isalnum()
-                and sign_password == sign_password.upper()):
-            raise ValueError("the signature password is 6-16 characters A-Z and 0-9")
+        pins = CardPins(auth_pin, sign_password, card_info_pin)
+        pins.check()  # before the slow key generation
         today = dt.date.today()
         expiry_year = expiry_year or today.year + 5
         security_code = security_code or f"{secrets.randbelow(10_000):04d}"
@@ -161,22 +156,11 @@ class CardCA:
         def b64(cert: x509.Certificate) -> str:
             return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
 
-        return CardData(
-            token=token,
+        contents = CardContents(
             auth_key_pem=pem(auth_key), sign_key_pem=pem(sign_key),
             auth_cert=b64(auth_cert), auth_ca_cert=b64(self.auth.cert),
             sign_cert=b64(sign_cert), sign_ca_cert=b64(self.sign.cert),
-            pins={
-                "jpki/0018": PinRecord.create(auth_pin, 3),
-                "jpki/001B": PinRecord.create(sign_password, 5),
-                "text/0011": PinRecord.create(card_info_pin, 3),
-                "text/0014": PinRecord.create(individual_number, 10),
-                "text/0015": PinRecord.create(
-                    collation_number_b(person.birth_date, expiry_year, security_code), 10),
-                "visual/0013": PinRecord.create(individual_number, 10),
-                "visual/0012": PinRecord.create(
-                    collation_number_b(person.birth_date, expiry_year, security_code), 10),
-            },
             card_info=CardInfoData(individual_number, person.name, person.address,
                                    person.birth_date.isoformat(), person.sex, expiry_year, security_code),
         )
+        return personalise(contents, pins, token)

@@ -39,7 +39,7 @@ class PcscdService:
     def missing() -> str | None:
         """Why pcscd + vpcd cannot run here, or None."""
         if shutil.which("pcscd") is None and not Path("/usr/sbin/pcscd").exists():
-            return "pcscd is not installed (run scripts/install-system-packages.sh as root)"
+            return "pcscd is not installed (run `make card-packages` as root)"
         if not any(Path(p).exists() for p in VPCD_DRIVER_PATHS):
             return "the vsmartcard vpcd driver is not installed (package vsmartcard-vpcd)"
         return None

@@ -24,10 +24,10 @@ from nfc_bridge.card_info import Basic4Info
 from nfc_bridge.errors import CardError
 from nfc_bridge.jpki import Cert, Key, MyNumberCard, Pin
 from nfc_bridge.transports.base import CardTransport, CountingTransport
-from nfc_bridge.transports.virtual import VirtualTransport
 from nfc_bridge.virtual_card.ca import CardCA
 from nfc_bridge.virtual_card.card import VirtualCard
 from nfc_bridge.virtual_card.store import CardStore
+from nfc_bridge.virtual_card.transport import VirtualTransport
 
 PIN = "1234"
 

@@ -93,8 +93,10 @@ def bench_logins(count: int) -> None:
                "MYNAPORTAL_PUBLIC_URL": url, "MYNAPORTAL_LOG_LEVEL": "WARNING",
                "MYNAPORTAL_LOGIN_LIMIT_PER_CERTIFICATE": "1000"}
         for args in (["migrate"], ["demo-seed"], ["sandbox", "issue-card", "--person", "taro@example.jp",
-                                                  "--output", f"{home}/taro.json"]):
+                                                  "--output", f"{home}/taro.issuance.json"]):
             subprocess.run([MYNAPORTAL, *args], env=env, cwd=home, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "nfc_bridge.cli", "virtual-card", "load", "--sandbox-pins",
+                        f"{home}/taro.issuance.json"], check=True, capture_output=True)
         server = subprocess.Popen([MYNAPORTAL, "serve", "--port", str(port)], env=env, cwd=home,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         card_server = VpcdCardServer(VirtualCard(CardStore(Path(f"{home}/taro.json")).load())).start()

@@ -3,19 +3,24 @@ is the slow part), fresh card state per test, and pcscd + vpcd for the real PC/S
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from nfc_bridge.card_info import Basic4Info
 from nfc_bridge.errors import CardError
 from nfc_bridge.transports.pcsc import PcscTransport
 from nfc_bridge.virtual_card.ca import CardCA
 from nfc_bridge.virtual_card.card import VirtualCard
+from nfc_bridge.virtual_card.issuance import FORMAT
 from nfc_bridge.virtual_card.pcscd import PcscdService, PcscdUnavailable
 from nfc_bridge.virtual_card.store import CardData, CardStore
 from nfc_bridge.virtual_card.vpcd import VpcdCardServer
@@ -53,6 +58,19 @@ def card_file(card_data: CardData, tmp_path: Path) -> Path:
     path = tmp_path / "card.json"
     CardStore(path).save(card_data)
     return path
+
+
+def issuance_bundle(card: CardData) -> dict:
+    """The issuance bundle an issuer would hand over for the keys, certificates and facts of ``card``."""
+
+    def pem(field: str) -> str:
+        der = base64.b64decode(getattr(card, field))
+        return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM).decode()
+
+    return {"format": FORMAT, "auth_key": card.auth_key_pem, "sign_key": card.sign_key_pem,
+            "auth_certificate": pem("auth_cert"), "auth_ca_certificate": pem("auth_ca_cert"),
+            "sign_certificate": pem("sign_cert"), "sign_ca_certificate": pem("sign_ca_cert"),
+            "card_info": asdict(card.card_info)}
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from nfc_bridge.errors import NotMyNumberCardError, PinBlockedError, SecurityStatusNotSatisfiedError, WrongPinError
 from nfc_bridge.jpki import Cert, Key, MyNumberCard, Pin, TokenKind, digest_info
 from nfc_bridge.transports.base import CountingTransport
-from nfc_bridge.transports.virtual import VirtualTransport
 from nfc_bridge.virtual_card.card import VirtualCard
 from nfc_bridge.virtual_card.store import CardData
+from nfc_bridge.virtual_card.transport import VirtualTransport
 
 AUTH_PIN, SIGN_PASSWORD, CARD_INFO_PIN = "1234", "ABC123", "5678"
 

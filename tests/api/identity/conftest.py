@@ -19,14 +19,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db import create_session_factory, dispose_engine
-from api.identity.cards import DEMO_AUTH_PIN, DEMO_SIGN_PASSWORD, issue_virtual_card
+from api.identity.cards import issue_virtual_card
 from api.identity.sandbox_ca import SandboxCA
 from api.identity.service import IdentityService, phone_credential_message
 from api.people.individual_number import IndividualNumberCipher
 from nfc_bridge.jpki import Key, MyNumberCard, Pin
-from nfc_bridge.transports.virtual import VirtualTransport
 from nfc_bridge.virtual_card.card import VirtualCard
+from nfc_bridge.virtual_card.issuance import card_from_bundle
+from nfc_bridge.virtual_card.personalise import SANDBOX_PINS
 from nfc_bridge.virtual_card.store import CardData
+from nfc_bridge.virtual_card.transport import VirtualTransport
 from tests.api.conftest import Portal, operation, start_portal
 from tests.conftest import make_settings
 
@@ -78,9 +80,10 @@ class IdentityPortal:
         self.now += dt.timedelta(seconds=seconds)
 
     async def card_for(self, person_id: uuid.UUID, **kwargs: Any) -> CardData:
+        """A card issued by the portal and made by the bridge, with the sandbox PINs, as `make run` does."""
         async with create_session_factory(self.engine)() as session, session.begin():
-            _, data = await issue_virtual_card(session, self.ca, self.cipher, person_id, **kwargs)
-        return data
+            _, issuance = await issue_virtual_card(session, self.ca, self.cipher, person_id, **kwargs)
+        return card_from_bundle(issuance.to_json(), SANDBOX_PINS)
 
     async def challenge(self, client: str = CLIENT) -> dict:
         result = await self.gql("StartCardLogin", {"clientId": client})
@@ -106,7 +109,7 @@ def card_sign(data: CardData, key: Key, message: bytes) -> bytes:
     """Sign through the card emulator: VERIFY the PIN, then `80 2A` over DigestInfo(SHA-256)."""
     card = MyNumberCard(VirtualTransport(VirtualCard(data)))
     card.select_jpki()
-    card.verify_pin(key.pin, DEMO_AUTH_PIN if key.pin is Pin.AUTH else DEMO_SIGN_PASSWORD)
+    card.verify_pin(key.pin, SANDBOX_PINS.auth_pin if key.pin is Pin.AUTH else SANDBOX_PINS.sign_password)
     return card.sign_data(key, message)
 
 
@@ -121,7 +124,7 @@ def phone_csr(key: ec.EllipticCurvePrivateKey) -> bytes:
 def phone_credential_input(data: CardData, csr: bytes) -> dict:
     card = MyNumberCard(VirtualTransport(VirtualCard(data)))
     card.select_jpki()
-    card.verify_pin(Pin.SIGN, DEMO_SIGN_PASSWORD)
+    card.verify_pin(Pin.SIGN, SANDBOX_PINS.sign_password)
     signature = card.sign_data(Key.SIGN, phone_credential_message(csr))
     return {"csr": b64(csr), "cardSignCertificate": b64(data.der("sign_cert")),
             "chain": [b64(data.der("sign_ca_cert"))], "signature": b64(signature)}

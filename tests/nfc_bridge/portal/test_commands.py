@@ -1,5 +1,6 @@
-"""End to end: `mynaportal serve` (uvicorn on loopback) with the sandbox CA, a virtual card issued by
-`mynaportal sandbox issue-card` behind pcscd + vpcd, and `myna-bridge login` as a user runs it."""
+"""End to end: `mynaportal serve` (uvicorn on loopback, persisted operations only) with the sandbox CA, a
+card issued by `mynaportal sandbox issue-card` and made by `myna-bridge virtual-card load` behind pcscd + vpcd,
+and `myna-bridge login` as a user runs it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import httpx
 import pytest
 
 from nfc_bridge.jpki import Pin
-from nfc_bridge.portal import operations
 from nfc_bridge.virtual_card.card import VirtualCard
 from nfc_bridge.virtual_card.store import CardStore
 from tests.nfc_bridge.conftest import InsertedCard
@@ -50,12 +50,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MYNAPORTAL_DATABASE_URL": f"sqlite:///{home / 'portal.sqlite3'}",
            "MYNAPORTAL_DEMO_KEYS_FILE": str(home / "keys.json"), "MYNAPORTAL_SANDBOX_CA_DIR": str(home / "ca"),
-           "MYNAPORTAL_PUBLIC_URL": url, "MYNAPORTAL_REVOCATION_MAX_AGE": "0"}
+           "MYNAPORTAL_PUBLIC_URL": url, "MYNAPORTAL_REVOCATION_MAX_AGE": "0", "MYNAPORTAL_PERSISTED_ONLY": "true"}
     served = Server(url, env, home / "var" / "cards")
     assert served.mynaportal("migrate").returncode == 0
     assert served.mynaportal("demo-seed").returncode == 0
     issued = served.mynaportal("sandbox", "issue-card", "--demo")
     assert issued.returncode == 0, issued.stderr
+    made = subprocess.run([sys.executable, "-m", "nfc_bridge.cli", "virtual-card", "load", "--sandbox-pins",
+                           str(served.cards)], capture_output=True, text=True, timeout=60, check=False, cwd=REPO)
+    assert made.returncode == 0, made.stderr
+    cards = {path.name for path in served.cards.iterdir()}  # the child has no email: a card named by id
+    assert len(cards) == 3 and {"hanako.json", "taro.json"} < cards
+    assert not any(name.endswith(".issuance.json") for name in cards)  # the bundles hold keys: consumed
     process = subprocess.Popen([MYNAPORTAL, "serve", "--port", str(port)], env=env, cwd=home,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -127,8 +133,3 @@ def test_a_lost_card_is_refused(server: Server, pcscd: str, tmp_path: Path) -> N
         card.close()
     assert (result.returncode, result.stderr) == (1, "myna-bridge: CERTIFICATE_REVOKED: This certificate has been "
                                                      "revoked.\n")
-
-
-def test_the_bridge_sends_the_persisted_operations(repo_root: Path) -> None:
-    for name, text in operations.ALL.items():
-        assert (repo_root / "graphql" / "operations" / "phone" / f"{name}.graphql").read_text() == text

@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from nfc_bridge.apdu import CommandAPDU, transmit
 from nfc_bridge.card_info import Basic4Info
 from nfc_bridge.jpki import Cert, Key, MyNumberCard, Pin
-from nfc_bridge.transports.virtual import VirtualTransport
 from nfc_bridge.virtual_card.ca import OID_NAME, CardCA
 from nfc_bridge.virtual_card.card import VirtualCard
 from nfc_bridge.virtual_card.store import CardData
+from nfc_bridge.virtual_card.transport import VirtualTransport
 
 
 def test_certificates_chain_to_the_ca(test_ca: CardCA, card_template: CardData) -> None:

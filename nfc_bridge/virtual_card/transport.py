@@ -1,4 +1,4 @@
-"""In-process transport: hands APDUs straight to a VirtualCard object."""
+"""In-process transport: hands APDUs straight to a VirtualCard object (a CardTransport, for tests and benchmarks)."""
 
 from __future__ import annotations
 
