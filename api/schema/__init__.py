@@ -15,7 +15,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from api.schema.errors import PublicError, classify, logger
+from api.schema.errors import PublicError, logger
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
 from api.schema.security import Gateway, OperationRegistry, gateway_rules_extension, limit_rules
 from api.settings import Settings
@@ -38,29 +38,6 @@ class PortalSchema(strawberry.Schema):
             if original is not None and not isinstance(original, PublicError):
                 logger.error("unexpected error in %s", ".".join(map(str, error.path or [])) or "operation",
                              exc_info=original)
-
-
-def _classify_errors(result: object) -> None:
-    errors = getattr(result, "errors", None)
-    if errors:
-        result.errors = [classify(error) for error in errors]  # type: ignore[attr-defined]
-
-
-class ErrorCodes(SchemaExtension):
-    """Every error of a result as the client should see it (api.schema.errors.classify): with its code,
-    masked when internal. Applied to an operation's result, or to each result of a stream (subscriptions),
-    as strawberry's MaskErrors does."""
-
-    def on_operation(self) -> Iterator[None]:
-        self._streamed = False
-        yield
-        if not self._streamed:
-            _classify_errors(self.execution_context.result)
-
-    def on_stream_result(self, result: object) -> Iterator[None]:
-        self._streamed = True
-        _classify_errors(result)
-        yield
 
 
 class CachedParse(ParserCache):
@@ -94,13 +71,12 @@ def build_schema(
         subscription=subscription_type(),
         types=list(EXTRA_TYPES),
         directives=directives,
-        # In this order: the gateway picks the document and sets the limits that parsing and validation
-        # apply; both are cached per document (and per limits); errors get their codes at the end.
+        # The gateway first: it picks the document and sets the limits that parsing and validation apply (both
+        # cached per document and limits), and, last out, gives every error its code.
         extensions=[
             gateway_rules_extension(gateway),
             lambda: CachedParse(maxsize=DOCUMENT_CACHE_SIZE),
             lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-            ErrorCodes,
             *extensions,
         ],
         # Suggestions would reveal the schema wherever introspection is off.

@@ -24,7 +24,7 @@ from graphql import (
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
-from api.schema.errors import ErrorCode, coded_error
+from api.schema.errors import ErrorCode, classify, coded_error
 
 
 def _coded_rule(base: type[ASTValidationRule], code: ErrorCode) -> type[ASTValidationRule]:
@@ -141,9 +141,15 @@ class Gateway:
 
 
 class GatewayRules(SchemaExtension):
-    """The gateway's rules in strawberry's pipeline, before parsing: the document to run, the token limit
-    as a parse option (strawberry's parser cache keys on it) and the limit rules added to validation (the
-    same classes every time, so strawberry's validation cache hits)."""
+    """The gateway in strawberry's pipeline, first of the schema's extensions.
+
+    Before parsing: the document to run, the token limit as a parse option (strawberry's parser cache keys
+    on it) and the limit rules added to validation (the same classes every time, so strawberry's validation
+    cache hits). On the way out, last: every error of the result as the client should see it
+    (api.schema.errors.classify: its code, masked when internal), or of each result of a stream
+    (subscriptions), as strawberry's MaskErrors does. One extension for both, since strawberry sets up each
+    extension's hooks on every request.
+    """
 
     gateway: ClassVar[Gateway]
 
@@ -155,7 +161,22 @@ class GatewayRules(SchemaExtension):
         context.query = gateway.document_text(context.query, context.operation_extensions)
         context.parse_options["max_tokens"] = gateway.max_tokens
         context.validation_rules = (*context.validation_rules, *gateway.rules)
+        self._streamed = False
         yield
+        if not self._streamed:
+            classify_errors(context.result)
+
+    def on_stream_result(self, result: object) -> Iterator[None]:
+        self._streamed = True
+        classify_errors(result)
+        yield
+
+
+def classify_errors(result: object) -> None:
+    """Replace a result's errors by what the client should see of them."""
+    errors = getattr(result, "errors", None)
+    if errors:
+        result.errors = [classify(error) for error in errors]  # type: ignore[attr-defined]
 
 
 def gateway_rules_extension(gateway: Gateway) -> type[GatewayRules]:

@@ -9,8 +9,8 @@ to `Schema.stream`. On the way:
    gives the request its DataLoaders, each made on first use, the signed-in person and municipality primed.
 2. The schema's extensions run in order (api.schema.build_schema): `GatewayRules` (api.schema.security:
    the persisted document for a hash, the allowlist in production, the token limit, the depth, alias and
-   introspection rules), strawberry's parser and validation caches (a document is parsed and validated
-   once), `ErrorCodes` (every error gets its `extensions.code`, internal ones masked), then any extension
+   introspection rules; on the way out, every error gets its `extensions.code`, internal ones masked),
+   strawberry's parser and validation caches (a document is parsed and validated once), then any extension
    added to the schema; custom directives run through strawberry's own directives extension.
 3. graphql-core executes; `PortalSchema.process_errors` logs each unexpected error once, with its traceback.
 4. `process_result` gives codes to errors raised before the extensions saw the result; a malformed HTTP
@@ -74,7 +74,7 @@ class PortalGraphQL(GraphQL[Context, None]):
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET of a persisted hash has no query either: it wants the answer, not GraphiQL.
-        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+        return super().should_render_graphql_ide(request) and "extensions" not in request.query_params
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
         authenticated, agency, problem = await self._authenticate(request.headers.get("authorization"))
@@ -128,7 +128,7 @@ class PortalGraphQL(GraphQL[Context, None]):
             return None, None, rejected.reason
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
-        # ErrorCodes has coded what reached it; an error raised by an extension's hook (a custom extension's
+        # GatewayRules has coded what reached it; an error raised by an extension's hook (a custom extension's
         # failure) never does, and must not reach the client unmasked either.
         if result.errors:
             result.errors = [classify(error) for error in result.errors]
