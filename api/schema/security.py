@@ -1,4 +1,5 @@
-"""Hardening: depth, alias and token limits, introspection policy, and persisted operations.
+"""Hardening: depth, alias and token limits, introspection policy, persisted operations, and every error of
+every result given its code (api.schema.errors).
 
 The limit rules are classes built once per schema, not per request: strawberry's stock limiters
 make a new rule class per request, and strawberry's ValidationCache, keyed on the rule classes, would
