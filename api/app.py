@@ -25,7 +25,7 @@ from api.logs import configure_logging, request_id_var
 from api.migrate import MIGRATIONS
 from api.notices.broker import notice_broker_lifespan
 from api.people.individual_number import IndividualNumberCipher
-from api.schema import build_schema
+from api.schema import PortalSchema, build_schema
 from api.schema.view import PortalGraphQL
 from api.settings import Settings
 from corporate import rest as corporate_rest
@@ -76,29 +76,13 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
-class GraphQLPosts:
-    """Hands POST /graphql straight to the GraphQL app, past Starlette's exception middleware and router, which
-    hold nothing for it (the GraphQL app answers its own errors; the server-error middleware still wraps it):
-    every app request passes here, and those layers cost a tenth of a small query. The route stays in the
-    router for the rest (GET, WebSocket)."""
-
-    def __init__(self, app: ASGIApp, graphql: ASGIApp) -> None:
-        self.app = app
-        self.graphql = graphql
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/graphql" \
-                and not scope.get("root_path"):
-            await self.graphql(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-
 def _migration_head() -> str:
     return (MIGRATIONS / ".current-alembic-head").read_text().strip()
 
 
-def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> Starlette:
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True,
+               schema: PortalSchema | None = None) -> Starlette:
+    """The app; ``schema`` replaces the one built from ``settings`` (e.g. with more extensions or directives)."""
     settings = settings or Settings.from_env()
     if configure_logs:
         configure_logging(settings.log_level)
@@ -107,7 +91,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
     reader = reader_for(engine)
     sessions = SessionCache(reader, settings.session_cache_size)
-    graphql_app = PortalGraphQL(build_schema(settings), session_factory=session_factory,
+    graphql_app = PortalGraphQL(schema or build_schema(settings), session_factory=session_factory,
                                 read_session_factory=create_session_factory(engine, read_only=True),
                                 reader=reader, sessions=sessions,
                                 cipher=cipher, graphiql=settings.graphiql)
@@ -153,8 +137,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         routes=routes,
         lifespan=lifespan,
     )
-    app.add_middleware(GraphQLPosts, graphql=graphql_app)
-    app.add_middleware(RequestIdMiddleware)  # added last: the outer of the two
+    app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,10 +37,11 @@ _UNAUTHENTICATED_MESSAGES = {
 }
 
 
-def _loader(session_factory: async_sessionmaker[AsyncSession], fetch: Callable) -> DataLoader:  # type: ignore[type-arg]
+def _loader(session_factory: async_sessionmaker[AsyncSession],
+            fetch: Callable[[AsyncSession, list[K]], Awaitable[Mapping[K, V]]]) -> DataLoader[K, V | None]:
     # Each batch has its own short-lived session: sibling resolvers run concurrently, and an
     # AsyncSession must not be shared between concurrent tasks.
-    async def load(keys: list) -> list:  # type: ignore[type-arg]
+    async def load(keys: list[K]) -> list[V | None]:
         async with session_factory() as session:
             found = await fetch(session, keys)
         return [found.get(key) for key in keys]
@@ -48,73 +49,44 @@ def _loader(session_factory: async_sessionmaker[AsyncSession], fetch: Callable) 
     return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
 
-class Known(Generic[V]):
-    """An awaitable of a value already at hand (no future, no event loop)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: V) -> None:
-        self.value = value
-
-    def __await__(self) -> Generator[Any, None, V]:
-        return self.value
-        yield  # a generator that returns at once: awaiting it never suspends
-
-
-class Loader(Generic[K, V]):
-    """One kind of this request's loads: keys the request already holds (the signed-in person and their
-    municipality, from the token lookup) are answered at once; the others go to a DataLoader, made on the
-    first of them (most requests need one kind of loader or none, and a DataLoader costs its set-up)."""
-
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], fetch: Callable,  # type: ignore[type-arg]
-                 known: dict[K, V] | None = None) -> None:
-        self._session_factory = session_factory
-        self._fetch = fetch
-        self._known = known or {}
-
-    def load(self, key: K) -> Awaitable[V | None]:
-        if key in self._known:
-            return Known(self._known[key])
-        return self.dataloader.load(key)
-
-    @cached_property
-    def dataloader(self) -> DataLoader[K, V | None]:
-        return _loader(self._session_factory, self._fetch)
-
-
 class Loaders:
-    """This request's loaders, each made on first use, with what the request already holds (by name: the
-    signed-in person and their municipality, from the token lookup) known to them."""
+    """This request's DataLoaders, each made on first use (most requests need one kind or none). What the
+    token lookup found, the signed-in person and their municipality, is primed into theirs."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession],
-                 known: dict[str, dict[Any, Any]] | None = None) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *,
+                 person: PersonRecord | None = None, municipality: MunicipalityRecord | None = None) -> None:
         self._session_factory = session_factory
-        self._known = known or {}
-
-    def _made(self, name: str, fetch: Callable) -> Loader:  # type: ignore[type-arg]
-        return Loader(self._session_factory, fetch, self._known.get(name))
+        self._person = person
+        self._municipality = municipality
 
     @cached_property
-    def person(self) -> Loader[uuid.UUID, Person | PersonRecord]:
-        return self._made("person", persons_by_ids)
+    def person(self) -> DataLoader[uuid.UUID, Person | PersonRecord | None]:
+        loader: DataLoader[uuid.UUID, Person | PersonRecord | None] = _loader(self._session_factory, persons_by_ids)
+        if self._person is not None:
+            loader.prime(self._person.id, self._person)
+        return loader
 
     @cached_property
-    def municipality(self) -> Loader[str, Municipality | MunicipalityRecord]:
-        return self._made("municipality", municipalities_by_codes)
+    def municipality(self) -> DataLoader[str, Municipality | MunicipalityRecord | None]:
+        loader: DataLoader[str, Municipality | MunicipalityRecord | None] = _loader(self._session_factory,
+                                                                                   municipalities_by_codes)
+        if self._municipality is not None:
+            loader.prime(self._municipality.code, self._municipality)
+        return loader
 
     @cached_property
-    def agency(self) -> Loader[uuid.UUID, Agency]:
-        return self._made("agency", agencies_by_ids)
+    def agency(self) -> DataLoader[uuid.UUID, Agency | None]:
+        return _loader(self._session_factory, agencies_by_ids)
 
     @cached_property
-    def corporate_history(self) -> Loader[str, list[CorporateState]]:
-        return self._made("corporate_history", histories)
+    def corporate_history(self) -> DataLoader[str, list[CorporateState] | None]:
+        return _loader(self._session_factory, histories)
 
 
 @dataclass
 class Context:
     request: Request | WebSocket
-    response: Response | None
+    response: Response | WebSocket | None  # strawberry's sub-response, or the WebSocket
     # Units of work (mutations, reads that record an access) use session_factory; pure reads use
     # read_session_factory, which on SQLite does not take the write lock.
     session_factory: async_sessionmaker[AsyncSession]

@@ -1,14 +1,15 @@
-"""Hardening: depth, alias and token limits, introspection policy, and persisted operations.
+"""Hardening: depth, alias and token limits, introspection policy, persisted operations, and every error of
+every result given its code (api.schema.errors).
 
 The limit rules are classes built once per schema, not per request: strawberry's stock limiters
-make a new rule class per request, and a validation cache keyed on the rule classes would never hit
-(strawberry#4635; ../shared/reference/style.md §3.7). All of it runs in one extension, GatewayRules.
+make a new rule class per request, and strawberry's ValidationCache, keyed on the rule classes, would
+never hit (strawberry#4635; ../shared/reference/style.md §3.7). All of it runs in one extension,
+GatewayRules, ahead of strawberry's own parser and validation caches (api.schema.build_schema).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,19 +17,15 @@ from typing import ClassVar
 
 from graphql import (
     ASTValidationRule,
-    DocumentNode,
     GraphQLError,
-    GraphQLSchema,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     ValidationContext,
     parse,
-    specified_rules,
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
-from strawberry.schema.schema import validate_document
 
-from api.schema.errors import ErrorCode, coded_error
+from api.schema.errors import ErrorCode, classify, coded_error
 
 
 def _coded_rule(base: type[ASTValidationRule], code: ErrorCode) -> type[ASTValidationRule]:
@@ -105,40 +102,6 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass
-class _Prepared:
-    document: DocumentNode
-    errors: list[GraphQLError] | None = None  # None until first validated
-
-
-class DocumentCache:
-    """Parsed documents and their validation results, keyed by the document text (bounded LRU).
-
-    A document is a pure function of its text (and the token limit, fixed per schema), and its
-    validation of the schema and the rules (fixed per schema too), so both are cached under the text:
-    no hashing of the AST per request, as strawberry's ValidationCache does.
-    """
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._entries: OrderedDict[str, _Prepared] = OrderedDict()
-        self.hits = self.misses = 0
-
-    def get(self, text: str) -> _Prepared | None:
-        entry = self._entries.get(text)
-        if entry is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-            self._entries.move_to_end(text)
-        return entry
-
-    def put(self, text: str, entry: _Prepared) -> None:
-        self._entries[text] = entry
-        if len(self._entries) > self.maxsize:
-            self._entries.popitem(last=False)
-
-
 class Gateway:
     """Every gateway rule, for one schema:
 
@@ -146,21 +109,17 @@ class Gateway:
       instead of the text. Unknown hashes get PERSISTED_QUERY_NOT_FOUND; in persisted-only mode a document
       not in the allowlist gets PERSISTED_QUERY_REQUIRED. Clients cannot register documents at run time;
     - the token limit, enforced while parsing;
-    - the depth, alias and introspection rules, as classes built once (see the module docstring);
-    - parsing and validation cached per document text (``DocumentCache``).
+    - the depth, alias and introspection rules, as classes built once (see the module docstring).
 
-    Strawberry's pipeline applies it through the ``GatewayRules`` extension; the view's direct path
-    (api.schema.view) calls it itself.
+    Strawberry's pipeline applies it through the ``GatewayRules`` extension.
     """
 
     def __init__(self, registry: OperationRegistry, *, persisted_only: bool, max_tokens: int,
-                 rules: list[type[ASTValidationRule]], cache_size: int = 256) -> None:
+                 rules: list[type[ASTValidationRule]]) -> None:
         self.registry = registry
         self.persisted_only = persisted_only
         self.max_tokens = max_tokens
         self.rules = tuple(rules)
-        self.validation_rules = (*specified_rules, *rules)
-        self.documents = DocumentCache(cache_size)
 
     def document_text(self, query: str | None, extensions: dict[str, object] | None) -> str | None:
         """The text to run: the persisted document for a hash, else the query sent (if it is allowed)."""
@@ -181,56 +140,44 @@ class Gateway:
                               "Only persisted operations are accepted by this server.")
         return query
 
-    def parsed(self, text: str) -> _Prepared:
-        entry = self.documents.get(text)
-        if entry is None:
-            # A syntax error or too many tokens raises here and is not cached.
-            entry = _Prepared(parse(text, max_tokens=self.max_tokens))
-            self.documents.put(text, entry)
-        return entry
-
-    def validation_errors(self, schema: GraphQLSchema, entry: _Prepared) -> list[GraphQLError]:
-        """The document's validation errors: graphql-core's rules, strawberry's own two (through its
-        ``validate_document``, as strawberry's pipeline runs them) and the gateway's limits."""
-        if entry.errors is None:
-            entry.errors = validate_document(schema, entry.document, self.validation_rules)
-        return entry.errors
-
-    def valid_document(self, schema: GraphQLSchema, text: str) -> DocumentNode | None:
-        """The parsed document of ``text`` when it parses and validates; None when it does not."""
-        try:
-            entry = self.parsed(text)
-        except GraphQLError:
-            return None
-        return entry.document if not self.validation_errors(schema, entry) else None
-
 
 class GatewayRules(SchemaExtension):
-    """The gateway's rules in strawberry's pipeline (one extension: strawberry builds and runs each
-    extension per request, so one instead of five saves work on every operation)."""
+    """The gateway in strawberry's pipeline, first of the schema's extensions.
+
+    Before parsing: the document to run, the token limit as a parse option (strawberry's parser cache keys
+    on it) and the limit rules added to validation (the same classes every time, so strawberry's validation
+    cache hits). On the way out, last: every error of the result as the client should see it
+    (api.schema.errors.classify: its code, masked when internal), or of each result of a stream
+    (subscriptions), as strawberry's MaskErrors does. One extension for both, since strawberry sets up each
+    extension's hooks on every request.
+    """
 
     gateway: ClassVar[Gateway]
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
-        context.query = self.gateway.document_text(context.query, context.operation_extensions)
+        gateway = self.gateway
+        # A refusal raised here is already coded (api.schema.errors.coded_error): strawberry answers it as
+        # an error before execution.
+        context.query = gateway.document_text(context.query, context.operation_extensions)
+        context.parse_options["max_tokens"] = gateway.max_tokens
+        context.validation_rules = (*context.validation_rules, *gateway.rules)
+        self._streamed = False
+        yield
+        if not self._streamed:
+            classify_errors(context.result)
+
+    def on_stream_result(self, result: object) -> Iterator[None]:
+        self._streamed = True
+        classify_errors(result)
         yield
 
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        self._entry: _Prepared | None = None
-        if context.query is not None:
-            self._entry = self.gateway.parsed(context.query)
-            context.graphql_document = self._entry.document
-        yield
 
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        entry = self._entry
-        if entry is not None and entry.document is context.graphql_document:
-            # Set even when empty: strawberry then does not validate again.
-            context.pre_execution_errors = self.gateway.validation_errors(context.schema._schema, entry)
-        yield
+def classify_errors(result: object) -> None:
+    """Replace a result's errors by what the client should see of them."""
+    errors = getattr(result, "errors", None)
+    if errors:
+        result.errors = [classify(error) for error in errors]  # type: ignore[attr-defined]
 
 
 def gateway_rules_extension(gateway: Gateway) -> type[GatewayRules]:

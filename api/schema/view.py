@@ -1,21 +1,37 @@
-"""The strawberry ASGI view: authentication in get_context, JSON errors for malformed requests."""
+"""The GraphQL endpoint: strawberry's ASGI view, the one way every request runs.
+
+How a request runs: a POST (JSON) or GET to /graphql, by document text or by persisted hash, goes through
+strawberry's `GraphQL` view to `Schema.execute`; a graphql-transport-ws WebSocket goes through the same view
+to `Schema.stream`. On the way:
+
+1. `get_context` authenticates the bearer token (a person's session token, through this process's session
+   cache, or an agency key; over a WebSocket, `on_ws_connect` does it from connection_init's payload) and
+   gives the request its DataLoaders, each made on first use, the signed-in person and municipality primed.
+2. The schema's extensions run in order (api.schema.build_schema): `GatewayRules` (api.schema.security:
+   the persisted document for a hash, the allowlist in production, the token limit, the depth, alias and
+   introspection rules; on the way out, every error gets its `extensions.code`, internal ones masked),
+   strawberry's parser and validation caches (a document is parsed and validated once), then any extension
+   added to the schema; custom directives run through strawberry's own directives extension.
+3. graphql-core executes; `PortalSchema.process_errors` logs each unexpected error once, with its traceback.
+4. `process_result` gives codes to errors raised before the extensions saw the result; a malformed HTTP
+   request (not JSON, a batch, an unknown operation name...) gets a JSON error with BAD_USER_INPUT.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from cross_web import HTTPException
-from graphql import GraphQLError, OperationType, get_operation_ast
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import process_result
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
@@ -26,18 +42,7 @@ from api.identity.tokens import TokenRejected
 from api.people.individual_number import IndividualNumberCipher
 from api.schema import PortalSchema
 from api.schema.context import Context, Loaders
-from api.schema.errors import ErrorCode
-
-
-class SubResponse(Response):
-    """What resolvers may set on the answer (status, headers, background), as strawberry's sub-response holds it,
-    without rendering an empty body and then deleting its content-length (every request makes one)."""
-
-    def __init__(self) -> None:
-        self.status_code = None  # type: ignore[assignment]
-        self.background = None
-        self.body = b""
-        self.raw_headers = []
+from api.schema.errors import ErrorCode, classify
 
 
 class PortalGraphQL(GraphQL[Context, None]):
@@ -66,97 +71,13 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.reader = reader
         self.sessions = sessions
         self.cipher = cipher
-        self._runs_directly = schema.runs_documents_directly
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and self._runs_directly:
-            received: list[Message] = []
-            if await self._serve_directly(scope, receive, send, received):
-                return
-            receive = _replaying(received, receive)  # strawberry's pipeline reads the same body again
-        await super().__call__(scope, receive, send)
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET of a persisted hash has no query either: it wants the answer, not GraphiQL.
+        return super().should_render_graphql_ide(request) and "extensions" not in request.query_params
 
-    async def _serve_directly(self, scope: Scope, receive: Receive, send: Send, received: list[Message]) -> bool:
-        """The common request, a JSON POST of a valid query or mutation (or its persisted hash), answered
-        without strawberry's per-request pipeline or Starlette's request and response objects: the same
-        gateway checks and cache, the same executor, the same JSON. False for anything else (an error
-        before execution, a batch, a subscription, another content type...), which strawberry's pipeline
-        then answers in full, from the messages kept in ``received``.
-        """
-        content_type = accept = authorization = None
-        for name, value in scope["headers"]:  # ASGI header names are lower-case; the first of each counts
-            if name == b"content-type":
-                content_type = content_type or value
-            elif name == b"accept":
-                accept = accept or value
-            elif name == b"authorization":
-                authorization = authorization or value
-        if content_type is None or content_type.partition(b";")[0].strip().lower() != b"application/json":
-            return False
-        if accept is not None and (b"multipart" in accept or b"event-stream" in accept):
-            return False  # streamed transports: strawberry's
-        chunks = []
-        while True:
-            message = await receive()
-            received.append(message)
-            if message["type"] != "http.request":
-                return False
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        try:
-            data = json.loads(b"".join(chunks))
-        except ValueError:
-            return False
-        if not isinstance(data, dict):
-            return False
-        query, variables, extensions, operation_name = (
-            data.get("query"), data.get("variables"), data.get("extensions"), data.get("operationName"))
-        if not (isinstance(query, str | None) and isinstance(variables, dict | None)
-                and isinstance(extensions, dict | None) and isinstance(operation_name, str | None)):
-            return False
-        gateway = self.schema.gateway
-        try:
-            text = gateway.document_text(query, extensions)
-        except GraphQLError:
-            return False
-        document = gateway.valid_document(self.schema._schema, text) if text is not None else None
-        if document is None:
-            return False
-        operation = get_operation_ast(document, operation_name)
-        if operation is None or operation.operation not in (OperationType.QUERY, OperationType.MUTATION):
-            return False
-        request = Request(scope, _replaying(list(received), receive))
-        sub_response = await self.get_sub_response(request)
-        context = await self._context(request, sub_response,
-                                      authorization.decode("latin-1") if authorization is not None else None)
-        result = await self.schema.execute_document(
-            document, context_value=context, variable_values=variables, operation_name=operation_name,
-            operation_extensions=extensions)
-        body = self.encode_json(process_result(result))
-        payload = body.encode() if isinstance(body, str) else body
-        # What strawberry's create_response sends: its JSON response, plus what resolvers set on the sub-response.
-        await send({"type": "http.response.start", "status": sub_response.status_code or 200,
-                    "headers": [(b"content-length", str(len(payload)).encode()),
-                                (b"content-type", b"application/json"), *sub_response.headers.raw]})
-        await send({"type": "http.response.body", "body": payload})
-        if sub_response.background is not None:
-            await sub_response.background()
-        return True
-
-    async def get_sub_response(self, request: Request | WebSocket) -> Response:
-        return SubResponse()
-
-    async def get_context(self, request: Request | WebSocket, response: Response | None) -> Context:
-        return await self._context(request, response, request.headers.get("authorization"))
-
-    async def _context(self, request: Request | WebSocket, response: Response | None,
-                       authorization: str | None) -> Context:
-        authenticated, agency, problem = await self._authenticate(authorization)
-        known: dict[str, dict[Any, Any]] = {}
-        if authenticated is not None:
-            known = {"person": {authenticated.person.id: authenticated.person},
-                      "municipality": {authenticated.municipality.code: authenticated.municipality}}
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
+        authenticated, agency, problem = await self._authenticate(request.headers.get("authorization"))
         return Context(
             request=request,
             response=response,
@@ -166,8 +87,14 @@ class PortalGraphQL(GraphQL[Context, None]):
             principal=authenticated.principal if authenticated else None,
             agency=agency,
             token_problem=problem,
-            loaders=Loaders(self.read_session_factory, known),
+            loaders=self._loaders(authenticated),
         )
+
+    def _loaders(self, authenticated: AuthenticatedPerson | None) -> Loaders:
+        """The request's DataLoaders, knowing what the token lookup found."""
+        if authenticated is None:
+            return Loaders(self.read_session_factory)
+        return Loaders(self.read_session_factory, person=authenticated.person, municipality=authenticated.municipality)
 
     async def on_ws_connect(self, context: Context) -> Any:
         """graphql-transport-ws: authenticate from connection_init's payload, never from the URL."""
@@ -177,6 +104,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         if authenticated is None:  # agency keys do not subscribe: noticeAdded is a person's feed
             raise ConnectionRejectionError({"code": ErrorCode.UNAUTHENTICATED.value})
         context.principal, context.agency, context.token_problem = authenticated.principal, None, None
+        context.loaders = self._loaders(authenticated)
         return UNSET
 
     async def _authenticate(
@@ -199,6 +127,13 @@ class PortalGraphQL(GraphQL[Context, None]):
         except TokenRejected as rejected:
             return None, None, rejected.reason
 
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # GatewayRules has coded what reached it; an error raised by an extension's hook (a custom extension's
+        # failure) never does, and must not reach the client unmasked either.
+        if result.errors:
+            result.errors = [classify(error) for error in result.errors]
+        return process_result(result)
+
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
         try:
             return await super().run(request, context=context, root_value=root_value)
@@ -210,13 +145,3 @@ class PortalGraphQL(GraphQL[Context, None]):
                 {"errors": [{"message": error.reason, "extensions": {"code": ErrorCode.BAD_USER_INPUT.value}}]},
                 status_code=error.status_code,
             )
-
-
-def _replaying(messages: list[Message], receive: Receive) -> Receive:
-    """``receive``, giving the messages already read from it first."""
-    pending = list(messages)
-
-    async def replay() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    return replay

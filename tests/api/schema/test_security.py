@@ -6,12 +6,13 @@ import logging
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.extensions import ValidationCache
 
 from api.db import create_session_factory, dispose_engine
 from api.demo import PEOPLE
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
-from api.schema import security
+from api.schema import DOCUMENT_CACHE_SIZE, CachedParse
 from tests.api.conftest import Portal, operation, start_portal
 from tests.conftest import make_settings
 
@@ -155,17 +156,23 @@ async def test_internal_errors_are_masked_and_logged_without_the_number(
 
 async def test_validation_cache_stays_effective_with_the_limits(portal: Portal,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    rules = portal.app.state.schema.gateway
+    # Every validation builds each rule once: count the depth limit's.
+    depth_rule = portal.app.state.schema.gateway.rules[0]
     validations: list[str] = []
-    real_validate = security.validate_document
-    monkeypatch.setattr(security, "validate_document", lambda *args: validations.append("run") or real_validate(*args))
+    real_init = depth_rule.__init__
+    monkeypatch.setattr(depth_rule, "__init__", lambda rule, context: validations.append("run") or real_init(
+        rule, context))
+    parses = CachedParse(maxsize=DOCUMENT_CACHE_SIZE).cached_parse_document
+    validated = ValidationCache(maxsize=DOCUMENT_CACHE_SIZE).cached_validate_document
     document = operation("TvViewer")
     await portal.query(document, token=portal.father_token)
-    hits, misses = rules.documents.hits, rules.documents.misses
+    before = parses.cache_info(), validated.cache_info()
     for _ in range(5):
         result = await portal.query(document, token=portal.father_token)
         assert result["data"]["viewer"]["name"] == "山田 太郎"
-    assert (rules.documents.hits - hits, rules.documents.misses - misses) == (5, 0)
+    after = parses.cache_info(), validated.cache_info()
+    assert [(now.hits - then.hits, now.misses - then.misses) for then, now in zip(before, after, strict=True)] \
+        == [(5, 0), (5, 0)]
     assert validations == ["run"]
     # The limits still apply to every new document.
     assert codes(await portal.query(DEEP, token=portal.father_token)) == ["QUERY_TOO_DEEP"]

@@ -1,26 +1,42 @@
-"""The view's direct path: a valid JSON POST runs without strawberry's pipeline and answers exactly as
-strawberry's pipeline does (compared with the same operation sent by GET, which always takes it)."""
+"""The view: every request runs through strawberry's pipeline (POST, GET, persisted hash, errors before execution,
+mutations, WebSocket subscriptions), so an extension or a custom directive added to the schema runs on each."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import strawberry
+from graphql import DirectiveLocation
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.extensions import MaskErrors
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from strawberry.directive import DirectiveValue
+from strawberry.extensions import SchemaExtension
 
+from api.app import create_app
 from api.audit.models import AccessRecord
-from api.schema import PortalSchema
+from api.db import create_session_factory, dispose_engine
+from api.demo import seed_demo
+from api.identity.tokens import issue_token
+from api.people.individual_number import IndividualNumberCipher
+from api.schema import PortalSchema, build_schema
+from api.schema.security import OperationRegistry
 from tests.api.conftest import Portal, operation
+from tests.api.schema.test_notices import agency_key, segment_input, serving, subscribe
 from tests.api.schema.test_query import global_id
+from tests.conftest import make_settings
 
 
 @pytest.fixture
 def pipeline_runs(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
-    """The documents strawberry's pipeline executed."""
+    """The documents strawberry's pipeline was asked to execute."""
     runs: list[str | None] = []
     real = PortalSchema.execute
 
@@ -54,7 +70,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "variables"), CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
-async def test_the_direct_path_answers_as_strawberrys_pipeline(
+async def test_post_and_get_answer_alike(
     portal: Portal, pipeline_runs: list[str | None], name: str, variables: Any
 ) -> None:
     if variables == "mother":
@@ -62,27 +78,18 @@ async def test_the_direct_path_answers_as_strawberrys_pipeline(
     elif variables == "malformed":
         variables = {"id": "not base64!"}
     document = operation(name)
-    direct = await portal.query(document, variables, token=portal.father_token)
-    assert pipeline_runs == []
-    assert await by_get(portal, document, variables) == direct
-    assert pipeline_runs == [document]
+    posted = await portal.query(document, variables, token=portal.father_token)
+    assert await by_get(portal, document, variables) == posted
+    assert pipeline_runs == [document, document]
 
 
-async def test_a_persisted_hash_takes_the_direct_path(portal: Portal, pipeline_runs: list[str | None]) -> None:
-    digest = hashlib.sha256(operation("Viewer").encode()).hexdigest()
-    result = await portal.query(None, extensions={"persistedQuery": {"version": 1, "sha256Hash": digest}},
-                                token=portal.father_token)
-    assert result["data"]["viewer"]["name"] == "山田 太郎"
-    assert pipeline_runs == []
-
-
-async def test_each_read_is_recorded_once_on_either_path(portal: Portal, session: AsyncSession) -> None:
+async def test_each_read_is_recorded_once_by_post_or_get(portal: Portal, session: AsyncSession) -> None:
     variables = {"id": global_id("Person", portal.child)}
-    direct = await portal.query(operation("PersonNode"), variables, token=portal.father_token)
-    assert direct["data"]["node"]["name"] == "山田 一郎"
+    posted = await portal.query(operation("PersonNode"), variables, token=portal.father_token)
+    assert posted["data"]["node"]["name"] == "山田 一郎"
     assert await session.scalar(select(func.count()).select_from(AccessRecord)) == 1
     await session.rollback()  # the test session's transaction holds SQLite's write lock
-    assert await by_get(portal, operation("PersonNode"), variables) == direct
+    assert await by_get(portal, operation("PersonNode"), variables) == posted
     assert await session.scalar(select(func.count()).select_from(AccessRecord)) == 2
 
 
@@ -93,7 +100,7 @@ async def test_each_read_is_recorded_once_on_either_path(portal: Portal, session
      "PERSISTED_QUERY_NOT_FOUND"),
     ({"query": "{ viewer { name } }", "operationName": "Other"}, None),  # strawberry: HTTP 400
 ])
-async def test_errors_before_execution_are_left_to_strawberry(
+async def test_errors_before_execution_are_answered_by_the_pipeline(
     portal: Portal, pipeline_runs: list[str | None], body: dict[str, Any], code: str | None
 ) -> None:
     response = await portal.post(body, token=portal.father_token)
@@ -105,7 +112,8 @@ async def test_errors_before_execution_are_left_to_strawberry(
         assert [error["extensions"]["code"] for error in response.json()["errors"]] == [code]
 
 
-async def test_other_requests_are_left_to_strawberry(portal: Portal, pipeline_runs: list[str | None]) -> None:
+async def test_malformed_requests_are_refused_before_the_pipeline(portal: Portal,
+                                                                  pipeline_runs: list[str | None]) -> None:
     batch = await portal.post([{"query": "{ viewer { name } }"}], token=portal.father_token)
     assert batch.status_code == 400
     form = await portal.client.post("/graphql", content=b"query={viewer{name}}",
@@ -113,13 +121,6 @@ async def test_other_requests_are_left_to_strawberry(portal: Portal, pipeline_ru
     assert form.status_code == 400
     assert [error["extensions"]["code"] for error in form.json()["errors"]] == ["BAD_USER_INPUT"]
     assert pipeline_runs == []  # both refused by strawberry's HTTP layer before execution
-
-
-def test_any_other_extension_turns_the_direct_path_off(portal: Portal) -> None:
-    schema = portal.app.state.schema
-    assert schema.runs_documents_directly
-    schema.extensions = [*schema.extensions, MaskErrors]
-    assert not schema.runs_documents_directly
 
 
 async def asgi_post(portal: Portal, chunks: list[bytes]) -> tuple[int, dict[bytes, bytes], bytes]:
@@ -144,13 +145,105 @@ async def asgi_post(portal: Portal, chunks: list[bytes]) -> tuple[int, dict[byte
     return start["status"], dict(start["headers"]), b"".join(body.get("body", b"") for body in bodies)
 
 
-async def test_a_body_sent_in_parts_is_read_whole_on_either_path(portal: Portal,
-                                                                pipeline_runs: list[str | None]) -> None:
+async def test_a_body_sent_in_parts_is_read_whole(portal: Portal) -> None:
     body = json.dumps({"query": "{ viewer { name } }"}).encode()
     status, headers, answer = await asgi_post(portal, [body[:7], body[7:20], body[20:]])
-    assert (status, json.loads(answer), pipeline_runs) == (200, {"data": {"viewer": {"name": "山田 太郎"}}}, [])
+    assert (status, json.loads(answer)) == (200, {"data": {"viewer": {"name": "山田 太郎"}}})
     assert (headers[b"content-type"], headers[b"content-length"]) == (b"application/json", str(len(answer)).encode())
-    assert len(headers[b"x-request-id"]) == 32  # the request-id middleware still wraps the direct path
-    # Not JSON: strawberry's pipeline reads the same parts again and answers its own error.
-    status, _, answer = await asgi_post(portal, [b'{"query": ', b'"{ viewer { name } }"'])
+    assert len(headers[b"x-request-id"]) == 32
+    status, _, answer = await asgi_post(portal, [b'{"query": ', b'"{ viewer { name } }'])
     assert (status, json.loads(answer)["errors"][0]["extensions"]) == (400, {"code": "BAD_USER_INPUT"})
+
+
+# An extension and a directive the portal does not have, added to its schema as any later one would be.
+
+@strawberry.directive(locations=[DirectiveLocation.FIELD], description="Appends a mark to a field's value.")
+def marked(value: DirectiveValue[str], mark: str) -> str:
+    return f"{value}{mark}"
+
+
+class Witness(SchemaExtension):
+    """Records each operation strawberry's pipeline executes, and signs every result it produces."""
+
+    def __init__(self, executed: list[tuple[str, str | None]]) -> None:
+        self.executed = executed
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        self.executed.append((context.operation_type.value, context.operation_name))
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        return {"witness": "strawberry"}
+
+
+SIGNED = {"witness": "strawberry"}
+MARKED_VIEWER = 'query MarkedViewer { viewer { name @marked(mark: "#") } }'
+
+
+@pytest.fixture
+async def witnessed(engine: AsyncEngine, cipher: IndividualNumberCipher, database_url: str,
+                    tmp_path: Path) -> AsyncIterator[tuple[str, str, str, list[tuple[str, str | None]]]]:
+    """(the served app's base URL, the father's token, an agency key, the operations executed): the app with
+    ``Witness`` and ``@marked`` in its schema, and an allowlist holding one document that uses the directive,
+    served by uvicorn (every path, WebSocket included, as in production)."""
+    async with create_session_factory(engine)() as session, session.begin():
+        father = (await seed_demo(session, cipher)).people[0]
+        token = await issue_token(session, father, ttl=timedelta(minutes=15))
+    key = await agency_key(engine, "chiyoda-city")
+    (tmp_path / "MarkedViewer.graphql").write_text(MARKED_VIEWER, encoding="utf-8")
+    settings = make_settings(database_url)
+    executed: list[tuple[str, str | None]] = []
+    schema = build_schema(settings, OperationRegistry.load(tmp_path), extensions=[lambda: Witness(executed)],
+                          directives=[marked])
+    app = create_app(settings, configure_logs=False, schema=schema)
+    async with serving(app) as url:
+        yield url.replace("ws://", "http://").removesuffix("/graphql"), token, key, executed
+    await dispose_engine(app.state.engine)
+
+
+async def test_an_added_extension_and_directive_run_on_every_path(
+    witnessed: tuple[str, str, str, list[tuple[str, str | None]]]
+) -> None:
+    base, token, key, executed = witnessed
+    person = {"authorization": f"Bearer {token}"}
+    marked_name = {"viewer": {"name": "山田 太郎#"}}
+    digest = hashlib.sha256(MARKED_VIEWER.encode()).hexdigest()
+    async with httpx.AsyncClient(base_url=base) as client:
+        posted = await client.post("/graphql", json={"query": MARKED_VIEWER}, headers=person)
+        assert posted.json() == {"data": marked_name, "extensions": SIGNED}
+        got = await client.get("/graphql", params={"query": MARKED_VIEWER}, headers=person)
+        assert got.json() == {"data": marked_name, "extensions": SIGNED}
+        by_hash = await client.post("/graphql", headers=person, json={
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}})
+        assert by_hash.json() == {"data": marked_name, "extensions": SIGNED}
+        by_hash_get = await client.get("/graphql", headers=person, params={
+            "extensions": json.dumps({"persistedQuery": {"version": 1, "sha256Hash": digest}})})
+        assert by_hash_get.json() == by_hash.json()
+        for document, code in (("{ viewer { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+                               ("{ viewer { name ", "GRAPHQL_PARSE_FAILED")):
+            refused = (await client.post("/graphql", json={"query": document}, headers=person)).json()
+            assert ([error["extensions"]["code"] for error in refused["errors"]], refused["extensions"]) \
+                == ([code], SIGNED)
+        unknown = (await client.post("/graphql", headers=person, json={
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}})).json()
+        assert (unknown["errors"][0]["extensions"]["code"], unknown["extensions"]) \
+            == ("PERSISTED_QUERY_NOT_FOUND", SIGNED)
+        assert executed == [("query", "MarkedViewer")] * 4
+
+        socket = await subscribe(base.replace("http://", "ws://") + "/graphql", token)
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": 'subscription Added { noticeAdded { title @marked(mark: "~") } }'}}))
+        await asyncio.sleep(0.3)  # the listener is registered
+        published = await client.post("/graphql", headers={"authorization": f"Bearer {key}"}, json={
+            "query": 'mutation Publish($input: NoticePublishInput!) { noticePublish(input: $input) '
+                     '{ id @marked(mark: "!") } }',
+            "variables": {"input": segment_input(title="父へ")}})
+        assert published.json()["data"]["noticePublish"]["id"].endswith("!")
+        assert published.json()["extensions"] == SIGNED
+        message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert message == {"id": "1", "type": "next",
+                           "payload": {"data": {"noticeAdded": {"title": "父へ~"}}, "extensions": SIGNED}}
+        await socket.close()
+    assert executed[4:] == [("subscription", "Added"), ("mutation", "Publish")]
