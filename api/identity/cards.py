@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.identity.errors import IdentityRefused
 from api.identity.pki_models import Card, CertificateProfile, IssuedCertificate, PhoneCredential
 from api.identity.sandbox_ca import SandboxCA
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person, Sex
+from api.platform.errors import PortalError
 from nfc_bridge.card_info import Basic4Info
 from nfc_bridge.virtual_card.ca import CardCA, Root
 from nfc_bridge.virtual_card.store import CardData
@@ -60,7 +60,7 @@ async def issue_virtual_card(
     """A virtual card file for the person, its certificates from the sandbox card intermediates."""
     person = await session.get(Person, person_id)
     if person is None:
-        raise IdentityRefused("NOT_FOUND", "No such person.")
+        raise PortalError("NOT_FOUND", "No such person.")
     holder = Basic4Info(person.name, person.address, person.birth_date, "1" if person.sex is Sex.MALE else "2")
     auth_ca, sign_ca = ca.authorities["card-auth"], ca.authorities["card-sign"]
     # The bridge's card builder makes the keys, PIN records and card-info data; the certificates are
@@ -117,12 +117,12 @@ def load_csr(der: bytes) -> x509.CertificateSigningRequest:
     try:
         csr = x509.load_der_x509_csr(der)
     except ValueError as error:
-        raise IdentityRefused("CSR_INVALID", "The CSR is not a DER PKCS#10 request.") from error
+        raise PortalError("CSR_INVALID", "The CSR is not a DER PKCS#10 request.") from error
     key = csr.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise IdentityRefused("CSR_INVALID", "The phone key must be EC P-256.")
+        raise PortalError("CSR_INVALID", "The phone key must be EC P-256.")
     if not csr.is_signature_valid:
-        raise IdentityRefused("CSR_INVALID", "The CSR is not signed by its own key (proof of possession).")
+        raise PortalError("CSR_INVALID", "The CSR is not signed by its own key (proof of possession).")
     return csr
 
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from strawberry import relay
 
 from api.pagination import InvalidPageRequest, Page, PageRequest
-from api.schema.errors import ErrorCode, PublicError
+from api.platform.errors import ErrorCode, PortalError
 
 N = TypeVar("N")
 
@@ -17,7 +17,7 @@ def page_request(first: int | None, after: str | None) -> PageRequest:
     try:
         return PageRequest.parse(first, after)
     except InvalidPageRequest as error:
-        raise PublicError(ErrorCode.BAD_USER_INPUT, str(error)) from error
+        raise PortalError(ErrorCode.BAD_USER_INPUT, str(error)) from error
 
 
 def to_connection(page: Page[Any], node: Callable[[Any], N]) -> relay.Connection[N]:

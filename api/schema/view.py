@@ -21,12 +21,14 @@ from strawberry.types.unset import UNSET
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
 from api.db import Reader
 from api.identity.authentication import AuthenticatedPerson, authenticate_person_with
+from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
 from api.identity.tokens import TokenRejected
 from api.people.individual_number import IndividualNumberCipher
 from api.schema import PortalSchema
 from api.schema.context import Context, Loaders
 from api.schema.errors import ErrorCode
+from api.settings import Settings
 
 
 class SubResponse(Response):
@@ -51,6 +53,8 @@ class PortalGraphQL(GraphQL[Context, None]):
         sessions: SessionCache | None = None,
         cipher: IndividualNumberCipher,
         graphiql: bool,
+        settings: Settings,
+        identity: ProcessIdentityService,
     ) -> None:
         super().__init__(
             schema,
@@ -66,6 +70,8 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.reader = reader
         self.sessions = sessions
         self.cipher = cipher
+        self.settings = settings
+        self.identity = identity
         self._runs_directly = schema.runs_documents_directly
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -167,6 +173,8 @@ class PortalGraphQL(GraphQL[Context, None]):
             agency=agency,
             token_problem=problem,
             loaders=Loaders(self.read_session_factory, known),
+            settings=self.settings,
+            identity=self.identity,
         )
 
     async def on_ws_connect(self, context: Context) -> Any:
