@@ -24,7 +24,7 @@ from api.agencies.credentials import (
     PAYMENTS_REFUND,
     PAYMENTS_REPORTS,
     AgencyPrincipal,
-    resolve_agency_key,
+    authenticate_agency,
 )
 from api.db import utcnow
 from api.identity.tokens import TokenRejected
@@ -45,11 +45,10 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise PortalError(ErrorCode.UNAUTHENTICATED, "Send the agency's API key as a bearer token.")
-        async with session_factory() as session:
-            try:
-                principal = await resolve_agency_key(session, key.strip())
-            except TokenRejected as error:
-                raise PortalError(ErrorCode.UNAUTHENTICATED, "The API key is not valid.") from error
+        try:
+            principal = await authenticate_agency(session_factory, key.strip())
+        except TokenRejected as error:
+            raise PortalError(ErrorCode.UNAUTHENTICATED, "The API key is not valid.") from error
         if scope not in principal.scopes:
             raise PortalError(ErrorCode.FORBIDDEN, f"This API key lacks the scope {scope}.")
         return principal

@@ -12,7 +12,7 @@ from strawberry import relay
 from api.agencies.credentials import NOTICES_PUBLISH
 from api.identity.scopes import NOTICES_WRITE
 from api.notices import inbox
-from api.notices.segments import InvalidSegment, Segment
+from api.notices.segments import Segment
 from api.notices.service import AttachmentSpec, Mark, NewNotice
 from api.platform.errors import ErrorCode, PortalError
 from api.schema.context import Info
@@ -95,10 +95,7 @@ class NoticesMutation:
     @strawberry.mutation(description="An agency publishes a notice (agency API key with notices:publish).")
     async def notice_publish(self, info: Info, input: NoticePublishInput) -> PublishedNoticeType:
         agency = info.context.require_agency(NOTICES_PUBLISH)
-        try:
-            segment = Segment(**vars(input.segment)) if input.segment else None
-        except InvalidSegment as invalid:
-            raise PortalError(ErrorCode.BAD_USER_INPUT, str(invalid)) from invalid
+        segment = Segment(**vars(input.segment)) if input.segment else None
         new = NewNotice(
             audience=input.audience, category=input.category, title=input.title, body=input.body,
             priority=input.priority, recipient_code=input.recipient_code, segment=segment,
