@@ -28,7 +28,7 @@ from api.agencies.credentials import (
 )
 from api.db import utcnow
 from api.identity.tokens import TokenRejected
-from api.pagination import InvalidPageRequest, PageRequest
+from api.pagination import PageRequest
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.settings import Settings
 from api.webhooks import WebhookVerificationError, verify_webhook
@@ -143,14 +143,11 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
         try:
             first = int(raw_first) if raw_first is not None else None
             state = PaymentState(params["state"]) if "state" in params else None
-            page_request = PageRequest.parse(first, params.get("after"))
-        except InvalidPageRequest as error:
-            raise PortalError(ErrorCode.BAD_USER_INPUT, str(error)) from error
         except ValueError as error:
             raise PortalError(ErrorCode.BAD_USER_INPUT,
                               "first must be an integer and state a payment state.") from error
         return JSONResponse(await reads.agency_payments_view(
-            session_factory, principal.agency_id, page_request, state=state,
+            session_factory, principal.agency_id, PageRequest.parse(first, params.get("after")), state=state,
             from_day=day_param(params.get("from_date"), "from_date"),
             to_day=day_param(params.get("to_date"), "to_date"), reference=params.get("reference")))
 
