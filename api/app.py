@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.db import create_engine, create_session_factory, dispose_engine, reader_for
 from api.identity import http as identity_http
+from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache, listen_for_changes
 from api.logs import configure_logging, request_id_var
 from api.migrate import MIGRATIONS
@@ -36,7 +37,8 @@ RouteFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], list[BaseR
 LifespanHook = Callable[[Starlette], AbstractAsyncContextManager[None]]
 # Domains add their HTTP routes here: a function taking (settings, session_factory) and returning a list of
 # Starlette routes (e.g. the corporate REST API mounted at /corporate).
-ROUTE_FACTORIES: tuple[RouteFactory, ...] = (identity_http.routes, corporate_rest.routes, payment_routes)
+# (The identity routes share the process's identity service with GraphQL: create_app mounts them itself.)
+ROUTE_FACTORIES: tuple[RouteFactory, ...] = (corporate_rest.routes, payment_routes)
 # Domains that keep something open for the app's lifetime (a LISTEN connection, ...) add a function here:
 # it takes the app and returns an async context manager, entered at startup.
 LIFESPAN_HOOKS: tuple[LifespanHook, ...] = (notice_broker_lifespan,)
@@ -91,10 +93,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True,
     cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
     reader = reader_for(engine)
     sessions = SessionCache(reader, settings.session_cache_size)
+    identity = ProcessIdentityService(settings, session_factory)
     graphql_app = PortalGraphQL(schema or build_schema(settings), session_factory=session_factory,
                                 read_session_factory=create_session_factory(engine, read_only=True),
                                 reader=reader, sessions=sessions,
-                                cipher=cipher, graphiql=settings.graphiql)
+                                cipher=cipher, graphiql=settings.graphiql, settings=settings, identity=identity)
     head = _migration_head()
 
     async def healthz(_: Request) -> JSONResponse:
@@ -130,6 +133,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True,
         WebSocketRoute("/graphql", graphql_app),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        *identity_http.routes(settings, identity),
     ]
     for factory in ROUTE_FACTORIES:
         routes.extend(factory(settings, session_factory))
@@ -143,4 +147,5 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True,
     app.state.session_factory = session_factory
     app.state.cipher = cipher
     app.state.schema = graphql_app.schema
+    app.state.identity = identity  # for tests, which give it their own transport and clock
     return app

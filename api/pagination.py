@@ -8,12 +8,17 @@ import json
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from api.platform.errors import ErrorCode, PortalError
+
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100
 
 
-class InvalidPageRequest(ValueError):
+class InvalidPageRequest(PortalError, ValueError):
     """A page size out of range or a cursor this server did not make."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.BAD_USER_INPUT, message)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from datetime import date, datetime, time
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.platform.errors import PortalError
 from payments import idempotency, service
-from payments.errors import PaymentRefused
 from payments.ledger import JST
 from payments.models import (
     BankReceipt,
@@ -45,7 +45,7 @@ class BankImport:
 def parse_file(text: str) -> list[dict[str, str]]:
     reader = csv.DictReader(io.StringIO(text))
     if tuple(reader.fieldnames or ()) != COLUMNS:
-        raise PaymentRefused("BAD_USER_INPUT", f"the file's header must be {','.join(COLUMNS)}")
+        raise PortalError("BAD_USER_INPUT", f"the file's header must be {','.join(COLUMNS)}")
     return list(reader)
 
 
@@ -55,8 +55,8 @@ async def import_received_payments(session: AsyncSession, text: str, *, now: dat
         try:
             amount = yen(int(line["amount"]))
             paid_on = date.fromisoformat(line["paid_on"])
-        except (ValueError, PaymentRefused) as error:
-            raise PaymentRefused("BAD_USER_INPUT", f"line {number}: bad amount or date") from error
+        except (ValueError, PortalError) as error:
+            raise PortalError("BAD_USER_INPUT", f"line {number}: bad amount or date") from error
         receipt_id = uuid.uuid4()
         inserted = await session.scalar(
             idempotency.insert_ignoring_conflicts(session, BankReceipt)

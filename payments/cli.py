@@ -152,8 +152,8 @@ def cmd_work(args: argparse.Namespace) -> None:
 
 def cmd_import_bank(args: argparse.Namespace) -> None:
     from api.db import utcnow
+    from api.platform.errors import PortalError
     from payments.bank import import_received_payments
-    from payments.errors import PaymentRefused
 
     text = args.file.read_text(encoding="utf-8")
 
@@ -164,7 +164,7 @@ def cmd_import_bank(args: argparse.Namespace) -> None:
 
     try:
         print(json.dumps(asyncio.run(_with_db(settings_for_command(), work))))
-    except PaymentRefused as error:
+    except PortalError as error:
         sys.exit(f"mynaportal: {error}")
 
 

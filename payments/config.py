@@ -1,4 +1,4 @@
-"""Building the gateway and URLs from settings (the only place payments reads ``Settings``)."""
+"""Building the gateway and URLs from settings."""
 
 from __future__ import annotations
 

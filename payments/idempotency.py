@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from payments.errors import PaymentRefused
+from api.platform.errors import PortalError
 from payments.models import IdempotencyKey
 
 RETENTION = timedelta(hours=24)
@@ -33,7 +33,7 @@ def insert_ignoring_conflicts(session: AsyncSession, table: Any) -> Any:
 
 def check_key(key: Any) -> str:
     if not isinstance(key, str) or not _KEY.match(key):
-        raise PaymentRefused("IDEMPOTENCY_KEY_INVALID",
+        raise PortalError("IDEMPOTENCY_KEY_INVALID",
                              "Idempotency-Key must be 1-255 characters of A-Z, a-z, 0-9 and '-'.")
     return key
 
@@ -78,10 +78,10 @@ async def claim(
         existing = await _load(session, scope, key)
         assert existing is not None
     if existing.request_hash != digest:
-        raise PaymentRefused("IDEMPOTENCY_KEY_REUSED",
+        raise PortalError("IDEMPOTENCY_KEY_REUSED",
                              "This Idempotency-Key was already used with a different request.")
     if existing.resource_id is None:
-        raise PaymentRefused("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key's request did not complete.")
+        raise PortalError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key's request did not complete.")
     return existing.resource_id
 
 

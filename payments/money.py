@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments.errors import PaymentRefused
+from api.platform.errors import PortalError
 from payments.models import MAX_AMOUNT_YEN
 
 
 def yen(value: Any, *, field: str = "amount") -> int:
     # bool is an int subclass and floats round silently: both are refused, as are strings.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PaymentRefused("AMOUNT_INVALID", f"{field} must be a whole number of yen.")
+        raise PortalError("AMOUNT_INVALID", f"{field} must be a whole number of yen.")
     if value <= 0:
-        raise PaymentRefused("AMOUNT_INVALID", f"{field} must be a positive number of yen.")
+        raise PortalError("AMOUNT_INVALID", f"{field} must be a positive number of yen.")
     if value > MAX_AMOUNT_YEN:
-        raise PaymentRefused("AMOUNT_INVALID", f"{field} must be at most {MAX_AMOUNT_YEN} yen.")
+        raise PortalError("AMOUNT_INVALID", f"{field} must be at most {MAX_AMOUNT_YEN} yen.")
     return value

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.agencies.service import person_for_code
+from api.platform.errors import PortalError
 from payments import callbacks, idempotency, slips
-from payments.errors import PaymentRefused
 from payments.models import OrderState, Payment, PaymentOrder
 from payments.money import yen
 
@@ -39,14 +39,14 @@ class NewOrder:
 def _validate(new: NewOrder, today: date) -> date:
     yen(new.amount)
     if not new.purpose.strip() or len(new.purpose) > 200:
-        raise PaymentRefused("BAD_USER_INPUT", "purpose must be 1-200 characters.")
+        raise PortalError("BAD_USER_INPUT", "purpose must be 1-200 characters.")
     if not new.agency_reference.strip() or len(new.agency_reference) > 64:
-        raise PaymentRefused("BAD_USER_INPUT", "reference must be 1-64 characters.")
+        raise PortalError("BAD_USER_INPUT", "reference must be 1-64 characters.")
     payable_until = new.payable_until or new.due_date
     if payable_until < new.due_date:
-        raise PaymentRefused("BAD_USER_INPUT", "payable_until must not be before due_date.")
+        raise PortalError("BAD_USER_INPUT", "payable_until must not be before due_date.")
     if payable_until < today or (payable_until - today).days > MAX_PAYABLE_DAYS:
-        raise PaymentRefused("BAD_USER_INPUT", "payable_until must be between today and two years from today.")
+        raise PortalError("BAD_USER_INPUT", "payable_until must be between today and two years from today.")
     return payable_until
 
 
@@ -63,11 +63,11 @@ async def create_order(
         return order, False
     person_id = await person_for_code(session, agency_id, new.person_code)
     if person_id is None:
-        raise PaymentRefused("NOT_FOUND", "No person has this code at your agency.")
+        raise PortalError("NOT_FOUND", "No person has this code at your agency.")
     taken = await session.scalar(select(PaymentOrder.id).where(PaymentOrder.agency_id == agency_id,
                                                                PaymentOrder.agency_reference == new.agency_reference))
     if taken is not None:
-        raise PaymentRefused("ORDER_REFERENCE_TAKEN", "An order with this reference already exists.")
+        raise PortalError("ORDER_REFERENCE_TAKEN", "An order with this reference already exists.")
     for _ in range(3):
         order = PaymentOrder(
             agency_id=agency_id, person_id=person_id, amount=new.amount, purpose=new.purpose.strip(),
@@ -83,7 +83,7 @@ async def create_order(
             # The (agency, reference) key lost a race with another request, or a 納付番号 collided.
             if await session.scalar(select(PaymentOrder.id).where(
                     PaymentOrder.agency_id == agency_id, PaymentOrder.agency_reference == new.agency_reference)):
-                raise PaymentRefused("ORDER_REFERENCE_TAKEN", "An order with this reference already exists.") \
+                raise PortalError("ORDER_REFERENCE_TAKEN", "An order with this reference already exists.") \
                     from error
             continue
         await idempotency.remember(session, scope, idempotency_key, order.id)
@@ -94,7 +94,7 @@ async def create_order(
 async def agency_order(session: AsyncSession, agency_id: uuid.UUID, order_id: uuid.UUID) -> PaymentOrder:
     order = await session.get(PaymentOrder, order_id)
     if order is None or order.agency_id != agency_id:
-        raise PaymentRefused("NOT_FOUND", "No such order.")
+        raise PortalError("NOT_FOUND", "No such order.")
     return order
 
 
@@ -114,7 +114,7 @@ async def cancel_order(
         .returning(PaymentOrder.id)
     )
     if cancelled is None:
-        raise PaymentRefused("ORDER_NOT_CANCELLABLE",
+        raise PortalError("ORDER_NOT_CANCELLABLE",
                              "Only an open order with no payment in progress can be cancelled.")
     await idempotency.remember(session, scope, idempotency_key, order_id)
     await session.refresh(order)

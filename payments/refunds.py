@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.db import utcnow
+from api.platform.errors import PortalError
 from payments import callbacks, idempotency, ledger
-from payments.errors import PaymentRefused
 from payments.gateways.base import Gateway, GatewayRejected, GatewayUnavailable
 from payments.models import Payment, PaymentMethod, PaymentState, Refund, RefundState
 from payments.money import yen
@@ -33,7 +33,7 @@ async def refund_payment(
     yen(amount)
     if refund_amount_available is not None and (
             isinstance(refund_amount_available, bool) or not isinstance(refund_amount_available, int)):
-        raise PaymentRefused("AMOUNT_INVALID", "refund_amount_available must be a whole number of yen.")
+        raise PortalError("AMOUNT_INVALID", "refund_amount_available must be a whole number of yen.")
     scope = f"agency:{agency_id}:refund"
     body = {"payment_id": str(payment_id), "amount": amount, "refund_amount_available": refund_amount_available}
     original: uuid.UUID | None = None
@@ -60,9 +60,9 @@ async def _reserve(
 ) -> Refund:
     payment = await session.get(Payment, payment_id)
     if payment is None or payment.agency_id != agency_id:
-        raise PaymentRefused("NOT_FOUND", "No such payment.")
+        raise PortalError("NOT_FOUND", "No such payment.")
     if payment.state != PaymentState.SUCCESS or payment.method == PaymentMethod.PAYEASY:
-        raise PaymentRefused("REFUND_NOT_AVAILABLE",
+        raise PortalError("REFUND_NOT_AVAILABLE",
                              "Only successful card or net-banking payments can be refunded here.")
     conditions = [Payment.id == payment_id, Payment.state == PaymentState.SUCCESS,
                   Payment.refunded_amount + amount <= Payment.amount]
@@ -75,9 +75,9 @@ async def _reserve(
         available = await session.scalar(select(Payment.amount - Payment.refunded_amount)
                                           .where(Payment.id == payment_id))
         if expected is not None and available != expected:
-            raise PaymentRefused("REFUND_AMOUNT_AVAILABLE_MISMATCH",
+            raise PortalError("REFUND_AMOUNT_AVAILABLE_MISMATCH",
                                  f"refund_amount_available is {expected}, but {available} yen remain refundable.")
-        raise PaymentRefused("REFUND_EXCEEDS_AVAILABLE", f"Only {available} yen remain refundable.")
+        raise PortalError("REFUND_EXCEEDS_AVAILABLE", f"Only {available} yen remain refundable.")
     refund = Refund(payment_id=payment_id, agency_id=agency_id, amount=amount, created_at=now)
     session.add(refund)
     await session.flush()

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.agencies.models import AgencyPersonCode
 from api.db import utcnow
 from api.identity.scopes import PAYMENTS_WRITE
+from api.platform.errors import PortalError
 from api.proxies.service import acting_for
 from payments import callbacks, idempotency, ledger
-from payments.errors import PaymentRefused
 from payments.gateways.base import Gateway, GatewayRejected, GatewaySession, GatewayUnavailable
 from payments.models import (
     OrderState,
@@ -141,7 +141,7 @@ async def start_payment(
     """
     now = now or utcnow()
     if method not in (PaymentMethod.CARD, PaymentMethod.NET_BANKING):
-        raise PaymentRefused("BAD_USER_INPUT", "Pay by card or net banking here; Pay-easy at a bank or ATM.")
+        raise PortalError("BAD_USER_INPUT", "Pay by card or net banking here; Pay-easy at a bank or ATM.")
     scope = f"person:{actor_id}:payment-start"
 
     async def claim_and_create(session: AsyncSession) -> Payment | None:
@@ -167,12 +167,12 @@ async def _new_payment(
 ) -> Payment:
     order = await session.get(PaymentOrder, order_id)
     if order is None:
-        raise PaymentRefused("NOT_FOUND", "No such order.")
+        raise PortalError("NOT_FOUND", "No such order.")
     acting = await acting_for(session, actor_id, order.person_id, PAYMENTS_WRITE, today=today, purpose="payments:pay")
     if acting is None:
-        raise PaymentRefused("NOT_FOUND", "No such order.")  # do not reveal someone else's order
+        raise PortalError("NOT_FOUND", "No such order.")  # do not reveal someone else's order
     if order.state != OrderState.OPEN or today > order.payable_until:
-        raise PaymentRefused("ORDER_NOT_PAYABLE", f"This order cannot be paid (it is {order.state.value}).")
+        raise PortalError("ORDER_NOT_PAYABLE", f"This order cannot be paid (it is {order.state.value}).")
     payment = Payment(
         order_id=order.id, agency_id=order.agency_id, person_id=order.person_id, actor_person_id=actor_id,
         acting_basis=acting.basis.value, method=method, amount=order.amount, state=PaymentState.CREATED,
@@ -184,7 +184,7 @@ async def _new_payment(
             session.add(payment)
             await session.flush()
     except IntegrityError as error:
-        raise PaymentRefused("PAYMENT_IN_PROGRESS",
+        raise PortalError("PAYMENT_IN_PROGRESS",
                              "Another payment of this order is in progress; finish or cancel it first.") from error
     session.add(PaymentEvent(payment_id=payment.id, state=PaymentState.CREATED, source="api", occurred_at=now))
     return payment
@@ -205,7 +205,7 @@ async def ensure_started(
             expires_in=max(60, int((payment.expires_at - now).total_seconds())),
         )
     except GatewayUnavailable as error:
-        raise PaymentRefused("GATEWAY_UNAVAILABLE",
+        raise PortalError("GATEWAY_UNAVAILABLE",
                              "The payment service is unavailable; try again with the same Idempotency-Key.") from error
 
     async def record_start(session: AsyncSession) -> Payment:
@@ -270,19 +270,19 @@ async def cancel_payment(
         payment = await session.get(Payment, payment_id)
         if payment is None or await acting_for(session, actor_id, payment.person_id, PAYMENTS_WRITE, today=today,
                                                purpose="payments:cancel") is None:
-            raise PaymentRefused("NOT_FOUND", "No such payment.")
+            raise PortalError("NOT_FOUND", "No such payment.")
     if payment.state in FINISHED or payment.state == PaymentState.SUBMITTED:
-        raise PaymentRefused("PAYMENT_NOT_CANCELLABLE", f"The payment is {payment.state.value}.")
+        raise PortalError("PAYMENT_NOT_CANCELLABLE", f"The payment is {payment.state.value}.")
     remote = None
     if payment.gateway_reference is not None:
         try:
             remote = await gateway.cancel_session(payment.gateway_reference)
         except GatewayUnavailable as error:
-            raise PaymentRefused("GATEWAY_UNAVAILABLE", "The payment service is unavailable; try again.") from error
+            raise PortalError("GATEWAY_UNAVAILABLE", "The payment service is unavailable; try again.") from error
     async with session_factory() as session, session.begin():
         if remote is not None and remote.state != "cancelled":
             await apply_gateway_session(session, remote, source="api", now=now)
-            raise PaymentRefused("PAYMENT_NOT_CANCELLABLE", f"The payment is {remote.state} at the gateway.")
+            raise PortalError("PAYMENT_NOT_CANCELLABLE", f"The payment is {remote.state} at the gateway.")
         changed = await transition(session, payment_id, PaymentState.CANCELLED, source="api", now=now,
                                    failure_code="P0030")
         result = changed or await session.get(Payment, payment_id, populate_existing=True)

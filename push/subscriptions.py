@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import new_id, utcnow
+from api.platform.errors import PortalError
 from push.encryption import InvalidSubscriptionKeys, validate_keys
 from push.models import PushSubscription
 from push.vapid import b64url_decode, key_for_public
@@ -18,12 +19,8 @@ from push.vapid import b64url_decode, key_for_public
 MAX_DEVICES = 20
 
 
-class SubscriptionRefused(Exception):
+class SubscriptionRefused(PortalError):
     """``code``: BAD_USER_INPUT or NOT_FOUND."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def validate_endpoint(endpoint: str) -> str:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency, AgencyCredential
 from api.db import utcnow
@@ -54,6 +54,12 @@ async def resolve_agency_key(session: AsyncSession, key: str) -> AgencyPrincipal
     if row is None or row.revoked_at is not None:
         raise TokenRejected("invalid")
     return AgencyPrincipal(agency_id=row.agency_id, scopes=frozenset(row.scopes.split()), credential_id=row.id)
+
+
+async def authenticate_agency(session_factory: async_sessionmaker[AsyncSession], key: str) -> AgencyPrincipal:
+    """The agency whose API key this is (a unit of work for the REST routes); TokenRejected if none."""
+    async with session_factory() as session:
+        return await resolve_agency_key(session, key)
 
 
 async def revoke_agency_key(session: AsyncSession, key: str) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency, AgencyPersonCode
 from api.pagination import InvalidPageRequest, Page, PageRequest, page_of
@@ -64,3 +64,9 @@ async def agencies_page(session: AsyncSession, request: PageRequest) -> Page[Age
         query = query.where(Agency.slug > request.after[0])
     rows = list(await session.scalars(query))
     return page_of(rows, request, key=lambda agency: (agency.slug,))
+
+
+async def list_agencies(read_session_factory: async_sessionmaker[AsyncSession], request: PageRequest) -> Page[Agency]:
+    """Agencies in the order of their slug (public facts)."""
+    async with read_session_factory() as session:
+        return await agencies_page(session, request)

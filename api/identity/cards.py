@@ -19,11 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.identity.errors import IdentityRefused
 from api.identity.pki_models import Card, CertificateProfile, IssuedCertificate, PhoneCredential
 from api.identity.sandbox_ca import SandboxCA
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person, Sex
+from api.platform.errors import PortalError
 
 # The card maker (`myna-bridge virtual-card load`) reads this format; nfc_bridge/virtual_card/issuance.py
 # documents it. Only standard encodings cross: PEM keys and certificates, and the facts printed on the card.
@@ -111,7 +111,7 @@ async def issue_virtual_card(
     valid until the card's expiry (the birthday in its fifth year) unless ``not_after`` says otherwise."""
     person = await session.get(Person, person_id)
     if person is None:
-        raise IdentityRefused("NOT_FOUND", "No such person.")
+        raise PortalError("NOT_FOUND", "No such person.")
     sex = "1" if person.sex is Sex.MALE else "2"
     expiry_year = dt.date.today().year + CARD_LIFETIME_YEARS
     expires = dt.datetime(expiry_year, person.birth_date.month, min(person.birth_date.day, 28), tzinfo=dt.UTC)
@@ -173,12 +173,12 @@ def load_csr(der: bytes) -> x509.CertificateSigningRequest:
     try:
         csr = x509.load_der_x509_csr(der)
     except ValueError as error:
-        raise IdentityRefused("CSR_INVALID", "The CSR is not a DER PKCS#10 request.") from error
+        raise PortalError("CSR_INVALID", "The CSR is not a DER PKCS#10 request.") from error
     key = csr.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise IdentityRefused("CSR_INVALID", "The phone key must be EC P-256.")
+        raise PortalError("CSR_INVALID", "The phone key must be EC P-256.")
     if not csr.is_signature_valid:
-        raise IdentityRefused("CSR_INVALID", "The CSR is not signed by its own key (proof of possession).")
+        raise PortalError("CSR_INVALID", "The CSR is not signed by its own key (proof of possession).")
     return csr
 
 

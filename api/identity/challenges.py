@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.identity.errors import IdentityRefused
 from api.identity.login_models import LoginChallenge
+from api.platform.errors import PortalError
 
 CHALLENGE_TTL = dt.timedelta(minutes=2)
 LOGIN_CONTEXT = b"mynaportal-login-v1"
@@ -37,7 +37,7 @@ def login_message(client_id: str, nonce: bytes) -> bytes:
 
 def check_client_id(client_id: str) -> str:
     if not 1 <= len(client_id) <= 100 or not client_id.isascii() or not client_id.isprintable():
-        raise IdentityRefused("BAD_USER_INPUT", "The client id must be 1-100 printable ASCII characters.")
+        raise PortalError("BAD_USER_INPUT", "The client id must be 1-100 printable ASCII characters.")
     return client_id
 
 
@@ -63,9 +63,9 @@ async def spend_challenge(session: AsyncSession, challenge_id: uuid.UUID, client
         return Challenge(spent.id, spent.nonce, spent.client_id, spent.expires_at)
     row = await session.get(LoginChallenge, challenge_id)
     if row is None:
-        raise IdentityRefused("CHALLENGE_UNKNOWN", "No such login challenge.")
+        raise PortalError("CHALLENGE_UNKNOWN", "No such login challenge.")
     if row.client_id != client_id:
-        raise IdentityRefused("CHALLENGE_CLIENT_MISMATCH", "This challenge was issued to another client.")
+        raise PortalError("CHALLENGE_CLIENT_MISMATCH", "This challenge was issued to another client.")
     if row.used_at is not None:
-        raise IdentityRefused("CHALLENGE_USED", "This challenge was already used; start a new login.")
-    raise IdentityRefused("CHALLENGE_EXPIRED", "This challenge has expired; start a new login.")
+        raise PortalError("CHALLENGE_USED", "This challenge was already used; start a new login.")
+    raise PortalError("CHALLENGE_EXPIRED", "This challenge has expired; start a new login.")

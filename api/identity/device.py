@@ -12,9 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.identity.errors import IdentityRefused
 from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus
 from api.identity.scopes import TV_SCOPES
+from api.platform.errors import PortalError
 
 DEVICE_CODE_TTL = dt.timedelta(minutes=10)
 POLL_INTERVAL = 5
@@ -55,7 +55,7 @@ def _hash(device_code: str) -> bytes:
 def normalise_user_code(raw: str) -> str:
     letters = "".join(c for c in raw.upper() if c.isalnum())
     if len(letters) != 8 or any(c not in USER_CODE_ALPHABET for c in letters):
-        raise IdentityRefused("DEVICE_CODE_UNKNOWN", "No TV is waiting for this code.")
+        raise PortalError("DEVICE_CODE_UNKNOWN", "No TV is waiting for this code.")
     return f"{letters[:4]}-{letters[4:]}"
 
 
@@ -96,10 +96,10 @@ async def decide(session: AsyncSession, user_code: str, person_id: uuid.UUID, *,
         return decided
     row = await session.scalar(select(DeviceAuthorization).where(DeviceAuthorization.user_code == code))
     if row is None:
-        raise IdentityRefused("DEVICE_CODE_UNKNOWN", "No TV is waiting for this code.")
+        raise PortalError("DEVICE_CODE_UNKNOWN", "No TV is waiting for this code.")
     if row.status != DeviceGrantStatus.PENDING:
-        raise IdentityRefused("DEVICE_CODE_DECIDED", "This TV sign-in was already decided.")
-    raise IdentityRefused("DEVICE_CODE_EXPIRED", "This code has expired; start again on the TV.")
+        raise PortalError("DEVICE_CODE_DECIDED", "This TV sign-in was already decided.")
+    raise PortalError("DEVICE_CODE_EXPIRED", "This code has expired; start again on the TV.")
 
 
 async def poll(session: AsyncSession, device_code: str, client_id: str,

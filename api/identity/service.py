@@ -12,6 +12,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import httpx
@@ -21,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.db import utcnow
 from api.identity import cards, challenges, device, rate_limit, sessions
-from api.identity.errors import IdentityRefused
 from api.identity.pki_models import Card, CertificateProfile, IssuedCertificate, PhoneCredential
 from api.identity.revocation import RevocationChecker, RevocationUnavailable, Status
 from api.identity.sandbox_ca import SandboxCA, is_sandbox_certificate
 from api.identity.scopes import PERSON_SCOPES
 from api.identity.verification import ChainVerifier, CheckedPath, Usage, verify_signature
+from api.platform.errors import PortalError
 from api.settings import Settings
 
 logger = logging.getLogger("api.identity")
@@ -98,8 +99,8 @@ class IdentityService:
                 ]
             if any(waits):
                 retry = max(w for w in waits if w)
-                raise IdentityRefused("RATE_LIMITED", f"Too many login attempts; retry in {retry} s.",
-                                      retry_after=retry)
+                raise PortalError("RATE_LIMITED", f"Too many login attempts; retry in {retry} s.",
+                                      extensions={"retryAfter": retry})
             async with session.begin():
                 challenge = await challenges.spend_challenge(session, challenge_id, client_id, now)
         path = await self.check_certificate(certificate, chain, Usage.AUTHENTICATION)
@@ -119,10 +120,10 @@ class IdentityService:
             status = await self.revocation.status(path.leaf, path.issuer)
         except RevocationUnavailable as error:
             logger.warning("revocation status unavailable: %s", error)
-            raise IdentityRefused("REVOCATION_UNAVAILABLE",
+            raise PortalError("REVOCATION_UNAVAILABLE",
                                   "The certificate's revocation status cannot be checked now; try again.") from error
         if status is Status.REVOKED:
-            raise IdentityRefused("CERTIFICATE_REVOKED", "This certificate has been revoked.")
+            raise PortalError("CERTIFICATE_REVOKED", "This certificate has been revoked.")
         return path
 
     async def _linked(self, session: AsyncSession, path: CheckedPath,
@@ -130,12 +131,12 @@ class IdentityService:
         issued = await session.scalar(select(IssuedCertificate).where(
             IssuedCertificate.fingerprint == path.fingerprint))
         if issued is None or issued.profile not in profiles:
-            raise IdentityRefused("CERTIFICATE_UNKNOWN", "This certificate is not linked to a person here.")
+            raise PortalError("CERTIFICATE_UNKNOWN", "This certificate is not linked to a person here.")
         return issued
 
     def _require_anchors(self) -> None:
         if not self.chains.anchors:
-            raise IdentityRefused("CARD_LOGIN_UNAVAILABLE", "Card login is not configured on this server.")
+            raise PortalError("CARD_LOGIN_UNAVAILABLE", "Card login is not configured on this server.")
 
     async def refresh(self, refresh_token: str) -> sessions.TokenPair:
         now = self.clock()
@@ -147,7 +148,7 @@ class IdentityService:
                         session, spent.person_id, scopes=frozenset(spent.scopes.split()), client=spent.client,
                         access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl,
                         now=now, family_id=spent.family_id)
-            except IdentityRefused as error:
+            except PortalError as error:
                 if error.code != "REFRESH_TOKEN_REUSED":
                     raise
                 refused = error
@@ -163,7 +164,7 @@ class IdentityService:
     async def issue_phone_credential(self, person_id: uuid.UUID, csr_der: bytes, sign_certificate: bytes,
                                      chain: Sequence[bytes], signature: bytes) -> cards.PhoneCertificates:
         if self.ca is None:
-            raise IdentityRefused("CARD_LOGIN_UNAVAILABLE", "This server does not issue phone credentials.")
+            raise PortalError("CARD_LOGIN_UNAVAILABLE", "This server does not issue phone credentials.")
         csr = cards.load_csr(csr_der)
         path = await self.check_certificate(sign_certificate, chain, Usage.SIGNATURE)
         verify_signature(path.leaf, phone_credential_message(csr_der), signature)
@@ -171,7 +172,7 @@ class IdentityService:
             issued = await self._linked(session, path, {CertificateProfile.CARD_SIGN})
             card = await session.get(Card, issued.card_id)
         if issued.person_id != person_id or card is None or card.revoked_at is not None:
-            raise IdentityRefused("CARD_NOT_FOUND", "This card is not a valid card of the signed-in person.")
+            raise PortalError("CARD_NOT_FOUND", "This card is not a valid card of the signed-in person.")
         async with self.session_factory() as session, session.begin():
             return await cards.issue_phone_credential(session, self.ca, card, csr, now=self.clock())
 
@@ -183,6 +184,21 @@ class IdentityService:
         async with self.session_factory() as session:
             return await session.scalar(select(PhoneCredential).where(
                 PhoneCredential.person_id == person_id, PhoneCredential.revoked_at.is_(None)))
+
+    # -- the sandbox CA's OCSP responder and CRLs ------------------------------------------------------
+    async def issued_certificate(self, issuer: str, serial: int) -> IssuedCertificate | None:
+        async with self.session_factory() as session:
+            return await session.scalar(select(IssuedCertificate).where(
+                IssuedCertificate.issuer == issuer, IssuedCertificate.serial == f"{serial:x}"))
+
+    async def revoked_certificates(self, issuer: str) -> list[tuple[int, dt.datetime, str | None]]:
+        """(serial, revoked at, reason) of the issuer's revoked certificates: a CRL's entries."""
+        async with self.session_factory() as session:
+            rows = (await session.execute(select(IssuedCertificate.serial, IssuedCertificate.revoked_at,
+                                                 IssuedCertificate.revocation_reason)
+                                          .where(IssuedCertificate.issuer == issuer,
+                                                 IssuedCertificate.revoked_at.is_not(None)))).all()
+        return [(int(serial, 16), at, reason) for serial, at, reason in rows]
 
     # -- TV sign-in (RFC 8628) ------------------------------------------------------------------------
     async def start_device(self, client_id: str, scope: str | None) -> device.DeviceStart:
@@ -206,3 +222,16 @@ class IdentityService:
                     session, outcome.person_id, scopes=outcome.scopes, client=outcome.client_id,
                     access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl, now=now)
         raise refused
+
+
+class ProcessIdentityService:
+    """The process's one IdentityService (its revocation cache is per process), made on first use: loading the
+    sandbox CA reads its keys from disk or generates them. create_app hands it to GraphQL and the HTTP routes."""
+
+    def __init__(self, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._settings = settings
+        self._session_factory = session_factory
+
+    @cached_property
+    def service(self) -> IdentityService:
+        return IdentityService.from_settings(self._settings, self._session_factory)

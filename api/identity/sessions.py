@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.identity.errors import IdentityRefused
 from api.identity.login_models import RefreshToken
 from api.identity.models import SessionToken
 from api.identity.tokens import hash_token, issue_token
+from api.platform.errors import PortalError
 
 REFRESH_PREFIX = "mpr_"  # a public prefix, not a secret
 
@@ -61,7 +61,7 @@ async def spend_refresh_token(session: AsyncSession, token: str, now: dt.datetim
     before surfacing the error (``IdentityService.refresh`` does).
     """
     if not token.startswith(REFRESH_PREFIX) or len(token) > 100:
-        raise IdentityRefused("REFRESH_TOKEN_INVALID", "The refresh token is not valid.")
+        raise PortalError("REFRESH_TOKEN_INVALID", "The refresh token is not valid.")
     digest = hash_token(token)
     spent = await session.scalar(
         update(RefreshToken)
@@ -74,12 +74,12 @@ async def spend_refresh_token(session: AsyncSession, token: str, now: dt.datetim
         return spent
     row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest))
     if row is None or row.revoked_at is not None:
-        raise IdentityRefused("REFRESH_TOKEN_INVALID", "The refresh token is not valid.")
+        raise PortalError("REFRESH_TOKEN_INVALID", "The refresh token is not valid.")
     if row.used_at is not None:
         await revoke_family(session, row.family_id, now)
-        raise IdentityRefused("REFRESH_TOKEN_REUSED",
+        raise PortalError("REFRESH_TOKEN_REUSED",
                               "This refresh token was already used; the session has been ended everywhere.")
-    raise IdentityRefused("REFRESH_TOKEN_INVALID", "The refresh token has expired.")
+    raise PortalError("REFRESH_TOKEN_INVALID", "The refresh token has expired.")
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID, now: dt.datetime) -> None:

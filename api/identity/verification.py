@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from api.identity.errors import IdentityRefused
+from api.platform.errors import PortalError
 
 MAX_CHAIN = 4
 MAX_CERTIFICATE_BYTES = 8192
@@ -38,11 +38,11 @@ class CheckedPath:
 
 def load_certificate(der: bytes) -> x509.Certificate:
     if not der or len(der) > MAX_CERTIFICATE_BYTES:
-        raise IdentityRefused("CERTIFICATE_INVALID", "The certificate is empty or too large.")
+        raise PortalError("CERTIFICATE_INVALID", "The certificate is empty or too large.")
     try:
         return x509.load_der_x509_certificate(der)
     except ValueError as error:
-        raise IdentityRefused("CERTIFICATE_INVALID", "The certificate is not a DER X.509 certificate.") from error
+        raise PortalError("CERTIFICATE_INVALID", "The certificate is not a DER X.509 certificate.") from error
 
 
 def verify_signature(cert: x509.Certificate, message: bytes, signature: bytes) -> None:
@@ -56,7 +56,7 @@ def verify_signature(cert: x509.Certificate, message: bytes, signature: bytes) -
         else:
             raise InvalidSignature("unsupported key type")
     except InvalidSignature as error:
-        raise IdentityRefused("SIGNATURE_INVALID", "The signature does not match the certificate's key.") from error
+        raise PortalError("SIGNATURE_INVALID", "The signature does not match the certificate's key.") from error
 
 
 class ChainVerifier:
@@ -68,7 +68,7 @@ class ChainVerifier:
     def check(self, leaf_der: bytes, chain_der: Sequence[bytes], usage: Usage, now: dt.datetime) -> CheckedPath:
         leaf = load_certificate(leaf_der)
         if len(chain_der) > MAX_CHAIN:
-            raise IdentityRefused("CERTIFICATE_INVALID", f"At most {MAX_CHAIN} chain certificates.")
+            raise PortalError("CERTIFICATE_INVALID", f"At most {MAX_CHAIN} chain certificates.")
         candidates = [load_certificate(der) for der in chain_der] + self.intermediates + self.anchors
         _check_dates(leaf, now)
         _check_leaf_usage(leaf, usage)
@@ -80,12 +80,12 @@ class ChainVerifier:
                                    hashlib.sha256(leaf_der).digest())
             issuer = _issuer_of(current, candidates)
             if issuer is None:
-                raise IdentityRefused("CERTIFICATE_UNTRUSTED", "The certificate does not chain to a trusted root.")
+                raise PortalError("CERTIFICATE_UNTRUSTED", "The certificate does not chain to a trusted root.")
             _check_dates(issuer, now)
             _check_ca(issuer)
             path.append(issuer)
             current = issuer
-        raise IdentityRefused("CERTIFICATE_UNTRUSTED", "The certificate chain is too long.")
+        raise PortalError("CERTIFICATE_UNTRUSTED", "The certificate chain is too long.")
 
 
 def _issuer_of(cert: x509.Certificate, candidates: Sequence[x509.Certificate]) -> x509.Certificate | None:
@@ -102,9 +102,9 @@ def _issuer_of(cert: x509.Certificate, candidates: Sequence[x509.Certificate]) -
 
 def _check_dates(cert: x509.Certificate, now: dt.datetime) -> None:
     if now > cert.not_valid_after_utc:
-        raise IdentityRefused("CERTIFICATE_EXPIRED", "The certificate has expired.")
+        raise PortalError("CERTIFICATE_EXPIRED", "The certificate has expired.")
     if now < cert.not_valid_before_utc:
-        raise IdentityRefused("CERTIFICATE_EXPIRED", "The certificate is not valid yet.")
+        raise PortalError("CERTIFICATE_EXPIRED", "The certificate is not valid yet.")
 
 
 def _check_ca(cert: x509.Certificate) -> None:
@@ -113,7 +113,7 @@ def _check_ca(cert: x509.Certificate) -> None:
     except x509.ExtensionNotFound:
         constraints = None
     if constraints is None or not constraints.ca:
-        raise IdentityRefused("CERTIFICATE_UNTRUSTED", "A certificate in the chain is not a CA.")
+        raise PortalError("CERTIFICATE_UNTRUSTED", "A certificate in the chain is not a CA.")
 
 
 def _check_leaf_usage(cert: x509.Certificate, usage: Usage) -> None:
@@ -121,11 +121,11 @@ def _check_leaf_usage(cert: x509.Certificate, usage: Usage) -> None:
         key_usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound as error:
-        raise IdentityRefused("CERTIFICATE_USAGE_INVALID", "The certificate lacks key usage.") from error
+        raise PortalError("CERTIFICATE_USAGE_INVALID", "The certificate lacks key usage.") from error
     allowed = key_usage.digital_signature and not constraints.ca
     if usage is Usage.SIGNATURE:
         allowed = allowed and key_usage.content_commitment
     else:
         allowed = allowed and not key_usage.content_commitment
     if not allowed:
-        raise IdentityRefused("CERTIFICATE_USAGE_INVALID", f"The certificate is not for {usage.value}.")
+        raise PortalError("CERTIFICATE_USAGE_INVALID", f"The certificate is not for {usage.value}.")

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.db import new_id, utcnow
 from api.notices.models import DeliveryService, DeliveryServiceLink, DeliveryState, Notice
 from api.notices.outbox import SendResult
+from api.platform.errors import PortalError
 from api.webhooks import DestinationRefused, check_destination, new_secret, sign_headers
 from push.secrets import SecretBox
 from push.sender import parse_retry_after
@@ -24,10 +25,8 @@ EVENT_NOTICE_PUBLISHED = "notice.published"
 TIMEOUT_SECONDS = 5.0  # GOV.UK Notify's callback timeout
 
 
-class LinkRefused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class LinkRefused(PortalError):
+    """A link to a delivery service refused (BAD_USER_INPUT, NOT_FOUND)."""
 
 
 def webhook_box(data_key: bytes) -> SecretBox:

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.notices.models import Audience, Category, Priority, Procedure, ProcedureCompletion, ReminderRun
 from api.notices.segments import Segment
-from api.notices.service import NewNotice, NoticeRefused, publish_notice, validate_action_url
+from api.notices.service import NewNotice, publish_notice, validate_action_url
+from api.platform.errors import PortalError
 
 MAX_OFFSETS = 10
 
@@ -40,9 +41,9 @@ def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
 async def register_procedure(session: AsyncSession, agency_id: uuid.UUID, new: NewProcedure) -> Procedure:
     if not new.offsets_days or len(new.offsets_days) > MAX_OFFSETS \
             or any(not 0 <= days <= 366 for days in new.offsets_days):
-        raise NoticeRefused("BAD_USER_INPUT", f"Give 1 to {MAX_OFFSETS} reminder offsets of 0 to 366 days.")
+        raise PortalError("BAD_USER_INPUT", f"Give 1 to {MAX_OFFSETS} reminder offsets of 0 to 366 days.")
     if not 1 <= len(new.title) <= 150:
-        raise NoticeRefused("BAD_USER_INPUT", "The title must have 1 to 150 characters.")
+        raise PortalError("BAD_USER_INPUT", "The title must have 1 to 150 characters.")
     if new.action_url is not None:
         validate_action_url(new.action_url)
     procedure = Procedure(agency_id=agency_id, slug=new.slug, title=new.title, category=new.category,

@@ -10,12 +10,14 @@ from sqlalchemy import ColumnElement, and_, exists, select, true
 from sqlalchemy.orm import aliased
 
 from api.people.models import ParentChild, Person
+from api.platform.errors import ErrorCode, PortalError
 
 MAX_AGE = 150
 
 
-class InvalidSegment(ValueError):
+def _invalid(message: str) -> PortalError:
     """The segment's criteria are out of range or inconsistent."""
+    return PortalError(ErrorCode.BAD_USER_INPUT, message)
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,14 @@ class Segment:
         for name in ("min_age", "max_age", "has_child_under"):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= MAX_AGE:
-                raise InvalidSegment(f"{name} must be between 0 and {MAX_AGE}")
+                raise _invalid(f"{name} must be between 0 and {MAX_AGE}")
         if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
-            raise InvalidSegment("min_age must not exceed max_age")
+            raise _invalid("min_age must not exceed max_age")
         if self.has_child_under == 0:
-            raise InvalidSegment("has_child_under must be at least 1")
+            raise _invalid("has_child_under must be at least 1")
         if self.municipality_code is not None and (len(self.municipality_code) != 6
                                                    or not self.municipality_code.isdigit()):
-            raise InvalidSegment("municipality_code is 6 digits")
+            raise _invalid("municipality_code is 6 digits")
 
     @property
     def empty(self) -> bool:

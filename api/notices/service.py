@@ -38,6 +38,7 @@ from api.notices.models import (
 from api.notices.segments import Segment, segment_condition
 from api.pagination import InvalidPageRequest, Page, PageRequest, page_of
 from api.people.models import Person
+from api.platform.errors import ErrorCode, PortalError
 from api.proxies.service import acting_for
 from push.models import PushSubscription
 
@@ -46,14 +47,6 @@ MAX_BODY = 4000
 MAX_ATTACHMENTS = 20
 SCHEDULE_HORIZON = timedelta(days=366)
 _KIND = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-
-
-class NoticeRefused(Exception):
-    """An expected refusal; ``code`` is one of BAD_USER_INPUT, NOT_FOUND, FORBIDDEN, CONFLICT."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -85,8 +78,8 @@ class Published:
     replayed: bool  # the same reference was published before: nothing new was written
 
 
-def _bad(message: str) -> NoticeRefused:
-    return NoticeRefused("BAD_USER_INPUT", message)
+def _bad(message: str) -> PortalError:
+    return PortalError("BAD_USER_INPUT", message)
 
 
 def validate_action_url(url: str) -> str:
@@ -165,7 +158,7 @@ async def publish_notice(
         if person_id is None:
             await session.delete(notice)  # nothing stays behind, even if the caller commits
             await session.flush()
-            raise NoticeRefused("NOT_FOUND", "No person has this code at your agency.")
+            raise PortalError("NOT_FOUND", "No person has this code at your agency.")
     session.add_all(NoticeAttachment(notice_id=notice.id, kind=a.kind, reference=a.reference, label=a.label)
                     for a in new.attachments)
     condition: ColumnElement[bool] = (
@@ -185,7 +178,7 @@ async def _by_reference(session: AsyncSession, agency_id: uuid.UUID, reference: 
 
 def _replay(existing: Notice, new: NewNotice) -> Published:
     if not _same(existing, new):
-        raise NoticeRefused("CONFLICT", "This reference was already used for a different notice.")
+        raise PortalError(ErrorCode.NOTICE_REFERENCE_REUSED, "This reference was already used for a different notice.")
     return Published(existing, replayed=True)
 
 
@@ -234,7 +227,7 @@ async def _may(session: AsyncSession, actor_id: uuid.UUID, subject_id: uuid.UUID
                today: date, purpose: str) -> None:
     # Seam to the proxies domain: self, parent of a minor, or an active grant carrying the scope.
     if await acting_for(session, actor_id, subject_id, scope, today=today, purpose=purpose) is None:
-        raise NoticeRefused("FORBIDDEN", "You may not see or change this person's notices.")
+        raise PortalError("FORBIDDEN", "You may not see or change this person's notices.")
 
 
 def _visible(subject_id: uuid.UUID, now: datetime) -> list[ColumnElement[bool]]:
@@ -331,7 +324,7 @@ async def mark_notice(
         .execution_options(populate_existing=True)
     )).first()
     if row is None:
-        raise NoticeRefused("NOT_FOUND", "No such notice.")
+        raise PortalError("NOT_FOUND", "No such notice.")
     return _item(*row)
 
 
@@ -353,7 +346,7 @@ class DeliveryStatus:
 async def agency_notice(session: AsyncSession, agency_id: uuid.UUID, notice_id: uuid.UUID) -> Notice:
     notice = await session.get(Notice, notice_id)
     if notice is None or notice.agency_id != agency_id:  # another agency's notice does not exist for you
-        raise NoticeRefused("NOT_FOUND", "No such notice.")
+        raise PortalError("NOT_FOUND", "No such notice.")
     return notice
 
 

@@ -9,18 +9,15 @@ from datetime import date
 
 from sqlalchemy import false, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.audit.service import record_access
 from api.pagination import InvalidPageRequest, Page, PageRequest, page_of
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality, ParentChild, Person, Sex
+from api.platform.errors import ErrorCode, PortalError
 
 ADULT_AGE = 18
-
-
-class PersonAlreadyRegistered(Exception):
-    """The individual number is already registered (the message never carries it)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,9 @@ async def register_person(session: AsyncSession, cipher: IndividualNumberCipher,
             | ((Person.email == new.email) if new.email is not None else false())
         )
         if await session.scalar(taken) is not None:
-            raise PersonAlreadyRegistered("a person with this individual number or email already exists") from error
+            # The message never carries the number.
+            raise PortalError(ErrorCode.PERSON_ALREADY_REGISTERED,
+                              "a person with this individual number or email already exists") from error
         raise
     return person
 
@@ -147,3 +146,21 @@ def _child_cursor(after: tuple[str, ...]) -> tuple[date, uuid.UUID]:
         return date.fromisoformat(born), uuid.UUID(ident)
     except ValueError as error:
         raise InvalidPageRequest("the cursor is not valid") from error
+
+
+# -- units of work (one transaction each) for the GraphQL layer ----------------------------------------------------
+async def read_people(session_factory: async_sessionmaker[AsyncSession], viewer_id: uuid.UUID,
+                      subject_ids: Iterable[uuid.UUID | None], *, today: date, purpose: str) -> list[Person | None]:
+    """Each subject the viewer may read (themself, their minor child), None for the others and a None id."""
+    found: list[Person | None] = []
+    async with session_factory() as session, session.begin():
+        for subject_id in subject_ids:
+            found.append(await readable_person(session, viewer_id, subject_id, today=today, purpose=purpose)
+                         if subject_id else None)
+    return found
+
+
+async def list_children(session_factory: async_sessionmaker[AsyncSession], parent_id: uuid.UUID,
+                        request: PageRequest, *, purpose: str) -> Page[Person]:
+    async with session_factory() as session, session.begin():
+        return await children_page(session, parent_id, request, purpose=purpose)

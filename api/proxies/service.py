@@ -20,6 +20,7 @@ from api.db import utcnow
 from api.identity.scopes import DELEGABLE_SCOPES, PERSON_SCOPES
 from api.people.models import ParentChild, Person
 from api.people.service import ADULT_AGE, age_on
+from api.platform.errors import PortalError
 from api.proxies.models import ProxyGrant
 
 MAX_GRANT_DAYS = 3 * 366  # a grant must be renewed at least every three years (review, DV lesson)
@@ -40,14 +41,6 @@ class ActingAs:
     scope: str
     basis: Basis
     grant_id: uuid.UUID | None = None
-
-
-class GrantRefused(Exception):
-    """A grant cannot be created or revoked; ``code`` is stable for clients."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 async def acting_for(
@@ -80,7 +73,7 @@ async def acting_for(
         acting = await _by_grant(session, actor_id, subject_id, scope, today)
     if acting is not None:
         await record_access(session, actor_id=actor_id, subject_ids=[subject_id],
-                            purpose=(purpose or f"{acting.basis}:{scope}")[:100])
+                           purpose=(purpose or f"{acting.basis}:{scope}")[:100])
     return acting
 
 
@@ -126,17 +119,17 @@ async def grant_proxy(
     """The principal (acting as themselves: callers pass the session's own person) grants scopes."""
     wanted = frozenset(scopes)
     if not wanted:
-        raise GrantRefused("PROXY_SCOPE_INVALID", "A grant needs at least one scope.")
+        raise PortalError("PROXY_SCOPE_INVALID", "A grant needs at least one scope.")
     if not wanted <= DELEGABLE_SCOPES:
-        raise GrantRefused("PROXY_SCOPE_INVALID",
-                           "These scopes cannot be delegated: " + ", ".join(sorted(wanted - DELEGABLE_SCOPES)))
+        raise PortalError("PROXY_SCOPE_INVALID",
+                          "These scopes cannot be delegated: " + ", ".join(sorted(wanted - DELEGABLE_SCOPES)))
     if principal_id == proxy_id:
-        raise GrantRefused("PROXY_SELF", "A person cannot be their own proxy.")
+        raise PortalError("PROXY_SELF", "A person cannot be their own proxy.")
     if valid_until < today or (valid_until - today).days > MAX_GRANT_DAYS:
-        raise GrantRefused("PROXY_VALIDITY_INVALID",
-                           f"The end date must be between today and {MAX_GRANT_DAYS} days from today.")
+        raise PortalError("PROXY_VALIDITY_INVALID",
+                          f"The end date must be between today and {MAX_GRANT_DAYS} days from today.")
     if await session.get(Person, proxy_id) is None:
-        raise GrantRefused("NOT_FOUND", "No such person.")
+        raise PortalError("NOT_FOUND", "No such person.")
     grant = ProxyGrant(principal_person_id=principal_id, proxy_person_id=proxy_id,
                        scopes=" ".join(sorted(wanted)), valid_until=valid_until)
     session.add(grant)
@@ -157,17 +150,17 @@ async def revoke_grant(session: AsyncSession, *, principal_id: uuid.UUID, grant_
         return revoked
     existing = await session.get(ProxyGrant, grant_id)
     if existing is None or existing.principal_person_id != principal_id:
-        raise GrantRefused("NOT_FOUND", "No such grant.")
+        raise PortalError("NOT_FOUND", "No such grant.")
     return existing  # already revoked: idempotent
 
 
 async def grants_given(session: AsyncSession, principal_id: uuid.UUID) -> list[ProxyGrant]:
     rows = await session.scalars(select(ProxyGrant).where(ProxyGrant.principal_person_id == principal_id)
-                                 .order_by(ProxyGrant.created_at, ProxyGrant.id))
+                                .order_by(ProxyGrant.created_at, ProxyGrant.id))
     return list(rows)
 
 
 async def grants_received(session: AsyncSession, proxy_id: uuid.UUID) -> list[ProxyGrant]:
     rows = await session.scalars(select(ProxyGrant).where(ProxyGrant.proxy_person_id == proxy_id)
-                                 .order_by(ProxyGrant.created_at, ProxyGrant.id))
+                                .order_by(ProxyGrant.created_at, ProxyGrant.id))
     return list(rows)

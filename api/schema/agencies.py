@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from enum import Enum
 
 import strawberry
 from strawberry import relay
 
-from api.agencies.models import Agency
+from api.agencies.models import Agency, AgencyKind
 from api.schema.context import Info
 
-
-@strawberry.enum(name="AgencyKind")
-class AgencyKindType(Enum):
-    MINISTRY = "ministry"
-    MUNICIPALITY = "municipality"
-    INSURER = "insurer"
-    PENSION = "pension"
-    TAX = "tax"
+AgencyKindType = strawberry.enum(AgencyKind, name="AgencyKind")
 
 
 @strawberry.type(name="Agency", description="A public body: ministry, municipality, insurer, pension or tax.")
@@ -27,11 +19,11 @@ class AgencyType(relay.Node):
     id: relay.NodeID[str]
     slug: str
     name: str
-    kind: AgencyKindType
+    kind: AgencyKindType  # type: ignore[valid-type]
 
     @classmethod
     def from_model(cls, agency: Agency) -> AgencyType:
-        return cls(id=str(agency.id), slug=agency.slug, name=agency.name, kind=AgencyKindType(agency.kind.value))
+        return cls(id=str(agency.id), slug=agency.slug, name=agency.name, kind=agency.kind)
 
     @classmethod
     async def resolve_nodes(

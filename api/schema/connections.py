@@ -7,17 +7,14 @@ from typing import Any, TypeVar
 
 from strawberry import relay
 
-from api.pagination import InvalidPageRequest, Page, PageRequest
-from api.schema.errors import ErrorCode, PublicError
+from api.pagination import Page, PageRequest
 
 N = TypeVar("N")
 
 
 def page_request(first: int | None, after: str | None) -> PageRequest:
-    try:
-        return PageRequest.parse(first, after)
-    except InvalidPageRequest as error:
-        raise PublicError(ErrorCode.BAD_USER_INPUT, str(error)) from error
+    """``first`` and ``after`` as the domain's page request (refused as BAD_USER_INPUT when out of range)."""
+    return PageRequest.parse(first, after)
 
 
 def to_connection(page: Page[Any], node: Callable[[Any], N]) -> relay.Connection[N]:

@@ -19,12 +19,14 @@ from strawberry.dataloader import DataLoader
 from api.agencies.credentials import AgencyPrincipal
 from api.agencies.models import Agency
 from api.agencies.service import agencies_by_ids
+from api.identity.service import ProcessIdentityService
 from api.identity.tokens import Principal
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality, Person
 from api.people.records import MunicipalityRecord, PersonRecord
 from api.people.service import municipalities_by_codes, persons_by_ids
 from api.schema.errors import ErrorCode, PublicError
+from api.settings import Settings
 from corporate.service import CorporateState, histories
 
 MAX_BATCH = 500
@@ -98,6 +100,9 @@ class Context:
     # Why there is no principal when a token was sent: "invalid" or "expired".
     token_problem: str | None
     loaders: Loaders
+    # What resolvers need of the app, given by create_app (never looked up on request.app.state).
+    settings: Settings
+    identity: ProcessIdentityService
     today: Callable[[], date] = field(default=date.today)
     # graphql-transport-ws: the connection_init payload (strawberry sets it; on_ws_connect authenticates it).
     connection_params: dict[str, object] | None = None

@@ -13,33 +13,26 @@ from datetime import datetime
 import strawberry
 
 from api.identity.challenges import login_message
-from api.identity.errors import IdentityRefused
-from api.identity.http import identity_service
 from api.identity.scopes import PROFILE_READ
 from api.identity.service import IdentityService
 from api.identity.sessions import TokenPair
+from api.platform.errors import ErrorCode, PortalError
 from api.schema.context import Info
-from api.schema.errors import ErrorCode, PublicError
 
 MAX_BASE64 = 16_384
 
 
 def service_of(info: Info) -> IdentityService:
-    return identity_service(info.context.request.app.state)
-
-
-def public(refused: IdentityRefused) -> PublicError:
-    extensions: dict[str, object] = {"retryAfter": refused.retry_after} if refused.retry_after else {}
-    return PublicError(ErrorCode(refused.code), str(refused), extensions=extensions)
+    return info.context.identity.service
 
 
 def decode(value: str, field: str) -> bytes:
     if len(value) > MAX_BASE64:
-        raise PublicError(ErrorCode.BAD_USER_INPUT, f"{field} is too long.")
+        raise PortalError(ErrorCode.BAD_USER_INPUT, f"{field} is too long.")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as error:
-        raise PublicError(ErrorCode.BAD_USER_INPUT, f"{field} is not valid base64.") from error
+        raise PortalError(ErrorCode.BAD_USER_INPUT, f"{field} is not valid base64.") from error
 
 
 def encode(value: bytes) -> str:
@@ -108,10 +101,7 @@ class DeviceSignInDecision:
 class IdentityMutation:
     @strawberry.mutation(description="Start a card (or phone) login for this client (app id).")
     async def start_card_login(self, info: Info, client_id: str) -> CardLoginChallenge:
-        try:
-            challenge = await service_of(info).start_login(client_id)
-        except IdentityRefused as refused:
-            raise public(refused) from refused
+        challenge = await service_of(info).start_login(client_id)
         return CardLoginChallenge(challenge_id=str(challenge.id), expires_at=challenge.expires_at,
                                   to_be_signed=encode(login_message(challenge.client_id, challenge.nonce)))
 
@@ -120,22 +110,16 @@ class IdentityMutation:
         try:
             challenge_id = uuid.UUID(input.challenge_id)
         except ValueError as error:
-            raise PublicError(ErrorCode.CHALLENGE_UNKNOWN, "No such login challenge.") from error
+            raise PortalError(ErrorCode.CHALLENGE_UNKNOWN, "No such login challenge.") from error
         certificate = decode(input.certificate, "certificate")
         chain = [decode(item, "chain") for item in input.chain]
         signature = decode(input.signature, "signature")
-        try:
-            pair = await service_of(info).complete_login(challenge_id, input.client_id, certificate, chain, signature)
-        except IdentityRefused as refused:
-            raise public(refused) from refused
+        pair = await service_of(info).complete_login(challenge_id, input.client_id, certificate, chain, signature)
         return SignInPayload.of(pair)
 
     @strawberry.mutation(description="Exchange a refresh token for a new pair; a spent token ends the session.")
     async def refresh_session(self, info: Info, refresh_token: str) -> SignInPayload:
-        try:
-            return SignInPayload.of(await service_of(info).refresh(refresh_token))
-        except IdentityRefused as refused:
-            raise public(refused) from refused
+        return SignInPayload.of(await service_of(info).refresh(refresh_token))
 
     @strawberry.mutation(description="Issue the smartphone credential, vouched for by the card's signature key. "
                                      "Revokes the previous phone's credential.")
@@ -145,11 +129,8 @@ class IdentityMutation:
         certificate = decode(input.card_sign_certificate, "cardSignCertificate")
         chain = [decode(item, "chain") for item in input.chain]
         signature = decode(input.signature, "signature")
-        try:
-            issued = await service_of(info).issue_phone_credential(principal.person_id, csr, certificate, chain,
-                                                                   signature)
-        except IdentityRefused as refused:
-            raise public(refused) from refused
+        issued = await service_of(info).issue_phone_credential(principal.person_id, csr, certificate, chain,
+                                                               signature)
         return PhoneCredentialPayload(authentication_certificate=encode(issued.auth_certificate),
                                       signature_certificate=encode(issued.sign_certificate),
                                       chain=[encode(c) for c in issued.chain])
@@ -173,8 +154,5 @@ class IdentityMutation:
 async def _decide(info: Info, user_code: str, *, approve: bool) -> DeviceSignInDecision:
     # profile:read: a phone's full session, never a TV's (a TV cannot approve another TV).
     principal = info.context.require_person(PROFILE_READ)
-    try:
-        code = await service_of(info).decide_device(user_code, principal.person_id, approve=approve)
-    except IdentityRefused as refused:
-        raise public(refused) from refused
+    code = await service_of(info).decide_device(user_code, principal.person_id, approve=approve)
     return DeviceSignInDecision(user_code=code, approved=approve)

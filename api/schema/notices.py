@@ -1,69 +1,41 @@
-"""GraphQL for notices: the inbox (Relay connection), marks, push devices, delivery-service links, the
-agency's publish mutation and delivery report, and the ``noticeAdded`` subscription."""
+"""GraphQL for notices, the read side: the inbox (Relay connection), push devices, the agency's delivery report
+and the ``noticeAdded`` subscription (mutations: api.schema.notice_mutations)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from datetime import datetime
-from enum import Enum
-from typing import Any
 
 import strawberry
-from sqlalchemy import select
 from strawberry import relay
 
-from api.agencies.credentials import NOTICES_DELIVERY_READ, NOTICES_PUBLISH
-from api.db import utcnow
-from api.identity.scopes import NOTICES_READ, NOTICES_WRITE
-from api.notices import models
+from api.agencies.credentials import NOTICES_DELIVERY_READ
+from api.identity.scopes import NOTICES_READ
+from api.notices import inbox
 from api.notices.broker import app_broker
-from api.notices.delivery_services import LinkRefused, link_account, unlink_account
-from api.notices.models import NoticeRecipient
-from api.notices.segments import InvalidSegment, Segment
-from api.notices.service import (
-    AttachmentSpec,
-    InboxFilter,
-    InboxItem,
-    Mark,
-    NewNotice,
-    NoticeRefused,
-    attachments_for,
-    delivery_counts,
-    delivery_page,
-    inbox_item,
-    inbox_page,
-    mark_notice,
-    publish_notice,
-)
+from api.notices.inbox import InboxNotice
+from api.notices.models import Audience, Category, Channel, DeliveryState, Priority
+from api.notices.service import InboxFilter
+from api.platform.errors import ErrorCode, PortalError
 from api.schema.agencies import AgencyType
 from api.schema.connections import page_request, to_connection
 from api.schema.context import Info
-from api.schema.errors import ErrorCode, PublicError
-from push.subscriptions import SubscriptionRefused, delete_subscription, register_subscription, subscriptions_of
-from push.vapid import current_key, vapid_box
 
-NoticeCategory = strawberry.enum(Enum("NoticeCategory", {c.name: c.value for c in models.Category}))
-NoticePriority = strawberry.enum(Enum("NoticePriority", {p.name: p.value for p in models.Priority}))
-NoticeAudience = strawberry.enum(Enum("NoticeAudience", {a.name: a.value for a in models.Audience}))
-DeliveryStateType = strawberry.enum(Enum("DeliveryState", {s.name: s.value for s in models.DeliveryState}))
-DeliveryChannel = strawberry.enum(Enum("DeliveryChannel", {c.name: c.value for c in models.Channel}))
-
-_CODES = {"BAD_USER_INPUT": ErrorCode.BAD_USER_INPUT, "NOT_FOUND": ErrorCode.NOT_FOUND,
-          "FORBIDDEN": ErrorCode.FORBIDDEN, "CONFLICT": ErrorCode.NOTICE_REFERENCE_REUSED}
+NoticeCategory = strawberry.enum(Category, name="NoticeCategory")
+NoticePriority = strawberry.enum(Priority, name="NoticePriority")
+NoticeAudience = strawberry.enum(Audience, name="NoticeAudience")
+DeliveryStateType = strawberry.enum(DeliveryState, name="DeliveryState")
+DeliveryChannel = strawberry.enum(Channel, name="DeliveryChannel")
 
 
-def _public(error: NoticeRefused | SubscriptionRefused | LinkRefused) -> PublicError:
-    return PublicError(_CODES[error.code], str(error))
-
-
-def _uuid(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
+def node_uuid(global_id: relay.GlobalID, type_name: str) -> uuid.UUID:
     if global_id.type_name != type_name:
-        raise PublicError(ErrorCode.BAD_USER_INPUT, f"The id is not a {type_name} id.")
+        raise PortalError(ErrorCode.BAD_USER_INPUT, f"The id is not a {type_name} id.")
     try:
         return uuid.UUID(global_id.node_id)
     except ValueError as error:
-        raise PublicError(ErrorCode.BAD_USER_INPUT, "The id is not valid.") from error
+        raise PortalError(ErrorCode.BAD_USER_INPUT, "The id is not valid.") from error
 
 
 @strawberry.type(name="NoticeAttachment", description="A document or payment slip riding on the notice.")
@@ -89,44 +61,36 @@ class NoticeType(relay.Node):
     agency_id: strawberry.Private[uuid.UUID]
 
     @classmethod
-    def from_item(cls, item: InboxItem, attachments: Iterable[models.NoticeAttachment] = ()) -> NoticeType:
-        notice = item.notice
-        return cls(id=str(notice.id), category=NoticeCategory(notice.category.value),
-                   priority=NoticePriority(notice.priority.value), title=notice.title, body=notice.body,
+    def from_inbox(cls, found: InboxNotice) -> NoticeType:
+        item, notice = found.item, found.item.notice
+        return cls(id=str(notice.id), category=notice.category, priority=notice.priority, title=notice.title,
+                   body=notice.body,
                    action_url=notice.action_url, published_at=notice.publish_at, expires_at=notice.expires_at,
                    read_at=item.read_at, archived_at=item.archived_at, agency_id=notice.agency_id,
                    attachments=[NoticeAttachmentType(kind=a.kind, reference=a.reference, label=a.label)
-                                for a in attachments])
+                                for a in found.attachments])
 
     @strawberry.field(description="The agency that sent it.")
     async def agency(self, info: Info) -> AgencyType:
         agency = await info.context.loaders.agency.load(self.agency_id)
         if agency is None:
-            raise PublicError(ErrorCode.NOT_FOUND, "The agency is unknown.")
+            raise PortalError(ErrorCode.NOT_FOUND, "The agency is unknown.")
         return AgencyType.from_model(agency)
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False
                             ) -> list[NoticeType | None]:
         principal = info.context.require_person(NOTICES_READ)
-        results: list[NoticeType | None] = []
-        async with info.context.session_factory() as session, session.begin():
-            for node_id in node_ids:
-                try:
-                    notice_id = uuid.UUID(node_id)
-                except ValueError:
-                    results.append(None)
-                    continue
-                item = await inbox_item(session, principal.person_id, principal.person_id, notice_id,
-                                        now=utcnow(), today=info.context.today())
-                attachments = (await attachments_for(session, [notice_id]))[notice_id] if item else []
-                results.append(NoticeType.from_item(item, attachments) if item else None)
-        return results
+        found = await inbox.own_notices(info.context.session_factory, principal.person_id,
+                                        [_parsed(node_id) for node_id in node_ids], today=info.context.today())
+        return [NoticeType.from_inbox(notice) if notice else None for notice in found]
 
 
-async def _items_to_types(session: Any, items: list[InboxItem]) -> dict[uuid.UUID, NoticeType]:
-    attachments = await attachments_for(session, [item.notice.id for item in items])
-    return {item.notice.id: NoticeType.from_item(item, attachments[item.notice.id]) for item in items}
+def _parsed(node_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(node_id)
+    except ValueError:
+        return None
 
 
 @strawberry.type(name="PushSubscription", description="A device that receives Web Push notices.")
@@ -168,57 +132,10 @@ class DeliveryStateCount:
     count: int
 
 
-@strawberry.input(name="NoticeSegmentInput", description="Who a segment notice is for (all criteria must hold).")
-class NoticeSegmentInput:
-    municipality_code: str | None = None
-    min_age: int | None = None
-    max_age: int | None = None
-    has_child_under: int | None = None
-
-
-@strawberry.input(name="NoticeAttachmentInput")
-class NoticeAttachmentInput:
-    kind: str
-    reference: str
-    label: str
-
-
-@strawberry.input(name="NoticePublishInput")
-class NoticePublishInput:
-    audience: NoticeAudience  # type: ignore[valid-type]
-    category: NoticeCategory  # type: ignore[valid-type]
-    title: str
-    body: str
-    priority: NoticePriority = NoticePriority("normal")  # type: ignore[valid-type]
-    recipient_code: str | None = strawberry.field(default=None, description="Your agency's code for the person.")
-    segment: NoticeSegmentInput | None = None
-    action_url: str | None = None
-    publish_at: datetime | None = None
-    expires_at: datetime | None = None
-    reference: str | None = strawberry.field(default=None, description="Your id for it: a retry is not a second "
-                                                                        "notice.")
-    attachments: list[NoticeAttachmentInput] = strawberry.field(default_factory=list)
-
-
-@strawberry.input(name="PushSubscriptionInput", description="PushSubscription.toJSON() plus the key it used.")
-class PushSubscriptionInput:
-    endpoint: str
-    p256dh: str
-    auth: str
-    application_server_key: str
-    device_label: str
-
-
 def _subject(info: Info, person_id: relay.GlobalID | None) -> tuple[uuid.UUID, uuid.UUID]:
     principal = info.context.require_person(NOTICES_READ)
-    subject = principal.person_id if person_id is None else _uuid(person_id, "Person")
+    subject = principal.person_id if person_id is None else node_uuid(person_id, "Person")
     return principal.person_id, subject
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise PublicError(ErrorCode.BAD_USER_INPUT, "Times need a UTC offset.")
-    return value
 
 
 @strawberry.type
@@ -232,28 +149,19 @@ class NoticesQuery:
     ) -> relay.Connection[NoticeType]:
         actor, subject = _subject(info, person_id)
         request = page_request(first, after)
-        filters = InboxFilter(unread=unread, category=models.Category(category.value) if category else None,
-                              archived=archived)
-        async with info.context.session_factory() as session, session.begin():
-            try:
-                page = await inbox_page(session, actor, subject, request, filters, now=utcnow(),
-                                        today=info.context.today())
-            except NoticeRefused as refused:
-                raise _public(refused) from refused
-            types = await _items_to_types(session, [item for _, item in page.items])
-        return to_connection(page, lambda item: types[item.notice.id])
+        filters = InboxFilter(unread=unread, category=category, archived=archived)
+        page = await inbox.read_inbox(info.context.session_factory, actor, subject, request, filters,
+                                      today=info.context.today())
+        return to_connection(page, NoticeType.from_inbox)
 
     @strawberry.field(description="The VAPID applicationServerKey to subscribe with (base64url).")
     async def push_application_server_key(self, info: Info) -> str:
-        async with info.context.session_factory() as session, session.begin():
-            key = await current_key(session, vapid_box(info.context.cipher.data_key))
-        return key.public_key
+        return await inbox.push_application_server_key(info.context.session_factory, info.context.cipher.data_key)
 
     @strawberry.field(description="The viewer's devices that receive notices.")
     async def push_subscriptions(self, info: Info) -> list[PushSubscriptionType]:
         principal = info.context.require_person(NOTICES_READ)
-        async with info.context.read_session_factory() as session:
-            rows = await subscriptions_of(session, principal.person_id)
+        rows = await inbox.push_devices(info.context.read_session_factory, principal.person_id)
         return [PushSubscriptionType(id=strawberry.ID(str(s.id)), device_label=s.device_label,
                                      created_at=s.created_at) for s in rows]
 
@@ -262,19 +170,15 @@ class NoticesQuery:
         self, info: Info, notice_id: relay.GlobalID, first: int | None = 20, after: str | None = None
     ) -> NoticeDeliveryReport:
         agency = info.context.require_agency(NOTICES_DELIVERY_READ)
-        target = _uuid(notice_id, "Notice")
+        target = node_uuid(notice_id, "Notice")
         request = page_request(first, after)
-        async with info.context.read_session_factory() as session:
-            try:
-                counts = await delivery_counts(session, agency.agency_id, target)
-                page = await delivery_page(session, agency.agency_id, target, request)
-            except NoticeRefused as refused:
-                raise _public(refused) from refused
+        counts, page = await inbox.delivery_report(info.context.read_session_factory, agency.agency_id, target,
+                                                   request)
         return NoticeDeliveryReport(
-            counts=[DeliveryStateCount(state=DeliveryStateType(state), count=count)
+            counts=[DeliveryStateCount(state=DeliveryState(state), count=count)
                     for state, count in sorted(counts.items())],
             deliveries=to_connection(page, lambda d: NoticeDeliveryType(
-                channel=DeliveryChannel(d.channel.value), state=DeliveryStateType(d.state.value),
+                channel=d.channel, state=d.state,
                 attempts=d.attempts, last_status_code=d.last_status_code, delivered_at=d.delivered_at,
                 updated_at=d.updated_at, person_code=d.person_code)))
 
@@ -285,107 +189,6 @@ class NoticeDeliveryReport:
     deliveries: relay.Connection[NoticeDeliveryType]
 
 
-async def _mark(info: Info, notice_id: relay.GlobalID, person_id: relay.GlobalID | None, mark: str) -> NoticeType:
-    principal = info.context.require_person(NOTICES_WRITE)
-    subject = principal.person_id if person_id is None else _uuid(person_id, "Person")
-    async with info.context.session_factory() as session, session.begin():
-        try:
-            item = await mark_notice(session, principal.person_id, subject, _uuid(notice_id, "Notice"), mark,
-                                     now=utcnow(), today=info.context.today())
-        except NoticeRefused as refused:
-            raise _public(refused) from refused
-        return (await _items_to_types(session, [item]))[item.notice.id]
-
-
-@strawberry.type
-class NoticesMutation:
-    @strawberry.mutation(description="An agency publishes a notice (agency API key with notices:publish).")
-    async def notice_publish(self, info: Info, input: NoticePublishInput) -> PublishedNoticeType:
-        agency = info.context.require_agency(NOTICES_PUBLISH)
-        try:
-            segment = Segment(**vars(input.segment)) if input.segment else None
-        except InvalidSegment as invalid:
-            raise PublicError(ErrorCode.BAD_USER_INPUT, str(invalid)) from invalid
-        new = NewNotice(
-            audience=models.Audience(input.audience.value), category=models.Category(input.category.value),
-            title=input.title, body=input.body, priority=models.Priority(input.priority.value),
-            recipient_code=input.recipient_code, segment=segment, action_url=input.action_url,
-            publish_at=_aware(input.publish_at), expires_at=_aware(input.expires_at), reference=input.reference,
-            attachments=tuple(AttachmentSpec(a.kind, a.reference, a.label) for a in input.attachments))
-        async with info.context.session_factory() as session, session.begin():
-            try:
-                published = await publish_notice(session, agency.agency_id, new, now=utcnow(),
-                                                 today=info.context.today())
-            except NoticeRefused as refused:
-                raise _public(refused) from refused
-        notice = published.notice
-        return PublishedNoticeType(id=relay.GlobalID("Notice", str(notice.id)),
-                                   recipient_count=notice.recipient_count, published_at=notice.publish_at,
-                                   replayed=published.replayed)
-
-    @strawberry.mutation(description="Mark a notice read (the first time is kept).")
-    async def notice_mark_read(self, info: Info, id: relay.GlobalID,
-                               person_id: relay.GlobalID | None = None) -> NoticeType:
-        return await _mark(info, id, person_id, Mark.READ)
-
-    @strawberry.mutation(description="Archive a notice (it leaves the default inbox).")
-    async def notice_archive(self, info: Info, id: relay.GlobalID,
-                             person_id: relay.GlobalID | None = None) -> NoticeType:
-        return await _mark(info, id, person_id, Mark.ARCHIVE)
-
-    @strawberry.mutation(description="Register this device for Web Push (https endpoints, validated keys).")
-    async def push_subscription_register(self, info: Info, input: PushSubscriptionInput) -> PushSubscriptionType:
-        principal = info.context.require_person(NOTICES_WRITE)
-        async with info.context.session_factory() as session, session.begin():
-            try:
-                row = await register_subscription(
-                    session, principal.person_id, endpoint=input.endpoint, p256dh=input.p256dh, auth=input.auth,
-                    application_server_key=input.application_server_key, device_label=input.device_label)
-            except SubscriptionRefused as refused:
-                raise _public(refused) from refused
-        return PushSubscriptionType(id=strawberry.ID(str(row.id)), device_label=row.device_label,
-                                    created_at=row.created_at)
-
-    @strawberry.mutation(description="Stop Web Push to one of the viewer's devices.")
-    async def push_subscription_delete(self, info: Info, id: strawberry.ID) -> bool:
-        principal = info.context.require_person(NOTICES_WRITE)
-        try:
-            subscription_id = uuid.UUID(str(id))
-        except ValueError as error:
-            raise PublicError(ErrorCode.NOT_FOUND, "No such subscription.") from error
-        async with info.context.session_factory() as session, session.begin():
-            try:
-                await delete_subscription(session, principal.person_id, subscription_id)
-            except SubscriptionRefused as refused:
-                raise _public(refused) from refused
-        return True
-
-    @strawberry.mutation(description="Forward the viewer's notices to their account at a delivery service.")
-    async def delivery_service_link(self, info: Info, service: str, account_reference: str
-                                    ) -> DeliveryServiceLinkType:
-        principal = info.context.require_person(NOTICES_WRITE)
-        async with info.context.session_factory() as session, session.begin():
-            try:
-                link, found = await link_account(session, principal.person_id, service_slug=service,
-                                                 account_reference=account_reference)
-            except LinkRefused as refused:
-                raise _public(refused) from refused
-        return DeliveryServiceLinkType(id=strawberry.ID(str(link.id)), service=found.slug,
-                                       account_reference=link.account_reference)
-
-    @strawberry.mutation(description="Stop forwarding to a delivery service.")
-    async def delivery_service_unlink(self, info: Info, id: strawberry.ID) -> bool:
-        principal = info.context.require_person(NOTICES_WRITE)
-        try:
-            link_id = uuid.UUID(str(id))
-        except ValueError as error:
-            raise PublicError(ErrorCode.NOT_FOUND, "No such link.") from error
-        async with info.context.session_factory() as session, session.begin():
-            try:
-                await unlink_account(session, principal.person_id, link_id)
-            except LinkRefused as refused:
-                raise _public(refused) from refused
-        return True
 
 
 @strawberry.type
@@ -396,12 +199,8 @@ class NoticesSubscription:
         async with app_broker(info.context.request.app.state).subscribe() as queue:
             while True:
                 notice_id = await queue.get()
-                async with info.context.read_session_factory() as session:
-                    mine = await session.scalar(select(NoticeRecipient.notice_id).where(
-                        NoticeRecipient.notice_id == notice_id, NoticeRecipient.person_id == principal.person_id))
-                    if mine is None:
-                        continue
-                    item = await inbox_item(session, principal.person_id, principal.person_id, notice_id,
-                                            now=utcnow(), today=info.context.today())
-                    if item is not None:
-                        yield (await _items_to_types(session, [item]))[notice_id]
+                found = await inbox.new_notice_for(info.context.read_session_factory, principal.person_id, notice_id,
+                                                   today=info.context.today())
+                if found is not None:
+                    yield NoticeType.from_inbox(found)
+

@@ -5,24 +5,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date
-from enum import Enum
 
 import strawberry
 from strawberry import relay
 
 from api.people import individual_number
-from api.people.models import Person
+from api.people.models import Person, Sex
 from api.people.records import PersonRecord
-from api.people.service import children_page, readable_person
+from api.people.service import list_children, read_people
+from api.platform.errors import ErrorCode, PortalError
 from api.schema.connections import page_request, to_connection
 from api.schema.context import Info
-from api.schema.errors import ErrorCode, PublicError
 
-
-@strawberry.enum(name="Sex")
-class SexType(Enum):
-    MALE = "male"
-    FEMALE = "female"
+SexType = strawberry.enum(Sex, name="Sex")
 
 
 @strawberry.type(name="Municipality", description="A municipality (市区町村), by its 6-digit local government code.")
@@ -38,7 +33,7 @@ class PersonType(relay.Node):
     name: str
     name_kana: str
     birth_date: date
-    sex: SexType
+    sex: SexType  # type: ignore[valid-type]
     address: str
     email: str | None
     phone: str | None
@@ -52,7 +47,7 @@ class PersonType(relay.Node):
             name=person.name,
             name_kana=person.name_kana,
             birth_date=person.birth_date,
-            sex=SexType(person.sex.value),
+            sex=person.sex,
             address=person.address,
             email=person.email,
             phone=person.phone,
@@ -68,7 +63,7 @@ class PersonType(relay.Node):
     async def municipality(self, info: Info) -> MunicipalityType:
         found = await info.context.loaders.municipality.load(self.municipality_code)
         if found is None:
-            raise PublicError(ErrorCode.NOT_FOUND, "The municipality is unknown.")
+            raise PortalError(ErrorCode.NOT_FOUND, "The municipality is unknown.")
         return MunicipalityType(code=found.code, prefecture=found.prefecture, name=found.name)
 
     @strawberry.field(description="The person's children. Only the person themself may list them; "
@@ -78,10 +73,9 @@ class PersonType(relay.Node):
     ) -> relay.Connection[PersonType]:
         principal = info.context.require_person("family:read")
         if str(principal.person_id) != self.id:
-            raise PublicError(ErrorCode.FORBIDDEN, "Only the person themself may list their children.")
-        request = page_request(first, after)
-        async with info.context.session_factory() as session, session.begin():
-            page = await children_page(session, principal.person_id, request, purpose="family:children")
+            raise PortalError(ErrorCode.FORBIDDEN, "Only the person themself may list their children.")
+        page = await list_children(info.context.session_factory, principal.person_id, page_request(first, after),
+                                   purpose="family:children")
         return to_connection(page, PersonType.from_model)
 
     @classmethod
@@ -89,15 +83,14 @@ class PersonType(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[PersonType | None]:
         principal = info.context.require_person("profile:read")
-        results: list[PersonType | None] = []
-        async with info.context.session_factory() as session, session.begin():
-            for node_id in node_ids:
-                try:
-                    subject = uuid.UUID(node_id)
-                except ValueError:
-                    results.append(None)
-                    continue
-                person = await readable_person(session, principal.person_id, subject,
-                                               today=info.context.today(), purpose="node")
-                results.append(PersonType.from_model(person) if person else None)
-        return results
+        found = await read_people(info.context.session_factory, principal.person_id,
+                                  [_parsed(node_id) for node_id in node_ids], today=info.context.today(),
+                                  purpose="node")
+        return [PersonType.from_model(person) if person else None for person in found]
+
+
+def _parsed(node_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(node_id)
+    except ValueError:
+        return None

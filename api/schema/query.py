@@ -5,11 +5,11 @@ from __future__ import annotations
 import strawberry
 from strawberry import relay
 
-from api.agencies.service import agencies_page
+from api.agencies.service import list_agencies
+from api.platform.errors import ErrorCode, PortalError
 from api.schema.agencies import AgencyType
 from api.schema.connections import page_request, to_connection
 from api.schema.context import Info
-from api.schema.errors import ErrorCode, PublicError
 from api.schema.notices import NoticeType
 from api.schema.payments import PaymentOrderType, PaymentType
 from api.schema.people import PersonType
@@ -26,24 +26,22 @@ class Query:
         principal = info.context.require_person("profile:read")
         person = await info.context.loaders.person.load(principal.person_id)
         if person is None:
-            raise PublicError(ErrorCode.UNAUTHENTICATED, "The session's person no longer exists.")
+            raise PortalError(ErrorCode.UNAUTHENTICATED, "The session's person no longer exists.")
         return PersonType.from_model(person)
 
     @strawberry.field(description="Any object by its global id; people only when the viewer may read them.")
     async def node(self, info: Info, id: relay.GlobalID) -> relay.Node | None:
         node_type = NODE_TYPES.get(id.type_name)
         if node_type is None:
-            raise PublicError(ErrorCode.NOT_FOUND, "Nothing has this id.")
+            raise PortalError(ErrorCode.NOT_FOUND, "Nothing has this id.")
         [found] = await node_type.resolve_nodes(info=info, node_ids=[id.node_id])
         if found is None:
-            raise PublicError(ErrorCode.NOT_FOUND, "Nothing has this id.")
+            raise PortalError(ErrorCode.NOT_FOUND, "Nothing has this id.")
         return found
 
     @strawberry.field(description="Agencies in the order of their slug.")
     async def agencies(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> relay.Connection[AgencyType]:
-        request = page_request(first, after)
-        async with info.context.read_session_factory() as session:
-            page = await agencies_page(session, request)
+        page = await list_agencies(info.context.read_session_factory, page_request(first, after))
         return to_connection(page, AgencyType.from_model)

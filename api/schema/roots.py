@@ -11,8 +11,10 @@ from strawberry.tools import merge_types
 from api.schema.agencies import AgencyType
 from api.schema.corporate import CorporateMutation, CorporateQuery
 from api.schema.identity import IdentityMutation
-from api.schema.notices import NoticesMutation, NoticesQuery, NoticesSubscription, NoticeType
-from api.schema.payments import PaymentOrderType, PaymentsMutation, PaymentsQuery, PaymentType
+from api.schema.notice_mutations import NoticesMutation
+from api.schema.notices import NoticesQuery, NoticesSubscription, NoticeType
+from api.schema.payment_mutations import PaymentsMutation
+from api.schema.payments import PaymentOrderType, PaymentsQuery, PaymentType
 from api.schema.people import PersonType
 from api.schema.proxies import ProxyMutation, ProxyQuery
 from api.schema.query import Query as PeopleQuery

@@ -37,12 +37,14 @@ from strawberry.types.unset import UNSET
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
 from api.db import Reader
 from api.identity.authentication import AuthenticatedPerson, authenticate_person_with
+from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
 from api.identity.tokens import TokenRejected
 from api.people.individual_number import IndividualNumberCipher
 from api.schema import PortalSchema
 from api.schema.context import Context, Loaders
 from api.schema.errors import ErrorCode, classify
+from api.settings import Settings
 
 
 class PortalGraphQL(GraphQL[Context, None]):
@@ -56,6 +58,8 @@ class PortalGraphQL(GraphQL[Context, None]):
         sessions: SessionCache | None = None,
         cipher: IndividualNumberCipher,
         graphiql: bool,
+        settings: Settings,
+        identity: ProcessIdentityService,
     ) -> None:
         super().__init__(
             schema,
@@ -71,6 +75,8 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.reader = reader
         self.sessions = sessions
         self.cipher = cipher
+        self.settings = settings
+        self.identity = identity
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET of a persisted hash has no query either: it wants the answer, not GraphiQL.
@@ -88,6 +94,8 @@ class PortalGraphQL(GraphQL[Context, None]):
             agency=agency,
             token_problem=problem,
             loaders=self._loaders(authenticated),
+            settings=self.settings,
+            identity=self.identity,
         )
 
     def _loaders(self, authenticated: AuthenticatedPerson | None) -> Loaders:

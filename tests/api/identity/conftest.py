@@ -141,7 +141,7 @@ async def identity(engine: AsyncEngine, cipher: IndividualNumberCipher, database
     holder = IdentityPortal(portal, service, transport, engine, cipher, sandbox_ca,
                             dt.datetime.now(dt.UTC).replace(microsecond=0))
     service.clock = lambda: holder.now
-    portal.app.state.identity = service
+    portal.app.state.identity.service = service
     yield holder
     await portal.client.aclose()
     await dispose_engine(portal.app.state.engine)

@@ -14,12 +14,12 @@ from api.notices.service import (
     InboxFilter,
     Mark,
     NewNotice,
-    NoticeRefused,
     inbox_page,
     mark_notice,
     publish_notice,
 )
 from api.pagination import PageRequest
+from api.platform.errors import PortalError
 from api.proxies.service import grant_proxy
 from tests.api.notices.conftest import Demo
 
@@ -75,7 +75,7 @@ async def test_a_notice_to_one_person_goes_by_the_agencys_own_code(demo: Demo) -
 async def test_another_agencys_code_is_unknown_and_nothing_is_written(demo: Demo) -> None:
     city_code = await demo.code(demo.city, demo.mother)
     async with demo.factory() as session, session.begin():
-        with pytest.raises(NoticeRefused) as refused:
+        with pytest.raises(PortalError) as refused:
             await publish_notice(session, demo.pension.id, notice(audience=Audience.PERSON, segment=None,
                                                                   recipient_code=city_code), now=NOW, today=TODAY)
     assert refused.value.code == "NOT_FOUND"
@@ -94,7 +94,7 @@ async def test_another_agencys_code_is_unknown_and_nothing_is_written(demo: Demo
 ])
 async def test_bad_input_is_refused(demo: Demo, _case: str, overrides: dict[str, object]) -> None:
     async with demo.factory() as session, session.begin():
-        with pytest.raises(NoticeRefused) as refused:
+        with pytest.raises(PortalError) as refused:
             await publish_notice(session, demo.city.id, notice(**overrides), now=NOW, today=TODAY)
     assert refused.value.code == "BAD_USER_INPUT"
 
@@ -104,11 +104,11 @@ async def test_a_retried_publish_with_the_same_reference_is_not_a_second_notice(
         first = await publish_notice(session, demo.city.id, notice(reference="r-1"), now=NOW, today=TODAY)
     async with demo.factory() as session, session.begin():
         again = await publish_notice(session, demo.city.id, notice(reference="r-1"), now=NOW, today=TODAY)
-        with pytest.raises(NoticeRefused) as refused:
+        with pytest.raises(PortalError) as refused:
             await publish_notice(session, demo.city.id, notice(reference="r-1", title="別の内容"), now=NOW,
                                  today=TODAY)
     assert (again.replayed, again.notice.id) == (True, first.notice.id)
-    assert refused.value.code == "CONFLICT"
+    assert refused.value.code == "NOTICE_REFERENCE_REUSED"
     async with demo.factory() as session:
         assert await session.scalar(select(func.count()).select_from(NoticeRecipient)) == 2
 
@@ -168,7 +168,7 @@ async def test_marking_twice_keeps_the_first_time_and_archive_hides(demo: Demo) 
                                   now=NOW, today=TODAY)
         archived = await inbox_page(session, demo.mother, demo.mother, PageRequest.parse(10, None),
                                     InboxFilter(archived=True), now=NOW, today=TODAY)
-        with pytest.raises(NoticeRefused) as missing:
+        with pytest.raises(PortalError) as missing:
             await mark_notice(session, demo.child, demo.child, published.notice.id, Mark.READ, now=NOW, today=TODAY)
     assert first.read_at == again.read_at == NOW
     assert (len(active.items), len(archived.items)) == (0, 1)
@@ -191,14 +191,14 @@ async def test_a_parent_reads_a_minors_notices_and_the_read_is_recorded(demo: De
 async def test_a_proxy_sees_only_what_the_grant_allows(demo: Demo) -> None:
     async with demo.factory() as session, session.begin():
         published = await publish_notice(session, demo.city.id, notice(), now=NOW, today=TODAY)
-        with pytest.raises(NoticeRefused) as before:
+        with pytest.raises(PortalError) as before:
             await inbox_page(session, demo.mother, demo.father, PageRequest.parse(10, None), InboxFilter(), now=NOW,
                              today=TODAY)
         await grant_proxy(session, principal_id=demo.father, proxy_id=demo.mother, scopes=["notices:read"],
                           valid_until=TODAY + timedelta(days=30), today=TODAY)
         page = await inbox_page(session, demo.mother, demo.father, PageRequest.parse(10, None), InboxFilter(),
                                 now=NOW, today=TODAY)
-        with pytest.raises(NoticeRefused) as cannot_write:
+        with pytest.raises(PortalError) as cannot_write:
             await mark_notice(session, demo.mother, demo.father, published.notice.id, Mark.READ, now=NOW, today=TODAY)
     assert before.value.code == "FORBIDDEN"
     assert [item.notice.id for _, item in page.items] == [published.notice.id]

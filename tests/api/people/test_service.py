@@ -13,13 +13,13 @@ from api.audit.service import access_records_for
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
 from api.people.service import (
-    PersonAlreadyRegistered,
     age_on,
     find_by_id_or_email,
     find_by_individual_number,
     link_parent,
     readable_person,
 )
+from api.platform.errors import PortalError
 from tests.factories import individual_number, make_municipality, make_person
 
 NUMBER = individual_number("62149832025")
@@ -50,8 +50,9 @@ async def test_the_number_is_never_stored_in_clear(
 async def test_a_number_registers_once(session: AsyncSession, cipher: IndividualNumberCipher) -> None:
     await make_municipality(session)
     await make_person(session, cipher, number=NUMBER)
-    with pytest.raises(PersonAlreadyRegistered) as raised:
+    with pytest.raises(PortalError) as raised:
         await make_person(session, cipher, number=NUMBER, name="別人")
+    assert raised.value.code == "PERSON_ALREADY_REGISTERED"
     assert NUMBER not in str(raised.value)
     assert await session.scalar(select(func.count()).select_from(Person)) == 1
 

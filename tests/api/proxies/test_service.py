@@ -11,7 +11,8 @@ from api.audit.service import access_records_for
 from api.identity.scopes import NOTICES_READ, PAYMENTS_WRITE, PROFILE_READ
 from api.people.individual_number import IndividualNumberCipher
 from api.people.service import link_parent
-from api.proxies.service import Basis, GrantRefused, acting_for, grant_proxy, revoke_grant
+from api.platform.errors import PortalError
+from api.proxies.service import Basis, acting_for, grant_proxy, revoke_grant
 from tests.factories import individual_number, make_municipality, make_person
 
 TODAY = date(2026, 11, 27)
@@ -77,7 +78,7 @@ async def test_a_grant_allows_its_scopes_until_its_date_and_until_revoked(
 async def test_bad_grants_are_refused(session: AsyncSession, cipher: IndividualNumberCipher, _case: str,
                                       scopes: list[str], valid_until: date, code: str) -> None:
     grandma, helper, _ = await _people(session, cipher)
-    with pytest.raises(GrantRefused) as refused:
+    with pytest.raises(PortalError) as refused:
         await grant_proxy(session, principal_id=grandma.id, proxy_id=helper.id, scopes=scopes,
                           valid_until=valid_until, today=TODAY)
     assert refused.value.code == code

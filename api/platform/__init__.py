@@ -1,0 +1,1 @@
+"""What every domain and transport shares: errors (more of the platform moves here later)."""

@@ -1,0 +1,160 @@
+"""The one error type of the portal: a stable code, a message safe to show, an HTTP status from the code.
+
+Domains raise ``PortalError`` for expected refusals; each transport renders it once: GraphQL as
+``extensions.code`` (api.schema.errors), REST as an RFC 9457 problem (``problem_response``). Messages never
+carry personal data. The corporate-number API keeps its own NTA-compatible error format.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://mynaportal.example/problems/"
+
+
+class ErrorCode(enum.StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL = "INTERNAL"
+    # GraphQL protocol (the gateway and the executor)
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+    TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+    TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+    INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_REQUIRED = "PERSISTED_QUERY_REQUIRED"
+    PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
+    # identity: card/phone login, tokens, phone credentials, TV sign-in
+    CHALLENGE_UNKNOWN = "CHALLENGE_UNKNOWN"
+    CHALLENGE_USED = "CHALLENGE_USED"
+    CHALLENGE_EXPIRED = "CHALLENGE_EXPIRED"
+    CHALLENGE_CLIENT_MISMATCH = "CHALLENGE_CLIENT_MISMATCH"
+    CERTIFICATE_INVALID = "CERTIFICATE_INVALID"
+    CERTIFICATE_UNTRUSTED = "CERTIFICATE_UNTRUSTED"
+    CERTIFICATE_EXPIRED = "CERTIFICATE_EXPIRED"
+    CERTIFICATE_REVOKED = "CERTIFICATE_REVOKED"
+    CERTIFICATE_USAGE_INVALID = "CERTIFICATE_USAGE_INVALID"
+    CERTIFICATE_UNKNOWN = "CERTIFICATE_UNKNOWN"
+    REVOCATION_UNAVAILABLE = "REVOCATION_UNAVAILABLE"
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    REFRESH_TOKEN_INVALID = "REFRESH_TOKEN_INVALID"  # noqa: S105 (an error code)
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"  # noqa: S105 (an error code)
+    CARD_LOGIN_UNAVAILABLE = "CARD_LOGIN_UNAVAILABLE"
+    CSR_INVALID = "CSR_INVALID"
+    CARD_NOT_FOUND = "CARD_NOT_FOUND"
+    DEVICE_CODE_UNKNOWN = "DEVICE_CODE_UNKNOWN"
+    DEVICE_CODE_EXPIRED = "DEVICE_CODE_EXPIRED"
+    DEVICE_CODE_DECIDED = "DEVICE_CODE_DECIDED"
+    # people
+    PERSON_ALREADY_REGISTERED = "PERSON_ALREADY_REGISTERED"
+    # proxies (代理人)
+    PROXY_SCOPE_INVALID = "PROXY_SCOPE_INVALID"
+    PROXY_SELF = "PROXY_SELF"
+    PROXY_VALIDITY_INVALID = "PROXY_VALIDITY_INVALID"
+    PROXY_CANNOT_GRANT = "PROXY_CANNOT_GRANT"
+    NOT_AUTHORIZED_FOR_PERSON = "NOT_AUTHORIZED_FOR_PERSON"
+    # payments (the REST API names input mistakes; GraphQL shows them as BAD_USER_INPUT)
+    AMOUNT_INVALID = "AMOUNT_INVALID"
+    IDEMPOTENCY_KEY_INVALID = "IDEMPOTENCY_KEY_INVALID"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    ORDER_REFERENCE_TAKEN = "ORDER_REFERENCE_TAKEN"
+    ORDER_NOT_PAYABLE = "ORDER_NOT_PAYABLE"
+    ORDER_NOT_CANCELLABLE = "ORDER_NOT_CANCELLABLE"
+    PAYMENT_IN_PROGRESS = "PAYMENT_IN_PROGRESS"
+    PAYMENT_NOT_CANCELLABLE = "PAYMENT_NOT_CANCELLABLE"
+    REFUND_NOT_AVAILABLE = "REFUND_NOT_AVAILABLE"
+    REFUND_EXCEEDS_AVAILABLE = "REFUND_EXCEEDS_AVAILABLE"
+    REFUND_AMOUNT_AVAILABLE_MISMATCH = "REFUND_AMOUNT_AVAILABLE_MISMATCH"
+    GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
+    # notices
+    NOTICE_REFERENCE_REUSED = "NOTICE_REFERENCE_REUSED"
+
+
+# The HTTP status of each code (REST answers); a code not listed is a client mistake (400).
+_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.SIGNATURE_INVALID: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_AUTHORIZED_FOR_PERSON: 403,
+    ErrorCode.PROXY_CANNOT_GRANT: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CARD_NOT_FOUND: 404,
+    ErrorCode.CERTIFICATE_UNKNOWN: 404,
+    ErrorCode.CHALLENGE_UNKNOWN: 404,
+    ErrorCode.DEVICE_CODE_UNKNOWN: 404,
+    ErrorCode.PERSISTED_QUERY_NOT_FOUND: 404,
+    ErrorCode.PERSON_ALREADY_REGISTERED: 409,
+    ErrorCode.CHALLENGE_USED: 409,
+    ErrorCode.DEVICE_CODE_DECIDED: 409,
+    ErrorCode.REFRESH_TOKEN_REUSED: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
+    ErrorCode.ORDER_REFERENCE_TAKEN: 409,
+    ErrorCode.ORDER_NOT_PAYABLE: 409,
+    ErrorCode.ORDER_NOT_CANCELLABLE: 409,
+    ErrorCode.PAYMENT_IN_PROGRESS: 409,
+    ErrorCode.PAYMENT_NOT_CANCELLABLE: 409,
+    ErrorCode.REFUND_NOT_AVAILABLE: 409,
+    ErrorCode.REFUND_EXCEEDS_AVAILABLE: 409,
+    ErrorCode.REFUND_AMOUNT_AVAILABLE_MISMATCH: 409,
+    ErrorCode.NOTICE_REFERENCE_REUSED: 409,
+    ErrorCode.CHALLENGE_EXPIRED: 410,
+    ErrorCode.DEVICE_CODE_EXPIRED: 410,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL: 500,
+    ErrorCode.CARD_LOGIN_UNAVAILABLE: 503,
+    ErrorCode.REVOCATION_UNAVAILABLE: 503,
+    ErrorCode.GATEWAY_UNAVAILABLE: 503,
+}
+
+
+def status_of(code: ErrorCode) -> int:
+    return _STATUS.get(code, 400)
+
+
+class PortalError(Exception):
+    """An expected refusal whose message is safe to show the client; clients branch on ``code``.
+
+    ``extensions`` adds members to the answer: ``retryAfter`` for RATE_LIMITED, ``field`` or ``header``
+    naming the input at fault.
+    """
+
+    def __init__(self, code: ErrorCode | str, message: str, *, extensions: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = ErrorCode(code)
+        self.message = message
+        self.extensions = extensions or {}
+
+    @property
+    def status(self) -> int:
+        return status_of(self.code)
+
+
+def problem_response(error: PortalError) -> JSONResponse:
+    """The RFC 9457 problem every REST module answers with (the corporate API has its own NTA format)."""
+    code = error.code.value
+    body = {"type": PROBLEM_BASE + code.lower().replace("_", "-"), "title": code.replace("_", " ").capitalize(),
+            "status": error.status, "detail": error.message, "code": code, **error.extensions}
+    return JSONResponse(body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def answering_problems(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a route handler so that a PortalError it raises is answered as a problem."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except PortalError as error:
+            return problem_response(error)
+
+    return run
