@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.db import create_engine, create_session_factory, dispose_engine, reader_for
-from api.identity.session_cache import SessionCache, listen_for_changes
+from api.db import create_engine, create_session_factory, dispose_engine
+from api.identity.session_cache import SessionCache
 from api.logs import configure_logging, request_id_var
 from api.migrate import MIGRATIONS
 from api.people.individual_number import IndividualNumberCipher
@@ -99,11 +99,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
-    reader = reader_for(engine)
-    sessions = SessionCache(reader, settings.session_cache_size)
     graphql_app = PortalGraphQL(build_schema(settings), session_factory=session_factory,
                                 read_session_factory=create_session_factory(engine, read_only=True),
-                                reader=reader, sessions=sessions,
+                                reader=engine, sessions=SessionCache(settings.session_cache_size),
                                 cipher=cipher, graphiql=settings.graphiql)
     head = _migration_head()
 
@@ -125,7 +123,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as hooks:
-            await hooks.enter_async_context(listen_for_changes(engine, sessions))
             for hook in LIFESPAN_HOOKS:
                 module, _, function = hook.partition(":")
                 await hooks.enter_async_context(getattr(importlib.import_module(module), function)(app))

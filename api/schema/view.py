@@ -7,7 +7,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationType, get_operation_ast
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -19,8 +19,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
-from api.db import Reader
-from api.identity.authentication import AuthenticatedPerson, authenticate_person_with
+from api.identity.authentication import AuthenticatedPerson, authenticate_person
 from api.identity.session_cache import SessionCache
 from api.identity.tokens import TokenRejected
 from api.people.individual_number import IndividualNumberCipher
@@ -47,7 +46,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         *,
         session_factory: async_sessionmaker[AsyncSession],
         read_session_factory: async_sessionmaker[AsyncSession],
-        reader: Reader,
+        reader: AsyncEngine,
         sessions: SessionCache | None = None,
         cipher: IndividualNumberCipher,
         graphiql: bool,
@@ -153,10 +152,6 @@ class PortalGraphQL(GraphQL[Context, None]):
     async def _context(self, request: Request | WebSocket, response: Response | None,
                        authorization: str | None) -> Context:
         authenticated, agency, problem = await self._authenticate(authorization)
-        known: dict[str, dict[Any, Any]] = {}
-        if authenticated is not None:
-            known = {"person": {authenticated.person.id: authenticated.person},
-                      "municipality": {authenticated.municipality.code: authenticated.municipality}}
         return Context(
             request=request,
             response=response,
@@ -166,7 +161,7 @@ class PortalGraphQL(GraphQL[Context, None]):
             principal=authenticated.principal if authenticated else None,
             agency=agency,
             token_problem=problem,
-            loaders=Loaders(self.read_session_factory, known),
+            loaders=Loaders(self.read_session_factory),
         )
 
     async def on_ws_connect(self, context: Context) -> Any:
@@ -193,9 +188,9 @@ class PortalGraphQL(GraphQL[Context, None]):
             if token.startswith(AGENCY_KEY_PREFIX):
                 async with self.read_session_factory() as session:
                     return None, await resolve_agency_key(session, token), None
-            # Every person's request starts here: one indexed lookup, inline on SQLite (api.db.Reader), unless
-            # this process has just looked the token up and nothing has changed since.
-            return await authenticate_person_with(self.reader, token, cache=self.sessions), None, None
+            # Every person's request starts here: one indexed read on a pooled connection (api.db.PointRead),
+            # or none while this worker keeps what it found (api.identity.session_cache).
+            return await authenticate_person(self.reader, token, cache=self.sessions), None, None
         except TokenRejected as rejected:
             return None, None, rejected.reason
 
