@@ -6,7 +6,7 @@ a deferred transaction that reads and then writes fails at once with "database i
 writer committed in between (busy_timeout does not apply to that upgrade), so every unit of work takes
 the write lock up front and waits its turn. Read-only paths opt into deferred transactions, which WAL
 lets run beside a writer: ``create_session_factory(engine, read_only=True)``. The hottest point reads by an
-index (``PointRead``) run on the driver of one connection kept from the same pool, outside a transaction.
+index (``PointRead``) run on the driver of connections kept from the same pool, outside a transaction.
 """
 
 from __future__ import annotations
@@ -118,8 +118,6 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-
-
 async def dispose_engine(engine: AsyncEngine) -> None:
     """Return the connections ``PointRead`` keeps from the engine's pool, then close the pool."""
     kept = _KEPT.pop(engine.sync_engine.pool, None)
@@ -229,6 +227,7 @@ class _HeldConnection:
         held = kept.slots[slot]
         if held is not None and held.loop is asyncio.get_running_loop():
             return held
+        # None yet, or one of another event loop (tests), which cannot be closed from this one: left to the collector.
         connection = await engine.connect()
         try:
             if not is_sqlite(engine):
