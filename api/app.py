@@ -18,10 +18,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.db import create_engine, create_session_factory, dispose_engine, reader_for
+from api.db import create_engine, create_session_factory, dispose_engine
 from api.identity import http as identity_http
 from api.identity.service import ProcessIdentityService
-from api.identity.session_cache import SessionCache, listen_for_changes
+from api.identity.session_cache import SessionCache
 from api.logs import configure_logging, request_id_var
 from api.migrate import MIGRATIONS
 from api.notices.broker import notice_broker_lifespan
@@ -91,12 +91,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True,
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
-    reader = reader_for(engine)
-    sessions = SessionCache(reader, settings.session_cache_size)
     identity = ProcessIdentityService(settings, session_factory)
     graphql_app = PortalGraphQL(schema or build_schema(settings), session_factory=session_factory,
                                 read_session_factory=create_session_factory(engine, read_only=True),
-                                reader=reader, sessions=sessions,
+                                engine=engine, sessions=SessionCache(settings.session_cache_size),
                                 cipher=cipher, graphiql=settings.graphiql, settings=settings, identity=identity)
     head = _migration_head()
 
@@ -118,7 +116,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True,
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as hooks:
-            await hooks.enter_async_context(listen_for_changes(engine, sessions))
             for hook in LIFESPAN_HOOKS:
                 await hooks.enter_async_context(hook(app))
             # What start-up built (schema, mappers, compiled statements) lives as long as the process: moved out

@@ -5,7 +5,8 @@ otherwise not begin before SELECT or SAVEPOINT, so savepoints would not nest). T
 a deferred transaction that reads and then writes fails at once with "database is locked" when another
 writer committed in between (busy_timeout does not apply to that upgrade), so every unit of work takes
 the write lock up front and waits its turn. Read-only paths opt into deferred transactions, which WAL
-lets run beside a writer: ``create_session_factory(engine, read_only=True)``.
+lets run beside a writer: ``create_session_factory(engine, read_only=True)``. The hottest point reads by an
+index (``PointRead``) run on the driver of connections kept from the same pool, outside a transaction.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-import psycopg
-from sqlalchemy import Connection, DateTime, Engine, MetaData, Select, event
-from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.engine import URL, Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import DateTime, MetaData, Pool, Select, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -119,249 +118,158 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-T = TypeVar("T")
-# One event loop gains nothing from more concurrent hot reads; a fixed pool never churns connections.
-READER_POOL_SIZE = 8
-
-
-class Reader:
-    """Runs a read-only function of a sync ``Connection`` the cheapest way each backend allows.
-
-    SQLite: aiosqlite pays a thread hop for every DBAPI call (a one-row lookup costs ~1.1 ms here); the
-    stdlib driver does the whole read in one worker-thread hop (~0.14 ms), or, with ``inline=True``, on the
-    event loop itself on one kept connection (~0.05 ms), on connections that are ``query_only``. Inline is
-    only for bounded lookups by an index (a few rows, no scan): the loop is blocked while the read runs.
-    PostgreSQL: ``rows``/``first`` run a ``RawSelect`` straight on psycopg's async connections
-    (``PostgresReads``); ``run`` uses the engine in autocommit (no BEGIN/ROLLBACK round trips). ``inline``
-    is ignored there. For hot read paths; units of work keep using sessions.
-    """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._sync: Engine | None = None
-        # Inline reads run one at a time on the event loop's thread: one connection serves them all
-        # (a pool checkout and return cost more than the lookup itself).
-        self._inline: Connection | None = None
-        self._postgres: PostgresReads | None = None
-        # Called with the SQL of every RawSelect this reader runs, on either backend (tests, tracing).
-        self.statement_listeners: list[Callable[[str], None]] = []
-        database = engine.url.database or ""
-        if engine.dialect.name == "sqlite" and database not in ("", ":memory:"):
-            self._sync = create_sync_engine(engine.url.set(drivername="sqlite"),
-                                            connect_args={"check_same_thread": False})
-
-            @event.listens_for(self._sync, "connect")
-            def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA query_only=ON")
-                cursor.execute("PRAGMA busy_timeout=5000")
-                cursor.close()
-        elif engine.dialect.driver == "psycopg":
-            self._postgres = PostgresReads(engine.url, engine.dialect, READER_POOL_SIZE)
-
-    async def rows(self, statement: RawSelect, params: dict[str, Any], *, inline: bool = False
-                   ) -> list[tuple[Any, ...]]:
-        for listener in self.statement_listeners:
-            listener(statement.sql_for(self._engine.dialect))
-        if self._postgres is not None:
-            return await self._postgres.rows(statement, params)
-        return await self.run(lambda connection: statement.rows(connection, params), inline=inline)
-
-    async def first(self, statement: RawSelect, params: dict[str, Any], *, inline: bool = False
-                    ) -> tuple[Any, ...] | None:
-        found = await self.rows(statement, params, inline=inline)
-        return found[0] if found else None
-
-    async def run(self, work: Callable[[Connection], T], *, inline: bool = False) -> T:
-        if self._sync is not None:
-            return self._run_inline(work) if inline else await asyncio.to_thread(self._run_sync, work)
-        # PostgreSQL, or in-memory SQLite (only the engine's own connection sees that data).
-        async with self._engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
-            return await connection.run_sync(work)
-
-    def _run_sync(self, work: Callable[[Connection], T]) -> T:
-        assert self._sync is not None
-        with self._sync.connect() as connection:
-            return work(connection)
-
-    def _inline_connection(self) -> Connection:
-        assert self._sync is not None
-        connection = self._inline
-        if connection is None or connection.invalidated or connection.closed:
-            if connection is not None:
-                connection.close()
-            connection = self._inline = self._sync.connect()
-        return connection
-
-    def _run_inline(self, work: Callable[[Connection], T]) -> T:
-        connection = self._inline_connection()
-        try:
-            return work(connection)
-        finally:
-            # Core statements autobegin; end it so the next read sees what was committed since.
-            if connection.in_transaction():
-                connection.rollback()
-
-    @property
-    def inline_changes(self) -> bool:
-        """Whether ``data_version`` is available (SQLite in a file)."""
-        return self._sync is not None
-
-    def data_version(self) -> int:
-        """SQLite's ``PRAGMA data_version`` on the inline connection: it changes whenever any other connection
-        (this process's writers, another process) commits. On the DBAPI connection itself (~2 µs): the
-        pragma opens no transaction, and SQLAlchemy's per-statement work would cost ten times the read."""
-        dbapi_connection = self._inline_connection().connection.dbapi_connection
-        assert dbapi_connection is not None
-        return dbapi_connection.execute("PRAGMA data_version").fetchone()[0]  # type: ignore[no-any-return]
-
-    @property
-    def sync_engines(self) -> list[Engine]:
-        """The engines that execute this reader's statements (for instrumentation and tests)."""
-        return [self._sync] if self._sync is not None else [self._engine.sync_engine]
-
-    async def dispose(self) -> None:
-        if self._inline is not None:
-            self._inline.close()
-            self._inline = None
-        if self._sync is not None:
-            self._sync.dispose()
-        if self._postgres is not None:
-            await self._postgres.close()
-
-
-class PostgresReads:
-    """A few psycopg ``AsyncConnection`` in autocommit, used directly for ``RawSelect``.
-
-    SQLAlchemy's async facade (pool checkout, greenlet bridge, adapted cursor) costs about twice the query
-    itself here: a one-row lookup takes ~700 µs of CPU through it and ~220 µs straight on psycopg (which
-    also prepares a statement server-side once it has run five times on a connection). Connections are
-    opened lazily, at most ``size``; a read on a connection the server closed runs once more on a new one.
-    """
-
-    def __init__(self, url: URL, dialect: Dialect, size: int) -> None:
-        self._conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._dialect = dialect
-        self._size = size
-        self._idle: list[psycopg.AsyncConnection[Any]] = []
-        self._slots: asyncio.Semaphore | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def rows(self, statement: RawSelect, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        compiled = statement.compiled_for(self._dialect)
-        arguments = compiled.arguments(params)
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # connections belong to the loop that opened them
-            self._loop, self._slots, self._idle = loop, asyncio.Semaphore(self._size), []
-        assert self._slots is not None
-        async with self._slots:
-            for attempt in (1, 2):
-                reused = bool(self._idle)
-                connection = self._idle.pop() if reused else await psycopg.AsyncConnection.connect(
-                    self._conninfo, autocommit=True)
-                try:
-                    async with connection.cursor() as cursor:
-                        await cursor.execute(compiled.sql, arguments)
-                        fetched = await cursor.fetchall()
-                except psycopg.OperationalError:
-                    broken = connection.broken
-                    await connection.close()
-                    if broken and reused and attempt == 1:
-                        continue  # closed by the server while idle (restart, timeout): a read can run again
-                    raise
-                except BaseException:
-                    await connection.close()
-                    raise
-                self._idle.append(connection)
-                return compiled.processed(fetched)
-        raise AssertionError("unreachable")
-
-    async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            await connection.close()
-
-
-_readers: weakref.WeakKeyDictionary[AsyncEngine, Reader] = weakref.WeakKeyDictionary()
-
-
-def reader_for(engine: AsyncEngine) -> Reader:
-    """The engine's one Reader (its thread-side pool is shared by every caller)."""
-    reader = _readers.get(engine)
-    if reader is None:
-        reader = _readers[engine] = Reader(engine)
-    return reader
-
-
 async def dispose_engine(engine: AsyncEngine) -> None:
-    """Close the engine's pool and its Reader's."""
-    reader = _readers.pop(engine, None)
-    if reader is not None:
-        await reader.dispose()
+    """Return the connections ``PointRead`` keeps from the engine's pool, then close the pool."""
+    kept = _KEPT.pop(engine.sync_engine.pool, None)
+    for held in kept.slots if kept is not None else ():
+        if held is not None:
+            await held.release(invalidate=False)
     await engine.dispose()
 
 
-@dataclass(frozen=True)
-class CompiledRead:
+@dataclass(frozen=True, slots=True)
+class _Compiled:
     sql: str
-    positions: tuple[str, ...] | None  # parameter order for positional paramstyles, else None (named)
+    positions: tuple[str, ...] | None  # parameter order for positional paramstyles (SQLite), else None (named)
     processors: tuple[Callable[[Any], Any] | None, ...]
+    # Each parameter's bind processor, where its type has one (a UUID is 32 hex characters on SQLite).
+    binders: dict[str, Callable[[Any], Any]]
 
     def arguments(self, params: dict[str, Any]) -> Any:
+        binders = self.binders
+        if binders:
+            params = {key: binders[key](value) if key in binders and value is not None else value
+                      for key, value in params.items()}
         return params if self.positions is None else tuple(params[key] for key in self.positions)
 
-    def processed(self, fetched: list[Any]) -> list[tuple[Any, ...]]:
-        processors = self.processors
-        return [tuple(value if process is None or value is None else process(value)
-                      for value, process in zip(row, processors, strict=True)) for row in fetched]
 
+class PointRead:
+    """A SELECT by an index for the hottest paths (every request's token lookup, ``/corporate/4/num``), run on
+    the driver of a connection that the engine's own pool lends for as long as the engine lives
+    (``AsyncConnection.get_raw_connection``; ``dispose_engine`` gives it back).
 
-class RawSelect:
-    """A Core SELECT compiled once per dialect and run straight on the DBAPI cursor.
+    Why (server CPU per ``/corporate/4/num`` request, one worker, 32 concurrent clients): SQLAlchemy's execution
+    adds a BEGIN, a ROLLBACK and four aiosqlite thread hops to a one-row read; a pool checkout per read costs
+    ~85 µs, and concurrent reads then wake one aiosqlite thread per connection, which fight for the GIL: ~440 µs
+    (SQLite) and ~580 µs (PostgreSQL) a request, against ~190 µs and ~300 µs on kept connections. SQLite keeps
+    one (its aiosqlite thread runs concurrent reads one by one), outside a transaction: the engine's connections
+    are in the driver's autocommit, one statement is one snapshot. PostgreSQL keeps a few in autocommit, so reads
+    wait less for each other's round trips (psycopg runs one connection's reads one by one), and psycopg prepares
+    the statement on the server once it has run a few times. A connection that fails is invalidated; a read on
+    one that had worked runs once more on a new one (the server may have closed it).
 
-    For the hottest point reads (every request's token lookup, ``/4/num``): SQLAlchemy's per-execution
-    work (cache key, context, result metadata) costs a one-row lookup ~100 µs on SQLite, the driver
-    itself ~20 µs. Parameters go to the driver as given, so pass driver-ready values (str, bytes, int);
-    each column's result processor still applies, so values come back typed as through the ORM. The
-    engine's cursor events still fire (statement counting, tracing). No expanding IN parameters.
+    The statement is compiled once per dialect and each column's result processor applies, so values come back
+    typed as through the ORM, and each parameter's bind processor too (a UUID goes to SQLite as hex); no
+    expanding IN.
+    SQLAlchemy's cursor events do not see these reads.
     """
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
-        self._by_dialect: dict[tuple[str, str], CompiledRead] = {}
+        self._by_dialect: dict[tuple[str, str], _Compiled] = {}
 
-    def sql_for(self, dialect: Dialect) -> str:
-        return self.compiled_for(dialect).sql
-
-    def compiled_for(self, dialect: Dialect) -> CompiledRead:
-        key = (dialect.name, dialect.driver)  # drivers of one database differ in paramstyle
+    def _compiled_for(self, dialect: Dialect) -> _Compiled:
+        key = (dialect.name, dialect.driver)
         compiled = self._by_dialect.get(key)
         if compiled is None:
             form = self.statement.compile(dialect=dialect)
+            positions = tuple(form.positiontup) if form.positional and form.positiontup is not None else None
             processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
                                for column in self.statement.selected_columns)
-            positions = tuple(form.positiontup) if form.positional and form.positiontup is not None else None
-            compiled = self._by_dialect[key] = CompiledRead(form.string, positions, processors)
+            binders = {name: process for name, bind in form.binds.items()
+                       if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+            compiled = self._by_dialect[key] = _Compiled(form.string, positions, processors, binders)
         return compiled
 
-    def rows(self, connection: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        compiled = self.compiled_for(connection.dialect)
+    async def rows(self, engine: AsyncEngine, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        compiled = self._compiled_for(engine.dialect)
         arguments = compiled.arguments(params)
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        dispatch = connection.dispatch
-        try:
-            if dispatch.before_cursor_execute:
-                for listener in dispatch.before_cursor_execute:
-                    listener(connection, cursor, compiled.sql, arguments, None, False)
-            cursor.execute(compiled.sql, arguments)
-            fetched = cursor.fetchall()
-            if dispatch.after_cursor_execute:
-                for listener in dispatch.after_cursor_execute:
-                    listener(connection, cursor, compiled.sql, arguments, None, False)
-        finally:
-            cursor.close()
-        return compiled.processed(fetched)
+        while True:
+            held = await _HeldConnection.of(engine)
+            try:
+                fetched = await held.fetch(compiled.sql, arguments)
+                break
+            except BaseException as error:
+                retry = isinstance(error, Exception) and held.served > 0
+                await held.release(invalidate=True)
+                if not retry:
+                    raise
+        held.served += 1
+        processors = compiled.processors
+        return [tuple(value if process is None or value is None else process(value)
+                      for value, process in zip(row, processors, strict=True)) for row in fetched]
 
-    def first(self, connection: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        found = self.rows(connection, params)
+    async def first(self, engine: AsyncEngine, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        found = await self.rows(engine, params)
         return found[0] if found else None
+
+
+# Point reads in flight at once per worker on PostgreSQL (each kept connection runs one at a time). SQLite keeps
+# one: every aiosqlite connection has its own thread, and more threads fight for the GIL.
+POSTGRES_KEPT_CONNECTIONS = 4
+
+
+class _Kept:
+    """The connections ``PointRead`` keeps from one pool, taken in turn."""
+
+    def __init__(self, size: int) -> None:
+        self.slots: list[_HeldConnection | None] = [None] * size
+        self.turn = 0
+
+
+class _HeldConnection:
+    """One kept connection (bound to the event loop that opened it, as its driver's connection is)."""
+
+    def __init__(self, kept: _Kept, slot: int, connection: AsyncConnection, driver: Any) -> None:
+        self.kept = kept
+        self.slot = slot
+        self.connection = connection
+        self.driver = driver
+        self.sqlite = connection.dialect.name == "sqlite"
+        self.loop = asyncio.get_running_loop()
+        self.served = 0
+
+    @classmethod
+    async def of(cls, engine: AsyncEngine) -> _HeldConnection:
+        pool = engine.sync_engine.pool
+        kept = _KEPT.get(pool)
+        if kept is None:
+            kept = _KEPT[pool] = _Kept(1 if is_sqlite(engine) else POSTGRES_KEPT_CONNECTIONS)
+        slot = kept.turn = (kept.turn + 1) % len(kept.slots)
+        held = kept.slots[slot]
+        if held is not None and held.loop is asyncio.get_running_loop():
+            return held
+        # None yet, or one of another event loop (tests), which cannot be closed from this one: left to the collector.
+        connection = await engine.connect()
+        try:
+            if not is_sqlite(engine):
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            driver = (await connection.get_raw_connection()).driver_connection
+        except BaseException:
+            await connection.close()
+            raise
+        held = kept.slots[slot]
+        if held is not None and held.loop is asyncio.get_running_loop():  # a concurrent read kept one first
+            await connection.close()
+            return held
+        held = kept.slots[slot] = cls(kept, slot, connection, driver)
+        return held
+
+    async def fetch(self, sql: str, arguments: Any) -> list[Any]:
+        if self.sqlite:
+            return list(await self.driver.execute_fetchall(sql, arguments))
+        async with self.driver.cursor() as cursor:
+            await cursor.execute(sql, arguments)
+            return await cursor.fetchall()  # type: ignore[no-any-return]
+
+    async def release(self, *, invalidate: bool) -> None:
+        if self.kept.slots[self.slot] is self:
+            self.kept.slots[self.slot] = None
+        if self.connection.closed:
+            return  # concurrent reads on a failed connection: the first one released it
+        if invalidate:  # SQLAlchemy did not see what failed on the driver: the pool must not lend it again
+            await self.connection.invalidate()
+        await self.connection.close()
+
+
+_KEPT: weakref.WeakKeyDictionary[Pool, _Kept] = weakref.WeakKeyDictionary()

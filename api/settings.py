@@ -60,9 +60,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MYNAPORTAL_MAX_ALIASES", "15", "Maximum aliases in one GraphQL document."),
     Setting("MYNAPORTAL_MAX_TOKENS", "2000", "Maximum lexical tokens in one GraphQL document."),
     Setting("MYNAPORTAL_ACCESS_TOKEN_TTL", "900", "Lifetime of an access token, in seconds."),
-    Setting("MYNAPORTAL_SESSION_CACHE_SIZE", "10000", "Sessions each worker keeps after looking up their token, "
-            "used only while the database cannot have changed them (see `api/identity/session_cache.py`); "
-            "0 looks every token up."),
+    Setting("MYNAPORTAL_SESSION_CACHE_SIZE", "10000", "Tokens each worker keeps after looking them up (the "
+            "principal only, for at most a second; see `api/identity/session_cache.py`); 0 looks every token up."),
     Setting("MYNAPORTAL_LOG_LEVEL", "INFO", "Python log level of the JSON logs."),
     Setting("MYNAPORTAL_HOST", "127.0.0.1", "Address `mynaportal serve` binds."),
     Setting("MYNAPORTAL_PORT", "8000", "Port `mynaportal serve` binds."),

@@ -19,12 +19,12 @@ from datetime import date, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from api.db import Reader, read_only_factory, reader_for
+from api.db import read_only_factory
 from corporate import application_ids, formats, records, service
 from corporate.api_errors import ApiError, error_body
 from corporate.checkdigit import is_valid
@@ -97,7 +97,8 @@ class CorporateApi:
     buckets: TokenBuckets
     # Lookups and searches only read: on SQLite they must not queue for the write lock.
     read_factory: async_sessionmaker[AsyncSession] = field(init=False)
-    reader: Reader = field(init=False)
+    # The engine whose pooled connections serve /4/num's point reads (api.db.PointRead).
+    engine: AsyncEngine = field(init=False)
     usage: UsageCounter = field(default_factory=lambda: UsageCounter(interval=USAGE_FLUSH_SECONDS))
     clock: Callable[[], float] = time.monotonic
     today: Callable[[], date] = date.today
@@ -106,7 +107,7 @@ class CorporateApi:
 
     def __post_init__(self) -> None:
         self.read_factory = read_only_factory(self.session_factory)
-        self.reader = reader_for(self.session_factory.kw["bind"])
+        self.engine = self.session_factory.kw["bind"]
 
     # --- plumbing shared by the three endpoints
 
@@ -193,7 +194,7 @@ class CorporateApi:
                 if not is_valid(number):
                     raise ApiError("043")
             history = _flag(params, "history", "0", "044")
-            states = await service.lookup_with(self.reader, numbers, history=history)
+            states = await service.lookup_with(self.engine, numbers, history=history)
             updated = await self._last_update()
             return formats.Answer(updated, len(states), 1, 1, states), True
 

@@ -31,9 +31,9 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.db import RawSelect, Reader
+from api.db import PointRead
 from corporate import records
 from corporate.models import Corporation
 from corporate.normalise import like_escape, search_key
@@ -95,21 +95,21 @@ async def lookup(session: AsyncSession, numbers: Sequence[str], *, history: bool
     return _in_given_order((await session.execute(_lookup_query(numbers, history))).all(), numbers)
 
 
-async def lookup_with(reader: Reader, numbers: Sequence[str], *, history: bool = False) -> list[CorporateState]:
-    """``lookup`` through ``api.db.Reader`` (the /4/num hot path): one prepared statement per count of
-    numbers (at most ten, by their index, so inline on SQLite), run on the driver's cursor."""
+async def lookup_with(engine: AsyncEngine, numbers: Sequence[str], *, history: bool = False
+                      ) -> list[CorporateState]:
+    """``lookup`` as the /4/num hot path runs it: one ``api.db.PointRead`` per count of numbers (at most ten,
+    by their index) on a connection of ``engine``'s pool, no session."""
     distinct = list(dict.fromkeys(numbers))
-    statement = _raw_lookup(len(distinct), history)
-    rows = await reader.rows(statement, {f"number_{i}": number for i, number in enumerate(distinct)}, inline=True)
-    return _in_given_order(rows, numbers)
+    params = {f"number_{i}": number for i, number in enumerate(distinct)}
+    return _in_given_order(await _point_lookup(len(distinct), history).rows(engine, params), numbers)
 
 
 @functools.cache
-def _raw_lookup(count: int, history: bool) -> RawSelect:
+def _point_lookup(count: int, history: bool) -> PointRead:
     query = _states_query().where(_table.c.corporate_number.in_([bindparam(f"number_{i}") for i in range(count)]))
     if not history:
         query = query.where(_table.c.latest)
-    return RawSelect(query.order_by(*_SORT_STATES))
+    return PointRead(query.order_by(*_SORT_STATES))
 
 
 def _lookup_query(numbers: Sequence[str], history: bool) -> Select[Any]:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.identity.login_models import RefreshToken
 from api.identity.models import SessionToken
-from api.identity.tokens import hash_token, issue_token
+from api.identity.tokens import hash_token, issue_token, note_revocation
 from api.platform.errors import PortalError
 
 REFRESH_PREFIX = "mpr_"  # a public prefix, not a secret
@@ -83,6 +83,7 @@ async def spend_refresh_token(session: AsyncSession, token: str, now: dt.datetim
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID, now: dt.datetime) -> None:
+    note_revocation(session)
     await session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
                                                      RefreshToken.revoked_at.is_(None)).values(revoked_at=now))
     await session.execute(update(SessionToken).where(SessionToken.family_id == family_id,

@@ -8,14 +8,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from api.db import utcnow
 from api.identity.models import SessionToken
 from api.identity.scopes import PERSON_SCOPES
 
-__all__ = ["PERSON_SCOPES", "Principal", "TokenRejected", "hash_token", "issue_token", "resolve_token", "revoke_token"]
+__all__ = ["PERSON_SCOPES", "Principal", "TokenRejected", "committed_revocations", "hash_token", "issue_token",
+           "note_revocation", "resolve_token", "revoke_token"]
 
 TOKEN_PREFIX = "mpt_"  # noqa: S105 (a public prefix, not a secret)
 
@@ -71,6 +73,7 @@ async def resolve_token(session: AsyncSession, token: str, *, now: datetime | No
 
 
 async def revoke_token(session: AsyncSession, token: str) -> bool:
+    note_revocation(session)
     result = await session.execute(
         update(SessionToken)
         .where(SessionToken.token_hash == hash_token(token), SessionToken.revoked_at.is_(None))
@@ -78,3 +81,22 @@ async def revoke_token(session: AsyncSession, token: str) -> bool:
         .returning(SessionToken.id)
     )
     return result.first() is not None
+
+
+class _Revocations:
+    committed = 0
+
+
+def note_revocation(session: AsyncSession) -> None:
+    """Call from every function that revokes session tokens in ``session``: when it commits, this process's
+    caches of token lookups stop using what they read before (api.identity.session_cache)."""
+    event.listen(session.sync_session, "after_commit", _count_commit, once=True)
+
+
+def _count_commit(_session: Session) -> None:
+    _Revocations.committed += 1
+
+
+def committed_revocations() -> int:
+    """How many transactions that revoked session tokens this process has committed."""
+    return _Revocations.committed

@@ -1,8 +1,6 @@
-"""Immutable copies of a person's and a municipality's rows, as read at one moment.
-
-The token lookup reads the signed-in person with their token (api.identity.authentication), and this
-process may keep what it read for the next requests (api.identity.session_cache): kept objects are shared
-between requests, so they are plain frozen values, never ORM instances a session could attach and change.
+"""Immutable copies of a person's and a municipality's rows, as one point read found them
+(``api.people.service.person_with_municipality``, the signed-in person's hot path): plain frozen values of one
+request, never ORM instances a session could attach and change, and never kept beyond the request.
 """
 
 from __future__ import annotations

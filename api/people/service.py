@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import bindparam, false, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.audit.service import record_access
+from api.db import PointRead
 from api.pagination import InvalidPageRequest, Page, PageRequest, page_of
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality, ParentChild, Person, Sex
+from api.people.records import MunicipalityRecord, PersonRecord
 from api.platform.errors import ErrorCode, PortalError
 
 ADULT_AGE = 18
@@ -87,6 +89,16 @@ async def link_parent(session: AsyncSession, parent_id: uuid.UUID, child_id: uui
 async def persons_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Person]:
     rows = await session.scalars(select(Person).where(Person.id.in_(ids)))
     return {person.id: person for person in rows}
+
+
+async def person_with_municipality(engine: AsyncEngine, person_id: uuid.UUID
+                                   ) -> tuple[PersonRecord, MunicipalityRecord] | None:
+    """The person and their municipality in one point read (api.db.PointRead): the signed-in person's own
+    requests (``viewer``) need both, and a session of their own would cost several times the read."""
+    row = await _PERSON_WITH_MUNICIPALITY.first(engine, {"person_id": person_id})
+    if row is None:
+        return None
+    return PersonRecord(*row[:_PERSON_COLUMNS]), MunicipalityRecord(*row[_PERSON_COLUMNS:])
 
 
 async def municipalities_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str, Municipality]:
@@ -164,3 +176,13 @@ async def list_children(session_factory: async_sessionmaker[AsyncSession], paren
                         request: PageRequest, *, purpose: str) -> Page[Person]:
     async with session_factory() as session, session.begin():
         return await children_page(session, parent_id, request, purpose=purpose)
+
+
+_PERSON_KEYS = tuple(field.name for field in fields(PersonRecord))
+_PERSON_COLUMNS = len(_PERSON_KEYS)
+_PERSON_WITH_MUNICIPALITY = PointRead(
+    select(*(getattr(Person, key) for key in _PERSON_KEYS),
+           *(getattr(Municipality, field.name) for field in fields(MunicipalityRecord)))
+    .join(Municipality, Municipality.code == Person.municipality_code)
+    .where(Person.id == bindparam("person_id"))
+)

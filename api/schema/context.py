@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import TypeVar
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -24,7 +24,7 @@ from api.identity.tokens import Principal
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality, Person
 from api.people.records import MunicipalityRecord, PersonRecord
-from api.people.service import municipalities_by_codes, persons_by_ids
+from api.people.service import municipalities_by_codes, person_with_municipality, persons_by_ids
 from api.schema.errors import ErrorCode, PublicError
 from api.settings import Settings
 from corporate.service import CorporateState, histories
@@ -52,29 +52,33 @@ def _loader(session_factory: async_sessionmaker[AsyncSession],
 
 
 class Loaders:
-    """This request's DataLoaders, each made on first use (most requests need one kind or none). What the
-    token lookup found, the signed-in person and their municipality, is primed into theirs."""
+    """This request's DataLoaders, each made on first use (most requests need one kind or none)."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *,
-                 person: PersonRecord | None = None, municipality: MunicipalityRecord | None = None) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], engine: AsyncEngine) -> None:
         self._session_factory = session_factory
-        self._person = person
-        self._municipality = municipality
+        self._engine = engine
 
     @cached_property
     def person(self) -> DataLoader[uuid.UUID, Person | PersonRecord | None]:
-        loader: DataLoader[uuid.UUID, Person | PersonRecord | None] = _loader(self._session_factory, persons_by_ids)
-        if self._person is not None:
-            loader.prime(self._person.id, self._person)
-        return loader
+        async def load(keys: list[uuid.UUID]) -> list[Person | PersonRecord | None]:
+            if len(keys) > 1:
+                async with self._session_factory() as session:
+                    found = await persons_by_ids(session, keys)
+                return [found.get(key) for key in keys]
+            # One person, as a person's own requests load themselves (viewer): one point read, their
+            # municipality with them, ready for the municipality field.
+            read = await person_with_municipality(self._engine, keys[0])
+            if read is None:
+                return [None]
+            person, municipality = read
+            self.municipality.prime(municipality.code, municipality)
+            return [person]
+
+        return DataLoader(load_fn=load, max_batch_size=MAX_BATCH)
 
     @cached_property
     def municipality(self) -> DataLoader[str, Municipality | MunicipalityRecord | None]:
-        loader: DataLoader[str, Municipality | MunicipalityRecord | None] = _loader(self._session_factory,
-                                                                                   municipalities_by_codes)
-        if self._municipality is not None:
-            loader.prime(self._municipality.code, self._municipality)
-        return loader
+        return _loader(self._session_factory, municipalities_by_codes)
 
     @cached_property
     def agency(self) -> DataLoader[uuid.UUID, Agency | None]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from cross_web import HTTPException
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
@@ -35,8 +35,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
-from api.db import Reader
-from api.identity.authentication import AuthenticatedPerson, authenticate_person_with
+from api.identity.authentication import AuthenticatedPerson, authenticate_person
 from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
 from api.identity.tokens import TokenRejected
@@ -54,7 +53,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         *,
         session_factory: async_sessionmaker[AsyncSession],
         read_session_factory: async_sessionmaker[AsyncSession],
-        reader: Reader,
+        engine: AsyncEngine,
         sessions: SessionCache | None = None,
         cipher: IndividualNumberCipher,
         graphiql: bool,
@@ -72,7 +71,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         )
         self.session_factory = session_factory
         self.read_session_factory = read_session_factory
-        self.reader = reader
+        self.engine = engine
         self.sessions = sessions
         self.cipher = cipher
         self.settings = settings
@@ -93,16 +92,11 @@ class PortalGraphQL(GraphQL[Context, None]):
             principal=authenticated.principal if authenticated else None,
             agency=agency,
             token_problem=problem,
-            loaders=self._loaders(authenticated),
+            loaders=Loaders(self.read_session_factory, self.engine),
             settings=self.settings,
             identity=self.identity,
         )
 
-    def _loaders(self, authenticated: AuthenticatedPerson | None) -> Loaders:
-        """The request's DataLoaders, knowing what the token lookup found."""
-        if authenticated is None:
-            return Loaders(self.read_session_factory)
-        return Loaders(self.read_session_factory, person=authenticated.person, municipality=authenticated.municipality)
 
     async def on_ws_connect(self, context: Context) -> Any:
         """graphql-transport-ws: authenticate from connection_init's payload, never from the URL."""
@@ -112,7 +106,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         if authenticated is None:  # agency keys do not subscribe: noticeAdded is a person's feed
             raise ConnectionRejectionError({"code": ErrorCode.UNAUTHENTICATED.value})
         context.principal, context.agency, context.token_problem = authenticated.principal, None, None
-        context.loaders = self._loaders(authenticated)
+        context.loaders = Loaders(self.read_session_factory, self.engine)
         return UNSET
 
     async def _authenticate(
@@ -129,9 +123,9 @@ class PortalGraphQL(GraphQL[Context, None]):
             if token.startswith(AGENCY_KEY_PREFIX):
                 async with self.read_session_factory() as session:
                     return None, await resolve_agency_key(session, token), None
-            # Every person's request starts here: one indexed lookup, inline on SQLite (api.db.Reader), unless
-            # this process has just looked the token up and nothing has changed since.
-            return await authenticate_person_with(self.reader, token, cache=self.sessions), None, None
+            # Every person's request starts here: one indexed read on a pooled connection (api.db.PointRead),
+            # or none while this worker keeps what it found (api.identity.session_cache).
+            return await authenticate_person(self.engine, token, cache=self.sessions), None, None
         except TokenRejected as rejected:
             return None, None, rejected.reason
 

@@ -5,11 +5,17 @@ import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Connection, bindparam, delete, event, func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import bindparam, column, func, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import RawSelect, UTCDateTime, create_session_factory, reader_for
+from api.db import (
+    POSTGRES_KEPT_CONNECTIONS,
+    PointRead,
+    UTCDateTime,
+    create_engine,
+    create_session_factory,
+    dispose_engine,
+)
 from api.people.models import Municipality, Person, Sex
 
 
@@ -50,31 +56,6 @@ def test_utc_datetime_refuses_naive_values_and_normalises_to_utc() -> None:
     assert column.process_result_value(datetime(2026, 1, 1), None) == datetime(2026, 1, 1, tzinfo=UTC)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("inline", [False, True])
-async def test_reader_reads_committed_data_and_cannot_write(engine: AsyncEngine, inline: bool) -> None:
-    async with create_session_factory(engine)() as session, session.begin():
-        session.add(Municipality(code="131016", prefecture="東京都", name="千代田区"))
-    reader = reader_for(engine)
-    assert reader_for(engine) is reader
-    names = await reader.run(lambda c: c.execute(select(Municipality.name)).scalars().all(), inline=inline)
-    assert names == ["千代田区"]
-    if engine.dialect.name == "sqlite":
-        # query_only: a write through the reader fails and changes nothing
-        with pytest.raises(OperationalError, match="readonly"):
-            await reader.run(lambda c: c.execute(delete(Municipality)), inline=inline)
-    async with create_session_factory(engine)() as session:
-        assert await session.scalar(select(func.count()).select_from(Municipality)) == 1
-
-
-async def test_an_inline_read_sees_what_was_committed_since_the_last_one(engine: AsyncEngine) -> None:
-    reader = reader_for(engine)
-    count = select(func.count()).select_from(Municipality)
-    assert await reader.run(lambda c: c.execute(count).scalar(), inline=True) == 0
-    async with create_session_factory(engine)() as session, session.begin():
-        session.add(Municipality(code="131016", prefecture="東京都", name="千代田区"))
-    assert await reader.run(lambda c: c.execute(count).scalar(), inline=True) == 1
-
-
 async def _add_person(engine: AsyncEngine) -> Person:
     person = Person(id=uuid.uuid4(), name="山田 太郎", name_kana="ヤマダ タロウ", birth_date=date(1985, 4, 1),
                     sex=Sex.MALE, address="東京都千代田区1-1", municipality_code="131016", email=None,
@@ -86,52 +67,65 @@ async def _add_person(engine: AsyncEngine) -> Person:
     return person
 
 
-PERSON_BY_NAME = RawSelect(select(*Person.__table__.c).where(Person.name == bindparam("name")))
+PERSON_BY_NAME = PointRead(select(*Person.__table__.c).where(Person.name == bindparam("name")))
+MUNICIPALITIES = PointRead(select(func.count()).select_from(Municipality).where(Municipality.code != bindparam("code")))
 
 
-@pytest.mark.parametrize("inline", [False, True])
-async def test_raw_select_returns_the_values_the_orm_returns_and_fires_cursor_events(
-    engine: AsyncEngine, inline: bool
-) -> None:
+async def test_a_point_read_returns_the_values_the_orm_returns(engine: AsyncEngine) -> None:
     person = await _add_person(engine)
-    reader = reader_for(engine)
-    seen: list[str] = []
-
-    def listen(_conn: Connection, _cursor: object, statement: str, *_: object) -> None:
-        seen.append(statement)
-
-    for sync_engine in reader.sync_engines:
-        event.listen(sync_engine, "before_cursor_execute", listen)
-    try:
-        rows = await reader.run(lambda c: PERSON_BY_NAME.rows(c, {"name": "山田 太郎"}), inline=inline)
-        missing = await reader.run(lambda c: PERSON_BY_NAME.first(c, {"name": "nobody"}), inline=inline)
-    finally:
-        for sync_engine in reader.sync_engines:
-            event.remove(sync_engine, "before_cursor_execute", listen)
+    rows = await PERSON_BY_NAME.rows(engine, {"name": "山田 太郎"})
     assert rows == [(person.id, "山田 太郎", "ヤマダ タロウ", date(1985, 4, 1), Sex.MALE, "東京都千代田区1-1",
                      "131016", None, "090", b"\x01" * 40, b"\x02" * 32, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))]
     assert [column.key for column in Person.__table__.c] == [
         "id", "name", "name_kana", "birth_date", "sex", "address", "municipality_code", "email", "phone",
         "individual_number_ciphertext", "individual_number_hash", "created_at"]
-    assert missing is None
-    assert len(seen) == 2 and seen[0].lstrip().upper().startswith("SELECT")
+    assert await PERSON_BY_NAME.first(engine, {"name": "nobody"}) is None
+
+
+async def test_a_point_read_sees_what_was_committed_since_the_last_one(engine: AsyncEngine) -> None:
+    assert await MUNICIPALITIES.rows(engine, {"code": "x"}) == [(0,)]
+    async with create_session_factory(engine)() as session, session.begin():
+        session.add(Municipality(code="131016", prefecture="東京都", name="千代田区"))
+    assert await MUNICIPALITIES.rows(engine, {"code": "x"}) == [(1,)]
+
+
+async def test_point_reads_keep_connections_of_the_engines_own_pool_until_it_is_disposed(database_url: str) -> None:
+    engine = create_engine(database_url)
+    pool = engine.sync_engine.pool
+    try:
+        await asyncio.gather(*(MUNICIPALITIES.rows(engine, {"code": "x"}) for _ in range(10)))
+        kept = pool.checkedout()  # type: ignore[attr-defined]
+        assert kept == (1 if engine.dialect.name == "sqlite" else POSTGRES_KEPT_CONNECTIONS)
+        async with create_session_factory(engine)() as session:  # sessions share the pool beside them
+            assert await session.scalar(select(func.count()).select_from(Municipality)) == 0
+            assert pool.checkedout() == kept + 1  # type: ignore[attr-defined]
+        for _ in range(10):
+            await MUNICIPALITIES.rows(engine, {"code": "x"})
+        assert pool.checkedout() == kept  # type: ignore[attr-defined]
+    finally:
+        await dispose_engine(engine)
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_failed_point_read_gives_its_connection_up(engine: AsyncEngine) -> None:
+    assert await MUNICIPALITIES.rows(engine, {"code": "x"}) == [(0,)]
+    missing_table = table("no_such_table", column("code"))
+    missing = PointRead(select(missing_table.c.code).where(missing_table.c.code == bindparam("code")))
+    with pytest.raises(Exception, match="no_such_table"):
+        await missing.rows(engine, {"code": "x"})
+    assert await MUNICIPALITIES.rows(engine, {"code": "x"}) == [(0,)]  # on a new connection
 
 
 @pytest.mark.postgres
-async def test_the_postgres_reader_runs_again_on_a_connection_the_server_closed(
-    engine: AsyncEngine, database_url: str
-) -> None:
+async def test_a_point_read_runs_again_on_a_connection_the_server_closed(engine: AsyncEngine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only")
-    reader = reader_for(engine)
-    count = select(func.count()).select_from(Municipality)
-    raw_count = RawSelect(count.where(Municipality.code != bindparam("code")))
-    assert await reader.run(lambda c: c.execute(count).scalar()) == 0
-    assert await reader.rows(raw_count, {"code": "x"}) == [(0,)]
+    for _ in range(POSTGRES_KEPT_CONNECTIONS):  # every kept connection has served a read
+        assert await MUNICIPALITIES.rows(engine, {"code": "x"}) == [(0,)]
     async with engine.connect() as connection:  # end every other session on this database
         ended = await connection.scalar(text(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-    assert ended >= 1  # the hot-read connection (the engine here opens one per use)
-    assert await reader.run(lambda c: c.execute(count).scalar()) == 0
-    assert await reader.rows(raw_count, {"code": "x"}) == [(0,)]
+    assert ended >= POSTGRES_KEPT_CONNECTIONS
+    for _ in range(POSTGRES_KEPT_CONNECTIONS):
+        assert await MUNICIPALITIES.rows(engine, {"code": "x"}) == [(0,)]

@@ -5,8 +5,8 @@ A third line serves the same data from a plain route that does the viewer's data
 separates what GraphQL costs from what the database costs; two more show the floor: an empty query
 without a token, and `viewer { __typename }` (the token check and the viewer resolver, no fields). A
 second portal, with MYNAPORTAL_SESSION_CACHE_SIZE=0, shows the viewer when every request looks its token
-up (the first portal keeps what a lookup found while the database has not changed it: the load repeats
-one token, as an app's burst of requests does).
+up (the first portal keeps what a lookup found for up to a second, api.identity.session_cache: the load
+repeats one token, as an app's burst of requests does).
 
     .venv/bin/python tests/benchmarks/bench_graphql_viewer.py [--seconds 5] [--rounds 3] [--connections 32]
         [--database sqlite|postgresql]   (PostgreSQL from MYNAPORTAL_TEST_POSTGRES_URL's server)

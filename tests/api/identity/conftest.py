@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory, dispose_engine
+from api.db import PointRead, create_session_factory, dispose_engine
+from api.identity import authentication
 from api.identity.cards import issue_virtual_card
 from api.identity.sandbox_ca import SandboxCA
 from api.identity.service import IdentityService, phone_credential_message
@@ -145,3 +146,22 @@ async def identity(engine: AsyncEngine, cipher: IndividualNumberCipher, database
     yield holder
     await portal.client.aclose()
     await dispose_engine(portal.app.state.engine)
+
+
+class CountedRead(PointRead):
+    """A point read (the token lookup, ...), counting its reads."""
+
+    def __init__(self, read: PointRead) -> None:
+        super().__init__(read.statement)
+        self.count = 0
+
+    async def rows(self, engine: AsyncEngine, params: dict) -> list:  # type: ignore[type-arg]
+        self.count += 1
+        return await super().rows(engine, params)
+
+
+@pytest.fixture
+def lookups(monkeypatch: pytest.MonkeyPatch) -> CountedRead:
+    counted = CountedRead(authentication._LOOKUP)
+    monkeypatch.setattr(authentication, "_LOOKUP", counted)
+    return counted
