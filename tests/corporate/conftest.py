@@ -3,8 +3,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.db import create_session_factory
 from api.settings import PROJECT_ROOT
+from corporate import generate
+from corporate.importer import import_files
+from corporate.name_search import NameSearch, SortKey
+from corporate.normalise import search_key
+from corporate.service import CorporateState, search_names
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data" / "corporate"
 REAL_FILES = sorted(SHARED_DATA.glob("*.zip"))
@@ -30,3 +38,43 @@ def write_csv(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
 def real_files() -> list[Path]:
     assert len(REAL_FILES) == 2, f"the NTA sample files are expected in {SHARED_DATA}"
     return REAL_FILES
+
+
+async def load_aomori(engine: AsyncEngine, tmp_path: Path) -> None:
+    """Three visible 青森 names (exact, prefix, partial), a hidden one and a renamed corporation."""
+    await import_files(engine, [write_csv(tmp_path / "d.csv", [
+        row(1, "1000012160145", "青森物産株式会社"),
+        row(2, "1000013050378", "株式会社青森"),
+        row(3, "1000020022080", "東青森開発有限会社"),
+        row(4, "1420001011738", "隠れ青森株式会社", hihyoji="1"),
+        row(5, "1000013050378", "株式会社青森リンゴ", update="2016-02-01"),  # renamed: a past name
+    ])])
+
+
+async def load_synthetic(engine: AsyncEngine, tmp_path: Path) -> list[str]:
+    """Synthetic national-style rows plus history, hidden, deleted and closed states; some search keys."""
+    lines = list(generate.rows(3000, seed=11))
+    lines += [row(1, "1000012160145", "北海物産株式会社", update="2015-11-01"),
+              row(2, "1000012160145", "南海商事株式会社", process="13", update="2016-02-01"),  # renamed
+              row(3, "1000013050378", "海物産サービス株式会社", hihyoji="1"),
+              row(4, "1000020022080", "海物産株式会社", process="99"),
+              row(5, "1420001011738", "海物産ホールディングス株式会社", close_date="2016-01-10")]
+    await import_files(engine, [write_csv(tmp_path / "synthetic.csv", lines)])
+    names = [search_key(line.split(",")[column].strip('"')) for line in lines[:3000:97] for column in (6, 28)]
+    keys = [name[start:start + length] for name in names for start, length in ((0, 3), (1, 3), (2, 4))
+            if len(name) >= start + length]
+    keys += ["海物産", "ABC", "サービス"]
+    return [key for key in dict.fromkeys(keys) if len(search_key(key)) >= 3]  # the index needs a trigram
+
+
+async def search_with_statements(engine: AsyncEngine, search: NameSearch, limit: int) -> tuple[
+        tuple[int | None, list[tuple[SortKey, CorporateState]]], list[str]]:
+    """``search_names``'s answer and the SQL statements it ran."""
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731 (before_cursor_execute's statement)
+    event.listen(engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        async with create_session_factory(engine)() as session:
+            return await search_names(session, search, limit=limit), statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", listener)

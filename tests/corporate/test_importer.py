@@ -20,7 +20,8 @@ from corporate import generate
 from corporate.importer import Rejection, import_files
 from corporate.models import Corporation, include_name
 from corporate.normalise import search_key
-from corporate.service import NameSearch, search_names, trigram_code
+from corporate.search_postgres import trigram_code
+from corporate.service import NameSearch, search_names
 from tests.corporate.conftest import row, write_csv
 
 NUMBER = "1000012160145"
