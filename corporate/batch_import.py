@@ -12,15 +12,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.db import UTCDateTime
-from corporate.import_rows import COLUMN_LIST, STAGED_COLUMNS
+from corporate.import_rows import STAGED_COLUMN_LIST, STAGED_COLUMNS
 
 BUSY_RETRIES = 40
 STAGING = "corporate_import_batch"
 
 # The SQL below is built from module constants only (column and table names), never from input.
 _INSERT_NEW = text(
-    f"INSERT INTO corporations ({COLUMN_LIST}, latest, imported_at) "  # noqa: S608
-    f"SELECT {COLUMN_LIST}, false, :now FROM {STAGING} WHERE true "
+    f"INSERT INTO corporations ({STAGED_COLUMN_LIST}, latest, imported_at) "  # noqa: S608
+    f"SELECT {STAGED_COLUMN_LIST}, false, :now FROM {STAGING} WHERE true "
     "ON CONFLICT (corporate_number, record_hash) DO NOTHING"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
@@ -52,7 +52,7 @@ async def prepare_staging(connection: AsyncConnection) -> None:
     if connection.dialect.name == "sqlite":
         await connection.exec_driver_sql("PRAGMA temp_store=MEMORY")
     await connection.exec_driver_sql(
-        f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} AS SELECT {COLUMN_LIST} FROM corporations "  # noqa: S608
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} AS SELECT {STAGED_COLUMN_LIST} FROM corporations "  # noqa: S608
         "WHERE 1 = 0")
     await connection.commit()
 
@@ -62,12 +62,12 @@ async def _stage(connection: AsyncConnection, rows: list[list[Any]]) -> None:
     if connection.dialect.name == "postgresql":
         raw = await connection.get_raw_connection()
         cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
-        async with cursor.copy(f"COPY {STAGING} ({COLUMN_LIST}) FROM STDIN") as copy:
+        async with cursor.copy(f"COPY {STAGING} ({STAGED_COLUMN_LIST}) FROM STDIN") as copy:
             for row in rows:
                 await copy.write_row(row)
         return
     placeholders = ", ".join("?" * len(STAGED_COLUMNS))
-    insert = f"INSERT INTO {STAGING} ({COLUMN_LIST}) VALUES ({placeholders})"  # noqa: S608
+    insert = f"INSERT INTO {STAGING} ({STAGED_COLUMN_LIST}) VALUES ({placeholders})"  # noqa: S608
     # Straight to the driver, in the transaction SQLAlchemy began: it takes the rows as they are (lists).
     raw = await connection.get_raw_connection()
     cursor = await raw.driver_connection.executemany(insert, rows)  # type: ignore[union-attr]

@@ -26,7 +26,7 @@ TABLE = "corporations"
 # Columns filled from a row, in staging order: the 30 fields but `latest`, then what we derive.
 _FIELD_COLUMNS = tuple(column for column in records.COLUMNS if column != "latest")
 STAGED_COLUMNS = (*_FIELD_COLUMNS, "record_hash", "search_name", "search_kana", "search_en", "search_text")
-COLUMN_LIST = ", ".join(STAGED_COLUMNS)
+STAGED_COLUMN_LIST = ", ".join(STAGED_COLUMNS)
 
 
 def staged_row(fields: list[str], tail: tuple[Any, ...] = ()) -> list[Any]:
