@@ -1,5 +1,8 @@
 """Reading corporate-number data: lookups by number, the diff window, name search, data dates.
 
+The name search's SQL lives in name_search and the search_* modules; search_names runs it and reads the
+page's states.
+
 Functions take an AsyncSession and return plain dataclasses; states carry the 30 NTA fields as the
 strings the files had (dates as YYYY-MM-DD), so every output format renders the same values.
 """
@@ -19,7 +22,7 @@ from api.db import RawSelect, Reader
 from corporate import records
 from corporate.models import Corporation
 
-# The name search's types are part of this module's API, beside search_names.
+# Re-exported: callers build a NameSearch, catch InvalidSearch and page by SortKey beside search_names.
 from corporate.name_search import InvalidSearch as InvalidSearch
 from corporate.name_search import NameSearch as NameSearch
 from corporate.name_search import SortKey as SortKey
