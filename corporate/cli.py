@@ -23,7 +23,8 @@ def _settings() -> Settings:
 
 async def _import(settings: Settings, paths: list[Path], args: argparse.Namespace) -> int:
     from api.db import create_engine
-    from corporate.importer import Rejection, import_files
+    from corporate.import_report import Rejection
+    from corporate.importer import import_files
     from corporate.progress import ProgressBar
 
     # A local file the operator named, written as rejections come (small writes; not worth a thread).
