@@ -8,7 +8,7 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +24,7 @@ from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
 from api.logs import configure_logging, request_id_var
 from api.migrate import MIGRATIONS
-from api.notices.broker import notice_broker_lifespan
+from api.notices.broker import NoticeBroker
 from api.people.individual_number import IndividualNumberCipher
 from api.schema import PortalSchema, build_schema
 from api.schema.view import PortalGraphQL
@@ -34,14 +34,10 @@ from payments.rest import payment_routes
 
 access_log = logging.getLogger("api.access")
 RouteFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], list[BaseRoute]]
-LifespanHook = Callable[[Starlette], AbstractAsyncContextManager[None]]
 # Domains add their HTTP routes here: a function taking (settings, session_factory) and returning a list of
 # Starlette routes (e.g. the corporate REST API mounted at /corporate).
 # (The identity routes share the process's identity service with GraphQL: create_app mounts them itself.)
 ROUTE_FACTORIES: tuple[RouteFactory, ...] = (corporate_rest.routes, payment_routes)
-# Domains that keep something open for the app's lifetime (a LISTEN connection, ...) add a function here:
-# it takes the app and returns an async context manager, entered at startup.
-LIFESPAN_HOOKS: tuple[LifespanHook, ...] = (notice_broker_lifespan,)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -92,10 +88,13 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True,
     session_factory = create_session_factory(engine)
     cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
     identity = ProcessIdentityService(settings, session_factory)
+    # Subscriptions' new-notice feed; its LISTEN connection (PostgreSQL) opens with the first subscriber.
+    notice_broker = NoticeBroker(engine)
     graphql_app = PortalGraphQL(schema or build_schema(settings), session_factory=session_factory,
                                 read_session_factory=create_session_factory(engine, read_only=True),
                                 engine=engine, sessions=SessionCache(settings.session_cache_size),
-                                cipher=cipher, graphiql=settings.graphiql, settings=settings, identity=identity)
+                                cipher=cipher, graphiql=settings.graphiql, settings=settings, identity=identity,
+                                notice_broker=notice_broker)
     head = _migration_head()
 
     async def healthz(_: Request) -> JSONResponse:
@@ -115,14 +114,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True,
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with AsyncExitStack() as hooks:
-            for hook in LIFESPAN_HOOKS:
-                await hooks.enter_async_context(hook(app))
-            # What start-up built (schema, mappers, compiled statements) lives as long as the process: moved out
-            # of the collector's generations, a full collection no longer walks it on every request burst.
-            gc.collect()
-            gc.freeze()
-            yield
+        # What start-up built (schema, mappers, compiled statements) lives as long as the process: moved out
+        # of the collector's generations, a full collection no longer walks it on every request burst.
+        gc.collect()
+        gc.freeze()
+        yield
+        await notice_broker.close()
         await dispose_engine(engine)
 
     routes: list[BaseRoute] = [

@@ -9,16 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from api.settings import PROJECT_ROOT, Settings, SettingsError
+from api.settings import PROJECT_ROOT, Settings, settings_for_command
 
 SAMPLE_DATA = PROJECT_ROOT.parent / "shared" / "data" / "corporate"
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as error:
-        sys.exit(f"mynaportal: {error}")
 
 
 async def _import(settings: Settings, paths: list[Path], args: argparse.Namespace) -> int:
@@ -62,7 +55,7 @@ def cmd_import(args: argparse.Namespace) -> None:
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
         sys.exit(f"mynaportal: no such file: {', '.join(missing)}")
-    sys.exit(asyncio.run(_import(_settings(), paths, args)))
+    sys.exit(asyncio.run(_import(settings_for_command(), paths, args)))
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
@@ -101,7 +94,7 @@ async def _app_id(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_app_id(args: argparse.Namespace) -> None:
-    asyncio.run(_app_id(_settings(), args))
+    asyncio.run(_app_id(settings_for_command(), args))
 
 
 async def _demo_load(settings: Settings) -> str:
@@ -126,7 +119,7 @@ async def _demo_load(settings: Settings) -> str:
 
 
 def cmd_demo_load(_: argparse.Namespace) -> None:
-    print(asyncio.run(_demo_load(_settings())))
+    print(asyncio.run(_demo_load(settings_for_command())))
 
 
 def register(commands: Any) -> None:

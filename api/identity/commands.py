@@ -37,12 +37,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _settings():  # type: ignore[no-untyped-def]
-    from api.settings import Settings, SettingsError
+    from api.settings import settings_for_command
 
-    try:
-        settings = Settings.from_env()
-    except SettingsError as error:
-        sys.exit(f"mynaportal: {error}")
+    settings = settings_for_command()
     if settings.production or settings.sandbox_ca_dir is None:
         sys.exit("mynaportal: the sandbox CA is a development tool (production uses the real JPKI)")
     return settings

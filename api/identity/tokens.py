@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from api.identity.models import SessionToken
 from api.identity.scopes import PERSON_SCOPES
 
 __all__ = ["PERSON_SCOPES", "Principal", "TokenRejected", "committed_revocations", "hash_token", "issue_token",
-           "note_revocation", "resolve_token", "revoke_token"]
+           "note_revocation", "revoke_token"]
 
 TOKEN_PREFIX = "mpt_"  # noqa: S105 (a public prefix, not a secret)
 
@@ -59,17 +59,6 @@ async def issue_token(
                              client=client, created_at=issued, expires_at=issued + ttl))
     await session.flush()
     return token
-
-
-async def resolve_token(session: AsyncSession, token: str, *, now: datetime | None = None) -> Principal:
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
-        raise TokenRejected("invalid")
-    row = await session.scalar(select(SessionToken).where(SessionToken.token_hash == hash_token(token)))
-    if row is None or row.revoked_at is not None:
-        raise TokenRejected("invalid")
-    if row.expires_at <= (now or utcnow()):
-        raise TokenRejected("expired")
-    return Principal(person_id=row.person_id, scopes=frozenset(row.scopes.split()), token_id=row.id)
 
 
 async def revoke_token(session: AsyncSession, token: str) -> bool:

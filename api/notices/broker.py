@@ -16,8 +16,6 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from starlette.applications import Starlette
-from starlette.datastructures import State
 
 CHANNEL = "notice_added"
 QUEUE_SIZE = 1000
@@ -119,20 +117,3 @@ class NoticeBroker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
-
-
-def app_broker(state: State) -> NoticeBroker:
-    """The app's (process's) one broker, kept in its state and created on first use."""
-    broker: NoticeBroker | None = getattr(state, "notice_broker", None)
-    if broker is None:
-        broker = state.notice_broker = NoticeBroker(state.engine)
-    return broker
-
-
-@contextlib.asynccontextmanager
-async def notice_broker_lifespan(app: Starlette) -> AsyncIterator[None]:
-    """Lifespan hook: stop this process's LISTEN connection on shutdown."""
-    yield
-    broker: NoticeBroker | None = getattr(app.state, "notice_broker", None)
-    if broker is not None:
-        await broker.close()

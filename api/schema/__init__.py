@@ -15,7 +15,8 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from api.schema.errors import PublicError, logger
+from api.platform.errors import PortalError
+from api.schema.errors import logger
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
 from api.schema.security import Gateway, OperationRegistry, gateway_rules_extension, limit_rules
 from api.settings import Settings
@@ -35,7 +36,7 @@ class PortalSchema(strawberry.Schema):
         # failures are logged, with their traceback; the log filter redacts numbers.
         for error in errors:
             original = error.original_error
-            if original is not None and not isinstance(original, PublicError):
+            if original is not None and not isinstance(original, PortalError):
                 logger.error("unexpected error in %s", ".".join(map(str, error.path or [])) or "operation",
                              exc_info=original)
 

@@ -21,11 +21,12 @@ from api.agencies.models import Agency
 from api.agencies.service import agencies_by_ids
 from api.identity.service import ProcessIdentityService
 from api.identity.tokens import Principal
+from api.notices.broker import NoticeBroker
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality, Person
 from api.people.records import MunicipalityRecord, PersonRecord
 from api.people.service import municipalities_by_codes, person_with_municipality, persons_by_ids
-from api.schema.errors import ErrorCode, PublicError
+from api.platform.errors import ErrorCode, PortalError
 from api.settings import Settings
 from corporate.service import CorporateState, histories
 
@@ -107,6 +108,7 @@ class Context:
     # What resolvers need of the app, given by create_app (never looked up on request.app.state).
     settings: Settings
     identity: ProcessIdentityService
+    notice_broker: NoticeBroker
     today: Callable[[], date] = field(default=date.today)
     # graphql-transport-ws: the connection_init payload (strawberry sets it; on_ws_connect authenticates it).
     connection_params: dict[str, object] | None = None
@@ -114,19 +116,19 @@ class Context:
     def require_person(self, scope: str) -> Principal:
         if self.principal is None:
             if self.agency is not None:
-                raise PublicError(ErrorCode.FORBIDDEN, "An agency key cannot act as a person.")
-            raise PublicError(ErrorCode.UNAUTHENTICATED, _UNAUTHENTICATED_MESSAGES[self.token_problem])
+                raise PortalError(ErrorCode.FORBIDDEN, "An agency key cannot act as a person.")
+            raise PortalError(ErrorCode.UNAUTHENTICATED, _UNAUTHENTICATED_MESSAGES[self.token_problem])
         if scope not in self.principal.scopes:
-            raise PublicError(ErrorCode.FORBIDDEN, f"This session lacks the scope {scope}.")
+            raise PortalError(ErrorCode.FORBIDDEN, f"This session lacks the scope {scope}.")
         return self.principal
 
     def require_agency(self, scope: str) -> AgencyPrincipal:
         if self.agency is None:
             if self.principal is not None:
-                raise PublicError(ErrorCode.FORBIDDEN, "This needs an agency API key, not a person's session.")
-            raise PublicError(ErrorCode.UNAUTHENTICATED, _UNAUTHENTICATED_MESSAGES[self.token_problem])
+                raise PortalError(ErrorCode.FORBIDDEN, "This needs an agency API key, not a person's session.")
+            raise PortalError(ErrorCode.UNAUTHENTICATED, _UNAUTHENTICATED_MESSAGES[self.token_problem])
         if scope not in self.agency.scopes:
-            raise PublicError(ErrorCode.FORBIDDEN, f"This agency key lacks the scope {scope}.")
+            raise PortalError(ErrorCode.FORBIDDEN, f"This agency key lacks the scope {scope}.")
         return self.agency
 
 

@@ -12,9 +12,9 @@ import strawberry
 from strawberry import relay
 
 from api.pagination import encode_cursor
+from api.platform.errors import ErrorCode, PortalError
 from api.schema.connections import page_request
 from api.schema.context import Info
-from api.schema.errors import ErrorCode, PublicError
 from corporate import application_ids, records, service
 from corporate.checkdigit import InvalidCorporateNumber, clean_input, validate
 
@@ -115,11 +115,11 @@ def _checked_filter(filters: CorporationFilter | None) -> CorporationFilter:
     filters = filters or CorporationFilter()
     if filters.prefecture_code is not None and not (len(filters.prefecture_code) == 2
                                                     and filters.prefecture_code.isdigit()):
-        raise PublicError(ErrorCode.BAD_USER_INPUT, "prefectureCode is 2 digits.")
+        raise PortalError(ErrorCode.BAD_USER_INPUT, "prefectureCode is 2 digits.")
     if filters.city_code is not None and not (len(filters.city_code) == 3 and filters.city_code.isdigit()):
-        raise PublicError(ErrorCode.BAD_USER_INPUT, "cityCode is 3 digits (the city part of JIS X 0402).")
+        raise PortalError(ErrorCode.BAD_USER_INPUT, "cityCode is 3 digits (the city part of JIS X 0402).")
     if filters.kinds and (len(filters.kinds) > 10 or any(kind not in records.KIND_CODES for kind in filters.kinds)):
-        raise PublicError(ErrorCode.BAD_USER_INPUT, "kinds are 3-digit kind codes such as 301.")
+        raise PortalError(ErrorCode.BAD_USER_INPUT, "kinds are 3-digit kind codes such as 301.")
     return filters
 
 
@@ -127,7 +127,7 @@ def _sort_key(after: tuple[str, ...] | None) -> service.SortKey | None:
     if after is None:
         return None
     if len(after) != 3 or not after[0].isdigit() or not after[1].isdigit():
-        raise PublicError(ErrorCode.BAD_USER_INPUT, "the cursor is not valid")
+        raise PortalError(ErrorCode.BAD_USER_INPUT, "the cursor is not valid")
     return int(after[0]), int(after[1]), after[2]
 
 
@@ -154,7 +154,7 @@ class CorporateQuery:
         try:
             checked = validate(clean_input(number))
         except InvalidCorporateNumber as error:
-            raise PublicError(ErrorCode.BAD_USER_INPUT, f"Not a corporate number: {error}.") from error
+            raise PortalError(ErrorCode.BAD_USER_INPUT, f"Not a corporate number: {error}.") from error
         async with info.context.read_session_factory() as session:
             [state] = await service.lookup(session, [checked]) or [None]
         return CorporationType.from_state(state) if state else None
@@ -168,7 +168,7 @@ class CorporateQuery:
         first: int | None = 20, after: str | None = None,
     ) -> relay.Connection[CorporationType]:
         if len(query) > 200:
-            raise PublicError(ErrorCode.BAD_USER_INPUT, "query is at most 200 characters.")
+            raise PortalError(ErrorCode.BAD_USER_INPUT, "query is at most 200 characters.")
         request = page_request(first, after)
         filters = _checked_filter(filter)
         search = service.NameSearch(
@@ -181,7 +181,7 @@ class CorporateQuery:
                 _, found = await service.search_names(session, search, limit=request.first + 1,
                                                       after=_sort_key(request.after), with_count=False)
         except service.InvalidSearch as error:
-            raise PublicError(ErrorCode.BAD_USER_INPUT, "The query has nothing to search once legal forms and "
+            raise PortalError(ErrorCode.BAD_USER_INPUT, "The query has nothing to search once legal forms and "
                                                         "symbols are removed.") from error
         edges = [relay.Edge(cursor=encode_cursor(str(key[0]), str(key[1]), key[2]),
                             node=CorporationType.from_state(state)) for key, state in found[: request.first]]
@@ -208,6 +208,6 @@ class CorporateMutation:
             async with info.context.session_factory() as session, session.begin():
                 issued = await application_ids.issue(session, label, person_id=principal.person_id)
         except application_ids.InvalidLabel as error:
-            raise PublicError(ErrorCode.BAD_USER_INPUT, "label must be 1 to 200 characters.") from error
+            raise PortalError(ErrorCode.BAD_USER_INPUT, "label must be 1 to 200 characters.") from error
         return CorporateApplicationIdIssued(application_id=issued.application_id, label=issued.label,
                                             created_at=issued.created_at)

@@ -21,7 +21,6 @@ logger = logging.getLogger("api.graphql")
 # Input mistakes the REST API names precisely reach GraphQL clients as BAD_USER_INPUT.
 _GRAPHQL_CODE = {ErrorCode.AMOUNT_INVALID: ErrorCode.BAD_USER_INPUT,
                  ErrorCode.IDEMPOTENCY_KEY_INVALID: ErrorCode.BAD_USER_INPUT}
-PublicError = PortalError  # the name the GraphQL layer has always raised
 
 
 def coded_error(code: ErrorCode, message: str) -> GraphQLError:

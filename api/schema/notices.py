@@ -13,7 +13,6 @@ from strawberry import relay
 from api.agencies.credentials import NOTICES_DELIVERY_READ
 from api.identity.scopes import NOTICES_READ
 from api.notices import inbox
-from api.notices.broker import app_broker
 from api.notices.inbox import InboxNotice
 from api.notices.models import Audience, Category, Channel, DeliveryState, Priority
 from api.notices.service import InboxFilter
@@ -196,7 +195,7 @@ class NoticesSubscription:
     @strawberry.subscription(description="Notices as they are published to the viewer (open apps and TVs).")
     async def notice_added(self, info: Info) -> AsyncGenerator[NoticeType, None]:
         principal = info.context.require_person(NOTICES_READ)
-        async with app_broker(info.context.request.app.state).subscribe() as queue:
+        async with info.context.notice_broker.subscribe() as queue:
             while True:
                 notice_id = await queue.get()
                 found = await inbox.new_notice_for(info.context.read_session_factory, principal.person_id, notice_id,

@@ -25,7 +25,8 @@ from graphql import (
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
-from api.schema.errors import ErrorCode, classify, coded_error
+from api.platform.errors import ErrorCode
+from api.schema.errors import classify, coded_error
 
 
 def _coded_rule(base: type[ASTValidationRule], code: ErrorCode) -> type[ASTValidationRule]:

@@ -39,10 +39,12 @@ from api.identity.authentication import AuthenticatedPerson, authenticate_person
 from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
 from api.identity.tokens import TokenRejected
+from api.notices.broker import NoticeBroker
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.errors import ErrorCode
 from api.schema import PortalSchema
 from api.schema.context import Context, Loaders
-from api.schema.errors import ErrorCode, classify
+from api.schema.errors import classify
 from api.settings import Settings
 
 
@@ -59,6 +61,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         graphiql: bool,
         settings: Settings,
         identity: ProcessIdentityService,
+        notice_broker: NoticeBroker,
     ) -> None:
         super().__init__(
             schema,
@@ -76,6 +79,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.cipher = cipher
         self.settings = settings
         self.identity = identity
+        self.notice_broker = notice_broker
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET of a persisted hash has no query either: it wants the answer, not GraphiQL.
@@ -95,6 +99,7 @@ class PortalGraphQL(GraphQL[Context, None]):
             loaders=Loaders(self.read_session_factory, self.engine),
             settings=self.settings,
             identity=self.identity,
+            notice_broker=self.notice_broker,
         )
 
 
