@@ -18,17 +18,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.db import create_engine, create_session_factory, dispose_engine
 from api.identity import http as identity_http
 from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
-from api.logs import configure_logging, request_id_var
 from api.migrate import MIGRATIONS
 from api.notices.broker import NoticeBroker
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.db import create_engine, create_session_factory, dispose_engine
+from api.platform.logs import configure_logging, request_id_var
+from api.platform.settings import Settings
 from api.schema import PortalSchema, build_schema
 from api.schema.view import PortalGraphQL
-from api.settings import Settings
 from corporate import rest as corporate_rest
 from payments.rest import payment_routes
 

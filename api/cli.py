@@ -12,7 +12,7 @@ from typing import Any
 
 from api.identity import commands as identity_commands
 from api.notices import cli as notices_cli
-from api.settings import Settings, settings_for_command
+from api.platform.settings import Settings, settings_for_command
 from corporate import cli as corporate_cli
 from payments import cli as payments_cli
 from push import cli as push_cli
@@ -50,9 +50,9 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 async def _demo_seed(settings: Settings) -> bool:
-    from api.db import create_engine, create_session_factory
     from api.demo import seed_demo
     from api.people.individual_number import IndividualNumberCipher
+    from api.platform.db import create_engine, create_session_factory
 
     engine = create_engine(settings.database_url)
     try:
@@ -69,10 +69,10 @@ def cmd_demo_seed(_: argparse.Namespace) -> None:
 
 
 async def _token(settings: Settings, person: str | None, ttl: timedelta) -> tuple[str, str]:
-    from api.db import create_engine, create_session_factory
     from api.demo import DEMO_EMAIL
     from api.identity.tokens import issue_token
     from api.people.service import find_by_id_or_email
+    from api.platform.db import create_engine, create_session_factory
 
     engine = create_engine(settings.database_url)
     try:
@@ -101,7 +101,7 @@ def cmd_token(args: argparse.Namespace) -> None:
 
 async def _agency_key(settings: Settings, slug: str, label: str, scopes: frozenset[str] | None) -> str:
     from api.agencies.credentials import AGENCY_SCOPES, agency_by_slug, issue_agency_key
-    from api.db import create_engine, create_session_factory
+    from api.platform.db import create_engine, create_session_factory
 
     engine = create_engine(settings.database_url)
     try:

@@ -10,8 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Connection
 from sqlalchemy.pool import NullPool
 
-from api.db import create_engine
-from api.settings import Settings
+from api.platform.db import create_engine
+from api.platform.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

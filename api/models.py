@@ -1,8 +1,6 @@
 """Every table, imported in one place so Alembic and tests see the whole metadata."""
 
 from api.agencies.models import Agency, AgencyCredential, AgencyKind, AgencyPersonCode
-from api.audit.models import AccessRecord
-from api.db import Base
 from api.identity.login_models import DeviceAuthorization, LoginChallenge, RateLimitCounter, RefreshToken
 from api.identity.models import SessionToken
 from api.identity.pki_models import Card, IssuedCertificate, PhoneCredential
@@ -18,6 +16,8 @@ from api.notices.models import (
     ReminderRun,
 )
 from api.people.models import Municipality, ParentChild, Person, Sex
+from api.platform.access_records import AccessRecord
+from api.platform.db import Base
 from api.proxies.models import ProxyGrant
 from corporate.models import ApplicationId, ApplicationUsage, Corporation
 from payments.models import (

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.db import utcnow
+from api.platform.db import utcnow
 from corporate.models import ApplicationId, ApplicationUsage
 
 ALPHABET = string.ascii_letters + string.digits

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.db import UTCDateTime
+from api.platform.db import UTCDateTime
 from corporate.import_rows import STAGED_COLUMN_LIST, STAGED_COLUMNS
 
 BUSY_RETRIES = 40

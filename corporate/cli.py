@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from api.settings import PROJECT_ROOT, Settings, settings_for_command
+from api.platform.settings import PROJECT_ROOT, Settings, settings_for_command
 
 SAMPLE_DATA = PROJECT_ROOT.parent / "shared" / "data" / "corporate"
 
 
 async def _import(settings: Settings, paths: list[Path], args: argparse.Namespace) -> int:
-    from api.db import create_engine
+    from api.platform.db import create_engine
     from corporate.import_report import Rejection
     from corporate.importer import import_files
     from corporate.progress import ProgressBar
@@ -66,7 +66,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 async def _app_id(settings: Settings, args: argparse.Namespace) -> None:
-    from api.db import create_engine, create_session_factory
+    from api.platform.db import create_engine, create_session_factory
     from corporate import application_ids
 
     engine = create_engine(settings.database_url)
@@ -100,7 +100,7 @@ def cmd_app_id(args: argparse.Namespace) -> None:
 async def _demo_load(settings: Settings) -> str:
     from sqlalchemy import exists, select
 
-    from api.db import create_engine
+    from api.platform.db import create_engine
     from corporate.importer import import_files
     from corporate.models import Corporation
 

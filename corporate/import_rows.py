@@ -16,10 +16,10 @@ from pathlib import Path
 from queue import Empty, Full
 from typing import Any
 
+from api.platform.normalise import search_key
 from corporate import records
 from corporate.files import read_blocks
 from corporate.import_report import ImportReport
-from corporate.normalise import search_key
 
 QUEUED_BATCHES = 4  # batches parsed ahead by the worker process
 TABLE = "corporations"

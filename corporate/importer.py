@@ -40,7 +40,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import UTCDateTime, utcnow
+from api.platform.db import UTCDateTime, utcnow
 from corporate.batch_import import prepare_staging, store_batch
 from corporate.bulk_load import begin_bulk, bulk_load
 from corporate.files import members

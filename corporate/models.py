@@ -3,7 +3,7 @@
 `corporations` keeps history: one row per published state, identified by (corporate number, hash of
 the state), so importing the same file twice, or the same state from a full file and a diff, stores
 it once. `latest` marks the newest state of each number by (update date, sequence number), whatever
-order the files arrived in. The search keys (corporate.normalise) are stored beside the originals and
+order the files arrived in. The search keys (api.platform.normalise) are stored beside the originals and
 indexed: B-tree for prefix search; FTS5 trigram (SQLite, created in the migration) or pg_trgm GIN
 and a trigram posting table (PostgreSQL, migration 0008) for partial search.
 """
@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, new_id
+from api.platform.db import Base, UTCDateTime, new_id
 
 # The SQLite FTS5 index of the search keys and its shadow tables, and PostgreSQL's trigram postings:
 # created by the migrations (0006, 0008) and kept by triggers, not mapped.

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, tuple_
 
+from api.platform.normalise import like_escape, search_key
 from corporate import records
 from corporate.models import Corporation
-from corporate.normalise import like_escape, search_key
 
 _table = Corporation.__table__
 MIN_TRIGRAM = 3  # FTS5 trigram and pg_trgm need three characters to use their index

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from api.db import read_only_factory
+from api.platform.db import read_only_factory
 from corporate import application_ids, formats, records, service
 from corporate.api_errors import ApiError, error_body
 from corporate.checkdigit import is_valid
@@ -97,7 +97,7 @@ class CorporateApi:
     buckets: TokenBuckets
     # Lookups and searches only read: on SQLite they must not queue for the write lock.
     read_factory: async_sessionmaker[AsyncSession] = field(init=False)
-    # The engine whose pooled connections serve /4/num's point reads (api.db.PointRead).
+    # The engine whose pooled connections serve /4/num's point reads (api.platform.db.PointRead).
     engine: AsyncEngine = field(init=False)
     usage: UsageCounter = field(default_factory=lambda: UsageCounter(interval=USAGE_FLUSH_SECONDS))
     clock: Callable[[], float] = time.monotonic

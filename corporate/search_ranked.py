@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.platform.normalise import like_escape
 from corporate.models import Corporation
 from corporate.name_search import (
     MIN_TRIGRAM,
@@ -17,7 +18,6 @@ from corporate.name_search import (
     name_conditions,
     sorts_after,
 )
-from corporate.normalise import like_escape
 from corporate.search_sqlite import indexed_candidates
 
 _table = Corporation.__table__

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.db import PointRead
+from api.platform.db import PointRead
 from corporate import records
 from corporate.models import Corporation
 
@@ -88,7 +88,7 @@ async def lookup(session: AsyncSession, numbers: Sequence[str], *, history: bool
 
 async def lookup_with(engine: AsyncEngine, numbers: Sequence[str], *, history: bool = False
                       ) -> list[CorporateState]:
-    """``lookup`` as the /4/num hot path runs it: one ``api.db.PointRead`` per count of numbers (at most ten,
+    """``lookup`` as the /4/num hot path runs it: one ``api.platform.db.PointRead`` per count of numbers (at most ten,
     by their index) on a connection of ``engine``'s pool, no session."""
     distinct = list(dict.fromkeys(numbers))
     params = {f"number_{i}": number for i, number in enumerate(distinct)}

@@ -9,9 +9,9 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.db import utcnow
+from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError
-from api.settings import Settings
+from api.platform.settings import Settings
 from payments import callbacks, orders, queries, refunds, service
 from payments.config import gateway_for, urls_for
 from payments.gateways.base import GatewaySession, GatewayUnavailable

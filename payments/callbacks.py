@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.webhooks import SECRET_PREFIX, DestinationRefused, check_destination, sign_headers
+from api.platform.webhooks import SECRET_PREFIX, DestinationRefused, check_destination, sign_headers
 from payments.models import CallbackAttempt, CallbackEndpoint, CallbackMessage, CallbackState
 
 RETRY_LADDER = (timedelta(seconds=60), timedelta(minutes=5), timedelta(hours=1), timedelta(days=1),

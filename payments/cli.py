@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from api.settings import settings_for_command
+from api.platform.settings import settings_for_command
 
 
 def register(commands: Any) -> None:
@@ -61,7 +61,7 @@ def cmd_gateway(args: argparse.Namespace) -> None:
 
 
 async def _with_db(settings: Any, work: Any) -> Any:
-    from api.db import create_engine, create_session_factory
+    from api.platform.db import create_engine, create_session_factory
 
     engine = create_engine(settings.database_url)
     try:
@@ -73,7 +73,7 @@ async def _with_db(settings: Any, work: Any) -> Any:
 async def _round(settings: Any, session_factory: Any) -> dict[str, Any]:
     import httpx
 
-    from api.db import utcnow
+    from api.platform.db import utcnow
     from payments import callbacks, idempotency, orders, refunds, service
     from payments.config import gateway_for
     from payments.ledger import business_day
@@ -93,7 +93,7 @@ async def _round(settings: Any, session_factory: Any) -> dict[str, Any]:
 
 
 def cmd_recover(_: argparse.Namespace) -> None:
-    from api.db import utcnow
+    from api.platform.db import utcnow
     from payments import refunds, service
     from payments.config import gateway_for
 
@@ -111,7 +111,7 @@ def cmd_recover(_: argparse.Namespace) -> None:
 def cmd_deliver(_: argparse.Namespace) -> None:
     import httpx
 
-    from api.db import utcnow
+    from api.platform.db import utcnow
     from payments.callbacks import deliver_due
 
     settings = settings_for_command()
@@ -125,7 +125,7 @@ def cmd_deliver(_: argparse.Namespace) -> None:
 
 
 def cmd_expire(_: argparse.Namespace) -> None:
-    from api.db import utcnow
+    from api.platform.db import utcnow
     from payments.ledger import business_day
     from payments.orders import expire_orders
 
@@ -151,7 +151,7 @@ def cmd_work(args: argparse.Namespace) -> None:
 
 
 def cmd_import_bank(args: argparse.Namespace) -> None:
-    from api.db import utcnow
+    from api.platform.db import utcnow
     from api.platform.errors import PortalError
     from payments.bank import import_received_payments
 
@@ -194,7 +194,7 @@ def cmd_reconcile(args: argparse.Namespace) -> None:
 
 def cmd_endpoint(args: argparse.Namespace) -> None:
     from api.agencies.credentials import agency_by_slug
-    from api.db import utcnow
+    from api.platform.db import utcnow
     from payments.callbacks import agency_secret, set_endpoint
 
     settings = settings_for_command()

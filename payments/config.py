@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from api.settings import Settings
+from api.platform.settings import Settings
 from payments.gateways.sandbox import SandboxGateway
 from payments.service import Urls
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.db import utcnow
+from api.platform.db import utcnow
 from payments.idempotency import insert_ignoring_conflicts
 from payments.models import LedgerEntry, LedgerJournal
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, new_id, utcnow
+from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 # GOV.UK Pay caps one payment at £100,000; a national tax bill can be larger. Above this, agencies split.
 MAX_AMOUNT_YEN = 100_000_000

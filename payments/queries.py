@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.agencies.models import AgencyPersonCode
-from api.pagination import InvalidPageRequest, Page, PageRequest, page_of
+from api.platform.pagination import InvalidPageRequest, Page, PageRequest, page_of
 from payments.ledger import JST
 from payments.models import OrderState, Payment, PaymentOrder, PaymentState, Refund
 

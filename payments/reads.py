@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.identity.scopes import PAYMENTS_READ
-from api.pagination import Page, PageRequest
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.pagination import Page, PageRequest
+from api.platform.scopes import PAYMENTS_READ
+from api.platform.settings import Settings
 from api.proxies.service import acting_for
-from api.settings import Settings
 from payments import orders, queries, reconciliation, service
 from payments.config import gateway_for
 from payments.gateways.base import GatewayUnavailable

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.db import utcnow
+from api.platform.db import utcnow
 from api.platform.errors import PortalError
 from payments import callbacks, idempotency, ledger
 from payments.gateways.base import Gateway, GatewayRejected, GatewayUnavailable

@@ -26,12 +26,12 @@ from api.agencies.credentials import (
     AgencyPrincipal,
     authenticate_agency,
 )
-from api.db import utcnow
-from api.identity.tokens import TokenRejected
-from api.pagination import PageRequest
+from api.platform.auth import TokenRejected
+from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError, answering_problems
-from api.settings import Settings
-from api.webhooks import WebhookVerificationError, verify_webhook
+from api.platform.pagination import PageRequest
+from api.platform.settings import Settings
+from api.platform.webhooks import WebhookVerificationError, verify_webhook
 from payments import actions, orders, reads, reconciliation, service
 from payments.gateways.base import GatewaySession
 from payments.models import PaymentState

@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import AgencyPersonCode
-from api.db import utcnow
-from api.identity.scopes import PAYMENTS_WRITE
+from api.platform.db import utcnow
 from api.platform.errors import PortalError
+from api.platform.scopes import PAYMENTS_WRITE
 from api.proxies.service import acting_for
 from payments import callbacks, idempotency, ledger
 from payments.gateways.base import Gateway, GatewayRejected, GatewaySession, GatewayUnavailable

@@ -12,7 +12,7 @@ from typing import Any
 def cmd_dev_push_service(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from api.settings import settings_for_command
+    from api.platform.settings import settings_for_command
     from push.dev_service import create_push_service
     from push.dev_tls import ensure_certificate
 
@@ -26,8 +26,8 @@ def cmd_dev_push_service(args: argparse.Namespace) -> None:
 
 
 async def _rotate_vapid_key() -> Any:
-    from api.db import create_engine, create_session_factory
-    from api.settings import settings_for_command
+    from api.platform.db import create_engine, create_session_factory
+    from api.platform.settings import settings_for_command
     from push.vapid import current_key, rotate_key, vapid_box
 
     settings = settings_for_command()

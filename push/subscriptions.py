@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.db import new_id, utcnow
+from api.platform.db import new_id, utcnow
 from api.platform.errors import PortalError
 from push.encryption import InvalidSubscriptionKeys, validate_keys
 from push.models import PushSubscription

@@ -20,10 +20,10 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import NullPool
 
-from api.db import Base, create_engine, create_session_factory, dispose_engine
 from api.migrate import migrate
 from api.people.individual_number import IndividualNumberCipher
-from api.settings import PROJECT_ROOT, Settings
+from api.platform.db import Base, create_engine, create_session_factory, dispose_engine
+from api.platform.settings import PROJECT_ROOT, Settings
 
 POSTGRES_URL = os.environ.get("MYNAPORTAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"

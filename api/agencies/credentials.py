@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency, AgencyCredential
-from api.db import utcnow
-from api.identity.tokens import TokenRejected, hash_token
+from api.platform.auth import TokenRejected, hash_token
+from api.platform.db import utcnow
 
 AGENCY_KEY_PREFIX = "mpa_"
 

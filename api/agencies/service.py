@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency, AgencyPersonCode
-from api.pagination import InvalidPageRequest, Page, PageRequest, page_of
+from api.platform.pagination import InvalidPageRequest, Page, PageRequest, page_of
 
 
 async def assign_code(session: AsyncSession, agency_id: uuid.UUID, person_id: uuid.UUID) -> str:

@@ -7,32 +7,23 @@ the request's DataLoader, by primary key).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import PointRead, utcnow
 from api.identity.models import SessionToken
 from api.identity.session_cache import SessionCache
-from api.identity.tokens import TOKEN_PREFIX, Principal, TokenRejected, hash_token
-
-
-@dataclass(frozen=True, slots=True)
-class AuthenticatedPerson:
-    """What the token lookup found, immutable (it may be kept and shared: api.identity.session_cache)."""
-
-    principal: Principal
-    expires_at: datetime
-    revoked: bool
+from api.identity.tokens import AuthenticatedPerson
+from api.platform.auth import TOKEN_PREFIX, Principal, TokenRejected, hash_token
+from api.platform.db import PointRead, utcnow
 
 
 async def authenticate_person(engine: AsyncEngine, token: str, *, cache: SessionCache | None = None,
                               now: datetime | None = None) -> AuthenticatedPerson:
     """The token's principal, through this worker's ``SessionCache`` when given; raises ``TokenRejected``.
 
-    Every person's request starts here: the lookup is an ``api.db.PointRead`` on a pooled connection.
+    Every person's request starts here: the lookup is an ``api.platform.db.PointRead`` on a pooled connection.
     """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         raise TokenRejected("invalid")

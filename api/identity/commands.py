@@ -37,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def _settings():  # type: ignore[no-untyped-def]
-    from api.settings import settings_for_command
+    from api.platform.settings import settings_for_command
 
     settings = settings_for_command()
     if settings.production or settings.sandbox_ca_dir is None:
@@ -65,12 +65,12 @@ def _write_private(path: Path, text: str) -> None:
 async def _issue(args: argparse.Namespace) -> list[tuple[str, Path]]:
     from sqlalchemy import select
 
-    from api.db import create_engine, create_session_factory
     from api.identity.cards import issue_virtual_card
     from api.identity.pki_models import Card
     from api.identity.sandbox_ca import SandboxCA
     from api.people.individual_number import IndividualNumberCipher
     from api.people.models import Person
+    from api.platform.db import create_engine, create_session_factory
 
     settings = _settings()
     ca = SandboxCA.load_or_create(settings.sandbox_ca_dir, settings.public_url)
@@ -107,8 +107,8 @@ def cmd_issue_card(args: argparse.Namespace) -> None:
 
 
 async def _revoke(person: str) -> int:
-    from api.db import create_engine, create_session_factory, utcnow
     from api.identity.cards import revoke_card
+    from api.platform.db import create_engine, create_session_factory, utcnow
 
     settings = _settings()
     engine = create_engine(settings.database_url)

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus
-from api.identity.scopes import TV_SCOPES
 from api.platform.errors import PortalError
+from api.platform.scopes import TV_SCOPES
 
 DEVICE_CODE_TTL = dt.timedelta(minutes=10)
 POLL_INTERVAL = 5

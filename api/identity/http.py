@@ -23,7 +23,7 @@ from api.identity.device import DeviceTokenError
 from api.identity.sandbox_ca import AUTHORITIES, ocsp_answer, ocsp_error
 from api.identity.service import ProcessIdentityService
 from api.platform.errors import ErrorCode, PortalError, answering_problems
-from api.settings import Settings
+from api.platform.settings import Settings
 
 MAX_OCSP_REQUEST = 4096
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"

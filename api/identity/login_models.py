@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, PrimaryKeyConstraint, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, new_id, utcnow
+from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 
 class LoginChallenge(Base):

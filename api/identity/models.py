@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, new_id, utcnow
+from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 
 class SessionToken(Base):

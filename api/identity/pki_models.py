@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, new_id, utcnow
+from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 
 class CertificateProfile(enum.StrEnum):

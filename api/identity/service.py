@@ -20,15 +20,15 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.db import utcnow
 from api.identity import cards, challenges, device, rate_limit, sessions
 from api.identity.pki_models import Card, CertificateProfile, IssuedCertificate, PhoneCredential
 from api.identity.revocation import RevocationChecker, RevocationUnavailable, Status
 from api.identity.sandbox_ca import SandboxCA, is_sandbox_certificate
-from api.identity.scopes import PERSON_SCOPES
 from api.identity.verification import ChainVerifier, CheckedPath, Usage, verify_signature
+from api.platform.db import utcnow
 from api.platform.errors import PortalError
-from api.settings import Settings
+from api.platform.scopes import PERSON_SCOPES
+from api.platform.settings import Settings
 
 logger = logging.getLogger("api.identity")
 PHONE_CREDENTIAL_CONTEXT = b"mynaportal-phone-credential-v1"

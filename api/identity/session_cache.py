@@ -22,12 +22,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from api.identity.tokens import committed_revocations
-
-if TYPE_CHECKING:
-    from api.identity.authentication import AuthenticatedPerson
+from api.identity.tokens import AuthenticatedPerson, committed_revocations
 
 MAX_AGE_SECONDS = 1.0
 

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.identity.login_models import RefreshToken
 from api.identity.models import SessionToken
-from api.identity.tokens import hash_token, issue_token, note_revocation
+from api.identity.tokens import issue_token, note_revocation
+from api.platform.auth import hash_token
 from api.platform.errors import PortalError
 
 REFRESH_PREFIX = "mpr_"  # a public prefix, not a secret

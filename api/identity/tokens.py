@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -12,36 +11,19 @@ from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from api.db import utcnow
 from api.identity.models import SessionToken
-from api.identity.scopes import PERSON_SCOPES
-
-__all__ = ["PERSON_SCOPES", "Principal", "TokenRejected", "committed_revocations", "hash_token", "issue_token",
-           "note_revocation", "revoke_token"]
-
-TOKEN_PREFIX = "mpt_"  # noqa: S105 (a public prefix, not a secret)
+from api.platform.auth import TOKEN_PREFIX, Principal, hash_token
+from api.platform.db import utcnow
+from api.platform.scopes import PERSON_SCOPES
 
 
-class TokenRejected(Exception):
-    """Unknown, revoked or expired; ``reason`` is 'invalid' or 'expired'."""
+@dataclass(frozen=True, slots=True)
+class AuthenticatedPerson:
+    """What the token lookup found, immutable (it may be kept and shared: api.identity.session_cache)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a request acts as."""
-
-    person_id: uuid.UUID
-    scopes: frozenset[str]
-    token_id: uuid.UUID
-
-
-def hash_token(token: str) -> bytes:
-    # 256 random bits need no salt or slow hash: a plain digest cannot be brute-forced.
-    return hashlib.sha256(token.encode()).digest()
+    principal: Principal
+    expires_at: datetime
+    revoked: bool
 
 
 async def issue_token(

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.pool import NullPool
 
 import api.models  # noqa: F401  (registers every table on the metadata)
-from api.db import Base, create_engine
+from api.platform.db import Base, create_engine
 from corporate.models import include_name
 
 target_metadata = Base.metadata

@@ -11,10 +11,10 @@ from typing import Any
 
 
 async def _run_worker(args: argparse.Namespace) -> None:
-    from api.db import create_engine, create_session_factory
-    from api.logs import configure_logging
     from api.notices.worker import Worker, WorkerConfig
-    from api.settings import settings_for_command
+    from api.platform.db import create_engine, create_session_factory
+    from api.platform.logs import configure_logging
+    from api.platform.settings import settings_for_command
 
     settings = settings_for_command()
     configure_logging(settings.log_level)
@@ -41,10 +41,10 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 async def _add_delivery_service(args: argparse.Namespace) -> str:
-    from api.db import create_engine, create_session_factory
     from api.notices.delivery_services import register_service, webhook_box
-    from api.settings import settings_for_command
-    from api.webhooks import DestinationRefused
+    from api.platform.db import create_engine, create_session_factory
+    from api.platform.settings import settings_for_command
+    from api.platform.webhooks import DestinationRefused
 
     settings = settings_for_command()
     engine = create_engine(settings.database_url)

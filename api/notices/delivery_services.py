@@ -13,11 +13,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.db import new_id, utcnow
 from api.notices.models import DeliveryService, DeliveryServiceLink, DeliveryState, Notice
 from api.notices.outbox import SendResult
+from api.platform.db import new_id, utcnow
 from api.platform.errors import PortalError
-from api.webhooks import DestinationRefused, check_destination, new_secret, sign_headers
+from api.platform.webhooks import DestinationRefused, check_destination, new_secret, sign_headers
 from push.secrets import SecretBox
 from push.sender import parse_retry_after
 

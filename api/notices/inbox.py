@@ -12,7 +12,6 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.db import utcnow
 from api.notices.delivery_services import link_account, unlink_account
 from api.notices.models import DeliveryService, DeliveryServiceLink, NoticeAttachment, NoticeRecipient
 from api.notices.service import (
@@ -29,7 +28,8 @@ from api.notices.service import (
     mark_notice,
     publish_notice,
 )
-from api.pagination import Page, PageRequest
+from api.platform.db import utcnow
+from api.platform.pagination import Page, PageRequest
 from push.models import PushSubscription
 from push.subscriptions import delete_subscription, register_subscription, subscriptions_of
 from push.vapid import current_key, vapid_box

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, new_id, utcnow
+from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite makes only INTEGER PRIMARY KEY an autoincrementing rowid alias.

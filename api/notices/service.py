@@ -20,8 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.agencies.models import AgencyPersonCode
 from api.agencies.service import person_for_code
-from api.db import UTCDateTime, new_id
-from api.identity.scopes import NOTICES_READ, NOTICES_WRITE
 from api.notices.broker import announce
 from api.notices.models import (
     Audience,
@@ -36,9 +34,11 @@ from api.notices.models import (
     Priority,
 )
 from api.notices.segments import Segment, segment_condition
-from api.pagination import InvalidPageRequest, Page, PageRequest, page_of
 from api.people.models import Person
+from api.platform.db import UTCDateTime, new_id
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.pagination import InvalidPageRequest, Page, PageRequest, page_of
+from api.platform.scopes import NOTICES_READ, NOTICES_WRITE
 from api.proxies.service import acting_for
 from push.models import PushSubscription
 

@@ -25,7 +25,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency
-from api.db import utcnow
 from api.notices.delivery_services import WebhookMessage, send_webhook, webhook_box
 from api.notices.models import (
     Channel,
@@ -45,6 +44,7 @@ from api.notices.outbox import (
 )
 from api.notices.reminders import run_due_reminders
 from api.notices.webpush import NoticePush, send_notice_push
+from api.platform.db import utcnow
 from push.models import PushSubscription, VapidKey
 from push.secrets import SecretBox
 from push.sender import PushTarget, client_for

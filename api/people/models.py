@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, new_id, utcnow
+from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 
 class Sex(enum.StrEnum):

@@ -11,13 +11,13 @@ from sqlalchemy import bindparam, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from api.audit.service import record_access
-from api.db import PointRead
-from api.pagination import InvalidPageRequest, Page, PageRequest, page_of
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality, ParentChild, Person, Sex
 from api.people.records import MunicipalityRecord, PersonRecord
+from api.platform.access_records import record_access
+from api.platform.db import PointRead
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.pagination import InvalidPageRequest, Page, PageRequest, page_of
 
 ADULT_AGE = 18
 
@@ -93,7 +93,7 @@ async def persons_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dic
 
 async def person_with_municipality(engine: AsyncEngine, person_id: uuid.UUID
                                    ) -> tuple[PersonRecord, MunicipalityRecord] | None:
-    """The person and their municipality in one point read (api.db.PointRead): the signed-in person's own
+    """The person and their municipality in one point read (api.platform.db.PointRead): the signed-in person's own
     requests (``viewer``) need both, and a session of their own would cost several times the read."""
     row = await _PERSON_WITH_MUNICIPALITY.first(engine, {"person_id": person_id})
     if row is None:

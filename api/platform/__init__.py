@@ -1,1 +1,2 @@
-"""What every domain and transport shares: errors (more of the platform moves here later)."""
+"""What every domain stands on: database, settings, logs, errors, pagination, webhooks, auth primitives,
+the person's access record, the kana/width name normaliser. Imports nothing of the domains."""

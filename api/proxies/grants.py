@@ -13,9 +13,9 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.identity.scopes import PROFILE_READ
 from api.people.models import Person
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.scopes import PROFILE_READ
 from api.proxies.models import ProxyGrant
 from api.proxies.service import acting_for, grant_proxy, grants_given, grants_received, revoke_grant
 

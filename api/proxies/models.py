@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UTCDateTime, new_id, utcnow
+from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 
 class ProxyGrant(Base):
@@ -21,7 +21,7 @@ class ProxyGrant(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     principal_person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     proxy_person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
-    # Space-separated scope names (api.identity.scopes.DELEGABLE_SCOPES).
+    # Space-separated scope names (api.platform.scopes.DELEGABLE_SCOPES).
     scopes: Mapped[str] = mapped_column(String(500))
     valid_until: Mapped[date] = mapped_column(Date)  # inclusive
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,12 +15,12 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.audit.service import record_access
-from api.db import utcnow
-from api.identity.scopes import DELEGABLE_SCOPES, PERSON_SCOPES
 from api.people.models import ParentChild, Person
 from api.people.service import ADULT_AGE, age_on
+from api.platform.access_records import record_access
+from api.platform.db import utcnow
 from api.platform.errors import PortalError
+from api.platform.scopes import DELEGABLE_SCOPES, PERSON_SCOPES
 from api.proxies.models import ProxyGrant
 
 MAX_GRANT_DAYS = 3 * 366  # a grant must be renewed at least every three years (review, DV lesson)

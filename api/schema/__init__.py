@@ -16,10 +16,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from api.platform.errors import PortalError
+from api.platform.settings import Settings
 from api.schema.errors import logger
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
 from api.schema.security import Gateway, OperationRegistry, gateway_rules_extension, limit_rules
-from api.settings import Settings
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "graphql" / "schema.graphql"
 # Documents whose parse and validation strawberry's caches keep (the allowlist holds a few dozen).

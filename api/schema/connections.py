@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from strawberry import relay
 
-from api.pagination import Page, PageRequest
+from api.platform.pagination import Page, PageRequest
 
 N = TypeVar("N")
 

@@ -20,14 +20,14 @@ from api.agencies.credentials import AgencyPrincipal
 from api.agencies.models import Agency
 from api.agencies.service import agencies_by_ids
 from api.identity.service import ProcessIdentityService
-from api.identity.tokens import Principal
 from api.notices.broker import NoticeBroker
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality, Person
 from api.people.records import MunicipalityRecord, PersonRecord
 from api.people.service import municipalities_by_codes, person_with_municipality, persons_by_ids
+from api.platform.auth import Principal
 from api.platform.errors import ErrorCode, PortalError
-from api.settings import Settings
+from api.platform.settings import Settings
 from corporate.service import CorporateState, histories
 
 MAX_BATCH = 500

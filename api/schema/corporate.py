@@ -11,8 +11,8 @@ from enum import Enum
 import strawberry
 from strawberry import relay
 
-from api.pagination import encode_cursor
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.pagination import encode_cursor
 from api.schema.connections import page_request
 from api.schema.context import Info
 from corporate import application_ids, records, service

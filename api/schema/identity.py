@@ -13,10 +13,10 @@ from datetime import datetime
 import strawberry
 
 from api.identity.challenges import login_message
-from api.identity.scopes import PROFILE_READ
 from api.identity.service import IdentityService
 from api.identity.sessions import TokenPair
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.scopes import PROFILE_READ
 from api.schema.context import Info
 
 MAX_BASE64 = 16_384

@@ -10,11 +10,11 @@ import strawberry
 from strawberry import relay
 
 from api.agencies.credentials import NOTICES_PUBLISH
-from api.identity.scopes import NOTICES_WRITE
 from api.notices import inbox
 from api.notices.segments import Segment
 from api.notices.service import AttachmentSpec, Mark, NewNotice
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.scopes import NOTICES_WRITE
 from api.schema.context import Info
 from api.schema.notices import (
     DeliveryServiceLinkType,

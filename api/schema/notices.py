@@ -11,12 +11,12 @@ import strawberry
 from strawberry import relay
 
 from api.agencies.credentials import NOTICES_DELIVERY_READ
-from api.identity.scopes import NOTICES_READ
 from api.notices import inbox
 from api.notices.inbox import InboxNotice
 from api.notices.models import Audience, Category, Channel, DeliveryState, Priority
 from api.notices.service import InboxFilter
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.scopes import NOTICES_READ
 from api.schema.agencies import AgencyType
 from api.schema.connections import page_request, to_connection
 from api.schema.context import Info

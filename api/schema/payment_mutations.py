@@ -12,8 +12,8 @@ from datetime import date
 import strawberry
 from strawberry import relay
 
-from api.identity.scopes import PAYMENTS_WRITE
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.scopes import PAYMENTS_WRITE
 from api.schema.context import Info
 from api.schema.payments import PaymentMethodType, PaymentOrderType, PaymentType, RefundType, node_uuid
 from payments import actions, orders

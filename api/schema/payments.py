@@ -12,8 +12,8 @@ from datetime import date, datetime
 import strawberry
 from strawberry import relay
 
-from api.identity.scopes import PAYMENTS_READ
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.scopes import PAYMENTS_READ
 from api.schema.connections import page_request, to_connection
 from api.schema.context import Info
 from payments import reads, slips

@@ -8,8 +8,8 @@ from datetime import date, datetime
 import strawberry
 from strawberry import relay
 
-from api.identity.scopes import PROFILE_READ
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.scopes import PROFILE_READ
 from api.proxies import grants
 from api.proxies.grants import GrantView
 from api.schema.context import Info

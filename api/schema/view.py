@@ -35,17 +35,18 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
-from api.identity.authentication import AuthenticatedPerson, authenticate_person
+from api.identity.authentication import authenticate_person
 from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
-from api.identity.tokens import TokenRejected
+from api.identity.tokens import AuthenticatedPerson
 from api.notices.broker import NoticeBroker
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.auth import TokenRejected
 from api.platform.errors import ErrorCode
+from api.platform.settings import Settings
 from api.schema import PortalSchema
 from api.schema.context import Context, Loaders
 from api.schema.errors import classify
-from api.settings import Settings
 
 
 class PortalGraphQL(GraphQL[Context, None]):
@@ -128,7 +129,7 @@ class PortalGraphQL(GraphQL[Context, None]):
             if token.startswith(AGENCY_KEY_PREFIX):
                 async with self.read_session_factory() as session:
                     return None, await resolve_agency_key(session, token), None
-            # Every person's request starts here: one indexed read on a pooled connection (api.db.PointRead),
+            # Every person's request starts here: one indexed read on a pooled connection (api.platform.db.PointRead),
             # or none while this worker keeps what it found (api.identity.session_cache).
             return await authenticate_person(self.engine, token, cache=self.sessions), None, None
         except TokenRejected as rejected:

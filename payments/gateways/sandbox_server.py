@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from api.webhooks import sign_headers
+from api.platform.webhooks import sign_headers
 from payments.ledger import business_day
 
 logger = logging.getLogger("payments.sandbox_gateway")

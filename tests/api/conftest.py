@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.db import create_session_factory, dispose_engine
 from api.demo import seed_demo
 from api.identity.tokens import issue_token
 from api.people.individual_number import IndividualNumberCipher
-from api.settings import PROJECT_ROOT, Settings
+from api.platform.db import create_session_factory, dispose_engine
+from api.platform.settings import PROJECT_ROOT, Settings
 from tests.conftest import make_settings
 
 OPERATIONS = PROJECT_ROOT / "graphql" / "operations"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 
 from api.app import create_app
-from api.db import dispose_engine
+from api.platform.db import dispose_engine
 from tests.api.conftest import Portal
 from tests.conftest import make_settings
 

@@ -9,8 +9,8 @@ from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import api.models  # noqa: F401
-from api.db import Base
 from api.migrate import MIGRATIONS, alembic_config, downgrade_on, upgrade_on
+from api.platform.db import Base
 from corporate.models import include_name
 
 

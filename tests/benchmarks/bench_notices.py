@@ -38,13 +38,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from api.agencies.models import Agency, AgencyKind  # noqa: E402
-from api.db import create_engine, create_session_factory, utcnow  # noqa: E402
 from api.identity.tokens import issue_token  # noqa: E402
 from api.migrate import migrate  # noqa: E402
 from api.notices.models import Audience, Category, Notice, NoticeRecipient, Priority  # noqa: E402
 from api.notices.segments import Segment  # noqa: E402
 from api.notices.service import NewNotice, publish_notice  # noqa: E402
 from api.people.models import Municipality, Person, Sex  # noqa: E402
+from api.platform.db import create_engine, create_session_factory, utcnow  # noqa: E402
 from push.models import PushSubscription  # noqa: E402
 from push.vapid import current_key, vapid_box  # noqa: E402
 from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY, make_settings  # noqa: E402

@@ -37,11 +37,11 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 from api.agencies.credentials import agency_by_slug, issue_agency_key  # noqa: E402
 from api.agencies.models import AgencyPersonCode  # noqa: E402
 from api.app import create_app  # noqa: E402
-from api.db import create_engine, create_session_factory  # noqa: E402
 from api.demo import seed_demo  # noqa: E402
 from api.identity.tokens import issue_token  # noqa: E402
 from api.migrate import migrate  # noqa: E402
 from api.people.individual_number import IndividualNumberCipher  # noqa: E402
+from api.platform.db import create_engine, create_session_factory  # noqa: E402
 from payments import ledger  # noqa: E402
 from payments.gateways.sandbox_server import render_settlement  # noqa: E402
 from payments.models import LedgerEntry, LedgerJournal, Payment, PaymentState  # noqa: E402

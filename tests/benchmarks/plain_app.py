@@ -13,13 +13,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api.db import create_engine, create_session_factory
 from api.identity.authentication import authenticate_person
 from api.identity.session_cache import SessionCache
-from api.identity.tokens import TokenRejected
 from api.people.individual_number import IndividualNumberCipher, mask
 from api.people.models import Municipality, Person
-from api.settings import Settings
+from api.platform.auth import TokenRejected
+from api.platform.db import create_engine, create_session_factory
+from api.platform.settings import Settings
 
 ANSWER = {"data": {"viewer": {"id": "UGVyc29uOjE=", "name": "山田 太郎", "maskedIndividualNumber": "********0013"}}}
 settings = Settings.from_env(os.environ)

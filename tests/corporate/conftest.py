@@ -6,13 +6,13 @@ import pytest
 from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory
-from api.settings import PROJECT_ROOT
+from api.platform.db import create_session_factory
+from api.platform.normalise import search_key
+from api.platform.settings import PROJECT_ROOT
 from corporate import generate
 from corporate.importer import import_files
 from corporate.models import Corporation
 from corporate.name_search import NameSearch, SortKey
-from corporate.normalise import search_key
 from corporate.search_postgres import trigram_code
 from corporate.service import CorporateState, search_names
 

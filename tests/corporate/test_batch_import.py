@@ -10,9 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from api.db import create_engine
+from api.platform.db import create_engine
+from api.platform.normalise import search_key
 from corporate.importer import import_files
-from corporate.normalise import search_key
 from corporate.search_postgres import trigram_code
 from tests.corporate.conftest import (
     NUMBER,

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import api.models  # noqa: F401  (every table in the metadata the migrations are compared with)
-from api.db import Base
+from api.platform.db import Base
 from corporate.importer import import_files
 from corporate.models import include_name
 from tests.corporate.conftest import (

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory
+from api.platform.db import create_session_factory
 from corporate.importer import import_files
 from corporate.models import Corporation
 from corporate.service import NameSearch, search_names

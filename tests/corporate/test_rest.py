@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from api.app import create_app
-from api.db import create_session_factory, dispose_engine
+from api.platform.db import create_session_factory, dispose_engine
 from corporate import application_ids, records
 from corporate.importer import import_files
 from tests.conftest import make_settings

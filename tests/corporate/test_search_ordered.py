@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory
+from api.platform.db import create_session_factory
 from corporate import search_postgres
 from corporate.name_search import NameSearch, narrowed
 from corporate.search_ordered import ordered_partial, partial_walk

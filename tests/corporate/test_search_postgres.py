@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory
+from api.platform.db import create_session_factory
 from corporate import search_postgres
 from corporate.importer import import_files
 from corporate.name_search import NameSearch

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.platform.normalise import search_key
 from corporate.importer import import_files
 from corporate.models import Corporation
 from corporate.name_search import NameSearch
-from corporate.normalise import search_key
 from corporate.search_sqlite import indexed_candidates, sqlite_walk
 from tests.corporate.conftest import row, write_csv
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory
+from api.platform.db import create_session_factory
 from corporate.service import NameSearch, search_names
 from tests.corporate.conftest import load_aomori, load_synthetic
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from graphql import OperationDefinitionNode, build_schema, parse, validate
 
+from api.platform.settings import PROJECT_ROOT, Settings
 from api.schema import SCHEMA_FILE
 from api.schema.security import OperationRegistry, limit_rules
-from api.settings import PROJECT_ROOT, Settings
 
 OPERATIONS = PROJECT_ROOT / "graphql" / "operations"
 FILES = sorted(OPERATIONS.rglob("*.graphql"))

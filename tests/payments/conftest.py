@@ -25,9 +25,9 @@ from starlette.applications import Starlette
 
 from api.agencies.credentials import agency_by_slug, issue_agency_key
 from api.agencies.models import AgencyPersonCode
-from api.db import create_session_factory, dispose_engine
 from api.people.individual_number import IndividualNumberCipher
-from api.settings import PROJECT_ROOT
+from api.platform.db import create_session_factory, dispose_engine
+from api.platform.settings import PROJECT_ROOT
 from tests.api.conftest import Portal, start_portal
 from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY, make_settings
 

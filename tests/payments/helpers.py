@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.relay import from_base64, to_base64
 
-from api.db import create_session_factory
+from api.platform.db import create_session_factory
 from payments.models import Payment
 from tests.api.conftest import operation
 from tests.payments.conftest import PaymentPortal

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory, utcnow
+from api.platform.db import create_session_factory, utcnow
 from payments import ledger
 from payments.bank import import_received_payments
 from payments.models import BankReceipt, Payment, PaymentOrder

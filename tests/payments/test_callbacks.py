@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.db import create_session_factory, utcnow
-from api.webhooks import DestinationRefused
+from api.platform.db import create_session_factory, utcnow
+from api.platform.webhooks import DestinationRefused
 from payments.callbacks import RETRY_LADDER, deliver_due, enqueue, set_endpoint
 from payments.models import CallbackAttempt, CallbackEndpoint, CallbackMessage
 from tests.factories import make_agency

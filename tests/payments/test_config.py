@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from api.settings import Settings, SettingsError
+from api.platform.settings import Settings, SettingsError
 
 KEYS = {"MYNAPORTAL_ENV": "production", "MYNAPORTAL_DATA_KEY": base64.b64encode(bytes(range(32))).decode(),
         "MYNAPORTAL_LOOKUP_KEY": base64.b64encode(bytes(range(1, 33))).decode()}

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.db import create_session_factory, utcnow
-from api.webhooks import verify_webhook
+from api.platform.db import create_session_factory, utcnow
+from api.platform.webhooks import verify_webhook
 from payments import ledger, reconciliation
 from payments.callbacks import deliver_due
 from payments.gateways.sandbox import SandboxGateway

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory
+from api.platform.db import create_session_factory
 from payments.models import IdempotencyKey, Payment, PaymentOrder
 from tests.payments.conftest import PaymentPortal
 from tests.payments.helpers import raw_id, start

@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.agencies.credentials import agency_by_slug
 from api.agencies.service import assign_code
-from api.db import create_session_factory, utcnow
 from api.demo import seed_demo
-from api.pagination import PageRequest
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.db import create_session_factory, utcnow
 from api.platform.errors import PortalError
+from api.platform.pagination import PageRequest
 from payments import actions, reads
 from payments.orders import NewOrder
 from payments.reads import Reader

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.agencies.credentials import agency_by_slug, issue_agency_key
 from api.agencies.models import AgencyPersonCode
-from api.db import create_session_factory
 from api.demo import seed_demo
 from api.identity.tokens import issue_token
 from api.people.individual_number import IndividualNumberCipher
-from api.settings import PROJECT_ROOT
+from api.platform.db import create_session_factory
+from api.platform.settings import PROJECT_ROOT
 from payments import ledger
 from payments.models import CallbackMessage, Payment, PaymentOrder
 from tests.api.conftest import operation

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory
+from api.platform.db import create_session_factory
 from payments import ledger
 from payments.models import LedgerJournal, Payment, Refund
 from tests.payments.conftest import PaymentPortal

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory
-from api.webhooks import sign_headers
+from api.platform.db import create_session_factory
+from api.platform.webhooks import sign_headers
 from payments.models import CallbackMessage, LedgerJournal, Payment, PaymentEvent, PaymentOrder
 from tests.payments.conftest import GATEWAY_SECRET, PaymentPortal
 from tests.payments.helpers import raw_id, start

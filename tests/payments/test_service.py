@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory, utcnow
+from api.platform.db import create_session_factory, utcnow
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import Payment, PaymentOrder
 from payments.service import recover

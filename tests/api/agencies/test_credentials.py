@@ -11,7 +11,7 @@ from api.agencies.credentials import (
     revoke_agency_key,
 )
 from api.agencies.models import AgencyCredential
-from api.identity.tokens import TokenRejected
+from api.platform.auth import TokenRejected
 from tests.factories import make_agency
 
 

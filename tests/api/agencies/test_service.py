@@ -3,8 +3,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.agencies.service import agencies_page, assign_code, person_for_code
-from api.pagination import PageRequest
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.pagination import PageRequest
 from tests.factories import individual_number, make_agency, make_municipality, make_person
 
 

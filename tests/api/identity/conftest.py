@@ -18,12 +18,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import PointRead, create_session_factory, dispose_engine
 from api.identity import authentication
 from api.identity.cards import issue_virtual_card
 from api.identity.sandbox_ca import SandboxCA
 from api.identity.service import IdentityService, phone_credential_message
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.db import PointRead, create_session_factory, dispose_engine
 from nfc_bridge.jpki import Key, MyNumberCard, Pin
 from nfc_bridge.virtual_card.card import VirtualCard
 from nfc_bridge.virtual_card.issuance import card_from_bundle

@@ -7,10 +7,11 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.identity.authentication import authenticate_person
-from api.identity.scopes import PERSON_SCOPES
-from api.identity.tokens import TokenRejected, issue_token, revoke_token
+from api.identity.tokens import issue_token, revoke_token
 from api.people import service as people_service
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.auth import TokenRejected
+from api.platform.scopes import PERSON_SCOPES
 from tests.api.conftest import Portal, operation
 from tests.api.identity.conftest import CountedRead
 from tests.factories import individual_number, make_municipality, make_person

@@ -10,10 +10,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
-from api.db import create_session_factory, utcnow
 from api.identity.cards import ISSUANCE_FORMAT, OID_JPKI_NAME, issue_virtual_card, revoke_card
 from api.identity.pki_models import CertificateProfile, IssuedCertificate
 from api.people.models import Person
+from api.platform.db import create_session_factory, utcnow
 from tests.api.identity.conftest import IdentityPortal
 
 

@@ -8,9 +8,9 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from api.db import create_session_factory
 from api.identity.login_models import RateLimitCounter
 from api.identity.models import SessionToken
+from api.platform.db import create_session_factory
 from nfc_bridge.card_info import Basic4Info
 from nfc_bridge.jpki import Key
 from nfc_bridge.virtual_card.ca import CardCA

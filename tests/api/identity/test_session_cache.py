@@ -10,14 +10,15 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.db import create_engine, dispose_engine, utcnow
 from api.identity.authentication import authenticate_person
 from api.identity.models import SessionToken
 from api.identity.session_cache import MAX_AGE_SECONDS, SessionCache
 from api.identity.sessions import revoke_family, start_session
-from api.identity.tokens import PERSON_SCOPES, TokenRejected, hash_token, issue_token, revoke_token
+from api.identity.tokens import PERSON_SCOPES, issue_token, revoke_token
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
+from api.platform.auth import TokenRejected, hash_token
+from api.platform.db import create_engine, dispose_engine, utcnow
 from tests.api.conftest import Portal, operation
 from tests.api.identity.conftest import CountedRead
 from tests.factories import individual_number, make_municipality, make_person

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency, AgencyPersonCode
-from api.db import create_session_factory
 from api.demo import seed_demo
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.db import create_session_factory
 from tests.push.helpers import LocalPushService, running_push_service
 
 

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from api.audit.models import AccessRecord
 from api.notices.models import Audience, Category, Notice, NoticeAttachment, NoticeDelivery, NoticeRecipient
 from api.notices.segments import Segment
 from api.notices.service import (
@@ -18,8 +17,9 @@ from api.notices.service import (
     mark_notice,
     publish_notice,
 )
-from api.pagination import PageRequest
+from api.platform.access_records import AccessRecord
 from api.platform.errors import PortalError
+from api.platform.pagination import PageRequest
 from api.proxies.service import grant_proxy
 from tests.api.notices.conftest import Demo
 

@@ -11,13 +11,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency
-from api.db import create_session_factory, utcnow
 from api.demo import seed_demo
 from api.notices.models import Audience, Category, DeliveryState, NoticeDelivery, Priority
 from api.notices.segments import Segment
 from api.notices.service import NewNotice, publish_notice
 from api.notices.worker import Worker, WorkerConfig
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.db import create_session_factory, utcnow
 from push.models import PushSubscription
 from push.subscriptions import register_subscription
 from push.vapid import current_key, vapid_box

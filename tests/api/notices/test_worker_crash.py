@@ -17,10 +17,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import READ_ONLY_OPTION
 from api.notices.models import Category, DeliveryState, NoticeDelivery
 from api.notices.segments import Segment
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.db import READ_ONLY_OPTION
 from tests.api.notices.test_worker import publish, setup
 from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY
 from tests.push.helpers import LocalPushService

@@ -9,7 +9,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.audit.service import access_records_for
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
 from api.people.service import (
@@ -19,6 +18,7 @@ from api.people.service import (
     link_parent,
     readable_person,
 )
+from api.platform.access_records import access_records_for
 from api.platform.errors import PortalError
 from tests.factories import individual_number, make_municipality, make_person
 

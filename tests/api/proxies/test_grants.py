@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory
-from api.identity.scopes import NOTICES_READ
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.db import create_session_factory
 from api.platform.errors import PortalError
+from api.platform.scopes import NOTICES_READ
 from api.proxies import grants
 from tests.factories import individual_number, make_municipality, make_person
 

@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 from strawberry import relay
 
-from api.db import create_session_factory
 from api.identity.tokens import issue_token
+from api.platform.db import create_session_factory
 from tests.api.conftest import Portal, operation
 
 

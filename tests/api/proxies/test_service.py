@@ -7,11 +7,11 @@ from datetime import date
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.audit.service import access_records_for
-from api.identity.scopes import NOTICES_READ, PAYMENTS_WRITE, PROFILE_READ
 from api.people.individual_number import IndividualNumberCipher
 from api.people.service import link_parent
+from api.platform.access_records import access_records_for
 from api.platform.errors import PortalError
+from api.platform.scopes import NOTICES_READ, PAYMENTS_WRITE, PROFILE_READ
 from api.proxies.service import Basis, acting_for, grant_proxy, revoke_grant
 from tests.factories import individual_number, make_municipality, make_person
 

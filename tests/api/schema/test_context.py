@@ -9,11 +9,11 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from strawberry.dataloader import DataLoader
 
-from api.db import create_session_factory
 from api.demo import seed_demo
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
 from api.people.records import MunicipalityRecord, PersonRecord
+from api.platform.db import create_session_factory
 from api.schema.context import Loaders
 
 

@@ -16,8 +16,8 @@ from strawberry.relay import GlobalID
 from api.agencies.credentials import NOTICES_PUBLISH, issue_agency_key
 from api.agencies.models import Agency, AgencyPersonCode
 from api.app import create_app
-from api.db import create_session_factory, dispose_engine
 from api.notices.models import Notice
+from api.platform.db import create_session_factory, dispose_engine
 from tests.api.conftest import Portal, operation
 from tests.conftest import make_settings
 from tests.push.helpers import free_port

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import create_session_factory
-from api.identity.scopes import TV_SCOPES
 from api.identity.tokens import issue_token
+from api.platform.db import create_session_factory
+from api.platform.scopes import TV_SCOPES
 from payments.models import Payment, PaymentOrder
 from tests.api.conftest import operation
 from tests.payments import conftest as payment_fixtures

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.audit.models import AccessRecord
-from api.db import create_session_factory
 from api.demo import PEOPLE
 from api.identity.models import SessionToken
-from api.identity.tokens import hash_token, issue_token
+from api.identity.tokens import issue_token
+from api.platform.access_records import AccessRecord
+from api.platform.auth import hash_token
+from api.platform.db import create_session_factory
 from tests.api.conftest import Portal, operation
 
 

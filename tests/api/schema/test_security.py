@@ -8,10 +8,10 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.extensions import ValidationCache
 
-from api.db import create_session_factory, dispose_engine
 from api.demo import PEOPLE
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
+from api.platform.db import create_session_factory, dispose_engine
 from api.schema import DOCUMENT_CACHE_SIZE, CachedParse
 from tests.api.conftest import Portal, operation, start_portal
 from tests.conftest import make_settings

@@ -21,11 +21,11 @@ from strawberry.directive import DirectiveValue
 from strawberry.extensions import SchemaExtension
 
 from api.app import create_app
-from api.audit.models import AccessRecord
-from api.db import create_session_factory, dispose_engine
 from api.demo import seed_demo
 from api.identity.tokens import issue_token
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.access_records import AccessRecord
+from api.platform.db import create_session_factory, dispose_engine
 from api.schema import PortalSchema, build_schema
 from api.schema.security import OperationRegistry
 from tests.api.conftest import Portal, operation

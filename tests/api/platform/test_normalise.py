@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from corporate.normalise import like_escape, search_key
+from api.platform.normalise import like_escape, search_key
 
 
 @pytest.mark.parametrize(("typed", "stored"), [

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import bindparam, column, func, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.db import (
+from api.people.models import Municipality, Person, Sex
+from api.platform.db import (
     POSTGRES_KEPT_CONNECTIONS,
     PointRead,
     UTCDateTime,
@@ -16,7 +17,6 @@ from api.db import (
     create_session_factory,
     dispose_engine,
 )
-from api.people.models import Municipality, Person, Sex
 
 
 async def _read_then_write(engine: AsyncEngine, code: str) -> None:

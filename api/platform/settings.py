@@ -23,7 +23,7 @@ Environment = Literal["development", "production"]
 DEMO_KEY_PREFIX = "demo:"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/mynaportal.sqlite3"
 DEMO_VAPID_SUBJECT = "mailto:push@example.jp"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class SettingsError(ValueError):

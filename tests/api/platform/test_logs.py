@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from api.logs import REDACTED, configure_logging, redact, request_id_var
+from api.platform.logs import REDACTED, configure_logging, redact, request_id_var
 
 
 @pytest.mark.parametrize(

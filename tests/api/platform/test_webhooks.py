@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.webhooks import (
+from api.platform.webhooks import (
     DestinationRefused,
     ReplayGuard,
     WebhookVerificationError,
