@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True,
         gc.collect()
         gc.freeze()
         yield
+        gc.unfreeze()  # an app that stops in a process that goes on (tests) leaves nothing pinned
         await notice_broker.close()
         await dispose_engine(engine)
 

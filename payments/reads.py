@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,6 +26,7 @@ from payments.models import OrderState, Payment, PaymentOrder, PaymentState
 from payments.views import payment_json, refund_json
 
 SessionFactory = async_sessionmaker[AsyncSession]
+Owned = TypeVar("Owned", PaymentOrder, Payment)
 
 
 @dataclass(frozen=True)
@@ -47,23 +48,23 @@ class Reader:
 async def orders_by_ids(session_factory: SessionFactory, reader: Reader,
                         ids: Iterable[uuid.UUID | None]) -> list[PaymentOrder | None]:
     """The orders the reader may see, None for the others (and for a None id)."""
-    found: list[PaymentOrder | None] = []
-    async with session_factory() as session, session.begin():
-        for order_id in ids:
-            order = await session.get(PaymentOrder, order_id) if order_id else None
-            allowed = order is not None and await reader.may_read(session, order.agency_id, order.person_id)
-            found.append(order if allowed else None)
-    return found
+    return await _readable(session_factory, reader, PaymentOrder, ids)
 
 
 async def payments_by_ids(session_factory: SessionFactory, reader: Reader,
                           ids: Iterable[uuid.UUID | None]) -> list[Payment | None]:
-    found: list[Payment | None] = []
+    """The payments the reader may see, None for the others (and for a None id)."""
+    return await _readable(session_factory, reader, Payment, ids)
+
+
+async def _readable(session_factory: SessionFactory, reader: Reader, model: type[Owned],
+                    ids: Iterable[uuid.UUID | None]) -> list[Owned | None]:
+    found: list[Owned | None] = []
     async with session_factory() as session, session.begin():
-        for payment_id in ids:
-            payment = await session.get(Payment, payment_id) if payment_id else None
-            allowed = payment is not None and await reader.may_read(session, payment.agency_id, payment.person_id)
-            found.append(payment if allowed else None)
+        for row_id in ids:
+            row = await session.get(model, row_id) if row_id else None
+            allowed = row is not None and await reader.may_read(session, row.agency_id, row.person_id)
+            found.append(row if allowed else None)
     return found
 
 

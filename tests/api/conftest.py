@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -15,7 +17,7 @@ from api.app import create_app
 from api.demo import seed_demo
 from api.identity.tokens import issue_token
 from api.people.individual_number import IndividualNumberCipher
-from api.platform.db import create_session_factory, dispose_engine
+from api.platform.db import create_session_factory
 from api.platform.settings import PROJECT_ROOT, Settings
 from tests.conftest import make_settings
 
@@ -47,22 +49,25 @@ class Portal:
         return await self.client.post("/graphql", json=body, headers=headers)
 
 
-async def start_portal(engine: AsyncEngine, cipher: IndividualNumberCipher, settings: Settings) -> Portal:
+@asynccontextmanager
+async def running_portal(engine: AsyncEngine, cipher: IndividualNumberCipher, settings: Settings
+                         ) -> AsyncIterator[Portal]:
+    """The demo family seeded, and the app running as a server runs it: its lifespan started (and ended
+    afterwards, which closes what it holds), requests through httpx's ASGI transport."""
     async with create_session_factory(engine)() as session, session.begin():
         seed = await seed_demo(session, cipher)
         father, mother, child = seed.people
         token = await issue_token(session, father, ttl=timedelta(minutes=15))
     app = create_app(settings, configure_logs=False)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test")
-    return Portal(app, client, father, mother, child, token)
+    async with LifespanManager(app) as running, httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=running.app), base_url="http://portal.test") as client:
+        yield Portal(app, client, father, mother, child, token)
 
 
 @pytest.fixture
 async def portal(engine: AsyncEngine, cipher: IndividualNumberCipher, database_url: str) -> AsyncIterator[Portal]:
-    portal = await start_portal(engine, cipher, make_settings(database_url))
-    yield portal
-    await portal.client.aclose()
-    await dispose_engine(portal.app.state.engine)
+    async with running_portal(engine, cipher, make_settings(database_url)) as portal:
+        yield portal
 
 
 @pytest.fixture
@@ -71,7 +76,5 @@ async def production_portal(
 ) -> AsyncIterator[Portal]:
     settings = make_settings(database_url, environment="production", graphiql=False, introspection=False,
                              persisted_only=True)
-    portal = await start_portal(engine, cipher, settings)
-    yield portal
-    await portal.client.aclose()
-    await dispose_engine(portal.app.state.engine)
+    async with running_portal(engine, cipher, settings) as portal:
+        yield portal

@@ -26,9 +26,9 @@ from starlette.applications import Starlette
 from api.agencies.credentials import agency_by_slug, issue_agency_key
 from api.agencies.models import AgencyPersonCode
 from api.people.individual_number import IndividualNumberCipher
-from api.platform.db import create_session_factory, dispose_engine
+from api.platform.db import create_session_factory
 from api.platform.settings import PROJECT_ROOT
-from tests.api.conftest import Portal, start_portal
+from tests.api.conftest import Portal, running_portal
 from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY, make_settings
 
 GATEWAY_SECRET = "test-gateway-secret-0123456789"
@@ -134,15 +134,13 @@ async def payment_portal(
     public_url = f"http://127.0.0.1:{port}"
     settings = make_settings(database_url, payment_gateway_url=gateway_url, payment_gateway_secret=GATEWAY_SECRET,
                              payment_callback_key=CALLBACK_KEY, public_url=public_url)
-    portal = await start_portal(engine, cipher, settings)
-    async with create_session_factory(engine)() as session, session.begin():
-        agency = await agency_by_slug(session, TAX_OFFICE)
-        assert agency is not None
-        key = await issue_agency_key(session, agency.id, label="tests")
-        codes = dict((await session.execute(select(AgencyPersonCode.person_id, AgencyPersonCode.code)
-                                            .where(AgencyPersonCode.agency_id == agency.id))).all())
-    async with serve_in_loop(portal.app, port):
-        yield PaymentPortal(portal, gateway_url, public_url, agency.id, key, codes[portal.father],
-                            codes[portal.child], codes[portal.mother])
-    await portal.client.aclose()
-    await dispose_engine(portal.app.state.engine)
+    async with running_portal(engine, cipher, settings) as portal:
+        async with create_session_factory(engine)() as session, session.begin():
+            agency = await agency_by_slug(session, TAX_OFFICE)
+            assert agency is not None
+            key = await issue_agency_key(session, agency.id, label="tests")
+            codes = dict((await session.execute(select(AgencyPersonCode.person_id, AgencyPersonCode.code)
+                                                .where(AgencyPersonCode.agency_id == agency.id))).all())
+        async with serve_in_loop(portal.app, port):
+            yield PaymentPortal(portal, gateway_url, public_url, agency.id, key, codes[portal.father],
+                                codes[portal.child], codes[portal.mother])

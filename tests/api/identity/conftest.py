@@ -23,14 +23,14 @@ from api.identity.cards import issue_virtual_card
 from api.identity.sandbox_ca import SandboxCA
 from api.identity.service import IdentityService, phone_credential_message
 from api.people.individual_number import IndividualNumberCipher
-from api.platform.db import PointRead, create_session_factory, dispose_engine
+from api.platform.db import PointRead, create_session_factory
 from nfc_bridge.jpki import Key, MyNumberCard, Pin
 from nfc_bridge.virtual_card.card import VirtualCard
 from nfc_bridge.virtual_card.issuance import card_from_bundle
 from nfc_bridge.virtual_card.personalise import SANDBOX_PINS
 from nfc_bridge.virtual_card.store import CardData
 from nfc_bridge.virtual_card.transport import VirtualTransport
-from tests.api.conftest import Portal, operation, start_portal
+from tests.api.conftest import Portal, operation, running_portal
 from tests.conftest import make_settings
 
 PUBLIC_URL = "http://portal.test"
@@ -136,16 +136,14 @@ async def identity(engine: AsyncEngine, cipher: IndividualNumberCipher, database
                    sandbox_ca: SandboxCA) -> AsyncIterator[IdentityPortal]:
     settings = make_settings(database_url, sandbox_ca_dir=ca_dir, public_url=PUBLIC_URL,
                              revocation_max_age=dt.timedelta(0), login_limit_per_certificate=5)
-    portal = await start_portal(engine, cipher, settings)
-    transport = OcspOutage(httpx.ASGITransport(app=portal.app))
-    service = IdentityService.from_settings(settings, portal.app.state.session_factory, transport=transport)
-    holder = IdentityPortal(portal, service, transport, engine, cipher, sandbox_ca,
-                            dt.datetime.now(dt.UTC).replace(microsecond=0))
-    service.clock = lambda: holder.now
-    portal.app.state.identity.service = service
-    yield holder
-    await portal.client.aclose()
-    await dispose_engine(portal.app.state.engine)
+    async with running_portal(engine, cipher, settings) as portal:
+        transport = OcspOutage(httpx.ASGITransport(app=portal.app))
+        service = IdentityService.from_settings(settings, portal.app.state.session_factory, transport=transport)
+        holder = IdentityPortal(portal, service, transport, engine, cipher, sandbox_ca,
+                                dt.datetime.now(dt.UTC).replace(microsecond=0))
+        service.clock = lambda: holder.now
+        portal.app.state.identity.service = service
+        yield holder
 
 
 class CountedRead(PointRead):

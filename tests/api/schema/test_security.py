@@ -11,9 +11,9 @@ from strawberry.extensions import ValidationCache
 from api.demo import PEOPLE
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
-from api.platform.db import create_session_factory, dispose_engine
+from api.platform.db import create_session_factory
 from api.schema import DOCUMENT_CACHE_SIZE, CachedParse
-from tests.api.conftest import Portal, operation, start_portal
+from tests.api.conftest import Portal, operation, running_portal
 from tests.conftest import make_settings
 
 
@@ -102,14 +102,10 @@ async def test_production_does_not_serve_graphiql(production_portal: Portal) -> 
 async def test_introspection_can_be_switched_off(
     engine: AsyncEngine, cipher: IndividualNumberCipher, database_url: str
 ) -> None:
-    portal = await start_portal(engine, cipher, make_settings(database_url, introspection=False))
-    try:
+    async with running_portal(engine, cipher, make_settings(database_url, introspection=False)) as portal:
         result = await portal.query("{ __schema { queryType { name } } }")
         typename = await portal.query("{ __typename }")
         typo = await portal.query("{ viewer { individualNumber } }")
-    finally:
-        await portal.client.aclose()
-        await dispose_engine(portal.app.state.engine)
     assert set(codes(result)) == {"INTROSPECTION_DISABLED"}
     assert result["errors"][0]["message"] == (
         "GraphQL introspection has been disabled, but the requested query contained the field '__schema'.")
