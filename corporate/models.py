@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.people.models import Person
 from api.platform.db import Base, UTCDateTime, new_id
 
 # The SQLite FTS5 index of the search keys and its shadow tables, and PostgreSQL's trigram postings:
@@ -106,7 +107,7 @@ class ApplicationId(Base):
     # The first characters, shown in listings so the owner can tell ids apart.
     hint: Mapped[str] = mapped_column(String(4))
     label: Mapped[str] = mapped_column(String(200))
-    person_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("persons.id"), index=True)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(Person.id), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
