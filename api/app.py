@@ -78,11 +78,16 @@ def _migration_head() -> str:
     return (MIGRATIONS / ".current-alembic-head").read_text().strip()
 
 
-def create_app(settings: Settings | None = None, *, configure_logs: bool = True,
+def create_app(settings: Settings | None = None, *, owns_process: bool = True,
                schema: PortalSchema | None = None) -> Starlette:
-    """The app; ``schema`` replaces the one built from ``settings`` (e.g. with more extensions or directives)."""
+    """The app; ``schema`` replaces the one built from ``settings`` (e.g. with more extensions or directives).
+
+    ``owns_process``: the app is its process's only one (a server's worker), so it configures the process's
+    logging and, once started, moves what start-up built out of the garbage collector's reach. Tests and tools
+    that run several apps in one process pass False.
+    """
     settings = settings or Settings.from_env()
-    if configure_logs:
+    if owns_process:
         configure_logging(settings.log_level)
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
@@ -114,12 +119,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True,
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # What start-up built (schema, mappers, compiled statements) lives as long as the process: moved out
-        # of the collector's generations, a full collection no longer walks it on every request burst.
-        gc.collect()
-        gc.freeze()
+        if owns_process:
+            # What start-up built (schema, mappers, compiled statements) lives as long as the process: moved out
+            # of the collector's generations, a full collection no longer walks it on every request burst.
+            gc.collect()
+            gc.freeze()
         yield
-        gc.unfreeze()  # an app that stops in a process that goes on (tests) leaves nothing pinned
         await notice_broker.close()
         await dispose_engine(engine)
 

@@ -58,7 +58,7 @@ async def running_portal(engine: AsyncEngine, cipher: IndividualNumberCipher, se
         seed = await seed_demo(session, cipher)
         father, mother, child = seed.people
         token = await issue_token(session, father, ttl=timedelta(minutes=15))
-    app = create_app(settings, configure_logs=False)
+    app = create_app(settings, owns_process=False)
     async with LifespanManager(app) as running, httpx.AsyncClient(
             transport=httpx.ASGITransport(app=running.app), base_url="http://portal.test") as client:
         yield Portal(app, client, father, mother, child, token)

@@ -19,7 +19,7 @@ async def test_readyz_reports_the_migrated_database(portal: Portal) -> None:
 
 
 async def test_readyz_is_unavailable_on_an_unmigrated_database(tmp_path) -> None:
-    app = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"), configure_logs=False)
+    app = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"), owns_process=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.get("/readyz")
     await dispose_engine(app.state.engine)

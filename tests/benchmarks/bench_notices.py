@@ -209,7 +209,7 @@ async def bench_query(url: str, notices: int, samples: int) -> None:
         print(f"query: {notices:,} notices over {people:,} people inserted in {time.perf_counter() - started:.0f} s")
     async with factory() as session, session.begin():
         tokens = [await issue_token(session, pid, ttl=timedelta(hours=1)) for pid in person_ids[:50]]
-    app = create_app(make_settings(url), configure_logs=False)
+    app = create_app(make_settings(url), owns_process=False)
     document = (ROOT / "graphql" / "operations" / "phone" / "Notices.graphql").read_text()
     variants = [{"first": 20}, {"first": 20, "unread": True}, {"first": 20, "category": "TAX"}]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as client:

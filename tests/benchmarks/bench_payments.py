@@ -111,7 +111,7 @@ async def end_to_end(url: str, payments: int, concurrency: int) -> None:
                 AgencyPersonCode.agency_id == agency.id, AgencyPersonCode.person_id == father))
         settings = make_settings(url, payment_gateway_url=gateway_url, payment_gateway_secret=GATEWAY_SECRET,
                                  payment_callback_key=CALLBACK_KEY, public_url=public_url, log_level="WARNING")
-        app = create_app(settings, configure_logs=False)
+        app = create_app(settings, owns_process=False)
         async with serve_in_loop(app, portal_port), httpx.AsyncClient(base_url=public_url, timeout=30) as client:
             due = (date.today() + timedelta(days=30)).isoformat()
             order_ids = []

@@ -38,7 +38,7 @@ async def api(engine: AsyncEngine, database_url: str) -> AsyncIterator[Api]:
         issued = await application_ids.issue(session, "株式会社テスト")
     # Generous limits: this fixture reads thousands of rows; the rate limit has its own test below.
     settings = make_settings(database_url, corporate_rate=1_000_000, corporate_burst=1_000_000)
-    app = create_app(settings, configure_logs=False)
+    app = create_app(settings, owns_process=False)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test")
     yield Api(app, client, issued.application_id)
     await client.aclose()
@@ -148,7 +148,7 @@ async def test_unknown_ids_get_404_and_a_flood_gets_429_with_retry_after(
     unknown = await api.client.get("/corporate/4/num", params={"id": "Aaaaaaaaaaaaa", "number": "1000012160145",
                                                                "type": "02"})
     assert (unknown.status_code, unknown.text.split(",")[0]) == (404, "001")
-    app = create_app(make_settings(database_url, corporate_rate=1, corporate_burst=2), configure_logs=False)
+    app = create_app(make_settings(database_url, corporate_rate=1, corporate_burst=2), owns_process=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test") as client:
         statuses = []
         for _ in range(3):

@@ -130,7 +130,7 @@ async def test_notice_added_reaches_an_open_app_served_by_another_worker(
     portal: Portal, engine: AsyncEngine, database_url: str
 ) -> None:
     # Two app instances stand for two uvicorn workers; on SQLite they share the in-process hub.
-    listener_app = create_app(make_settings(database_url), configure_logs=False)
+    listener_app = create_app(make_settings(database_url), owns_process=False)
     key = await agency_key(engine, "chiyoda-city")
     async with serving(listener_app) as url:
         socket = await subscribe(url, portal.father_token)

@@ -196,7 +196,7 @@ async def witnessed(engine: AsyncEngine, cipher: IndividualNumberCipher, databas
     executed: list[tuple[str, str | None]] = []
     schema = build_schema(settings, OperationRegistry.load(tmp_path), extensions=[lambda: Witness(executed)],
                           directives=[marked])
-    app = create_app(settings, configure_logs=False, schema=schema)
+    app = create_app(settings, owns_process=False, schema=schema)
     async with serving(app) as url:
         yield url.replace("ws://", "http://").removesuffix("/graphql"), token, key, executed
     await dispose_engine(app.state.engine)
