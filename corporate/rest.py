@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.platform.db import read_only_factory
-from corporate import application_ids, formats, records, service
+from corporate import application_ids, formats, name_search, records, service
 from corporate.api_errors import ApiError, error_body
 from corporate.checkdigit import is_valid
 from corporate.openapi import DOCS_HTML, openapi_document
@@ -256,7 +256,7 @@ class CorporateApi:
             if target == "3" and not text.isascii():
                 raise ApiError("101")
             prefecture, city = _address(params)
-            search = service.NameSearch(
+            search = name_search.NameSearch(
                 text=text, mode=mode, target="english" if target == "3" else "any",  # type: ignore[arg-type]
                 exact_characters=target == "2", prefecture_code=prefecture, city_code=city, kinds=_kinds(params),
                 include_closed=closed, include_past_names=past, assigned_from=assigned_from,
@@ -267,7 +267,7 @@ class CorporateApi:
                     count, found = await service.search_names(session, search, offset=(divide - 1) * PAGE_SIZE,
                                                               limit=PAGE_SIZE)
                     updated = await self._last_update()
-            except service.InvalidSearch:
+            except name_search.InvalidSearch:
                 raise ApiError("101") from None
             total = count or 0
             return formats.Answer(updated, total, divide, _pages(total), [state for _, state in found],

@@ -21,12 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from api.platform.db import PointRead
 from corporate import records
 from corporate.models import Corporation
-
-# Re-exported: callers build a NameSearch, catch InvalidSearch and page by SortKey beside search_names.
-from corporate.name_search import InvalidSearch as InvalidSearch
-from corporate.name_search import NameSearch as NameSearch
-from corporate.name_search import SortKey as SortKey
-from corporate.name_search import address_filter, kind_filter
+from corporate.name_search import NameSearch, SortKey, address_filter, kind_filter
 from corporate.search_ordered import ordered_partial, partial_walk
 from corporate.search_ranked import ranked_page
 

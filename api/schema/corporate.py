@@ -15,7 +15,7 @@ from api.platform.errors import ErrorCode, PortalError
 from api.platform.pagination import encode_cursor
 from api.schema.connections import page_request
 from api.schema.context import Info
-from corporate import application_ids, records, service
+from corporate import application_ids, name_search, records, service
 from corporate.checkdigit import InvalidCorporateNumber, clean_input, validate
 
 
@@ -123,7 +123,7 @@ def _checked_filter(filters: CorporationFilter | None) -> CorporationFilter:
     return filters
 
 
-def _sort_key(after: tuple[str, ...] | None) -> service.SortKey | None:
+def _sort_key(after: tuple[str, ...] | None) -> name_search.SortKey | None:
     if after is None:
         return None
     if len(after) != 3 or not after[0].isdigit() or not after[1].isdigit():
@@ -171,7 +171,7 @@ class CorporateQuery:
             raise PortalError(ErrorCode.BAD_USER_INPUT, "query is at most 200 characters.")
         request = page_request(first, after)
         filters = _checked_filter(filter)
-        search = service.NameSearch(
+        search = name_search.NameSearch(
             text=query, mode=match.value, target=target.value, prefecture_code=filters.prefecture_code,
             city_code=filters.city_code, kinds=tuple(filters.kinds or ()), include_closed=filters.include_closed,
             include_past_names=filters.include_past_names, assigned_from=filters.assigned_from,
@@ -180,7 +180,7 @@ class CorporateQuery:
             async with info.context.read_session_factory() as session:
                 _, found = await service.search_names(session, search, limit=request.first + 1,
                                                       after=_sort_key(request.after), with_count=False)
-        except service.InvalidSearch as error:
+        except name_search.InvalidSearch as error:
             raise PortalError(ErrorCode.BAD_USER_INPUT, "The query has nothing to search once legal forms and "
                                                         "symbols are removed.") from error
         edges = [relay.Edge(cursor=encode_cursor(str(key[0]), str(key[1]), key[2]),

@@ -140,7 +140,8 @@ def http_rate(url: str, numbers: list[str], workdir: Path, port: int) -> None:
 def searches(url: str, csv_path: Path) -> None:
     from api.platform.db import create_engine, create_session_factory
     from api.platform.normalise import search_key
-    from corporate.service import NameSearch, search_names
+    from corporate.name_search import NameSearch
+    from corporate.service import search_names
 
     chooser = random.Random(7)
     names = []

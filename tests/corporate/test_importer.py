@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.platform.db import create_session_factory
 from corporate.importer import import_files
 from corporate.models import Corporation
-from corporate.service import NameSearch, search_names
+from corporate.name_search import NameSearch
+from corporate.service import search_names
 from tests.corporate.conftest import NUMBER, assert_search_index_is_sound, count_corporations, row, write_csv
 
 

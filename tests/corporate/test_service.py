@@ -8,7 +8,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.platform.db import create_session_factory
-from corporate.service import NameSearch, search_names
+from corporate.name_search import NameSearch
+from corporate.service import search_names
 from tests.corporate.conftest import load_aomori, load_synthetic
 
 
