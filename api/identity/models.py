@@ -24,3 +24,7 @@ class SessionToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the token was issued with a refresh token: reusing a spent refresh token revokes the family.
     family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    # The certificate the session came from (card, phone, or the approving session's for a TV): revoking it
+    # revokes the session. NULL only for sessions made without one (the dev `mynaportal token` command).
+    certificate_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("issued_certificates.id", ondelete="CASCADE"), index=True)
