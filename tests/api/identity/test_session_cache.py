@@ -57,7 +57,7 @@ async def test_a_kept_token_costs_no_read_and_a_revocation_here_ends_it_on_the_n
 ) -> None:
     await make_municipality(session)
     person = await make_person(session, cipher, number=individual_number("10000000001"))
-    pair = await start_session(session, person.id, scopes=PERSON_SCOPES, client="test",
+    pair = await start_session(session, person.id, scopes=PERSON_SCOPES, client="test", certificate_id=None,
                                access_ttl=timedelta(minutes=15), refresh_ttl=timedelta(days=1), now=utcnow())
     await session.commit()
     cache = SessionCache(100, clock=Clock())
