@@ -20,7 +20,7 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.identity import cards, challenges, device, rate_limit, sessions
+from api.identity import cards, challenges, device, loss_reports, rate_limit, sessions
 from api.identity.pki_models import Card, CertificateProfile, IssuedCertificate, PhoneCredential
 from api.identity.revocation import RevocationChecker, RevocationUnavailable, Status
 from api.identity.sandbox_ca import SandboxCA, is_sandbox_certificate
@@ -195,7 +195,7 @@ class IdentityService:
 
     async def report_card_lost(self, person_id: uuid.UUID) -> int:
         async with self.session_factory() as session, session.begin():
-            return await cards.revoke_card(session, person_id, now=self.clock())
+            return await loss_reports.report_lost(session, person_id, now=self.clock())
 
     async def active_phone_credential(self, person_id: uuid.UUID) -> PhoneCredential | None:
         async with self.session_factory() as session:

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -19,9 +25,12 @@ from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
 from api.platform.auth import TokenRejected, hash_token
 from api.platform.db import create_engine, dispose_engine, utcnow
+from api.platform.settings import PROJECT_ROOT
 from tests.api.conftest import Portal, operation
-from tests.api.identity.conftest import CountedRead
+from tests.api.identity.conftest import PUBLIC_URL, CountedRead, IdentityPortal
+from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY
 from tests.factories import individual_number, make_municipality, make_person
+from tests.push.helpers import free_port
 
 
 class Clock:
@@ -192,3 +201,75 @@ async def test_the_portal_refuses_a_token_revoked_here_on_the_next_request_and_s
     await session.commit()
     result = await portal.query(viewer, token=portal.father_token)
     assert (result["data"], result["errors"][0]["extensions"]["code"]) == (None, "UNAUTHENTICATED")
+
+
+@pytest.fixture
+def other_worker(database_url: str, ca_dir: Path, identity: IdentityPortal) -> Iterator[str]:
+    """Another worker: `mynaportal serve` in its own process, on the same database; its base URL."""
+    port = free_port()
+    env = {**os.environ, "MYNAPORTAL_DATABASE_URL": database_url,
+           "MYNAPORTAL_DATA_KEY": base64.b64encode(TEST_DATA_KEY).decode(),
+           "MYNAPORTAL_LOOKUP_KEY": base64.b64encode(TEST_LOOKUP_KEY).decode(),
+           "MYNAPORTAL_SANDBOX_CA_DIR": str(ca_dir), "MYNAPORTAL_PUBLIC_URL": PUBLIC_URL,
+           "MYNAPORTAL_OPERATIONS_DIR": str(PROJECT_ROOT / "graphql" / "operations"), "PYTHONPATH": str(PROJECT_ROOT)}
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "the other worker did not start"
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+
+
+async def _viewer(client: httpx.AsyncClient, token: str) -> str:
+    """The viewer's name, or the error code."""
+    answer = (await client.post("/graphql", json={"query": "{ viewer { name } }"},
+                                headers={"authorization": f"Bearer {token}"})).json()
+    return answer["errors"][0]["extensions"]["code"] if "errors" in answer else answer["data"]["viewer"]["name"]
+
+
+async def _refused_within(client: httpx.AsyncClient, token: str, since: float) -> float:
+    """Poll until the token is refused; seconds from ``since``."""
+    while await _viewer(client, token) != "UNAUTHENTICATED":
+        assert time.monotonic() - since < 5, "never refused"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - since
+
+
+async def test_a_lost_card_ends_its_sessions_on_every_worker(identity: IdentityPortal, other_worker: str) -> None:
+    here = identity.portal.client  # this process's app: one worker
+    father = (await identity.card_login(await identity.card_for(identity.portal.father)))["data"]["completeCardLogin"]
+    mother = (await identity.card_login(await identity.card_for(identity.portal.mother)))["data"]["completeCardLogin"]
+    async with httpx.AsyncClient(base_url=other_worker, timeout=10) as there:
+        for client in (here, there):  # both workers now keep both tokens
+            assert await _viewer(client, father["accessToken"]) == "山田 太郎"
+            assert await _viewer(client, mother["accessToken"]) == "山田 花子"
+
+        # Reported here: refused here on the next request, and there within a second.
+        lost = await here.post("/graphql", json={"query": "mutation { reportCardLost { revokedCertificates } }"},
+                               headers={"authorization": f"Bearer {father['accessToken']}"})
+        reported = time.monotonic()
+        assert lost.json() == {"data": {"reportCardLost": {"revokedCertificates": 2}}}
+        assert await _viewer(here, father["accessToken"]) == "UNAUTHENTICATED"
+        assert await _refused_within(there, father["accessToken"], reported) <= MAX_AGE_SECONDS + 0.1
+        refreshed = await there.post("/oauth/token", data={"grant_type": "refresh_token",
+                                                           "refresh_token": father["refreshToken"]})
+        assert refreshed.json()["error"] == "invalid_grant"
+
+        # Reported there (the other process): refused there at once, and here within a second.
+        lost = await there.post("/graphql", json={"query": "mutation { reportCardLost { revokedCertificates } }"},
+                                headers={"authorization": f"Bearer {mother['accessToken']}"})
+        reported = time.monotonic()
+        assert lost.json() == {"data": {"reportCardLost": {"revokedCertificates": 2}}}
+        assert await _viewer(there, mother["accessToken"]) == "UNAUTHENTICATED"
+        assert await _refused_within(here, mother["accessToken"], reported) <= MAX_AGE_SECONDS + 0.1
