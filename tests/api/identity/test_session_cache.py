@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import subprocess
 import sys
 import time
@@ -25,10 +23,8 @@ from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
 from api.platform.auth import TokenRejected, hash_token
 from api.platform.db import create_engine, dispose_engine, utcnow
-from api.platform.settings import PROJECT_ROOT
 from tests.api.conftest import Portal, operation
-from tests.api.identity.conftest import PUBLIC_URL, CountedRead, IdentityPortal
-from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY
+from tests.api.identity.conftest import CountedRead, IdentityPortal, command_env
 from tests.factories import individual_number, make_municipality, make_person
 from tests.push.helpers import free_port
 
@@ -207,12 +203,8 @@ async def test_the_portal_refuses_a_token_revoked_here_on_the_next_request_and_s
 def other_worker(database_url: str, ca_dir: Path, identity: IdentityPortal) -> Iterator[str]:
     """Another worker: `mynaportal serve` in its own process, on the same database; its base URL."""
     port = free_port()
-    env = {**os.environ, "MYNAPORTAL_DATABASE_URL": database_url,
-           "MYNAPORTAL_DATA_KEY": base64.b64encode(TEST_DATA_KEY).decode(),
-           "MYNAPORTAL_LOOKUP_KEY": base64.b64encode(TEST_LOOKUP_KEY).decode(),
-           "MYNAPORTAL_SANDBOX_CA_DIR": str(ca_dir), "MYNAPORTAL_PUBLIC_URL": PUBLIC_URL,
-           "MYNAPORTAL_OPERATIONS_DIR": str(PROJECT_ROOT / "graphql" / "operations"), "PYTHONPATH": str(PROJECT_ROOT)}
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+                              env=command_env(database_url, ca_dir),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
