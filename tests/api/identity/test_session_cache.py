@@ -230,12 +230,18 @@ async def _viewer(client: httpx.AsyncClient, token: str) -> str:
     return answer["errors"][0]["extensions"]["code"] if "errors" in answer else answer["data"]["viewer"]["name"]
 
 
-async def _refused_within(client: httpx.AsyncClient, token: str, since: float) -> float:
-    """Poll until the token is refused; seconds from ``since``."""
-    while await _viewer(client, token) != "UNAUTHENTICATED":
-        assert time.monotonic() - since < 5, "never refused"
+async def _last_accepted(client: httpx.AsyncClient, token: str, since: float) -> float:
+    """Poll until the token is refused; when the last request still accepted was sent, in seconds from ``since``
+    (0 if none was). A worker's entry is at most a second old, so a request sent a second after the revocation
+    committed is refused, however long its own round trip takes on a loaded machine."""
+    last = since
+    while True:
+        asked = time.monotonic()
+        if await _viewer(client, token) == "UNAUTHENTICATED":
+            return last - since
+        assert asked - since < 5, "never refused"
+        last = asked
         await asyncio.sleep(0.02)
-    return time.monotonic() - since
 
 
 async def test_a_lost_card_ends_its_sessions_on_every_worker(identity: IdentityPortal, other_worker: str) -> None:
@@ -253,7 +259,7 @@ async def test_a_lost_card_ends_its_sessions_on_every_worker(identity: IdentityP
         reported = time.monotonic()
         assert lost.json() == {"data": {"reportCardLost": {"revokedCertificates": 2}}}
         assert await _viewer(here, father["accessToken"]) == "UNAUTHENTICATED"
-        assert await _refused_within(there, father["accessToken"], reported) <= MAX_AGE_SECONDS + 0.1
+        assert await _last_accepted(there, father["accessToken"], reported) < MAX_AGE_SECONDS
         refreshed = await there.post("/oauth/token", data={"grant_type": "refresh_token",
                                                            "refresh_token": father["refreshToken"]})
         assert refreshed.json()["error"] == "invalid_grant"
@@ -264,4 +270,4 @@ async def test_a_lost_card_ends_its_sessions_on_every_worker(identity: IdentityP
         reported = time.monotonic()
         assert lost.json() == {"data": {"reportCardLost": {"revokedCertificates": 2}}}
         assert await _viewer(there, mother["accessToken"]) == "UNAUTHENTICATED"
-        assert await _refused_within(here, mother["accessToken"], reported) <= MAX_AGE_SECONDS + 0.1
+        assert await _last_accepted(here, mother["accessToken"], reported) < MAX_AGE_SECONDS
