@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, PrimaryKeyConstraint, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.identity import pki_models  # noqa: F401 - the table certificate_id points at
 from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 
