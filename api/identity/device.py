@@ -106,6 +106,12 @@ async def decide(session: AsyncSession, user_code: str, person_id: uuid.UUID, *,
     raise PortalError("DEVICE_CODE_EXPIRED", "This code has expired; start again on the TV.")
 
 
+async def approving_certificate(session: AsyncSession, device_code: str) -> uuid.UUID | None:
+    """The certificate of the session that approved this device code, if it was approved."""
+    return await session.scalar(select(DeviceAuthorization.certificate_id).where(
+        DeviceAuthorization.device_code_hash == _hash(device_code)))
+
+
 async def poll(session: AsyncSession, device_code: str, client_id: str,
                now: dt.datetime) -> ApprovedDevice | DeviceTokenError:
     """One token-endpoint poll: the approval (once), or the RFC 8628 error to answer.

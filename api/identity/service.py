@@ -107,15 +107,13 @@ class IdentityService:
         verify_signature(path.leaf, challenges.login_message(client_id, challenge.nonce), signature)
         async with self.session_factory() as session:
             issued = await self._linked(session, path, _LOGIN_PROFILES)
-        # A write-first transaction: on SQLite a read-then-write one could not upgrade under concurrency.
         async with self.session_factory() as session, session.begin():
-            pair = await sessions.start_session(
+            if not await sessions.certificate_usable(session, issued.id):
+                raise _revoked()  # revoked while the checks ran
+            return await sessions.start_session(
                 session, issued.person_id, scopes=PERSON_SCOPES, client=client_id,
                 access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl, now=now,
                 certificate_id=issued.id)
-            if not await sessions.certificate_usable(session, issued.id):
-                raise _revoked()  # revoked while the checks ran: the rollback drops the pair
-            return pair
 
     async def check_certificate(self, certificate: bytes, chain: Sequence[bytes], usage: Usage) -> CheckedPath:
         """Chain to an anchor, dates, key usage, then revocation: this server's own revocations first (a card it
@@ -156,9 +154,12 @@ class IdentityService:
         async with self.session_factory() as session:
             try:
                 async with session.begin():
+                    # Re-check the family's certificate (locking it before the refresh token, in the order a
+                    # revocation takes them): a revoked one ends the family (committed) and refuses.
+                    usable = await sessions.certificate_usable(
+                        session, await sessions.refresh_token_certificate(session, refresh_token))
                     spent = await sessions.spend_refresh_token(session, refresh_token, now)
-                    # Re-check the family's certificate: a revoked one ends the family (committed) and refuses.
-                    if await sessions.certificate_usable(session, spent.certificate_id):
+                    if usable:
                         return await sessions.start_session(
                             session, spent.person_id, scopes=frozenset(spent.scopes.split()), client=spent.client,
                             access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl,
@@ -232,18 +233,24 @@ class IdentityService:
     async def poll_device(self, device_code: str, client_id: str) -> sessions.TokenPair:
         now = self.clock()
         async with self.session_factory() as session, session.begin():
+            # The approving session's certificate, locked before the grant (the order a revocation takes them).
+            certificate = await device.approving_certificate(session, device_code)
+            usable = await sessions.certificate_usable(session, certificate)
             # The poll's bookkeeping (last poll, a longer interval) commits even when the answer is an error.
             outcome = await device.poll(session, device_code, client_id, now)
             if isinstance(outcome, device.DeviceTokenError):
-                refused = outcome
-            elif await sessions.certificate_usable(session, outcome.certificate_id):
-                return await sessions.start_session(
-                    session, outcome.person_id, scopes=outcome.scopes, client=outcome.client_id,
-                    access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl, now=now,
-                    certificate_id=outcome.certificate_id)
-            else:  # the approving phone's certificate was revoked since: the grant stays consumed
-                refused = device.DeviceTokenError("access_denied", "The approving session has ended.")
-        raise refused
+                raise_after_commit = outcome
+            else:
+                if outcome.certificate_id != certificate:  # approved between the two reads (rare)
+                    usable = await sessions.certificate_usable(session, outcome.certificate_id)
+                if usable:
+                    return await sessions.start_session(
+                        session, outcome.person_id, scopes=outcome.scopes, client=outcome.client_id,
+                        access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl,
+                        now=now, certificate_id=outcome.certificate_id)
+                # The approving phone's certificate was revoked since: the grant stays consumed.
+                raise_after_commit = device.DeviceTokenError("access_denied", "The approving session has ended.")
+        raise raise_after_commit
 
 
 def _revoked() -> PortalError:

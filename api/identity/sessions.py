@@ -48,8 +48,7 @@ async def start_session(
     certificate_id: uuid.UUID | None,
     family_id: uuid.UUID | None = None,
 ) -> TokenPair:
-    """Issue the pair. The caller checks ``certificate_usable`` in the same transaction, after this write (on
-    SQLite a transaction must write first; on PostgreSQL the row lock orders it against a revocation)."""
+    """Issue the pair. The caller first checks ``certificate_usable`` in the same transaction."""
     family_id = family_id or uuid.uuid4()
     access = await issue_token(session, person_id, ttl=access_ttl, scopes=scopes, client=client[:100], now=now,
                                family_id=family_id, certificate_id=certificate_id)
@@ -97,10 +96,18 @@ async def revoke_family(session: AsyncSession, family_id: uuid.UUID, now: dt.dat
                                                      SessionToken.revoked_at.is_(None)).values(revoked_at=now))
 
 
+async def refresh_token_certificate(session: AsyncSession, token: str) -> uuid.UUID | None:
+    """The certificate of the refresh token's family (None for an unknown token or none recorded)."""
+    return await session.scalar(select(RefreshToken.certificate_id).where(
+        RefreshToken.token_hash == hash_token(token)))
+
+
 async def certificate_usable(session: AsyncSession, certificate_id: uuid.UUID | None) -> bool:
     """Is the session's certificate (and its card, its phone credential) unrevoked? True for a session made
-    without one. Locks the certificate's row on PostgreSQL: a revocation that commits first is seen here, and
-    one that comes later waits for this transaction and then ends the session this transaction starts."""
+    without one. Locks the certificate's row on PostgreSQL (SQLite has one writer): a revocation that commits
+    first is seen here, and one that comes later waits for this transaction and then ends the session it
+    starts. Call it before touching the session's rows, in the order a revocation takes them (certificate,
+    then tokens and grants), so the two cannot deadlock."""
     if certificate_id is None:
         return True
     row = (await session.execute(

@@ -4,10 +4,14 @@ session. Refresh re-checks the certificate."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from strawberry import relay
 
+from api.identity.cards import revoke_card
 from api.identity.login_models import RefreshToken
 from api.identity.models import SessionToken
 from api.identity.pki_models import IssuedCertificate
@@ -134,3 +138,46 @@ async def test_a_proxy_acting_through_a_session_from_a_lost_card_is_refused(iden
     await identity.gql("ReportCardLost", token=identity.portal.father_token)
     refused = await identity.portal.query(operation("ActingFor"), child, token=signed_in["accessToken"])
     assert code_of(refused) == "UNAUTHENTICATED"
+
+
+async def test_a_card_revoked_while_its_login_is_checked_gets_no_session(
+        identity: IdentityPortal, monkeypatch: pytest.MonkeyPatch) -> None:
+    card = await identity.card_for(identity.portal.father)
+
+    async def revoke() -> None:
+        async with create_session_factory(identity.engine)() as session, session.begin():
+            await revoke_card(session, identity.portal.father, now=identity.now)
+
+    checked = identity.service.check_certificate
+
+    async def checked_then_revoked(*args: object) -> object:
+        path = await checked(*args)  # type: ignore[arg-type]
+        await revoke()  # another request reports the card lost after this login's checks passed
+        return path
+
+    monkeypatch.setattr(identity.service, "check_certificate", checked_then_revoked)
+    assert code_of(await identity.card_login(card)) == "CERTIFICATE_REVOKED"
+    async with create_session_factory(identity.engine)() as session:
+        assert await session.scalar(select(func.count()).select_from(SessionToken)
+                                    .where(SessionToken.certificate_id.is_not(None))) == 0
+
+
+async def test_refreshes_racing_the_report_leave_no_live_session(identity: IdentityPortal) -> None:
+    card = await identity.card_for(identity.portal.father)
+    pairs = [(await identity.card_login(card))["data"]["completeCardLogin"] for _ in range(4)]
+    *refreshed, lost = await asyncio.gather(
+        *(_refresh(identity, pair["refreshToken"]) for pair in pairs),
+        identity.gql("ReportCardLost", token=identity.portal.father_token))
+    assert lost == {"data": {"reportCardLost": {"revokedCertificates": 2}}}
+    new_tokens = []
+    for result in refreshed:
+        if "errors" in result:
+            assert code_of(result) in {"REFRESH_TOKEN_INVALID", "CERTIFICATE_REVOKED"}
+        else:
+            new_tokens.append(result["data"]["refreshSession"]["accessToken"])
+    for token in new_tokens + [pair["accessToken"] for pair in pairs]:
+        assert code_of(await identity.portal.query(VIEWER, token=token)) == "UNAUTHENTICATED"
+    async with create_session_factory(identity.engine)() as session:
+        for model in (SessionToken, RefreshToken):
+            assert await session.scalar(select(func.count()).select_from(model).where(
+                model.certificate_id.is_not(None), model.revoked_at.is_(None))) == 0
