@@ -25,6 +25,10 @@ class ErrorCode(enum.StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"
     RATE_LIMITED = "RATE_LIMITED"
     INTERNAL = "INTERNAL"
+    # the edge (api.platform.limits, api.platform.text): refused before any handler runs
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    TEXT_INVALID = "TEXT_INVALID"
+    VALUE_OUT_OF_RANGE = "VALUE_OUT_OF_RANGE"
     # GraphQL protocol (the gateway and the executor)
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -110,6 +114,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOTICE_REFERENCE_REUSED: 409,
     ErrorCode.CHALLENGE_EXPIRED: 410,
     ErrorCode.DEVICE_CODE_EXPIRED: 410,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
     ErrorCode.CARD_LOGIN_UNAVAILABLE: 503,
@@ -140,12 +145,15 @@ class PortalError(Exception):
         return status_of(self.code)
 
 
+def problem_body(error: PortalError) -> dict[str, Any]:
+    code = error.code.value
+    return {"type": PROBLEM_BASE + code.lower().replace("_", "-"), "title": code.replace("_", " ").capitalize(),
+            "status": error.status, "detail": error.message, "code": code, **error.extensions}
+
+
 def problem_response(error: PortalError) -> JSONResponse:
     """The RFC 9457 problem every REST module answers with (the corporate API has its own NTA format)."""
-    code = error.code.value
-    body = {"type": PROBLEM_BASE + code.lower().replace("_", "-"), "title": code.replace("_", " ").capitalize(),
-            "status": error.status, "detail": error.message, "code": code, **error.extensions}
-    return JSONResponse(body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(problem_body(error), status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def answering_problems(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:

@@ -19,8 +19,12 @@ logger = logging.getLogger("api.graphql")
 
 
 # Input mistakes the REST API names precisely reach GraphQL clients as BAD_USER_INPUT.
+# The edge's refusals keep their precise code as ``extensions.reason``.
 _GRAPHQL_CODE = {ErrorCode.AMOUNT_INVALID: ErrorCode.BAD_USER_INPUT,
-                 ErrorCode.IDEMPOTENCY_KEY_INVALID: ErrorCode.BAD_USER_INPUT}
+                 ErrorCode.IDEMPOTENCY_KEY_INVALID: ErrorCode.BAD_USER_INPUT,
+                 ErrorCode.TEXT_INVALID: ErrorCode.BAD_USER_INPUT,
+                 ErrorCode.VALUE_OUT_OF_RANGE: ErrorCode.BAD_USER_INPUT}
+_WITH_REASON = frozenset({ErrorCode.TEXT_INVALID, ErrorCode.VALUE_OUT_OF_RANGE})
 
 
 def coded_error(code: ErrorCode, message: str) -> GraphQLError:
@@ -39,9 +43,13 @@ def _code_of(error: GraphQLError) -> str | None:
 def classify(error: GraphQLError) -> GraphQLError:
     """Return the error as the client should see it: with a code, masked when internal."""
     original = error.original_error
-    if isinstance(original, PortalError):
-        return _with_code(error, _GRAPHQL_CODE.get(original.code, original.code), original.message,
-                          extra=original.extensions)
+    cause = original
+    while isinstance(cause, GraphQLError) and cause.original_error is not None:
+        cause = cause.original_error  # graphql-core wraps a scalar's error once more for a variable
+    if isinstance(cause, PortalError):
+        extra = {**cause.extensions, "reason": cause.code.value} if cause.code in _WITH_REASON else cause.extensions
+        return _with_code(error, _GRAPHQL_CODE.get(cause.code, cause.code), cause.message, extra=extra,
+                          mask_cause=cause is not original)
     if _code_of(error) is not None and original is None:
         return error
     if isinstance(error, GraphQLSyntaxError):

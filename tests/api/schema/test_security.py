@@ -6,13 +6,12 @@ import logging
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from strawberry.extensions import ValidationCache
 
 from api.demo import PEOPLE
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
 from api.platform.db import create_session_factory
-from api.schema import DOCUMENT_CACHE_SIZE, CachedParse
+from api.schema import documents
 from tests.api.conftest import Portal, operation, running_portal
 from tests.conftest import make_settings
 
@@ -150,26 +149,23 @@ async def test_internal_errors_are_masked_and_logged_without_the_number(
     assert caplog.records[0].exc_info[0].__name__ == "InvalidTag"
 
 
-async def test_validation_cache_stays_effective_with_the_limits(portal: Portal,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    # Every validation builds each rule once: count the depth limit's.
+async def test_each_document_is_parsed_and_validated_once_with_the_limits(portal: Portal,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every validation builds each rule once: count the depth limit's; every parse goes through graphql_parse.
     depth_rule = portal.app.state.schema.gateway.rules[0]
     validations: list[str] = []
     real_init = depth_rule.__init__
     monkeypatch.setattr(depth_rule, "__init__", lambda rule, context: validations.append("run") or real_init(
         rule, context))
-    parses = CachedParse(maxsize=DOCUMENT_CACHE_SIZE).cached_parse_document
-    validated = ValidationCache(maxsize=DOCUMENT_CACHE_SIZE).cached_validate_document
+    parses: list[str] = []
+    real_parse = documents.graphql_parse
+    monkeypatch.setattr(documents, "graphql_parse", lambda text, **options: parses.append(text) or real_parse(
+        text, **options))
     document = operation("TvViewer")
-    await portal.query(document, token=portal.father_token)
-    before = parses.cache_info(), validated.cache_info()
-    for _ in range(5):
+    for _ in range(6):
         result = await portal.query(document, token=portal.father_token)
         assert result["data"]["viewer"]["name"] == "山田 太郎"
-    after = parses.cache_info(), validated.cache_info()
-    assert [(now.hits - then.hits, now.misses - then.misses) for then, now in zip(before, after, strict=True)] \
-        == [(5, 0), (5, 0)]
-    assert validations == ["run"]
+    assert (len(parses), validations) == (1, ["run"])
     # The limits still apply to every new document.
     assert codes(await portal.query(DEEP, token=portal.father_token)) == ["QUERY_TOO_DEEP"]
     assert validations == ["run", "run"]
