@@ -8,9 +8,11 @@ carry personal data. The corporate-number API keeps its own NTA-compatible error
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -35,6 +37,7 @@ class ErrorCode(enum.StrEnum):
     QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
     TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
     TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+    DOCUMENT_TOO_LONG = "DOCUMENT_TOO_LONG"
     INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     PERSISTED_QUERY_REQUIRED = "PERSISTED_QUERY_REQUIRED"
@@ -164,5 +167,9 @@ def answering_problems(handler: Callable[[Request], Awaitable[Response]]) -> Cal
             return await handler(request)
         except PortalError as error:
             return problem_response(error)
+        except DataError:
+            # A value the handler let through but the database refuses: the client's input is at fault.
+            logging.getLogger("api.rest").exception("the database refused a value of %s", request.url.path)
+            return problem_response(PortalError(ErrorCode.BAD_USER_INPUT, "A value is too long or out of range."))
 
     return run

@@ -9,8 +9,9 @@ UTF-8), no integer beyond BIGINT, no date that date arithmetic would overflow.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from api.platform.errors import ErrorCode, PortalError
@@ -64,6 +65,30 @@ def check_date(value: dt.date, field: str) -> dt.date:
                           f"{field} must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}.",
                           extensions={"field": field})
     return value
+
+
+def json_object(raw: bytes, field: str = "body") -> dict[str, Any]:
+    """A request body that must be a JSON object, every text and integer of it checked; else BAD_USER_INPUT
+    (TEXT_INVALID, VALUE_OUT_OF_RANGE for a value)."""
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:  # invalid UTF-8, not JSON, NaN, too deep, a 5,000-digit integer
+        raise PortalError(ErrorCode.BAD_USER_INPUT, f"The {field} is not JSON.") from error
+    if not isinstance(value, dict):
+        raise PortalError(ErrorCode.BAD_USER_INPUT, f"The {field} must be a JSON object.")
+    check_json_texts(value, field)
+    return value
+
+
+def check_params(params: Mapping[str, str]) -> None:
+    """Every name and value of a query string checked as text."""
+    for name, value in params.items():
+        check_text(name, "a parameter name", max_length=100)
+        check_text(value, name if _NAME.match(name) else "a parameter")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def check_json_texts(value: Any, field: str) -> None:

@@ -17,10 +17,9 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from api.platform.errors import PortalError
 from api.platform.settings import Settings
 from api.schema.documents import CachedDocuments, DocumentCache
-from api.schema.errors import classify, logger
+from api.schema.errors import classify, logger, portal_cause
 from api.schema.inputs import SCALAR_OVERRIDES
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
 from api.schema.security import Gateway, OperationRegistry, gateway_rules_extension, limit_rules
@@ -55,7 +54,7 @@ class PortalSchema(strawberry.Schema):
         # failures are logged, with their traceback; the log filter redacts numbers.
         for error in errors:
             original = error.original_error
-            if original is not None and not isinstance(original, PortalError):
+            if original is not None and portal_cause(error) is None:
                 logger.error("unexpected error in %s", ".".join(map(str, error.path or [])) or "operation",
                              exc_info=original)
 

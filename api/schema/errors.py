@@ -11,6 +11,7 @@ import logging
 import re
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from sqlalchemy.exc import DataError
 from strawberry.relay.types import GlobalIDValueError
 
 from api.platform.errors import ErrorCode, PortalError
@@ -33,6 +34,7 @@ def coded_error(code: ErrorCode, message: str) -> GraphQLError:
 
 
 MASKED_MESSAGE = "Unexpected error."
+DATA_REFUSED = "A value is too long or out of range."
 _VARIABLE_MESSAGE = re.compile(r"^Variable '\$(\w+)'")
 
 
@@ -40,13 +42,19 @@ def _code_of(error: GraphQLError) -> str | None:
     return (error.extensions or {}).get("code")
 
 
+def portal_cause(error: GraphQLError) -> PortalError | None:
+    """The PortalError behind the error, if any (graphql-core wraps a scalar's error once more for a variable)."""
+    cause = error.original_error
+    while isinstance(cause, GraphQLError) and cause.original_error is not None:
+        cause = cause.original_error
+    return cause if isinstance(cause, PortalError) else None
+
+
 def classify(error: GraphQLError) -> GraphQLError:
     """Return the error as the client should see it: with a code, masked when internal."""
     original = error.original_error
-    cause = original
-    while isinstance(cause, GraphQLError) and cause.original_error is not None:
-        cause = cause.original_error  # graphql-core wraps a scalar's error once more for a variable
-    if isinstance(cause, PortalError):
+    cause = portal_cause(error)
+    if cause is not None:
         extra = {**cause.extensions, "reason": cause.code.value} if cause.code in _WITH_REASON else cause.extensions
         return _with_code(error, _GRAPHQL_CODE.get(cause.code, cause.code), cause.message, extra=extra,
                           mask_cause=cause is not original)
@@ -55,6 +63,8 @@ def classify(error: GraphQLError) -> GraphQLError:
     if isinstance(error, GraphQLSyntaxError):
         if "tokens" in error.message and "Parsing aborted" in error.message:
             return _with_code(error, ErrorCode.TOO_MANY_TOKENS, error.message)
+        if "code points" in error.message and "Parsing aborted" in error.message:
+            return _with_code(error, ErrorCode.DOCUMENT_TOO_LONG, error.message)
         return _with_code(error, ErrorCode.GRAPHQL_PARSE_FAILED, error.message)
     if isinstance(original, GlobalIDValueError):
         return _with_code(error, ErrorCode.BAD_USER_INPUT, "The id is not a valid global id.", mask_cause=True)
@@ -64,6 +74,10 @@ def classify(error: GraphQLError) -> GraphQLError:
                           mask_cause=True)
     if original is None and error.path is None:
         return _with_code(error, ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message)
+    if isinstance(original, DataError):
+        # A value the edge let through but the database refuses (too long for its column, out of its range):
+        # the client's input, not the server, is at fault. Still logged as unexpected (PortalSchema.process_errors).
+        return _with_code(error, ErrorCode.BAD_USER_INPUT, DATA_REFUSED, mask_cause=True)
     return _with_code(error, ErrorCode.INTERNAL, MASKED_MESSAGE, mask_cause=True)
 
 
