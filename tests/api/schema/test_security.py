@@ -6,15 +6,17 @@ import json
 import logging
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.demo import PEOPLE
+from api.notices.models import Notice
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person
 from api.platform.db import create_session_factory
 from api.schema import documents
 from tests.api.conftest import Portal, operation, running_portal
+from tests.api.schema.test_notices import PUBLISH, agency_key, segment_input
 from tests.conftest import make_settings
 
 
@@ -248,3 +250,16 @@ async def test_cursors_are_signed(portal: Portal) -> None:
     assert result["data"] is None
     assert result["errors"][0]["message"] == "the cursor is not valid"
     assert result["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+
+
+async def test_a_nul_in_a_nested_input_is_refused_with_no_side_effect(portal: Portal, engine: AsyncEngine) -> None:
+    # On PostgreSQL a NUL in text was a psycopg DataError (INTERNAL), reachable by any agency or person.
+    key = await agency_key(engine, "chiyoda-city")
+    result = await portal.query(PUBLISH, {"input": segment_input(attachments=[
+        {"kind": "pdf", "reference": "r\u0000", "label": "届出"}])}, token=key)
+    assert result == {"data": None, "errors": [{
+        "message": "The text of variables.input.attachments[0].reference holds a control character.",
+        "extensions": {"field": "variables.input.attachments[0].reference", "reason": "TEXT_INVALID",
+                       "code": "BAD_USER_INPUT"}}]}
+    async with create_session_factory(engine)() as session:
+        assert await session.scalar(select(func.count()).select_from(Notice)) == 0
