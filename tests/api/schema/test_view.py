@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
+import websockets
 from graphql import DirectiveLocation
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -316,5 +317,22 @@ async def test_a_refused_document_over_a_websocket_gets_the_protocols_error_mess
         await socket.send(json.dumps({"id": "3", "type": "subscribe", "payload": {"query": operation("Viewer")}}))
         assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "next"
         await socket.close()
+    await dispose_engine(app.state.engine)
+    assert [record for record in caplog.records if record.exc_info] == []
+
+
+async def test_a_websocket_message_over_the_limit_closes_the_connection(
+    portal: Portal, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(make_settings(database_url, max_body_graphql=4096), owns_process=False)
+    async with serving(app) as url:
+        socket = await subscribe(url, portal.father_token)
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(json.dumps({"id": "1", "type": "subscribe",
+                                      "payload": {"query": "#" * 4096 + "\n" + operation("Viewer")}}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 5)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1009, "message too big")
     await dispose_engine(app.state.engine)
     assert [record for record in caplog.records if record.exc_info] == []
