@@ -18,7 +18,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from api.platform.settings import Settings
-from api.schema.documents import CachedDocuments, DocumentCache
+from api.schema.documents import SENT_OPERATION_NAME, CachedDocuments, DocumentCache
 from api.schema.errors import classify, logger, portal_cause
 from api.schema.inputs import SCALAR_OVERRIDES
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
@@ -41,13 +41,17 @@ class PortalSchema(strawberry.Schema):
         # allowed, a subscription sent by POST or GET would run its resolver as a query and fail.
         allowed = kwargs.get("allowed_operation_types") or {OperationType.QUERY, OperationType.MUTATION}
         kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
-        return await super().execute(query, *args, **kwargs)
+        sent = SENT_OPERATION_NAME.set(kwargs.get("operation_name"))
+        try:
+            return await super().execute(query, *args, **kwargs)
+        finally:
+            SENT_OPERATION_NAME.reset(sent)
 
     async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
         # A refusal raised by the gateway before parsing (not persisted, refused text...) escapes strawberry's
         # stream: over graphql-transport-ws the client got a bare `complete` and the log a traceback. As a
         # result before execution it gets the protocol's `error` message instead.
-        return _answering_refusals(await super().stream(query, *args, **kwargs))
+        return _answering_refusals(await super().stream(query, *args, **kwargs), kwargs.get("operation_name"))
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Strawberry calls this once per result, before any extension changes the errors. Only unexpected
@@ -59,7 +63,10 @@ class PortalSchema(strawberry.Schema):
                              exc_info=original)
 
 
-async def _answering_refusals(source: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+async def _answering_refusals(source: AsyncGenerator[Any, None], operation_name: str | None
+                              ) -> AsyncGenerator[Any, None]:
+    # The stream runs in the task that iterates it (one per subscription): the name is set for that task.
+    SENT_OPERATION_NAME.set(operation_name)
     async with aclosing(source):
         try:
             first = await anext(source)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +23,10 @@ from graphql import (
     ASTValidationRule,
     DocumentNode,
     GraphQLError,
-    GraphQLSchema,
     OperationDefinitionNode,
     StringValueNode,
-    validate,
+    ValidationRule,
 )
-from graphql.language import Visitor, visit
 from graphql.language import parse as graphql_parse
 from strawberry.extensions import SchemaExtension
 
@@ -37,6 +36,10 @@ from api.schema.errors import coded_error
 
 # What an AST node and its token cost beyond the text, per token (measured: ~400 bytes a token with locations).
 TOKEN_COST = 512
+
+# The operationName the client sent, as given to PortalSchema.execute/stream: strawberry's execution context
+# answers the first operation's name when none was sent, and keeps what was sent only in a private field.
+SENT_OPERATION_NAME: ContextVar[str | None] = ContextVar("sent_operation_name", default=None)
 
 
 @dataclass
@@ -76,26 +79,19 @@ class DocumentCache:
                 self.bytes -= evicted.cost
         return key, document
 
-    def validate(self, key: str | None, schema: GraphQLSchema, document: DocumentNode,
-                 rules: tuple[type[ASTValidationRule], ...]) -> list[GraphQLError]:
-        """graphql-core's validation, and the document's string literals checked as text."""
+    def validation(self, key: str | None, document: DocumentNode,
+                   rules: tuple[type[ASTValidationRule], ...]) -> list[GraphQLError] | None:
+        """The errors kept for this document under these rules, or None when not validated yet."""
         entry = self._entries.get(key) if key is not None else None
         if entry is None or entry.document is not document:
-            return _validate(schema, document, rules)
-        errors = entry.validations.get(rules)
-        if errors is None:
-            errors = entry.validations[rules] = _validate(schema, document, rules)
-        return errors
+            return None
+        return entry.validations.get(rules)
 
-
-def _validate(schema: GraphQLSchema, document: DocumentNode,
-              rules: tuple[type[ASTValidationRule], ...]) -> list[GraphQLError]:
-    errors = validate(schema, document, rules)
-    try:
-        visit(document, _Literals())
-    except PortalError as error:
-        errors = [*errors, GraphQLError(error.message, original_error=error)]
-    return errors
+    def keep_validation(self, key: str | None, document: DocumentNode,
+                        rules: tuple[type[ASTValidationRule], ...], errors: list[GraphQLError]) -> None:
+        entry = self._entries.get(key) if key is not None else None
+        if entry is not None and entry.document is document:
+            entry.validations[rules] = errors
 
 
 def _token_count(document: DocumentNode) -> int:
@@ -109,20 +105,25 @@ def _token_count(document: DocumentNode) -> int:
     return count
 
 
-class _Literals(Visitor):
+class StringLiterals(ValidationRule):
+    """The document's string literals are text like any other (api.platform.text)."""
+
     def enter_string_value(self, node: StringValueNode, *_: object) -> None:
-        check_text(node.value, "a string in the document")
+        try:
+            check_text(node.value, "a string in the document")
+        except PortalError as refused:
+            self.report_error(GraphQLError(refused.message, nodes=[node], original_error=refused))
 
 
-def operation_name_problem(document: DocumentNode, operation_name: str | None) -> GraphQLError | None:
-    """GraphQL §6.1: without an operation name, a document must hold exactly one operation."""
-    if operation_name is not None:
-        return None
-    operations = sum(isinstance(definition, OperationDefinitionNode) for definition in document.definitions)
-    if operations > 1:
-        return coded_error(ErrorCode.GRAPHQL_VALIDATION_FAILED,
-                           "The document holds several operations: operationName must name the one to run.")
-    return None
+class OneOperationWithoutName(ValidationRule):
+    """GraphQL §6.1: without an operation name, a document must hold exactly one operation (added to the rules
+    only when the client sent no operationName)."""
+
+    def enter_document(self, node: DocumentNode, *_: object) -> None:
+        if sum(isinstance(definition, OperationDefinitionNode) for definition in node.definitions) > 1:
+            self.report_error(coded_error(
+                ErrorCode.GRAPHQL_VALIDATION_FAILED,
+                "The document holds several operations: operationName must name the one to run."))
 
 
 class CachedDocuments(SchemaExtension):
@@ -145,12 +146,17 @@ class CachedDocuments(SchemaExtension):
         yield
 
     def on_validate(self) -> Iterator[None]:
+        # Strawberry validates (with its own rules added) between entering and leaving this hook, unless errors
+        # are already set: a kept validation is set before, a new one kept after. The portal's rules are added
+        # here; which ones depends only on whether an operationName was sent, so they key the kept validation.
         context = self.execution_context
         document = context.graphql_document
-        if document is not None:
-            errors = self.cache.validate(self._key, context.schema._schema, document,
-                                         tuple(context.validation_rules))
-            # `operation_name` falls back to the first operation's name: what the client sent is kept apart.
-            problem = operation_name_problem(document, context._provided_operation_name)
-            context.pre_execution_errors = [*errors, problem] if problem is not None else errors
+        extra: tuple[type[ASTValidationRule], ...] = (StringLiterals,) if SENT_OPERATION_NAME.get() is not None \
+            else (StringLiterals, OneOperationWithoutName)
+        rules = context.validation_rules = (*context.validation_rules, *extra)
+        kept = self.cache.validation(self._key, document, rules) if document is not None else None
+        if kept is not None:
+            context.pre_execution_errors = kept
         yield
+        if document is not None and kept is None:
+            self.cache.keep_validation(self._key, document, rules, list(context.pre_execution_errors or []))

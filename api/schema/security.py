@@ -27,6 +27,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaEx
 
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.text import check_json_texts, check_text
+from api.schema.documents import SENT_OPERATION_NAME
 from api.schema.errors import classify, coded_error
 
 
@@ -166,8 +167,9 @@ class GatewayRules(SchemaExtension):
         context.query = gateway.document_text(context.query, context.operation_extensions)
         try:
             check_json_texts(context.variables, "variables")
-            if context._provided_operation_name is not None:
-                check_text(context._provided_operation_name, "operationName", max_length=1000)
+            sent_name = SENT_OPERATION_NAME.get()
+            if sent_name is not None:
+                check_text(sent_name, "operationName", max_length=1000)
         except PortalError as refused:
             raise GraphQLError(refused.message, original_error=refused) from None
         # max_tokens (not max_lexical_tokens) counts comments too, and stops while skipping a run of them.

@@ -3,11 +3,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from graphql import GraphQLError, specified_rules
+from graphql import GraphQLError, specified_rules, validate
+from graphql import build_schema as graphql_build_schema
+from graphql import parse as graphql_parse
 
-from api.schema import build_schema
-from api.schema.documents import TOKEN_COST, DocumentCache, operation_name_problem
-from tests.conftest import make_settings
+from api.schema import SCHEMA_FILE
+from api.schema.documents import TOKEN_COST, DocumentCache, OneOperationWithoutName, StringLiterals
 
 
 def document(index: int, padding: int = 0) -> str:
@@ -61,23 +62,27 @@ def test_a_document_that_does_not_parse_is_not_kept() -> None:
 
 
 def test_validation_is_kept_per_document_and_rules() -> None:
-    schema = build_schema(make_settings())
     cache = DocumentCache(max_bytes=1 << 20)
-    key, parsed = cache.parse("{ viewer { nope } }", {})
+    key, parsed = cache.parse("{ viewer { name } }", {})
     rules = tuple(specified_rules)
-    first = cache.validate(key, schema._schema, parsed, rules)
-    assert [error.message for error in first] == ["Cannot query field 'nope' on type 'Person'. Did you mean 'name'?"]
-    assert cache.validate(key, schema._schema, parsed, rules) is first
-    literal_key, literal = cache.parse('{ corporations(query: "a\\u0000") { edges { cursor } } }', {})
-    [refused] = cache.validate(literal_key, schema._schema, literal, rules)
+    assert cache.validation(key, parsed, rules) is None
+    cache.keep_validation(key, parsed, rules, [])
+    assert cache.validation(key, parsed, rules) == []
+    assert cache.validation(key, parsed, (*rules, StringLiterals)) is None
+    _, other = cache.parse("{ viewer { name } }", {"max_tokens": 10})  # another key: kept apart
+    assert cache.validation(key, other, rules) is None
+
+
+def test_string_literals_are_checked_as_text() -> None:
+    schema = graphql_build_schema(SCHEMA_FILE.read_text())
+    literal = graphql_parse('{ corporations(query: "a\\u0000") { edges { cursor } } }')
+    [refused] = validate(schema, literal, [StringLiterals])
     assert refused.message == "The text of a string in the document holds a control character."
+    assert validate(schema, graphql_parse('{ corporations(query: "a") { edges { cursor } } }'), [StringLiterals]) == []
 
 
 def test_several_operations_need_a_name() -> None:
-    cache = DocumentCache(max_bytes=1 << 20)
-    _, parsed = cache.parse(document(1) + document(2), {})
-    problem = operation_name_problem(parsed, None)
-    assert problem is not None and problem.extensions == {"code": "GRAPHQL_VALIDATION_FAILED"}
-    assert operation_name_problem(parsed, "Q2") is None
-    _, single = cache.parse(document(1), {})
-    assert operation_name_problem(single, None) is None
+    schema = graphql_build_schema(SCHEMA_FILE.read_text())
+    [problem] = validate(schema, graphql_parse(document(1) + document(2)), [OneOperationWithoutName])
+    assert problem.extensions == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert validate(schema, graphql_parse(document(1)), [OneOperationWithoutName]) == []
