@@ -23,7 +23,7 @@ from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
 from api.migrate import MIGRATIONS
 from api.notices.broker import NoticeBroker
-from api.people.individual_number import IndividualNumberCipher
+from api.people.individual_number import cipher_for
 from api.platform.db import create_engine, create_session_factory, dispose_engine
 from api.platform.logs import configure_logging, request_id_var
 from api.platform.settings import Settings
@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         configure_logging(settings.log_level)
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
-    cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
+    cipher = cipher_for(settings)
     identity = ProcessIdentityService(settings, session_factory)
     # Subscriptions' new-notice feed; its LISTEN connection (PostgreSQL) opens with the first subscriber.
     notice_broker = NoticeBroker(engine)
