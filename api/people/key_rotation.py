@@ -9,9 +9,10 @@ move a row twice or overwrite a newer value. The clear number exists only in mem
 
 from __future__ import annotations
 
+import inspect
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -68,7 +69,8 @@ async def rotation_status(session_factory: async_sessionmaker[AsyncSession],
 
 
 async def reencrypt(session_factory: async_sessionmaker[AsyncSession], cipher: IndividualNumberCipher, *,
-                    batch: int = 500, on_batch: Callable[[BatchProgress], None] | None = None) -> int:
+                    batch: int = 500,
+                    on_batch: Callable[[BatchProgress], Awaitable[None] | None] | None = None) -> int:
     """Move every row to the newest generations; return how many rows this run moved.
 
     Resumable and idempotent: a run after an interruption finds only the rows not yet moved. ``on_batch`` is
@@ -114,7 +116,9 @@ async def reencrypt(session_factory: async_sessionmaker[AsyncSession], cipher: I
         batches += 1
         after = rows[-1][0]
         if on_batch is not None:
-            on_batch(BatchProgress(moved, pending_at_start, batches, time.monotonic() - started))
+            shown = on_batch(BatchProgress(moved, pending_at_start, batches, time.monotonic() - started))
+            if inspect.isawaitable(shown):
+                await shown
 
 
 async def retire_generation(session_factory: async_sessionmaker[AsyncSession], cipher: IndividualNumberCipher,

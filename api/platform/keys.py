@@ -118,7 +118,10 @@ class Pkcs11KeySource:
         self._pkcs11 = pkcs11
         self._lock = threading.Lock()
         token = pkcs11.lib(module).get_token(token_label=token_label)
-        self._session = token.open(rw=True, user_pin=pin)
+        try:
+            self._session = token.open(rw=True, user_pin=pin)
+        except pkcs11.exceptions.UserAlreadyLoggedIn:  # login is per process and token: another source of ours holds it
+            self._session = token.open(rw=True)
         self._keys: dict[KeyKind, dict[int, Any]] = {"data": {}, "lookup": {}}
         self.reload()
 

@@ -85,3 +85,27 @@ def test_the_readme_documents_every_setting(repo_root: Path) -> None:
     readme = (repo_root / "README.md").read_text()
     documented = set(re.findall(r"^\| `(MYNAPORTAL_[A-Z_]+)` \|", readme, flags=re.MULTILINE))
     assert documented >= {setting.name for setting in SETTINGS}
+
+
+def test_key_generations_are_read_newest_first() -> None:
+    settings = Settings.from_env(production_env(MYNAPORTAL_DATA_KEYS=f"3:{KEY_2}, 1:{KEY_1}",
+                                                MYNAPORTAL_LOOKUP_KEYS=f"2:{KEY_1}"))
+    assert settings.data_keys == ((3, bytes(range(1, 33))), (1, bytes(range(32))))
+    assert settings.lookup_keys == ((2, bytes(range(32))),)
+    assert Settings.from_env(production_env()).data_keys == ()
+
+
+def test_key_generations_refuse_bad_entries_and_demo_keys_in_production() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(production_env(
+            MYNAPORTAL_DATA_KEYS=f"2:{DEMO_KEY_PREFIX}{KEY_1},x:{KEY_1},1:{KEY_1},1:{KEY_2}",
+            MYNAPORTAL_LOOKUP_KEYS="4:bm90MzI=,5:###", MYNAPORTAL_KEY_SOURCE="pkcs11"))
+    assert str(raised.value).splitlines()[1:] == [
+        "- production refuses the demo key of generation 2 in MYNAPORTAL_DATA_KEYS",
+        "- MYNAPORTAL_DATA_KEYS: each entry is GENERATION:BASE64 with a generation from 1 to 32767",
+        "- MYNAPORTAL_DATA_KEYS: generation 1 appears twice",
+        "- MYNAPORTAL_LOOKUP_KEYS: generation 4 must decode to 32 bytes, not 5",
+        "- MYNAPORTAL_LOOKUP_KEYS: generation 5 is not valid base64",
+        "- MYNAPORTAL_KEY_SOURCE=pkcs11 needs MYNAPORTAL_HSM_MODULE, _TOKEN and _PIN",
+    ]
+    assert KEY_1 not in str(raised.value)
