@@ -7,15 +7,16 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from api.people.individual_number import IndividualNumberCipher
+from api.people.individual_number import IndividualNumberCipher, cipher_for
 from api.people.key_rotation import BatchProgress, reencrypt, retire_generation, rotation_status
 from api.people.models import Person
 from api.people.service import decrypt_number, find_by_individual_number
 from api.platform.db import create_session_factory
 from api.platform.errors import PortalError
-from api.platform.keys import KeyGenerationUnknown, StaticKeySource
-from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY
+from api.platform.keys import KeyGenerationUnknown, Pkcs11KeySource, StaticKeySource
+from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY, make_settings
 from tests.factories import individual_number, make_municipality, make_person
+from tests.softhsm import PIN, TOKEN
 
 DATA_2, LOOKUP_2 = bytes([7]) * 32, bytes([9]) * 32
 
@@ -209,6 +210,40 @@ async def test_a_row_that_does_not_decrypt_stops_the_job_naming_the_row_not_the_
         await reencrypt(factory, wrong)
     assert isinstance(raised.value.__cause__, InvalidTag) and number not in str(raised.value)
     assert await generations(factory) == [(1, 1, 1)]
+
+
+async def test_a_rotation_with_the_keys_inside_a_pkcs11_token(engine: AsyncEngine, database_url: str,
+                                                              hsm_source: Pkcs11KeySource, softhsm: str) -> None:
+    factory = create_session_factory(engine)
+    hsm_source.add_generation("data")
+    hsm_source.add_generation("lookup")
+    settings = make_settings(database_url, key_source="pkcs11", pkcs11_module=softhsm, pkcs11_token=TOKEN,
+                             pkcs11_pin=PIN)
+    cipher = cipher_for(settings)  # a server's own session on the token
+    assert isinstance(cipher.keys, Pkcs11KeySource)
+    wanted = numbers(12)
+    await register(factory, cipher, wanted[:8], with_municipality=True)
+    async with factory() as session:
+        old_blob = await session.scalar(select(Person.individual_number_ciphertext).limit(1))
+    assert old_blob is not None
+
+    # `keys add` in another process; the servers restart and see generation 2.
+    assert (hsm_source.add_generation("data"), hsm_source.add_generation("lookup")) == (2, 2)
+    cipher = cipher_for(settings)
+    await register(factory, cipher, wanted[8:])
+    assert await generations(factory) == [(1, 1, 8), (2, 2, 4)]
+    with pytest.raises(PortalError):
+        await retire_generation(factory, cipher, "data", 1)
+    assert await reencrypt(factory, cipher, batch=3) == 8
+    assert await all_findable(factory, cipher, wanted)
+    assert cipher.decrypt(old_blob, 1) in wanted
+    await retire_generation(factory, cipher, "data", 1)
+    await retire_generation(factory, cipher, "lookup", 1)
+    assert cipher_for(settings).keys.generations("data") == (2,)  # destroyed in the token itself
+    with pytest.raises(KeyGenerationUnknown):
+        cipher.decrypt(old_blob, 1)
+    assert await all_findable(factory, cipher, wanted)
+    assert await generations(factory) == [(2, 2, 12)]
 
 
 class FailingSource:
