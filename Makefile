@@ -63,6 +63,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python tests/benchmarks/bench_graphql_viewer.py
 	$(BIN)/python tests/benchmarks/bench_card.py
+	$(BIN)/python tests/benchmarks/bench_keys.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import func, or_, select, true, update
+from sqlalchemy import bindparam, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.people.individual_number import IndividualNumberCipher
@@ -25,6 +25,10 @@ from api.platform.errors import ErrorCode, PortalError
 from api.platform.keys import KeyGenerationUnknown, KeyKind
 
 _PERSONS = Person.__table__
+_MOVE = (update(_PERSONS)
+         .where(_PERSONS.c.id == bindparam("row_id"), _PERSONS.c.number_key_generation == bindparam("old_data"),
+                _PERSONS.c.number_lookup_generation == bindparam("old_lookup"))
+         .values(individual_number_ciphertext=bindparam("ciphertext"), individual_number_hash=bindparam("digest")))
 _COLUMN = {"data": Person.number_key_generation, "lookup": Person.number_lookup_generation}
 
 
@@ -92,25 +96,25 @@ async def reencrypt(session_factory: async_sessionmaker[AsyncSession], cipher: I
                        Person.individual_number_hash, Person.number_lookup_generation)
                 .where(stale, Person.id > after if after is not None else true())
                 .order_by(Person.id).limit(batch))).all()
+            moves = []
             for person_id, ciphertext, data_generation, digest, lookup_generation in rows:
                 try:
                     number = cipher.decrypt(ciphertext, data_generation)
                 except (InvalidTag, KeyGenerationUnknown) as error:
                     raise ReencryptionFailed(f"person {person_id}: the number does not decrypt under data key "
                                              f"generation {data_generation}") from error
-                values = {"individual_number_ciphertext": cipher.encrypt(number, data_now)
-                          if data_generation != data_now else ciphertext,
-                          "number_key_generation": data_now,
-                          "individual_number_hash": cipher.lookup_hash(number, lookup_now)
-                          if lookup_generation != lookup_now else digest,
-                          "number_lookup_generation": lookup_now}
+                moves.append({"row_id": person_id, "old_data": data_generation, "old_lookup": lookup_generation,
+                              "ciphertext": cipher.encrypt(number, data_now)
+                              if data_generation != data_now else ciphertext,
+                              "digest": cipher.lookup_hash(number, lookup_now)
+                              if lookup_generation != lookup_now else digest})
                 del number
-                result = await session.execute(
-                    update(_PERSONS).where(_PERSONS.c.id == person_id,
-                                           _PERSONS.c.number_key_generation == data_generation,
-                                           _PERSONS.c.number_lookup_generation == lookup_generation)
-                    .values(values))
-                moved += result.rowcount  # 0: another job or a writer changed the row since it was read
+            if moves:
+                # One executemany per batch; both drivers sum its rowcount. A row another job or a writer changed
+                # since it was read no longer matches its old generations and counts 0.
+                moved += (await session.execute(_MOVE.values(number_key_generation=data_now,
+                                                             number_lookup_generation=lookup_now),
+                                                moves)).rowcount
         if not rows:
             return moved
         batches += 1
