@@ -65,6 +65,39 @@ def cmd_delivery_service_add(args: argparse.Namespace) -> None:
     print(f"delivery service {args.slug} added; its Standard Webhooks signing secret (shown once):\n{secret}")
 
 
+async def _service_secret(args: argparse.Namespace) -> str | bool:
+    from datetime import timedelta
+
+    from api.notices.delivery_services import LinkRefused, retire_previous_secret, rotate_service_secret, webhook_box
+    from api.platform.db import create_engine, create_session_factory, utcnow
+    from api.platform.settings import settings_for_command
+
+    settings = settings_for_command()
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            if args.retire:
+                return await retire_previous_secret(session, args.slug)
+            return await rotate_service_secret(session, webhook_box(settings.data_key), args.slug,
+                                               grace=timedelta(hours=args.grace_hours), now=utcnow())
+    except LinkRefused as refused:
+        sys.exit(f"mynaportal: {refused.message}")
+    finally:
+        await engine.dispose()
+
+
+def cmd_delivery_service_secret(args: argparse.Namespace) -> None:
+    if args.grace_hours <= 0:
+        sys.exit("mynaportal: --grace-hours must be positive")
+    result = asyncio.run(_service_secret(args))
+    if args.retire:
+        print(f"delivery service {args.slug}: the previous secret no longer signs" if result else
+              f"delivery service {args.slug} had no previous secret")
+    else:
+        print(f"delivery service {args.slug}: new Standard Webhooks signing secret (shown once); messages carry "
+              f"both signatures for {args.grace_hours} h, then only the new one:\n{result}")
+
+
 def register(commands: Any) -> None:
     worker = commands.add_parser("worker", help="send queued notices (Web Push, delivery services) and reminders",
                                  description="Claim delivery jobs under a lease and send them; run any number "
@@ -82,3 +115,13 @@ def register(commands: Any) -> None:
     service.add_argument("--name", required=True)
     service.add_argument("--url", required=True, help="its webhook URL (https; public addresses in production)")
     service.set_defaults(func=cmd_delivery_service_add)
+
+    secret = commands.add_parser("delivery-service-secret", help="rotate a delivery service's webhook secret",
+                                 description="Print a new signing secret once; the old one keeps signing beside "
+                                             "it (two signatures per message) for the grace period or until "
+                                             "--retire.")
+    secret.add_argument("--slug", required=True)
+    secret.add_argument("--grace-hours", type=float, default=24.0, help="how long the old secret still signs "
+                                                                        "(default 24)")
+    secret.add_argument("--retire", action="store_true", help="stop signing with the previous secret now")
+    secret.set_defaults(func=cmd_delivery_service_secret)

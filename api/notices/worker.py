@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency
-from api.notices.delivery_services import WebhookMessage, send_webhook, webhook_box
+from api.notices.delivery_services import WebhookMessage, send_webhook, signing_secrets, webhook_box
 from api.notices.models import (
     Channel,
     DeliveryService,
@@ -211,7 +211,7 @@ class Worker:
                 link, service = found
                 messages[job.id] = WebhookMessage(notice, agencies.get(notice.agency_id, ""), link.id,
                                                   link.account_reference, service.webhook_url,
-                                                  service.secret_ciphertext)
+                                                  signing_secrets(service, utcnow()))
         return messages
 
     async def _deliver(self, client: httpx.AsyncClient, job: Job,

@@ -1,4 +1,5 @@
-"""people: key generations of the individual number's ciphertext and lookup hash
+"""people: key generations of the individual number's ciphertext and lookup hash; notices: a delivery
+service's previous webhook secret during a rotation
 
 Every existing row was written under the one data key and the one lookup key there were: generation 1 of each
 (MYNAPORTAL_DATA_KEY / MYNAPORTAL_LOOKUP_KEY, or the first of MYNAPORTAL_DATA_KEYS / _LOOKUP_KEYS numbered 1).
@@ -23,9 +24,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("number_key_generation", sa.SmallInteger(), server_default="1", nullable=False))
         batch.add_column(sa.Column("number_lookup_generation", sa.SmallInteger(), server_default="1",
                                    nullable=False))
+    with op.batch_alter_table("delivery_services") as batch:
+        batch.add_column(sa.Column("previous_secret_ciphertext", sa.LargeBinary(length=128), nullable=True))
+        batch.add_column(sa.Column("previous_secret_until", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("delivery_services") as batch:
+        batch.drop_column("previous_secret_until")
+        batch.drop_column("previous_secret_ciphertext")
     with op.batch_alter_table("persons") as batch:
         batch.drop_column("number_lookup_generation")
         batch.drop_column("number_key_generation")
