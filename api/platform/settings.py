@@ -108,6 +108,8 @@ SETTINGS: tuple[Setting, ...] = (
             "the demo secret."),
     Setting("MYNAPORTAL_PAYMENT_CALLBACK_KEY", "a demo key (development)", "Master key from which each agency's "
             "Standard Webhooks signing secret for payment callbacks is derived. Required in production."),
+    Setting("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", "", "During a rotation of the callback master key: the "
+            "previous one. Callbacks carry both signatures until it is removed, so agencies switch at their pace."),
     Setting("MYNAPORTAL_PAYMENT_SESSION_TTL", "5400", "Seconds a started payment may wait at the gateway's "
             "hosted page before it times out (P0020)."),
 )
@@ -155,11 +157,17 @@ class Settings:
     payment_gateway_url: str = "http://127.0.0.1:8765"
     payment_gateway_secret: str = field(default=DEMO_KEY_PREFIX + "sandbox-payment-gateway", repr=False)
     payment_callback_key: str = field(default=DEMO_KEY_PREFIX + "payment-callbacks", repr=False)
+    payment_callback_previous_key: str = field(default="", repr=False)
     payment_session_ttl: timedelta = timedelta(minutes=90)
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def payment_callback_keys(self) -> tuple[str, ...]:
+        """The callback master key, and during its rotation the previous one (both sign)."""
+        return (self.payment_callback_key, *filter(None, (self.payment_callback_previous_key,)))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -281,6 +289,8 @@ class Settings:
             elif len(raw.removeprefix(DEMO_KEY_PREFIX)) < 16:
                 problems.append(f"{name} must be at least 16 characters")
             payment_secrets[name] = raw
+        if production and env.get("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", "").startswith(DEMO_KEY_PREFIX):
+            problems.append("production refuses a demo key in MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY")
 
         settings = cls(
             environment=environment,  # type: ignore[arg-type]
@@ -322,6 +332,7 @@ class Settings:
             payment_gateway_url=payment_gateway_url,
             payment_gateway_secret=payment_secrets["MYNAPORTAL_PAYMENT_GATEWAY_SECRET"],
             payment_callback_key=payment_secrets["MYNAPORTAL_PAYMENT_CALLBACK_KEY"],
+            payment_callback_previous_key=env.get("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", ""),
             payment_session_ttl=timedelta(seconds=integer("MYNAPORTAL_PAYMENT_SESSION_TTL", 5400, minimum=60)),
         )
         if problems:
