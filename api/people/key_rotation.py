@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import bindparam, func, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.people.individual_number import IndividualNumberCipher
@@ -112,9 +113,16 @@ async def reencrypt(session_factory: async_sessionmaker[AsyncSession], cipher: I
             if moves:
                 # One executemany per batch; both drivers sum its rowcount. A row another job or a writer changed
                 # since it was read no longer matches its old generations and counts 0.
-                moved += (await session.execute(_MOVE.values(number_key_generation=data_now,
-                                                             number_lookup_generation=lookup_now),
-                                                moves)).rowcount
+                try:
+                    moved += (await session.execute(_MOVE.values(number_key_generation=data_now,
+                                                                 number_lookup_generation=lookup_now),
+                                                    moves)).rowcount
+                except IntegrityError as error:
+                    # Only the unique lookup hash can clash: one number registered twice, under two lookup
+                    # generations (servers on two configurations at once). An operator must resolve it.
+                    raise ReencryptionFailed(
+                        f"a number in the batch after person {after} is registered twice (two rows, two lookup "
+                        "generations); resolve the duplicate registration, then run the job again") from error
         if not rows:
             return moved
         batches += 1

@@ -222,6 +222,11 @@ class Settings:
             raw_keys = {name: raw_keys[name] or demo[name] for name in raw_keys}
         keys: dict[str, bytes] = {}
         for name, raw in raw_keys.items():
+            # The lookup key is not needed when its generations are listed or live in an HSM; the data key stays
+            # the root of the other secrets at rest (push.secrets).
+            if not raw and name == "MYNAPORTAL_LOOKUP_KEY" and (env.get("MYNAPORTAL_LOOKUP_KEYS")
+                                                                  or env.get("MYNAPORTAL_KEY_SOURCE") == "pkcs11"):
+                continue
             if not raw:
                 problems.append(f"{name} is required in production (base64 of 32 random bytes)")
                 continue

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -8,8 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.people.individual_number import IndividualNumberCipher, cipher_for
-from api.people.key_rotation import BatchProgress, reencrypt, retire_generation, rotation_status
-from api.people.models import Person
+from api.people.key_rotation import (
+    BatchProgress,
+    ReencryptionFailed,
+    reencrypt,
+    retire_generation,
+    rotation_status,
+)
+from api.people.models import Person, Sex
 from api.people.service import decrypt_number, find_by_individual_number
 from api.platform.db import create_session_factory
 from api.platform.errors import PortalError
@@ -210,6 +217,24 @@ async def test_a_row_that_does_not_decrypt_stops_the_job_naming_the_row_not_the_
         await reencrypt(factory, wrong)
     assert isinstance(raised.value.__cause__, InvalidTag) and number not in str(raised.value)
     assert await generations(factory) == [(1, 1, 1)]
+
+
+async def test_a_number_registered_twice_in_a_race_stops_the_job_without_moving_its_batch(
+        engine: AsyncEngine) -> None:
+    factory = create_session_factory(engine)
+    [number, other] = numbers(2)
+    await register(factory, old_cipher(), [number, other], with_municipality=True)
+    # What two servers on two configurations could write at the same moment: the number under both generations.
+    sealed = rotated_cipher().seal(number)
+    async with factory() as session, session.begin():
+        session.add(Person(name="二重", name_kana="ニジュウ", birth_date=date(1990, 1, 1), sex=Sex.FEMALE,
+                           address="東京都", municipality_code="131016",
+                           individual_number_ciphertext=sealed.ciphertext, number_key_generation=2,
+                           individual_number_hash=sealed.lookup_hash, number_lookup_generation=2))
+    with pytest.raises(ReencryptionFailed, match="registered twice") as raised:
+        await reencrypt(factory, rotated_cipher(), batch=10)
+    assert number not in str(raised.value)
+    assert await generations(factory) == [(1, 1, 2), (2, 2, 1)]
 
 
 async def test_a_rotation_with_the_keys_inside_a_pkcs11_token(engine: AsyncEngine, database_url: str,

@@ -109,3 +109,18 @@ def test_key_generations_refuse_bad_entries_and_demo_keys_in_production() -> Non
         "- MYNAPORTAL_KEY_SOURCE=pkcs11 needs MYNAPORTAL_HSM_MODULE, _TOKEN and _PIN",
     ]
     assert KEY_1 not in str(raised.value)
+
+
+
+def test_with_keys_in_an_hsm_production_needs_no_lookup_key_in_the_environment(tmp_path: Path) -> None:
+    pin_file = tmp_path / "pin"
+    pin_file.write_text("1234\n")
+    env = production_env(MYNAPORTAL_KEY_SOURCE="pkcs11", MYNAPORTAL_HSM_MODULE="/usr/lib/softhsm/libsofthsm2.so",
+                         MYNAPORTAL_HSM_TOKEN="portal", MYNAPORTAL_HSM_PIN_FILE=str(pin_file))
+    del env["MYNAPORTAL_LOOKUP_KEY"]
+    settings = Settings.from_env(env)
+    assert (settings.key_source, settings.pkcs11_token, settings.pkcs11_pin, settings.lookup_key) == (
+        "pkcs11", "portal", "1234", b"")
+    del env["MYNAPORTAL_KEY_SOURCE"]
+    with pytest.raises(SettingsError, match="MYNAPORTAL_LOOKUP_KEY is required in production"):
+        Settings.from_env(env)
