@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import re
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
@@ -112,7 +113,7 @@ class Pkcs11KeySource:
     non-extractable). One logged-in session for the process, guarded by a lock: a PKCS#11 session must not be
     used by two threads at once."""
 
-    def __init__(self, module: str, token_label: str, pin: str) -> None:
+    def __init__(self, module: str, token_label: str, pin: str, *, refresh_seconds: float = 60.0) -> None:
         import pkcs11  # optional at import time: only deployments with an HSM load the module
 
         self._pkcs11 = pkcs11
@@ -123,6 +124,10 @@ class Pkcs11KeySource:
         except pkcs11.exceptions.UserAlreadyLoggedIn:  # login is per process and token: another source of ours holds it
             self._session = token.open(rw=True)
         self._keys: dict[KeyKind, dict[int, Any]] = {"data": {}, "lookup": {}}
+        # A generation added or retired by `mynaportal keys` in another process is seen within this time, and a
+        # row under a generation this process has not seen yet makes it look at once.
+        self._refresh_seconds = refresh_seconds
+        self._loaded_at = 0.0
         self.reload()
 
     def reload(self) -> None:
@@ -134,15 +139,20 @@ class Pkcs11KeySource:
                 if match:
                     found[match[1]][int(match[2])] = key  # type: ignore[index]
         self._keys = {kind: dict(sorted(keys.items(), reverse=True)) for kind, keys in found.items()}
+        self._loaded_at = time.monotonic()
 
     def close(self) -> None:
         with self._lock:
             self._session.close()
 
     def generations(self, kind: KeyKind) -> tuple[int, ...]:
+        if time.monotonic() - self._loaded_at >= self._refresh_seconds:
+            self.reload()
         return tuple(self._keys[kind])
 
     def _key(self, kind: KeyKind, generation: int) -> Any:
+        if generation not in self._keys[kind]:
+            self.reload()
         try:
             return self._keys[kind][generation]
         except KeyError:

@@ -87,3 +87,18 @@ def test_the_hsm_computes_the_same_aes_gcm_and_hmac_as_the_software(hsm_source: 
         hsm_source.decrypt(5, nonce, tampered, AAD)
     with pytest.raises(InvalidTag):
         hsm_source.decrypt(5, nonce, from_hsm, b"another column")
+
+
+def test_another_process_sees_a_new_generation_without_a_restart(hsm_source: Pkcs11KeySource, softhsm: str) -> None:
+    hsm_source.add_generation("data")
+    server = Pkcs11KeySource(softhsm, TOKEN, PIN, refresh_seconds=3600)
+    assert server.generations("data") == (1,)
+    hsm_source.add_generation("data")  # `mynaportal keys add --data` elsewhere
+    nonce = os.urandom(12)
+    sealed = hsm_source.encrypt(2, nonce, b"621498320257", AAD)
+    # A row already moved to generation 2 makes the server look again at once.
+    assert server.decrypt(2, nonce, sealed, AAD) == b"621498320257"
+    assert server.generations("data") == (2, 1)
+    polling = Pkcs11KeySource(softhsm, TOKEN, PIN, refresh_seconds=0)
+    hsm_source.add_generation("data")
+    assert polling.generations("data") == (3, 2, 1)
