@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -35,8 +36,8 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def vapid_box(data_key: bytes) -> SecretBox:
-    return SecretBox.derive(data_key, "vapid-private-key")
+def vapid_box(data_key: bytes, previous: Sequence[bytes] = ()) -> SecretBox:
+    return SecretBox.derive(data_key, "vapid-private-key", previous)
 
 
 def _new_key_row(box: SecretBox, generation: int) -> dict[str, object]:

@@ -21,6 +21,7 @@ async def _run_worker(args: argparse.Namespace) -> None:
     engine = create_engine(settings.database_url)
     config = WorkerConfig(
         data_key=settings.data_key, vapid_subject=settings.vapid_subject,
+        previous_data_keys=settings.previous_data_keys,
         ca_file=str(settings.push_ca_file) if settings.push_ca_file else None,
         allow_private_destinations=not settings.production, batch=args.batch, concurrency=args.concurrency,
         lease=timedelta(seconds=args.lease), request_timeout=args.timeout)
@@ -98,6 +99,30 @@ def cmd_delivery_service_secret(args: argparse.Namespace) -> None:
               f"both signatures for {args.grace_hours} h, then only the new one:\n{result}")
 
 
+async def _reseal() -> int:
+    from api.notices.secrets_at_rest import reseal_secrets
+    from api.platform.db import create_engine, create_session_factory
+    from api.platform.settings import settings_for_command
+
+    settings = settings_for_command()
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            return await reseal_secrets(session, settings.data_key, settings.previous_data_keys)
+    finally:
+        await engine.dispose()
+
+
+def cmd_secrets_reseal(_: argparse.Namespace) -> None:
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        count = asyncio.run(_reseal())
+    except InvalidTag:
+        sys.exit("mynaportal: a secret opens under none of MYNAPORTAL_DATA_KEY and MYNAPORTAL_PREVIOUS_DATA_KEYS")
+    print(f"{count} secrets sealed under the current MYNAPORTAL_DATA_KEY; MYNAPORTAL_PREVIOUS_DATA_KEYS can go")
+
+
 def register(commands: Any) -> None:
     worker = commands.add_parser("worker", help="send queued notices (Web Push, delivery services) and reminders",
                                  description="Claim delivery jobs under a lease and send them; run any number "
@@ -125,3 +150,9 @@ def register(commands: Any) -> None:
                                                                         "(default 24)")
     secret.add_argument("--retire", action="store_true", help="stop signing with the previous secret now")
     secret.set_defaults(func=cmd_delivery_service_secret)
+
+    reseal = commands.add_parser("secrets-reseal", help="seal the secrets at rest under a new MYNAPORTAL_DATA_KEY",
+                                 description="After MYNAPORTAL_DATA_KEY changed (the old one in "
+                                             "MYNAPORTAL_PREVIOUS_DATA_KEYS): seal every VAPID private key and "
+                                             "webhook secret under the new key. Safe to run again.")
+    reseal.set_defaults(func=cmd_secrets_reseal)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,8 +30,8 @@ class LinkRefused(PortalError):
     """A link to a delivery service refused (BAD_USER_INPUT, NOT_FOUND)."""
 
 
-def webhook_box(data_key: bytes) -> SecretBox:
-    return SecretBox.derive(data_key, "webhook-secret")
+def webhook_box(data_key: bytes, previous: Sequence[bytes] = ()) -> SecretBox:
+    return SecretBox.derive(data_key, "webhook-secret", previous)
 
 
 async def register_service(

@@ -63,6 +63,7 @@ def japan_today() -> date:
 class WorkerConfig:
     data_key: bytes
     vapid_subject: str
+    previous_data_keys: tuple[bytes, ...] = ()  # still open secrets at rest during a rotation of the data key
     ca_file: str | None = None
     allow_private_destinations: bool = False
     batch: int = 200
@@ -93,8 +94,8 @@ class Worker:
         self.client = client
         self.today = today
         self.signer = VapidSigner(subject=config.vapid_subject)
-        self.vapid_box: SecretBox = vapid_box(config.data_key)
-        self.webhook_box: SecretBox = webhook_box(config.data_key)
+        self.vapid_box: SecretBox = vapid_box(config.data_key, config.previous_data_keys)
+        self.webhook_box: SecretBox = webhook_box(config.data_key, config.previous_data_keys)
         self.stats = WorkerStats()
         self._last_reminders = 0.0
         self._pending: list[Outcome] = []

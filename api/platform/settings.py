@@ -52,6 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
             "number's AES-256-GCM key, newest first: `3:base64,2:base64`. The first encrypts; all decrypt until "
             "`mynaportal keys reencrypt` has moved every row and `keys retire` removed one. MYNAPORTAL_DATA_KEY "
             "stays the root of the other secrets at rest."),
+    Setting("MYNAPORTAL_PREVIOUS_DATA_KEYS", "", "During a rotation of MYNAPORTAL_DATA_KEY as the root of the "
+            "secrets at rest (VAPID private keys, webhook secrets): the previous root(s), base64, comma-separated. "
+            "They still open those secrets until `mynaportal secrets-reseal` has sealed every one anew."),
     Setting("MYNAPORTAL_LOOKUP_KEYS", "generation 1 = MYNAPORTAL_LOOKUP_KEY", "Key generations of the lookup "
             "hash's HMAC-SHA256 key, newest first, as MYNAPORTAL_DATA_KEYS."),
     Setting("MYNAPORTAL_KEY_SOURCE", "settings", "`settings` (the keys above) or `pkcs11`: the number's keys "
@@ -124,6 +127,7 @@ class Settings:
     # Key generations newest first; empty: generation 1 is data_key / lookup_key (api.platform.keys).
     data_keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)
     lookup_keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)
+    previous_data_keys: tuple[bytes, ...] = field(default=(), repr=False)
     key_source: Literal["settings", "pkcs11"] = "settings"
     pkcs11_module: str = ""
     pkcs11_token: str = ""
@@ -246,6 +250,10 @@ class Settings:
 
         generations = {name: _key_generations(env.get(name, ""), name, production, problems)
                        for name in ("MYNAPORTAL_DATA_KEYS", "MYNAPORTAL_LOOKUP_KEYS")}
+        previous_roots = tuple(key for _, key in _key_generations(
+            ",".join(f"{i}:{raw.strip()}" for i, raw in
+                     enumerate(filter(None, env.get("MYNAPORTAL_PREVIOUS_DATA_KEYS", "").split(",")), 1)),
+            "MYNAPORTAL_PREVIOUS_DATA_KEYS", production, problems))
         key_source = env.get("MYNAPORTAL_KEY_SOURCE", "settings")
         pkcs11_pin = env.get("MYNAPORTAL_HSM_PIN", "")
         if env.get("MYNAPORTAL_HSM_PIN_FILE"):
@@ -303,6 +311,7 @@ class Settings:
             data_key=keys.get("MYNAPORTAL_DATA_KEY", b""),
             lookup_key=keys.get("MYNAPORTAL_LOOKUP_KEY", b""),
             data_keys=generations["MYNAPORTAL_DATA_KEYS"],
+            previous_data_keys=previous_roots,
             lookup_keys=generations["MYNAPORTAL_LOOKUP_KEYS"],
             key_source=key_source,  # type: ignore[arg-type]
             pkcs11_module=env.get("MYNAPORTAL_HSM_MODULE", ""),

@@ -124,3 +124,11 @@ def test_with_keys_in_an_hsm_production_needs_no_lookup_key_in_the_environment(t
     del env["MYNAPORTAL_KEY_SOURCE"]
     with pytest.raises(SettingsError, match="MYNAPORTAL_LOOKUP_KEY is required in production"):
         Settings.from_env(env)
+
+
+def test_previous_data_keys_are_read_in_order() -> None:
+    settings = Settings.from_env(production_env(MYNAPORTAL_PREVIOUS_DATA_KEYS=f"{KEY_2}, {KEY_1}"))
+    assert settings.previous_data_keys == (bytes(range(1, 33)), bytes(range(32)))
+    with pytest.raises(SettingsError, match="production refuses the demo key of generation 1 in "
+                                            "MYNAPORTAL_PREVIOUS_DATA_KEYS"):
+        Settings.from_env(production_env(MYNAPORTAL_PREVIOUS_DATA_KEYS=f"{DEMO_KEY_PREFIX}{KEY_2}"))
