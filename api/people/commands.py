@@ -44,9 +44,13 @@ async def _with_cipher(work: Any) -> Any:
     from api.platform.settings import settings_for_command
 
     settings = settings_for_command()
+    try:
+        cipher = cipher_for(settings)
+    except ValueError as error:
+        sys.exit(f"mynaportal: {error}")
     engine = create_engine(settings.database_url)
     try:
-        return await work(create_session_factory(engine), cipher_for(settings), settings)
+        return await work(create_session_factory(engine), cipher, settings)
     finally:
         await dispose_engine(engine)
 

@@ -57,8 +57,8 @@ class IndividualNumberCipher:
 
     Keys come in generations (api.platform.keys): the newest writes, every active one reads, so a rotation moves
     rows while the portal serves. ``IndividualNumberCipher(data_key, lookup_key)`` is generation 1 of each.
-    ``data_key`` stays the root of the other secrets at rest (push.secrets.SecretBox), which this rotation does not
-    move.
+    ``data_key`` is the root of the other secrets at rest (push.secrets.SecretBox), rotated on its own
+    (MYNAPORTAL_PREVIOUS_DATA_KEYS, `mynaportal secrets-reseal`).
     """
 
     def __init__(self, data_key: bytes = b"", lookup_key: bytes = b"", *, keys: KeySource | None = None) -> None:
@@ -97,4 +97,9 @@ class IndividualNumberCipher:
 
 
 def cipher_for(settings: Settings) -> IndividualNumberCipher:
-    return IndividualNumberCipher(settings.data_key, keys=key_source_for(settings))
+    """The cipher the settings describe; refuses at start-up a key source that holds no key of a kind."""
+    keys = key_source_for(settings)
+    for kind in ("data", "lookup"):
+        if not keys.generations(kind):  # type: ignore[arg-type]
+            raise ValueError(f"the key source holds no {kind} key: run `mynaportal keys add --{kind}`")
+    return IndividualNumberCipher(settings.data_key, keys=keys)

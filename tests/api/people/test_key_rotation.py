@@ -240,10 +240,12 @@ async def test_a_number_registered_twice_in_a_race_stops_the_job_without_moving_
 async def test_a_rotation_with_the_keys_inside_a_pkcs11_token(engine: AsyncEngine, database_url: str,
                                                               hsm_source: Pkcs11KeySource, softhsm: str) -> None:
     factory = create_session_factory(engine)
-    hsm_source.add_generation("data")
-    hsm_source.add_generation("lookup")
     settings = make_settings(database_url, key_source="pkcs11", pkcs11_module=softhsm, pkcs11_token=TOKEN,
                              pkcs11_pin=PIN)
+    with pytest.raises(ValueError, match="holds no data key: run `mynaportal keys add --data`"):
+        cipher_for(settings)  # an empty token: the server refuses to start
+    hsm_source.add_generation("data")
+    hsm_source.add_generation("lookup")
     cipher = cipher_for(settings)  # a server's own session on the token
     assert isinstance(cipher.keys, Pkcs11KeySource)
     wanted = numbers(12)
