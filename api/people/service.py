@@ -37,8 +37,9 @@ class NewPerson:
 
 async def register_person(session: AsyncSession, cipher: IndividualNumberCipher, new: NewPerson) -> Person:
     sealed = cipher.seal(new.individual_number)
+    older = cipher.lookup_hashes(new.individual_number)[1:]
     # During a rotation the number may sit under an older lookup generation, which the unique key cannot see.
-    if await session.scalar(select(Person.id).where(_hash_matches(cipher.lookup_hashes(new.individual_number)))):
+    if older and await session.scalar(select(Person.id).where(_hash_matches(older))):
         raise PortalError(ErrorCode.PERSON_ALREADY_REGISTERED,
                           "a person with this individual number or email already exists")
     person = Person(
