@@ -23,7 +23,7 @@ from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
 from api.migrate import MIGRATIONS
 from api.notices.broker import NoticeBroker
-from api.people.individual_number import IndividualNumberCipher
+from api.people.individual_number import cipher_for
 from api.platform.db import create_engine, create_session_factory, dispose_engine
 from api.platform.limits import BodyLimitMiddleware, BodyLimits
 from api.platform.logs import configure_logging, request_id_var
@@ -93,8 +93,10 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         configure_logging(settings.log_level)
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
-    cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
-    use_cursor_secret(settings.lookup_key)  # every worker signs cursors alike (api.platform.pagination)
+    cipher = cipher_for(settings)
+    # Every worker signs cursors alike (api.platform.pagination), with a key made by the lookup key's newest
+    # generation (inside the HSM when keys live there).
+    use_cursor_secret(cipher.keys.mac(cipher.lookup_generation, b"mynaportal pagination cursor key"))
     identity = ProcessIdentityService(settings, session_factory)
     # Subscriptions' new-notice feed; its LISTEN connection (PostgreSQL) opens with the first subscriber.
     notice_broker = NoticeBroker(engine)

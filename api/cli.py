@@ -12,6 +12,7 @@ from typing import Any
 
 from api.identity import commands as identity_commands
 from api.notices import cli as notices_cli
+from api.people import commands as people_commands
 from api.platform.settings import Settings, settings_for_command
 from corporate import cli as corporate_cli
 from payments import cli as payments_cli
@@ -22,7 +23,7 @@ DESCRIPTION = "Mynaportal backend: serve the API, migrate the database, load dem
 # their work inside the commands, so `--help` stays fast).
 COMMAND_GROUPS: tuple[Callable[[Any], None], ...] = (
     identity_commands.register, corporate_cli.register, payments_cli.register, notices_cli.register,
-    push_cli.register,
+    push_cli.register, people_commands.register,
 )
 
 
@@ -52,13 +53,13 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 async def _demo_seed(settings: Settings) -> bool:
     from api.demo import seed_demo
-    from api.people.individual_number import IndividualNumberCipher
+    from api.people.individual_number import cipher_for
     from api.platform.db import create_engine, create_session_factory
 
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session, session.begin():
-            seed = await seed_demo(session, IndividualNumberCipher(settings.data_key, settings.lookup_key))
+            seed = await seed_demo(session, cipher_for(settings))
     finally:
         await engine.dispose()
     return seed.created

@@ -27,6 +27,8 @@ from api.platform.settings import PROJECT_ROOT, Settings
 
 POSTGRES_URL = os.environ.get("MYNAPORTAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The SoftHSM2 token fixtures (softhsm, hsm_source) of the PKCS#11 key source's tests.
+pytest_plugins = ["tests.softhsm"]
 TEST_DATA_KEY = bytes(range(32))
 TEST_LOOKUP_KEY = bytes(range(32, 64))
 

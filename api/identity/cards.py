@@ -139,7 +139,8 @@ async def issue_virtual_card(
         auth_ca_certificate=ca.authorities["card-auth"].cert,
         sign_key=keys["sign"], sign_certificate=certificates["sign"],
         sign_ca_certificate=ca.authorities["card-sign"].cert,
-        individual_number=cipher.decrypt(person.individual_number_ciphertext), name=person.name,
+        individual_number=cipher.decrypt(person.individual_number_ciphertext, person.number_key_generation),
+        name=person.name,
         address=person.address, birth_date=person.birth_date, sex=sex, expiry_year=expiry_year,
         security_code=f"{secrets.randbelow(10_000):04d}",
     )

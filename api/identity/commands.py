@@ -93,13 +93,13 @@ async def _issue(args: argparse.Namespace) -> list[tuple[str, Path]]:
     from api.identity.cards import issue_virtual_card
     from api.identity.pki_models import Card
     from api.identity.sandbox_ca import SandboxCA
-    from api.people.individual_number import IndividualNumberCipher
+    from api.people.individual_number import cipher_for
     from api.people.models import Person
     from api.platform.db import create_engine, create_session_factory
 
     settings = _settings()
     ca = SandboxCA.load_or_create(settings.sandbox_ca_dir, settings.public_url)
-    cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
+    cipher = cipher_for(settings)
     engine = create_engine(settings.database_url)
     written = []
     try:

@@ -211,6 +211,9 @@ class DeliveryService(Base):
     # The Standard Webhooks secret, encrypted with a key derived from the data key.
     secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # During a secret rotation: the previous secret, which still signs (beside the new one) until this time.
+    previous_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary(128))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DeliveryServiceLink(Base):

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency
-from api.notices.delivery_services import WebhookMessage, send_webhook, webhook_box
+from api.notices.delivery_services import WebhookMessage, send_webhook, signing_secrets, webhook_box
 from api.notices.models import (
     Channel,
     DeliveryService,
@@ -63,6 +63,7 @@ def japan_today() -> date:
 class WorkerConfig:
     data_key: bytes
     vapid_subject: str
+    previous_data_keys: tuple[bytes, ...] = ()  # still open secrets at rest during a rotation of the data key
     ca_file: str | None = None
     allow_private_destinations: bool = False
     batch: int = 200
@@ -93,8 +94,8 @@ class Worker:
         self.client = client
         self.today = today
         self.signer = VapidSigner(subject=config.vapid_subject)
-        self.vapid_box: SecretBox = vapid_box(config.data_key)
-        self.webhook_box: SecretBox = webhook_box(config.data_key)
+        self.vapid_box: SecretBox = vapid_box(config.data_key, config.previous_data_keys)
+        self.webhook_box: SecretBox = webhook_box(config.data_key, config.previous_data_keys)
         self.stats = WorkerStats()
         self._last_reminders = 0.0
         self._pending: list[Outcome] = []
@@ -211,7 +212,7 @@ class Worker:
                 link, service = found
                 messages[job.id] = WebhookMessage(notice, agencies.get(notice.agency_id, ""), link.id,
                                                   link.account_reference, service.webhook_url,
-                                                  service.secret_ciphertext)
+                                                  signing_secrets(service, utcnow()))
         return messages
 
     async def _deliver(self, client: httpx.AsyncClient, job: Job,

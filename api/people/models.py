@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, LargeBinary, String, Uuid
+from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, LargeBinary, SmallInteger, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.platform.db import Base, UTCDateTime, new_id, utcnow
@@ -43,6 +43,10 @@ class Person(Base):
     individual_number_ciphertext: Mapped[bytes] = mapped_column(LargeBinary(64))
     individual_number_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Key generations (api.platform.keys) of the ciphertext and of the hash; the re-encryption job moves rows to
+    # the newest (api.people.key_rotation).
+    number_key_generation: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    number_lookup_generation: Mapped[int] = mapped_column(SmallInteger, server_default="1")
 
 
 class ParentChild(Base):

@@ -66,6 +66,9 @@ class ErrorCode(enum.StrEnum):
     IDENTITY_NOT_VERIFIED = "IDENTITY_NOT_VERIFIED"  # an operator's identity check did not match the record
     # people
     PERSON_ALREADY_REGISTERED = "PERSON_ALREADY_REGISTERED"
+    # keys (operators' commands)
+    KEY_GENERATION_UNKNOWN = "KEY_GENERATION_UNKNOWN"
+    KEY_GENERATION_IN_USE = "KEY_GENERATION_IN_USE"
     # proxies (代理人)
     PROXY_SCOPE_INVALID = "PROXY_SCOPE_INVALID"
     PROXY_SELF = "PROXY_SELF"

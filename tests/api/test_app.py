@@ -16,7 +16,7 @@ async def test_healthz(portal: Portal) -> None:
 
 async def test_readyz_reports_the_migrated_database(portal: Portal) -> None:
     response = await portal.client.get("/readyz")
-    assert (response.status_code, response.json()) == (200, {"status": "ok", "database": "ok", "revision": "0011"})
+    assert (response.status_code, response.json()) == (200, {"status": "ok", "database": "ok", "revision": "0012"})
 
 
 async def test_readyz_is_unavailable_on_an_unmigrated_database(tmp_path) -> None:
