@@ -20,6 +20,7 @@ from api.platform.settings import PROJECT_ROOT
 from api.platform.webhooks import DestinationRefused, verify_webhook
 from payments.callbacks import RETRY_LADDER, agency_secret, deliver_due, enqueue, set_endpoint
 from payments.models import CallbackAttempt, CallbackEndpoint, CallbackMessage
+from tests.conftest import LOG_GUARD
 from tests.factories import make_agency
 from tests.payments.conftest import CALLBACK_KEY, child_env, free_port, mynaportal, serve_in_loop
 
@@ -109,6 +110,7 @@ async def test_deliver_callbacks_command_delivers_a_signed_callback(engine: Asyn
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, err.decode()
+    LOG_GUARD.check("deliver-callbacks's stderr", err.decode())
     assert json.loads(out) == {"delivered": 1, "retrying": 0, "failed": 0}
     [(headers, body)] = received
     secret = agency_secret(CALLBACK_KEY, agency.id)

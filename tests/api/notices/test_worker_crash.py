@@ -26,7 +26,7 @@ from api.notices.worker import WorkerConfig
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import READ_ONLY_OPTION
 from tests.api.notices.test_worker import publish, setup
-from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY
+from tests.conftest import LOG_GUARD, TEST_DATA_KEY, TEST_LOOKUP_KEY
 from tests.push.helpers import LocalPushService
 
 DEVICES_PER_PERSON = 20  # the most a person may register
@@ -133,6 +133,7 @@ async def test_sigkill_while_sending_resends_at_most_the_sends_in_flight_and_one
         second = await start_worker(env, "--once", concurrency=concurrency, batch=200)
         _, err = await asyncio.wait_for(second.communicate(), 120)
         assert second.returncode == 0, err.decode()
+        LOG_GUARD.check("the restarted worker's stderr", err.decode())
     finally:
         for process in (first, second):
             if process is not None and process.returncode is None:
@@ -198,6 +199,7 @@ async def test_a_stalled_database_stops_the_sends_so_a_sigkill_resends_no_more_t
         second = await start_worker(env, "--once", concurrency=concurrency, batch=200)
         _, err = await asyncio.wait_for(second.communicate(), 120)
         assert second.returncode == 0, err.decode()
+        LOG_GUARD.check("the restarted worker's stderr", err.decode())
     finally:
         for process in (first, second):
             if process is not None and process.returncode is None:
