@@ -26,7 +26,7 @@ from api.notices.broker import NoticeBroker
 from api.people.individual_number import cipher_for
 from api.platform.db import create_engine, create_session_factory, dispose_engine
 from api.platform.limits import BodyLimitMiddleware, BodyLimits
-from api.platform.logs import configure_logging, request_id_var
+from api.platform.logs import configure_logging, install_redaction, request_id_var
 from api.platform.pagination import use_cursor_secret
 from api.platform.settings import Settings
 from api.schema import PortalSchema, build_schema
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     settings = settings or Settings.from_env()
     if owns_process:
         configure_logging(settings.log_level)
+    install_redaction()  # whoever handles the records (a host process's handlers too) gets them redacted
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     cipher = cipher_for(settings)

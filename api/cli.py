@@ -183,6 +183,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from api.platform.logs import install_redaction
+
+    install_redaction()  # every command's records, whichever handler writes them
     args = parser().parse_args(argv)
     args.func(args)
 

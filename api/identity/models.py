@@ -17,7 +17,7 @@ class SessionToken(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     scopes: Mapped[str] = mapped_column(String(500))
     client: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -28,4 +28,4 @@ class SessionToken(Base):
     # The certificate the session came from (card, phone, or the approving session's for a TV): revoking it
     # revokes the session. NULL only for sessions made without one (the dev `mynaportal token` command).
     certificate_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("issued_certificates.id", ondelete="CASCADE"), index=True)
+        Uuid, ForeignKey("issued_certificates.id", ondelete="CASCADE"), index=True)

@@ -36,7 +36,7 @@ class Person(Base):
     sex: Mapped[Sex] = mapped_column(Enum(Sex, native_enum=False, create_constraint=True, length=10,
                                           values_callable=lambda e: [m.value for m in e]))
     address: Mapped[str] = mapped_column(String(300))
-    municipality_code: Mapped[str] = mapped_column(ForeignKey("municipalities.code"), index=True)
+    municipality_code: Mapped[str] = mapped_column(String(6), ForeignKey("municipalities.code"), index=True)
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     phone: Mapped[str | None] = mapped_column(String(20))
     # AES-GCM nonce + ciphertext + tag; never the clear number.
@@ -55,7 +55,7 @@ class ParentChild(Base):
     __tablename__ = "parent_child"
     __table_args__ = (CheckConstraint("parent_id <> child_id", name="not_self"),)
 
-    parent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
+    parent_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"),
                                                  primary_key=True)
-    child_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
+    child_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"),
                                                 primary_key=True, index=True)

@@ -24,9 +24,9 @@ class AccessRecord(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     # Exactly one actor: a person acting for another, or an operator by name (agencies come with the exchange).
-    actor_person_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    actor_person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"))
     actor_operator: Mapped[str | None] = mapped_column(String(100))
-    subject_person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    subject_person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(100))
     accessed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -19,7 +19,7 @@ from strawberry.types.graphql import OperationType
 
 from api.platform.settings import Settings
 from api.schema.documents import SENT_OPERATION_NAME, CachedDocuments, DocumentCache
-from api.schema.errors import classify, logger, portal_cause
+from api.schema.errors import classify, is_bad_input, logger, portal_cause
 from api.schema.inputs import SCALAR_OVERRIDES
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
 from api.schema.security import Gateway, OperationRegistry, gateway_rules_extension, limit_rules
@@ -58,7 +58,7 @@ class PortalSchema(strawberry.Schema):
         # failures are logged, with their traceback; the log filter redacts numbers.
         for error in errors:
             original = error.original_error
-            if original is not None and portal_cause(error) is None:
+            if original is not None and portal_cause(error) is None and not is_bad_input(error):
                 logger.error("unexpected error in %s", ".".join(map(str, error.path or [])) or "operation",
                              exc_info=original)
 

@@ -38,6 +38,13 @@ DATA_REFUSED = "A value is too long or out of range."
 _VARIABLE_MESSAGE = re.compile(r"^Variable '\$(\w+)'")
 
 
+def is_bad_input(error: GraphQLError) -> bool:
+    """The client sent a value the schema cannot take (a variable, a global id): its mistake, not ours, and
+    the value may be personal data, so it is answered as BAD_USER_INPUT and never logged."""
+    return isinstance(error.original_error, GlobalIDValueError) or (
+        error.path is None and _VARIABLE_MESSAGE.match(error.message) is not None)
+
+
 def _code_of(error: GraphQLError) -> str | None:
     return (error.extensions or {}).get("code")
 

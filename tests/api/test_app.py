@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 
 from api.app import create_app
 from api.platform.db import dispose_engine
+from api.platform.logs import REDACTED
 from tests.api.conftest import Portal
 from tests.benchmarks.bench_edge_memory import measure
 from tests.conftest import make_settings
+from tests.log_guard import demo_numbers_in
 
 
 async def test_healthz(portal: Portal) -> None:
@@ -46,3 +51,15 @@ def test_a_worker_flooded_with_documents_stays_bounded() -> None:
     assert figures["after_under_1"] - start < 128
     assert figures["after_under_3"] - figures["after_under_1"] < 32
     assert figures["after_cached"] - start < 128  # 300 distinct documents, kept up to the cache's bound
+
+
+@pytest.mark.parametrize("path", ["/x/%20100000000021", "/x/%2520100000000021", "/x/1000%252D0000%252D0021",
+                                  "/x/%25EF%25BC%2591000-0000-0021", "/x/%2531%2530%2530%253000000021"])
+async def test_the_access_log_never_carries_a_number_however_it_is_spelled(
+    portal: Portal, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    with caplog.at_level(logging.INFO, logger="api.access"):
+        response = await portal.client.get(path)
+    [line] = [record.getMessage() for record in caplog.records if record.name == "api.access"]
+    assert line.startswith("GET /x/") and line.endswith(f"{REDACTED} {response.status_code}")
+    assert demo_numbers_in(line) == []

@@ -3,11 +3,16 @@ BAD_USER_INPUT), its message, and its extensions."""
 
 from __future__ import annotations
 
+import base64
+import logging
+
+import pytest
 from graphql import GraphQLError
 from sqlalchemy.exc import DataError
 
 from api.platform.errors import ErrorCode, PortalError
 from api.schema.errors import classify
+from tests.api.conftest import Portal
 
 
 def _located(error: Exception) -> GraphQLError:
@@ -48,3 +53,18 @@ def test_an_edge_refusal_behind_a_variable_keeps_its_reason() -> None:
     assert (shown.message, shown.extensions, shown.original_error) == (
         "a Date must be between ...", {"field": "a Date", "reason": "VALUE_OUT_OF_RANGE", "code": "BAD_USER_INPUT"},
         None)
+
+
+@pytest.mark.parametrize(("document", "variables"), [
+    ("query($d: Date) { __typename }", {"d": "%20100000000021"}),
+    ("query($d: Date) { __typename }", {"d": "1000-0000-0021"}),
+    ("query($id: ID!) { node(id: $id) { id } }", {"id": "%20100000000021"}),
+    ("query($id: ID!) { node(id: $id) { id } }", {"id": base64.b64encode(b"Notice%20100000000021").decode()}),
+])
+async def test_bad_input_is_answered_and_not_logged(
+    portal: Portal, caplog: pytest.LogCaptureFixture, document: str, variables: dict[str, str]
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="api.graphql"):
+        result = await portal.query(document, variables, token=portal.father_token)
+    assert [error["extensions"]["code"] for error in result["errors"]] == ["BAD_USER_INPUT"]
+    assert [r for r in caplog.records if r.name == "api.graphql"] == []
