@@ -78,7 +78,7 @@ async def test_tv_sign_in_approved_gets_a_notices_only_session(identity: Identit
     started = await _device_start(identity)
     assert started["verification_uri"] == "http://portal.test/device"
     assert started["verification_uri_complete"] == f"http://portal.test/device?user_code={started['user_code']}"
-    assert (started["expires_in"], started["interval"], started["scope"]) == (600, 5, "notices:read")
+    assert (started["expires_in"], started["interval"], started["scope"]) == (600, 5, "notices:read profile:name")
     assert started["qr_code"].startswith("data:image/svg+xml")
     assert await _poll(identity, started) == (400, {"error": "authorization_pending",
                                                      "error_description": "Waiting for approval on the phone."})
@@ -87,9 +87,16 @@ async def test_tv_sign_in_approved_gets_a_notices_only_session(identity: Identit
                                   token=identity.portal.father_token)
     assert approved == {"data": {"approveDeviceSignIn": {"userCode": started["user_code"], "approved": True}}}
     status, tokens = await _poll(identity, started)
-    assert (status, tokens["scope"], tokens["token_type"]) == (200, "notices:read", "Bearer")
-    # A TV session may not read the profile, pay or approve another TV.
-    assert code_of(await identity.portal.query(VIEWER, token=tokens["access_token"])) == "FORBIDDEN"
+    assert (status, tokens["scope"], tokens["token_type"]) == (200, "notices:read profile:name", "Bearer")
+    # A TV shows who is signed in (its own persisted TvViewer) and nothing else of the profile.
+    tv_viewer = await identity.gql("TvViewer", token=tokens["access_token"])
+    assert tv_viewer["data"]["viewer"]["name"] == "山田 太郎" and "errors" not in tv_viewer
+    for field in ("nameKana", "birthDate", "sex", "address", "email", "phone", "maskedIndividualNumber",
+                  "municipality { name }"):
+        refused = await identity.portal.query(f"{{ viewer {{ name {field} }} }}", token=tokens["access_token"])
+        assert code_of(refused) == "FORBIDDEN", field
+        assert refused["data"] in (None, {"viewer": {"name": "山田 太郎", field: None}}), field
+    # Nor approve another TV.
     assert code_of(await identity.gql("ApproveDeviceSignIn", {"userCode": started["user_code"]},
                                       token=tokens["access_token"])) == "FORBIDDEN"
     identity.advance(5)
