@@ -40,7 +40,10 @@ def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def _pem(value: x509.Certificate | rsa.RSAPrivateKey) -> str:
+CardKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+def _pem(value: x509.Certificate | CardKey) -> str:
     if isinstance(value, x509.Certificate):
         return value.public_bytes(serialization.Encoding.PEM).decode()
     return value.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -70,10 +73,10 @@ class CardIssuance:
     """What the sandbox issuer hands the card maker: the card's keys and certificates and the facts printed
     on the card. No PINs: the holder sets them when the card is made."""
 
-    auth_key: rsa.RSAPrivateKey
+    auth_key: CardKey
     auth_certificate: x509.Certificate
     auth_ca_certificate: x509.Certificate
-    sign_key: rsa.RSAPrivateKey
+    sign_key: CardKey
     sign_certificate: x509.Certificate
     sign_ca_certificate: x509.Certificate
     individual_number: str
@@ -106,9 +109,11 @@ async def issue_virtual_card(
     *,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
+    next_generation: bool = False,
 ) -> tuple[Card, CardIssuance]:
     """A new card for the person: two key pairs and their certificates from the sandbox card intermediates,
-    valid until the card's expiry (the birthday in its fifth year) unless ``not_after`` says otherwise."""
+    valid until the card's expiry (the birthday in its fifth year) unless ``not_after`` says otherwise.
+    Today's cards hold RSA-2048 keys; ``next_generation`` ones (from 2026) EC P-384 keys."""
     person = await session.get(Person, person_id)
     if person is None:
         raise PortalError("NOT_FOUND", "No such person.")
@@ -128,7 +133,8 @@ async def issue_virtual_card(
     # Only the signature certificate names the holder; the authentication one carries a serial-like CN.
     for name, issuer, profile, extra in (("auth", "card-auth", CertificateProfile.CARD_AUTH, []),
                                          ("sign", "card-sign", CertificateProfile.CARD_SIGN, [attributes])):
-        keys[name] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        keys[name] = ec.generate_private_key(ec.SECP384R1()) if next_generation \
+            else rsa.generate_private_key(public_exponent=65537, key_size=2048)
         certificates[name] = ca.issue(issuer, keys[name].public_key(), not_before=not_before,
                                       not_after=not_after or expires, extra=extra)
         session.add(_record(card, certificates[name], issuer, profile))
