@@ -188,10 +188,19 @@ def load_csr(der: bytes) -> x509.CertificateSigningRequest:
     return csr
 
 
+def require_distinct_keys(auth_csr: x509.CertificateSigningRequest, sign_csr: x509.CertificateSigningRequest) -> None:
+    """The phone's authentication and signature certificates need two key pairs, as the card has: a key that
+    signs login challenges must not also make legally binding signatures."""
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if auth_csr.public_key().public_bytes(*spki) == sign_csr.public_key().public_bytes(*spki):
+        raise PortalError("CSR_KEY_SHARED", "The authentication and signature CSRs must use two different keys.")
+
+
 async def issue_phone_credential(
-    session: AsyncSession, ca: SandboxCA, card: Card, csr: x509.CertificateSigningRequest, *, now: dt.datetime
+    session: AsyncSession, ca: SandboxCA, card: Card, auth_csr: x509.CertificateSigningRequest,
+    sign_csr: x509.CertificateSigningRequest, *, now: dt.datetime
 ) -> PhoneCertificates:
-    """Issue the phone's two certificates, revoking the previous phone's (one phone at a time)."""
+    """Issue the phone's two certificates (one per key), revoking the previous phone's (one phone at a time)."""
     previous = list(await session.scalars(
         update(PhoneCredential).where(PhoneCredential.person_id == card.person_id, PhoneCredential.revoked_at.is_(None))
         .values(revoked_at=now).returning(PhoneCredential.id)))
@@ -208,8 +217,8 @@ async def issue_phone_credential(
                                                   IssuedCertificate.profile == CertificateProfile.CARD_SIGN))
     not_after = min(card_not_after or now + dt.timedelta(days=5 * 365), now + dt.timedelta(days=5 * 365))
     issued = {}
-    for issuer, profile in (("phone-auth", CertificateProfile.PHONE_AUTH),
-                            ("phone-sign", CertificateProfile.PHONE_SIGN)):
+    for issuer, profile, csr in (("phone-auth", CertificateProfile.PHONE_AUTH, auth_csr),
+                                 ("phone-sign", CertificateProfile.PHONE_SIGN, sign_csr)):
         cert = ca.issue(issuer, csr.public_key(), not_after=not_after)
         session.add(_record(card, cert, issuer, profile, credential.id))
         issued[issuer] = cert
