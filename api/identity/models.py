@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Uuid
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.platform.db import Base, UTCDateTime, new_id, utcnow
@@ -24,3 +24,7 @@ class SessionToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the token was issued with a refresh token: reusing a spent refresh token revokes the family.
     family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    # A session on a shared terminal (a municipal counter, a public kiosk): it ends after this many idle seconds
+    # (each use extends it), has no refresh token, and a new login on the same terminal ends it.
+    idle_timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    terminal_id: Mapped[str | None] = mapped_column(String(100), index=True)

@@ -1,0 +1,45 @@
+"""identity gaps: proxy invitations by e-mail, shared-terminal sessions
+
+Proxy grants made by e-mail are invitations until accepted: ``proxy_person_id`` may be NULL, with the invited
+address in ``proxy_email``. Session tokens on a shared terminal carry their idle timeout and the terminal.
+
+Revision ID: 0012
+Revises: 0010
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("proxy_grants", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("proxy_email", sa.String(length=254), nullable=True))
+        batch_op.alter_column("proxy_person_id", existing_type=sa.Uuid(), nullable=True)
+        batch_op.create_check_constraint(op.f("ck_proxy_grants_has_proxy"),
+                                         "proxy_person_id IS NOT NULL OR proxy_email IS NOT NULL")
+        batch_op.create_index(batch_op.f("ix_proxy_grants_proxy_email"), ["proxy_email"], unique=False)
+    with op.batch_alter_table("session_tokens", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("idle_timeout_seconds", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("terminal_id", sa.String(length=100), nullable=True))
+        batch_op.create_index(batch_op.f("ix_session_tokens_terminal_id"), ["terminal_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("session_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_session_tokens_terminal_id"))
+        batch_op.drop_column("terminal_id")
+        batch_op.drop_column("idle_timeout_seconds")
+    # Invitations never accepted have no proxy: they cannot survive the NOT NULL.
+    op.execute("DELETE FROM proxy_grants WHERE proxy_person_id IS NULL")
+    with op.batch_alter_table("proxy_grants", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_proxy_grants_proxy_email"))
+        batch_op.drop_constraint(op.f("ck_proxy_grants_has_proxy"), type_="check")
+        batch_op.alter_column("proxy_person_id", existing_type=sa.Uuid(), nullable=False)
+        batch_op.drop_column("proxy_email")
