@@ -90,8 +90,15 @@ class IdentityService:
             return await challenges.start_challenge(session, client_id, self.clock())
 
     async def complete_login(self, challenge_id: uuid.UUID, client_id: str, certificate: bytes,
-                             chain: Sequence[bytes], signature: bytes) -> sessions.TokenPair:
+                             chain: Sequence[bytes], signature: bytes, *,
+                             shared_terminal_id: str | None = None) -> sessions.TokenPair:
+        """Sign in with the card (or phone). ``shared_terminal_id`` marks a shared terminal's login (a counter,
+        a kiosk): see ``sessions.SharedTerminal``."""
         self._require_anchors()
+        terminal = None
+        if shared_terminal_id is not None:
+            terminal = sessions.SharedTerminal(challenges.check_terminal_id(shared_terminal_id),
+                                               self.settings.shared_terminal_idle_timeout)
         now = self.clock()
         fingerprint = hashlib.sha256(certificate).hexdigest()
         async with self.session_factory() as session:
@@ -118,7 +125,13 @@ class IdentityService:
         async with self.session_factory() as session, session.begin():
             return await sessions.start_session(
                 session, issued.person_id, scopes=PERSON_SCOPES, client=client_id,
-                access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl, now=now)
+                access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl, now=now,
+                shared_terminal=terminal)
+
+    async def end_session(self, token_id: uuid.UUID) -> None:
+        """Sign out (a shared terminal ends its resident's session so)."""
+        async with self.session_factory() as session, session.begin():
+            await sessions.end_session(session, token_id, self.clock())
 
     async def check_certificate(self, certificate: bytes, chain: Sequence[bytes], usage: Usage) -> CheckedPath:
         """Chain to an anchor, dates, key usage, then revocation (OCSP, CRL; cached)."""

@@ -47,10 +47,11 @@ class CardLoginChallenge:
     expires_at: datetime
 
 
-@strawberry.type(description="A signed-in session: a 15-minute access token and a rotating refresh token.")
+@strawberry.type(description="A signed-in session: a 15-minute access token and a rotating refresh token (none on "
+                             "a shared terminal, whose access token lasts while it is used).")
 class SignInPayload:
     access_token: str
-    refresh_token: str
+    refresh_token: str | None
     token_type: str
     expires_in: int
     scopes: list[str]
@@ -68,6 +69,9 @@ class CompleteCardLoginInput:
     certificate: str = strawberry.field(description="Base64 DER of the authentication certificate.")
     chain: list[str] = strawberry.field(default_factory=list, description="Base64 DER of its CA certificates.")
     signature: str
+    shared_terminal_id: str | None = strawberry.field(default=None, description=(
+        "Set on a shared terminal (a municipal counter, a public kiosk; its own id): the session ends after a "
+        "few idle minutes, has no refresh token, and the terminal's next login ends it."))
 
 
 @strawberry.type(description="A single-use challenge for issuing the phone credential, valid two minutes.")
@@ -126,8 +130,16 @@ class IdentityMutation:
         certificate = decode(input.certificate, "certificate")
         chain = [decode(item, "chain") for item in input.chain]
         signature = decode(input.signature, "signature")
-        pair = await service_of(info).complete_login(challenge_id, input.client_id, certificate, chain, signature)
+        pair = await service_of(info).complete_login(challenge_id, input.client_id, certificate, chain, signature,
+                                                     shared_terminal_id=input.shared_terminal_id)
         return SignInPayload.of(pair)
+
+    @strawberry.mutation(description="Sign out: end this session (and its refresh tokens) at once. A shared "
+                                     "terminal calls it when its resident leaves.")
+    async def end_session(self, info: Info) -> bool:
+        principal = info.context.principal or info.context.require_person(PROFILE_READ)
+        await service_of(info).end_session(principal.token_id)
+        return True
 
     @strawberry.mutation(description="Exchange a refresh token for a new pair; a spent token ends the session.")
     async def refresh_session(self, info: Info, refresh_token: str) -> SignInPayload:
