@@ -20,7 +20,7 @@ class SessionToken(Base):
     scopes: Mapped[str] = mapped_column(String(500))
     client: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # purge finds expired tokens by it
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the token was issued with a refresh token: reusing a spent refresh token revokes the family.
     family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)

@@ -42,14 +42,13 @@ async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.da
     windows = 0
     while True:
         async with session_factory() as session, session.begin():
-            keys = (await session.execute(
-                select(RateLimitCounter.key, RateLimitCounter.window_start)
-                .where(RateLimitCounter.window_start <= now - rate_limit_window).limit(batch))).all()
-            if keys:
-                await session.execute(delete(RateLimitCounter).where(
-                    tuple_(RateLimitCounter.key, RateLimitCounter.window_start).in_([tuple(k) for k in keys])))
-        windows += len(keys)
-        if len(keys) < batch:
+            closed = select(RateLimitCounter.key, RateLimitCounter.window_start).where(
+                RateLimitCounter.window_start <= now - rate_limit_window).limit(batch)
+            result = await session.execute(
+                delete(RateLimitCounter).where(tuple_(RateLimitCounter.key, RateLimitCounter.window_start).in_(closed)),
+                execution_options={"synchronize_session": False})
+        windows += result.rowcount  # type: ignore[attr-defined]
+        if result.rowcount < batch:  # type: ignore[attr-defined]
             break
     return Purged(challenges, windows, grants, tokens)
 

@@ -1,4 +1,4 @@
-"""identity gaps: proxy invitations by e-mail, shared-terminal sessions
+"""identity gaps: proxy invitations by e-mail, shared-terminal sessions, indexes for purge
 
 Proxy grants made by e-mail are invitations until accepted: ``proxy_person_id`` may be NULL, with the invited
 address in ``proxy_email``. Session tokens on a shared terminal carry their idle timeout and the terminal.
@@ -29,10 +29,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("idle_timeout_seconds", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("terminal_id", sa.String(length=100), nullable=True))
         batch_op.create_index(batch_op.f("ix_session_tokens_terminal_id"), ["terminal_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_session_tokens_expires_at"), ["expires_at"], unique=False)
+    # `mynaportal purge` finds what to delete by these.
+    op.create_index(op.f("ix_rate_limit_counters_window_start"), "rate_limit_counters", ["window_start"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_rate_limit_counters_window_start"), table_name="rate_limit_counters")
     with op.batch_alter_table("session_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_session_tokens_expires_at"))
         batch_op.drop_index(batch_op.f("ix_session_tokens_terminal_id"))
         batch_op.drop_column("terminal_id")
         batch_op.drop_column("idle_timeout_seconds")
