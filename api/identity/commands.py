@@ -1,5 +1,6 @@
-"""`mynaportal sandbox ...`: issue cards from the sandbox JPKI CA, revoke them (a lost card); `mynaportal purge`:
-delete expired login state.
+"""`mynaportal sandbox ...`: issue cards from the sandbox JPKI CA, revoke them (a lost card); `mynaportal operator
+report-lost`: the lost-card hotline's report for a caller who can no longer sign in (production too); `mynaportal
+purge`: delete expired login state.
 
 A card is issued as a bundle of PEM keys, certificates and card facts; the card bridge makes the virtual card
 file from it (`myna-bridge virtual-card load`), so the card-file format stays in nfc_bridge."""
@@ -10,6 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 DEFAULT_CARDS_DIR = Path("var/cards")
@@ -41,6 +43,29 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                                             "batches. Run it periodically (cron, a systemd timer).")
     purge.add_argument("--batch", type=int, default=1000, help="rows per transaction (default 1000)")
     purge.set_defaults(func=cmd_purge)
+
+    operator = commands.add_parser("operator", help="the lost-card hotline's actions on a person's record",
+                                   description="For a caller who has lost the card (and phone) and cannot sign in.")
+    operator_actions = operator.add_subparsers(dest="operator_command", required=True, metavar="ACTION")
+    report = operator_actions.add_parser(
+        "report-lost", help="revoke a caller's card after checking their identity",
+        description="Check the caller's name and birth date against the person's record, then revoke the card, "
+                    "its phone credentials and every session from them. The report and the person's access "
+                    "record name the operator.")
+    report.add_argument("--person", required=True, help="the person's id or email")
+    report.add_argument("--name", required=True, help="the name the caller gave")
+    report.add_argument("--birth-date", required=True, type=_date, help="the birth date the caller gave, YYYY-MM-DD")
+    report.add_argument("--operator", required=True, help="the operator's name or staff id")
+    report.add_argument("--verified-by", required=True,
+                        help="how the caller was verified, e.g. 'call back to the registered number'")
+    report.set_defaults(func=cmd_operator_report_lost)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from error
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -152,3 +177,28 @@ def cmd_purge(args: argparse.Namespace) -> None:
     done = asyncio.run(_purge(args.batch))
     print(f"purged {done.challenges} challenges, {done.rate_limit_windows} rate-limit windows, "
           f"{done.device_grants} device grants, {done.access_tokens} access tokens")
+
+
+async def _operator_report(args: argparse.Namespace) -> tuple[str, int]:
+    from api.identity.loss_reports import report_lost_by_operator
+    from api.platform.db import create_engine, create_session_factory, utcnow
+    from api.platform.errors import PortalError
+    from api.platform.settings import settings_for_command
+
+    engine = create_engine(settings_for_command().database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            report = await report_lost_by_operator(session, args.person, operator=args.operator, name=args.name,
+                                                   birth_date=args.birth_date, verified_by=args.verified_by,
+                                                   now=utcnow())
+    except PortalError as refused:
+        sys.exit(f"mynaportal: {refused.message} Nothing was revoked.")
+    finally:
+        await engine.dispose()
+    return args.person, report.certificates_revoked
+
+
+def cmd_operator_report_lost(args: argparse.Namespace) -> None:
+    person, count = asyncio.run(_operator_report(args))
+    print(f"{person}: revoked {count} certificates and ended their sessions" if count
+          else f"{person}: no active card to revoke (the report is recorded)")

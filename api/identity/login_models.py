@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, PrimaryKeyConstraint, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.identity import pki_models  # noqa: F401 - the table certificate_id points at
 from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 
@@ -36,6 +37,9 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The family's certificate (api.identity.models.SessionToken.certificate_id); refresh re-checks it.
+    certificate_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("issued_certificates.id", ondelete="CASCADE"), index=True)
 
 
 class DeviceGrantStatus(enum.StrEnum):
@@ -65,6 +69,9 @@ class DeviceAuthorization(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The approving session's certificate, which the TV's session inherits.
+    certificate_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("issued_certificates.id", ondelete="CASCADE"), index=True)
 
 
 class RateLimitCounter(Base):

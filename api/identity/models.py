@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.identity import pki_models  # noqa: F401 - the table certificate_id points at
 from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 
@@ -24,6 +25,10 @@ class SessionToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the token was issued with a refresh token: reusing a spent refresh token revokes the family.
     family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    # The certificate the session came from (card, phone, or the approving session's for a TV): revoking it
+    # revokes the session. NULL only for sessions made without one (the dev `mynaportal token` command).
+    certificate_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("issued_certificates.id", ondelete="CASCADE"), index=True)
     # A session on a shared terminal (a municipal counter, a public kiosk): it ends after this many idle seconds
     # (each use extends it), has no refresh token, and a new login on the same terminal ends it.
     idle_timeout_seconds: Mapped[int | None] = mapped_column(Integer)

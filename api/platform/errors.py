@@ -57,6 +57,7 @@ class ErrorCode(enum.StrEnum):
     DEVICE_CODE_UNKNOWN = "DEVICE_CODE_UNKNOWN"
     DEVICE_CODE_EXPIRED = "DEVICE_CODE_EXPIRED"
     DEVICE_CODE_DECIDED = "DEVICE_CODE_DECIDED"
+    IDENTITY_NOT_VERIFIED = "IDENTITY_NOT_VERIFIED"  # an operator's identity check did not match the record
     # people
     PERSON_ALREADY_REGISTERED = "PERSON_ALREADY_REGISTERED"
     # proxies (代理人)

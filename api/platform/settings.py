@@ -83,7 +83,8 @@ SETTINGS: tuple[Setting, ...] = (
             "certificates card and phone logins must chain to. Production refuses sandbox roots."),
     Setting("MYNAPORTAL_REVOCATION_SOURCES", "ocsp,crl", "Revocation checks in order of preference: `ocsp`, "
             "`crl` or both (OCSP, falling back to the CRL)."),
-    Setting("MYNAPORTAL_REVOCATION_MAX_AGE", "300", "Seconds a revocation answer may be reused from the cache."),
+    Setting("MYNAPORTAL_REVOCATION_MAX_AGE", "300", "Seconds an OCSP answer or CRL may be reused from the cache "
+            "(never past its nextUpdate; revocations this server made apply at once)."),
     Setting("MYNAPORTAL_REFRESH_TOKEN_TTL", "2592000", "Lifetime of a refresh token, in seconds."),
     Setting("MYNAPORTAL_LOGIN_LIMIT_PER_CERTIFICATE", "10", "Login attempts allowed per certificate per window."),
     Setting("MYNAPORTAL_LOGIN_LIMIT_PER_CLIENT", "300", "Login attempts allowed per client (app id) per window."),

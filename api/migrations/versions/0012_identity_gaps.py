@@ -4,7 +4,7 @@ Proxy grants made by e-mail are invitations until accepted: ``proxy_person_id`` 
 address in ``proxy_email``. Session tokens on a shared terminal carry their idle timeout and the terminal.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
