@@ -2,6 +2,8 @@
 
 Proxy grants made by e-mail are invitations until accepted: ``proxy_person_id`` may be NULL, with the invited
 address in ``proxy_email``. Session tokens on a shared terminal carry their idle timeout and the terminal.
+TV sessions and sign-ins made before carry only notices:read, which was all a TV could have: they get
+profile:name too, so a TV already signed in can show who is (a refresh keeps its token's scopes).
 
 Revision ID: 0012
 Revises: 0011
@@ -18,7 +20,20 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Written out here: a migration states the scopes as they were at its revision.
+_TV_BEFORE = "notices:read"
+_TV_AFTER = "notices:read profile:name"
+_TV_TABLES = ("session_tokens", "refresh_tokens", "device_authorizations")
+
+
+def _rescope(before: str, after: str) -> None:
+    for name in _TV_TABLES:
+        table = sa.table(name, sa.column("scopes", sa.String))
+        op.execute(table.update().where(table.c.scopes == before).values(scopes=after))
+
+
 def upgrade() -> None:
+    _rescope(_TV_BEFORE, _TV_AFTER)
     with op.batch_alter_table("proxy_grants", schema=None) as batch_op:
         batch_op.add_column(sa.Column("proxy_email", sa.String(length=254), nullable=True))
         batch_op.alter_column("proxy_person_id", existing_type=sa.Uuid(), nullable=True)
@@ -35,6 +50,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _rescope(_TV_AFTER, _TV_BEFORE)
     op.drop_index(op.f("ix_rate_limit_counters_window_start"), table_name="rate_limit_counters")
     with op.batch_alter_table("session_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_session_tokens_expires_at"))
