@@ -25,7 +25,9 @@ from api.migrate import MIGRATIONS
 from api.notices.broker import NoticeBroker
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import create_engine, create_session_factory, dispose_engine
+from api.platform.limits import BodyLimitMiddleware, BodyLimits
 from api.platform.logs import configure_logging, request_id_var
+from api.platform.pagination import use_cursor_secret
 from api.platform.settings import Settings
 from api.schema import PortalSchema, build_schema
 from api.schema.view import PortalGraphQL
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
+    use_cursor_secret(settings.lookup_key)  # every worker signs cursors alike (api.platform.pagination)
     identity = ProcessIdentityService(settings, session_factory)
     # Subscriptions' new-notice feed; its LISTEN connection (PostgreSQL) opens with the first subscriber.
     notice_broker = NoticeBroker(engine)
@@ -141,6 +144,9 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         routes=routes,
         lifespan=lifespan,
     )
+    # Inside the request id (a refusal is logged with its id), outside every route (no handler reads past it).
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(
+        graphql=settings.max_body_graphql, rest=settings.max_body_rest, webhooks=settings.max_body_webhooks))
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings
     app.state.engine = engine

@@ -39,6 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         log_config=None,  # our JSON, redacting handler
         proxy_headers=False,
         access_log=False,  # api.access logs each request once, with its id and duration
+        ws_max_size=settings.max_body_graphql,  # what api.platform.limits allows a message, refused sooner
     )
 
 

@@ -31,6 +31,7 @@ from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.pagination import PageRequest
 from api.platform.settings import Settings
+from api.platform.text import check_date, check_params, json_object
 from api.platform.webhooks import WebhookVerificationError, verify_webhook
 from payments import actions, orders, reads, reconciliation, service
 from payments.gateways.base import GatewaySession
@@ -61,13 +62,7 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
         return key
 
     async def json_body(request: Request) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.body())
-        except ValueError as error:
-            raise PortalError(ErrorCode.BAD_USER_INPUT, "The body is not JSON.") from error
-        if not isinstance(body, dict):
-            raise PortalError(ErrorCode.BAD_USER_INPUT, "The body must be a JSON object.")
-        return body
+        return json_object(await request.body())  # every text and integer of it checked (api.platform.text)
 
     def path_id(request: Request, name: str) -> uuid.UUID:
         try:
@@ -79,10 +74,11 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
         if raw is None:
             return None
         try:
-            return date.fromisoformat(raw)
+            day = date.fromisoformat(raw)
         except ValueError as error:
             raise PortalError(ErrorCode.BAD_USER_INPUT, f"{name} must be a date (YYYY-MM-DD).",
                               extensions={"field": name}) from error
+        return check_date(day, name)
 
     async def notification(request: Request) -> Response:
         body = await request.body()
@@ -113,8 +109,10 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
         try:
             new = orders.NewOrder(
                 person_code=str(body["person_code"]), amount=body["amount"], purpose=str(body["purpose"]),
-                due_date=date.fromisoformat(body["due_date"]), agency_reference=str(body["reference"]),
-                payable_until=date.fromisoformat(body["payable_until"]) if body.get("payable_until") else None,
+                due_date=check_date(date.fromisoformat(body["due_date"]), "due_date"),
+                agency_reference=str(body["reference"]),
+                payable_until=check_date(date.fromisoformat(body["payable_until"]), "payable_until")
+                if body.get("payable_until") else None,
                 notice_id=uuid.UUID(body["notice_id"]) if body.get("notice_id") else None)
         except KeyError as error:
             raise PortalError(ErrorCode.BAD_USER_INPUT, f"{error.args[0]} is required.",
@@ -139,6 +137,7 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
     async def list_payments(request: Request) -> Response:
         principal = await agency(request, PAYMENTS_REPORTS)
         params = request.query_params
+        check_params(params)
         raw_first = params.get("first")
         try:
             first = int(raw_first) if raw_first is not None else None

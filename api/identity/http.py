@@ -24,6 +24,7 @@ from api.identity.sandbox_ca import AUTHORITIES, ocsp_answer, ocsp_error
 from api.identity.service import ProcessIdentityService
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.settings import Settings
+from api.platform.text import text_problem
 
 MAX_OCSP_REQUEST = 4096
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -37,6 +38,12 @@ def oauth_error(error: str, description: str, status: int = 400) -> JSONResponse
 async def _form(request: Request) -> dict[str, str]:
     form = await request.form()
     return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _invalid_form(form: dict[str, str]) -> bool:
+    """Whether a name or value is not text the portal can store (a NUL was a database error on PostgreSQL)."""
+    return any(text_problem(name, 100) is not None or text_problem(value, 4096) is not None
+               for name, value in form.items())
 
 
 async def _device_page(request: Request) -> Response:
@@ -100,6 +107,8 @@ def routes(settings: Settings, identity: ProcessIdentityService) -> list[BaseRou
 
     async def device_authorization(request: Request) -> Response:
         form = await _form(request)
+        if _invalid_form(form):
+            return oauth_error("invalid_request", "A field is not valid text.")
         client_id = form.get("client_id", "")
         if not 1 <= len(client_id) <= 100:
             return oauth_error("invalid_request", "client_id is required.")
@@ -123,6 +132,8 @@ def routes(settings: Settings, identity: ProcessIdentityService) -> list[BaseRou
 
     async def token(request: Request) -> Response:
         form = await _form(request)
+        if _invalid_form(form):
+            return oauth_error("invalid_request", "A field is not valid text.")
         grant_type = form.get("grant_type")
         try:
             if grant_type == DEVICE_GRANT_TYPE:

@@ -8,9 +8,11 @@ carry personal data. The corporate-number API keeps its own NTA-compatible error
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -25,12 +27,17 @@ class ErrorCode(enum.StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"
     RATE_LIMITED = "RATE_LIMITED"
     INTERNAL = "INTERNAL"
+    # the edge (api.platform.limits, api.platform.text): refused before any handler runs
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    TEXT_INVALID = "TEXT_INVALID"
+    VALUE_OUT_OF_RANGE = "VALUE_OUT_OF_RANGE"
     # GraphQL protocol (the gateway and the executor)
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
     TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
     TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+    DOCUMENT_TOO_LONG = "DOCUMENT_TOO_LONG"
     INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     PERSISTED_QUERY_REQUIRED = "PERSISTED_QUERY_REQUIRED"
@@ -112,6 +119,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOTICE_REFERENCE_REUSED: 409,
     ErrorCode.CHALLENGE_EXPIRED: 410,
     ErrorCode.DEVICE_CODE_EXPIRED: 410,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
     ErrorCode.CARD_LOGIN_UNAVAILABLE: 503,
@@ -142,12 +150,15 @@ class PortalError(Exception):
         return status_of(self.code)
 
 
+def problem_body(error: PortalError) -> dict[str, Any]:
+    code = error.code.value
+    return {"type": PROBLEM_BASE + code.lower().replace("_", "-"), "title": code.replace("_", " ").capitalize(),
+            "status": error.status, "detail": error.message, "code": code, **error.extensions}
+
+
 def problem_response(error: PortalError) -> JSONResponse:
     """The RFC 9457 problem every REST module answers with (the corporate API has its own NTA format)."""
-    code = error.code.value
-    body = {"type": PROBLEM_BASE + code.lower().replace("_", "-"), "title": code.replace("_", " ").capitalize(),
-            "status": error.status, "detail": error.message, "code": code, **error.extensions}
-    return JSONResponse(body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(problem_body(error), status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def answering_problems(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -158,5 +169,9 @@ def answering_problems(handler: Callable[[Request], Awaitable[Response]]) -> Cal
             return await handler(request)
         except PortalError as error:
             return problem_response(error)
+        except DataError:
+            # A value the handler let through but the database refuses: the client's input is at fault.
+            logging.getLogger("api.rest").exception("the database refused a value of %s", request.url.path)
+            return problem_response(PortalError(ErrorCode.BAD_USER_INPUT, "A value is too long or out of range."))
 
     return run

@@ -58,7 +58,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MYNAPORTAL_OPERATIONS_DIR", "graphql/operations", "The persisted-operation allowlist."),
     Setting("MYNAPORTAL_MAX_DEPTH", "10", "Maximum GraphQL operation depth."),
     Setting("MYNAPORTAL_MAX_ALIASES", "15", "Maximum aliases in one GraphQL document."),
-    Setting("MYNAPORTAL_MAX_TOKENS", "2000", "Maximum lexical tokens in one GraphQL document."),
+    Setting("MYNAPORTAL_MAX_TOKENS", "2000", "Maximum lexical tokens in one GraphQL document, comments included."),
+    Setting("MYNAPORTAL_MAX_DOCUMENT_LENGTH", "100000", "Maximum characters of one GraphQL document, comments "
+            "included (refused before it is read; the token limit counts comments too)."),
+    Setting("MYNAPORTAL_MAX_BODY_GRAPHQL", "1048576", "Maximum bytes of a /graphql request body or WebSocket "
+            "message (413 / close 1009 beyond it)."),
+    Setting("MYNAPORTAL_MAX_BODY_REST", "262144", "Maximum bytes of a REST request body (413 problem beyond it)."),
+    Setting("MYNAPORTAL_MAX_BODY_WEBHOOKS", "262144", "Maximum bytes of a webhook notification body (the "
+            "payment gateway's)."),
     Setting("MYNAPORTAL_ACCESS_TOKEN_TTL", "900", "Lifetime of an access token, in seconds."),
     Setting("MYNAPORTAL_SESSION_CACHE_SIZE", "10000", "Tokens each worker keeps after looking them up (the "
             "principal only, for at most a second; see `api/identity/session_cache.py`); 0 looks every token up."),
@@ -114,6 +121,12 @@ class Settings:
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
+    max_document_length: int = 100_000
+    # The largest legitimate GraphQL request (a notice of 4,000 characters with its attachments, as UTF-8 with
+    # JSON escapes) is under 100 KiB: 1 MiB leaves room and bounds what 30 requests at once can hold.
+    max_body_graphql: int = 1 << 20
+    max_body_rest: int = 256 << 10
+    max_body_webhooks: int = 256 << 10
     access_token_ttl: timedelta = timedelta(minutes=15)
     session_cache_size: int = 10000
     log_level: str = "INFO"
@@ -265,6 +278,10 @@ class Settings:
             max_depth=integer("MYNAPORTAL_MAX_DEPTH", 10),
             max_aliases=integer("MYNAPORTAL_MAX_ALIASES", 15, minimum=0),
             max_tokens=integer("MYNAPORTAL_MAX_TOKENS", 2000),
+            max_document_length=integer("MYNAPORTAL_MAX_DOCUMENT_LENGTH", 100_000),
+            max_body_graphql=integer("MYNAPORTAL_MAX_BODY_GRAPHQL", 1 << 20, minimum=1024),
+            max_body_rest=integer("MYNAPORTAL_MAX_BODY_REST", 256 << 10, minimum=1024),
+            max_body_webhooks=integer("MYNAPORTAL_MAX_BODY_WEBHOOKS", 256 << 10, minimum=1024),
             access_token_ttl=timedelta(seconds=integer("MYNAPORTAL_ACCESS_TOKEN_TTL", 900)),
             session_cache_size=integer("MYNAPORTAL_SESSION_CACHE_SIZE", 10000, minimum=0),
             log_level=log_level,

@@ -6,6 +6,7 @@ from api.app import create_app
 from api.migrate import MIGRATIONS
 from api.platform.db import dispose_engine
 from tests.api.conftest import Portal
+from tests.benchmarks.bench_edge_memory import measure
 from tests.conftest import make_settings
 
 
@@ -33,3 +34,17 @@ async def test_request_id_is_echoed_or_made(portal: Portal) -> None:
     assert given.headers["x-request-id"] == "phone-42.a"
     made = await portal.client.get("/healthz", headers={"x-request-id": "bad id with spaces"})
     assert len(made.headers["x-request-id"]) == 32 and made.headers["x-request-id"] != "bad id with spaces"
+
+
+def test_a_worker_flooded_with_documents_stays_bounded() -> None:
+    # A real uvicorn worker (tests/benchmarks/bench_edge_memory.py prints the same figures). Before the body limit
+    # and the byte-bounded document cache, 30 x 10 MiB took a worker from 107 MiB to 1,150 MiB.
+    figures = measure(30)
+    start = figures["start"]
+    assert figures["after_over"] - start < 16  # refused from their Content-Length: never read
+    assert set(figures["over_statuses"]) <= {413, "ReadError", "WriteError", "RemoteProtocolError"}
+    assert set(figures["under_statuses"]) == {200}  # read, and answered (DOCUMENT_TOO_LONG)
+    # 30 MiB in flight at once leaves the allocator's arenas larger, once: the same flood again adds nothing.
+    assert figures["after_under_1"] - start < 128
+    assert figures["after_under_3"] - figures["after_under_1"] < 32
+    assert figures["after_cached"] - start < 128  # 300 distinct documents, kept up to the cache's bound

@@ -85,3 +85,17 @@ def test_the_readme_documents_every_setting(repo_root: Path) -> None:
     readme = (repo_root / "README.md").read_text()
     documented = set(re.findall(r"^\| `(MYNAPORTAL_[A-Z_]+)` \|", readme, flags=re.MULTILINE))
     assert documented >= {setting.name for setting in SETTINGS}
+
+
+def test_request_size_limits_are_read_and_bounded() -> None:
+    keys = {"MYNAPORTAL_DATA_KEY": KEY_1, "MYNAPORTAL_LOOKUP_KEY": KEY_2}
+    defaults = Settings.from_env(keys)
+    assert (defaults.max_body_graphql, defaults.max_body_rest, defaults.max_body_webhooks,
+            defaults.max_document_length) == (1 << 20, 256 << 10, 256 << 10, 100_000)
+    chosen = Settings.from_env({**keys, "MYNAPORTAL_MAX_BODY_GRAPHQL": "2048", "MYNAPORTAL_MAX_BODY_REST": "4096",
+                                "MYNAPORTAL_MAX_BODY_WEBHOOKS": "8192", "MYNAPORTAL_MAX_DOCUMENT_LENGTH": "500"})
+    assert (chosen.max_body_graphql, chosen.max_body_rest, chosen.max_body_webhooks,
+            chosen.max_document_length) == (2048, 4096, 8192, 500)
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**keys, "MYNAPORTAL_MAX_BODY_REST": "10"})
+    assert "MYNAPORTAL_MAX_BODY_REST must be at least 1024" in str(raised.value)

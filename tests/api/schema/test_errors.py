@@ -4,6 +4,7 @@ BAD_USER_INPUT), its message, and its extensions."""
 from __future__ import annotations
 
 from graphql import GraphQLError
+from sqlalchemy.exc import DataError
 
 from api.platform.errors import ErrorCode, PortalError
 from api.schema.errors import classify
@@ -29,3 +30,21 @@ def test_anything_else_is_masked() -> None:
     shown = classify(_located(RuntimeError("secret detail")))
     assert (shown.message, shown.extensions, shown.original_error) == ("Unexpected error.", {"code": "INTERNAL"},
                                                                        None)
+
+
+def test_a_value_the_database_refuses_is_bad_input_not_internal() -> None:
+    refused = DataError("INSERT ...", {"p": "secret"}, Exception('value too long for type character varying(100)'))
+    shown = classify(_located(refused))
+    assert (shown.message, shown.extensions, shown.original_error) == (
+        "A value is too long or out of range.", {"code": "BAD_USER_INPUT"}, None)
+
+
+def test_an_edge_refusal_behind_a_variable_keeps_its_reason() -> None:
+    # graphql-core wraps a scalar's error once more for a variable; the message would echo the value.
+    inner = GraphQLError("Expected value of type 'Date' ... found: '9999-12-31'",
+                         original_error=PortalError(ErrorCode.VALUE_OUT_OF_RANGE, "a Date must be between ...",
+                                                    extensions={"field": "a Date"}))
+    shown = classify(GraphQLError("Variable '$day' has invalid value: ... '9999-12-31'", original_error=inner))
+    assert (shown.message, shown.extensions, shown.original_error) == (
+        "a Date must be between ...", {"field": "a Date", "reason": "VALUE_OUT_OF_RANGE", "code": "BAD_USER_INPUT"},
+        None)
