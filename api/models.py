@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and tests see the whole metadata."""
 
 from api.agencies.models import Agency, AgencyCredential, AgencyKind, AgencyPersonCode
+from api.exchange.models import ExchangeCopy, ExchangeEndpoint, ExchangeRecord
 from api.identity.login_models import DeviceAuthorization, LoginChallenge, RateLimitCounter, RefreshToken
 from api.identity.models import SessionToken
 from api.identity.pki_models import Card, CardLossReport, IssuedCertificate, PhoneCredential
@@ -54,6 +55,9 @@ __all__ = [
     "DeliveryService",
     "DeliveryServiceLink",
     "DeviceAuthorization",
+    "ExchangeCopy",
+    "ExchangeEndpoint",
+    "ExchangeRecord",
     "IdempotencyKey",
     "IssuedCertificate",
     "LedgerEntry",
