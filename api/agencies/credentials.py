@@ -24,7 +24,11 @@ NOTICES_DELIVERY_READ = "notices:delivery-read"
 PAYMENTS_ORDERS = "payments:orders"
 PAYMENTS_REFUND = "payments:refund"
 PAYMENTS_REPORTS = "payments:reports"
-AGENCY_SCOPES = frozenset({NOTICES_PUBLISH, NOTICES_DELIVERY_READ, PAYMENTS_ORDERS, PAYMENTS_REFUND, PAYMENTS_REPORTS})
+EXCHANGE_REQUEST = "exchange:request"  # ask other agencies for a person's data through the hub
+EXCHANGE_PROVIDE = "exchange:provide"  # register copies (副本) and live endpoints
+EXCHANGE_RECORDS = "exchange:records"  # read the records of the agency's own requests
+AGENCY_SCOPES = frozenset({NOTICES_PUBLISH, NOTICES_DELIVERY_READ, PAYMENTS_ORDERS, PAYMENTS_REFUND, PAYMENTS_REPORTS,
+                           EXCHANGE_REQUEST, EXCHANGE_PROVIDE, EXCHANGE_RECORDS})
 
 
 @dataclass(frozen=True)
