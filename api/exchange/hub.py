@@ -160,6 +160,8 @@ class Hub:
 
         def refuse(code: ErrorCode, message: str, outcome: str = "refused") -> ExchangeRefused:
             record.outcome, record.refusal_code = outcome, code.value
+            if outcome == "failed":  # the table allowed it; the provider's live system failed
+                record.processing_type = "live"
             return ExchangeRefused(code, message, record)
 
         if provider_id is None:

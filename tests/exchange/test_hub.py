@@ -153,3 +153,19 @@ async def test_the_leaf_is_canonical_and_stable(world: World) -> None:
     leaf = exchange_record_leaf(record).decode()
     assert leaf.startswith('{"duty":"child_allowance","hiddenReason":null,"hiddenUntil":null,"id":"')
     assert " " not in leaf
+
+
+async def test_a_row_narrower_than_its_kind_answers_only_what_it_names(world: World) -> None:
+    # 項 116 (子ども・子育て支援法) lets a municipality ask the pension service for 障害基礎年金 only.
+    await register_copies(world.factory, world.agencies["japan-pension-service"], [
+        CopyEntry(world.codes["japan-pension-service"], "pension_benefit", {"kind": kind, "annual_amount": 800_000})
+        for kind in ("老齢基礎年金", "障害基礎年金")])
+    hub = Hub(world.factory)
+    narrow = await hub.request(world.agencies["chiyoda-city"], ExchangeRequest(
+        person_code=world.codes["chiyoda-city"], duty="child_care_benefit", provider="japan-pension-service",
+        items=("pension_benefit",)))
+    wide = await hub.request(world.agencies["chiyoda-city"], ExchangeRequest(
+        person_code=world.codes["chiyoda-city"], duty="child_allowance", provider="japan-pension-service",
+        items=("pension_benefit",)))
+    assert [item.key for item in narrow.items] == ["障害基礎年金"]
+    assert sorted(item.key for item in wide.items) == sorted(["老齢基礎年金", "障害基礎年金"])
