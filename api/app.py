@@ -23,6 +23,7 @@ from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
 from api.migrate import MIGRATIONS
 from api.notices.broker import NoticeBroker
+from api.openapi import routes as openapi_routes
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import create_engine, create_session_factory, dispose_engine
 from api.platform.logs import configure_logging, request_id_var
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *identity_http.routes(settings, identity),
+        *openapi_routes(),
     ]
     for factory in ROUTE_FACTORIES:
         routes.extend(factory(settings, session_factory))
