@@ -92,7 +92,7 @@ def openapi_document() -> dict[str, Any]:
         "/payments/v1/reconciliation/{day}": {"get": {
             "summary": "The day's ledger against the gateway's settlement file", "security": _AGENCY,
             "parameters": [path_param("day", DATE, "YYYY-MM-DD.")],
-            "responses": {"200": json_answer("The report."), **_errors(400, 401, 403, 503)}}},
+            "responses": {"200": json_answer("The report."), **_errors(400, 401, 403, 404, 503)}}},
         "/payments/v1/callback-endpoint": {"put": {
             "summary": "Set the agency's HTTPS callback URL; answers its new signing secret", "security": _AGENCY,
             "requestBody": _body({"url": {"type": "string", "format": "uri"}}, ["url"]),

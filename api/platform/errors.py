@@ -11,6 +11,7 @@ import enum
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -24,6 +25,7 @@ class ErrorCode(enum.StrEnum):
     NOT_FOUND = "NOT_FOUND"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     RATE_LIMITED = "RATE_LIMITED"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     INTERNAL = "INTERNAL"
     # GraphQL protocol (the gateway and the executor)
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
@@ -110,6 +112,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOTICE_REFERENCE_REUSED: 409,
     ErrorCode.CHALLENGE_EXPIRED: 410,
     ErrorCode.DEVICE_CODE_EXPIRED: 410,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
     ErrorCode.CARD_LOGIN_UNAVAILABLE: 503,
@@ -158,3 +161,13 @@ def answering_problems(handler: Callable[[Request], Awaitable[Response]]) -> Cal
             return problem_response(error)
 
     return run
+
+
+async def routing_problem(_: Request, error: Exception) -> Response:
+    """The router's own refusals (no route: 404, a route without this method: 405) as problems, not plain text."""
+    assert isinstance(error, HTTPException)
+    if error.status_code == 405:
+        response = problem_response(PortalError(ErrorCode.METHOD_NOT_ALLOWED, "This path does not take this method."))
+        response.headers.update(error.headers or {})  # Allow
+        return response
+    return problem_response(PortalError(ErrorCode.NOT_FOUND, "Nothing is at this path."))

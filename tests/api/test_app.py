@@ -31,3 +31,13 @@ async def test_request_id_is_echoed_or_made(portal: Portal) -> None:
     assert given.headers["x-request-id"] == "phone-42.a"
     made = await portal.client.get("/healthz", headers={"x-request-id": "bad id with spaces"})
     assert len(made.headers["x-request-id"]) == 32 and made.headers["x-request-id"] != "bad id with spaces"
+
+
+async def test_the_router_answers_problems_for_unknown_paths_and_methods(portal: Portal) -> None:
+    # a path parameter with a newline matches no route: found by tests/fuzz
+    missing = await portal.client.get("/payments/v1/orders/a%0Ab")
+    assert (missing.status_code, missing.headers["content-type"]) == (404, "application/problem+json")
+    assert missing.json()["code"] == "NOT_FOUND"
+    wrong = await portal.client.delete("/payments/v1/orders")
+    assert (wrong.status_code, wrong.headers["content-type"]) == (405, "application/problem+json")
+    assert (wrong.json()["code"], wrong.headers["allow"]) == ("METHOD_NOT_ALLOWED", "POST")
