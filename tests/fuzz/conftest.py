@@ -6,13 +6,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.agencies.credentials import agency_by_slug, issue_agency_key
+from api.agencies.models import AgencyPersonCode
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import create_session_factory
 from corporate import application_ids
@@ -37,6 +40,7 @@ class FuzzPortal:
     application_id: str
     person_token: str
     order_id: str
+    person_code: str
 
 
 @pytest.fixture
@@ -55,10 +59,14 @@ async def fuzz_portal(engine: AsyncEngine, cipher: IndividualNumberCipher, datab
             assert agency is not None
             key = await issue_agency_key(session, agency.id, label="fuzz")
             application = await application_ids.issue(session, "fuzz")
+            father_code = await session.scalar(select(AgencyPersonCode.code).where(
+                AgencyPersonCode.agency_id == agency.id, AgencyPersonCode.person_id == portal.father))
         async with serve_in_loop(portal.app, port), httpx.AsyncClient(base_url=base_url) as client:
             order = await client.post("/payments/v1/orders", headers={
                 "authorization": f"Bearer {key}", "idempotency-key": str(uuid.uuid4())}, json={
-                "person_code": "unknown-person", "amount": 1000, "purpose": "fuzz", "due_date": "2099-01-01",
+                "person_code": father_code, "amount": 1000, "purpose": "fuzz",
+                "due_date": (date.today() + timedelta(days=30)).isoformat(),
                 "reference": "fuzz-1"})
+            assert order.status_code == 201, order.text
             yield FuzzPortal(base_url, key, application.application_id, portal.father_token,
-                             order.json().get("order_id", ""))
+                             order.json()["order_id"], father_code)

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import hypothesis
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
-from schemathesis.core.transport import Response
 
 from api.platform.errors import PROBLEM_MEDIA_TYPE, ErrorCode
 
@@ -60,17 +60,19 @@ class Tally:
             self.failures.append(failure)
 
 
-def problem_failure(response: Response) -> str | None:
+def problem_failure(response: Any) -> str | None:
     """An RFC 9457 problem with a code the portal defines (api.platform.errors.ErrorCode)."""
-    if response.headers.get("content-type", [""])[0] != PROBLEM_MEDIA_TYPE:
-        return f"{response.status_code} is not problem JSON: {response.headers.get('content-type')}"
+    media_type = response.headers.get("content-type")  # schemathesis' headers are lists, httpx's strings
+    media_type = media_type[0] if isinstance(media_type, list) else media_type
+    if media_type != PROBLEM_MEDIA_TYPE:
+        return f"{response.status_code} is not problem JSON: {media_type}"
     body = response.json()
     if not isinstance(body, dict) or body.get("code") not in ERROR_CODES or not body.get("type"):
         return f"{response.status_code} problem without a stable code: {response.text[:200]}"
     return None
 
 
-def graphql_failure(response: Response) -> str | None:
+def graphql_failure(response: Any) -> str | None:
     """Every GraphQL error carries extensions.code."""
     try:
         body = response.json()
@@ -85,7 +87,7 @@ def graphql_failure(response: Response) -> str | None:
     return None
 
 
-Check = Callable[[Any, Response], str | None]
+Check = Callable[[Any, Any], str | None]
 
 
 def run_operation(operation: Any, mode: GenerationMode, check: Check,
@@ -132,3 +134,28 @@ def summary(database: str, tallies: list[Tally]) -> str:
         lines.append(f"  {tally.label}: {tally.examples} examples, {tally.server_errors} 5xx ({statuses})")
         lines.extend(f"    FAIL {failure}" for failure in tally.failures)
     return "\n".join(lines)
+
+
+def run_requests(label: str, requests: Any, base_url: str, check: Callable[[Any], str | None],
+                 headers: dict[str, str] | None = None) -> Tally:
+    """Send hypothesis-drawn requests ({method, url, json|content|params}) over HTTP (from a worker thread)."""
+    tally = Tally(label)
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+
+        @SETTINGS
+        @hypothesis.given(request=requests)
+        def fuzz(request: dict[str, Any]) -> None:
+            try:
+                response = client.request(**request)
+            except httpx.TransportError as error:  # the server dropped the connection: as bad as a 500
+                status, failure = 599, f"no answer: {error!r}"
+            else:
+                status = response.status_code
+                failure = f"{status}: {response.text[:300]}" if status >= 500 else check(response)
+            if failure is not None:
+                shown = {key: value for key, value in request.items() if key != "headers"}
+                failure = f"{failure}\n    {ascii(shown)[:600]}"
+            tally.add(status, failure)
+
+        fuzz()
+    return tally

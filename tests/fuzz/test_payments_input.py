@@ -1,0 +1,107 @@
+"""Hypothesis over the payments API's input beyond what a JSON schema can say: orders that pass the schema
+and the date window (so they reach the database), any Unicode (NUL, lone surrogates as JSON escapes), huge and
+odd numbers, dates at the calendar's ends, forged cursors. No answer 5xx; every refusal a problem with a code."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from hypothesis import strategies as st
+
+from tests.fuzz.conftest import FuzzPortal
+from tests.fuzz.harness import EXAMPLES_PER_MODE, problem_failure, run_requests, summary
+
+# Any code point (lone surrogates and NUL included), and the known troublemakers on their own.
+NASTY = st.sampled_from(["\x00", "a\x00b", "\ud800", "x\udfff", "\u202e", "𠮷", " ", "", "\ufeff", "a" * 5000])
+TEXT = st.one_of(NASTY, st.text(st.characters(codec=None, exclude_categories=()), max_size=80))
+# Mostly text that passes, so orders reach the database; the rest anything.
+FAIR_TEXT = st.one_of(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=64), TEXT)
+ODD = st.one_of(st.none(), st.booleans(), st.floats(allow_nan=False), st.integers(-(2**70), 2**70), TEXT,
+                st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+def _day(offset: st.SearchStrategy[int]) -> st.SearchStrategy[str]:
+    return offset.map(lambda days: (date.today() + timedelta(days=days)).isoformat())
+
+
+DAY = st.one_of(_day(st.integers(0, 800)), st.dates().map(date.isoformat), TEXT)
+VALID_ORDER = st.fixed_dictionaries({
+    "person_code": st.just("FATHER"), "amount": st.integers(1, 10**7),
+    "purpose": st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=200),
+    "reference": st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=64),
+    "due_date": _day(st.integers(0, 700))})
+ANY_ORDER = st.fixed_dictionaries({
+    "person_code": st.one_of(st.just("FATHER"), st.just("unknown"), TEXT), "purpose": FAIR_TEXT,
+    "reference": FAIR_TEXT,
+    "amount": st.one_of(st.integers(1, 10**7), st.integers(-(2**70), 2**70), ODD),
+    "due_date": DAY}, optional={"payable_until": DAY, "notice_id": st.one_of(st.uuids().map(str), ODD)})
+ORDER = st.one_of(VALID_ORDER, ANY_ORDER)
+
+
+def _body(value: Any) -> dict[str, Any]:
+    # json.dumps writes a lone surrogate as a \\ud800 escape: valid JSON that decodes to a str nothing can encode
+    return {"content": json.dumps(value).encode(), "headers": {"content-type": "application/json",
+                                                               "idempotency-key": str(uuid.uuid4())}}
+
+
+def _wire(text: str) -> bytes:
+    """Text as a URL carries it: a lone surrogate becomes bytes that are not UTF-8 (%ED%A0%80)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _cursor(values: list[str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _requests(portal: FuzzPortal) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
+    params = st.fixed_dictionaries({}, optional={
+        "first": st.integers(-5, 200).map(str), "state": st.sampled_from(["success", "created", "x"]),
+        "from_date": DAY, "to_date": DAY, "reference": TEXT,
+        "after": st.one_of(TEXT, st.lists(TEXT, max_size=3).map(_cursor),
+                           st.tuples(st.datetimes().map(lambda d: d.isoformat()), st.uuids().map(str))
+                           .map(lambda pair: _cursor(list(pair))))})
+    return {
+        "POST /payments/v1/orders": ORDER.map(lambda order: {"method": "POST", "url": "/payments/v1/orders", **_body(
+            {**order, "person_code": code if (code := order["person_code"]) != "FATHER" else portal.person_code})}),
+        "GET /payments/v1/payments": params.map(lambda query: {
+            "method": "GET", "url": "/payments/v1/payments?" + urlencode({k: _wire(v) for k, v in query.items()})}),
+        "POST /payments/v1/payments/{id}/refunds": st.fixed_dictionaries(
+            {"amount": ODD}, optional={"refund_amount_available": ODD}).map(lambda refund: {
+                "method": "POST", "url": f"/payments/v1/payments/{uuid.uuid4()}/refunds", **_body(refund)}),
+        "POST /payments/v1/orders/{id}/cancel": st.text(st.characters(min_codepoint=32, max_codepoint=126),
+                                                        max_size=400).map(str.strip).map(lambda key: {
+            "method": "POST", "url": f"/payments/v1/orders/{portal.order_id}/cancel",
+            "headers": {"idempotency-key": key}}),
+        "PUT /payments/v1/callback-endpoint": st.fixed_dictionaries({"url": st.one_of(
+            TEXT, TEXT.map(lambda tail: "https://agency.example/" + tail), ODD)}).map(lambda body: {
+                "method": "PUT", "url": "/payments/v1/callback-endpoint", **_body(body)}),
+        "GET /payments/v1/reconciliation/{day}": DAY.map(lambda day: {
+            "method": "GET", "url": "/payments/v1/reconciliation/" + quote(_wire(day), safe="")}),
+    }
+
+
+def _problem(response: Any) -> str | None:
+    return None if response.status_code < 400 else problem_failure(response)
+
+
+async def test_payments_input_never_answers_5xx(fuzz_portal: FuzzPortal, database_url: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    headers = {"authorization": f"Bearer {fuzz_portal.agency_key}"}
+
+    def work() -> list[Any]:
+        return [run_requests(label, requests, fuzz_portal.base_url, _problem, headers)
+                for label, requests in _requests(fuzz_portal).items()]
+
+    tallies = await asyncio.to_thread(work)
+    report = summary(database_url.split(":", 1)[0], tallies)
+    with capsys.disabled():
+        print("\n" + report)
+    assert [t.label for t in tallies if t.failures] == [], report
+    assert [t.label for t in tallies if t.examples < EXAMPLES_PER_MODE] == [], report

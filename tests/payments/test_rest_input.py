@@ -1,0 +1,81 @@
+"""Input the payments REST API once answered with a 500 (found by tests/fuzz): each is now a problem with a code,
+and nothing is stored."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.platform.db import create_session_factory
+from payments.models import CallbackEndpoint, PaymentOrder
+from tests.payments.conftest import PaymentPortal
+
+
+def _cursor(values: list[str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+async def _order_count(engine: AsyncEngine) -> int:
+    async with create_session_factory(engine)() as session:
+        return int(await session.scalar(select(func.count()).select_from(PaymentOrder)) or 0)
+
+
+@pytest.mark.parametrize(("extra", "field"), [
+    ({"purpose": "住民税\x00"}, "purpose"),
+    ({"reference": "R-\ud800"}, "reference"),
+    ({"person_code": {"code": 1}}, "person_code"),
+    ({"notice_id": {"id": 1}}, "notice_id"),
+    ({"due_date": 20270101}, "due_date"),
+    ({"payable_until": ["2027-01-01"]}, "payable_until"),
+])
+async def test_an_order_with_bad_text_or_types_is_refused(payment_portal: PaymentPortal, engine: AsyncEngine,
+                                                          extra: dict, field: str) -> None:
+    before = await _order_count(engine)
+    # json.dumps escapes a lone surrogate (\\ud800): valid JSON that decodes to text no codec can encode
+    body = {"person_code": payment_portal.father_code, "amount": 1000, "purpose": "住民税", "reference": "R-1",
+            "due_date": (date.today() + timedelta(days=30)).isoformat(), **extra}
+    response = await payment_portal.client.post("/payments/v1/orders", content=json.dumps(body).encode(), headers={
+        **payment_portal.agency_headers(), "content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (response.json()["code"], response.json()["field"]) == ("BAD_USER_INPUT", field)
+    assert await _order_count(engine) == before
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"reference": "R-\x00"}, "reference"),  # psycopg: DataError (PostgreSQL text cannot hold NUL)
+    ({"to_date": "9999-12-31"}, "to_date"),  # the day after overflowed
+    ({"from_date": "0001-01-01"}, "from_date"),
+])
+async def test_a_payments_query_with_bad_text_or_dates_is_refused(payment_portal: PaymentPortal, params: dict,
+                                                                  field: str) -> None:
+    response = await payment_portal.client.get("/payments/v1/payments", params=params,
+                                               headers=payment_portal.agency_headers())
+    assert response.status_code == 400
+    assert (response.json()["code"], response.json()["field"]) == ("BAD_USER_INPUT", field)
+
+
+async def test_a_cursor_with_a_naive_time_is_refused(payment_portal: PaymentPortal) -> None:
+    after = _cursor(["2026-07-16T04:59:07", str(uuid.uuid4())])  # this server's cursors carry UTC
+    response = await payment_portal.client.get("/payments/v1/payments", params={"after": after},
+                                               headers=payment_portal.agency_headers())
+    assert response.status_code == 400
+    assert response.json()["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize("url", ["https://agency.example/\x00", 42, None])
+async def test_a_callback_url_with_nul_or_not_text_is_refused_and_not_stored(
+    payment_portal: PaymentPortal, engine: AsyncEngine, url: object
+) -> None:
+    response = await payment_portal.client.put("/payments/v1/callback-endpoint", json={"url": url},
+                                               headers=payment_portal.agency_headers())
+    assert response.status_code == 400
+    assert (response.json()["code"], response.json()["field"]) == ("BAD_USER_INPUT", "url")
+    async with create_session_factory(engine)() as session:
+        assert await session.scalar(select(func.count()).select_from(CallbackEndpoint)) == 0
