@@ -24,6 +24,7 @@ from api.identity.sandbox_ca import AUTHORITIES, ocsp_answer, ocsp_error
 from api.identity.service import ProcessIdentityService
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.settings import Settings
+from api.platform.text import check_text
 
 MAX_OCSP_REQUEST = 4096
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -100,11 +101,13 @@ def routes(settings: Settings, identity: ProcessIdentityService) -> list[BaseRou
 
     async def device_authorization(request: Request) -> Response:
         form = await _form(request)
-        client_id = form.get("client_id", "")
-        if not 1 <= len(client_id) <= 100:
-            return oauth_error("invalid_request", "client_id is required.")
         try:
-            started = await identity.service.start_device(client_id, form.get("scope"))
+            client_id = check_text(form.get("client_id"), "client_id", 100)
+            scope = check_text(form["scope"], "scope", 1000, required=False) if "scope" in form else None
+        except PortalError as refused:  # NUL would reach the database (PostgreSQL refuses it: a 500)
+            return oauth_error("invalid_request", refused.message)
+        try:
+            started = await identity.service.start_device(client_id, scope)
         except DeviceTokenError as error:
             return oauth_error(error.error, str(error))
         verification_uri = f"{settings.public_url}/device"

@@ -1,6 +1,7 @@
-"""Hypothesis over the payments API's input beyond what a JSON schema can say: orders that pass the schema
-and the date window (so they reach the database), any Unicode (NUL, lone surrogates as JSON escapes), huge and
-odd numbers, dates at the calendar's ends, forged cursors. No answer 5xx; every refusal a problem with a code."""
+"""Hypothesis over REST input beyond what a JSON schema can say (payments, TV sign-in, PKI, corporate):
+orders that pass the schema and the date window (so they reach the database), any Unicode (NUL, lone surrogates
+as JSON escapes or bytes that are not UTF-8), huge and odd numbers, dates at the calendar's ends, forged cursors.
+No answer 5xx; every refusal in its surface's format with a stable code."""
 
 from __future__ import annotations
 
@@ -87,17 +88,62 @@ def _requests(portal: FuzzPortal) -> dict[str, st.SearchStrategy[dict[str, Any]]
     }
 
 
-def _problem(response: Any) -> str | None:
-    return None if response.status_code < 400 else problem_failure(response)
+def _form(fields: dict[str, str]) -> dict[str, Any]:
+    return {"content": urlencode({name: _wire(value) for name, value in fields.items()}).encode(),
+            "headers": {"content-type": "application/x-www-form-urlencoded"}}
 
 
-async def test_payments_input_never_answers_5xx(fuzz_portal: FuzzPortal, database_url: str,
+def _other_requests(portal: FuzzPortal) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
+    """TV sign-in (RFC 6749 errors), PKI and corporate (NTA errors) input."""
+    grant = st.sampled_from(["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"])
+    corporate = {"id": st.just(portal.application_id), "type": st.sampled_from(["21", "01", "12"])}
+    return {
+        "POST /oauth/device_authorization": st.fixed_dictionaries({"client_id": TEXT}, optional={"scope": TEXT})
+        .map(lambda form: {"method": "POST", "url": "/oauth/device_authorization", **_form(form)}),
+        "POST /oauth/token": st.fixed_dictionaries({"grant_type": st.one_of(grant, TEXT)}, optional={
+            "device_code": TEXT, "client_id": TEXT, "refresh_token": TEXT}).map(lambda form: {
+                "method": "POST", "url": "/oauth/token", **_form(form)}),
+        "GET /device": TEXT.map(lambda code: {"method": "GET",
+                                              "url": "/device?" + urlencode({"user_code": _wire(code)})}),
+        "GET /pki/crl/{issuer}.crl": TEXT.map(lambda issuer: {"method": "GET",
+                                                              "url": f"/pki/crl/{quote(_wire(issuer), safe='')}.crl"}),
+        "GET /pki/ocsp/{encoded}": TEXT.map(lambda encoded: {"method": "GET",
+                                                             "url": "/pki/ocsp/" + quote(_wire(encoded), safe="")}),
+        "GET /corporate/4/name": st.fixed_dictionaries({**corporate, "name": TEXT}, optional={
+            "mode": st.sampled_from(["1", "2"]), "target": st.sampled_from(["1", "2", "3"]), "from": DAY, "to": DAY,
+            "divide": st.integers(-1, 10**6).map(str), "address": TEXT, "kind": TEXT}).map(lambda query: {
+                "method": "GET", "url": "/corporate/4/name?" + urlencode({k: _wire(v) for k, v in query.items()})}),
+        "GET /corporate/4/num": st.fixed_dictionaries({**corporate, "number": st.one_of(
+            TEXT, st.lists(st.text("0123456789", min_size=13, max_size=13), max_size=11).map(",".join))},
+            optional={"history": TEXT}).map(lambda query: {
+                "method": "GET", "url": "/corporate/4/num?" + urlencode({k: _wire(v) for k, v in query.items()})}),
+        "GET /corporate/4/diff": st.fixed_dictionaries({**corporate, "from": DAY, "to": DAY}, optional={
+            "divide": st.integers(-1, 10**6).map(str), "address": TEXT, "kind": TEXT}).map(lambda query: {
+                "method": "GET", "url": "/corporate/4/diff?" + urlencode({k: _wire(v) for k, v in query.items()})}),
+    }
+
+
+def _error_format(response: Any) -> str | None:
+    """Each surface's own error format with its code: problems, RFC 6749 errors, NTA codes."""
+    if response.status_code < 400:
+        return None
+    path = response.request.url.path
+    if path.startswith("/oauth/"):
+        return None if isinstance(response.json().get("error"), str) else f"not an OAuth error: {response.text[:200]}"
+    if path.startswith("/corporate/4/"):
+        text = response.text
+        code = response.json().get("code", "") if text.startswith("{") else text.split(",", 1)[0]
+        return None if code.isdigit() and len(code) == 3 else f"no NTA error code: {text[:200]}"
+    return problem_failure(response)
+
+
+async def test_rest_input_never_answers_5xx(fuzz_portal: FuzzPortal, database_url: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     headers = {"authorization": f"Bearer {fuzz_portal.agency_key}"}
 
     def work() -> list[Any]:
-        return [run_requests(label, requests, fuzz_portal.base_url, _problem, headers)
-                for label, requests in _requests(fuzz_portal).items()]
+        return [run_requests(label, requests, fuzz_portal.base_url, _error_format, headers)
+                for label, requests in {**_requests(fuzz_portal), **_other_requests(fuzz_portal)}.items()]
 
     tallies = await asyncio.to_thread(work)
     report = summary(database_url.split(":", 1)[0], tallies)
