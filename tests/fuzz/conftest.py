@@ -19,7 +19,8 @@ from api.agencies.models import AgencyPersonCode
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import create_session_factory
 from corporate import application_ids
-from tests.api.conftest import running_portal
+from payments.models import Payment
+from tests.api.conftest import operation, running_portal
 from tests.api.identity.conftest import ca_dir  # noqa: F401 (a fixture)
 from tests.conftest import make_settings
 from tests.corporate.conftest import load_aomori
@@ -31,6 +32,7 @@ from tests.payments.conftest import (  # noqa: F401 (gateway_url is a fixture)
     gateway_url,
     serve_in_loop,
 )
+from tests.payments.helpers import global_id, raw_id
 
 
 @dataclass
@@ -41,6 +43,8 @@ class FuzzPortal:
     person_token: str
     order_id: str
     person_code: str
+    payment_id: str  # started by card at the sandbox gateway, amount 1000
+    gateway_reference: str
 
 
 @pytest.fixture
@@ -68,5 +72,17 @@ async def fuzz_portal(engine: AsyncEngine, cipher: IndividualNumberCipher, datab
                 "due_date": (date.today() + timedelta(days=30)).isoformat(),
                 "reference": "fuzz-1"})
             assert order.status_code == 201, order.text
+            # A second order, paid for by card: its payment is what the gateway's notifications talk about.
+            paid = await client.post("/payments/v1/orders", headers={
+                "authorization": f"Bearer {key}", "idempotency-key": str(uuid.uuid4())}, json={
+                "person_code": father_code, "amount": 1000, "purpose": "fuzz",
+                "due_date": (date.today() + timedelta(days=30)).isoformat(), "reference": "fuzz-2"})
+            started = await portal.query(operation("PaymentStart"), {
+                "orderId": global_id("PaymentOrder", paid.json()["order_id"]), "method": "CARD",
+                "idempotencyKey": str(uuid.uuid4())}, token=portal.father_token)
+            payment_id = raw_id(started["data"]["paymentStart"]["id"])
+            async with create_session_factory(engine)() as session:
+                payment = await session.get(Payment, payment_id)
+                assert payment is not None and payment.gateway_reference is not None
             yield FuzzPortal(base_url, key, application.application_id, portal.father_token,
-                             order.json()["order_id"], father_code)
+                             order.json()["order_id"], father_code, str(payment_id), payment.gateway_reference)

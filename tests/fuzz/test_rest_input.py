@@ -9,14 +9,16 @@ import asyncio
 import base64
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import FuzzPortal
+from api.platform.webhooks import sign_headers
+from payments.gateways.base import GATEWAY_STATES
+from tests.fuzz.conftest import GATEWAY_SECRET, FuzzPortal
 from tests.fuzz.harness import EXAMPLES_PER_MODE, problem_failure, run_requests, summary
 
 # Any code point (lone surrogates and NUL included), and the known troublemakers on their own.
@@ -109,6 +111,7 @@ def _other_requests(portal: FuzzPortal) -> dict[str, st.SearchStrategy[dict[str,
                                                               "url": f"/pki/crl/{quote(_wire(issuer), safe='')}.crl"}),
         "GET /pki/ocsp/{encoded}": TEXT.map(lambda encoded: {"method": "GET",
                                                              "url": "/pki/ocsp/" + quote(_wire(encoded), safe="")}),
+        "POST /payments/gateway/notifications (signed)": _notifications(portal),
         "GET /corporate/4/name": st.fixed_dictionaries({**corporate, "name": TEXT}, optional={
             "mode": st.sampled_from(["1", "2"]), "target": st.sampled_from(["1", "2", "3"]), "from": DAY, "to": DAY,
             "divide": st.integers(-1, 10**6).map(str), "address": TEXT, "kind": TEXT}).map(lambda query: {
@@ -121,6 +124,30 @@ def _other_requests(portal: FuzzPortal) -> dict[str, st.SearchStrategy[dict[str,
             "divide": st.integers(-1, 10**6).map(str), "address": TEXT, "kind": TEXT}).map(lambda query: {
                 "method": "GET", "url": "/corporate/4/diff?" + urlencode({k: _wire(v) for k, v in query.items()})}),
     }
+
+
+def _notifications(portal: FuzzPortal) -> st.SearchStrategy[dict[str, Any]]:
+    """Correctly signed gateway notifications about the started payment, with any content (the webhook)."""
+    def mostly(valid: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.integers(0, 4).flatmap(lambda n: odd if n == 0 else valid)
+
+    data = st.fixed_dictionaries({
+        "id": mostly(st.just(portal.gateway_reference), TEXT),
+        "merchant_reference": mostly(st.just(portal.payment_id), TEXT),
+        "amount": mostly(st.just(1000), ODD), "state": mostly(st.sampled_from(GATEWAY_STATES), TEXT)},
+        optional={"captured_at": mostly(st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat),
+                                        st.one_of(st.datetimes().map(datetime.isoformat), DAY, ODD)),
+                  "card_brand": mostly(st.just("visa"), st.one_of(TEXT, ODD)),
+                  "card_last4": mostly(st.just("4242"), st.one_of(TEXT, ODD)),
+                  "error_code": mostly(st.sampled_from(["P0010", "P0050"]), ODD),
+                  "next_url": mostly(st.just("https://gateway.example/pay"), st.one_of(TEXT, ODD))})
+
+    def signed(payload: Any) -> dict[str, Any]:
+        body = json.dumps({"type": "session.updated", "data": payload}).encode()
+        return {"method": "POST", "url": "/payments/gateway/notifications", "content": body, "headers": {
+            **sign_headers(GATEWAY_SECRET, f"msg_{uuid.uuid4().hex}", body), "content-type": "application/json"}}
+
+    return mostly(data, ODD).map(signed)
 
 
 def _error_format(response: Any) -> str | None:

@@ -13,8 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.platform.db import create_session_factory
-from payments.models import CallbackEndpoint, PaymentOrder
-from tests.payments.conftest import PaymentPortal
+from api.platform.webhooks import sign_headers
+from payments.models import CallbackEndpoint, Payment, PaymentOrder
+from tests.payments.conftest import GATEWAY_SECRET, PaymentPortal
+from tests.payments.helpers import raw_id, start
 
 
 def _cursor(values: list[str]) -> str:
@@ -79,3 +81,31 @@ async def test_a_callback_url_with_nul_or_not_text_is_refused_and_not_stored(
     assert (response.json()["code"], response.json()["field"]) == ("BAD_USER_INPUT", "url")
     async with create_session_factory(engine)() as session:
         assert await session.scalar(select(func.count()).select_from(CallbackEndpoint)) == 0
+
+
+@pytest.mark.parametrize("extra", [
+    {"state": "success", "captured_at": "2026-01-01T00:00:00"},  # naive: refused by the UTC column, a 500
+    {"state": "success", "card_brand": "visa\x00", "captured_at": "2026-01-01T00:00:00+00:00"},  # PostgreSQL: NUL
+    {"state": "submitted", "card_last4": "4" * 500},  # PostgreSQL: too long for VARCHAR(4)
+    {"state": "created", "next_url": "\x00"},
+    {"state": "declined", "error_code": ["P0010"]},  # unhashable: a TypeError in the state machine
+    {"state": "created", "id": 12345},
+])
+async def test_a_signed_notification_the_tables_cannot_hold_is_refused_and_changes_nothing(
+    payment_portal: PaymentPortal, engine: AsyncEngine, extra: dict
+) -> None:
+    order_id = (await payment_portal.create_order(amount=1000)).json()["order_id"]
+    answer = await start(payment_portal, order_id)
+    async with create_session_factory(engine)() as session:
+        payment = await session.get(Payment, raw_id(answer["data"]["paymentStart"]["id"]))
+    assert payment is not None
+    before = (payment.state, payment.card_brand, payment.card_last4, payment.captured_at)
+    body = json.dumps({"type": "session.updated", "data": {
+        "id": payment.gateway_reference, "merchant_reference": str(payment.id), "amount": 1000, **extra}}).encode()
+    response = await payment_portal.client.post("/payments/gateway/notifications", content=body, headers={
+        **sign_headers(GATEWAY_SECRET, f"msg_{uuid.uuid4().hex}", body), "content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "BAD_USER_INPUT"
+    async with create_session_factory(engine)() as session:
+        after = await session.get(Payment, payment.id)
+    assert after is not None and (after.state, after.card_brand, after.card_last4, after.captured_at) == before
