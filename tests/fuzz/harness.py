@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import hypothesis
+import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
@@ -95,8 +96,8 @@ def graphql_failure(response: Any) -> str | None:
 Check = Callable[[Any, Any], str | None]
 
 
-def run_operation(operation: Any, mode: GenerationMode, check: Check,
-                  base_url: str, **fixed: Any) -> Tally:
+def run_operation(operation: Any, mode: GenerationMode, check: Check, base_url: str,
+                  session: requests.Session | None = None, **fixed: Any) -> Tally:
     """Generate and send one operation's cases (call from a worker thread while the app serves)."""
     raw = operation.definition.raw  # an OpenAPI operation (a dict) or a GraphQL field (with .args)
     has_input = bool(raw.args) if hasattr(raw, "args") else bool(raw.get("parameters") or operation.body)
@@ -105,7 +106,7 @@ def run_operation(operation: Any, mode: GenerationMode, check: Check,
     @SETTINGS
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode, **fixed))
     def fuzz(case: Any) -> None:
-        response = case.call(base_url=base_url, timeout=30)
+        response = case.call(base_url=base_url, session=session, timeout=30)
         failure = None
         if response.status_code >= 500:
             failure = f"{response.status_code}: {response.text[:300]}"
@@ -128,8 +129,9 @@ async def run_all(jobs: list[tuple[Any, GenerationMode, Check, dict[str, Any]]],
     """Run the jobs one after another in a worker thread; the app keeps serving in this loop."""
 
     def work() -> list[Tally]:
-        return [run_operation(operation, mode, check, base_url, **fixed)
-                for operation, mode, check, fixed in jobs]
+        with requests.Session() as session:  # one keep-alive connection for the whole run
+            return [run_operation(operation, mode, check, base_url, session, **fixed)
+                    for operation, mode, check, fixed in jobs]
 
     return await asyncio.to_thread(work)
 
