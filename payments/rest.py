@@ -65,7 +65,7 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
     async def json_body(request: Request) -> dict[str, Any]:
         try:
             body = json.loads(await request.body())
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nesting deeper than the parser goes
             raise PortalError(ErrorCode.BAD_USER_INPUT, "The body is not JSON.") from error
         if not isinstance(body, dict):
             raise PortalError(ErrorCode.BAD_USER_INPUT, "The body must be a JSON object.")
@@ -116,7 +116,7 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
                               "The notification's signature does not verify.") from error
         try:
             remote = GatewaySession.from_json(json.loads(body)["data"])
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
             raise PortalError(ErrorCode.BAD_USER_INPUT, "The notification is not a gateway session.") from error
         await actions.apply_notification(session_factory, remote)
         return Response(status_code=204)

@@ -90,6 +90,18 @@ def _requests(portal: FuzzPortal) -> dict[str, st.SearchStrategy[dict[str, Any]]
     }
 
 
+# Bodies that are not JSON objects: any bytes, or nesting deeper than the parser goes (RecursionError).
+RAW_BODY = st.one_of(st.binary(max_size=200), st.integers(1, 200_000).map(lambda n: b"[" * n + b"]" * n),
+                     st.sampled_from([b"null", b"[]", b"\xff\xfe", b'{"a": NaN}', b"9" * 5000]))
+
+
+def _raw(method: str, url: str, body: bytes, signed: bool = False) -> dict[str, Any]:
+    headers = {"content-type": "application/json", "idempotency-key": str(uuid.uuid4())}
+    if signed:
+        headers.update(sign_headers(GATEWAY_SECRET, f"msg_{uuid.uuid4().hex}", body))
+    return {"method": method, "url": url, "content": body, "headers": headers}
+
+
 def _form(fields: dict[str, str]) -> dict[str, Any]:
     return {"content": urlencode({name: _wire(value) for name, value in fields.items()}).encode(),
             "headers": {"content-type": "application/x-www-form-urlencoded"}}
@@ -112,6 +124,11 @@ def _other_requests(portal: FuzzPortal) -> dict[str, st.SearchStrategy[dict[str,
         "GET /pki/ocsp/{encoded}": TEXT.map(lambda encoded: {"method": "GET",
                                                              "url": "/pki/ocsp/" + quote(_wire(encoded), safe="")}),
         "POST /payments/gateway/notifications (signed)": _notifications(portal),
+        "POST /payments/gateway/notifications (signed, raw body)": RAW_BODY.map(
+            lambda body: _raw("POST", "/payments/gateway/notifications", body, signed=True)),
+        "POST /payments/v1/orders (raw body)": RAW_BODY.map(lambda body: _raw("POST", "/payments/v1/orders", body)),
+        "PUT /payments/v1/callback-endpoint (raw body)": RAW_BODY.map(
+            lambda body: _raw("PUT", "/payments/v1/callback-endpoint", body)),
         "GET /corporate/4/name": st.fixed_dictionaries({**corporate, "name": TEXT}, optional={
             "mode": st.sampled_from(["1", "2"]), "target": st.sampled_from(["1", "2", "3"]), "from": DAY, "to": DAY,
             "divide": st.integers(-1, 10**6).map(str), "address": TEXT, "kind": TEXT}).map(lambda query: {

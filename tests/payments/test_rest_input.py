@@ -109,3 +109,12 @@ async def test_a_signed_notification_the_tables_cannot_hold_is_refused_and_chang
     async with create_session_factory(engine)() as session:
         after = await session.get(Payment, payment.id)
     assert after is not None and (after.state, after.card_brand, after.card_last4, after.captured_at) == before
+
+
+async def test_json_nested_deeper_than_the_parser_goes_is_a_bad_request(payment_portal: PaymentPortal) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000  # json.loads raises RecursionError, which is no ValueError
+    order = await payment_portal.client.post("/payments/v1/orders", content=deep, headers={
+        **payment_portal.agency_headers(), "content-type": "application/json"})
+    notification = await payment_portal.client.post("/payments/gateway/notifications", content=deep, headers={
+        **sign_headers(GATEWAY_SECRET, f"msg_{uuid.uuid4().hex}", deep), "content-type": "application/json"})
+    assert [(r.status_code, r.json()["code"]) for r in (order, notification)] == [(400, "BAD_USER_INPUT")] * 2
