@@ -102,6 +102,13 @@ def _raw(method: str, url: str, body: bytes, signed: bool = False) -> dict[str, 
     return {"method": method, "url": url, "content": body, "headers": headers}
 
 
+FORM_TYPE = st.sampled_from(["multipart/form-data", "multipart/form-data; boundary=b", "text/plain",
+                             "application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=latin-1"])
+RAW_FORM = st.one_of(RAW_BODY, st.integers(900, 1100).map(lambda n: b"&".join(b"f%d=1" % i for i in range(n))),
+                     st.just(b'--b\r\nContent-Disposition: form-data; name="client_id"; filename="a"\r\n\r\nx\r\n'
+                             b"--b--\r\n"))
+
+
 def _form(fields: dict[str, str]) -> dict[str, Any]:
     return {"content": urlencode({name: _wire(value) for name, value in fields.items()}).encode(),
             "headers": {"content-type": "application/x-www-form-urlencoded"}}
@@ -117,6 +124,9 @@ def _other_requests(portal: FuzzPortal) -> dict[str, st.SearchStrategy[dict[str,
         "POST /oauth/token": st.fixed_dictionaries({"grant_type": st.one_of(grant, TEXT)}, optional={
             "device_code": TEXT, "client_id": TEXT, "refresh_token": TEXT}).map(lambda form: {
                 "method": "POST", "url": "/oauth/token", **_form(form)}),
+        **{f"POST {path} (raw body)": st.tuples(FORM_TYPE, RAW_FORM).map(lambda pair, path=path: {
+            "method": "POST", "url": path, "content": pair[1], "headers": {"content-type": pair[0]}})
+           for path in ("/oauth/token", "/oauth/device_authorization")},
         "GET /device": TEXT.map(lambda code: {"method": "GET",
                                               "url": "/device?" + urlencode({"user_code": _wire(code)})}),
         "GET /pki/crl/{issuer}.crl": TEXT.map(lambda issuer: {"method": "GET",
