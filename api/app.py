@@ -26,7 +26,7 @@ from api.notices.broker import NoticeBroker
 from api.openapi import routes as openapi_routes
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import create_engine, create_session_factory, dispose_engine
-from api.platform.errors import routing_problem
+from api.platform.errors import internal_problem, routing_problem
 from api.platform.logs import configure_logging, request_id_var
 from api.platform.settings import Settings
 from api.schema import PortalSchema, build_schema
@@ -143,7 +143,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: routing_problem, 405: routing_problem},
+        exception_handlers={404: routing_problem, 405: routing_problem, Exception: internal_problem},
     )
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings

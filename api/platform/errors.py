@@ -171,3 +171,9 @@ async def routing_problem(_: Request, error: Exception) -> Response:
         response.headers.update(error.headers or {})  # Allow
         return response
     return problem_response(PortalError(ErrorCode.NOT_FOUND, "Nothing is at this path."))
+
+
+async def internal_problem(_: Request, __: Exception) -> Response:
+    """An unexpected exception (a bug): a problem with code INTERNAL and nothing of the exception, which the
+    server logs with the request id."""
+    return problem_response(PortalError(ErrorCode.INTERNAL, "Unexpected error."))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+from starlette.routing import Route
 
 from api.app import create_app
 from api.platform.db import dispose_engine
@@ -41,3 +42,18 @@ async def test_the_router_answers_problems_for_unknown_paths_and_methods(portal:
     wrong = await portal.client.delete("/payments/v1/orders")
     assert (wrong.status_code, wrong.headers["content-type"]) == (405, "application/problem+json")
     assert (wrong.json()["code"], wrong.headers["allow"]) == ("METHOD_NOT_ALLOWED", "POST")
+
+
+async def test_an_unexpected_exception_is_a_problem_without_its_details() -> None:
+    async def broken(_: object) -> None:
+        raise RuntimeError("secret detail 123456789012")
+
+    app = create_app(make_settings(), owns_process=False)
+    app.router.routes.append(Route("/broken", broken))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                 base_url="http://t") as client:
+        response = await client.get("/broken")
+    await dispose_engine(app.state.engine)
+    assert (response.status_code, response.headers["content-type"]) == (500, "application/problem+json")
+    assert response.json() == {"type": "https://mynaportal.example/problems/internal", "title": "Internal",
+                               "status": 500, "detail": "Unexpected error.", "code": "INTERNAL"}

@@ -182,6 +182,11 @@ def _error_format(response: Any) -> str | None:
     if response.status_code < 400:
         return None
     path = response.request.url.path
+    if not path.startswith("/corporate/4/"):
+        try:
+            response.json()
+        except ValueError:
+            return f"{response.status_code} is not JSON: {response.headers.get('content-type')} {response.text[:100]}"
     if path.startswith("/oauth/"):
         return None if isinstance(response.json().get("error"), str) else f"not an OAuth error: {response.text[:200]}"
     if path.startswith("/corporate/4/"):
