@@ -5,9 +5,11 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-# Only the card tests need Debian packages: pcscd + vpcd run the virtual card on the real PC/SC stack, swig and
+# Only tests need Debian packages: pcscd + vpcd run the virtual card on the real PC/SC stack, swig and
 # libpcsclite-dev build pyscard (the `bridge` extra), pcsc-tools gives pcsc_scan for debugging. The server needs none.
 CARD_PACKAGES := pcscd vsmartcard-vpcd swig libpcsclite-dev pcsc-tools
+# SoftHSM2: the PKCS#11 token the key-source tests (tests/softhsm.py) keep their keys in.
+TEST_PACKAGES := $(CARD_PACKAGES) softhsm2
 
 .PHONY: run test lint bench card-packages clean
 
@@ -16,7 +18,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 card-packages:
-	@bash scripts/install-system-packages.sh $(CARD_PACKAGES)
+	@bash scripts/install-system-packages.sh $(TEST_PACKAGES)
 
 # Reinstall only when the project's dependencies change. The server's install leaves out the card readers'
 # libraries (the `bridge` extra); the tests take them.
@@ -61,6 +63,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python tests/benchmarks/bench_graphql_viewer.py
 	$(BIN)/python tests/benchmarks/bench_card.py
+	$(BIN)/python tests/benchmarks/bench_keys.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -24,10 +24,12 @@ from api.identity.session_cache import SessionCache
 from api.migrate import MIGRATIONS
 from api.notices.broker import NoticeBroker
 from api.openapi import routes as openapi_routes
-from api.people.individual_number import IndividualNumberCipher
+from api.people.individual_number import cipher_for
 from api.platform.db import create_engine, create_session_factory, dispose_engine
 from api.platform.errors import internal_problem, routing_problem
-from api.platform.logs import configure_logging, request_id_var
+from api.platform.limits import BodyLimitMiddleware, BodyLimits
+from api.platform.logs import configure_logging, install_redaction, request_id_var
+from api.platform.pagination import use_cursor_secret
 from api.platform.settings import Settings
 from api.schema import PortalSchema, build_schema
 from api.schema.view import PortalGraphQL
@@ -91,9 +93,13 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     settings = settings or Settings.from_env()
     if owns_process:
         configure_logging(settings.log_level)
+    install_redaction()  # whoever handles the records (a host process's handlers too) gets them redacted
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
-    cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
+    cipher = cipher_for(settings)
+    # Every worker signs cursors alike (api.platform.pagination), with a key made by the lookup key's newest
+    # generation (inside the HSM when keys live there).
+    use_cursor_secret(cipher.keys.mac(cipher.lookup_generation, b"mynaportal pagination cursor key"))
     identity = ProcessIdentityService(settings, session_factory)
     # Subscriptions' new-notice feed; its LISTEN connection (PostgreSQL) opens with the first subscriber.
     notice_broker = NoticeBroker(engine)
@@ -145,6 +151,9 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         lifespan=lifespan,
         exception_handlers={404: routing_problem, 405: routing_problem, Exception: internal_problem},
     )
+    # Inside the request id (a refusal is logged with its id), outside every route (no handler reads past it).
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(
+        graphql=settings.max_body_graphql, rest=settings.max_body_rest, webhooks=settings.max_body_webhooks))
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings
     app.state.engine = engine

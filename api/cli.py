@@ -12,6 +12,7 @@ from typing import Any
 
 from api.identity import commands as identity_commands
 from api.notices import cli as notices_cli
+from api.people import commands as people_commands
 from api.platform.settings import Settings, settings_for_command
 from corporate import cli as corporate_cli
 from payments import cli as payments_cli
@@ -22,7 +23,7 @@ DESCRIPTION = "Mynaportal backend: serve the API, migrate the database, load dem
 # their work inside the commands, so `--help` stays fast).
 COMMAND_GROUPS: tuple[Callable[[Any], None], ...] = (
     identity_commands.register, corporate_cli.register, payments_cli.register, notices_cli.register,
-    push_cli.register,
+    push_cli.register, people_commands.register,
 )
 
 
@@ -39,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         log_config=None,  # our JSON, redacting handler
         proxy_headers=False,
         access_log=False,  # api.access logs each request once, with its id and duration
+        ws_max_size=settings.max_body_graphql,  # what api.platform.limits allows a message, refused sooner
     )
 
 
@@ -51,13 +53,13 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 async def _demo_seed(settings: Settings) -> bool:
     from api.demo import seed_demo
-    from api.people.individual_number import IndividualNumberCipher
+    from api.people.individual_number import cipher_for
     from api.platform.db import create_engine, create_session_factory
 
     engine = create_engine(settings.database_url)
     try:
         async with create_session_factory(engine)() as session, session.begin():
-            seed = await seed_demo(session, IndividualNumberCipher(settings.data_key, settings.lookup_key))
+            seed = await seed_demo(session, cipher_for(settings))
     finally:
         await engine.dispose()
     return seed.created
@@ -181,6 +183,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from api.platform.logs import install_redaction
+
+    install_redaction()  # every command's records, whichever handler writes them
     args = parser().parse_args(argv)
     args.func(args)
 

@@ -3,7 +3,7 @@
 from api.agencies.models import Agency, AgencyCredential, AgencyKind, AgencyPersonCode
 from api.identity.login_models import DeviceAuthorization, LoginChallenge, RateLimitCounter, RefreshToken
 from api.identity.models import SessionToken
-from api.identity.pki_models import Card, IssuedCertificate, PhoneCredential
+from api.identity.pki_models import Card, CardLossReport, IssuedCertificate, PhoneCredential
 from api.notices.models import (
     DeliveryService,
     DeliveryServiceLink,
@@ -49,6 +49,7 @@ __all__ = [
     "CallbackEndpoint",
     "CallbackMessage",
     "Card",
+    "CardLossReport",
     "Corporation",
     "DeliveryService",
     "DeliveryServiceLink",

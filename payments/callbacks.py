@@ -14,6 +14,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,9 +76,12 @@ class DeliveryRun:
 
 
 async def deliver_due(
-    session_factory: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, callback_key: str, *,
-    now: datetime, allow_private: bool, limit: int = 100,
+    session_factory: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, callback_key: str | Sequence[str],
+    *, now: datetime, allow_private: bool, limit: int = 100,
 ) -> DeliveryRun:
+    """``callback_key``: the master key, or during its rotation the new and the previous one (each message then
+    carries both agencies' signatures, so an agency may switch secrets at any time in the grace period)."""
+    master_keys = [callback_key] if isinstance(callback_key, str) else list(callback_key)
     run = DeliveryRun()
     async with session_factory() as session, session.begin():
         due = (select(CallbackMessage.id)
@@ -113,7 +117,7 @@ async def deliver_due(
         elif refused is not None:
             outcome, retry = f"refused: {refused}", False
         else:
-            headers = {**sign_headers(agency_secret(callback_key, agency_id), str(message_id), body,
+            headers = {**sign_headers([agency_secret(key, agency_id) for key in master_keys], str(message_id), body,
                                       timestamp=int(now.timestamp())), "content-type": "application/json"}
             try:
                 response = await client.post(url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)

@@ -86,7 +86,7 @@ async def _round(settings: Any, session_factory: Any) -> dict[str, Any]:
         expired = await orders.expire_orders(session, today=business_day(now), now=now)
         purged = await idempotency.purge_expired(session, now=now)
     async with httpx.AsyncClient() as client:
-        delivered = await callbacks.deliver_due(session_factory, client, settings.payment_callback_key, now=now,
+        delivered = await callbacks.deliver_due(session_factory, client, settings.payment_callback_keys, now=now,
                                                 allow_private=not settings.production)
     return {"recovery": recovered.__dict__, "refunds_finished": refunded, "orders_expired": len(expired),
             "keys_purged": purged, "callbacks": delivered.__dict__}
@@ -118,7 +118,7 @@ def cmd_deliver(_: argparse.Namespace) -> None:
 
     async def work(session_factory: Any) -> dict[str, int]:
         async with httpx.AsyncClient() as client:
-            return (await deliver_due(session_factory, client, settings.payment_callback_key, now=utcnow(),
+            return (await deliver_due(session_factory, client, settings.payment_callback_keys, now=utcnow(),
                                       allow_private=not settings.production)).__dict__
 
     print(json.dumps(asyncio.run(_with_db(settings, work))))

@@ -95,8 +95,8 @@ class PaymentOrder(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"))
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agencies.id"))
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     purpose: Mapped[str] = mapped_column(String(200))
     due_date: Mapped[date] = mapped_column(Date)
@@ -126,11 +126,11 @@ class Payment(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_orders.id"), index=True)
-    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"))  # on whose behalf
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("payment_orders.id"), index=True)
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agencies.id"))
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id"))  # on whose behalf
     # Who pressed "pay": the person, a parent or a proxy (in their own name); NULL for a bank receipt.
-    actor_person_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("persons.id"))
+    actor_person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("persons.id"))
     acting_basis: Mapped[str] = mapped_column(String(10))  # self, parent, grant, bank
     method: Mapped[PaymentMethod] = mapped_column(_enum(PaymentMethod))
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -141,9 +141,9 @@ class Payment(Base):
     gateway_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
     next_url: Mapped[str | None] = mapped_column(String(500))
     # Set while the attempt is unfinished: at most one payment in progress per order.
-    active_order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payment_orders.id"), unique=True)
+    active_order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("payment_orders.id"), unique=True)
     # Set on success when the payment settles the order: an order is paid at most once.
-    paid_order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payment_orders.id"), unique=True)
+    paid_order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("payment_orders.id"), unique=True)
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     card_brand: Mapped[str | None] = mapped_column(String(20))
     card_last4: Mapped[str | None] = mapped_column(String(4))
@@ -160,7 +160,7 @@ class PaymentEvent(Base):
     __table_args__ = (UniqueConstraint("payment_id", "state"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"))
+    payment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("payments.id", ondelete="CASCADE"))
     state: Mapped[PaymentState] = mapped_column(_enum(PaymentState))
     source: Mapped[str] = mapped_column(String(20))  # api, gateway, recovery, bank, expiry
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -171,8 +171,8 @@ class Refund(Base):
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"), index=True)
-    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
+    payment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("payments.id"), index=True)
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agencies.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[RefundState] = mapped_column(_enum(RefundState), default=RefundState.SUBMITTED)
     gateway_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -201,7 +201,7 @@ class LedgerJournal(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     event_key: Mapped[str] = mapped_column(String(120), unique=True)
     kind: Mapped[str] = mapped_column(String(20))  # payment, refund, settlement, fee, unapplied
-    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"))
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agencies.id"))
     booked_on: Mapped[date] = mapped_column(Date)  # the Japanese business day
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -215,7 +215,7 @@ class LedgerEntry(Base):
     __table_args__ = (CheckConstraint("amount <> 0", name="amount_nonzero"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    journal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_journals.id"), index=True)
+    journal_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("ledger_journals.id"), index=True)
     account: Mapped[str] = mapped_column(String(40))
     amount: Mapped[int] = mapped_column(BigInteger)
     # The gateway's (or bank's) reference of the movement: what reconciliation matches on.
@@ -227,7 +227,7 @@ class CallbackEndpoint(Base):
 
     __tablename__ = "payment_callback_endpoints"
 
-    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), primary_key=True)
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agencies.id", ondelete="CASCADE"), primary_key=True)
     url: Mapped[str] = mapped_column(String(500))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -239,9 +239,9 @@ class CallbackMessage(Base):
     __table_args__ = (Index("ix_payment_callbacks_due", "state", "next_attempt_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)  # the webhook-id
-    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id"), index=True)
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agencies.id"), index=True)
     event_type: Mapped[str] = mapped_column(String(50))
-    payment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id"))
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("payments.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     state: Mapped[CallbackState] = mapped_column(_enum(CallbackState), default=CallbackState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -255,7 +255,7 @@ class CallbackAttempt(Base):
     __tablename__ = "payment_callback_attempts"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    callback_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_callbacks.id", ondelete="CASCADE"),
+    callback_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("payment_callbacks.id", ondelete="CASCADE"),
                                                    index=True)
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_code: Mapped[int | None] = mapped_column(Integer)
@@ -277,5 +277,5 @@ class BankReceipt(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     paid_on: Mapped[date] = mapped_column(Date)
     outcome: Mapped[BankReceiptOutcome] = mapped_column(_enum(BankReceiptOutcome))
-    payment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id"))
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("payments.id"))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import Uuid, and_, column, exists, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,8 @@ from payments.models import OrderState, Payment, PaymentOrder
 from payments.money import yen
 
 MAX_PAYABLE_DAYS = 366 * 2
+# The notices table by name: payments and notices are neighbours that do not import each other.
+_NOTICES = table("notices", column("id", Uuid), column("agency_id", Uuid))
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ async def create_order(
     person_id = await person_for_code(session, agency_id, new.person_code)
     if person_id is None:
         raise PortalError("NOT_FOUND", "No person has this code at your agency.")
+    if new.notice_id is not None and await session.scalar(select(_NOTICES.c.id).where(
+            _NOTICES.c.id == new.notice_id, _NOTICES.c.agency_id == agency_id)) is None:
+        # Another agency's notice gets the answer of a missing one: the refusal reveals nothing.
+        raise PortalError("NOT_FOUND", "No notice of your agency has this id.")
     taken = await session.scalar(select(PaymentOrder.id).where(PaymentOrder.agency_id == agency_id,
                                                                PaymentOrder.agency_reference == new.agency_reference))
     if taken is not None:

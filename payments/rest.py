@@ -31,7 +31,7 @@ from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.pagination import PageRequest
 from api.platform.settings import Settings
-from api.platform.text import check_text
+from api.platform.text import check_date, check_params, json_object
 from api.platform.webhooks import WebhookVerificationError, verify_webhook
 from payments import actions, orders, reads, reconciliation, service
 from payments.gateways.base import GatewaySession
@@ -39,7 +39,6 @@ from payments.models import PaymentState
 from payments.views import order_json, refund_json
 
 logger = logging.getLogger("payments.rest")
-FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
 def payment_routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> list[BaseRoute]:
@@ -63,13 +62,7 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
         return key
 
     async def json_body(request: Request) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.body())
-        except (ValueError, RecursionError) as error:  # RecursionError: nesting deeper than the parser goes
-            raise PortalError(ErrorCode.BAD_USER_INPUT, "The body is not JSON.") from error
-        if not isinstance(body, dict):
-            raise PortalError(ErrorCode.BAD_USER_INPUT, "The body must be a JSON object.")
-        return body
+        return json_object(await request.body())  # every text and integer of it checked (api.platform.text)
 
     def path_id(request: Request, name: str) -> uuid.UUID:
         try:
@@ -85,24 +78,7 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
         except ValueError as error:
             raise PortalError(ErrorCode.BAD_USER_INPUT, f"{name} must be a date (YYYY-MM-DD).",
                               extensions={"field": name}) from error
-        if not FIRST_DAY <= day <= LAST_DAY:  # 9999-12-31 + 1 day overflows a query's bound
-            raise PortalError(ErrorCode.BAD_USER_INPUT, f"{name} must be between {FIRST_DAY} and {LAST_DAY}.",
-                              extensions={"field": name})
-        return day
-
-    def body_date(raw: Any, name: str) -> date:
-        if isinstance(raw, str):
-            parsed = day_param(raw, name)
-            if parsed is not None:
-                return parsed
-        raise PortalError(ErrorCode.BAD_USER_INPUT, f"{name} must be a date (YYYY-MM-DD).",
-                          extensions={"field": name})
-
-    def body_uuid(raw: Any, name: str) -> uuid.UUID:
-        try:
-            return uuid.UUID(check_text(raw, name, 64))
-        except ValueError as error:
-            raise PortalError(ErrorCode.BAD_USER_INPUT, f"{name} must be an id.", extensions={"field": name}) from error
+        return check_date(day, name)
 
     async def notification(request: Request) -> Response:
         body = await request.body()
@@ -116,7 +92,7 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
                               "The notification's signature does not verify.") from error
         try:
             remote = GatewaySession.from_json(json.loads(body)["data"])
-        except (ValueError, KeyError, TypeError, RecursionError) as error:
+        except (ValueError, KeyError, TypeError, RecursionError) as error:  # RecursionError: nested too deep
             raise PortalError(ErrorCode.BAD_USER_INPUT, "The notification is not a gateway session.") from error
         await actions.apply_notification(session_factory, remote)
         return Response(status_code=204)
@@ -130,16 +106,19 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
         principal = await agency(request, PAYMENTS_ORDERS)
         key = idempotency_key(request)
         body = await json_body(request)
-        for name in ("person_code", "amount", "purpose", "due_date", "reference"):
-            if name not in body:
-                raise PortalError(ErrorCode.BAD_USER_INPUT, f"{name} is required.", extensions={"field": name})
-        new = orders.NewOrder(
-            person_code=check_text(body["person_code"], "person_code", 64), amount=body["amount"],
-            purpose=check_text(body["purpose"], "purpose", 200),
-            due_date=body_date(body["due_date"], "due_date"),
-            agency_reference=check_text(body["reference"], "reference", 64),
-            payable_until=body_date(body["payable_until"], "payable_until") if body.get("payable_until") else None,
-            notice_id=body_uuid(body["notice_id"], "notice_id") if body.get("notice_id") else None)
+        try:
+            new = orders.NewOrder(
+                person_code=str(body["person_code"]), amount=body["amount"], purpose=str(body["purpose"]),
+                due_date=check_date(date.fromisoformat(body["due_date"]), "due_date"),
+                agency_reference=str(body["reference"]),
+                payable_until=check_date(date.fromisoformat(body["payable_until"]), "payable_until")
+                if body.get("payable_until") else None,
+                notice_id=uuid.UUID(body["notice_id"]) if body.get("notice_id") else None)
+        except KeyError as error:
+            raise PortalError(ErrorCode.BAD_USER_INPUT, f"{error.args[0]} is required.",
+                              extensions={"field": error.args[0]}) from error
+        except (ValueError, TypeError, AttributeError) as error:  # AttributeError: uuid.UUID of a non-string
+            raise PortalError(ErrorCode.BAD_USER_INPUT, "A date or id is malformed.") from error
         order, created = await actions.create_order(session_factory, principal.agency_id, new, idempotency_key=key)
         return JSONResponse(order_json(order, person_code=new.person_code), status_code=201 if created else 200)
 
@@ -158,6 +137,7 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
     async def list_payments(request: Request) -> Response:
         principal = await agency(request, PAYMENTS_REPORTS)
         params = request.query_params
+        check_params(params)
         raw_first = params.get("first")
         try:
             first = int(raw_first) if raw_first is not None else None
@@ -168,8 +148,7 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
         return JSONResponse(await reads.agency_payments_view(
             session_factory, principal.agency_id, PageRequest.parse(first, params.get("after")), state=state,
             from_day=day_param(params.get("from_date"), "from_date"),
-            to_day=day_param(params.get("to_date"), "to_date"),
-            reference=check_text(params["reference"], "reference", 64) if "reference" in params else None))
+            to_day=day_param(params.get("to_date"), "to_date"), reference=params.get("reference")))
 
     async def get_payment(request: Request) -> Response:
         principal = await agency(request, PAYMENTS_REPORTS)
@@ -197,9 +176,9 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
     async def callback_endpoint(request: Request) -> Response:
         principal = await agency(request, PAYMENTS_REPORTS)
         body = await json_body(request)
-        url = check_text(body.get("url"), "url", 2000)
-        secret = await actions.set_callback_endpoint(settings, session_factory, principal.agency_id, url)
-        return JSONResponse({"url": url, "secret": secret})
+        secret = await actions.set_callback_endpoint(settings, session_factory, principal.agency_id,
+                                                     str(body.get("url", "")))
+        return JSONResponse({"url": body["url"], "secret": secret})
 
     return [Mount("/payments", routes=[
         Route("/gateway/notifications", answering_problems(notification), methods=["POST"]),

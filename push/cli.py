@@ -1,4 +1,4 @@
-"""`mynaportal dev-push-service` and `mynaportal vapid-rotate` (imports stay inside the commands)."""
+"""`mynaportal dev-push-service`, `vapid-rotate` and `vapid-retire` (imports stay inside the commands)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,29 @@ def cmd_vapid_rotate(_: argparse.Namespace) -> None:
           "new subscriptions use it; existing ones keep their key until the app re-subscribes")
 
 
+async def _retire_vapid_key(generation: int) -> None:
+    from api.platform.db import create_engine, create_session_factory
+    from api.platform.settings import settings_for_command
+    from push.vapid import retire_key
+
+    engine = create_engine(settings_for_command().database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            await retire_key(session, generation)
+    finally:
+        await engine.dispose()
+
+
+def cmd_vapid_retire(args: argparse.Namespace) -> None:
+    from api.platform.errors import PortalError
+
+    try:
+        asyncio.run(_retire_vapid_key(args.generation))
+    except PortalError as error:
+        sys.exit(f"mynaportal: {error.message}")
+    print(f"VAPID generation {args.generation} deleted")
+
+
 def register(commands: Any) -> None:
     dev = commands.add_parser("dev-push-service", help="run the local Web Push service (development, tests)",
                               description="An RFC 8030 push service on loopback with TLS: verifies VAPID, "
@@ -58,3 +81,9 @@ def register(commands: Any) -> None:
     rotate = commands.add_parser("vapid-rotate", help="add a new VAPID key generation",
                                  description="New subscriptions use the new key; old ones keep theirs.")
     rotate.set_defaults(func=cmd_vapid_rotate)
+
+    retire = commands.add_parser("vapid-retire", help="delete an old VAPID key generation no subscription uses",
+                                 description="Refused for the newest generation and while any push subscription "
+                                             "still uses it (the device must subscribe again first).")
+    retire.add_argument("generation", type=int)
+    retire.set_defaults(func=cmd_vapid_retire)

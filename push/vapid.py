@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from push.models import VapidKey
+from api.platform.errors import ErrorCode, PortalError
+from push.models import PushSubscription, VapidKey
 from push.secrets import SecretBox
 
 TOKEN_LIFETIME = 12 * 3600  # RFC 8292: at most 24 h
@@ -34,8 +36,8 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def vapid_box(data_key: bytes) -> SecretBox:
-    return SecretBox.derive(data_key, "vapid-private-key")
+def vapid_box(data_key: bytes, previous: Sequence[bytes] = ()) -> SecretBox:
+    return SecretBox.derive(data_key, "vapid-private-key", previous)
 
 
 def _new_key_row(box: SecretBox, generation: int) -> dict[str, object]:
@@ -71,6 +73,23 @@ async def rotate_key(session: AsyncSession, box: SecretBox) -> VapidKey:
     session.add(VapidKey(**row))
     await session.flush()
     return await session.get_one(VapidKey, row["generation"])
+
+
+async def retire_key(session: AsyncSession, generation: int) -> None:
+    """Delete an old generation's key pair; refused for the newest (it signs new subscriptions) and while any
+    subscription still uses it (its push service checks that key: the device must subscribe again first)."""
+    newest = await session.scalar(select(func.max(VapidKey.generation)))
+    if await session.get(VapidKey, generation) is None:
+        raise PortalError(ErrorCode.KEY_GENERATION_UNKNOWN, f"no VAPID key of generation {generation}")
+    if generation == newest:
+        raise PortalError(ErrorCode.KEY_GENERATION_IN_USE, f"VAPID generation {generation} is the newest")
+    using = await session.scalar(select(func.count()).select_from(PushSubscription)
+                                 .where(PushSubscription.vapid_generation == generation)) or 0
+    if using:
+        raise PortalError(ErrorCode.KEY_GENERATION_IN_USE,
+                          f"{using} push subscriptions still use VAPID generation {generation}",
+                          extensions={"subscriptions": using})
+    await session.execute(delete(VapidKey).where(VapidKey.generation == generation))
 
 
 async def key_for_public(session: AsyncSession, public_key: str) -> VapidKey | None:

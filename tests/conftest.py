@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,10 +24,14 @@ from sqlalchemy.pool import NullPool
 from api.migrate import migrate
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import Base, create_engine, create_session_factory, dispose_engine
+from api.platform.logs import install_redaction
 from api.platform.settings import PROJECT_ROOT, Settings
+from tests.log_guard import LogGuard
 
 POSTGRES_URL = os.environ.get("MYNAPORTAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The SoftHSM2 token fixtures (softhsm, hsm_source) of the PKCS#11 key source's tests.
+pytest_plugins = ["tests.softhsm"]
 TEST_DATA_KEY = bytes(range(32))
 TEST_LOOKUP_KEY = bytes(range(32, 64))
 
@@ -129,3 +134,29 @@ async def session(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncI
 @pytest.fixture
 def repo_root() -> Path:
     return PROJECT_ROOT
+
+
+LOG_GUARD = LogGuard()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_individual_number_in_any_log() -> Iterator[LogGuard]:
+    """Every log record of the whole suite (INFO and up; SQL echo aside) is searched for the demo people's
+    individual numbers in any common spelling; a leak fails the session at its end, naming test and logger.
+    Tests that run processes pass their output to ``LOG_GUARD.check``."""
+    install_redaction()  # as every process of the portal does (the app, each command)
+    root, sql = logging.getLogger(), logging.getLogger("sqlalchemy")
+    levels = root.level, sql.level
+    root.setLevel(min(root.getEffectiveLevel(), logging.INFO))
+    sql.setLevel(sql.level or logging.WARNING)  # statements are not logs a client's input reaches
+    root.addHandler(LOG_GUARD)
+    yield LOG_GUARD
+    root.removeHandler(LOG_GUARD)
+    root.setLevel(levels[0])
+    sql.setLevel(levels[1])
+    if LOG_GUARD.leaks:
+        pytest.fail(f"individual numbers reached the logs:\n{LOG_GUARD.report()}", pytrace=False)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    LOG_GUARD.current = item.nodeid

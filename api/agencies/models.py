@@ -29,7 +29,7 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[AgencyKind] = mapped_column(Enum(AgencyKind, native_enum=False, create_constraint=True,
                                                   length=20, values_callable=lambda e: [m.value for m in e]))
-    municipality_code: Mapped[str | None] = mapped_column(ForeignKey("municipalities.code"))
+    municipality_code: Mapped[str | None] = mapped_column(String(6), ForeignKey("municipalities.code"))
 
 
 class AgencyPersonCode(Base):
@@ -38,9 +38,9 @@ class AgencyPersonCode(Base):
     __tablename__ = "agency_person_codes"
     __table_args__ = (UniqueConstraint("agency_id", "code"),)
 
-    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"),
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agencies.id", ondelete="CASCADE"),
                                                  primary_key=True)
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"),
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"),
                                                  primary_key=True, index=True)
     code: Mapped[str] = mapped_column(String(32))
 
@@ -51,7 +51,7 @@ class AgencyCredential(Base):
     __tablename__ = "agency_credentials"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
     key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     label: Mapped[str] = mapped_column(String(100))
     scopes: Mapped[str] = mapped_column(String(500))

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.identity.pki_models import Card, CertificateProfile, IssuedCertificate, PhoneCredential
 from api.identity.sandbox_ca import SandboxCA
+from api.identity.sessions import end_certificate_sessions
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Person, Sex
 from api.platform.errors import PortalError
@@ -138,7 +139,8 @@ async def issue_virtual_card(
         auth_ca_certificate=ca.authorities["card-auth"].cert,
         sign_key=keys["sign"], sign_certificate=certificates["sign"],
         sign_ca_certificate=ca.authorities["card-sign"].cert,
-        individual_number=cipher.decrypt(person.individual_number_ciphertext), name=person.name,
+        individual_number=cipher.decrypt(person.individual_number_ciphertext, person.number_key_generation),
+        name=person.name,
         address=person.address, birth_date=person.birth_date, sex=sex, expiry_year=expiry_year,
         security_code=f"{secrets.randbelow(10_000):04d}",
     )
@@ -147,7 +149,8 @@ async def issue_virtual_card(
 async def revoke_card(session: AsyncSession, person_id: uuid.UUID, *, now: dt.datetime,
                       reason: str = "keyCompromise") -> int:
     """The person reports their card lost: the card, its certificates and its phone credentials are
-    revoked. Returns the number of certificates newly revoked (0 when there was nothing to revoke)."""
+    revoked, and every session that came from them ends in this transaction. Returns the number of
+    certificates newly revoked (0 when there was nothing to revoke)."""
     cards = list(await session.scalars(
         update(Card).where(Card.person_id == person_id, Card.revoked_at.is_(None))
         .values(revoked_at=now).returning(Card.id)))
@@ -155,10 +158,11 @@ async def revoke_card(session: AsyncSession, person_id: uuid.UUID, *, now: dt.da
         return 0
     await session.execute(update(PhoneCredential).where(PhoneCredential.card_id.in_(cards),
                                                         PhoneCredential.revoked_at.is_(None)).values(revoked_at=now))
-    revoked = await session.scalars(
+    revoked = list(await session.scalars(
         update(IssuedCertificate).where(IssuedCertificate.card_id.in_(cards), IssuedCertificate.revoked_at.is_(None))
-        .values(revoked_at=now, revocation_reason=reason).returning(IssuedCertificate.id))
-    return len(list(revoked))
+        .values(revoked_at=now, revocation_reason=reason).returning(IssuedCertificate.id)))
+    await end_certificate_sessions(session, revoked, now)
+    return len(revoked)
 
 
 @dataclass(frozen=True)
@@ -185,15 +189,17 @@ def load_csr(der: bytes) -> x509.CertificateSigningRequest:
 async def issue_phone_credential(
     session: AsyncSession, ca: SandboxCA, card: Card, csr: x509.CertificateSigningRequest, *, now: dt.datetime
 ) -> PhoneCertificates:
-    """Issue the phone's two certificates, revoking the previous phone's (one phone at a time)."""
+    """Issue the phone's two certificates, revoking the previous phone's (one phone at a time) and ending the
+    sessions that came from them."""
     previous = list(await session.scalars(
         update(PhoneCredential).where(PhoneCredential.person_id == card.person_id, PhoneCredential.revoked_at.is_(None))
         .values(revoked_at=now).returning(PhoneCredential.id)))
     if previous:
-        await session.execute(
+        superseded = await session.scalars(
             update(IssuedCertificate).where(IssuedCertificate.phone_credential_id.in_(previous),
                                             IssuedCertificate.revoked_at.is_(None))
-            .values(revoked_at=now, revocation_reason="superseded"))
+            .values(revoked_at=now, revocation_reason="superseded").returning(IssuedCertificate.id))
+        await end_certificate_sessions(session, list(superseded), now)
     credential = PhoneCredential(person_id=card.person_id, card_id=card.id, issued_at=now)
     session.add(credential)
     await session.flush()  # the partial unique index refuses a concurrent second phone here

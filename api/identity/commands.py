@@ -1,4 +1,5 @@
-"""`mynaportal sandbox ...`: issue cards from the sandbox JPKI CA, revoke them (a lost card).
+"""`mynaportal sandbox ...`: issue cards from the sandbox JPKI CA, revoke them (a lost card); `mynaportal operator
+report-lost`: the lost-card hotline's report for a caller who can no longer sign in (production too).
 
 A card is issued as a bundle of PEM keys, certificates and card facts; the card bridge makes the virtual card
 file from it (`myna-bridge virtual-card load`), so the card-file format stays in nfc_bridge."""
@@ -9,6 +10,7 @@ import argparse
 import asyncio
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 DEFAULT_CARDS_DIR = Path("var/cards")
@@ -34,6 +36,29 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                                 description="Revoke the person's card, its certificates and phone credentials.")
     revoke.add_argument("--person", required=True, help="the person's id or email")
     revoke.set_defaults(func=cmd_revoke_card)
+
+    operator = commands.add_parser("operator", help="the lost-card hotline's actions on a person's record",
+                                   description="For a caller who has lost the card (and phone) and cannot sign in.")
+    operator_actions = operator.add_subparsers(dest="operator_command", required=True, metavar="ACTION")
+    report = operator_actions.add_parser(
+        "report-lost", help="revoke a caller's card after checking their identity",
+        description="Check the caller's name and birth date against the person's record, then revoke the card, "
+                    "its phone credentials and every session from them. The report and the person's access "
+                    "record name the operator.")
+    report.add_argument("--person", required=True, help="the person's id or email")
+    report.add_argument("--name", required=True, help="the name the caller gave")
+    report.add_argument("--birth-date", required=True, type=_date, help="the birth date the caller gave, YYYY-MM-DD")
+    report.add_argument("--operator", required=True, help="the operator's name or staff id")
+    report.add_argument("--verified-by", required=True,
+                        help="how the caller was verified, e.g. 'call back to the registered number'")
+    report.set_defaults(func=cmd_operator_report_lost)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from error
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -68,13 +93,13 @@ async def _issue(args: argparse.Namespace) -> list[tuple[str, Path]]:
     from api.identity.cards import issue_virtual_card
     from api.identity.pki_models import Card
     from api.identity.sandbox_ca import SandboxCA
-    from api.people.individual_number import IndividualNumberCipher
+    from api.people.individual_number import cipher_for
     from api.people.models import Person
     from api.platform.db import create_engine, create_session_factory
 
     settings = _settings()
     ca = SandboxCA.load_or_create(settings.sandbox_ca_dir, settings.public_url)
-    cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
+    cipher = cipher_for(settings)
     engine = create_engine(settings.database_url)
     written = []
     try:
@@ -123,3 +148,28 @@ async def _revoke(person: str) -> int:
 def cmd_revoke_card(args: argparse.Namespace) -> None:
     count = asyncio.run(_revoke(args.person))
     print(f"revoked {count} certificates" if count else "no active card to revoke")
+
+
+async def _operator_report(args: argparse.Namespace) -> tuple[str, int]:
+    from api.identity.loss_reports import report_lost_by_operator
+    from api.platform.db import create_engine, create_session_factory, utcnow
+    from api.platform.errors import PortalError
+    from api.platform.settings import settings_for_command
+
+    engine = create_engine(settings_for_command().database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            report = await report_lost_by_operator(session, args.person, operator=args.operator, name=args.name,
+                                                   birth_date=args.birth_date, verified_by=args.verified_by,
+                                                   now=utcnow())
+    except PortalError as refused:
+        sys.exit(f"mynaportal: {refused.message} Nothing was revoked.")
+    finally:
+        await engine.dispose()
+    return args.person, report.certificates_revoked
+
+
+def cmd_operator_report_lost(args: argparse.Namespace) -> None:
+    person, count = asyncio.run(_operator_report(args))
+    print(f"{person}: revoked {count} certificates and ended their sessions" if count
+          else f"{person}: no active card to revoke (the report is recorded)")

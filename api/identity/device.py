@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus
+from api.identity.models import SessionToken
 from api.platform.errors import PortalError
 from api.platform.scopes import TV_SCOPES
 
@@ -46,6 +47,7 @@ class ApprovedDevice:
     person_id: uuid.UUID
     client_id: str
     scopes: frozenset[str]
+    certificate_id: uuid.UUID | None  # the approving session's, which the TV's session inherits
 
 
 def _hash(device_code: str) -> bytes:
@@ -81,15 +83,17 @@ async def start_device_authorization(session: AsyncSession, client_id: str, scop
 
 
 async def decide(session: AsyncSession, user_code: str, person_id: uuid.UUID, *, approve: bool,
-                 now: dt.datetime) -> DeviceAuthorization:
-    """The signed-in person approves or denies the TV showing ``user_code`` (once)."""
+                 now: dt.datetime, session_token_id: uuid.UUID | None = None) -> DeviceAuthorization:
+    """The signed-in person approves or denies the TV showing ``user_code`` (once), from the session
+    ``session_token_id``, whose certificate the grant records."""
     code = normalise_user_code(user_code)
+    certificate = select(SessionToken.certificate_id).where(SessionToken.id == session_token_id).scalar_subquery()
     decided = await session.scalar(
         update(DeviceAuthorization)
         .where(DeviceAuthorization.user_code == code, DeviceAuthorization.status == DeviceGrantStatus.PENDING,
                DeviceAuthorization.expires_at > now)
         .values(status=DeviceGrantStatus.APPROVED if approve else DeviceGrantStatus.DENIED, person_id=person_id,
-                decided_at=now)
+                decided_at=now, certificate_id=certificate)
         .returning(DeviceAuthorization)
     )
     if decided is not None:
@@ -100,6 +104,12 @@ async def decide(session: AsyncSession, user_code: str, person_id: uuid.UUID, *,
     if row.status != DeviceGrantStatus.PENDING:
         raise PortalError("DEVICE_CODE_DECIDED", "This TV sign-in was already decided.")
     raise PortalError("DEVICE_CODE_EXPIRED", "This code has expired; start again on the TV.")
+
+
+async def approving_certificate(session: AsyncSession, device_code: str) -> uuid.UUID | None:
+    """The certificate of the session that approved this device code, if it was approved."""
+    return await session.scalar(select(DeviceAuthorization.certificate_id).where(
+        DeviceAuthorization.device_code_hash == _hash(device_code)))
 
 
 async def poll(session: AsyncSession, device_code: str, client_id: str,
@@ -143,4 +153,4 @@ async def _poll(session: AsyncSession, device_code: str, client_id: str, now: dt
         .values(status=DeviceGrantStatus.CONSUMED).returning(DeviceAuthorization.id))
     if consumed is None or row.person_id is None:
         raise DeviceTokenError("invalid_grant", "The device code was already used.")
-    return ApprovedDevice(row.person_id, row.client_id, frozenset(row.scopes.split()))
+    return ApprovedDevice(row.person_id, row.client_id, frozenset(row.scopes.split()), row.certificate_id)

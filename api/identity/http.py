@@ -25,7 +25,7 @@ from api.identity.sandbox_ca import AUTHORITIES, ocsp_answer, ocsp_error
 from api.identity.service import ProcessIdentityService
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.settings import Settings
-from api.platform.text import check_text
+from api.platform.text import text_problem
 
 MAX_OCSP_REQUEST = 4096
 DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -43,6 +43,12 @@ async def _form(request: Request) -> dict[str, str] | Response:
             return {key: value for key, value in form.items() if isinstance(value, str)}
     except HTTPException as refused:  # Starlette's own 400 would be plain text, not the protocol's JSON error
         return oauth_error("invalid_request", f"The form cannot be read: {refused.detail}")
+
+
+def _invalid_form(form: dict[str, str]) -> bool:
+    """Whether a name or value is not text the portal can store (a NUL was a database error on PostgreSQL)."""
+    return any(text_problem(name, 100) is not None or text_problem(value, 4096) is not None
+               for name, value in form.items())
 
 
 async def _device_page(request: Request) -> Response:
@@ -108,13 +114,13 @@ def routes(settings: Settings, identity: ProcessIdentityService) -> list[BaseRou
         form = await _form(request)
         if isinstance(form, Response):
             return form
+        if _invalid_form(form):
+            return oauth_error("invalid_request", "A field is not valid text.")
+        client_id = form.get("client_id", "")
+        if not 1 <= len(client_id) <= 100:
+            return oauth_error("invalid_request", "client_id is required.")
         try:
-            client_id = check_text(form.get("client_id"), "client_id", 100)
-            scope = check_text(form["scope"], "scope", 1000, required=False) if "scope" in form else None
-        except PortalError as refused:  # NUL would reach the database (PostgreSQL refuses it: a 500)
-            return oauth_error("invalid_request", refused.message)
-        try:
-            started = await identity.service.start_device(client_id, scope)
+            started = await identity.service.start_device(client_id, form.get("scope"))
         except DeviceTokenError as error:
             return oauth_error(error.error, str(error))
         verification_uri = f"{settings.public_url}/device"
@@ -135,6 +141,8 @@ def routes(settings: Settings, identity: ProcessIdentityService) -> list[BaseRou
         form = await _form(request)
         if isinstance(form, Response):
             return form
+        if _invalid_form(form):
+            return oauth_error("invalid_request", "A field is not valid text.")
         grant_type = form.get("grant_type")
         try:
             if grant_type == DEVICE_GRANT_TYPE:

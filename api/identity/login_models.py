@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, PrimaryKeyConstraint, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.identity import pki_models  # noqa: F401 - the table certificate_id points at
 from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 
@@ -29,13 +30,16 @@ class RefreshToken(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     client: Mapped[str] = mapped_column(String(100))
     scopes: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The family's certificate (api.identity.models.SessionToken.certificate_id); refresh re-checks it.
+    certificate_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("issued_certificates.id", ondelete="CASCADE"), index=True)
 
 
 class DeviceGrantStatus(enum.StrEnum):
@@ -59,12 +63,15 @@ class DeviceAuthorization(Base):
         Enum(DeviceGrantStatus, native_enum=False, create_constraint=True, length=10, name="device_grant_status",
              values_callable=lambda e: [m.value for m in e]),
         default=DeviceGrantStatus.PENDING)
-    person_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"))
     interval_seconds: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The approving session's certificate, which the TV's session inherits.
+    certificate_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("issued_certificates.id", ondelete="CASCADE"), index=True)
 
 
 class RateLimitCounter(Base):

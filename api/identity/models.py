@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.identity import pki_models  # noqa: F401 - the table certificate_id points at
 from api.platform.db import Base, UTCDateTime, new_id, utcnow
 
 
@@ -16,7 +17,7 @@ class SessionToken(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     scopes: Mapped[str] = mapped_column(String(500))
     client: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -24,3 +25,7 @@ class SessionToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the token was issued with a refresh token: reusing a spent refresh token revokes the family.
     family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    # The certificate the session came from (card, phone, or the approving session's for a TV): revoking it
+    # revokes the session. NULL only for sessions made without one (the dev `mynaportal token` command).
+    certificate_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("issued_certificates.id", ondelete="CASCADE"), index=True)

@@ -10,7 +10,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, Uuid, text
+from sqlalchemy import Enum, ForeignKey, Index, Integer, LargeBinary, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.platform.db import Base, UTCDateTime, new_id, utcnow
@@ -34,7 +34,7 @@ class Card(Base):
     __tablename__ = "cards"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -50,8 +50,8 @@ class PhoneCredential(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
-    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"))
+    card_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cards.id", ondelete="CASCADE"), index=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -65,11 +65,25 @@ class IssuedCertificate(Base):
     issuer: Mapped[str] = mapped_column(String(40))  # the sandbox intermediate's short name
     serial: Mapped[str] = mapped_column(String(50))  # hex
     profile: Mapped[CertificateProfile] = mapped_column(_enum(CertificateProfile, "certificate_profile"))
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
-    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    card_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cards.id", ondelete="CASCADE"), index=True)
     phone_credential_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("phone_credentials.id", ondelete="CASCADE"), index=True)
+        Uuid, ForeignKey("phone_credentials.id", ondelete="CASCADE"), index=True)
     not_after: Mapped[datetime] = mapped_column(UTCDateTime)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revocation_reason: Mapped[str | None] = mapped_column(String(30))
+
+
+class CardLossReport(Base):
+    """A card reported lost: by the person signed in, or by an operator of the hotline for them after an
+    identity check (someone who lost both card and phone cannot sign in)."""
+
+    __tablename__ = "card_loss_reports"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    operator: Mapped[str | None] = mapped_column(String(100))  # NULL: the person reported it themselves
+    identity_check: Mapped[str | None] = mapped_column(String(200))  # what the operator verified, and how
+    certificates_revoked: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

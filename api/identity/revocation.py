@@ -1,6 +1,9 @@
 """Revocation status of a certificate: OCSP (RFC 6960), falling back to the CRL, cached with bounded staleness.
 
-Fails closed: when no source answers, the status is unavailable and the login is refused.
+Fails closed: when no source answers, the status is unavailable and the login is refused. The cache holds only
+answers from the responders: an OCSP answer until ``max_age`` or its ``nextUpdate``, whichever comes first, a CRL
+likewise. This server's own revocations never wait for it (``IdentityService.check_certificate`` reads them
+first).
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class RevocationChecker:
         self.transport = transport
         self.timeout = timeout
         self.clock = clock
+        # What was answered, and until when it may be used.
         self._statuses: OrderedDict[tuple[bytes, int], tuple[Status, dt.datetime]] = OrderedDict()
         self._crls: dict[str, tuple[x509.CertificateRevocationList, dt.datetime]] = {}
         self.fetches = 0  # network round trips, for tests and the benchmark
@@ -87,7 +91,7 @@ class RevocationChecker:
     def cached(self, cert: x509.Certificate, issuer: x509.Certificate) -> Status | None:
         key = (self._issuer_key(issuer), cert.serial_number)
         hit = self._statuses.get(key)
-        if hit is None or self.clock() - hit[1] >= self.max_age:
+        if hit is None or self.clock() >= hit[1]:
             return None
         return hit[0]
 
@@ -101,15 +105,15 @@ class RevocationChecker:
             for source in self.sources:
                 try:
                     if source == "ocsp" and ocsp_urls:
-                        found = await self._ocsp(client, ocsp_urls[0], cert, issuer)
+                        found, next_update = await self._ocsp(client, ocsp_urls[0], cert, issuer)
                     elif source == "crl" and crl_urls:
-                        found = await self._crl(client, crl_urls[0], cert, issuer)
+                        found, next_update = await self._crl(client, crl_urls[0], cert, issuer)
                     else:
                         continue
                 except (httpx.HTTPError, ValueError, InvalidSignature, RevocationUnavailable) as error:
                     problems.append(f"{source}: {type(error).__name__}: {error}")
                     continue
-                self._remember((self._issuer_key(issuer), cert.serial_number), found)
+                self._remember((self._issuer_key(issuer), cert.serial_number), found, next_update)
                 return found
         raise RevocationUnavailable("; ".join(problems) or "the certificate names no revocation source")
 
@@ -117,14 +121,20 @@ class RevocationChecker:
     def _issuer_key(issuer: x509.Certificate) -> bytes:
         return x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest
 
-    def _remember(self, key: tuple[bytes, int], status: Status) -> None:
-        self._statuses[key] = (status, self.clock())
+    def _until(self, next_update: dt.datetime | None) -> dt.datetime:
+        """An answer is used for at most ``max_age``, and never past the responder's ``nextUpdate``."""
+        limit = self.clock() + self.max_age
+        return limit if next_update is None else min(limit, next_update)
+
+    def _remember(self, key: tuple[bytes, int], status: Status, next_update: dt.datetime | None) -> None:
+        self._statuses[key] = (status, self._until(next_update))
         self._statuses.move_to_end(key)
         while len(self._statuses) > MAX_CACHED:
             self._statuses.popitem(last=False)
 
     async def _ocsp(self, client: httpx.AsyncClient, url: str, cert: x509.Certificate,
-                    issuer: x509.Certificate) -> Status:
+                    issuer: x509.Certificate) -> tuple[Status, dt.datetime | None]:
+        """The status and the answer's nextUpdate."""
         nonce = secrets.token_bytes(16)
         request = (ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())  # noqa: S303 - the CertID hash every responder accepts
                    .add_extension(x509.OCSPNonce(nonce), critical=False).build())
@@ -151,16 +161,17 @@ class RevocationChecker:
                 single.next_update_utc is not None and single.next_update_utc < now - CLOCK_SKEW):
             raise RevocationUnavailable("stale OCSP response")
         if single.certificate_status == ocsp.OCSPCertStatus.GOOD:
-            return Status.GOOD
+            return Status.GOOD, single.next_update_utc
         if single.certificate_status == ocsp.OCSPCertStatus.REVOKED:
-            return Status.REVOKED
+            return Status.REVOKED, single.next_update_utc
         raise RevocationUnavailable("OCSP: unknown certificate")
 
     async def _crl(self, client: httpx.AsyncClient, url: str, cert: x509.Certificate,
-                   issuer: x509.Certificate) -> Status:
+                   issuer: x509.Certificate) -> tuple[Status, dt.datetime | None]:
+        """The status and the CRL's nextUpdate."""
         now = self.clock()
         cached = self._crls.get(url)
-        if cached is None or now - cached[1] >= self.max_age:
+        if cached is None or now >= cached[1]:
             self.fetches += 1
             response = await client.get(url)
             response.raise_for_status()
@@ -169,7 +180,8 @@ class RevocationChecker:
                 raise RevocationUnavailable("CRL not signed by the issuer")
             if crl.next_update_utc is not None and crl.next_update_utc < now - CLOCK_SKEW:
                 raise RevocationUnavailable("stale CRL")
-            cached = (crl, now)
+            cached = (crl, self._until(crl.next_update_utc))
             self._crls[url] = cached
-        return Status.REVOKED if cached[0].get_revoked_certificate_by_serial_number(cert.serial_number) \
-            else Status.GOOD
+        crl = cached[0]
+        status = Status.REVOKED if crl.get_revoked_certificate_by_serial_number(cert.serial_number) else Status.GOOD
+        return status, crl.next_update_utc

@@ -20,7 +20,7 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.identity import cards, challenges, device, rate_limit, sessions
+from api.identity import cards, challenges, device, loss_reports, rate_limit, sessions
 from api.identity.pki_models import Card, CertificateProfile, IssuedCertificate, PhoneCredential
 from api.identity.revocation import RevocationChecker, RevocationUnavailable, Status
 from api.identity.sandbox_ca import SandboxCA, is_sandbox_certificate
@@ -107,15 +107,26 @@ class IdentityService:
         verify_signature(path.leaf, challenges.login_message(client_id, challenge.nonce), signature)
         async with self.session_factory() as session:
             issued = await self._linked(session, path, _LOGIN_PROFILES)
-        # A write-first transaction: on SQLite a read-then-write one could not upgrade under concurrency.
         async with self.session_factory() as session, session.begin():
+            if not await sessions.certificate_usable(session, issued.id):
+                raise _revoked()  # revoked while the checks ran
             return await sessions.start_session(
                 session, issued.person_id, scopes=PERSON_SCOPES, client=client_id,
-                access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl, now=now)
+                access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl, now=now,
+                certificate_id=issued.id)
 
     async def check_certificate(self, certificate: bytes, chain: Sequence[bytes], usage: Usage) -> CheckedPath:
-        """Chain to an anchor, dates, key usage, then revocation (OCSP, CRL; cached)."""
+        """Chain to an anchor, dates, key usage, then revocation: this server's own revocations first (a card it
+        revoked is refused on the very next request, whatever any cache holds), then OCSP, CRL (cached)."""
         path = self.chains.check(certificate, chain, usage, self.clock())
+        async with self.session_factory() as session:
+            own = (await session.execute(
+                select(IssuedCertificate.revoked_at, Card.revoked_at, PhoneCredential.revoked_at)
+                .join(Card, Card.id == IssuedCertificate.card_id)
+                .outerjoin(PhoneCredential, PhoneCredential.id == IssuedCertificate.phone_credential_id)
+                .where(IssuedCertificate.fingerprint == path.fingerprint))).first()
+        if own is not None and any(at is not None for at in own):
+            raise _revoked()
         try:
             status = await self.revocation.status(path.leaf, path.issuer)
         except RevocationUnavailable as error:
@@ -123,7 +134,7 @@ class IdentityService:
             raise PortalError("REVOCATION_UNAVAILABLE",
                                   "The certificate's revocation status cannot be checked now; try again.") from error
         if status is Status.REVOKED:
-            raise PortalError("CERTIFICATE_REVOKED", "This certificate has been revoked.")
+            raise _revoked()
         return path
 
     async def _linked(self, session: AsyncSession, path: CheckedPath,
@@ -143,11 +154,18 @@ class IdentityService:
         async with self.session_factory() as session:
             try:
                 async with session.begin():
+                    # Re-check the family's certificate (locking it before the refresh token, in the order a
+                    # revocation takes them): a revoked one ends the family (committed) and refuses.
+                    usable = await sessions.certificate_usable(
+                        session, await sessions.refresh_token_certificate(session, refresh_token))
                     spent = await sessions.spend_refresh_token(session, refresh_token, now)
-                    return await sessions.start_session(
-                        session, spent.person_id, scopes=frozenset(spent.scopes.split()), client=spent.client,
-                        access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl,
-                        now=now, family_id=spent.family_id)
+                    if usable:
+                        return await sessions.start_session(
+                            session, spent.person_id, scopes=frozenset(spent.scopes.split()), client=spent.client,
+                            access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl,
+                            now=now, family_id=spent.family_id, certificate_id=spent.certificate_id)
+                    await sessions.revoke_family(session, spent.family_id, now)
+                raise _revoked()
             except PortalError as error:
                 if error.code != "REFRESH_TOKEN_REUSED":
                     raise
@@ -178,7 +196,7 @@ class IdentityService:
 
     async def report_card_lost(self, person_id: uuid.UUID) -> int:
         async with self.session_factory() as session, session.begin():
-            return await cards.revoke_card(session, person_id, now=self.clock())
+            return await loss_reports.report_lost(session, person_id, now=self.clock())
 
     async def active_phone_credential(self, person_id: uuid.UUID) -> PhoneCredential | None:
         async with self.session_factory() as session:
@@ -205,23 +223,38 @@ class IdentityService:
         async with self.session_factory() as session, session.begin():
             return await device.start_device_authorization(session, client_id, scope, self.clock())
 
-    async def decide_device(self, user_code: str, person_id: uuid.UUID, *, approve: bool) -> str:
+    async def decide_device(self, user_code: str, person_id: uuid.UUID, *, approve: bool,
+                            session_token_id: uuid.UUID | None = None) -> str:
         async with self.session_factory() as session, session.begin():
-            row = await device.decide(session, user_code, person_id, approve=approve, now=self.clock())
+            row = await device.decide(session, user_code, person_id, approve=approve, now=self.clock(),
+                                      session_token_id=session_token_id)
             return row.user_code
 
     async def poll_device(self, device_code: str, client_id: str) -> sessions.TokenPair:
         now = self.clock()
         async with self.session_factory() as session, session.begin():
+            # The approving session's certificate, locked before the grant (the order a revocation takes them).
+            certificate = await device.approving_certificate(session, device_code)
+            usable = await sessions.certificate_usable(session, certificate)
             # The poll's bookkeeping (last poll, a longer interval) commits even when the answer is an error.
             outcome = await device.poll(session, device_code, client_id, now)
             if isinstance(outcome, device.DeviceTokenError):
-                refused = outcome
+                raise_after_commit = outcome
             else:
-                return await sessions.start_session(
-                    session, outcome.person_id, scopes=outcome.scopes, client=outcome.client_id,
-                    access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl, now=now)
-        raise refused
+                if outcome.certificate_id != certificate:  # approved between the two reads (rare)
+                    usable = await sessions.certificate_usable(session, outcome.certificate_id)
+                if usable:
+                    return await sessions.start_session(
+                        session, outcome.person_id, scopes=outcome.scopes, client=outcome.client_id,
+                        access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl,
+                        now=now, certificate_id=outcome.certificate_id)
+                # The approving phone's certificate was revoked since: the grant stays consumed.
+                raise_after_commit = device.DeviceTokenError("access_denied", "The approving session has ended.")
+        raise raise_after_commit
+
+
+def _revoked() -> PortalError:
+    return PortalError("CERTIFICATE_REVOKED", "This certificate has been revoked.")
 
 
 class ProcessIdentityService:

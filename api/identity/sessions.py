@@ -1,7 +1,9 @@
 """A signed-in session: a short access token plus a rotating refresh token of the same family.
 
 Reusing a spent refresh token means it was stolen or replayed: the whole family (every refresh token
-and access token it produced) is revoked.
+and access token it produced) is revoked. Every session names the certificate it came from: revoking the
+certificate ends its sessions in the same transaction (``end_certificate_sessions``), and a session is started
+or refreshed only while its certificate row is unrevoked (``certificate_usable``, locking that row).
 """
 
 from __future__ import annotations
@@ -9,13 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.identity.login_models import RefreshToken
+from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus, RefreshToken
 from api.identity.models import SessionToken
+from api.identity.pki_models import Card, IssuedCertificate, PhoneCredential
 from api.identity.tokens import issue_token, note_revocation
 from api.platform.auth import hash_token
 from api.platform.errors import PortalError
@@ -41,16 +45,17 @@ async def start_session(
     access_ttl: dt.timedelta,
     refresh_ttl: dt.timedelta,
     now: dt.datetime,
+    certificate_id: uuid.UUID | None,
     family_id: uuid.UUID | None = None,
 ) -> TokenPair:
+    """Issue the pair. The caller first checks ``certificate_usable`` in the same transaction."""
     family_id = family_id or uuid.uuid4()
-    access = await issue_token(session, person_id, ttl=access_ttl, scopes=scopes, client=client[:100], now=now)
-    await session.execute(update(SessionToken).where(SessionToken.token_hash == hash_token(access))
-                          .values(family_id=family_id))
+    access = await issue_token(session, person_id, ttl=access_ttl, scopes=scopes, client=client[:100], now=now,
+                               family_id=family_id, certificate_id=certificate_id)
     refresh = REFRESH_PREFIX + secrets.token_urlsafe(32)
     session.add(RefreshToken(token_hash=hash_token(refresh), family_id=family_id, person_id=person_id,
                              client=client[:100], scopes=" ".join(sorted(scopes)), created_at=now,
-                             expires_at=now + refresh_ttl))
+                             expires_at=now + refresh_ttl, certificate_id=certificate_id))
     await session.flush()
     return TokenPair(access, refresh, int(access_ttl.total_seconds()), scopes, person_id)
 
@@ -89,3 +94,47 @@ async def revoke_family(session: AsyncSession, family_id: uuid.UUID, now: dt.dat
                                                      RefreshToken.revoked_at.is_(None)).values(revoked_at=now))
     await session.execute(update(SessionToken).where(SessionToken.family_id == family_id,
                                                      SessionToken.revoked_at.is_(None)).values(revoked_at=now))
+
+
+async def refresh_token_certificate(session: AsyncSession, token: str) -> uuid.UUID | None:
+    """The certificate of the refresh token's family (None for an unknown token or none recorded)."""
+    return await session.scalar(select(RefreshToken.certificate_id).where(
+        RefreshToken.token_hash == hash_token(token)))
+
+
+async def certificate_usable(session: AsyncSession, certificate_id: uuid.UUID | None) -> bool:
+    """Is the session's certificate (and its card, its phone credential) unrevoked? True for a session made
+    without one. Locks the certificate's row on PostgreSQL (SQLite has one writer): a revocation that commits
+    first is seen here, and one that comes later waits for this transaction and then ends the session it
+    starts. Call it before touching the session's rows, in the order a revocation takes them (certificate,
+    then tokens and grants), so the two cannot deadlock."""
+    if certificate_id is None:
+        return True
+    row = (await session.execute(
+        select(IssuedCertificate.revoked_at, Card.revoked_at, PhoneCredential.revoked_at)
+        .join(Card, Card.id == IssuedCertificate.card_id)
+        .outerjoin(PhoneCredential, PhoneCredential.id == IssuedCertificate.phone_credential_id)
+        .where(IssuedCertificate.id == certificate_id)
+        .with_for_update(of=IssuedCertificate))).first()
+    return row is not None and all(at is None for at in row)
+
+
+async def end_certificate_sessions(session: AsyncSession, certificate_ids: Collection[uuid.UUID],
+                                   now: dt.datetime) -> int:
+    """The certificates were revoked in ``session``: end every session that came from them, in the same
+    transaction (access and refresh tokens, and TV sign-ins approved but not yet collected). Returns the number
+    of access tokens ended."""
+    if not certificate_ids:
+        return 0
+    note_revocation(session)
+    ids = list(certificate_ids)
+    await session.execute(update(RefreshToken).where(RefreshToken.certificate_id.in_(ids),
+                                                     RefreshToken.revoked_at.is_(None)).values(revoked_at=now))
+    await session.execute(update(DeviceAuthorization)
+                          .where(DeviceAuthorization.certificate_id.in_(ids),
+                                 DeviceAuthorization.status == DeviceGrantStatus.APPROVED)
+                          .values(status=DeviceGrantStatus.DENIED))
+    ended = await session.scalars(update(SessionToken).where(SessionToken.certificate_id.in_(ids),
+                                                             SessionToken.revoked_at.is_(None))
+                                  .values(revoked_at=now).returning(SessionToken.id))
+    return len(list(ended))

@@ -34,11 +34,14 @@ async def issue_token(
     scopes: frozenset[str] = PERSON_SCOPES,
     client: str = "cli",
     now: datetime | None = None,
+    family_id: uuid.UUID | None = None,
+    certificate_id: uuid.UUID | None = None,
 ) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     issued = now or utcnow()
     session.add(SessionToken(token_hash=hash_token(token), person_id=person_id, scopes=" ".join(sorted(scopes)),
-                             client=client, created_at=issued, expires_at=issued + ttl))
+                             client=client, created_at=issued, expires_at=issued + ttl, family_id=family_id,
+                             certificate_id=certificate_id))
     await session.flush()
     return token
 

@@ -21,6 +21,7 @@ async def _run_worker(args: argparse.Namespace) -> None:
     engine = create_engine(settings.database_url)
     config = WorkerConfig(
         data_key=settings.data_key, vapid_subject=settings.vapid_subject,
+        previous_data_keys=settings.previous_data_keys,
         ca_file=str(settings.push_ca_file) if settings.push_ca_file else None,
         allow_private_destinations=not settings.production, batch=args.batch, concurrency=args.concurrency,
         lease=timedelta(seconds=args.lease), request_timeout=args.timeout)
@@ -65,6 +66,63 @@ def cmd_delivery_service_add(args: argparse.Namespace) -> None:
     print(f"delivery service {args.slug} added; its Standard Webhooks signing secret (shown once):\n{secret}")
 
 
+async def _service_secret(args: argparse.Namespace) -> str | bool:
+    from datetime import timedelta
+
+    from api.notices.delivery_services import LinkRefused, retire_previous_secret, rotate_service_secret, webhook_box
+    from api.platform.db import create_engine, create_session_factory, utcnow
+    from api.platform.settings import settings_for_command
+
+    settings = settings_for_command()
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            if args.retire:
+                return await retire_previous_secret(session, args.slug)
+            return await rotate_service_secret(session, webhook_box(settings.data_key), args.slug,
+                                               grace=timedelta(hours=args.grace_hours), now=utcnow())
+    except LinkRefused as refused:
+        sys.exit(f"mynaportal: {refused.message}")
+    finally:
+        await engine.dispose()
+
+
+def cmd_delivery_service_secret(args: argparse.Namespace) -> None:
+    if args.grace_hours <= 0:
+        sys.exit("mynaportal: --grace-hours must be positive")
+    result = asyncio.run(_service_secret(args))
+    if args.retire:
+        print(f"delivery service {args.slug}: the previous secret no longer signs" if result else
+              f"delivery service {args.slug} had no previous secret")
+    else:
+        print(f"delivery service {args.slug}: new Standard Webhooks signing secret (shown once); messages carry "
+              f"both signatures for {args.grace_hours} h, then only the new one:\n{result}")
+
+
+async def _reseal() -> int:
+    from api.notices.secrets_at_rest import reseal_secrets
+    from api.platform.db import create_engine, create_session_factory
+    from api.platform.settings import settings_for_command
+
+    settings = settings_for_command()
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            return await reseal_secrets(session, settings.data_key, settings.previous_data_keys)
+    finally:
+        await engine.dispose()
+
+
+def cmd_secrets_reseal(_: argparse.Namespace) -> None:
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        count = asyncio.run(_reseal())
+    except InvalidTag:
+        sys.exit("mynaportal: a secret opens under none of MYNAPORTAL_DATA_KEY and MYNAPORTAL_PREVIOUS_DATA_KEYS")
+    print(f"{count} secrets sealed under the current MYNAPORTAL_DATA_KEY; MYNAPORTAL_PREVIOUS_DATA_KEYS can go")
+
+
 def register(commands: Any) -> None:
     worker = commands.add_parser("worker", help="send queued notices (Web Push, delivery services) and reminders",
                                  description="Claim delivery jobs under a lease and send them; run any number "
@@ -82,3 +140,19 @@ def register(commands: Any) -> None:
     service.add_argument("--name", required=True)
     service.add_argument("--url", required=True, help="its webhook URL (https; public addresses in production)")
     service.set_defaults(func=cmd_delivery_service_add)
+
+    secret = commands.add_parser("delivery-service-secret", help="rotate a delivery service's webhook secret",
+                                 description="Print a new signing secret once; the old one keeps signing beside "
+                                             "it (two signatures per message) for the grace period or until "
+                                             "--retire.")
+    secret.add_argument("--slug", required=True)
+    secret.add_argument("--grace-hours", type=float, default=24.0, help="how long the old secret still signs "
+                                                                        "(default 24)")
+    secret.add_argument("--retire", action="store_true", help="stop signing with the previous secret now")
+    secret.set_defaults(func=cmd_delivery_service_secret)
+
+    reseal = commands.add_parser("secrets-reseal", help="seal the secrets at rest under a new MYNAPORTAL_DATA_KEY",
+                                 description="After MYNAPORTAL_DATA_KEY changed (the old one in "
+                                             "MYNAPORTAL_PREVIOUS_DATA_KEYS): seal every VAPID private key and "
+                                             "webhook secret under the new key. Safe to run again.")
+    reseal.set_defaults(func=cmd_secrets_reseal)

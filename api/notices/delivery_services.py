@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import delete, select
@@ -29,8 +30,8 @@ class LinkRefused(PortalError):
     """A link to a delivery service refused (BAD_USER_INPUT, NOT_FOUND)."""
 
 
-def webhook_box(data_key: bytes) -> SecretBox:
-    return SecretBox.derive(data_key, "webhook-secret")
+def webhook_box(data_key: bytes, previous: Sequence[bytes] = ()) -> SecretBox:
+    return SecretBox.derive(data_key, "webhook-secret", previous)
 
 
 async def register_service(
@@ -44,6 +45,40 @@ async def register_service(
     session.add(service)
     await session.flush()
     return service, secret
+
+
+async def rotate_service_secret(session: AsyncSession, box: SecretBox, slug: str, *, grace: timedelta,
+                                now: datetime) -> str:
+    """A new signing secret, returned once; the current one keeps signing beside it for ``grace`` (Standard
+    Webhooks: several signatures in one header), so the service can switch without losing a message."""
+    service = await session.scalar(select(DeliveryService).where(DeliveryService.slug == slug).with_for_update())
+    if service is None:
+        raise LinkRefused("NOT_FOUND", "No such delivery service.")
+    secret = new_secret()
+    service.previous_secret_ciphertext = service.secret_ciphertext
+    service.previous_secret_until = now + grace
+    service.secret_ciphertext = box.seal(secret.encode())
+    await session.flush()
+    return secret
+
+
+async def retire_previous_secret(session: AsyncSession, slug: str) -> bool:
+    """End the grace period now; False when there was no previous secret."""
+    service = await service_by_slug(session, slug)
+    if service is None:
+        raise LinkRefused("NOT_FOUND", "No such delivery service.")
+    had = service.previous_secret_ciphertext is not None
+    service.previous_secret_ciphertext = service.previous_secret_until = None
+    await session.flush()
+    return had
+
+
+def signing_secrets(service: DeliveryService, now: datetime) -> tuple[bytes, ...]:
+    """The sealed secrets that sign a message now: the current one, and the previous one in its grace period."""
+    previous = service.previous_secret_ciphertext
+    if previous is not None and service.previous_secret_until is not None and service.previous_secret_until > now:
+        return (service.secret_ciphertext, previous)
+    return (service.secret_ciphertext,)
 
 
 async def service_by_slug(session: AsyncSession, slug: str) -> DeliveryService | None:
@@ -88,7 +123,7 @@ class WebhookMessage:
     link_id: uuid.UUID
     account_reference: str
     webhook_url: str
-    secret_ciphertext: bytes
+    secret_ciphertexts: tuple[bytes, ...]  # each signs (signing_secrets)
 
 
 def message_id(notice_id: uuid.UUID, link_id: uuid.UUID) -> str:
@@ -118,8 +153,8 @@ async def send_webhook(client: httpx.AsyncClient, box: SecretBox, message: Webho
     except DestinationRefused as refused:
         return SendResult(DeliveryState.PERMANENT_FAILURE, None, error=f"violates security rules: {refused}")
     body = webhook_body(message, now)
-    headers = sign_headers(box.open(message.secret_ciphertext).decode(), message_id(message.notice.id,
-                                                                                    message.link_id), body)
+    headers = sign_headers([box.open(sealed).decode() for sealed in message.secret_ciphertexts],
+                           message_id(message.notice.id, message.link_id), body)
     headers["content-type"] = "application/json"
     try:
         response = await client.post(message.webhook_url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)

@@ -82,7 +82,7 @@ class Notice(Base):
     __table_args__ = (UniqueConstraint("agency_id", "reference"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
     # The agency's own id for the notice: a retried publish with the same reference is not a second notice.
     reference: Mapped[str | None] = mapped_column(String(100))
     audience: Mapped[Audience] = mapped_column(_enum(Audience, 10))
@@ -96,7 +96,7 @@ class Notice(Base):
     publish_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recipient_count: Mapped[int] = mapped_column(Integer, default=0)
-    procedure_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("procedures.id", ondelete="SET NULL"))
+    procedure_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("procedures.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -109,8 +109,8 @@ class NoticeRecipient(Base):
         Index("ix_notice_recipients_inbox", "person_id", "publish_at", "notice_id"),
     )
 
-    notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True)
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
+    notice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
     # Copied from the notice so the inbox is one index range scan.
     publish_at: Mapped[datetime] = mapped_column(UTCDateTime)
     category: Mapped[Category] = mapped_column(_enum(Category, 20))
@@ -125,7 +125,7 @@ class NoticeAttachment(Base):
     __table_args__ = (UniqueConstraint("notice_id", "kind", "reference"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    notice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("notices.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     reference: Mapped[str] = mapped_column(String(100))
     label: Mapped[str] = mapped_column(String(200))
@@ -144,11 +144,11 @@ class NoticeDelivery(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    notice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("notices.id", ondelete="CASCADE"))
     channel: Mapped[Channel] = mapped_column(_enum(Channel, 10))
     # A push subscription or a delivery-service link; no foreign key, so the status outlives a deleted device.
     target_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState, 20), default=DeliveryState.PENDING)
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     available_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -167,7 +167,7 @@ class Procedure(Base):
     __table_args__ = (UniqueConstraint("agency_id", "slug"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    agency_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agencies.id", ondelete="CASCADE"))
     slug: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
     category: Mapped[Category] = mapped_column(_enum(Category, 20))
@@ -181,9 +181,9 @@ class Procedure(Base):
 class ProcedureCompletion(Base):
     __tablename__ = "procedure_completions"
 
-    procedure_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("procedures.id", ondelete="CASCADE"),
+    procedure_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("procedures.id", ondelete="CASCADE"),
                                                     primary_key=True)
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -192,10 +192,10 @@ class ReminderRun(Base):
 
     __tablename__ = "reminder_runs"
 
-    procedure_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("procedures.id", ondelete="CASCADE"),
+    procedure_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("procedures.id", ondelete="CASCADE"),
                                                     primary_key=True)
     offset_days: Mapped[int] = mapped_column(Integer, primary_key=True)
-    notice_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("notices.id", ondelete="SET NULL"))
+    notice_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("notices.id", ondelete="SET NULL"))
     ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -211,6 +211,9 @@ class DeliveryService(Base):
     # The Standard Webhooks secret, encrypted with a key derived from the data key.
     secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # During a secret rotation: the previous secret, which still signs (beside the new one) until this time.
+    previous_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary(128))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DeliveryServiceLink(Base):
@@ -220,8 +223,8 @@ class DeliveryServiceLink(Base):
     __table_args__ = (UniqueConstraint("person_id", "service_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
-    service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("delivery_services.id", ondelete="CASCADE"),
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"))
+    service_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("delivery_services.id", ondelete="CASCADE"),
                                                   index=True)
     account_reference: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.agencies.models import AgencyPersonCode
 from api.agencies.service import person_for_code
+from api.notices.attachments import check_references
 from api.notices.broker import announce
 from api.notices.models import (
     Audience,
@@ -159,6 +160,12 @@ async def publish_notice(
             await session.delete(notice)  # nothing stays behind, even if the caller commits
             await session.flush()
             raise PortalError("NOT_FOUND", "No person has this code at your agency.")
+    try:
+        await check_references(session, agency_id, new.attachments)
+    except PortalError:
+        await session.delete(notice)
+        await session.flush()
+        raise
     session.add_all(NoticeAttachment(notice_id=notice.id, kind=a.kind, reference=a.reference, label=a.label)
                     for a in new.attachments)
     condition: ColumnElement[bool] = (

@@ -2,6 +2,9 @@
 
 Each round: fire due reminders (about once a minute), claim a batch of jobs under a lease, send them with
 bounded concurrency (Web Push and delivery-service webhooks), write the outcomes back in small batches.
+A send holds a permit from its start until its outcome is committed, and there are only ``concurrency +
+flush_batch`` permits: a worker killed at any moment has at most that many sent-but-unrecorded jobs (the
+ones sent again after the lease), however slow the database is (a stalled flush stops new sends).
 A job is never sent once its lease could have run out (so a job taken over by another worker is not
 sent by both), and a crashed worker's jobs become claimable again when their lease expires.
 """
@@ -25,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency
-from api.notices.delivery_services import WebhookMessage, send_webhook, webhook_box
+from api.notices.delivery_services import WebhookMessage, send_webhook, signing_secrets, webhook_box
 from api.notices.models import (
     Channel,
     DeliveryService,
@@ -63,6 +66,7 @@ def japan_today() -> date:
 class WorkerConfig:
     data_key: bytes
     vapid_subject: str
+    previous_data_keys: tuple[bytes, ...] = ()  # still open secrets at rest during a rotation of the data key
     ca_file: str | None = None
     allow_private_destinations: bool = False
     batch: int = 200
@@ -71,6 +75,7 @@ class WorkerConfig:
     request_timeout: float = 10.0
     idle_sleep: float = 0.5
     flush_every: float = 0.05
+    flush_batch: int = 32  # outcomes written at once; also the most awaiting a write beyond the sends in flight
     reminder_interval: float = 60.0
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()[:30]}:{os.getpid()}:"
                                                    f"{uuid.uuid4().hex[:8]}")
@@ -93,12 +98,15 @@ class Worker:
         self.client = client
         self.today = today
         self.signer = VapidSigner(subject=config.vapid_subject)
-        self.vapid_box: SecretBox = vapid_box(config.data_key)
-        self.webhook_box: SecretBox = webhook_box(config.data_key)
+        self.vapid_box: SecretBox = vapid_box(config.data_key, config.previous_data_keys)
+        self.webhook_box: SecretBox = webhook_box(config.data_key, config.previous_data_keys)
         self.stats = WorkerStats()
         self._last_reminders = 0.0
         self._pending: list[Outcome] = []
         self._gone: list[uuid.UUID] = []
+        # Sends in flight plus outcomes not yet committed: what a SIGKILL can make the next worker send again.
+        self._unsettled = asyncio.Semaphore(config.concurrency + config.flush_batch)
+        self._flush_now = asyncio.Event()
 
     async def run(self, stop: asyncio.Event, *, exit_when_idle: bool = False) -> WorkerStats:
         own_client = self.client is None
@@ -143,18 +151,27 @@ class Worker:
         flusher = asyncio.create_task(self._flush_periodically(done))
 
         async def process(job: Job) -> None:
-            async with semaphore:
-                if time.monotonic() > deadline:
-                    return  # left to lease expiry: another round (any worker) takes it
-                outcome = await self._deliver(client, job, messages.get(job.id))
+            await self._unsettled.acquire()  # released by the flush that commits the outcome
+            outcome = None
+            try:
+                async with semaphore:
+                    if time.monotonic() > deadline:
+                        return  # left to lease expiry: another round (any worker) takes it
+                    outcome = await self._deliver(client, job, messages.get(job.id))
                 # Append after the await: the flusher swaps the list meanwhile.
                 self._pending.append(outcome)
+                if len(self._pending) >= self.config.flush_batch:
+                    self._flush_now.set()
+            finally:
+                if outcome is None:
+                    self._unsettled.release()
 
         try:
             await asyncio.gather(*(process(job) for job in jobs))
         finally:
             # Never cancel a flush mid-transaction: let the flusher finish its round, then write the rest.
             done.set()
+            self._flush_now.set()
             await flusher
             await self._flush()
         return len(jobs)
@@ -162,7 +179,8 @@ class Worker:
     async def _flush_periodically(self, done: asyncio.Event) -> None:
         while not done.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), self.config.flush_every)
+                await asyncio.wait_for(self._flush_now.wait(), self.config.flush_every)
+            self._flush_now.clear()
             try:
                 await self._flush()
             except Exception:  # the outcomes stay queued for the next flush; the leases protect the jobs
@@ -181,6 +199,8 @@ class Worker:
         except BaseException:
             self._pending[:0], self._gone[:0] = outcomes, gone  # written by the next flush
             raise
+        for _ in outcomes:
+            self._unsettled.release()
 
     async def _load(self, jobs: list[Job]) -> dict[int, NoticePush | WebhookMessage]:
         notice_ids = {job.notice_id for job in jobs}
@@ -211,7 +231,7 @@ class Worker:
                 link, service = found
                 messages[job.id] = WebhookMessage(notice, agencies.get(notice.agency_id, ""), link.id,
                                                   link.account_reference, service.webhook_url,
-                                                  service.secret_ciphertext)
+                                                  signing_secrets(service, utcnow()))
         return messages
 
     async def _deliver(self, client: httpx.AsyncClient, job: Job,

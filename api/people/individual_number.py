@@ -5,12 +5,11 @@ The clear number exists only in memory, for the moment it is validated, encrypte
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from api.platform.keys import KeySource, StaticKeySource, key_source_for
+from api.platform.settings import Settings
 
 # Weights for the first 11 digits counted from the left (総務省令の算式).
 _WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
@@ -44,23 +43,63 @@ def mask(number: str) -> str:
 
 
 @dataclass(frozen=True)
+class SealedNumber:
+    """What a row stores for a number: the ciphertext and hash, each with the key generation that made it."""
+
+    ciphertext: bytes
+    key_generation: int
+    lookup_hash: bytes
+    lookup_generation: int
+
+
 class IndividualNumberCipher:
-    """AES-256-GCM at rest; HMAC-SHA256 under a separate key to find a person without decrypting."""
+    """AES-256-GCM at rest; HMAC-SHA256 under a separate key to find a person without decrypting.
 
-    data_key: bytes
-    lookup_key: bytes
-    _aead: AESGCM = field(init=False, repr=False, compare=False)
+    Keys come in generations (api.platform.keys): the newest writes, every active one reads, so a rotation moves
+    rows while the portal serves. ``IndividualNumberCipher(data_key, lookup_key)`` is generation 1 of each.
+    ``data_key`` is the root of the other secrets at rest (push.secrets.SecretBox), rotated on its own
+    (MYNAPORTAL_PREVIOUS_DATA_KEYS, `mynaportal secrets-reseal`).
+    """
 
-    def __post_init__(self) -> None:
-        # One key schedule for the process (every viewer query decrypts to mask the number).
-        object.__setattr__(self, "_aead", AESGCM(self.data_key))
+    def __init__(self, data_key: bytes = b"", lookup_key: bytes = b"", *, keys: KeySource | None = None) -> None:
+        self.data_key = data_key
+        self.keys: KeySource = keys if keys is not None else StaticKeySource({1: data_key}, {1: lookup_key})
 
-    def encrypt(self, number: str) -> bytes:
+    @property
+    def key_generation(self) -> int:
+        return self.keys.generations("data")[0]
+
+    @property
+    def lookup_generation(self) -> int:
+        return self.keys.generations("lookup")[0]
+
+    def seal(self, number: str) -> SealedNumber:
+        """Ciphertext and hash under the newest generations."""
+        generation, lookup_generation = self.key_generation, self.lookup_generation
+        return SealedNumber(self.encrypt(number, generation), generation,
+                            self.lookup_hash(number, lookup_generation), lookup_generation)
+
+    def encrypt(self, number: str, generation: int) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, validate(number).encode(), _AAD)
+        return nonce + self.keys.encrypt(generation, nonce, validate(number).encode(), _AAD)
 
-    def decrypt(self, blob: bytes) -> str:
-        return self._aead.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _AAD).decode()
+    def decrypt(self, blob: bytes, generation: int) -> str:
+        return self.keys.decrypt(generation, blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _AAD).decode()
 
-    def lookup_hash(self, number: str) -> bytes:
-        return hmac.new(self.lookup_key, validate(number).encode(), hashlib.sha256).digest()
+    def lookup_hash(self, number: str, generation: int) -> bytes:
+        return self.keys.mac(generation, validate(number).encode())
+
+    def lookup_hashes(self, number: str) -> list[tuple[int, bytes]]:
+        """The number's hash under every active lookup generation: a person is found whether or not the
+        re-encryption job has moved their row yet."""
+        validate(number)
+        return [(generation, self.lookup_hash(number, generation)) for generation in self.keys.generations("lookup")]
+
+
+def cipher_for(settings: Settings) -> IndividualNumberCipher:
+    """The cipher the settings describe; refuses at start-up a key source that holds no key of a kind."""
+    keys = key_source_for(settings)
+    for kind in ("data", "lookup"):
+        if not keys.generations(kind):  # type: ignore[arg-type]
+            raise ValueError(f"the key source holds no {kind} key: run `mynaportal keys add --{kind}`")
+    return IndividualNumberCipher(settings.data_key, keys=keys)

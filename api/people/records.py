@@ -35,3 +35,5 @@ class PersonRecord:
     individual_number_ciphertext: bytes
     individual_number_hash: bytes
     created_at: datetime
+    number_key_generation: int
+    number_lookup_generation: int

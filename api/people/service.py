@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 
-from sqlalchemy import bindparam, false, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -36,6 +36,12 @@ class NewPerson:
 
 
 async def register_person(session: AsyncSession, cipher: IndividualNumberCipher, new: NewPerson) -> Person:
+    sealed = cipher.seal(new.individual_number)
+    older = cipher.lookup_hashes(new.individual_number)[1:]
+    # During a rotation the number may sit under an older lookup generation, which the unique key cannot see.
+    if older and await session.scalar(select(Person.id).where(_hash_matches(older))):
+        raise PortalError(ErrorCode.PERSON_ALREADY_REGISTERED,
+                          "a person with this individual number or email already exists")
     person = Person(
         name=new.name,
         name_kana=new.name_kana,
@@ -45,8 +51,10 @@ async def register_person(session: AsyncSession, cipher: IndividualNumberCipher,
         municipality_code=new.municipality_code,
         email=new.email,
         phone=new.phone,
-        individual_number_ciphertext=cipher.encrypt(new.individual_number),
-        individual_number_hash=cipher.lookup_hash(new.individual_number),
+        individual_number_ciphertext=sealed.ciphertext,
+        number_key_generation=sealed.key_generation,
+        individual_number_hash=sealed.lookup_hash,
+        number_lookup_generation=sealed.lookup_generation,
     )
     try:
         async with session.begin_nested():
@@ -66,10 +74,20 @@ async def register_person(session: AsyncSession, cipher: IndividualNumberCipher,
     return person
 
 
+def _hash_matches(hashes: list[tuple[int, bytes]]) -> ColumnElement[bool]:
+    return or_(*(and_(Person.individual_number_hash == digest, Person.number_lookup_generation == generation)
+                 for generation, digest in hashes))
+
+
 async def find_by_individual_number(
     session: AsyncSession, cipher: IndividualNumberCipher, number: str
 ) -> Person | None:
-    return await session.scalar(select(Person).where(Person.individual_number_hash == cipher.lookup_hash(number)))
+    """The person with this number, whichever active lookup generation their row is under."""
+    return await session.scalar(select(Person).where(_hash_matches(cipher.lookup_hashes(number))))
+
+
+def decrypt_number(cipher: IndividualNumberCipher, person: Person | PersonRecord) -> str:
+    return cipher.decrypt(person.individual_number_ciphertext, person.number_key_generation)
 
 
 async def find_by_id_or_email(session: AsyncSession, wanted: str) -> Person | None:

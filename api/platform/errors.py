@@ -8,9 +8,11 @@ carry personal data. The corporate-number API keeps its own NTA-compatible error
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,12 +29,17 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     INTERNAL = "INTERNAL"
+    # the edge (api.platform.limits, api.platform.text): refused before any handler runs
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    TEXT_INVALID = "TEXT_INVALID"
+    VALUE_OUT_OF_RANGE = "VALUE_OUT_OF_RANGE"
     # GraphQL protocol (the gateway and the executor)
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
     TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
     TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+    DOCUMENT_TOO_LONG = "DOCUMENT_TOO_LONG"
     INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     PERSISTED_QUERY_REQUIRED = "PERSISTED_QUERY_REQUIRED"
@@ -58,8 +65,12 @@ class ErrorCode(enum.StrEnum):
     DEVICE_CODE_UNKNOWN = "DEVICE_CODE_UNKNOWN"
     DEVICE_CODE_EXPIRED = "DEVICE_CODE_EXPIRED"
     DEVICE_CODE_DECIDED = "DEVICE_CODE_DECIDED"
+    IDENTITY_NOT_VERIFIED = "IDENTITY_NOT_VERIFIED"  # an operator's identity check did not match the record
     # people
     PERSON_ALREADY_REGISTERED = "PERSON_ALREADY_REGISTERED"
+    # keys (operators' commands)
+    KEY_GENERATION_UNKNOWN = "KEY_GENERATION_UNKNOWN"
+    KEY_GENERATION_IN_USE = "KEY_GENERATION_IN_USE"
     # proxies (代理人)
     PROXY_SCOPE_INVALID = "PROXY_SCOPE_INVALID"
     PROXY_SELF = "PROXY_SELF"
@@ -113,6 +124,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.CHALLENGE_EXPIRED: 410,
     ErrorCode.DEVICE_CODE_EXPIRED: 410,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
     ErrorCode.CARD_LOGIN_UNAVAILABLE: 503,
@@ -143,12 +155,15 @@ class PortalError(Exception):
         return status_of(self.code)
 
 
+def problem_body(error: PortalError) -> dict[str, Any]:
+    code = error.code.value
+    return {"type": PROBLEM_BASE + code.lower().replace("_", "-"), "title": code.replace("_", " ").capitalize(),
+            "status": error.status, "detail": error.message, "code": code, **error.extensions}
+
+
 def problem_response(error: PortalError) -> JSONResponse:
     """The RFC 9457 problem every REST module answers with (the corporate API has its own NTA format)."""
-    code = error.code.value
-    body = {"type": PROBLEM_BASE + code.lower().replace("_", "-"), "title": code.replace("_", " ").capitalize(),
-            "status": error.status, "detail": error.message, "code": code, **error.extensions}
-    return JSONResponse(body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(problem_body(error), status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def answering_problems(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -159,6 +174,10 @@ def answering_problems(handler: Callable[[Request], Awaitable[Response]]) -> Cal
             return await handler(request)
         except PortalError as error:
             return problem_response(error)
+        except DataError:
+            # A value the handler let through but the database refuses: the client's input is at fault.
+            logging.getLogger("api.rest").exception("the database refused a value of %s", request.url.path)
+            return problem_response(PortalError(ErrorCode.BAD_USER_INPUT, "A value is too long or out of range."))
 
     return run
 

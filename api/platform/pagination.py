@@ -1,10 +1,19 @@
-"""Keyset pagination: opaque cursors over a sort key, pages capped at 100."""
+"""Keyset pagination: opaque cursors over a sort key, pages capped at 100.
+
+A cursor is signed (HMAC-SHA256, truncated to 128 bits) with a key of the process: a cursor this server did not
+make is refused before any domain reads its key, so no tampered value reaches a query. Every app derives the
+key from its settings (``use_cursor_secret``), so all workers accept each other's cursors; until then (a
+domain test, a tool) the key is random, good for the cursors of this process.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -12,6 +21,15 @@ from api.platform.errors import ErrorCode, PortalError
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100
+MAX_CURSOR_LENGTH = 1000  # far above any cursor made here (a few keys of under 100 characters)
+_TAG = 16
+_key = secrets.token_bytes(32)
+
+
+def use_cursor_secret(secret: bytes) -> None:
+    """Sign and verify cursors with a key derived from ``secret`` (the same in every worker)."""
+    global _key  # one key per process, set once at start-up
+    _key = hmac.new(secret, b"mynaportal pagination cursor v1", hashlib.sha256).digest()
 
 
 class InvalidPageRequest(PortalError, ValueError):
@@ -41,18 +59,26 @@ class Page(Generic[T]):
     has_previous_page: bool
 
 
+def _tag(payload: bytes) -> bytes:
+    return hmac.new(_key, payload, hashlib.sha256).digest()[:_TAG]
+
+
 def encode_cursor(*key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+    payload = json.dumps(list(key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(_tag(payload) + payload).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[str, ...]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise InvalidPageRequest("the cursor is not valid") from error
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+    if len(cursor) > MAX_CURSOR_LENGTH:
         raise InvalidPageRequest("the cursor is not valid")
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
+    except (binascii.Error, ValueError) as error:  # ValueError: not ASCII (a lone surrogate, any non-ASCII)
+        raise InvalidPageRequest("the cursor is not valid") from error
+    tag, payload = raw[:_TAG], raw[_TAG:]
+    if len(tag) != _TAG or not hmac.compare_digest(tag, _tag(payload)):
+        raise InvalidPageRequest("the cursor is not valid")
+    values = json.loads(payload)  # made by encode_cursor: a list of strings
     return tuple(values)
 
 

@@ -48,6 +48,22 @@ SETTINGS: tuple[Setting, ...] = (
             "encrypts individual numbers at rest. Required in production."),
     Setting("MYNAPORTAL_LOOKUP_KEY", "generated demo key", "Base64 of 32 bytes: the HMAC-SHA256 key of the "
             "keyed hash used to find a person by individual number. Required in production."),
+    Setting("MYNAPORTAL_DATA_KEYS", "generation 1 = MYNAPORTAL_DATA_KEY", "Key generations of the individual "
+            "number's AES-256-GCM key, newest first: `3:base64,2:base64`. The first encrypts; all decrypt until "
+            "`mynaportal keys reencrypt` has moved every row and `keys retire` removed one. MYNAPORTAL_DATA_KEY "
+            "stays the root of the other secrets at rest."),
+    Setting("MYNAPORTAL_PREVIOUS_DATA_KEYS", "", "During a rotation of MYNAPORTAL_DATA_KEY as the root of the "
+            "secrets at rest (VAPID private keys, webhook secrets): the previous root(s), base64, comma-separated. "
+            "They still open those secrets until `mynaportal secrets-reseal` has sealed every one anew."),
+    Setting("MYNAPORTAL_LOOKUP_KEYS", "generation 1 = MYNAPORTAL_LOOKUP_KEY", "Key generations of the lookup "
+            "hash's HMAC-SHA256 key, newest first, as MYNAPORTAL_DATA_KEYS."),
+    Setting("MYNAPORTAL_KEY_SOURCE", "settings", "`settings` (the keys above) or `pkcs11`: the number's keys "
+            "stay inside a PKCS#11 token (HSM, KMS), labelled `mynaportal-data-N` / `mynaportal-lookup-N`."),
+    Setting("MYNAPORTAL_HSM_MODULE", "", "With `pkcs11`: the PKCS#11 library, e.g. "
+            "/usr/lib/softhsm/libsofthsm2.so."),
+    Setting("MYNAPORTAL_HSM_TOKEN", "", "With `pkcs11`: the token's label."),
+    Setting("MYNAPORTAL_HSM_PIN", "", "With `pkcs11`: the user PIN (or MYNAPORTAL_HSM_PIN_FILE, a file "
+            "holding it)."),
     Setting("MYNAPORTAL_DEMO_KEYS_FILE", "var/demo-keys.json", "Where development keeps the demo keys it "
             "generates on first run."),
     Setting("MYNAPORTAL_GRAPHIQL", "true (development), false (production)", "Serve GraphiQL at /graphql."),
@@ -58,7 +74,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MYNAPORTAL_OPERATIONS_DIR", "graphql/operations", "The persisted-operation allowlist."),
     Setting("MYNAPORTAL_MAX_DEPTH", "10", "Maximum GraphQL operation depth."),
     Setting("MYNAPORTAL_MAX_ALIASES", "15", "Maximum aliases in one GraphQL document."),
-    Setting("MYNAPORTAL_MAX_TOKENS", "2000", "Maximum lexical tokens in one GraphQL document."),
+    Setting("MYNAPORTAL_MAX_TOKENS", "2000", "Maximum lexical tokens in one GraphQL document, comments included."),
+    Setting("MYNAPORTAL_MAX_DOCUMENT_LENGTH", "100000", "Maximum characters of one GraphQL document, comments "
+            "included (refused before it is read; the token limit counts comments too)."),
+    Setting("MYNAPORTAL_MAX_BODY_GRAPHQL", "1048576", "Maximum bytes of a /graphql request body or WebSocket "
+            "message (413 / close 1009 beyond it)."),
+    Setting("MYNAPORTAL_MAX_BODY_REST", "262144", "Maximum bytes of a REST request body (413 problem beyond it)."),
+    Setting("MYNAPORTAL_MAX_BODY_WEBHOOKS", "262144", "Maximum bytes of a webhook notification body (the "
+            "payment gateway's)."),
     Setting("MYNAPORTAL_ACCESS_TOKEN_TTL", "900", "Lifetime of an access token, in seconds."),
     Setting("MYNAPORTAL_SESSION_CACHE_SIZE", "10000", "Tokens each worker keeps after looking them up (the "
             "principal only, for at most a second; see `api/identity/session_cache.py`); 0 looks every token up."),
@@ -83,7 +106,8 @@ SETTINGS: tuple[Setting, ...] = (
             "certificates card and phone logins must chain to. Production refuses sandbox roots."),
     Setting("MYNAPORTAL_REVOCATION_SOURCES", "ocsp,crl", "Revocation checks in order of preference: `ocsp`, "
             "`crl` or both (OCSP, falling back to the CRL)."),
-    Setting("MYNAPORTAL_REVOCATION_MAX_AGE", "300", "Seconds a revocation answer may be reused from the cache."),
+    Setting("MYNAPORTAL_REVOCATION_MAX_AGE", "300", "Seconds an OCSP answer or CRL may be reused from the cache "
+            "(never past its nextUpdate; revocations this server made apply at once)."),
     Setting("MYNAPORTAL_REFRESH_TOKEN_TTL", "2592000", "Lifetime of a refresh token, in seconds."),
     Setting("MYNAPORTAL_LOGIN_LIMIT_PER_CERTIFICATE", "10", "Login attempts allowed per certificate per window."),
     Setting("MYNAPORTAL_LOGIN_LIMIT_PER_CLIENT", "300", "Login attempts allowed per client (app id) per window."),
@@ -95,6 +119,8 @@ SETTINGS: tuple[Setting, ...] = (
             "the demo secret."),
     Setting("MYNAPORTAL_PAYMENT_CALLBACK_KEY", "a demo key (development)", "Master key from which each agency's "
             "Standard Webhooks signing secret for payment callbacks is derived. Required in production."),
+    Setting("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", "", "During a rotation of the callback master key: the "
+            "previous one. Callbacks carry both signatures until it is removed, so agencies switch at their pace."),
     Setting("MYNAPORTAL_PAYMENT_SESSION_TTL", "5400", "Seconds a started payment may wait at the gateway's "
             "hosted page before it times out (P0020)."),
 )
@@ -106,6 +132,14 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     data_key: bytes = field(default=b"", repr=False)
     lookup_key: bytes = field(default=b"", repr=False)
+    # Key generations newest first; empty: generation 1 is data_key / lookup_key (api.platform.keys).
+    data_keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)
+    lookup_keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)
+    previous_data_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    key_source: Literal["settings", "pkcs11"] = "settings"
+    pkcs11_module: str = ""
+    pkcs11_token: str = ""
+    pkcs11_pin: str = field(default="", repr=False)
     graphiql: bool = True
     introspection: bool = True
     persisted_only: bool = False
@@ -113,6 +147,12 @@ class Settings:
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
+    max_document_length: int = 100_000
+    # The largest legitimate GraphQL request (a notice of 4,000 characters with its attachments, as UTF-8 with
+    # JSON escapes) is under 100 KiB: 1 MiB leaves room and bounds what 30 requests at once can hold.
+    max_body_graphql: int = 1 << 20
+    max_body_rest: int = 256 << 10
+    max_body_webhooks: int = 256 << 10
     access_token_ttl: timedelta = timedelta(minutes=15)
     session_cache_size: int = 10000
     log_level: str = "INFO"
@@ -135,11 +175,17 @@ class Settings:
     payment_gateway_url: str = "http://127.0.0.1:8765"
     payment_gateway_secret: str = field(default=DEMO_KEY_PREFIX + "sandbox-payment-gateway", repr=False)
     payment_callback_key: str = field(default=DEMO_KEY_PREFIX + "payment-callbacks", repr=False)
+    payment_callback_previous_key: str = field(default="", repr=False)
     payment_session_ttl: timedelta = timedelta(minutes=90)
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def payment_callback_keys(self) -> tuple[str, ...]:
+        """The callback master key, and during its rotation the previous one (both sign)."""
+        return (self.payment_callback_key, *filter(None, (self.payment_callback_previous_key,)))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -194,6 +240,11 @@ class Settings:
             raw_keys = {name: raw_keys[name] or demo[name] for name in raw_keys}
         keys: dict[str, bytes] = {}
         for name, raw in raw_keys.items():
+            # The lookup key is not needed when its generations are listed or live in an HSM; the data key stays
+            # the root of the other secrets at rest (push.secrets).
+            if not raw and name == "MYNAPORTAL_LOOKUP_KEY" and (env.get("MYNAPORTAL_LOOKUP_KEYS")
+                                                                  or env.get("MYNAPORTAL_KEY_SOURCE") == "pkcs11"):
+                continue
             if not raw:
                 problems.append(f"{name} is required in production (base64 of 32 random bytes)")
                 continue
@@ -210,6 +261,22 @@ class Settings:
             keys[name] = key
         if len(keys) == 2 and keys["MYNAPORTAL_DATA_KEY"] == keys["MYNAPORTAL_LOOKUP_KEY"]:
             problems.append("MYNAPORTAL_DATA_KEY and MYNAPORTAL_LOOKUP_KEY must differ")
+
+        generations = {name: _key_generations(env.get(name, ""), name, production, problems)
+                       for name in ("MYNAPORTAL_DATA_KEYS", "MYNAPORTAL_LOOKUP_KEYS")}
+        previous_roots = tuple(key for _, key in _key_generations(
+            ",".join(f"{i}:{raw.strip()}" for i, raw in
+                     enumerate(filter(None, env.get("MYNAPORTAL_PREVIOUS_DATA_KEYS", "").split(",")), 1)),
+            "MYNAPORTAL_PREVIOUS_DATA_KEYS", production, problems))
+        key_source = env.get("MYNAPORTAL_KEY_SOURCE", "settings")
+        pkcs11_pin = env.get("MYNAPORTAL_HSM_PIN", "")
+        if env.get("MYNAPORTAL_HSM_PIN_FILE"):
+            pkcs11_pin = Path(env["MYNAPORTAL_HSM_PIN_FILE"]).read_text().strip()
+        if key_source not in ("settings", "pkcs11"):
+            problems.append("MYNAPORTAL_KEY_SOURCE must be 'settings' or 'pkcs11'")
+        elif key_source == "pkcs11" and not all((env.get("MYNAPORTAL_HSM_MODULE"),
+                                                  env.get("MYNAPORTAL_HSM_TOKEN"), pkcs11_pin)):
+            problems.append("MYNAPORTAL_KEY_SOURCE=pkcs11 needs MYNAPORTAL_HSM_MODULE, _TOKEN and _PIN")
 
         log_level = env.get("MYNAPORTAL_LOG_LEVEL", "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -249,12 +316,21 @@ class Settings:
             elif len(raw.removeprefix(DEMO_KEY_PREFIX)) < 16:
                 problems.append(f"{name} must be at least 16 characters")
             payment_secrets[name] = raw
+        if production and env.get("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", "").startswith(DEMO_KEY_PREFIX):
+            problems.append("production refuses a demo key in MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY")
 
         settings = cls(
             environment=environment,  # type: ignore[arg-type]
             database_url=database_url,
             data_key=keys.get("MYNAPORTAL_DATA_KEY", b""),
             lookup_key=keys.get("MYNAPORTAL_LOOKUP_KEY", b""),
+            data_keys=generations["MYNAPORTAL_DATA_KEYS"],
+            previous_data_keys=previous_roots,
+            lookup_keys=generations["MYNAPORTAL_LOOKUP_KEYS"],
+            key_source=key_source,  # type: ignore[arg-type]
+            pkcs11_module=env.get("MYNAPORTAL_HSM_MODULE", ""),
+            pkcs11_token=env.get("MYNAPORTAL_HSM_TOKEN", ""),
+            pkcs11_pin=pkcs11_pin,
             graphiql=graphiql,
             introspection=introspection,
             persisted_only=persisted_only,
@@ -262,6 +338,10 @@ class Settings:
             max_depth=integer("MYNAPORTAL_MAX_DEPTH", 10),
             max_aliases=integer("MYNAPORTAL_MAX_ALIASES", 15, minimum=0),
             max_tokens=integer("MYNAPORTAL_MAX_TOKENS", 2000),
+            max_document_length=integer("MYNAPORTAL_MAX_DOCUMENT_LENGTH", 100_000),
+            max_body_graphql=integer("MYNAPORTAL_MAX_BODY_GRAPHQL", 1 << 20, minimum=1024),
+            max_body_rest=integer("MYNAPORTAL_MAX_BODY_REST", 256 << 10, minimum=1024),
+            max_body_webhooks=integer("MYNAPORTAL_MAX_BODY_WEBHOOKS", 256 << 10, minimum=1024),
             access_token_ttl=timedelta(seconds=integer("MYNAPORTAL_ACCESS_TOKEN_TTL", 900)),
             session_cache_size=integer("MYNAPORTAL_SESSION_CACHE_SIZE", 10000, minimum=0),
             log_level=log_level,
@@ -284,6 +364,7 @@ class Settings:
             payment_gateway_url=payment_gateway_url,
             payment_gateway_secret=payment_secrets["MYNAPORTAL_PAYMENT_GATEWAY_SECRET"],
             payment_callback_key=payment_secrets["MYNAPORTAL_PAYMENT_CALLBACK_KEY"],
+            payment_callback_previous_key=env.get("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", ""),
             payment_session_ttl=timedelta(seconds=integer("MYNAPORTAL_PAYMENT_SESSION_TTL", 5400, minimum=60)),
         )
         if problems:
@@ -306,6 +387,31 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(plain):
             return driver + url.removeprefix(plain)
     return url
+
+
+def _key_generations(raw: str, name: str, production: bool, problems: list[str]) -> tuple[tuple[int, bytes], ...]:
+    """``3:base64,2:base64`` (newest first) as ((3, key), (2, key)); problems appended, never the key."""
+    found: list[tuple[int, bytes]] = []
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        number, _, encoded = entry.partition(":")
+        if not number.isdigit() or not 1 <= int(number) <= 32767:
+            problems.append(f"{name}: each entry is GENERATION:BASE64 with a generation from 1 to 32767")
+            continue
+        if production and encoded.startswith(DEMO_KEY_PREFIX):
+            problems.append(f"production refuses the demo key of generation {number} in {name}")
+            continue
+        try:
+            key = base64.b64decode(encoded.removeprefix(DEMO_KEY_PREFIX), validate=True)
+        except (binascii.Error, ValueError):
+            problems.append(f"{name}: generation {number} is not valid base64")
+            continue
+        if len(key) != 32:
+            problems.append(f"{name}: generation {number} must decode to 32 bytes, not {len(key)}")
+        elif int(number) in dict(found):
+            problems.append(f"{name}: generation {number} appears twice")
+        else:
+            found.append((int(number), key))
+    return tuple(found)
 
 
 def load_or_create_demo_keys(path: Path) -> dict[str, str]:

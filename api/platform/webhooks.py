@@ -17,7 +17,7 @@ import hmac
 import ipaddress
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -51,10 +51,16 @@ def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(hmac.new(_key(secret), signed, hashlib.sha256).digest()).decode()
 
 
-def sign_headers(secret: str, message_id: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
+def sign_headers(secret: str | Sequence[str], message_id: str, body: bytes, *,
+                 timestamp: int | None = None) -> dict[str, str]:
+    """Signed with each secret given (during a rotation: the new one and the old one, space-separated), so the
+    receiver accepts the message whichever of the two it holds."""
     stamp = int(time.time()) if timestamp is None else timestamp
+    secrets_ = [secret] if isinstance(secret, str) else list(secret)
+    if not secrets_:
+        raise ValueError("at least one secret is required")
     return {"webhook-id": message_id, "webhook-timestamp": str(stamp),
-            "webhook-signature": signature(secret, message_id, stamp, body)}
+            "webhook-signature": " ".join(signature(each, message_id, stamp, body) for each in secrets_)}
 
 
 @dataclass
@@ -74,7 +80,7 @@ class ReplayGuard:
 
 
 def verify_webhook(
-    secret: str, headers: Mapping[str, str], body: bytes, *, replay_guard: ReplayGuard | None,
+    secret: str | Sequence[str], headers: Mapping[str, str], body: bytes, *, replay_guard: ReplayGuard | None,
     now: float | None = None, tolerance: int = TOLERANCE_SECONDS,
 ) -> str:
     """Return the message id if the request is authentic, fresh and (with a guard) not seen before.
@@ -95,9 +101,11 @@ def verify_webhook(
         raise WebhookVerificationError("bad timestamp") from error
     if abs(clock - timestamp) > tolerance:
         raise WebhookVerificationError("timestamp outside the tolerance window")
-    expected = signature(secret, message_id, timestamp, body).encode()
-    if not any(hmac.compare_digest(expected, candidate.encode()) for candidate in offered.split(" ")
-               if candidate.startswith("v1,")):
+    # Several secrets: a receiver in a rotation accepts either until it retires the old one.
+    expected = [signature(each, message_id, timestamp, body).encode()
+                for each in ([secret] if isinstance(secret, str) else secret)]
+    if not any(hmac.compare_digest(want, candidate.encode()) for candidate in offered.split(" ")
+               if candidate.startswith("v1,") for want in expected):
         raise WebhookVerificationError("no matching signature")
     # Only an authentic request may occupy an id in the replay guard.
     if replay_guard is not None and not replay_guard.first_time(message_id, clock):

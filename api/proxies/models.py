@@ -19,8 +19,9 @@ class ProxyGrant(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    principal_person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
-    proxy_person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    principal_person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"),
+                                                           index=True)
+    proxy_person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"))
     # Space-separated scope names (api.platform.scopes.DELEGABLE_SCOPES).
     scopes: Mapped[str] = mapped_column(String(500))
     valid_until: Mapped[date] = mapped_column(Date)  # inclusive

@@ -3,54 +3,81 @@ request runs through them)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import suppress
+from collections.abc import AsyncGenerator, Callable, Iterable
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.directive import StrawberryDirective
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 
-from api.platform.errors import PortalError
 from api.platform.settings import Settings
-from api.schema.errors import logger
+from api.schema.documents import SENT_OPERATION_NAME, CachedDocuments, DocumentCache
+from api.schema.errors import classify, is_bad_input, logger, portal_cause
+from api.schema.inputs import SCALAR_OVERRIDES
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
 from api.schema.security import Gateway, OperationRegistry, gateway_rules_extension, limit_rules
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "graphql" / "schema.graphql"
-# Documents whose parse and validation strawberry's caches keep (the allowlist holds a few dozen).
-DOCUMENT_CACHE_SIZE = 256
+# What the parsed and validated documents may cost each worker (api.schema.documents): the allowlist's few
+# dozen documents take well under 1 MiB; the rest is room for the ad-hoc documents of development.
+DOCUMENT_CACHE_BYTES = 16 << 20
 
 
 class PortalSchema(strawberry.Schema):
     """The schema, its gateway (api.schema.security), and the log of unexpected errors."""
 
     gateway: Gateway
+    documents: DocumentCache
+
+    async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:
+        # `execute` never runs a subscription: they are served over graphql-transport-ws (`subscribe`). Left
+        # allowed, a subscription sent by POST or GET would run its resolver as a query and fail.
+        allowed = kwargs.get("allowed_operation_types") or {OperationType.QUERY, OperationType.MUTATION}
+        kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
+        sent = SENT_OPERATION_NAME.set(kwargs.get("operation_name"))
+        try:
+            return await super().execute(query, *args, **kwargs)
+        finally:
+            SENT_OPERATION_NAME.reset(sent)
+
+    async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
+        # A refusal raised by the gateway before parsing (not persisted, refused text...) escapes strawberry's
+        # stream: over graphql-transport-ws the client got a bare `complete` and the log a traceback. As a
+        # result before execution it gets the protocol's `error` message instead.
+        return _answering_refusals(await super().stream(query, *args, **kwargs), kwargs.get("operation_name"))
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Strawberry calls this once per result, before any extension changes the errors. Only unexpected
         # failures are logged, with their traceback; the log filter redacts numbers.
         for error in errors:
             original = error.original_error
-            if original is not None and not isinstance(original, PortalError):
+            if original is not None and portal_cause(error) is None and not is_bad_input(error):
                 logger.error("unexpected error in %s", ".".join(map(str, error.path or [])) or "operation",
                              exc_info=original)
 
 
-class CachedParse(ParserCache):
-    """Strawberry's ParserCache, except that a document that does not parse is left to strawberry's own
-    parse step, which answers it as an error before execution. (ParserCache's error escapes the hook: over
-    a WebSocket the operation would fail instead of answering, and no extension would see the result.)"""
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        with suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
-        yield
+async def _answering_refusals(source: AsyncGenerator[Any, None], operation_name: str | None
+                              ) -> AsyncGenerator[Any, None]:
+    # The stream runs in the task that iterates it (one per subscription): the name is set for that task.
+    SENT_OPERATION_NAME.set(operation_name)
+    async with aclosing(source):
+        try:
+            first = await anext(source)
+        except StopAsyncIteration:
+            return
+        except GraphQLError as refused:
+            yield PreExecutionError(data=None, errors=[classify(refused)])
+            return
+        yield first
+        async for result in source:
+            yield result
 
 
 def build_schema(
@@ -65,7 +92,8 @@ def build_schema(
     rules = limit_rules(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
                         introspection=settings.introspection)
     gateway = Gateway(registry, persisted_only=settings.persisted_only, max_tokens=settings.max_tokens,
-                      rules=rules)
+                      max_document_length=settings.max_document_length, rules=rules)
+    documents = DocumentCache(DOCUMENT_CACHE_BYTES)
     schema = PortalSchema(
         query=query_type(),
         mutation=mutation_type(),
@@ -76,14 +104,15 @@ def build_schema(
         # cached per document and limits), and, last out, gives every error its code.
         extensions=[
             gateway_rules_extension(gateway),
-            lambda: CachedParse(maxsize=DOCUMENT_CACHE_SIZE),
-            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+            lambda: CachedDocuments(documents),
             *extensions,
         ],
         # Suggestions would reveal the schema wherever introspection is off.
         config=StrawberryConfig(disable_field_suggestions=not settings.introspection),
+        scalar_overrides=SCALAR_OVERRIDES,
     )
     schema.gateway = gateway
+    schema.documents = documents
     return schema
 
 

@@ -154,5 +154,6 @@ class IdentityMutation:
 async def _decide(info: Info, user_code: str, *, approve: bool) -> DeviceSignInDecision:
     # profile:read: a phone's full session, never a TV's (a TV cannot approve another TV).
     principal = info.context.require_person(PROFILE_READ)
-    code = await service_of(info).decide_device(user_code, principal.person_id, approve=approve)
+    code = await service_of(info).decide_device(user_code, principal.person_id, approve=approve,
+                                                session_token_id=principal.token_id)
     return DeviceSignInDecision(user_code=code, approved=approve)

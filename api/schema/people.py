@@ -39,6 +39,7 @@ class PersonType(relay.Node):
     phone: str | None
     municipality_code: strawberry.Private[str]
     ciphertext: strawberry.Private[bytes]
+    key_generation: strawberry.Private[int]
 
     @classmethod
     def from_model(cls, person: Person | PersonRecord) -> PersonType:
@@ -53,11 +54,12 @@ class PersonType(relay.Node):
             phone=person.phone,
             municipality_code=person.municipality_code,
             ciphertext=person.individual_number_ciphertext,
+            key_generation=person.number_key_generation,
         )
 
     @strawberry.field(description="The individual number, masked: only the last four digits show.")
     def masked_individual_number(self, info: Info) -> str:
-        return individual_number.mask(info.context.cipher.decrypt(self.ciphertext))
+        return individual_number.mask(info.context.cipher.decrypt(self.ciphertext, self.key_generation))
 
     @strawberry.field
     async def municipality(self, info: Info) -> MunicipalityType:

@@ -25,7 +25,9 @@ from graphql import (
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
-from api.platform.errors import ErrorCode
+from api.platform.errors import ErrorCode, PortalError
+from api.platform.text import check_json_texts, check_text
+from api.schema.documents import SENT_OPERATION_NAME
 from api.schema.errors import classify, coded_error
 
 
@@ -109,17 +111,19 @@ class Gateway:
     - persisted operations, Apollo's APQ wire shape: ``extensions.persistedQuery.sha256Hash`` (version 1)
       instead of the text. Unknown hashes get PERSISTED_QUERY_NOT_FOUND; in persisted-only mode a document
       not in the allowlist gets PERSISTED_QUERY_REQUIRED. Clients cannot register documents at run time;
-    - the token limit, enforced while parsing;
+    - the token limit (comments count) and the document length, enforced while parsing;
+    - the variables' text and integers checked at the edge (api.platform.text);
     - the depth, alias and introspection rules, as classes built once (see the module docstring).
 
     Strawberry's pipeline applies it through the ``GatewayRules`` extension.
     """
 
     def __init__(self, registry: OperationRegistry, *, persisted_only: bool, max_tokens: int,
-                 rules: list[type[ASTValidationRule]]) -> None:
+                 rules: list[type[ASTValidationRule]], max_document_length: int | None = None) -> None:
         self.registry = registry
         self.persisted_only = persisted_only
         self.max_tokens = max_tokens
+        self.max_document_length = max_document_length
         self.rules = tuple(rules)
 
     def document_text(self, query: str | None, extensions: dict[str, object] | None) -> str | None:
@@ -161,7 +165,17 @@ class GatewayRules(SchemaExtension):
         # A refusal raised here is already coded (api.schema.errors.coded_error): strawberry answers it as
         # an error before execution.
         context.query = gateway.document_text(context.query, context.operation_extensions)
+        try:
+            check_json_texts(context.variables, "variables")
+            sent_name = SENT_OPERATION_NAME.get()
+            if sent_name is not None:
+                check_text(sent_name, "operationName", max_length=1000)
+        except PortalError as refused:
+            raise GraphQLError(refused.message, original_error=refused) from None
+        # max_tokens (not max_lexical_tokens) counts comments too, and stops while skipping a run of them.
         context.parse_options["max_tokens"] = gateway.max_tokens
+        if gateway.max_document_length is not None:
+            context.parse_options["max_source_length"] = gateway.max_document_length
         context.validation_rules = (*context.validation_rules, *gateway.rules)
         self._streamed = False
         yield

@@ -19,6 +19,7 @@ to `Schema.stream`. On the way:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cross_web import HTTPException
@@ -47,6 +48,10 @@ from api.platform.settings import Settings
 from api.schema import PortalSchema
 from api.schema.context import Context, Loaders
 from api.schema.errors import classify
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 class PortalGraphQL(GraphQL[Context, None]):
@@ -81,6 +86,21 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.identity = identity
         self.notice_broker = notice_broker
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """The request's JSON, or a 400 naming what is wrong with it (never an exception out of the view)."""
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            value = json.loads(text, parse_constant=_refuse_constant)
+        except UnicodeDecodeError as error:
+            raise HTTPException(400, "The request body is not valid UTF-8.") from error
+        except RecursionError as error:
+            raise HTTPException(400, "The request body is nested too deeply.") from error
+        except ValueError as error:  # not JSON, NaN/Infinity, or an integer of more than 4,300 digits
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return value
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET of a persisted hash has no query either: it wants the answer, not GraphiQL.

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 from starlette.routing import Route
 
 from api.app import create_app
 from api.platform.db import dispose_engine
+from api.platform.logs import REDACTED
 from tests.api.conftest import Portal
+from tests.benchmarks.bench_edge_memory import measure
 from tests.conftest import make_settings
+from tests.log_guard import demo_numbers_in
 
 
 async def test_healthz(portal: Portal) -> None:
@@ -16,7 +22,7 @@ async def test_healthz(portal: Portal) -> None:
 
 async def test_readyz_reports_the_migrated_database(portal: Portal) -> None:
     response = await portal.client.get("/readyz")
-    assert (response.status_code, response.json()) == (200, {"status": "ok", "database": "ok", "revision": "0010"})
+    assert (response.status_code, response.json()) == (200, {"status": "ok", "database": "ok", "revision": "0012"})
 
 
 async def test_readyz_is_unavailable_on_an_unmigrated_database(tmp_path) -> None:
@@ -32,6 +38,32 @@ async def test_request_id_is_echoed_or_made(portal: Portal) -> None:
     assert given.headers["x-request-id"] == "phone-42.a"
     made = await portal.client.get("/healthz", headers={"x-request-id": "bad id with spaces"})
     assert len(made.headers["x-request-id"]) == 32 and made.headers["x-request-id"] != "bad id with spaces"
+
+
+def test_a_worker_flooded_with_documents_stays_bounded() -> None:
+    # A real uvicorn worker (tests/benchmarks/bench_edge_memory.py prints the same figures). Before the body limit
+    # and the byte-bounded document cache, 30 x 10 MiB took a worker from 107 MiB to 1,150 MiB.
+    figures = measure(30)
+    start = figures["start"]
+    assert figures["after_over"] - start < 16  # refused from their Content-Length: never read
+    assert set(figures["over_statuses"]) <= {413, "ReadError", "WriteError", "RemoteProtocolError"}
+    assert set(figures["under_statuses"]) == {200}  # read, and answered (DOCUMENT_TOO_LONG)
+    # 30 MiB in flight at once leaves the allocator's arenas larger, once: the same flood again adds nothing.
+    assert figures["after_under_1"] - start < 128
+    assert figures["after_under_3"] - figures["after_under_1"] < 32
+    assert figures["after_cached"] - start < 128  # 300 distinct documents, kept up to the cache's bound
+
+
+@pytest.mark.parametrize("path", ["/x/%20100000000021", "/x/%2520100000000021", "/x/1000%252D0000%252D0021",
+                                  "/x/%25EF%25BC%2591000-0000-0021", "/x/%2531%2530%2530%253000000021"])
+async def test_the_access_log_never_carries_a_number_however_it_is_spelled(
+    portal: Portal, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    with caplog.at_level(logging.INFO, logger="api.access"):
+        response = await portal.client.get(path)
+    [line] = [record.getMessage() for record in caplog.records if record.name == "api.access"]
+    assert line.startswith("GET /x/") and line.endswith(f"{REDACTED} {response.status_code}")
+    assert demo_numbers_in(line) == []
 
 
 async def test_the_router_answers_problems_for_unknown_paths_and_methods(portal: Portal) -> None:

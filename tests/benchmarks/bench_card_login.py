@@ -40,7 +40,8 @@ def bench_verifications(count: int) -> None:
     chain = [ca.authorities["card-auth"].cert.public_bytes(serialization.Encoding.DER)]
     chains = ChainVerifier(ca.roots, ca.intermediates)
     revocation = RevocationChecker(max_age=dt.timedelta(minutes=5))
-    revocation._remember((revocation._issuer_key(ca.authorities["card-auth"].cert), leaf.serial_number), Status.GOOD)
+    revocation._remember((revocation._issuer_key(ca.authorities["card-auth"].cert), leaf.serial_number), Status.GOOD,
+                          None)
     message = login_message("bench", secrets.token_bytes(32))
     signature = key.sign(message, padding.PKCS1v15(), hashes.SHA256())
 

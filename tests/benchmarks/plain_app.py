@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from api.identity.authentication import authenticate_person
 from api.identity.session_cache import SessionCache
-from api.people.individual_number import IndividualNumberCipher, mask
+from api.people.individual_number import cipher_for, mask
 from api.people.service import person_with_municipality
 from api.platform.auth import TokenRejected
 from api.platform.db import create_engine
@@ -25,7 +25,7 @@ ANSWER = {"data": {"viewer": {"id": "UGVyc29uOjE=", "name": "山田 太郎", "ma
 settings = Settings.from_env(os.environ)
 engine = create_engine(settings.database_url)
 sessions = SessionCache(settings.session_cache_size)
-cipher = IndividualNumberCipher(settings.data_key, settings.lookup_key)
+cipher = cipher_for(settings)
 
 
 async def plain(request: Request) -> JSONResponse:
@@ -47,7 +47,8 @@ async def rest_viewer(request: Request) -> JSONResponse:
         "id": str(person.id), "name": person.name, "nameKana": person.name_kana,
         "birthDate": person.birth_date.isoformat(), "sex": person.sex.value.upper(), "address": person.address,
         "email": person.email, "phone": person.phone,
-        "maskedIndividualNumber": mask(cipher.decrypt(person.individual_number_ciphertext)),
+        "maskedIndividualNumber": mask(cipher.decrypt(person.individual_number_ciphertext,
+                                                      person.number_key_generation)),
         "municipality": {"code": municipality.code, "prefecture": municipality.prefecture, "name": municipality.name},
     }}})
 

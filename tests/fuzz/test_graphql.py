@@ -51,13 +51,8 @@ def _jobs(portal: FuzzPortal) -> list[tuple[Any, Any, Check, dict[str, Any]]]:
 
 
 async def test_no_graphql_field_answers_5xx_and_every_error_has_its_code(
-    fuzz_portal: FuzzPortal, database_url: str, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+    fuzz_portal: FuzzPortal, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if database_url.startswith("postgresql"):
-        # Text with NUL reaches PostgreSQL from these resolvers (INTERNAL): the GraphQL text validation of #16
-        # (helper H3) fixes them; strict, so this marker must go when it lands.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="NUL in agencyPayments(reference), grantProxy("
-                                              "proxyEmail), corporateApplicationIdCreate(label), deliveryServiceLink"))
     tallies = await run_all(_jobs(fuzz_portal), fuzz_portal.base_url + "/graphql")
     report = summary(database_url.split(":", 1)[0], tallies)
     with capsys.disabled():
@@ -75,8 +70,8 @@ def _endpoint_jobs(portal: FuzzPortal) -> list[tuple[Any, Any, Check, dict[str, 
             if result.ok().path == "/graphql" for mode in MODES]
 
 
-@pytest.mark.xfail(strict=True, reason="the GraphQL view answers 500 to a JSON body that is not an object (null, "
-                   "true) or not UTF-8: #16's edge work (helper H3) fixes it; strict, so this marker must go then")
+@pytest.mark.xfail(strict=True, reason="a body whose operationName is an object ({\"operationName\": {}}) is INTERNAL, "
+                   "not BAD_USER_INPUT (api/schema/view.py); strict, so this marker must go with the fix")
 async def test_the_graphql_endpoint_answers_any_body_without_5xx(
     fuzz_portal: FuzzPortal, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

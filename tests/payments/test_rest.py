@@ -120,3 +120,30 @@ async def test_agencies_see_only_their_own_people_by_their_own_codes(payment_por
     assert (unknown.status_code, unknown.json()["code"]) == (404, "NOT_FOUND")
     anonymous = await pp.client.post("/payments/v1/orders", json={}, headers={"idempotency-key": "k"})
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "UNAUTHENTICATED")
+
+
+@pytest.mark.parametrize(("extra", "code", "field"), [
+    ({"amount": 2**63}, "VALUE_OUT_OF_RANGE", "body.amount"),
+    ({"purpose": "住民税\u0000"}, "TEXT_INVALID", "body.purpose"),
+    ({"reference": "R-\ud800"}, "TEXT_INVALID", "body.reference"),
+    ({"due_date": "9999-12-31"}, "VALUE_OUT_OF_RANGE", "due_date"),
+    ({"payable_until": "0001-01-01"}, "VALUE_OUT_OF_RANGE", "payable_until"),
+])
+async def test_an_order_with_a_value_no_column_can_hold_is_refused_at_the_edge(
+    payment_portal: PaymentPortal, engine: AsyncEngine, extra: dict[str, object], code: str, field: str
+) -> None:
+    pp = payment_portal
+    body = {"person_code": pp.father_code, "amount": 12_000, "purpose": "住民税 第1期", "due_date": "2027-01-31",
+            "reference": "R-edge", **extra}
+    response = await pp.client.post("/payments/v1/orders", content=json.dumps(body),  # \ud800 escaped
+                                    headers={**pp.agency_headers(), "content-type": "application/json"})
+    assert (response.status_code, response.json()["code"], response.json()["field"]) == (400, code, field)
+    async with create_session_factory(engine)() as session:
+        assert await session.scalar(select(func.count()).select_from(PaymentOrder)) == 0
+
+
+async def test_a_payments_listing_with_a_nul_in_a_parameter_is_refused(payment_portal: PaymentPortal) -> None:
+    response = await payment_portal.client.get("/payments/v1/payments", params={"reference": "R\x00"},
+                                               headers=payment_portal.agency_headers())
+    assert (response.status_code, response.json()["code"], response.json()["field"]) == (
+        400, "TEXT_INVALID", "reference")

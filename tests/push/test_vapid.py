@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from push.vapid import VapidSigner, audience_of, b64url_decode, current_key, rotate_key, vapid_box
+from api.people.individual_number import IndividualNumberCipher
+from api.platform.errors import PortalError
+from push.models import PushSubscription, VapidKey
+from push.vapid import VapidSigner, audience_of, b64url_decode, current_key, retire_key, rotate_key, vapid_box
 from tests.conftest import TEST_DATA_KEY
+from tests.factories import individual_number, make_municipality, make_person
 
 NOW = 1_780_000_000.0
 
@@ -42,3 +48,25 @@ async def test_one_header_per_audience_until_near_expiry(session: AsyncSession) 
 def test_the_audience_is_the_origin_with_its_port() -> None:
     assert audience_of("https://127.0.0.1:8443/push/x") == "https://127.0.0.1:8443"
     assert audience_of("https://fcm.googleapis.com:443/fcm/send/x") == "https://fcm.googleapis.com"
+
+
+async def test_an_old_generation_is_retired_only_once_no_subscription_uses_it(
+    session: AsyncSession, cipher: IndividualNumberCipher
+) -> None:
+    box = vapid_box(TEST_DATA_KEY)
+    await current_key(session, box)
+    await rotate_key(session, box)
+    await make_municipality(session)
+    person = await make_person(session, cipher, number=individual_number("62149832025"))
+    subscription = PushSubscription(person_id=person.id, endpoint="https://push.example/1", p256dh="p", auth="a",
+                                    vapid_generation=1, device_label="phone")
+    session.add(subscription)
+    await session.flush()
+    for generation, code in ((1, "KEY_GENERATION_IN_USE"), (2, "KEY_GENERATION_IN_USE"), (3, "KEY_GENERATION_UNKNOWN")):
+        with pytest.raises(PortalError) as raised:
+            await retire_key(session, generation)
+        assert raised.value.code == code
+    await session.delete(subscription)  # the device subscribed again with generation 2
+    await session.flush()
+    await retire_key(session, 1)
+    assert list(await session.scalars(select(VapidKey.generation))) == [2]

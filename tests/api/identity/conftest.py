@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from api.identity.sandbox_ca import SandboxCA
 from api.identity.service import IdentityService, phone_credential_message
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import PointRead, create_session_factory
+from api.platform.settings import PROJECT_ROOT
 from nfc_bridge.jpki import Key, MyNumberCard, Pin
 from nfc_bridge.virtual_card.card import VirtualCard
 from nfc_bridge.virtual_card.issuance import card_from_bundle
@@ -31,7 +33,7 @@ from nfc_bridge.virtual_card.personalise import SANDBOX_PINS
 from nfc_bridge.virtual_card.store import CardData
 from nfc_bridge.virtual_card.transport import VirtualTransport
 from tests.api.conftest import Portal, operation, running_portal
-from tests.conftest import make_settings
+from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY, make_settings
 
 PUBLIC_URL = "http://portal.test"
 CLIENT = "jp.go.mynaportal.app"
@@ -100,6 +102,16 @@ class IdentityPortal:
         challenge = await self.challenge(challenge_client or client)
         signature = card_sign(data, Key.AUTH, base64.b64decode(challenge["toBeSigned"]))
         return await self.complete(challenge, data.der("auth_cert"), [data.der("auth_ca_cert")], signature, client)
+
+
+def command_env(database_url: str, ca_dir: Path) -> dict[str, str]:
+    """The environment of a `mynaportal` command or server process on the test's database and sandbox CA."""
+    return {**os.environ, "MYNAPORTAL_DATABASE_URL": database_url,
+            "MYNAPORTAL_DATA_KEY": base64.b64encode(TEST_DATA_KEY).decode(),
+            "MYNAPORTAL_LOOKUP_KEY": base64.b64encode(TEST_LOOKUP_KEY).decode(),
+            "MYNAPORTAL_SANDBOX_CA_DIR": str(ca_dir), "MYNAPORTAL_PUBLIC_URL": PUBLIC_URL,
+            "MYNAPORTAL_OPERATIONS_DIR": str(PROJECT_ROOT / "graphql" / "operations"),
+            "PYTHONPATH": str(PROJECT_ROOT)}
 
 
 def b64(value: bytes) -> str:

@@ -94,21 +94,23 @@ async def test_a_certificate_from_an_untrusted_ca_is_refused(identity: IdentityP
     assert code_of(await identity.card_login(foreign)) == "CERTIFICATE_UNTRUSTED"
 
 
-async def test_a_revoked_card_is_refused_through_ocsp(identity: IdentityPortal) -> None:
+async def test_a_card_this_server_revoked_is_refused_before_any_responder(identity: IdentityPortal) -> None:
     card = await identity.card_for(identity.portal.father)
     lost = await identity.gql("ReportCardLost", token=identity.portal.father_token)
     assert lost == {"data": {"reportCardLost": {"revokedCertificates": 2}}}
+    identity.transport.down = True  # nor does it need the responder to be up
     assert code_of(await identity.card_login(card)) == "CERTIFICATE_REVOKED"
-    assert "/pki/ocsp" in identity.transport.paths
-    assert not any(path.startswith("/pki/crl") for path in identity.transport.paths)
+    assert identity.transport.paths == []
 
 
-async def test_a_revoked_card_is_refused_through_the_crl_when_ocsp_is_down(identity: IdentityPortal) -> None:
+async def test_a_good_cached_ocsp_answer_does_not_let_a_card_revoked_here_in(identity: IdentityPortal) -> None:
+    identity.service.revocation.max_age = dt.timedelta(minutes=5)
     card = await identity.card_for(identity.portal.father)
+    assert "accessToken" in (await identity.card_login(card))["data"]["completeCardLogin"]
+    assert identity.service.revocation.fetches == 1  # "good", cached for 5 minutes
     await identity.gql("ReportCardLost", token=identity.portal.father_token)
-    identity.transport.down = True
     assert code_of(await identity.card_login(card)) == "CERTIFICATE_REVOKED"
-    assert identity.transport.paths[-2:] == ["/pki/ocsp", "/pki/crl/card-auth.crl"]
+    assert identity.service.revocation.fetches == 1
 
 
 async def test_a_good_card_logs_in_through_the_crl_when_ocsp_is_down(identity: IdentityPortal) -> None:

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -20,8 +24,9 @@ from api.people.models import Person
 from api.platform.auth import TokenRejected, hash_token
 from api.platform.db import create_engine, dispose_engine, utcnow
 from tests.api.conftest import Portal, operation
-from tests.api.identity.conftest import CountedRead
+from tests.api.identity.conftest import CountedRead, IdentityPortal, command_env
 from tests.factories import individual_number, make_municipality, make_person
+from tests.push.helpers import free_port
 
 
 class Clock:
@@ -57,7 +62,7 @@ async def test_a_kept_token_costs_no_read_and_a_revocation_here_ends_it_on_the_n
 ) -> None:
     await make_municipality(session)
     person = await make_person(session, cipher, number=individual_number("10000000001"))
-    pair = await start_session(session, person.id, scopes=PERSON_SCOPES, client="test",
+    pair = await start_session(session, person.id, scopes=PERSON_SCOPES, client="test", certificate_id=None,
                                access_ttl=timedelta(minutes=15), refresh_ttl=timedelta(days=1), now=utcnow())
     await session.commit()
     cache = SessionCache(100, clock=Clock())
@@ -192,3 +197,77 @@ async def test_the_portal_refuses_a_token_revoked_here_on_the_next_request_and_s
     await session.commit()
     result = await portal.query(viewer, token=portal.father_token)
     assert (result["data"], result["errors"][0]["extensions"]["code"]) == (None, "UNAUTHENTICATED")
+
+
+@pytest.fixture
+def other_worker(database_url: str, ca_dir: Path, identity: IdentityPortal) -> Iterator[str]:
+    """Another worker: `mynaportal serve` in its own process, on the same database; its base URL."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+                              env=command_env(database_url, ca_dir),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "the other worker did not start"
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+
+
+async def _viewer(client: httpx.AsyncClient, token: str) -> str:
+    """The viewer's name, or the error code."""
+    answer = (await client.post("/graphql", json={"query": "{ viewer { name } }"},
+                                headers={"authorization": f"Bearer {token}"})).json()
+    return answer["errors"][0]["extensions"]["code"] if "errors" in answer else answer["data"]["viewer"]["name"]
+
+
+async def _last_accepted(client: httpx.AsyncClient, token: str, since: float) -> float:
+    """Poll until the token is refused; when the last request still accepted was sent, in seconds from ``since``
+    (0 if none was). A worker's entry is at most a second old, so a request sent a second after the revocation
+    committed is refused, however long its own round trip takes on a loaded machine."""
+    last = since
+    while True:
+        asked = time.monotonic()
+        if await _viewer(client, token) == "UNAUTHENTICATED":
+            return last - since
+        assert asked - since < 5, "never refused"
+        last = asked
+        await asyncio.sleep(0.02)
+
+
+async def test_a_lost_card_ends_its_sessions_on_every_worker(identity: IdentityPortal, other_worker: str) -> None:
+    here = identity.portal.client  # this process's app: one worker
+    father = (await identity.card_login(await identity.card_for(identity.portal.father)))["data"]["completeCardLogin"]
+    mother = (await identity.card_login(await identity.card_for(identity.portal.mother)))["data"]["completeCardLogin"]
+    async with httpx.AsyncClient(base_url=other_worker, timeout=10) as there:
+        for client in (here, there):  # both workers now keep both tokens
+            assert await _viewer(client, father["accessToken"]) == "山田 太郎"
+            assert await _viewer(client, mother["accessToken"]) == "山田 花子"
+
+        # Reported here: refused here on the next request, and there within a second.
+        lost = await here.post("/graphql", json={"query": "mutation { reportCardLost { revokedCertificates } }"},
+                               headers={"authorization": f"Bearer {father['accessToken']}"})
+        reported = time.monotonic()
+        assert lost.json() == {"data": {"reportCardLost": {"revokedCertificates": 2}}}
+        assert await _viewer(here, father["accessToken"]) == "UNAUTHENTICATED"
+        assert await _last_accepted(there, father["accessToken"], reported) < MAX_AGE_SECONDS
+        refreshed = await there.post("/oauth/token", data={"grant_type": "refresh_token",
+                                                           "refresh_token": father["refreshToken"]})
+        assert refreshed.json()["error"] == "invalid_grant"
+
+        # Reported there (the other process): refused there at once, and here within a second.
+        lost = await there.post("/graphql", json={"query": "mutation { reportCardLost { revokedCertificates } }"},
+                                headers={"authorization": f"Bearer {mother['accessToken']}"})
+        reported = time.monotonic()
+        assert lost.json() == {"data": {"reportCardLost": {"revokedCertificates": 2}}}
+        assert await _viewer(there, mother["accessToken"]) == "UNAUTHENTICATED"
+        assert await _last_accepted(here, mother["accessToken"], reported) < MAX_AGE_SECONDS

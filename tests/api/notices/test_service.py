@@ -64,12 +64,12 @@ async def test_a_notice_to_one_person_goes_by_the_agencys_own_code(demo: Demo) -
         published = await publish_notice(session, demo.pension.id,
                                          notice(audience=Audience.PERSON, segment=None, recipient_code=code,
                                                 category=Category.PENSION,
-                                                attachments=(AttachmentSpec("payment-slip", "slip-1", "納付書"),)),
+                                                attachments=(AttachmentSpec("document", "doc-1", "通知書"),)),
                                          now=NOW, today=TODAY)
     assert await recipients(demo, published.notice.id) == {demo.mother}
     async with demo.factory() as session:
         attachment = await session.scalar(select(NoticeAttachment))
-    assert attachment is not None and (attachment.kind, attachment.reference) == ("payment-slip", "slip-1")
+    assert attachment is not None and (attachment.kind, attachment.reference) == ("document", "doc-1")
 
 
 async def test_another_agencys_code_is_unknown_and_nothing_is_written(demo: Demo) -> None:

@@ -51,28 +51,28 @@ def test_mask_shows_only_the_last_four_digits() -> None:
 
 def test_encryption_round_trips_and_never_repeats_a_ciphertext() -> None:
     cipher = IndividualNumberCipher(KEY_A, KEY_B)
-    first, second = cipher.encrypt("621498320257"), cipher.encrypt("621498320257")
+    first, second = cipher.encrypt("621498320257", 1), cipher.encrypt("621498320257", 1)
     assert first != second
     assert b"621498320257" not in first
-    assert cipher.decrypt(first) == cipher.decrypt(second) == "621498320257"
+    assert cipher.decrypt(first, 1) == cipher.decrypt(second, 1) == "621498320257"
 
 
 def test_a_tampered_ciphertext_is_rejected() -> None:
     cipher = IndividualNumberCipher(KEY_A, KEY_B)
-    blob = bytearray(cipher.encrypt("621498320257"))
+    blob = bytearray(cipher.encrypt("621498320257", 1))
     blob[-1] ^= 1
     with pytest.raises(InvalidTag):
-        cipher.decrypt(bytes(blob))
+        cipher.decrypt(bytes(blob), 1)
 
 
 def test_lookup_hash_is_keyed_and_stable() -> None:
     cipher = IndividualNumberCipher(KEY_A, KEY_B)
     other_key = IndividualNumberCipher(KEY_A, bytes([2]) * 32)
-    assert cipher.lookup_hash("621498320257") == cipher.lookup_hash("621498320257")
-    assert cipher.lookup_hash("621498320257") != other_key.lookup_hash("621498320257")
-    assert len(cipher.lookup_hash("621498320257")) == 32
+    assert cipher.lookup_hash("621498320257", 1) == cipher.lookup_hash("621498320257", 1)
+    assert cipher.lookup_hash("621498320257", 1) != other_key.lookup_hash("621498320257", 1)
+    assert len(cipher.lookup_hash("621498320257", 1)) == 32
 
 
 def test_encrypting_an_invalid_number_is_refused() -> None:
     with pytest.raises(InvalidIndividualNumber):
-        IndividualNumberCipher(KEY_A, KEY_B).encrypt("621498320258")
+        IndividualNumberCipher(KEY_A, KEY_B).encrypt("621498320258", 1)

@@ -32,7 +32,7 @@ async def test_the_number_is_never_stored_in_clear(
     await make_municipality(session)
     person = await make_person(session, cipher, number=NUMBER)
     await session.commit()
-    assert cipher.decrypt(person.individual_number_ciphertext) == NUMBER
+    assert cipher.decrypt(person.individual_number_ciphertext, person.number_key_generation) == NUMBER
     if engine.dialect.name == "sqlite":
         # The raw file (and its WAL) must not contain the digits, in text or as any column value. Read by
         # another process: closing a descriptor of a database file in this process would drop the POSIX

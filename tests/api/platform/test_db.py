@@ -75,10 +75,12 @@ async def test_a_point_read_returns_the_values_the_orm_returns(engine: AsyncEngi
     person = await _add_person(engine)
     rows = await PERSON_BY_NAME.rows(engine, {"name": "山田 太郎"})
     assert rows == [(person.id, "山田 太郎", "ヤマダ タロウ", date(1985, 4, 1), Sex.MALE, "東京都千代田区1-1",
-                     "131016", None, "090", b"\x01" * 40, b"\x02" * 32, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))]
+                     "131016", None, "090", b"\x01" * 40, b"\x02" * 32,
+                     datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), 1, 1)]
     assert [column.key for column in Person.__table__.c] == [
         "id", "name", "name_kana", "birth_date", "sex", "address", "municipality_code", "email", "phone",
-        "individual_number_ciphertext", "individual_number_hash", "created_at"]
+        "individual_number_ciphertext", "individual_number_hash", "created_at", "number_key_generation",
+        "number_lookup_generation"]
     assert await PERSON_BY_NAME.first(engine, {"name": "nobody"}) is None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy.exc import DataError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -49,3 +50,15 @@ async def test_a_wrapped_handler_answers_a_refusal_as_a_problem() -> None:
     response = await answering_problems(handler)(Request({"type": "http", "method": "GET", "headers": []}))
     assert response.status_code == 404
     assert json.loads(response.body)["detail"] == "No such CRL."
+
+
+async def test_a_value_the_database_refuses_is_answered_as_bad_input() -> None:
+
+
+    async def handler(request: Request) -> Response:
+        raise DataError("INSERT ...", {}, Exception("integer out of range"))
+
+    response = await answering_problems(handler)(Request({"type": "http", "method": "POST", "headers": [],
+                                                          "path": "/payments/v1/orders"}))
+    assert response.status_code == 400
+    assert json.loads(response.body)["code"] == "BAD_USER_INPUT"

@@ -51,6 +51,20 @@ def test_rotation_accepts_any_listed_signature() -> None:
     assert verify_webhook(old, headers, BODY, replay_guard=ReplayGuard(), now=NOW) == "msg_1"
 
 
+def test_a_message_is_signed_with_every_active_secret_during_a_rotation() -> None:
+    old, new, other = new_secret(), new_secret(), new_secret()
+    headers = sign_headers([new, old], "msg_1", BODY, timestamp=NOW)
+    assert headers["webhook-signature"] == (f"{signature(new, 'msg_1', NOW, BODY)} "
+                                            f"{signature(old, 'msg_1', NOW, BODY)}")
+    # A receiver still on the old secret, one already on the new, and one holding both all accept it.
+    for held in (old, new, [other, old]):
+        assert verify_webhook(held, headers, BODY, replay_guard=None, now=NOW) == "msg_1"
+    with pytest.raises(WebhookVerificationError, match="no matching signature"):
+        verify_webhook([other], headers, BODY, replay_guard=None, now=NOW)
+    with pytest.raises(ValueError, match="at least one secret"):
+        sign_headers([], "msg_1", BODY)
+
+
 @pytest.mark.parametrize("url", ["https://127.0.0.1/hook", "https://10.1.2.3/hook", "https://[::1]/hook",
                                  "https://169.254.169.254/latest", "https://localhost/hook",
                                  "http://mypost.example/hook"])

@@ -3,16 +3,21 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.demo import PEOPLE
 from api.identity.models import SessionToken
 from api.identity.tokens import issue_token
+from api.people.individual_number import IndividualNumberCipher
+from api.people.key_rotation import BatchProgress, reencrypt
+from api.people.models import Person
 from api.platform.access_records import AccessRecord
 from api.platform.auth import hash_token
 from api.platform.db import create_session_factory
-from tests.api.conftest import Portal, operation
+from tests.api.conftest import Portal, operation, running_portal
+from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY, make_settings
 
 
 def global_id(type_name: str, ident: object) -> str:
@@ -133,3 +138,30 @@ async def test_an_agency_key_cannot_act_as_a_person(portal: Portal, engine: Asyn
     result = await portal.query(operation("Viewer"), token=key)
     assert [(e["message"], e["extensions"]["code"]) for e in result["errors"]] == [
         ("An agency key cannot act as a person.", "FORBIDDEN")]
+
+
+async def test_the_masked_number_reads_rows_of_every_key_generation_during_a_rotation(
+    engine: AsyncEngine, cipher: IndividualNumberCipher, database_url: str
+) -> None:
+    # The demo family was written under generation 1; the app is configured with generation 2 first.
+    settings = make_settings(database_url, data_keys=((2, bytes([5]) * 32), (1, TEST_DATA_KEY)),
+                             lookup_keys=((2, bytes([6]) * 32), (1, TEST_LOOKUP_KEY)))
+    query = "{ viewer { maskedIndividualNumber children { edges { node { maskedIndividualNumber } } } } }"
+    expected = {"data": {"viewer": {"maskedIndividualNumber": "********" + PEOPLE[0].individual_number[-4:],
+                                    "children": {"edges": [{"node": {
+                                        "maskedIndividualNumber": "********" + PEOPLE[2].individual_number[-4:]}}]}}}}
+    async with running_portal(engine, cipher, settings) as portal:
+        factory = create_session_factory(engine)
+
+        def stop(_: BatchProgress) -> None:
+            raise KeyboardInterrupt
+
+        answers = [await portal.query(query, token=portal.father_token)]
+        with pytest.raises(KeyboardInterrupt):  # one row moved, two not yet
+            await reencrypt(factory, portal.app.state.cipher, batch=1, on_batch=stop)
+        answers.append(await portal.query(query, token=portal.father_token))
+        assert await reencrypt(factory, portal.app.state.cipher) == 2
+        answers.append(await portal.query(query, token=portal.father_token))
+    assert answers == [expected] * 3
+    async with factory() as session:
+        assert set(await session.scalars(select(Person.number_key_generation))) == {2}

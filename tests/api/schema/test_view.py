@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
+import websockets
 from graphql import DirectiveLocation
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -247,3 +248,91 @@ async def test_an_added_extension_and_directive_run_on_every_path(
                            "payload": {"data": {"noticeAdded": {"title": "父へ~"}}, "extensions": SIGNED}}
         await socket.close()
     assert executed[4:] == [("subscription", "Added"), ("mutation", "Publish")]
+
+
+BAD_BODIES = [
+    (b"null", "The request body must be a JSON object."),
+    (b"42", "The request body must be a JSON object."),
+    (b'"query"', "The request body must be a JSON object."),
+    (b'{"query": "{ viewer { name } }\xff"}', "The request body is not valid UTF-8."),
+    (b"[" * 100_000, "The request body is nested too deeply."),
+    (b'{"query": "query($f: Int) { viewer { children(first: $f) { edges { cursor } } } }", "variables": {"f": '
+     + b"9" * 5000 + b"}}", "Unable to parse request body as JSON"),
+    (b'{"query": "{ viewer { name } }", "variables": {"f": NaN}}', "Unable to parse request body as JSON"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD_BODIES, ids=["null", "number", "string", "utf8", "nested",
+                                                               "digits", "nan"])
+async def test_a_body_that_is_not_a_graphql_request_gets_a_coded_400(portal: Portal, body: bytes,
+                                                                     message: str) -> None:
+    response = await portal.client.post("/graphql", content=body, headers={
+        "content-type": "application/json", "authorization": f"Bearer {portal.father_token}"})
+    assert (response.status_code, response.json()) == (400, {"errors": [{
+        "message": message, "extensions": {"code": "BAD_USER_INPUT"}}]})
+
+
+async def test_a_subscription_is_not_run_over_post_or_get(portal: Portal) -> None:
+    response = await portal.post({"query": operation("NoticeAdded")}, token=portal.father_token)
+    assert (response.status_code, response.json()) == (400, {"errors": [{
+        "message": "subscriptions are not allowed when using POST", "extensions": {"code": "BAD_USER_INPUT"}}]})
+    response = await portal.client.get("/graphql", params={"query": operation("NoticeAdded")},
+                                       headers={"authorization": f"Bearer {portal.father_token}"})
+    assert (response.status_code, response.json()["errors"][0]["extensions"]) == (400, {"code": "BAD_USER_INPUT"})
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(portal: Portal) -> None:
+    limit = portal.app.state.settings.max_body_graphql
+    padding = "#" * (limit + 1)
+    response = await portal.post({"query": padding + "\n{ viewer { name } }"}, token=portal.father_token)
+    assert (response.status_code, response.json()["errors"][0]["extensions"]) == (
+        413, {"code": "PAYLOAD_TOO_LARGE", "limit": 1 << 20})
+    # REST answers its own kind of 413: a problem (payments' order creation, before its key is looked at).
+    response = await portal.client.post("/payments/v1/orders", content=b"{" + b" " * (256 << 10) + b"}",
+                                        headers={"content-type": "application/json"})
+    assert (response.status_code, response.headers["content-type"], response.json()["code"]) == (
+        413, "application/problem+json", "PAYLOAD_TOO_LARGE")
+
+
+async def test_a_refused_document_over_a_websocket_gets_the_protocols_error_message(
+    portal: Portal, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # In persisted-only mode (production), the gateway refuses the text before it is parsed: that refusal used
+    # to end the operation with a bare `complete` and a traceback in the log.
+    app = create_app(make_settings(database_url, persisted_only=True), owns_process=False)
+    async with serving(app) as url:
+        socket = await subscribe(url, portal.father_token)
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(json.dumps({"id": "1", "type": "subscribe",
+                                      "payload": {"query": "subscription { noticeAdded { id } }"}}))
+        assert json.loads(await asyncio.wait_for(socket.recv(), 5)) == {"id": "1", "type": "error", "payload": [{
+            "message": "Only persisted operations are accepted by this server.",
+            "extensions": {"code": "PERSISTED_QUERY_REQUIRED"}}]}
+        await socket.send(json.dumps({"id": "2", "type": "subscribe", "payload": {
+            "query": operation("NoticeAdded"), "variables": {"unused": "\ud800"}}}))
+        assert json.loads(await asyncio.wait_for(socket.recv(), 5)) == {"id": "2", "type": "error", "payload": [{
+            "message": "The text of variables.unused is not valid Unicode (a lone surrogate).",
+            "extensions": {"field": "variables.unused", "reason": "TEXT_INVALID", "code": "BAD_USER_INPUT"}}]}
+        # The connection still serves.
+        await socket.send(json.dumps({"id": "3", "type": "subscribe", "payload": {"query": operation("Viewer")}}))
+        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "next"
+        await socket.close()
+    await dispose_engine(app.state.engine)
+    assert [record for record in caplog.records if record.exc_info] == []
+
+
+async def test_a_websocket_message_over_the_limit_closes_the_connection(
+    portal: Portal, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(make_settings(database_url, max_body_graphql=4096), owns_process=False)
+    async with serving(app) as url:
+        socket = await subscribe(url, portal.father_token)
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(json.dumps({"id": "1", "type": "subscribe",
+                                      "payload": {"query": "#" * 4096 + "\n" + operation("Viewer")}}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 5)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1009, "message too big")
+    await dispose_engine(app.state.engine)
+    assert [record for record in caplog.records if record.exc_info] == []
