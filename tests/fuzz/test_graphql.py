@@ -70,8 +70,6 @@ def _endpoint_jobs(portal: FuzzPortal) -> list[tuple[Any, Any, Check, dict[str, 
             if result.ok().path == "/graphql" for mode in MODES]
 
 
-@pytest.mark.xfail(strict=True, reason="a body whose operationName is an object ({\"operationName\": {}}) is INTERNAL, "
-                   "not BAD_USER_INPUT (api/schema/view.py); strict, so this marker must go with the fix")
 async def test_the_graphql_endpoint_answers_any_body_without_5xx(
     fuzz_portal: FuzzPortal, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
