@@ -7,9 +7,9 @@ the request's DataLoader, by primary key).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.identity.models import SessionToken
@@ -34,20 +34,38 @@ async def authenticate_person(engine: AsyncEngine, token: str, *, cache: Session
         row = await _LOOKUP.first(engine, {"token_hash": token_hash})
         if row is None:
             raise TokenRejected("invalid")  # never kept: made-up tokens cannot fill memory
-        token_id, person_id, scopes, expires_at, revoked_at = row
+        token_id, person_id, scopes, expires_at, revoked_at, idle_timeout = row
         found = AuthenticatedPerson(Principal(person_id=person_id, scopes=frozenset(scopes.split()),
-                                              token_id=token_id), expires_at, revoked_at is not None)
+                                              token_id=token_id), expires_at, revoked_at is not None, idle_timeout)
         if cache is not None and started is not None:
             cache.put(token_hash, found, started)
     if found.revoked:
         raise TokenRejected("invalid")
-    if found.expires_at <= (now or utcnow()):
+    now = now or utcnow()
+    if found.expires_at <= now:
         raise TokenRejected("expired")
+    if found.idle_timeout is not None:
+        await _extend_idle(engine, found, now)
     return found
+
+
+# A shared terminal's session is extended at most this often: not one write per request.
+IDLE_EXTENSION_STEP = timedelta(seconds=30)
+
+
+async def _extend_idle(engine: AsyncEngine, found: AuthenticatedPerson, now: datetime) -> None:
+    """Used now: the shared terminal's session ends ``idle_timeout`` from now (never revived once ended)."""
+    idle = timedelta(seconds=found.idle_timeout or 0)
+    if found.expires_at - now > idle - IDLE_EXTENSION_STEP:
+        return
+    async with engine.begin() as connection:
+        await connection.execute(update(SessionToken).where(
+            SessionToken.id == found.principal.token_id, SessionToken.revoked_at.is_(None),
+            SessionToken.expires_at > now).values(expires_at=now + idle))
 
 
 _LOOKUP = PointRead(
     select(SessionToken.id, SessionToken.person_id, SessionToken.scopes, SessionToken.expires_at,
-           SessionToken.revoked_at)
+           SessionToken.revoked_at, SessionToken.idle_timeout_seconds)
     .where(SessionToken.token_hash == bindparam("token_hash"))
 )

@@ -41,7 +41,10 @@ def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def _pem(value: x509.Certificate | rsa.RSAPrivateKey) -> str:
+CardKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+def _pem(value: x509.Certificate | CardKey) -> str:
     if isinstance(value, x509.Certificate):
         return value.public_bytes(serialization.Encoding.PEM).decode()
     return value.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -71,10 +74,10 @@ class CardIssuance:
     """What the sandbox issuer hands the card maker: the card's keys and certificates and the facts printed
     on the card. No PINs: the holder sets them when the card is made."""
 
-    auth_key: rsa.RSAPrivateKey
+    auth_key: CardKey
     auth_certificate: x509.Certificate
     auth_ca_certificate: x509.Certificate
-    sign_key: rsa.RSAPrivateKey
+    sign_key: CardKey
     sign_certificate: x509.Certificate
     sign_ca_certificate: x509.Certificate
     individual_number: str
@@ -107,9 +110,11 @@ async def issue_virtual_card(
     *,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
+    next_generation: bool = False,
 ) -> tuple[Card, CardIssuance]:
     """A new card for the person: two key pairs and their certificates from the sandbox card intermediates,
-    valid until the card's expiry (the birthday in its fifth year) unless ``not_after`` says otherwise."""
+    valid until the card's expiry (the birthday in its fifth year) unless ``not_after`` says otherwise.
+    Today's cards hold RSA-2048 keys; ``next_generation`` ones (from 2026) EC P-384 keys."""
     person = await session.get(Person, person_id)
     if person is None:
         raise PortalError("NOT_FOUND", "No such person.")
@@ -129,7 +134,8 @@ async def issue_virtual_card(
     # Only the signature certificate names the holder; the authentication one carries a serial-like CN.
     for name, issuer, profile, extra in (("auth", "card-auth", CertificateProfile.CARD_AUTH, []),
                                          ("sign", "card-sign", CertificateProfile.CARD_SIGN, [attributes])):
-        keys[name] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        keys[name] = ec.generate_private_key(ec.SECP384R1()) if next_generation \
+            else rsa.generate_private_key(public_exponent=65537, key_size=2048)
         certificates[name] = ca.issue(issuer, keys[name].public_key(), not_before=not_before,
                                       not_after=not_after or expires, extra=extra)
         session.add(_record(card, certificates[name], issuer, profile))
@@ -186,11 +192,20 @@ def load_csr(der: bytes) -> x509.CertificateSigningRequest:
     return csr
 
 
+def require_distinct_keys(auth_csr: x509.CertificateSigningRequest, sign_csr: x509.CertificateSigningRequest) -> None:
+    """The phone's authentication and signature certificates need two key pairs, as the card has: a key that
+    signs login challenges must not also make legally binding signatures."""
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if auth_csr.public_key().public_bytes(*spki) == sign_csr.public_key().public_bytes(*spki):
+        raise PortalError("CSR_KEY_SHARED", "The authentication and signature CSRs must use two different keys.")
+
+
 async def issue_phone_credential(
-    session: AsyncSession, ca: SandboxCA, card: Card, csr: x509.CertificateSigningRequest, *, now: dt.datetime
+    session: AsyncSession, ca: SandboxCA, card: Card, auth_csr: x509.CertificateSigningRequest,
+    sign_csr: x509.CertificateSigningRequest, *, now: dt.datetime
 ) -> PhoneCertificates:
-    """Issue the phone's two certificates, revoking the previous phone's (one phone at a time) and ending the
-    sessions that came from them."""
+    """Issue the phone's two certificates (one per key), revoking the previous phone's (one phone at a time) and
+    ending the sessions that came from them."""
     previous = list(await session.scalars(
         update(PhoneCredential).where(PhoneCredential.person_id == card.person_id, PhoneCredential.revoked_at.is_(None))
         .values(revoked_at=now).returning(PhoneCredential.id)))
@@ -208,8 +223,8 @@ async def issue_phone_credential(
                                                   IssuedCertificate.profile == CertificateProfile.CARD_SIGN))
     not_after = min(card_not_after or now + dt.timedelta(days=5 * 365), now + dt.timedelta(days=5 * 365))
     issued = {}
-    for issuer, profile in (("phone-auth", CertificateProfile.PHONE_AUTH),
-                            ("phone-sign", CertificateProfile.PHONE_SIGN)):
+    for issuer, profile, csr in (("phone-auth", CertificateProfile.PHONE_AUTH, auth_csr),
+                                 ("phone-sign", CertificateProfile.PHONE_SIGN, sign_csr)):
         cert = ca.issue(issuer, csr.public_key(), not_after=not_after)
         session.add(_record(card, cert, issuer, profile, credential.id))
         issued[issuer] = cert

@@ -41,6 +41,13 @@ def check_client_id(client_id: str) -> str:
     return client_id
 
 
+def check_terminal_id(terminal_id: str) -> str:
+    if not 1 <= len(terminal_id) <= 100 or not terminal_id.isascii() or not terminal_id.isprintable():
+        raise PortalError("BAD_USER_INPUT", "The terminal id must be 1-100 printable ASCII characters.",
+                          extensions={"field": "sharedTerminalId"})
+    return terminal_id
+
+
 async def start_challenge(session: AsyncSession, client_id: str, now: dt.datetime) -> Challenge:
     challenge = LoginChallenge(nonce=secrets.token_bytes(32), client_id=check_client_id(client_id), created_at=now,
                                expires_at=now + CHALLENGE_TTL)

@@ -1,5 +1,6 @@
 """`mynaportal sandbox ...`: issue cards from the sandbox JPKI CA, revoke them (a lost card); `mynaportal operator
-report-lost`: the lost-card hotline's report for a caller who can no longer sign in (production too).
+report-lost`: the lost-card hotline's report for a caller who can no longer sign in (production too); `mynaportal
+purge`: delete expired login state.
 
 A card is issued as a bundle of PEM keys, certificates and card facts; the card bridge makes the virtual card
 file from it (`myna-bridge virtual-card load`), so the card-file format stays in nfc_bridge."""
@@ -36,6 +37,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                                 description="Revoke the person's card, its certificates and phone credentials.")
     revoke.add_argument("--person", required=True, help="the person's id or email")
     revoke.set_defaults(func=cmd_revoke_card)
+    purge = commands.add_parser("purge", help="delete expired login challenges, rate-limit windows, TV sign-ins",
+                                description="Delete expired login challenges, closed rate-limit windows, finished "
+                                            "or expired TV sign-ins and access tokens expired over a day ago, in "
+                                            "batches. Run it periodically (cron, a systemd timer).")
+    purge.add_argument("--batch", type=int, default=1000, help="rows per transaction (default 1000)")
+    purge.set_defaults(func=cmd_purge)
 
     operator = commands.add_parser("operator", help="the lost-card hotline's actions on a person's record",
                                    description="For a caller who has lost the card (and phone) and cannot sign in.")
@@ -148,6 +155,28 @@ async def _revoke(person: str) -> int:
 def cmd_revoke_card(args: argparse.Namespace) -> None:
     count = asyncio.run(_revoke(args.person))
     print(f"revoked {count} certificates" if count else "no active card to revoke")
+
+
+async def _purge(batch: int):  # type: ignore[no-untyped-def]
+    from api.identity.purge import purge
+    from api.platform.db import create_engine, create_session_factory, utcnow
+    from api.platform.settings import settings_for_command
+
+    settings = settings_for_command()
+    engine = create_engine(settings.database_url)
+    try:
+        return await purge(create_session_factory(engine), now=utcnow(), rate_limit_window=settings.login_limit_window,
+                           batch=batch)
+    finally:
+        await engine.dispose()
+
+
+def cmd_purge(args: argparse.Namespace) -> None:
+    if args.batch < 1:
+        sys.exit("mynaportal: --batch must be at least 1")
+    done = asyncio.run(_purge(args.batch))
+    print(f"purged {done.challenges} challenges, {done.rate_limit_windows} rate-limit windows, "
+          f"{done.device_grants} device grants, {done.access_tokens} access tokens")
 
 
 async def _operator_report(args: argparse.Namespace) -> tuple[str, int]:

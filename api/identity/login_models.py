@@ -81,5 +81,5 @@ class RateLimitCounter(Base):
     __table_args__ = (PrimaryKeyConstraint("key", "window_start"),)
 
     key: Mapped[str] = mapped_column(String(200))
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # purge finds closed windows by it
     count: Mapped[int] = mapped_column(Integer)

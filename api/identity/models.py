@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Uuid
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.identity import pki_models  # noqa: F401 - the table certificate_id points at
@@ -21,7 +21,7 @@ class SessionToken(Base):
     scopes: Mapped[str] = mapped_column(String(500))
     client: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # purge finds expired tokens by it
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the token was issued with a refresh token: reusing a spent refresh token revokes the family.
     family_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
@@ -29,3 +29,7 @@ class SessionToken(Base):
     # revokes the session. NULL only for sessions made without one (the dev `mynaportal token` command).
     certificate_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("issued_certificates.id", ondelete="CASCADE"), index=True)
+    # A session on a shared terminal (a municipal counter, a public kiosk): it ends after this many idle seconds
+    # (each use extends it), has no refresh token, and a new login on the same terminal ends it.
+    idle_timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    terminal_id: Mapped[str | None] = mapped_column(String(100), index=True)

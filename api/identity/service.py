@@ -31,13 +31,20 @@ from api.platform.scopes import PERSON_SCOPES
 from api.platform.settings import Settings
 
 logger = logging.getLogger("api.identity")
-PHONE_CREDENTIAL_CONTEXT = b"mynaportal-phone-credential-v1"
+PHONE_CREDENTIAL_CONTEXT = b"mynaportal-phone-credential-v2"
 _LOGIN_PROFILES = {CertificateProfile.CARD_AUTH, CertificateProfile.PHONE_AUTH}
 
 
-def phone_credential_message(csr_der: bytes) -> bytes:
-    """What the card's signature key signs to vouch for a phone's CSR."""
-    return PHONE_CREDENTIAL_CONTEXT + csr_der
+def phone_credential_message(nonce: bytes, auth_csr_der: bytes, sign_csr_der: bytes) -> bytes:
+    """What the card's signature key signs to vouch for a phone's two CSRs: a fixed context, then the server's
+    single-use nonce and the two CSRs, each with a 2-byte length, so an old signature cannot be replayed."""
+    return PHONE_CREDENTIAL_CONTEXT + b"".join(len(part).to_bytes(2, "big") + part
+                                               for part in (nonce, auth_csr_der, sign_csr_der))
+
+
+def phone_challenge_client(person_id: uuid.UUID) -> str:
+    """The challenge of a phone-credential issuance is bound to the signed-in person (as a login's to its client)."""
+    return f"phone-credential:{person_id}"
 
 
 def load_anchors(path: Path) -> list[x509.Certificate]:
@@ -83,8 +90,15 @@ class IdentityService:
             return await challenges.start_challenge(session, client_id, self.clock())
 
     async def complete_login(self, challenge_id: uuid.UUID, client_id: str, certificate: bytes,
-                             chain: Sequence[bytes], signature: bytes) -> sessions.TokenPair:
+                             chain: Sequence[bytes], signature: bytes, *,
+                             shared_terminal_id: str | None = None) -> sessions.TokenPair:
+        """Sign in with the card (or phone). ``shared_terminal_id`` marks a shared terminal's login (a counter,
+        a kiosk): see ``sessions.SharedTerminal``."""
         self._require_anchors()
+        terminal = None
+        if shared_terminal_id is not None:
+            terminal = sessions.SharedTerminal(challenges.check_terminal_id(shared_terminal_id),
+                                               self.settings.shared_terminal_idle_timeout)
         now = self.clock()
         fingerprint = hashlib.sha256(certificate).hexdigest()
         async with self.session_factory() as session:
@@ -113,7 +127,12 @@ class IdentityService:
             return await sessions.start_session(
                 session, issued.person_id, scopes=PERSON_SCOPES, client=client_id,
                 access_ttl=self.settings.access_token_ttl, refresh_ttl=self.settings.refresh_token_ttl, now=now,
-                certificate_id=issued.id)
+                certificate_id=issued.id, shared_terminal=terminal)
+
+    async def end_session(self, token_id: uuid.UUID) -> None:
+        """Sign out (a shared terminal ends its resident's session so)."""
+        async with self.session_factory() as session, session.begin():
+            await sessions.end_session(session, token_id, self.clock())
 
     async def check_certificate(self, certificate: bytes, chain: Sequence[bytes], usage: Usage) -> CheckedPath:
         """Chain to an anchor, dates, key usage, then revocation: this server's own revocations first (a card it
@@ -179,20 +198,34 @@ class IdentityService:
             raise refused
 
     # -- smartphone credential ----------------------------------------------------------------------
-    async def issue_phone_credential(self, person_id: uuid.UUID, csr_der: bytes, sign_certificate: bytes,
-                                     chain: Sequence[bytes], signature: bytes) -> cards.PhoneCertificates:
+    async def start_phone_credential(self, person_id: uuid.UUID) -> challenges.Challenge:
         if self.ca is None:
             raise PortalError("CARD_LOGIN_UNAVAILABLE", "This server does not issue phone credentials.")
-        csr = cards.load_csr(csr_der)
+        async with self.session_factory() as session, session.begin():
+            return await challenges.start_challenge(session, phone_challenge_client(person_id), self.clock())
+
+    async def issue_phone_credential(self, person_id: uuid.UUID, challenge_id: uuid.UUID, auth_csr_der: bytes,
+                                     sign_csr_der: bytes, sign_certificate: bytes, chain: Sequence[bytes],
+                                     signature: bytes) -> cards.PhoneCertificates:
+        """Issue the phone's two certificates for its two keys, vouched for by the card's signature over a
+        fresh challenge. The challenge is spent (and committed) first: a replayed request is refused before
+        anything else, and the current phone keeps its credential."""
+        if self.ca is None:
+            raise PortalError("CARD_LOGIN_UNAVAILABLE", "This server does not issue phone credentials.")
+        auth_csr, sign_csr = cards.load_csr(auth_csr_der), cards.load_csr(sign_csr_der)
+        cards.require_distinct_keys(auth_csr, sign_csr)
+        async with self.session_factory() as session, session.begin():
+            challenge = await challenges.spend_challenge(session, challenge_id, phone_challenge_client(person_id),
+                                                         self.clock())
         path = await self.check_certificate(sign_certificate, chain, Usage.SIGNATURE)
-        verify_signature(path.leaf, phone_credential_message(csr_der), signature)
+        verify_signature(path.leaf, phone_credential_message(challenge.nonce, auth_csr_der, sign_csr_der), signature)
         async with self.session_factory() as session:
             issued = await self._linked(session, path, {CertificateProfile.CARD_SIGN})
             card = await session.get(Card, issued.card_id)
         if issued.person_id != person_id or card is None or card.revoked_at is not None:
             raise PortalError("CARD_NOT_FOUND", "This card is not a valid card of the signed-in person.")
         async with self.session_factory() as session, session.begin():
-            return await cards.issue_phone_credential(session, self.ca, card, csr, now=self.clock())
+            return await cards.issue_phone_credential(session, self.ca, card, auth_csr, sign_csr, now=self.clock())
 
     async def report_card_lost(self, person_id: uuid.UUID) -> int:
         async with self.session_factory() as session, session.begin():

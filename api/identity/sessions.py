@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus, RefreshToken
@@ -28,9 +28,19 @@ REFRESH_PREFIX = "mpr_"  # a public prefix, not a secret
 
 
 @dataclass(frozen=True)
+class SharedTerminal:
+    """A login on a shared terminal (a municipal counter, a public kiosk): the session ends after
+    ``idle_timeout`` unused (each use extends it), gets no refresh token, and the terminal's next login ends
+    whatever session it still has, so the next resident never continues the previous one's."""
+
+    terminal_id: str
+    idle_timeout: dt.timedelta
+
+
+@dataclass(frozen=True)
 class TokenPair:
     access_token: str
-    refresh_token: str
+    refresh_token: str | None  # None on a shared terminal
     expires_in: int
     scopes: frozenset[str]
     person_id: uuid.UUID
@@ -47,9 +57,13 @@ async def start_session(
     now: dt.datetime,
     certificate_id: uuid.UUID | None,
     family_id: uuid.UUID | None = None,
+    shared_terminal: SharedTerminal | None = None,
 ) -> TokenPair:
     """Issue the pair. The caller first checks ``certificate_usable`` in the same transaction."""
     family_id = family_id or uuid.uuid4()
+    if shared_terminal is not None:
+        return await _start_on_shared_terminal(session, person_id, scopes, client[:100], shared_terminal, now,
+                                               certificate_id)
     access = await issue_token(session, person_id, ttl=access_ttl, scopes=scopes, client=client[:100], now=now,
                                family_id=family_id, certificate_id=certificate_id)
     refresh = REFRESH_PREFIX + secrets.token_urlsafe(32)
@@ -58,6 +72,35 @@ async def start_session(
                              expires_at=now + refresh_ttl, certificate_id=certificate_id))
     await session.flush()
     return TokenPair(access, refresh, int(access_ttl.total_seconds()), scopes, person_id)
+
+
+async def _start_on_shared_terminal(session: AsyncSession, person_id: uuid.UUID, scopes: frozenset[str], client: str,
+                                    terminal: SharedTerminal, now: dt.datetime,
+                                    certificate_id: uuid.UUID | None) -> TokenPair:
+    await end_terminal_sessions(session, client, terminal.terminal_id, now)
+    access = await issue_token(session, person_id, ttl=terminal.idle_timeout, scopes=scopes, client=client, now=now,
+                               certificate_id=certificate_id)
+    await session.execute(update(SessionToken).where(SessionToken.token_hash == hash_token(access)).values(
+        idle_timeout_seconds=int(terminal.idle_timeout.total_seconds()), terminal_id=terminal.terminal_id[:100]))
+    return TokenPair(access, None, int(terminal.idle_timeout.total_seconds()), scopes, person_id)
+
+
+async def end_terminal_sessions(session: AsyncSession, client: str, terminal_id: str, now: dt.datetime) -> None:
+    """End every session still open on this terminal (of this client app)."""
+    note_revocation(session)
+    await session.execute(update(SessionToken).where(
+        SessionToken.client == client, SessionToken.terminal_id == terminal_id[:100],
+        SessionToken.revoked_at.is_(None), SessionToken.expires_at > now).values(revoked_at=now))
+
+
+async def end_session(session: AsyncSession, token_id: uuid.UUID, now: dt.datetime) -> None:
+    """Sign out: end this session token, and its refresh family if it has one."""
+    note_revocation(session)
+    family = await session.scalar(update(SessionToken).where(SessionToken.id == token_id)
+                                  .values(revoked_at=func.coalesce(SessionToken.revoked_at, now))
+                                  .returning(SessionToken.family_id))
+    if family is not None:
+        await revoke_family(session, family, now)
 
 
 async def spend_refresh_token(session: AsyncSession, token: str, now: dt.datetime) -> RefreshToken:

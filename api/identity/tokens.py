@@ -24,6 +24,7 @@ class AuthenticatedPerson:
     principal: Principal
     expires_at: datetime
     revoked: bool
+    idle_timeout: int | None = None  # seconds; a shared terminal's session, extended on use
 
 
 async def issue_token(

@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from api.platform.errors import PortalError
 
@@ -45,18 +46,34 @@ def load_certificate(der: bytes) -> x509.Certificate:
         raise PortalError("CERTIFICATE_INVALID", "The certificate is not a DER X.509 certificate.") from error
 
 
+# The hash that goes with each EC curve; next-generation cards (from 2026) sign with P-384 and SHA-384.
+_EC_HASHES: dict[type[ec.EllipticCurve], type[hashes.HashAlgorithm]] = {
+    ec.SECP256R1: hashes.SHA256, ec.SECP384R1: hashes.SHA384}
+P384_RAW_SIGNATURE = 96  # r || s, 48 bytes each, big-endian
+
+
 def verify_signature(cert: x509.Certificate, message: bytes, signature: bytes) -> None:
-    """RSA keys (the card): PKCS#1 v1.5 with SHA-256; EC keys (the phone): ECDSA with SHA-256, DER."""
+    """RSA keys (today's card): PKCS#1 v1.5 with SHA-256. EC P-256 keys (the phone): ECDSA with SHA-256, DER.
+    EC P-384 keys (next-generation cards): ECDSA with SHA-384, the card's raw r || s (96 bytes)."""
     key = cert.public_key()
     try:
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(key, ec.EllipticCurvePublicKey) and type(key.curve) in _EC_HASHES:
+            if isinstance(key.curve, ec.SECP384R1):
+                signature = _der_of_raw(signature)
+            key.verify(signature, message, ec.ECDSA(_EC_HASHES[type(key.curve)]()))
         else:
             raise InvalidSignature("unsupported key type")
     except InvalidSignature as error:
         raise PortalError("SIGNATURE_INVALID", "The signature does not match the certificate's key.") from error
+
+
+def _der_of_raw(signature: bytes) -> bytes:
+    if len(signature) != P384_RAW_SIGNATURE:
+        raise InvalidSignature("a P-384 signature is 96 bytes of r || s")
+    half = P384_RAW_SIGNATURE // 2
+    return encode_dss_signature(int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big"))
 
 
 class ChainVerifier:

@@ -1,12 +1,14 @@
 """The scope names a token can carry: one place, so every domain checks the same strings.
 
 A person's own session (card login) gets ``PERSON_SCOPES``; a TV session gets only ``TV_SCOPES``;
+``PROFILE_NAME`` lets a TV show who is signed in (``viewer { name }``) and nothing else of the profile;
 proxy grants (代理人) may delegate only ``DELEGABLE_SCOPES``.
 """
 
 from __future__ import annotations
 
 PROFILE_READ = "profile:read"
+PROFILE_NAME = "profile:name"  # the name alone: what a TV shows of who is signed in
 FAMILY_READ = "family:read"
 NOTICES_READ = "notices:read"
 NOTICES_WRITE = "notices:write"  # mark notices read / archived
@@ -17,8 +19,8 @@ APPLICATIONS_WRITE = "applications:write"
 PERSON_SCOPES = frozenset({
     PROFILE_READ, FAMILY_READ, NOTICES_READ, NOTICES_WRITE, PAYMENTS_READ, PAYMENTS_WRITE, APPLICATIONS_WRITE,
 })
-# A TV is a shared screen in a living room: it may read notices, never pay or apply.
-TV_SCOPES = frozenset({NOTICES_READ})
+# A TV is a shared screen in a living room: it may read notices and show the name, never pay or apply.
+TV_SCOPES = frozenset({NOTICES_READ, PROFILE_NAME})
 # What a principal may hand to a proxy; family:read stays with the parent-child link.
 DELEGABLE_SCOPES = frozenset({
     PROFILE_READ, NOTICES_READ, NOTICES_WRITE, PAYMENTS_READ, PAYMENTS_WRITE, APPLICATIONS_WRITE,

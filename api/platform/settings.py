@@ -172,6 +172,8 @@ class Settings:
     login_limit_per_certificate: int = 10
     login_limit_per_client: int = 300
     login_limit_window: timedelta = timedelta(minutes=5)
+    # A session on a shared terminal (a municipal counter, a kiosk) ends after this long unused.
+    shared_terminal_idle_timeout: timedelta = timedelta(minutes=5)
     payment_gateway_url: str = "http://127.0.0.1:8765"
     payment_gateway_secret: str = field(default=DEMO_KEY_PREFIX + "sandbox-payment-gateway", repr=False)
     payment_callback_key: str = field(default=DEMO_KEY_PREFIX + "payment-callbacks", repr=False)
@@ -361,6 +363,8 @@ class Settings:
             login_limit_per_certificate=integer("MYNAPORTAL_LOGIN_LIMIT_PER_CERTIFICATE", 10),
             login_limit_per_client=integer("MYNAPORTAL_LOGIN_LIMIT_PER_CLIENT", 300),
             login_limit_window=timedelta(seconds=integer("MYNAPORTAL_LOGIN_LIMIT_WINDOW", 300)),
+            shared_terminal_idle_timeout=timedelta(
+                seconds=integer("MYNAPORTAL_SHARED_TERMINAL_IDLE_TIMEOUT", 300, minimum=60)),
             payment_gateway_url=payment_gateway_url,
             payment_gateway_secret=payment_secrets["MYNAPORTAL_PAYMENT_GATEWAY_SECRET"],
             payment_callback_key=payment_secrets["MYNAPORTAL_PAYMENT_CALLBACK_KEY"],

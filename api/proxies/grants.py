@@ -17,7 +17,7 @@ from api.people.models import Person
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.scopes import PROFILE_READ
 from api.proxies.models import ProxyGrant
-from api.proxies.service import acting_for, grant_proxy, grants_given, grants_received, revoke_grant
+from api.proxies.service import accept_grant, acting_for, grants_given, grants_received, invite_proxy, revoke_grant
 
 SessionFactory = async_sessionmaker[AsyncSession]
 MAX_LISTED = 100
@@ -27,16 +27,22 @@ MAX_LISTED = 100
 class GrantView:
     grant: ProxyGrant
     principal_name: str
-    proxy_name: str
+    proxy_name: str | None  # None until the invited person accepts: the granter sees only the address
     active: bool
+
+    @property
+    def pending(self) -> bool:
+        return self.grant.proxy_person_id is None
 
 
 async def _views(session: AsyncSession, grants: Sequence[ProxyGrant], today: date) -> list[GrantView]:
-    ids = {g.principal_person_id for g in grants} | {g.proxy_person_id for g in grants}
+    ids = {g.principal_person_id for g in grants} | {g.proxy_person_id for g in grants if g.proxy_person_id}
     names = dict((await session.execute(select(Person.id, Person.name).where(Person.id.in_(ids)))).all()) \
         if ids else {}
-    return [GrantView(g, names.get(g.principal_person_id, ""), names.get(g.proxy_person_id, ""),
-                      active=g.revoked_at is None and g.valid_until >= today) for g in grants]
+    return [GrantView(g, names.get(g.principal_person_id, ""),
+                      names.get(g.proxy_person_id, "") if g.proxy_person_id else None,
+                      active=g.proxy_person_id is not None and g.revoked_at is None and g.valid_until >= today)
+            for g in grants]
 
 
 async def given(read_session_factory: SessionFactory, principal_id: uuid.UUID, today: date) -> list[GrantView]:
@@ -52,14 +58,21 @@ async def received(read_session_factory: SessionFactory, proxy_id: uuid.UUID, to
 
 async def grant(session_factory: SessionFactory, principal_id: uuid.UUID, *, proxy_email: str,
                 scopes: Sequence[str], valid_until: date, today: date) -> GrantView:
-    """The principal (acting as themself) grants scopes to the person with this email."""
+    """The principal (acting as themself) invites the holder of this address: a pending grant, the same whether
+    or not the address is registered (api.proxies.service.invite_proxy)."""
     async with session_factory() as session, session.begin():
-        proxy_id = await session.scalar(select(Person.id).where(Person.email == proxy_email))
-        if proxy_id is None:
-            raise PortalError(ErrorCode.NOT_FOUND, "No such person.")
-        made = await grant_proxy(session, principal_id=principal_id, proxy_id=proxy_id, scopes=scopes,
-                                 valid_until=valid_until, today=today)
+        made = await invite_proxy(session, principal_id=principal_id, proxy_email=proxy_email, scopes=scopes,
+                                  valid_until=valid_until, today=today)
         [view] = await _views(session, [made], today)
+    return view
+
+
+async def accept(session_factory: SessionFactory, proxy_id: uuid.UUID, grant_id: uuid.UUID,
+                 today: date) -> GrantView:
+    """The invited person accepts a grant made to their registered address."""
+    async with session_factory() as session, session.begin():
+        accepted = await accept_grant(session, proxy_id=proxy_id, grant_id=grant_id)
+        [view] = await _views(session, [accepted], today)
     return view
 
 

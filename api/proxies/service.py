@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.people.models import ParentChild, Person
@@ -107,6 +107,71 @@ async def _by_grant(
     return None
 
 
+MAX_EMAIL = 254
+
+
+def _grant_checks(principal_id_is_proxy: bool, wanted: frozenset[str], valid_until: date, today: date) -> None:
+    if not wanted:
+        raise PortalError("PROXY_SCOPE_INVALID", "A grant needs at least one scope.")
+    if not wanted <= DELEGABLE_SCOPES:
+        raise PortalError("PROXY_SCOPE_INVALID",
+                          "These scopes cannot be delegated: " + ", ".join(sorted(wanted - DELEGABLE_SCOPES)))
+    if principal_id_is_proxy:
+        raise PortalError("PROXY_SELF", "A person cannot be their own proxy.")
+    if valid_until < today or (valid_until - today).days > MAX_GRANT_DAYS:
+        raise PortalError("PROXY_VALIDITY_INVALID",
+                          f"The end date must be between today and {MAX_GRANT_DAYS} days from today.")
+
+
+def normalise_email(raw: str) -> str:
+    email = raw.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > MAX_EMAIL or not email.isprintable() or " " in email:
+        raise PortalError("BAD_USER_INPUT", "The proxy's e-mail address is not valid.",
+                          extensions={"field": "proxyEmail"})
+    return email
+
+
+async def invite_proxy(
+    session: AsyncSession,
+    *,
+    principal_id: uuid.UUID,
+    proxy_email: str,
+    scopes: Iterable[str],
+    valid_until: date,
+    today: date,
+) -> ProxyGrant:
+    """The principal grants scopes to whoever holds ``proxy_email``: a pending grant that acts only once that
+    person accepts it (``accept_grant``). The same row and the same answer whether or not the address is
+    registered: nothing here reads who is."""
+    email = normalise_email(proxy_email)
+    own = await session.scalar(select(Person.email).where(Person.id == principal_id))
+    wanted = frozenset(scopes)
+    _grant_checks(own is not None and own.lower() == email, wanted, valid_until, today)
+    grant = ProxyGrant(principal_person_id=principal_id, proxy_email=email, scopes=" ".join(sorted(wanted)),
+                       valid_until=valid_until)
+    session.add(grant)
+    await session.flush()
+    return grant
+
+
+async def accept_grant(session: AsyncSession, *, proxy_id: uuid.UUID, grant_id: uuid.UUID) -> ProxyGrant:
+    """The invited person (their registered e-mail is the invited address) accepts: the grant starts to act.
+    Anyone else, or a grant already accepted or revoked, gets NOT_FOUND (idempotent for its own proxy)."""
+    email = await session.scalar(select(Person.email).where(Person.id == proxy_id))
+    grant = await session.get(ProxyGrant, grant_id, with_for_update=True)
+    if grant is not None and grant.proxy_person_id == proxy_id:
+        return grant  # already accepted: idempotent
+    if grant is None or email is None or grant.proxy_email != email.lower() or grant.proxy_person_id is not None \
+            or grant.revoked_at is not None:
+        raise PortalError("NOT_FOUND", "No such grant.")
+    if grant.principal_person_id == proxy_id:
+        raise PortalError("PROXY_SELF", "A person cannot be their own proxy.")
+    grant.proxy_person_id = proxy_id
+    await session.flush()
+    return grant
+
+
 async def grant_proxy(
     session: AsyncSession,
     *,
@@ -116,18 +181,10 @@ async def grant_proxy(
     valid_until: date,
     today: date,
 ) -> ProxyGrant:
-    """The principal (acting as themselves: callers pass the session's own person) grants scopes."""
+    """The principal (acting as themselves: callers pass the session's own person) grants scopes to a person
+    the caller already knows by id (no invitation)."""
     wanted = frozenset(scopes)
-    if not wanted:
-        raise PortalError("PROXY_SCOPE_INVALID", "A grant needs at least one scope.")
-    if not wanted <= DELEGABLE_SCOPES:
-        raise PortalError("PROXY_SCOPE_INVALID",
-                          "These scopes cannot be delegated: " + ", ".join(sorted(wanted - DELEGABLE_SCOPES)))
-    if principal_id == proxy_id:
-        raise PortalError("PROXY_SELF", "A person cannot be their own proxy.")
-    if valid_until < today or (valid_until - today).days > MAX_GRANT_DAYS:
-        raise PortalError("PROXY_VALIDITY_INVALID",
-                          f"The end date must be between today and {MAX_GRANT_DAYS} days from today.")
+    _grant_checks(principal_id == proxy_id, wanted, valid_until, today)
     if await session.get(Person, proxy_id) is None:
         raise PortalError("NOT_FOUND", "No such person.")
     grant = ProxyGrant(principal_person_id=principal_id, proxy_person_id=proxy_id,
@@ -161,6 +218,10 @@ async def grants_given(session: AsyncSession, principal_id: uuid.UUID) -> list[P
 
 
 async def grants_received(session: AsyncSession, proxy_id: uuid.UUID) -> list[ProxyGrant]:
-    rows = await session.scalars(select(ProxyGrant).where(ProxyGrant.proxy_person_id == proxy_id)
-                                .order_by(ProxyGrant.created_at, ProxyGrant.id))
+    """Grants the person holds, and invitations to their registered address still to accept."""
+    email = await session.scalar(select(Person.email).where(Person.id == proxy_id))
+    invited = (ProxyGrant.proxy_person_id.is_(None) & (ProxyGrant.proxy_email == email.lower())) \
+        if email else false()
+    rows = await session.scalars(select(ProxyGrant).where(or_(ProxyGrant.proxy_person_id == proxy_id, invited))
+                                 .order_by(ProxyGrant.created_at, ProxyGrant.id))
     return list(rows)

@@ -113,12 +113,13 @@ class Context:
     # graphql-transport-ws: the connection_init payload (strawberry sets it; on_ws_connect authenticates it).
     connection_params: dict[str, object] | None = None
 
-    def require_person(self, scope: str) -> Principal:
+    def require_person(self, scope: str, *alternatives: str) -> Principal:
+        """The signed-in person, whose session carries ``scope`` (or one of ``alternatives``)."""
         if self.principal is None:
             if self.agency is not None:
                 raise PortalError(ErrorCode.FORBIDDEN, "An agency key cannot act as a person.")
             raise PortalError(ErrorCode.UNAUTHENTICATED, _UNAUTHENTICATED_MESSAGES[self.token_problem])
-        if scope not in self.principal.scopes:
+        if scope not in self.principal.scopes and self.principal.scopes.isdisjoint(alternatives):
             raise PortalError(ErrorCode.FORBIDDEN, f"This session lacks the scope {scope}.")
         return self.principal
 

@@ -47,10 +47,11 @@ class CardLoginChallenge:
     expires_at: datetime
 
 
-@strawberry.type(description="A signed-in session: a 15-minute access token and a rotating refresh token.")
+@strawberry.type(description="A signed-in session: a 15-minute access token and a rotating refresh token (none on "
+                             "a shared terminal, whose access token lasts while it is used).")
 class SignInPayload:
     access_token: str
-    refresh_token: str
+    refresh_token: str | None
     token_type: str
     expires_in: int
     scopes: list[str]
@@ -68,15 +69,30 @@ class CompleteCardLoginInput:
     certificate: str = strawberry.field(description="Base64 DER of the authentication certificate.")
     chain: list[str] = strawberry.field(default_factory=list, description="Base64 DER of its CA certificates.")
     signature: str
+    shared_terminal_id: str | None = strawberry.field(default=None, description=(
+        "Set on a shared terminal (a municipal counter, a public kiosk; its own id): the session ends after a "
+        "few idle minutes, has no refresh token, and the terminal's next login ends it."))
+
+
+@strawberry.type(description="A single-use challenge for issuing the phone credential, valid two minutes.")
+class PhoneCredentialChallenge:
+    challenge_id: str
+    nonce: str = strawberry.field(description="Base64: the nonce the card's signature key signs with the CSRs.")
+    expires_at: datetime
 
 
 @strawberry.input
 class IssuePhoneCredentialInput:
-    csr: str = strawberry.field(description="Base64 DER PKCS#10 request for the phone's EC P-256 key.")
+    challenge_id: str = strawberry.field(description="From startPhoneCredential; usable once.")
+    authentication_csr: str = strawberry.field(
+        description="Base64 DER PKCS#10 request for the phone's authentication key (EC P-256).")
+    signature_csr: str = strawberry.field(
+        description="Base64 DER PKCS#10 request for the phone's signature key (EC P-256, another key).")
     card_sign_certificate: str = strawberry.field(description="Base64 DER of the card's signature certificate.")
     chain: list[str] = strawberry.field(default_factory=list)
-    signature: str = strawberry.field(description="Base64: the card's signature key over "
-                                                  "'mynaportal-phone-credential-v1' followed by the CSR.")
+    signature: str = strawberry.field(description=(
+        "Base64: the card's signature key over 'mynaportal-phone-credential-v2' followed by the nonce, the "
+        "authentication CSR and the signature CSR, each preceded by its length (2 bytes, big-endian)."))
 
 
 @strawberry.type(description="スマホ用電子証明書: the phone's authentication and signature certificates.")
@@ -114,23 +130,43 @@ class IdentityMutation:
         certificate = decode(input.certificate, "certificate")
         chain = [decode(item, "chain") for item in input.chain]
         signature = decode(input.signature, "signature")
-        pair = await service_of(info).complete_login(challenge_id, input.client_id, certificate, chain, signature)
+        pair = await service_of(info).complete_login(challenge_id, input.client_id, certificate, chain, signature,
+                                                     shared_terminal_id=input.shared_terminal_id)
         return SignInPayload.of(pair)
+
+    @strawberry.mutation(description="Sign out: end this session (and its refresh tokens) at once. A shared "
+                                     "terminal calls it when its resident leaves.")
+    async def end_session(self, info: Info) -> bool:
+        principal = info.context.principal or info.context.require_person(PROFILE_READ)
+        await service_of(info).end_session(principal.token_id)
+        return True
 
     @strawberry.mutation(description="Exchange a refresh token for a new pair; a spent token ends the session.")
     async def refresh_session(self, info: Info, refresh_token: str) -> SignInPayload:
         return SignInPayload.of(await service_of(info).refresh(refresh_token))
 
-    @strawberry.mutation(description="Issue the smartphone credential, vouched for by the card's signature key. "
-                                     "Revokes the previous phone's credential.")
+    @strawberry.mutation(description="Start issuing the smartphone credential: a challenge for the card to sign.")
+    async def start_phone_credential(self, info: Info) -> PhoneCredentialChallenge:
+        principal = info.context.require_person(PROFILE_READ)
+        challenge = await service_of(info).start_phone_credential(principal.person_id)
+        return PhoneCredentialChallenge(challenge_id=str(challenge.id), nonce=encode(challenge.nonce),
+                                        expires_at=challenge.expires_at)
+
+    @strawberry.mutation(description="Issue the smartphone credential, vouched for by the card's signature key over "
+                                     "a fresh challenge. Revokes the previous phone's credential.")
     async def issue_phone_credential(self, info: Info, input: IssuePhoneCredentialInput) -> PhoneCredentialPayload:
         principal = info.context.require_person(PROFILE_READ)
-        csr = decode(input.csr, "csr")
+        try:
+            challenge_id = uuid.UUID(input.challenge_id)
+        except ValueError as error:
+            raise PortalError(ErrorCode.CHALLENGE_UNKNOWN, "No such challenge.") from error
+        auth_csr = decode(input.authentication_csr, "authenticationCsr")
+        sign_csr = decode(input.signature_csr, "signatureCsr")
         certificate = decode(input.card_sign_certificate, "cardSignCertificate")
         chain = [decode(item, "chain") for item in input.chain]
         signature = decode(input.signature, "signature")
-        issued = await service_of(info).issue_phone_credential(principal.person_id, csr, certificate, chain,
-                                                               signature)
+        issued = await service_of(info).issue_phone_credential(principal.person_id, challenge_id, auth_csr, sign_csr,
+                                                               certificate, chain, signature)
         return PhoneCredentialPayload(authentication_certificate=encode(issued.auth_certificate),
                                       signature_certificate=encode(issued.sign_certificate),
                                       chain=[encode(c) for c in issued.chain])

@@ -5,19 +5,37 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 import strawberry
 from strawberry import relay
+from strawberry.permission import BasePermission
 
 from api.people import individual_number
 from api.people.models import Person, Sex
 from api.people.records import PersonRecord
 from api.people.service import list_children, read_people
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.scopes import PROFILE_READ
 from api.schema.connections import page_request, to_connection
 from api.schema.context import Info
 
 SexType = strawberry.enum(Sex, name="Sex")
+
+
+class ProfileRead(BasePermission):
+    """The whole profile needs profile:read: a TV's session (profile:name) reaches a Person through ``viewer``
+    but may read only its id and name."""
+
+    message = "This session lacks the scope profile:read."
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        info.context.require_person(PROFILE_READ)  # raises with the stable code
+        return True
+
+
+def _profile() -> Any:
+    return strawberry.field(permission_classes=[ProfileRead])
 
 
 @strawberry.type(name="Municipality", description="A municipality (市区町村), by its 6-digit local government code.")
@@ -31,12 +49,12 @@ class MunicipalityType:
 class PersonType(relay.Node):
     id: relay.NodeID[str]
     name: str
-    name_kana: str
-    birth_date: date
-    sex: SexType  # type: ignore[valid-type]
-    address: str
-    email: str | None
-    phone: str | None
+    name_kana: str = _profile()
+    birth_date: date = _profile()
+    sex: SexType = _profile()  # type: ignore[valid-type]
+    address: str = _profile()
+    email: str | None = _profile()
+    phone: str | None = _profile()
     municipality_code: strawberry.Private[str]
     ciphertext: strawberry.Private[bytes]
     key_generation: strawberry.Private[int]
@@ -57,11 +75,12 @@ class PersonType(relay.Node):
             key_generation=person.number_key_generation,
         )
 
-    @strawberry.field(description="The individual number, masked: only the last four digits show.")
+    @strawberry.field(description="The individual number, masked: only the last four digits show.",
+                      permission_classes=[ProfileRead])
     def masked_individual_number(self, info: Info) -> str:
         return individual_number.mask(info.context.cipher.decrypt(self.ciphertext, self.key_generation))
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[ProfileRead])
     async def municipality(self, info: Info) -> MunicipalityType:
         found = await info.context.loaders.municipality.load(self.municipality_code)
         if found is None:

@@ -20,7 +20,9 @@ from api.schema.people import PersonType
 class ProxyGrantType:
     id: str
     principal_name: str
-    proxy_name: str
+    proxy_name: str | None = strawberry.field(description="Null until the invited person accepts.")
+    proxy_email: str | None = strawberry.field(description="The invited address (null for a grant made otherwise).")
+    pending: bool = strawberry.field(description="Invited, not yet accepted: the grant does not act yet.")
     scopes: list[str]
     valid_until: date
     created_at: datetime
@@ -31,8 +33,9 @@ class ProxyGrantType:
     def from_view(cls, view: GrantView) -> ProxyGrantType:
         grant = view.grant
         return cls(id=str(grant.id), principal_name=view.principal_name, proxy_name=view.proxy_name,
-                   scopes=sorted(grant.scope_set), valid_until=grant.valid_until, created_at=grant.created_at,
-                   revoked_at=grant.revoked_at, active=view.active)
+                   proxy_email=grant.proxy_email, pending=view.pending, scopes=sorted(grant.scope_set),
+                   valid_until=grant.valid_until, created_at=grant.created_at, revoked_at=grant.revoked_at,
+                   active=view.active)
 
 
 @strawberry.input
@@ -75,7 +78,9 @@ class ProxyQuery:
 
 @strawberry.type
 class ProxyMutation:
-    @strawberry.mutation(description="Grant a proxy scoped rights until a date (the signed-in person's own rights).")
+    @strawberry.mutation(description="Invite a proxy by e-mail to scoped rights until a date (the signed-in person's "
+                                     "own rights). The grant is pending until the holder of that address accepts "
+                                     "it; the answer is the same whether or not the address is registered.")
     async def grant_proxy(self, info: Info, input: GrantProxyInput) -> ProxyGrantType:
         principal = info.context.require_person(PROFILE_READ)
         if input.principal_id is not None and input.principal_id.node_id != str(principal.person_id):
@@ -83,6 +88,16 @@ class ProxyMutation:
             raise PortalError(ErrorCode.PROXY_CANNOT_GRANT, "Only the person themself may grant rights.")
         view = await grants.grant(info.context.session_factory, principal.person_id, proxy_email=input.proxy_email,
                                   scopes=input.scopes, valid_until=input.valid_until, today=info.context.today())
+        return ProxyGrantType.from_view(view)
+
+    @strawberry.mutation(description="Accept a grant made to the signed-in person's registered e-mail address.")
+    async def accept_proxy_grant(self, info: Info, id: str) -> ProxyGrantType:
+        principal = info.context.require_person(PROFILE_READ)
+        try:
+            grant_id = uuid.UUID(id)
+        except ValueError as error:
+            raise PortalError(ErrorCode.NOT_FOUND, "No such grant.") from error
+        view = await grants.accept(info.context.session_factory, principal.person_id, grant_id, info.context.today())
         return ProxyGrantType.from_view(view)
 
     @strawberry.mutation(description="Revoke a grant at once (idempotent).")

@@ -7,6 +7,7 @@ from strawberry import relay
 
 from api.agencies.service import list_agencies
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.scopes import PROFILE_NAME, PROFILE_READ
 from api.schema.agencies import AgencyType
 from api.schema.connections import page_request, to_connection
 from api.schema.context import Info
@@ -21,9 +22,10 @@ NODE_TYPES: dict[str, type[relay.Node]] = {"Person": PersonType, "Agency": Agenc
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The signed-in person.")
+    @strawberry.field(description="The signed-in person. A TV's session (profile:name) may read only the id "
+                                  "and name; every other field needs profile:read.")
     async def viewer(self, info: Info) -> PersonType:
-        principal = info.context.require_person("profile:read")
+        principal = info.context.require_person(PROFILE_READ, PROFILE_NAME)
         person = await info.context.loaders.person.load(principal.person_id)
         if person is None:
             raise PortalError(ErrorCode.UNAUTHENTICATED, "The session's person no longer exists.")

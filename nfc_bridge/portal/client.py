@@ -16,7 +16,25 @@ from nfc_bridge.portal.store import PhoneCredential, Session
 
 DEFAULT_CLIENT_ID = "jp.go.mynaportal.bridge"
 # Must match the server's api.identity.service.PHONE_CREDENTIAL_CONTEXT (a protocol constant).
-PHONE_CREDENTIAL_CONTEXT = b"mynaportal-phone-credential-v1"
+PHONE_CREDENTIAL_CONTEXT = b"mynaportal-phone-credential-v2"
+
+
+def phone_credential_message(nonce: bytes, auth_csr: bytes, sign_csr: bytes) -> bytes:
+    """What the card signs to vouch for the phone's two CSRs: the context, then the server's nonce and the two
+    CSRs, each with a 2-byte big-endian length (the server's api.identity.service.phone_credential_message)."""
+    return PHONE_CREDENTIAL_CONTEXT + b"".join(len(part).to_bytes(2, "big") + part
+                                               for part in (nonce, auth_csr, sign_csr))
+
+
+def _csr(key: ec.EllipticCurvePrivateKey, name: str) -> bytes:
+    return (x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, name)]))
+            .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
 
 
 class PortalError(Exception):
@@ -92,19 +110,20 @@ class PortalClient:
         return self._session(done["refreshSession"])
 
     def issue_phone_credential(self, card: MyNumberCard, sign_password: str, session: Session) -> PhoneCredential:
-        """Play the phone: make its key pair and CSR, have the card's signature key vouch for the CSR."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        csr = (x509.CertificateSigningRequestBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "myna-bridge phone")]))
-               .sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
-        card.verify_pin(Pin.SIGN, sign_password)
+        """Play the phone: make its two key pairs (authentication, signature) and their CSRs, ask the portal for a
+        single-use challenge, and have the card's signature key vouch for the challenge and both CSRs."""
+        auth_key, sign_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        auth_csr, sign_csr = _csr(auth_key, "myna-bridge phone"), _csr(sign_key, "myna-bridge phone signature")
+        card.verify_pin(Pin.SIGN, sign_password)  # before the challenge: a wrong password spends no challenge
         certificate = card.read_certificate(Cert.SIGN)
         chain = [card.read_certificate(Cert.SIGN_CA)]
-        signature = card.sign_data(Key.SIGN, PHONE_CREDENTIAL_CONTEXT + csr)
+        started = self.graphql(persisted.START_PHONE_CREDENTIAL, {},
+                               token=session.access_token)["startPhoneCredential"]
+        message = phone_credential_message(base64.b64decode(started["nonce"]), auth_csr, sign_csr)
+        signature = card.sign_data(Key.SIGN, message)
         issued = self.graphql(persisted.ISSUE_PHONE_CREDENTIAL, {"input": {
-            "csr": b64(csr), "cardSignCertificate": b64(certificate), "chain": [b64(c) for c in chain],
+            "challengeId": started["challengeId"], "authenticationCsr": b64(auth_csr), "signatureCsr": b64(sign_csr),
+            "cardSignCertificate": b64(certificate), "chain": [b64(c) for c in chain],
             "signature": b64(signature)}}, token=session.access_token)["issuePhoneCredential"]
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-        return PhoneCredential(self.server, pem, issued["authenticationCertificate"],
-                               issued["signatureCertificate"], issued["chain"])
+        return PhoneCredential(self.server, _pem(auth_key), issued["authenticationCertificate"],
+                               issued["signatureCertificate"], issued["chain"], sign_key_pem=_pem(sign_key))

@@ -38,10 +38,11 @@ class Session:
 @dataclass
 class PhoneCredential:
     server: str
-    key_pem: str  # the phone's EC P-256 private key; a real phone keeps it in its secure element
+    key_pem: str  # the phone's EC P-256 authentication key; a real phone keeps it in its secure element
     authentication_certificate: str  # base64 DER
     signature_certificate: str
     chain: list[str]
+    sign_key_pem: str = ""  # the signature certificate's own key (empty in a credential from before two keys)
 
 
 class Store:

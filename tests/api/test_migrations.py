@@ -1,17 +1,23 @@
 from __future__ import annotations
 
+import secrets
+import uuid
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import api.models  # noqa: F401
+from api.identity.login_models import DeviceAuthorization, RefreshToken
+from api.identity.models import SessionToken
 from api.migrate import MIGRATIONS, alembic_config, downgrade_on, upgrade_on
-from api.platform.db import Base
+from api.people.individual_number import IndividualNumberCipher
+from api.platform.db import Base, create_session_factory, utcnow
 from corporate.models import include_name
+from tests.factories import individual_number, make_municipality, make_person
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -45,3 +51,34 @@ def test_head_file_names_the_single_head() -> None:
 def test_migration_files_are_numbered() -> None:
     names = sorted(p.name for p in Path(MIGRATIONS, "versions").glob("*.py"))
     assert names and all(name[:4].isdigit() and name[4] == "_" for name in names)
+
+
+
+async def test_tv_sessions_made_before_0013_can_show_the_name(engine: AsyncEngine,
+                                                              cipher: IndividualNumberCipher) -> None:
+    # Before 0013 a TV's session, refresh token and sign-in carried notices:read alone; a phone's far more.
+    async with engine.connect() as connection:
+        await connection.run_sync(downgrade_on, "0012")
+        await connection.commit()
+    factory = create_session_factory(engine)
+    now = utcnow()
+    async with factory() as session, session.begin():
+        await make_municipality(session)
+        person = (await make_person(session, cipher, number=individual_number("30000000001"))).id
+    async with engine.begin() as connection:  # only the columns 0012 has
+        for scopes in ("notices:read", "notices:read notices:write profile:read"):
+            common = {"id": uuid.uuid4(), "scopes": scopes, "created_at": now, "expires_at": now}
+            await connection.execute(SessionToken.__table__.insert().values(
+                token_hash=secrets.token_bytes(32), person_id=person, client="tv", **common))
+            await connection.execute(RefreshToken.__table__.insert().values(
+                token_hash=secrets.token_bytes(32), family_id=uuid.uuid4(), person_id=person, client="tv", **common))
+            await connection.execute(DeviceAuthorization.__table__.insert().values(
+                device_code_hash=secrets.token_bytes(32), user_code=secrets.token_hex(4)[:9], client_id="tv",
+                status="pending", interval_seconds=5, **common))
+    async with engine.connect() as connection:
+        await connection.run_sync(upgrade_on, "head")
+        await connection.commit()
+    async with factory() as session:
+        for model in (SessionToken, RefreshToken, DeviceAuthorization):
+            assert sorted(await session.scalars(select(model.scopes))) == [
+                "notices:read notices:write profile:read", "notices:read profile:name"], model

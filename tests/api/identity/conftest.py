@@ -134,13 +134,19 @@ def phone_csr(key: ec.EllipticCurvePrivateKey) -> bytes:
     return csr.public_bytes(serialization.Encoding.DER)
 
 
-def phone_credential_input(data: CardData, csr: bytes) -> dict:
-    card = MyNumberCard(VirtualTransport(VirtualCard(data)))
-    card.select_jpki()
-    card.verify_pin(Pin.SIGN, SANDBOX_PINS.sign_password)
-    signature = card.sign_data(Key.SIGN, phone_credential_message(csr))
-    return {"csr": b64(csr), "cardSignCertificate": b64(data.der("sign_cert")),
-            "chain": [b64(data.der("sign_ca_cert"))], "signature": b64(signature)}
+def phone_keys() -> tuple[ec.EllipticCurvePrivateKey, ec.EllipticCurvePrivateKey]:
+    """A phone's two keys: authentication and signature."""
+    return ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+
+
+async def phone_credential_input(identity: IdentityPortal, data: CardData, auth_csr: bytes, sign_csr: bytes,
+                                 token: str) -> dict:
+    """IssuePhoneCredential's input: a fresh challenge from the portal, signed by the card with the two CSRs."""
+    started = (await identity.gql("StartPhoneCredential", token=token))["data"]["startPhoneCredential"]
+    message = phone_credential_message(base64.b64decode(started["nonce"]), auth_csr, sign_csr)
+    return {"challengeId": started["challengeId"], "authenticationCsr": b64(auth_csr), "signatureCsr": b64(sign_csr),
+            "cardSignCertificate": b64(data.der("sign_cert")), "chain": [b64(data.der("sign_ca_cert"))],
+            "signature": b64(card_sign(data, Key.SIGN, message))}
 
 
 @pytest.fixture

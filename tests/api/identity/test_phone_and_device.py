@@ -4,11 +4,17 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import uuid
 
-from cryptography.hazmat.primitives import hashes
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.api.identity.conftest import IdentityPortal, b64, phone_credential_input, phone_csr
+from api.identity.tokens import issue_token
+from api.platform.db import create_session_factory
+from nfc_bridge.virtual_card.store import CardData
+from tests.api.identity.conftest import IdentityPortal, b64, phone_credential_input, phone_csr, phone_keys
 from tests.api.identity.test_login import VIEWER, code_of
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -21,45 +27,96 @@ async def _phone_login(identity: IdentityPortal, key: ec.EllipticCurvePrivateKey
                                    [base64.b64decode(c) for c in issued["chain"]], signature)
 
 
+async def _issue(identity: IdentityPortal, card: CardData, keys: tuple[ec.EllipticCurvePrivateKey, ...]) -> dict:
+    token = identity.portal.father_token
+    given = await phone_credential_input(identity, card, phone_csr(keys[0]), phone_csr(keys[1]), token)
+    return await identity.gql("IssuePhoneCredential", {"input": given}, token=token)
+
+
+def _public(cert_b64: str) -> bytes:
+    cert = x509.load_der_x509_certificate(base64.b64decode(cert_b64))
+    return cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 async def test_phone_credential_logs_in_and_one_phone_at_a_time(identity: IdentityPortal) -> None:
     card = await identity.card_for(identity.portal.father)
     token = identity.portal.father_token
-    first_key = ec.generate_private_key(ec.SECP256R1())
-    first = (await identity.gql("IssuePhoneCredential", {"input": phone_credential_input(card, phone_csr(first_key))},
-                                token=token))["data"]["issuePhoneCredential"]
+    first_keys = phone_keys()
+    first = (await _issue(identity, card, first_keys))["data"]["issuePhoneCredential"]
     assert len(first["chain"]) == 2
-    signed_in = (await _phone_login(identity, first_key, first))["data"]["completeCardLogin"]
+    # Two certificates, two keys: each certificate carries the key of its own CSR.
+    assert _public(first["authenticationCertificate"]) == phone_csr_key(first_keys[0])
+    assert _public(first["signatureCertificate"]) == phone_csr_key(first_keys[1])
+    signed_in = (await _phone_login(identity, first_keys[0], first))["data"]["completeCardLogin"]
     assert (await identity.portal.query(VIEWER, token=signed_in["accessToken"]))["data"]["viewer"]["name"] == \
         "山田 太郎"
+    # The signature key cannot log in (its certificate is for signing).
+    assert code_of(await _phone_login(identity, first_keys[1], {**first, "authenticationCertificate":
+                                                               first["signatureCertificate"]})) == \
+        "CERTIFICATE_USAGE_INVALID"
 
-    second_key = ec.generate_private_key(ec.SECP256R1())
-    second = (await identity.gql("IssuePhoneCredential",
-                                 {"input": phone_credential_input(card, phone_csr(second_key))},
-                                 token=token))["data"]["issuePhoneCredential"]
-    assert code_of(await _phone_login(identity, first_key, first)) == "CERTIFICATE_REVOKED"
-    assert "accessToken" in (await _phone_login(identity, second_key, second))["data"]["completeCardLogin"]
+    second_keys = phone_keys()
+    second = (await _issue(identity, card, second_keys))["data"]["issuePhoneCredential"]
+    assert code_of(await _phone_login(identity, first_keys[0], first)) == "CERTIFICATE_REVOKED"
+    assert "accessToken" in (await _phone_login(identity, second_keys[0], second))["data"]["completeCardLogin"]
 
     # Revoking the card revokes its phone credential too.
     lost = await identity.gql("ReportCardLost", token=token)
     assert lost == {"data": {"reportCardLost": {"revokedCertificates": 4}}}
-    assert code_of(await _phone_login(identity, second_key, second)) == "CERTIFICATE_REVOKED"
+    assert code_of(await _phone_login(identity, second_keys[0], second)) == "CERTIFICATE_REVOKED"
 
 
-async def test_phone_credential_needs_this_persons_card_and_a_valid_csr(identity: IdentityPortal) -> None:
-    mothers_card = await identity.card_for(identity.portal.mother)
-    key = ec.generate_private_key(ec.SECP256R1())
-    result = await identity.gql("IssuePhoneCredential", {"input": phone_credential_input(mothers_card, phone_csr(key))},
-                                token=identity.portal.father_token)
-    assert code_of(result) == "CARD_NOT_FOUND"
+def phone_csr_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+async def test_a_replayed_phone_credential_request_is_refused_and_the_phone_kept(identity: IdentityPortal) -> None:
     card = await identity.card_for(identity.portal.father)
-    broken = {**phone_credential_input(card, phone_csr(key)), "csr": b64(b"not a csr")}
-    assert code_of(await identity.gql("IssuePhoneCredential", {"input": broken},
-                                      token=identity.portal.father_token)) == "CSR_INVALID"
-    unsigned = phone_credential_input(card, phone_csr(key))
-    tampered = {**unsigned, "signature": phone_credential_input(card, phone_csr(ec.generate_private_key(
-        ec.SECP256R1())))["signature"]}
-    assert code_of(await identity.gql("IssuePhoneCredential", {"input": tampered},
-                                      token=identity.portal.father_token)) == "SIGNATURE_INVALID"
+    token = identity.portal.father_token
+    keys = phone_keys()
+    given = await phone_credential_input(identity, card, phone_csr(keys[0]), phone_csr(keys[1]), token)
+    issued = (await identity.gql("IssuePhoneCredential", {"input": given}, token=token))["data"]["issuePhoneCredential"]
+    # The very same request again (a captured one replayed): refused, and the current phone still signs in.
+    assert code_of(await identity.gql("IssuePhoneCredential", {"input": given}, token=token)) == "CHALLENGE_USED"
+    assert "accessToken" in (await _phone_login(identity, keys[0], issued))["data"]["completeCardLogin"]
+    # The card's signature over one challenge does not carry over to another.
+    fresh = await phone_credential_input(identity, card, phone_csr(keys[0]), phone_csr(keys[1]), token)
+    moved = {**fresh, "signature": given["signature"]}
+    assert code_of(await identity.gql("IssuePhoneCredential", {"input": moved}, token=token)) == "SIGNATURE_INVALID"
+    # Another person's challenge is not this person's.
+    mothers = (await identity.gql("StartPhoneCredential", token=await _token_of(identity, identity.portal.mother)))
+    stolen = {**fresh, "challengeId": mothers["data"]["startPhoneCredential"]["challengeId"]}
+    assert code_of(await identity.gql("IssuePhoneCredential", {"input": stolen}, token=token)) == \
+        "CHALLENGE_CLIENT_MISMATCH"
+    assert code_of(await identity.gql("IssuePhoneCredential", {"input": fresh}, token=token)) == "CHALLENGE_USED"
+    late = await phone_credential_input(identity, card, phone_csr(keys[0]), phone_csr(keys[1]), token)
+    identity.advance(121)
+    assert code_of(await identity.gql("IssuePhoneCredential", {"input": late}, token=token)) == "CHALLENGE_EXPIRED"
+    assert "accessToken" in (await _phone_login(identity, keys[0], issued))["data"]["completeCardLogin"]
+
+
+async def _token_of(identity: IdentityPortal, person: uuid.UUID) -> str:
+    async with create_session_factory(identity.engine)() as session, session.begin():
+        return await issue_token(session, person, ttl=dt.timedelta(hours=1), now=identity.now)
+
+
+async def test_phone_credential_needs_this_persons_card_two_keys_and_valid_csrs(identity: IdentityPortal) -> None:
+    token = identity.portal.father_token
+    mothers_card = await identity.card_for(identity.portal.mother)
+    assert code_of(await _issue(identity, mothers_card, phone_keys())) == "CARD_NOT_FOUND"
+    card = await identity.card_for(identity.portal.father)
+    key = ec.generate_private_key(ec.SECP256R1())
+    assert code_of(await _issue(identity, card, (key, key))) == "CSR_KEY_SHARED"
+    other = ec.generate_private_key(ec.SECP256R1())
+    broken = {**await phone_credential_input(identity, card, phone_csr(key), phone_csr(other), token),
+              "signatureCsr": b64(b"not a csr")}
+    assert code_of(await identity.gql("IssuePhoneCredential", {"input": broken}, token=token)) == "CSR_INVALID"
+    given = await phone_credential_input(identity, card, phone_csr(key), phone_csr(other), token)
+    swapped = {**given, "authenticationCsr": given["signatureCsr"], "signatureCsr": given["authenticationCsr"]}
+    assert code_of(await identity.gql("IssuePhoneCredential", {"input": swapped}, token=token)) == \
+        "SIGNATURE_INVALID"
+    assert code_of(await identity.gql("IssuePhoneCredential", {"input": {**given, "challengeId": "x"}},
+                                      token=token)) == "CHALLENGE_UNKNOWN"
 
 
 async def _device_start(identity: IdentityPortal) -> dict:
@@ -78,7 +135,7 @@ async def test_tv_sign_in_approved_gets_a_notices_only_session(identity: Identit
     started = await _device_start(identity)
     assert started["verification_uri"] == "http://portal.test/device"
     assert started["verification_uri_complete"] == f"http://portal.test/device?user_code={started['user_code']}"
-    assert (started["expires_in"], started["interval"], started["scope"]) == (600, 5, "notices:read")
+    assert (started["expires_in"], started["interval"], started["scope"]) == (600, 5, "notices:read profile:name")
     assert started["qr_code"].startswith("data:image/svg+xml")
     assert await _poll(identity, started) == (400, {"error": "authorization_pending",
                                                      "error_description": "Waiting for approval on the phone."})
@@ -87,9 +144,16 @@ async def test_tv_sign_in_approved_gets_a_notices_only_session(identity: Identit
                                   token=identity.portal.father_token)
     assert approved == {"data": {"approveDeviceSignIn": {"userCode": started["user_code"], "approved": True}}}
     status, tokens = await _poll(identity, started)
-    assert (status, tokens["scope"], tokens["token_type"]) == (200, "notices:read", "Bearer")
-    # A TV session may not read the profile, pay or approve another TV.
-    assert code_of(await identity.portal.query(VIEWER, token=tokens["access_token"])) == "FORBIDDEN"
+    assert (status, tokens["scope"], tokens["token_type"]) == (200, "notices:read profile:name", "Bearer")
+    # A TV shows who is signed in (its own persisted TvViewer) and nothing else of the profile.
+    tv_viewer = await identity.gql("TvViewer", token=tokens["access_token"])
+    assert tv_viewer["data"]["viewer"]["name"] == "山田 太郎" and "errors" not in tv_viewer
+    for field in ("nameKana", "birthDate", "sex", "address", "email", "phone", "maskedIndividualNumber",
+                  "municipality { name }"):
+        refused = await identity.portal.query(f"{{ viewer {{ name {field} }} }}", token=tokens["access_token"])
+        assert code_of(refused) == "FORBIDDEN", field
+        assert refused["data"] in (None, {"viewer": {"name": "山田 太郎", field: None}}), field
+    # Nor approve another TV.
     assert code_of(await identity.gql("ApproveDeviceSignIn", {"userCode": started["user_code"]},
                                       token=tokens["access_token"])) == "FORBIDDEN"
     identity.advance(5)

@@ -1,28 +1,44 @@
 """A lost card or a replaced phone ends every session that came from its certificates, in the same transaction:
 access and refresh tokens, TV sessions and TV sign-ins not yet collected, and a proxy acting through such a
-session. Refresh re-checks the certificate."""
+session. Refresh re-checks the certificate.
+
+Sessions on a shared terminal (a municipal counter, a public kiosk): short idle timeout extended on use, no
+refresh token, ended by the terminal, and ended by the terminal's next login; signing out in general."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime as dt
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select, update
 from strawberry import relay
 
+from api.identity.authentication import authenticate_person
 from api.identity.cards import revoke_card
 from api.identity.login_models import RefreshToken
 from api.identity.models import SessionToken
 from api.identity.pki_models import IssuedCertificate
-from api.platform.auth import hash_token
+from api.platform.auth import TokenRejected, hash_token
 from api.platform.db import create_session_factory
+from nfc_bridge.jpki import Key
+from nfc_bridge.virtual_card.store import CardData
 from tests.api.conftest import operation
-from tests.api.identity.conftest import IdentityPortal, phone_credential_input, phone_csr
+from tests.api.identity.conftest import CLIENT, IdentityPortal, b64, card_sign, phone_credential_input, phone_csr
 from tests.api.identity.test_login import VIEWER, code_of
 from tests.api.identity.test_phone_and_device import _device_start, _phone_login, _poll
 
 NOTICES = "query { notices(first: 1) { edges { node { id } } } }"
+
+
+async def _issue_phone(identity: IdentityPortal, card: CardData, auth_key: ec.EllipticCurvePrivateKey,
+                       token: str) -> dict:
+    """The phone credential for ``auth_key`` (and a signature key of its own)."""
+    given = await phone_credential_input(identity, card, phone_csr(auth_key),
+                                         phone_csr(ec.generate_private_key(ec.SECP256R1())), token)
+    return (await identity.gql("IssuePhoneCredential", {"input": given}, token=token))["data"]["issuePhoneCredential"]
 
 
 async def _refresh(identity: IdentityPortal, refresh_token: str) -> dict:
@@ -50,8 +66,7 @@ async def test_reporting_the_card_lost_ends_every_session_from_it_on_the_next_re
     card = await identity.card_for(identity.portal.father)
     signed_in = (await identity.card_login(card))["data"]["completeCardLogin"]
     key = ec.generate_private_key(ec.SECP256R1())
-    phone = (await identity.gql("IssuePhoneCredential", {"input": phone_credential_input(card, phone_csr(key))},
-                                token=signed_in["accessToken"]))["data"]["issuePhoneCredential"]
+    phone = await _issue_phone(identity, card, key, signed_in["accessToken"])
     on_phone = (await _phone_login(identity, key, phone))["data"]["completeCardLogin"]
     tv = await _tv_session(identity, on_phone["accessToken"])
     # Each session names its certificate: the card's, the phone's, and the TV the approving phone's.
@@ -100,14 +115,12 @@ async def test_replacing_the_phone_ends_the_old_phones_sessions_only(identity: I
     card = await identity.card_for(identity.portal.father)
     signed_in = (await identity.card_login(card))["data"]["completeCardLogin"]
     old_key = ec.generate_private_key(ec.SECP256R1())
-    old = (await identity.gql("IssuePhoneCredential", {"input": phone_credential_input(card, phone_csr(old_key))},
-                              token=signed_in["accessToken"]))["data"]["issuePhoneCredential"]
+    old = await _issue_phone(identity, card, old_key, signed_in["accessToken"])
     old_session = (await _phone_login(identity, old_key, old))["data"]["completeCardLogin"]
     assert (await identity.portal.query(VIEWER, token=old_session["accessToken"]))["data"] is not None
 
     new_key = ec.generate_private_key(ec.SECP256R1())
-    await identity.gql("IssuePhoneCredential", {"input": phone_credential_input(card, phone_csr(new_key))},
-                       token=signed_in["accessToken"])
+    await _issue_phone(identity, card, new_key, signed_in["accessToken"])
     assert code_of(await identity.portal.query(VIEWER, token=old_session["accessToken"])) == "UNAUTHENTICATED"
     assert code_of(await _refresh(identity, old_session["refreshToken"])) == "REFRESH_TOKEN_INVALID"
     assert (await identity.portal.query(VIEWER, token=signed_in["accessToken"]))["data"] is not None
@@ -181,3 +194,107 @@ async def test_refreshes_racing_the_report_leave_no_live_session(identity: Ident
         for model in (SessionToken, RefreshToken):
             assert await session.scalar(select(func.count()).select_from(model).where(
                 model.certificate_id.is_not(None), model.revoked_at.is_(None))) == 0
+
+
+IDLE = dt.timedelta(minutes=5)  # the default MYNAPORTAL_SHARED_TERMINAL_IDLE_TIMEOUT
+
+
+async def _login(identity: IdentityPortal, card: CardData, terminal: str | None) -> dict:
+    challenge = await identity.challenge()
+    signature = card_sign(card, Key.AUTH, base64.b64decode(challenge["toBeSigned"]))
+    given = {"challengeId": challenge["challengeId"], "clientId": CLIENT, "certificate": b64(card.der("auth_cert")),
+             "chain": [b64(card.der("auth_ca_cert"))], "signature": b64(signature)}
+    if terminal is not None:
+        given["sharedTerminalId"] = terminal
+    result = await identity.gql("CompleteCardLogin", {"input": given})
+    assert "errors" not in result, result
+    return result["data"]["completeCardLogin"]
+
+
+async def _row(identity: IdentityPortal, token: str) -> SessionToken:
+    async with create_session_factory(identity.engine)() as session:
+        return await session.scalar(select(SessionToken).where(SessionToken.token_hash == hash_token(token)))
+
+
+async def _works(identity: IdentityPortal, token: str) -> bool:
+    result = await identity.portal.query(VIEWER, token=token)
+    if "errors" in result:
+        assert code_of(result) == "UNAUTHENTICATED"
+        return False
+    return True
+
+
+async def test_a_shared_terminal_session_has_no_refresh_token_and_ends_when_idle(identity: IdentityPortal) -> None:
+    card = await identity.card_for(identity.portal.father)
+    signed_in = await _login(identity, card, "chiyoda-counter-3")
+    assert (signed_in["refreshToken"], signed_in["expiresIn"]) == (None, 300)
+    token = signed_in["accessToken"]
+    row = await _row(identity, token)
+    assert (row.idle_timeout_seconds, row.terminal_id, row.family_id) == (300, "chiyoda-counter-3", None)
+    assert row.expires_at == identity.now + IDLE
+    assert await _works(identity, token)
+
+    # Used within the idle time: extended (not on every request: at most every 30 s).
+    started = identity.now
+    await authenticate_person(identity.engine, token, now=started + dt.timedelta(seconds=20))
+    assert (await _row(identity, token)).expires_at == started + IDLE
+    used = started + dt.timedelta(minutes=4)
+    await authenticate_person(identity.engine, token, now=used)
+    assert (await _row(identity, token)).expires_at == used + IDLE
+    await authenticate_person(identity.engine, token, now=used + IDLE - dt.timedelta(seconds=1))
+    # Left alone for the idle time: ended, and a late use does not revive it.
+    late = used + IDLE - dt.timedelta(seconds=1) + IDLE
+    with pytest.raises(TokenRejected, match="expired"):
+        await authenticate_person(identity.engine, token, now=late)
+    assert (await _row(identity, token)).expires_at == used + IDLE - dt.timedelta(seconds=1) + IDLE
+
+
+async def test_an_ordinary_session_is_not_extended(identity: IdentityPortal) -> None:
+    card = await identity.card_for(identity.portal.father)
+    signed_in = await _login(identity, card, None)
+    assert signed_in["refreshToken"].startswith("mpr_")
+    before = (await _row(identity, signed_in["accessToken"])).expires_at
+    await authenticate_person(identity.engine, signed_in["accessToken"], now=identity.now + dt.timedelta(minutes=14))
+    row = await _row(identity, signed_in["accessToken"])
+    assert (row.expires_at, row.idle_timeout_seconds, row.terminal_id) == (before, None, None)
+
+
+async def test_the_terminal_ends_the_session(identity: IdentityPortal) -> None:
+    card = await identity.card_for(identity.portal.father)
+    token = (await _login(identity, card, "kiosk-1"))["accessToken"]
+    assert await identity.gql("EndSession", token=token) == {"data": {"endSession": True}}
+    assert not await _works(identity, token)
+    assert code_of(await identity.gql("EndSession", token=token)) == "UNAUTHENTICATED"
+
+
+async def test_signing_out_ends_the_refresh_family_too(identity: IdentityPortal) -> None:
+    card = await identity.card_for(identity.portal.father)
+    signed_in = await _login(identity, card, None)
+    assert await identity.gql("EndSession", token=signed_in["accessToken"]) == {"data": {"endSession": True}}
+    assert not await _works(identity, signed_in["accessToken"])
+    refreshed = await identity.gql("RefreshSession", {"refreshToken": signed_in["refreshToken"]})
+    assert code_of(refreshed) == "REFRESH_TOKEN_INVALID"
+
+
+async def test_the_next_residents_login_ends_the_previous_residents_session(identity: IdentityPortal) -> None:
+    fathers_card = await identity.card_for(identity.portal.father)
+    mothers_card = await identity.card_for(identity.portal.mother)
+    # The helper forgot to sign the father out at counter 3; the same resident is signed in at counter 4.
+    father = (await _login(identity, fathers_card, "counter-3"))["accessToken"]
+    elsewhere = (await _login(identity, fathers_card, "counter-4"))["accessToken"]
+    assert await _works(identity, father)
+    mother = (await _login(identity, mothers_card, "counter-3"))["accessToken"]
+    assert not await _works(identity, father)
+    assert await _works(identity, mother) and await _works(identity, elsewhere)
+    result = await identity.portal.query(VIEWER, token=mother)
+    assert result["data"]["viewer"]["name"] == "山田 花子"
+
+
+async def test_a_bad_terminal_id_is_refused(identity: IdentityPortal) -> None:
+    card = await identity.card_for(identity.portal.father)
+    challenge = await identity.challenge()
+    signature = card_sign(card, Key.AUTH, base64.b64decode(challenge["toBeSigned"]))
+    result = await identity.gql("CompleteCardLogin", {"input": {
+        "challengeId": challenge["challengeId"], "clientId": CLIENT, "certificate": b64(card.der("auth_cert")),
+        "chain": [b64(card.der("auth_ca_cert"))], "signature": b64(signature), "sharedTerminalId": "端末"}})
+    assert code_of(result) == "BAD_USER_INPUT"

@@ -33,8 +33,13 @@ async def test_grant_use_revoke_and_no_granting_on(portal: Portal) -> None:
         "proxyEmail": "hanako@example.jp", "scopes": ["notices:read"], "validUntil": until}},
         token=portal.father_token)
     grant = notices_only["data"]["grantProxy"]
-    assert {k: grant[k] for k in ("principalName", "proxyName", "scopes", "active")} == \
-        {"principalName": "山田 太郎", "proxyName": "山田 花子", "scopes": ["notices:read"], "active": True}
+    assert {k: grant[k] for k in ("principalName", "proxyName", "proxyEmail", "pending", "scopes", "active")} == \
+        {"principalName": "山田 太郎", "proxyName": None, "proxyEmail": "hanako@example.jp", "pending": True,
+         "scopes": ["notices:read"], "active": False}
+    accepted = await portal.query(operation("AcceptProxyGrant"), {"id": grant["id"]}, token=mother_token)
+    assert accepted["data"]["acceptProxyGrant"] == {"id": grant["id"], "principalName": "山田 太郎",
+                                                    "scopes": ["notices:read"], "validUntil": until,
+                                                    "pending": False, "active": True}
     # Outside the granted scope: refused.
     assert code_of(await portal.query(operation("ActingFor"), {"personId": father_id}, token=mother_token)) == \
         "NOT_AUTHORIZED_FOR_PERSON"
@@ -42,6 +47,10 @@ async def test_grant_use_revoke_and_no_granting_on(portal: Portal) -> None:
     profile = (await portal.query(operation("GrantProxy"), {"input": {
         "proxyEmail": "hanako@example.jp", "scopes": ["profile:read"], "validUntil": until}},
         token=portal.father_token))["data"]["grantProxy"]
+    # Not before the proxy accepts.
+    assert code_of(await portal.query(operation("ActingFor"), {"personId": father_id}, token=mother_token)) == \
+        "NOT_AUTHORIZED_FOR_PERSON"
+    await portal.query(operation("AcceptProxyGrant"), {"id": profile["id"]}, token=mother_token)
     read = await portal.query(operation("ActingFor"), {"personId": father_id}, token=mother_token)
     assert read["data"]["actingFor"]["name"] == "山田 太郎"
 
@@ -54,6 +63,8 @@ async def test_grant_use_revoke_and_no_granting_on(portal: Portal) -> None:
     listed = (await portal.query(operation("ProxyGrants"), token=portal.father_token))["data"]
     assert [g["scopes"] for g in listed["proxyGrants"]] == [["notices:read"], ["profile:read"]]
     assert listed["proxyGrantsReceived"] == []
+    received = (await portal.query(operation("ProxyGrants"), token=mother_token))["data"]["proxyGrantsReceived"]
+    assert [(g["proxyName"], g["pending"]) for g in received] == [("山田 花子", False)] * 2
 
     revoked = await portal.query(operation("RevokeProxyGrant"), {"id": profile["id"]}, token=portal.father_token)
     assert revoked["data"]["revokeProxyGrant"]["active"] is False
@@ -68,3 +79,18 @@ async def test_a_parent_reads_the_minor_childs_data(portal: Portal) -> None:
     child_id = str(relay.GlobalID("Person", str(portal.child)))
     read = await portal.query(operation("ActingFor"), {"personId": child_id}, token=portal.father_token)
     assert read["data"]["actingFor"] == {"id": child_id, "name": "山田 一郎", "birthDate": "2019-06-10"}
+
+
+async def test_granting_to_an_unregistered_address_answers_as_for_a_registered_one(portal: Portal) -> None:
+    until = (date.today() + timedelta(days=30)).isoformat()
+    answers = []
+    for email in ("hanako@example.jp", "nobody@example.jp"):
+        result = await portal.query(operation("GrantProxy"), {"input": {
+            "proxyEmail": email, "scopes": ["notices:read"], "validUntil": until}}, token=portal.father_token)
+        answers.append({k: v for k, v in result["data"]["grantProxy"].items() if k not in ("id", "proxyEmail")})
+    assert answers[0] == answers[1] == {"principalName": "山田 太郎", "proxyName": None, "pending": True,
+                                        "scopes": ["notices:read"], "validUntil": until, "revokedAt": None,
+                                        "active": False}
+    listed = (await portal.query(operation("ProxyGrants"), token=portal.father_token))["data"]["proxyGrants"]
+    assert [{k: v for k, v in g.items() if k not in ("id", "proxyEmail", "createdAt")} for g in listed] == \
+        [{k: v for k, v in answers[0].items()}] * 2

@@ -4,6 +4,7 @@ and `myna-bridge login` as a user runs it."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -16,8 +17,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from nfc_bridge.jpki import Pin
+from nfc_bridge.portal.store import Store
 from nfc_bridge.virtual_card.card import VirtualCard
 from nfc_bridge.virtual_card.store import CardStore
 from tests.nfc_bridge.conftest import InsertedCard
@@ -103,6 +107,13 @@ def test_card_login_phone_credential_and_phone_login(server: Server, inserted: I
 
     issued = bridge(server, inserted.reader, tmp_path, "phone-credential", "issue", stdin="ABC123\n")
     assert issued.returncode == 0, issued.stderr
+    # Two keys: each of the phone's certificates carries its own.
+    stored = Store(tmp_path).load_phone()
+    assert stored is not None and stored.sign_key_pem and stored.sign_key_pem != stored.key_pem
+    for key_pem, cert in ((stored.key_pem, stored.authentication_certificate),
+                          (stored.sign_key_pem, stored.signature_certificate)):
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+        assert x509.load_der_x509_certificate(base64.b64decode(cert)).public_key() == key.public_key()
     phone = bridge(server, inserted.reader, tmp_path, "login", "--phone")
     assert phone.returncode == 0, phone.stderr
 

@@ -1,0 +1,68 @@
+"""Deleting login state nobody can use any more: expired challenges, closed rate-limit windows, finished or
+expired TV sign-ins, long-expired access tokens.
+
+Each table is emptied in batches of short transactions (``DELETE ... WHERE id IN (SELECT ... LIMIT n)``), so
+a large backlog never holds one long lock. Refresh tokens are kept: a spent one must still be recognised when
+replayed, to end its family (api.identity.sessions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus, LoginChallenge, RateLimitCounter
+from api.identity.models import SessionToken
+
+# An expired access token still answers "expired" (not "invalid") to its client for a day, then goes.
+EXPIRED_TOKEN_GRACE = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Purged:
+    challenges: int
+    rate_limit_windows: int
+    device_grants: int
+    access_tokens: int
+
+
+async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.datetime,
+                rate_limit_window: dt.timedelta, batch: int = 1000) -> Purged:
+    """Delete what expired before ``now``; rate-limit counters whose window (``rate_limit_window``) has closed."""
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    challenges = await _batches(session_factory, batch, LoginChallenge, LoginChallenge.expires_at <= now)
+    grants = await _batches(session_factory, batch, DeviceAuthorization, or_(
+        DeviceAuthorization.expires_at <= now, DeviceAuthorization.status == DeviceGrantStatus.CONSUMED))
+    tokens = await _batches(session_factory, batch, SessionToken, SessionToken.expires_at <= now - EXPIRED_TOKEN_GRACE)
+    windows = 0
+    while True:
+        async with session_factory() as session, session.begin():
+            closed = select(RateLimitCounter.key, RateLimitCounter.window_start).where(
+                RateLimitCounter.window_start <= now - rate_limit_window).limit(batch)
+            result = await session.execute(
+                delete(RateLimitCounter).where(tuple_(RateLimitCounter.key, RateLimitCounter.window_start).in_(closed)),
+                execution_options={"synchronize_session": False})
+        windows += result.rowcount  # type: ignore[attr-defined]
+        if result.rowcount < batch:  # type: ignore[attr-defined]
+            break
+    return Purged(challenges, windows, grants, tokens)
+
+
+async def _batches(session_factory: async_sessionmaker[AsyncSession], batch: int,
+                   model: type[LoginChallenge | DeviceAuthorization | SessionToken],
+                   condition: ColumnElement[bool]) -> int:
+    total = 0
+    while True:
+        async with session_factory() as session, session.begin():
+            ids = select(model.id).where(condition).limit(batch).scalar_subquery()
+            result = await session.execute(delete(model).where(model.id.in_(ids)),
+                                           execution_options={"synchronize_session": False})
+        deleted = result.rowcount  # type: ignore[attr-defined]
+        total += deleted
+        if deleted < batch:
+            return total
