@@ -78,7 +78,7 @@ async def audit_log(session: AsyncSession, public_keys: Mapping[int, bytes], *, 
                 return report
             made = merkle.new_nodes(size, edge, hashes)
             stored = await _stored_nodes(session, made)
-            for node in sorted(made, key=lambda n: (n[1] << n[0], n[0])):
+            for node in sorted(made):  # lowest level first: the mismatch nearest the damage
                 if stored.get(node) != made[node]:
                     what = "missing" if node not in stored else "does not match its leaves"
                     report.problems.append(f"node (level {node[0]}, index {node[1]}) covering leaf "
