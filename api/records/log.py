@@ -67,17 +67,13 @@ async def tree_head(session: AsyncSession, size: int) -> TreeHead | None:
 
 
 async def fetch_nodes(session: AsyncSession, nodes: Iterable[Node]) -> dict[Node, bytes]:
-    """The stored hashes of these perfect subtrees, in one indexed read."""
+    """The stored hashes of these perfect subtrees (those that exist), in one indexed read."""
     wanted = list(nodes)
     if not wanted:
         return {}
     rows = await session.execute(select(_nodes.c.level, _nodes.c.node_index, _nodes.c.hash)
                                  .where(tuple_(_nodes.c.level, _nodes.c.node_index).in_(wanted)))
-    found = {(level, index): value for level, index, value in rows}
-    missing = set(wanted) - found.keys()
-    if missing:  # a hole in the tree is damage, not a client mistake (the auditor names it)
-        raise LookupError(f"log nodes missing: {sorted(missing)[:5]}")
-    return found
+    return {(level, index): value for level, index, value in rows}
 
 
 async def _current_size(session: AsyncSession) -> int:
@@ -96,7 +92,8 @@ async def integrate(session: AsyncSession, signer: LogSigner, *, batch_size: int
         await session.commit()
         return None
     size = await _current_size(session)
-    edge = await fetch_nodes(session, merkle.root_plan(size))
+    plan = merkle.root_plan(size)
+    edge = _complete(await fetch_nodes(session, plan), set(plan))
     made = merkle.new_nodes(size, edge, [row.leaf_hash for row in pending])
     new_size = size + len(pending)
     known = {**edge, **made}
@@ -120,24 +117,36 @@ def _out_of_range(message: str, field: str) -> PortalError:
 
 async def inclusion_proof(session: AsyncSession, index: int, tree_size: int) -> list[bytes]:
     """The audit path of leaf ``index`` in the tree of ``tree_size`` leaves (RFC 9162 §2.1.3.1)."""
-    if tree_size < 1 or tree_size > await _current_size(session):
+    if tree_size < 1:
         raise _out_of_range("no signed tree head covers that size", "treeSize")
     if not 0 <= index < tree_size:
         raise _out_of_range("the leaf is not in a tree of that size", "index")
-    return await _proof(session, merkle.inclusion_plan(index, tree_size))
+    return await _proof(session, merkle.inclusion_plan(index, tree_size), tree_size, "treeSize")
 
 
 async def consistency_proof(session: AsyncSession, size1: int, size2: int) -> list[bytes]:
     """The proof that the tree of ``size2`` leaves extends the one of ``size1`` (RFC 9162 §2.1.4.1)."""
-    if size2 > await _current_size(session):
-        raise _out_of_range("no signed tree head covers that size", "size2")
     if not 0 <= size1 <= size2:
         raise _out_of_range("the first size must be between 0 and the second", "size1")
-    return await _proof(session, merkle.consistency_plan(size1, size2))
+    return await _proof(session, merkle.consistency_plan(size1, size2), size2, "size2")
 
 
-async def _proof(session: AsyncSession, plan: merkle.Plan) -> list[bytes]:
-    return merkle.assemble(plan, await fetch_nodes(session, merkle.nodes_of(plan)))
+async def _proof(session: AsyncSession, plan: merkle.Plan, size: int, field: str) -> list[bytes]:
+    """One read: the plan's nodes and the last leaf of ``size``, whose presence shows a signed head covers it
+    (leaves get nodes and their head in one transaction), so no second query asks for the log's size."""
+    last = (0, size - 1)
+    found = await fetch_nodes(session, merkle.nodes_of(plan) | ({last} if size else set()))
+    if size and last not in found:
+        raise _out_of_range("no signed tree head covers that size", field)
+    return merkle.assemble(plan, _complete(found, merkle.nodes_of(plan)))
+
+
+def _complete(found: dict[Node, bytes], wanted: set[Node]) -> dict[Node, bytes]:
+    """Nodes that must exist: a hole in the tree is damage, not a client mistake (the auditor names it)."""
+    missing = wanted - found.keys()
+    if missing:
+        raise LookupError(f"log nodes missing: {sorted(missing)[:5]}")
+    return found
 
 
 async def leaf_proof(session: AsyncSession, leaf_id: int, head: TreeHead | None = None) -> LeafProof | None:
@@ -149,7 +158,7 @@ async def leaf_proof(session: AsyncSession, leaf_id: int, head: TreeHead | None 
     head = head or await latest_tree_head(session)
     if row.leaf_index is None or head is None or row.leaf_index >= head.size:
         return None
-    proof = await _proof(session, merkle.inclusion_plan(row.leaf_index, head.size))
+    proof = await _proof(session, merkle.inclusion_plan(row.leaf_index, head.size), head.size, "treeSize")
     return LeafProof(leaf_id, row.leaf_index, row.leaf_hash, head, proof)
 
 
