@@ -37,6 +37,8 @@ _SET_INDEX = (update(_leaves).where(_leaves.c.id == bindparam("leaf_id"))
 _SET_INDEXES_PG = text("UPDATE log_leaves SET leaf_index = v.new_index, integrated_at = :now "
                        "FROM unnest(CAST(:ids AS bigint[]), CAST(:indexes AS bigint[])) AS v(leaf_id, new_index) "
                        "WHERE log_leaves.id = v.leaf_id")
+_NODES_PG = ("SELECT level, node_index, hash FROM log_nodes WHERE (level, node_index) IN "
+             "(SELECT * FROM unnest(%s::smallint[], %s::bigint[]))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,14 @@ async def fetch_nodes(session: AsyncSession, nodes: Iterable[Node]) -> dict[Node
     wanted = list(nodes)
     if not wanted:
         return {}
+    if session.bind.dialect.name == "postgresql":
+        # The hot read of every proof: on the session's own connection and transaction, straight to psycopg with
+        # one statement text for any number of nodes (prepared by the server after a few runs). SQLAlchemy's
+        # execution adds ~1 ms to a 0.2 ms query here (bench_merkle_log.py).
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        cursor = await driver.execute(_NODES_PG, ([level for level, _ in wanted], [index for _, index in wanted]))
+        return {(level, index): value for level, index, value in await cursor.fetchall()}
     rows = await session.execute(select(_nodes.c.level, _nodes.c.node_index, _nodes.c.hash)
                                  .where(tuple_(_nodes.c.level, _nodes.c.node_index).in_(wanted)))
     return {(level, index): value for level, index, value in rows}
