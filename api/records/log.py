@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.platform.db import utcnow
@@ -85,8 +85,9 @@ async def fetch_nodes(session: AsyncSession, nodes: Iterable[Node]) -> dict[Node
         driver = (await connection.get_raw_connection()).driver_connection
         cursor = await driver.execute(_NODES_PG, ([level for level, _ in wanted], [index for _, index in wanted]))
         return {(level, index): value for level, index, value in await cursor.fetchall()}
-    rows = await session.execute(select(_nodes.c.level, _nodes.c.node_index, _nodes.c.hash)
-                                 .where(tuple_(_nodes.c.level, _nodes.c.node_index).in_(wanted)))
+    # SQLite scans the table for a row-value IN (VALUES …); an OR of point conditions is a MULTI-INDEX OR.
+    condition = or_(*(and_(_nodes.c.level == level, _nodes.c.node_index == index) for level, index in wanted))
+    rows = await session.execute(select(_nodes.c.level, _nodes.c.node_index, _nodes.c.hash).where(condition))
     return {(level, index): value for level, index, value in rows}
 
 

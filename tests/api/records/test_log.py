@@ -70,10 +70,12 @@ async def test_an_inclusion_proof_is_one_statement_reading_at_most_two_log2_n_no
         await log.queue_leaf(session, record(i))
     await log.integrate(session, SIGNER)
     statements: list[str] = []
+    parameters: list[object] = []
     sync_engine = session.bind.engine  # the test's connection: its engine (sync side)
 
-    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+    def seen(_conn, _cursor, statement, params, *_args) -> None:  # type: ignore[no-untyped-def]
         statements.append(statement)
+        parameters.append(params)
 
     event.listen(sync_engine, "before_cursor_execute", seen)
     try:
@@ -83,6 +85,12 @@ async def test_an_inclusion_proof_is_one_statement_reading_at_most_two_log2_n_no
     queries = [s for s in statements if not s.startswith("BEGIN")]  # SQLite's own BEGIN IMMEDIATE
     if session.bind.dialect.name == "sqlite":
         assert len(queries) == 1 and "FROM log_nodes" in queries[0]
+        # By the primary key, never a scan of the table (a row-value IN (VALUES …) would scan it).
+        plan = (await (await session.connection()).exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + queries[0], parameters[statements.index(queries[0])])).all()
+        details = [row[-1] for row in plan]
+        assert not any(d.startswith("SCAN log_nodes") for d in details), details
+        assert any(d.startswith("SEARCH log_nodes USING INDEX") for d in details), details
     else:  # the one read goes to psycopg directly, past SQLAlchemy's events
         assert queries == []
     assert len(merkle.nodes_of(merkle.inclusion_plan(70, 100))) <= 2 * 7
