@@ -169,3 +169,27 @@ async def test_writers_append_while_the_sequencer_runs(engine: AsyncEngine) -> N
         report = await audit_log(session, SIGNER.public_keys())
         assert report.ok, report.problems
         assert report.heads > 1
+
+
+async def test_two_sequencers_at_once_take_turns(engine: AsyncEngine) -> None:
+    # A second sequencer (a restart overlapping the old one) waits for the first: no index is given twice, no
+    # head is signed twice for a size, and the log audits clean.
+    sessions = create_session_factory(engine)
+    async with sessions() as session, session.begin():
+        for i in range(300):
+            await log.queue_leaf(session, record(i))
+
+    async def sequencer() -> list[int]:
+        sizes = []
+        while True:
+            async with sessions() as session:
+                head = await log.integrate(session, SIGNER, batch_size=7)
+            if head is None:
+                return sizes
+            sizes.append(head.size)
+
+    first, second = await asyncio.gather(sequencer(), sequencer())
+    assert sorted(first + second) == [*range(7, 300, 7), 300]
+    async with sessions() as session:
+        assert sorted((await session.execute(select(LogLeaf.leaf_index))).scalars()) == list(range(300))
+        assert (await audit_log(session, SIGNER.public_keys())).ok
