@@ -19,7 +19,7 @@ from api.openapi import DOCUMENTS
 from tests.fuzz.conftest import FuzzPortal
 from tests.fuzz.harness import MODES, Check, graphql_failure, problem_failure, run_all, summary
 
-PROBLEM_SURFACES = ("/payments/", "/pki/", "/openapi/")
+PROBLEM_SURFACES = ("/payments/", "/pki/", "/openapi/", "/records/")
 
 
 CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
