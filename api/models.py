@@ -20,6 +20,7 @@ from api.people.models import Municipality, ParentChild, Person, Sex
 from api.platform.access_records import AccessRecord
 from api.platform.db import Base
 from api.proxies.models import ProxyGrant
+from api.records.models import LogLeaf, LogNode, TreeHeadRow
 from corporate.models import ApplicationId, ApplicationUsage, Corporation
 from payments.models import (
     BankReceipt,
@@ -62,6 +63,8 @@ __all__ = [
     "IssuedCertificate",
     "LedgerEntry",
     "LedgerJournal",
+    "LogLeaf",
+    "LogNode",
     "LoginChallenge",
     "Municipality",
     "Notice",
@@ -84,5 +87,6 @@ __all__ = [
     "ReminderRun",
     "SessionToken",
     "Sex",
+    "TreeHeadRow",
     "VapidKey",
 ]

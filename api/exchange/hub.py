@@ -26,10 +26,16 @@ from api.exchange.models import ExchangeCopy, ExchangeEndpoint, ExchangeRecord
 from api.exchange.record import exchange_record_leaf
 from api.platform.db import PointRead, new_id, utcnow
 from api.platform.errors import ErrorCode, PortalError
+from api.records import log
 
-# The transparency log (api.records) appends each record's leaf in the record's own transaction (the connection
-# given is inside it). The app passes its append function here; without one, records are written but not logged.
-LeafSink = Callable[[AsyncConnection, bytes], Awaitable[None]]
+# Where each record's leaf goes, in the record's own transaction (the connection given is inside it).
+LeafSink = Callable[[AsyncConnection, bytes], Awaitable[object]]
+
+
+async def append_to_log(connection: AsyncConnection, leaf: bytes) -> int:
+    """The transparency log (api.records): a pending leaf, sequenced and signed later by `records sequence`."""
+    # queue_leaf runs one Core INSERT through ``execute``, which a connection offers as a session does.
+    return await log.queue_leaf(connection, leaf)  # type: ignore[arg-type]
 LIVE_TIMEOUT_SECONDS = 5.0
 # The longest an agency may withhold an entry from the person: the record's own retention (7 years).
 MAX_HIDDEN = timedelta(days=7 * 366)
@@ -121,7 +127,7 @@ def _check_request(request: ExchangeRequest) -> tuple[str, ...]:
 
 
 class Hub:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, leaf_sink: LeafSink | None = None,
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, leaf_sink: LeafSink | None = append_to_log,
                  http: httpx.AsyncClient | None = None) -> None:
         self._session_factory = session_factory
         self._engine: AsyncEngine = session_factory.kw["bind"]

@@ -13,6 +13,7 @@ from api.exchange.legal_table import legal_table
 from api.exchange.models import ExchangeRecord
 from api.exchange.record import exchange_record_leaf
 from api.platform.db import utcnow
+from api.records.models import LogLeaf
 from tests.exchange.conftest import World
 
 TAX_2025 = {"tax_year": 2025, "taxable_income": 4_200_000, "municipal_tax": 238_000, "dependants": 2}
@@ -47,6 +48,9 @@ async def test_a_lawful_request_is_answered_from_the_providers_copy_and_recorded
     # Names only: no value of the copy is in the record or its leaf.
     leaf = exchange_record_leaf(record)
     assert b"4200000" not in leaf and b"238000" not in leaf and b"local_tax" in leaf
+    # The leaf went to the transparency log in the record's transaction.
+    async with world.factory() as session:
+        assert list(await session.scalars(select(LogLeaf.leaf_data))) == [leaf]
 
 
 async def test_an_item_the_provider_holds_no_copy_of_is_listed_as_not_held(world: World) -> None:
@@ -79,6 +83,8 @@ async def test_a_request_outside_the_table_is_refused_and_recorded_without_an_an
         "refused", "EXCHANGE_NOT_PERMITTED", None, None, "refused")
     assert record.person_id == world.person_id
     assert refused.value.extensions == {"queryId": str(record.query_id)}
+    async with world.factory() as session:  # a refusal is logged too
+        assert list(await session.scalars(select(LogLeaf.leaf_data))) == [exchange_record_leaf(record)]
 
 
 async def test_the_requester_kind_counts_a_pension_service_may_not_ask_for_child_allowance(world: World) -> None:
