@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import graphql
 import pytest
 import schemathesis
 from hypothesis import strategies as st
@@ -20,13 +21,20 @@ from tests.fuzz.harness import MODES, Check, graphql_failure, run_all, summary
 SDL = PROJECT_ROOT / "graphql" / "schema.graphql"
 # Fields an agency's systems call with their API key (the rest: a person's session token).
 AGENCY_FIELDS = frozenset({"noticePublish", "noticeDeliveryReport", "paymentOrderCreate", "paymentOrderCancel",
-                           "paymentRefund", "agencyPayments", "agencyReconciliation"})
+                           "paymentRefund", "agencyPayments", "agencyReconciliation", "exchangeRequest",
+                           "exchangeCopiesRegister", "exchangeRecords"})
 # The custom scalars: real dates and times, the calendar's ends, and text that is neither.
 _ODD_TEXT = st.one_of(st.sampled_from(["", "\x00", "\ud800", "9999-12-31T23:59:59+14:00", "0001-01-01"]), st.text())
 # String arguments: any text, and the known troublemakers (NUL, a lone surrogate, very long) often.
 schemathesis.graphql.scalar("String", st.one_of(
     st.sampled_from(["\x00", "a\x00b", "\ud800", "x" * 5000, "", " "]), st.text()).map(nodes.String))
 schemathesis.graphql.scalar("Date", st.one_of(st.dates().map(str), _ODD_TEXT).map(nodes.String))
+# JSON (a copy's value): numbers, texts, and flat objects of them.
+_JSON_LEAF = st.one_of(st.integers(-(10**13), 10**13).map(nodes.Int), st.text().map(nodes.String))
+schemathesis.graphql.scalar("JSON", st.one_of(_JSON_LEAF, st.dictionaries(
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True), _JSON_LEAF, max_size=5).map(
+    lambda fields: nodes.Object([graphql.ObjectFieldNode(name=graphql.NameNode(value=name), value=value)
+                                 for name, value in fields.items()]))))
 schemathesis.graphql.scalar("DateTime", st.one_of(st.datetimes().map(lambda d: d.isoformat()), _ODD_TEXT)
                             .map(nodes.String))
 
