@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
             gc.freeze()
         yield
         await notice_broker.close()
+        await graphql_app.record_feed.close()
         await dispose_engine(engine)
 
     routes: list[BaseRoute] = [

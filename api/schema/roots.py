@@ -10,6 +10,7 @@ from strawberry.tools import merge_types
 
 from api.schema.agencies import AgencyType
 from api.schema.corporate import CorporateMutation, CorporateQuery
+from api.schema.history import HistoryQuery, HistorySubscription
 from api.schema.identity import IdentityMutation
 from api.schema.notice_mutations import NoticesMutation
 from api.schema.notices import NoticesQuery, NoticesSubscription, NoticeType
@@ -19,9 +20,9 @@ from api.schema.people import PersonType
 from api.schema.proxies import ProxyMutation, ProxyQuery
 from api.schema.query import Query as PeopleQuery
 
-QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery)
+QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery, HistoryQuery)
 MUTATIONS: tuple[type, ...] = (IdentityMutation, ProxyMutation, CorporateMutation, PaymentsMutation, NoticesMutation)
-SUBSCRIPTIONS: tuple[type, ...] = (NoticesSubscription,)
+SUBSCRIPTIONS: tuple[type, ...] = (NoticesSubscription, HistorySubscription)
 # Types reachable only through interfaces (node(id:)) must be named to the schema.
 EXTRA_TYPES: tuple[type, ...] = (PersonType, AgencyType, PaymentOrderType, PaymentType, NoticeType)
 

@@ -14,9 +14,9 @@ import api.models  # noqa: F401
 from api.identity.login_models import DeviceAuthorization, RefreshToken
 from api.identity.models import SessionToken
 from api.migrate import MIGRATIONS, alembic_config, downgrade_on, upgrade_on
+from api.models import include_name
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import Base, create_session_factory, utcnow
-from corporate.models import include_name
 from tests.factories import individual_number, make_municipality, make_person
 
 

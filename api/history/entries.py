@@ -1,0 +1,202 @@
+"""Reading the person's record: exchange records and access records merged, newest first, by keyset.
+
+Each source is read by its own (person, time) index, limited to one page plus one row, and the two are merged
+in a UNION ALL ordered by (time, source, id): a 20-row page reads at most 42 index entries, however long the
+record is. Only the keys go through the union; the page's rows are then loaded by id, per source.
+
+An exchange an agency may withhold for a time (``hidden_until`` in the future, 不開示) is left out entirely
+until the date passes: no placeholder, no count, nothing that tells it exists.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Index, Select, and_, literal, or_, select, true, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.agencies.models import Agency
+from api.history.exchange_records import ExchangeRecord
+from api.platform.access_records import AccessRecord
+from api.platform.errors import ErrorCode, PortalError
+from api.platform.pagination import InvalidPageRequest, Page, PageRequest, page_of
+
+EXCHANGE, ACCESS = "e", "a"  # the sources, in cursor order
+MAX_DUTY = 200
+# The record page's indexes (and the purge's, by time alone), declared here on the tables of their owners.
+EXCHANGE_PERSON_TIME = Index("ix_exchange_records_person_time", ExchangeRecord.person_id,
+                             ExchangeRecord.requested_at, ExchangeRecord.id)
+EXCHANGE_TIME = Index("ix_exchange_records_requested_at", ExchangeRecord.requested_at)
+ACCESS_TIME = Index("ix_access_records_accessed_at", AccessRecord.accessed_at)
+
+
+class EntryKind(enum.StrEnum):
+    EXCHANGE = "exchange"  # agencies exchanged the person's data (the portal's own reads included)
+    PROXY_READ = "proxy-read"  # a proxy or a parent read the person's data
+    STAFF_ACCESS = "staff-access"  # a named operator of the portal acted on the person's record
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    agency_id: uuid.UUID | None = None  # the requester or the provider
+    duty: str | None = None  # the exchange's duty (事務), exactly
+    kinds: frozenset[EntryKind] = field(default_factory=frozenset)  # empty: every kind
+
+    def check(self) -> RecordFilter:
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise PortalError(ErrorCode.BAD_USER_INPUT, "The period must end after it starts.",
+                              extensions={"field": "until"})
+        if self.duty is not None and not 1 <= len(self.duty) <= MAX_DUTY:
+            raise PortalError(ErrorCode.BAD_USER_INPUT, f"The duty must have 1 to {MAX_DUTY} characters.",
+                              extensions={"field": "duty"})
+        return self
+
+    def wants(self, kind: EntryKind) -> bool:
+        return not self.kinds or kind in self.kinds
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the record; an exchange or an access, never both."""
+
+    kind: EntryKind
+    at: datetime
+    source: str
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    exchange: ExchangeRecord | None = None
+    access: AccessRecord | None = None
+    agencies: dict[uuid.UUID, Agency] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}:{self.id}"
+
+
+def _after(at: ColumnElement[datetime], ident: ColumnElement[uuid.UUID], source: str,
+           cursor: tuple[datetime, str, uuid.UUID] | None) -> ColumnElement[bool]:
+    """Rows after the cursor in (time DESC, source DESC, id DESC) order, as this source's index can seek."""
+    if cursor is None:
+        return true()
+    c_at, c_source, c_id = cursor
+    if source < c_source:
+        return at <= c_at
+    if source > c_source:
+        return at < c_at
+    return or_(at < c_at, and_(at == c_at, ident < c_id))
+
+
+def _parse_cursor(request: PageRequest) -> tuple[datetime, str, uuid.UUID] | None:
+    if request.after is None:
+        return None
+    try:
+        at, source, ident = request.after
+        if source not in (EXCHANGE, ACCESS):
+            raise ValueError(source)
+        return datetime.fromisoformat(at), source, uuid.UUID(ident)
+    except ValueError as error:  # signed by us, but from another kind of connection
+        raise InvalidPageRequest("the cursor is not valid") from error
+
+
+def _exchange_keys(subject_id: uuid.UUID, filters: RecordFilter, now: datetime,
+                   cursor: tuple[datetime, str, uuid.UUID] | None, limit: int) -> Select | None:
+    if not filters.wants(EntryKind.EXCHANGE):
+        return None
+    at = ExchangeRecord.requested_at
+    conditions: list[ColumnElement[bool]] = [
+        ExchangeRecord.person_id == subject_id,
+        or_(ExchangeRecord.hidden_until.is_(None), ExchangeRecord.hidden_until <= now),
+        _after(at, ExchangeRecord.id, EXCHANGE, cursor),
+    ]
+    if filters.since is not None:
+        conditions.append(at >= filters.since)
+    if filters.until is not None:
+        conditions.append(at < filters.until)
+    if filters.agency_id is not None:
+        conditions.append(or_(ExchangeRecord.requester_agency_id == filters.agency_id,
+                              ExchangeRecord.provider_agency_id == filters.agency_id))
+    if filters.duty is not None:
+        conditions.append(ExchangeRecord.duty == filters.duty)
+    return (select(at.label("at"), literal(EXCHANGE).label("source"), ExchangeRecord.id.label("id"))
+            .where(*conditions).order_by(at.desc(), ExchangeRecord.id.desc()).limit(limit))
+
+
+def _access_keys(subject_id: uuid.UUID, filters: RecordFilter,
+                 cursor: tuple[datetime, str, uuid.UUID] | None, limit: int) -> Select | None:
+    kinds = [kind for kind in (EntryKind.PROXY_READ, EntryKind.STAFF_ACCESS) if filters.wants(kind)]
+    # Reads by people and operators concern no agency and no duty.
+    if not kinds or filters.agency_id is not None or filters.duty is not None:
+        return None
+    at = AccessRecord.accessed_at
+    conditions: list[ColumnElement[bool]] = [
+        AccessRecord.subject_person_id == subject_id,
+        _after(at, AccessRecord.id, ACCESS, cursor),
+    ]
+    if len(kinds) == 1:
+        conditions.append(AccessRecord.actor_person_id.is_not(None) if kinds[0] is EntryKind.PROXY_READ
+                          else AccessRecord.actor_operator.is_not(None))
+    if filters.since is not None:
+        conditions.append(at >= filters.since)
+    if filters.until is not None:
+        conditions.append(at < filters.until)
+    return (select(at.label("at"), literal(ACCESS).label("source"), AccessRecord.id.label("id"))
+            .where(*conditions).order_by(at.desc(), AccessRecord.id.desc()).limit(limit))
+
+
+async def record_page(session: AsyncSession, subject_id: uuid.UUID, request: PageRequest, filters: RecordFilter,
+                      *, now: datetime) -> Page[Entry]:
+    """A page of the subject's record, newest first (the caller checked who may read it)."""
+    cursor = _parse_cursor(request)
+    limit = request.first + 1
+    parts = [part for part in (_exchange_keys(subject_id, filters, now, cursor, limit),
+                               _access_keys(subject_id, filters, cursor, limit)) if part is not None]
+    if not parts:
+        return page_of([], request, key=lambda entry: ())
+    if len(parts) == 1:
+        keys = list((await session.execute(parts[0])).all())
+    else:
+        merged = union_all(*(part.subquery().select() for part in parts)).subquery()
+        keys = list((await session.execute(
+            select(merged.c.at, merged.c.source, merged.c.id)
+            .order_by(merged.c.at.desc(), merged.c.source.desc(), merged.c.id.desc()).limit(limit))).all())
+    entries = await load_entries(session, subject_id, [(row.source, _uuid(row.id)) for row in keys])
+    return page_of(entries, request, key=lambda entry: (entry.at.isoformat(), entry.source, str(entry.id)))
+
+
+def _uuid(value: object) -> uuid.UUID:
+    # Through a UNION the Uuid type is lost on SQLite (32 hex characters come back).
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+async def load_entries(session: AsyncSession, subject_id: uuid.UUID,
+                       keys: Sequence[tuple[str, uuid.UUID]]) -> list[Entry]:
+    """The entries of these keys, in the order given (keys not of this subject are dropped)."""
+    exchange_ids = [ident for source, ident in keys if source == EXCHANGE]
+    access_ids = [ident for source, ident in keys if source == ACCESS]
+    exchanges = {row.id: row for row in await session.scalars(
+        select(ExchangeRecord).where(ExchangeRecord.id.in_(exchange_ids),
+                                     ExchangeRecord.person_id == subject_id))} if exchange_ids else {}
+    accesses = {row.id: row for row in await session.scalars(
+        select(AccessRecord).where(AccessRecord.id.in_(access_ids),
+                                   AccessRecord.subject_person_id == subject_id))} if access_ids else {}
+    agency_ids = {a for row in exchanges.values() for a in (row.requester_agency_id, row.provider_agency_id) if a}
+    agencies = {agency.id: agency for agency in await session.scalars(
+        select(Agency).where(Agency.id.in_(agency_ids)))} if agency_ids else {}
+    entries: list[Entry] = []
+    for source, ident in keys:
+        if source == EXCHANGE and ident in exchanges:
+            row = exchanges[ident]
+            entries.append(Entry(EntryKind.EXCHANGE, row.requested_at, EXCHANGE, ident, subject_id, exchange=row,
+                                 agencies=agencies))
+        elif source == ACCESS and ident in accesses:
+            access = accesses[ident]
+            kind = EntryKind.PROXY_READ if access.actor_person_id is not None else EntryKind.STAFF_ACCESS
+            entries.append(Entry(kind, access.accessed_at, ACCESS, ident, subject_id, access=access))
+    return entries
+
