@@ -20,16 +20,15 @@ from sqlalchemy import ColumnElement, Index, Select, and_, literal, or_, select,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.agencies.models import Agency
-from api.history.exchange_records import ExchangeRecord
+from api.exchange.models import ExchangeRecord
 from api.platform.access_records import AccessRecord
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.pagination import InvalidPageRequest, Page, PageRequest, page_of
 
 EXCHANGE, ACCESS = "e", "a"  # the sources, in cursor order
 MAX_DUTY = 200
-# The record page's indexes (and the purge's, by time alone), declared here on the tables of their owners.
-EXCHANGE_PERSON_TIME = Index("ix_exchange_records_person_time", ExchangeRecord.person_id,
-                             ExchangeRecord.requested_at, ExchangeRecord.id)
+# The purge's indexes, by time alone, declared here on the tables of their owners (the page uses the owners'
+# (person, time) indexes).
 EXCHANGE_TIME = Index("ix_exchange_records_requested_at", ExchangeRecord.requested_at)
 ACCESS_TIME = Index("ix_access_records_accessed_at", AccessRecord.accessed_at)
 

@@ -17,13 +17,14 @@ from datetime import UTC, date, datetime
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.history.exchange_records import ExchangeRecord
+from api.exchange.models import ExchangeRecord
 from api.platform.access_records import AccessRecord
 
 RETENTION_YEARS = 7
 MONTHS_AHEAD = 3
 TABLE = "exchange_records"
 DEFAULT_PARTITION = f"{TABLE}_default"
+QUERY_ID_UNIQUE = "uq_exchange_records_query_id"  # (query_id, requested_at) on PostgreSQL: see migration 0016
 _PARTITION = re.compile(rf"^{TABLE}_y(\d{{4}})m(\d{{2}})$")
 
 

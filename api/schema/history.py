@@ -39,10 +39,13 @@ class RecordEntryType:
     at: datetime = strawberry.field(description="When it happened (for an exchange: when it was requested).")
     duty: str | None = strawberry.field(description="The duty (事務) the data was exchanged for.")
     items: list[str] = strawberry.field(description="The data items exchanged (names, never values).")
-    legal_basis: str | None = strawberry.field(description="The legal basis (the row of the exchange table).")
+    legal_basis: str | None = strawberry.field(description="The legal basis: the row of the exchange table "
+                                                           "(別表第二) the exchange relied on.")
+    legal_table_version: str | None = strawberry.field(description="The version of the exchange table.")
     provided_at: datetime | None
     processing_type: str | None
     outcome: str | None
+    refusal_code: str | None = strawberry.field(description="Why the exchange was refused, when it was.")
     query_id: str | None = strawberry.field(description="Joins the requester's and the provider's records.")
     purpose: str | None = strawberry.field(description="Why a proxy, a parent or staff read the data.")
     operator: str | None = strawberry.field(description="The named operator, for staff access.")
@@ -58,11 +61,13 @@ class RecordEntryType:
             id=entry.key, kind=entry.kind, at=entry.at,
             duty=exchange.duty if exchange else None,
             items=list(exchange.item_names) if exchange else [],
-            legal_basis=exchange.legal_basis if exchange else None,
+            legal_basis=exchange.legal_row_id if exchange else None,
+            legal_table_version=exchange.legal_table_version if exchange else None,
             provided_at=exchange.provided_at if exchange else None,
-            processing_type=str(exchange.processing_type) if exchange and exchange.processing_type else None,
-            outcome=str(exchange.outcome) if exchange and exchange.outcome else None,
-            query_id=exchange.query_id if exchange else None,
+            processing_type=exchange.processing_type if exchange else None,
+            outcome=exchange.outcome if exchange else None,
+            refusal_code=exchange.refusal_code if exchange else None,
+            query_id=str(exchange.query_id) if exchange else None,
             purpose=access.purpose if access else None,
             operator=access.actor_operator if access else None,
             requester_id=exchange.requester_agency_id if exchange else None,

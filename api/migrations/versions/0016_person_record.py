@@ -41,6 +41,9 @@ def _partition() -> None:
     fks = bind.execute(sa.text(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = CAST(:t AS regclass) AND contype = 'f'"), {"t": TABLE}).all()
+    uniques = bind.execute(sa.text(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = CAST(:t AS regclass) AND contype = 'u'"), {"t": TABLE}).all()
     keys = {row[0] for row in bind.execute(sa.text(
         "SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) AND contype IN ('p', 'u')"),
         {"t": TABLE})}
@@ -50,11 +53,17 @@ def _partition() -> None:
                               "AND contype = 'p'"), {"t": TABLE}).scalar_one()
     for name, _ in indexes:
         op.execute(f'DROP INDEX "{name}"')
+    for name, _ in uniques:
+        op.execute(f'ALTER TABLE {TABLE} DROP CONSTRAINT "{name}"')
     op.execute(f'ALTER TABLE {TABLE} RENAME CONSTRAINT "{pk}" TO "{pk}_old"')
     op.execute(f"ALTER TABLE {TABLE} RENAME TO {OLD}")
     op.execute(f"CREATE TABLE {TABLE} (LIKE {OLD} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
                "PARTITION BY RANGE (requested_at)")
     op.execute(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{pk}" PRIMARY KEY (id, requested_at)')
+    # A unique key of a partitioned table must hold the partition key: UNIQUE (query_id) becomes
+    # UNIQUE (query_id, requested_at) under the same name (api.models.include_name leaves it out of comparisons).
+    for name, definition in uniques:
+        op.execute(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{name}" {definition[:-1]}, requested_at)')
     for name, definition in fks:
         op.execute(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{name}" {definition}')
     for _, definition in indexes:
@@ -82,15 +91,22 @@ def _unpartition() -> None:
         "WHERE conrelid = CAST(:t AS regclass) AND contype = 'f' AND conparentid = 0"), {"t": TABLE}).all()
     indexes = bind.execute(sa.text(
         "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "WHERE i.indrelid = CAST(:t AS regclass) AND NOT i.indisprimary"), {"t": TABLE}).all()
+        "WHERE i.indrelid = CAST(:t AS regclass) AND NOT i.indisprimary AND NOT i.indisunique"), {"t": TABLE}).all()
     pk = bind.execute(sa.text("SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) "
                               "AND contype = 'p'"), {"t": TABLE}).scalar_one()
+    uniques = bind.execute(sa.text(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = CAST(:t AS regclass) AND contype = 'u'"), {"t": TABLE}).all()
+    for name, _ in uniques:
+        op.execute(f'ALTER TABLE {TABLE} DROP CONSTRAINT "{name}"')
     op.execute(f"ALTER TABLE {TABLE} RENAME TO {OLD}")
     for name, _ in indexes:
         op.execute(f'DROP INDEX "{name}"')
     op.execute(f'ALTER TABLE {OLD} RENAME CONSTRAINT "{pk}" TO "{pk}_old"')
     op.execute(f"CREATE TABLE {TABLE} (LIKE {OLD} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
     op.execute(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{pk}" PRIMARY KEY (id)')
+    for name, definition in uniques:
+        op.execute(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{name}" {definition.replace(", requested_at)", ")")}')
     for name, definition in fks:
         op.execute(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{name}" {definition}')
     for _, definition in indexes:
@@ -112,7 +128,6 @@ _TRIGGERS = ((TABLE, "person_id"), ("access_records", "subject_person_id"))
 
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
-    op.create_index("ix_exchange_records_person_time", TABLE, ["person_id", "requested_at", "id"])
     op.create_index("ix_exchange_records_requested_at", TABLE, ["requested_at"])
     op.create_index("ix_access_records_accessed_at", "access_records", ["accessed_at"])
     if postgres:
@@ -173,4 +188,3 @@ def downgrade() -> None:
         _unpartition()
     op.drop_index("ix_access_records_accessed_at", table_name="access_records")
     op.drop_index("ix_exchange_records_requested_at", table_name=TABLE)
-    op.drop_index("ix_exchange_records_person_time", table_name=TABLE)

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.agencies.models import Agency, AgencyKind
-from api.history.exchange_records import ExchangeRecord
+from api.exchange.models import ExchangeRecord
 from api.people.individual_number import IndividualNumberCipher
 from api.people.service import link_parent
 from api.platform.access_records import AccessRecord
@@ -44,9 +44,9 @@ async def add_exchange(session: AsyncSession, person: uuid.UUID, requester: Agen
                        *, duty: str = "児童手当の支給", items: tuple[str, ...] = ("地方税関係情報",),
                        hidden_until: datetime | None = None) -> ExchangeRecord:
     record = ExchangeRecord(person_id=person, requester_agency_id=requester.id, provider_agency_id=provider.id,
-                            duty=duty, item_names=list(items), legal_basis="別表第二 74", requested_at=at,
-                            provided_at=at + timedelta(seconds=2), query_id=uuid.uuid4().hex,
-                            processing_type="data-request", outcome="provided", hidden_until=hidden_until,
+                            duty=duty, item_names=list(items), legal_row_id="beppyo2:74", legal_table_version="2015",
+                            requested_at=at, provided_at=at + timedelta(seconds=2), query_id=uuid.uuid4(),
+                            processing_type="copy", outcome="provided", hidden_until=hidden_until,
                             hidden_reason="捜査" if hidden_until else None)
     session.add(record)
     await session.flush()

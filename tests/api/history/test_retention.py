@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.history.exchange_records import ExchangeRecord
+from api.exchange.models import ExchangeRecord
 from api.history.retention import (
     add_months,
     create_month,
