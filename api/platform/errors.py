@@ -93,6 +93,11 @@ class ErrorCode(enum.StrEnum):
     GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
     # notices
     NOTICE_REFERENCE_REUSED = "NOTICE_REFERENCE_REUSED"
+    # the information-exchange network (every one of these refusals is itself recorded)
+    EXCHANGE_NOT_PERMITTED = "EXCHANGE_NOT_PERMITTED"  # outside the legal table (別表第二)
+    EXCHANGE_PERSON_UNKNOWN = "EXCHANGE_PERSON_UNKNOWN"  # the requester's code names nobody
+    EXCHANGE_PROVIDER_UNKNOWN = "EXCHANGE_PROVIDER_UNKNOWN"
+    EXCHANGE_PROVIDER_UNAVAILABLE = "EXCHANGE_PROVIDER_UNAVAILABLE"  # a live provider did not answer well
 
 
 # The HTTP status of each code (REST answers); a code not listed is a client mistake (400).
@@ -102,7 +107,10 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_AUTHORIZED_FOR_PERSON: 403,
     ErrorCode.PROXY_CANNOT_GRANT: 403,
+    ErrorCode.EXCHANGE_NOT_PERMITTED: 403,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.EXCHANGE_PERSON_UNKNOWN: 404,
+    ErrorCode.EXCHANGE_PROVIDER_UNKNOWN: 404,
     ErrorCode.CARD_NOT_FOUND: 404,
     ErrorCode.CERTIFICATE_UNKNOWN: 404,
     ErrorCode.CHALLENGE_UNKNOWN: 404,
@@ -131,6 +139,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.CARD_LOGIN_UNAVAILABLE: 503,
     ErrorCode.REVOCATION_UNAVAILABLE: 503,
     ErrorCode.GATEWAY_UNAVAILABLE: 503,
+    ErrorCode.EXCHANGE_PROVIDER_UNAVAILABLE: 503,
 }
 
 

@@ -1,0 +1,217 @@
+"""The hub (情報提供ネットワークシステム): code mapping, the legal check, the answer, and the record.
+
+A requester names the person by its own code; the hub finds the person, finds the provider's code, checks the
+legal table, answers from the provider's copies (as the 中間サーバー does) or asks the provider's live endpoint
+with the provider's code, and writes one exchange record, all in one transaction. No agency ever sees another's
+code or the individual number. A refused request is recorded too (with its stable code) before it is refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from api.agencies.models import Agency, AgencyKind, AgencyPersonCode
+from api.exchange.items import check_item
+from api.exchange.legal_table import LegalRow, legal_table
+from api.exchange.models import ExchangeCopy, ExchangeEndpoint, ExchangeRecord
+from api.exchange.record import exchange_record_leaf
+from api.platform.db import new_id, utcnow
+from api.platform.errors import ErrorCode, PortalError
+
+# The transparency log (api.records) appends each record's leaf in the record's own transaction. The app passes
+# its append function here; without one, records are written but not logged.
+LeafSink = Callable[[AsyncSession, bytes], Awaitable[None]]
+LIVE_TIMEOUT_SECONDS = 5.0
+# The longest an agency may withhold an entry from the person: the record's own retention (7 years).
+MAX_HIDDEN = timedelta(days=7 * 366)
+
+
+@dataclass(frozen=True)
+class ExchangeRequest:
+    person_code: str  # the requester's own code for the person
+    duty: str
+    provider: str  # the provider agency's slug
+    items: tuple[str, ...]
+    hidden_until: datetime | None = None
+    hidden_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ProvidedItem:
+    kind: str
+    key: str
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExchangeAnswer:
+    record: ExchangeRecord
+    row: LegalRow
+    provider_slug: str
+    items: list[ProvidedItem] = field(default_factory=list)
+    not_held: list[str] = field(default_factory=list)
+
+
+class ExchangeRefused(PortalError):
+    """A refusal that is already on the record (``record_id``)."""
+
+    def __init__(self, code: ErrorCode, message: str, record: ExchangeRecord) -> None:
+        super().__init__(code, message, extensions={"queryId": str(record.query_id)})
+        self.record = record
+
+
+def _check_request(request: ExchangeRequest) -> tuple[str, ...]:
+    items = tuple(dict.fromkeys(request.items))
+    if not items or len(items) > 20:
+        raise PortalError(ErrorCode.BAD_USER_INPUT, "Ask for 1 to 20 item kinds.", extensions={"field": "items"})
+    if any(not isinstance(item, str) or not 0 < len(item) <= 64 for item in items):
+        raise PortalError(ErrorCode.BAD_USER_INPUT, "Item kinds are texts.", extensions={"field": "items"})
+    if not 0 < len(request.duty) <= 64 or not 0 < len(request.provider) <= 64 or not 0 < len(request.person_code) <= 64:
+        raise PortalError(ErrorCode.BAD_USER_INPUT, "duty, provider and personCode are 1 to 64 characters.")
+    if (request.hidden_until is None) != (request.hidden_reason is None):
+        raise PortalError(ErrorCode.BAD_USER_INPUT, "hiddenUntil and hiddenReason go together.",
+                          extensions={"field": "hiddenReason"})
+    if request.hidden_until is not None:
+        now = utcnow()
+        if request.hidden_until.tzinfo is None or not now < request.hidden_until <= now + MAX_HIDDEN:
+            raise PortalError(ErrorCode.BAD_USER_INPUT, "hiddenUntil must be a future time with its offset, "
+                              "at most 7 years ahead.", extensions={"field": "hiddenUntil"})
+        if not 0 < len(request.hidden_reason or "") <= 500:
+            raise PortalError(ErrorCode.BAD_USER_INPUT, "hiddenReason is 1 to 500 characters.",
+                              extensions={"field": "hiddenReason"})
+    return items
+
+
+class Hub:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, leaf_sink: LeafSink | None = None,
+                 http: httpx.AsyncClient | None = None) -> None:
+        self._session_factory = session_factory
+        self._leaf_sink = leaf_sink
+        self._http = http
+
+    async def request(self, requester_id: uuid.UUID, request: ExchangeRequest) -> ExchangeAnswer:
+        """The answer; ExchangeRefused (already recorded and committed) when the hub refuses."""
+        items = _check_request(request)
+        async with self._session_factory() as session, session.begin():
+            outcome = await self._exchange(session, requester_id, request, items)
+        # The transaction committed either way: a refusal is on the record before the requester hears of it.
+        if isinstance(outcome, ExchangeRefused):
+            raise outcome
+        return outcome
+
+    async def _exchange(self, session: AsyncSession, requester_id: uuid.UUID, request: ExchangeRequest,
+                        items: tuple[str, ...]) -> ExchangeAnswer | ExchangeRefused:
+        table = legal_table()
+        requested_at = utcnow()
+        provider_agency = aliased(Agency)
+        requester_code = aliased(AgencyPersonCode)
+        provider_code = aliased(AgencyPersonCode)
+        # One statement: the requester's kind, the provider, the person behind the requester's code, and the
+        # provider's code for that person (the mapping happens here and nowhere else).
+        found = (await session.execute(
+            select(Agency.kind, provider_agency.id, provider_agency.kind, requester_code.person_id,
+                   provider_code.code)
+            .select_from(Agency)
+            .outerjoin(provider_agency, provider_agency.slug == request.provider)
+            .outerjoin(requester_code, (requester_code.agency_id == Agency.id)
+                       & (requester_code.code == request.person_code))
+            .outerjoin(provider_code, (provider_code.agency_id == provider_agency.id)
+                       & (provider_code.person_id == requester_code.person_id))
+            .where(Agency.id == requester_id)
+        )).one()
+        requester_kind, provider_id, provider_kind, person_id, provider_person_code = found
+        record = ExchangeRecord(
+            id=new_id(), query_id=new_id(), requester_agency_id=requester_id, provider_agency_id=provider_id,
+            person_id=person_id, duty=request.duty, item_names=list(items), legal_row_id=None,
+            legal_table_version=table.version, requested_at=requested_at, provided_at=None,
+            processing_type="refused", outcome="refused", refusal_code=None,
+            hidden_until=request.hidden_until, hidden_reason=request.hidden_reason)
+
+        async def refuse(code: ErrorCode, message: str, outcome: str = "refused") -> ExchangeRefused:
+            record.outcome, record.refusal_code = outcome, code.value
+            await self._write(session, record)
+            return ExchangeRefused(code, message, record)
+
+        if provider_id is None:
+            return await refuse(ErrorCode.EXCHANGE_PROVIDER_UNKNOWN, "No agency has this slug.")
+        if person_id is None:
+            return await refuse(ErrorCode.EXCHANGE_PERSON_UNKNOWN, "Your agency has no person with this code.")
+        # An agency reads its own data in its own systems, never through the network.
+        row = table.row_for(request.duty, AgencyKind(requester_kind), AgencyKind(provider_kind),
+                            frozenset(items)) if provider_id != requester_id else None
+        if row is None:
+            return await refuse(ErrorCode.EXCHANGE_NOT_PERMITTED,
+                                "The legal table (別表第二) allows no such exchange: this duty, these agencies, "
+                                "these items.")
+        record.legal_row_id = row.id
+        live = dict((await session.execute(
+            select(ExchangeEndpoint.item_kind, ExchangeEndpoint.url)
+            .where(ExchangeEndpoint.provider_agency_id == provider_id, ExchangeEndpoint.item_kind.in_(items))
+        )).all()) if provider_person_code is not None else {}
+        provided: list[ProvidedItem] = []
+        from_copies = [item for item in items if item not in live]
+        if from_copies and provider_person_code is not None:
+            copies = await session.execute(
+                select(ExchangeCopy.item_kind, ExchangeCopy.item_key, ExchangeCopy.value)
+                .where(ExchangeCopy.provider_agency_id == provider_id, ExchangeCopy.person_id == person_id,
+                       ExchangeCopy.item_kind.in_(from_copies))
+                .order_by(ExchangeCopy.item_kind, ExchangeCopy.item_key))
+            provided.extend(ProvidedItem(kind, key, value) for kind, key, value in copies)
+        if live:
+            try:
+                provided.extend(await self._ask_live(live, provider_person_code, record, row))
+            except (httpx.HTTPError, ValueError, PortalError):
+                return await refuse(ErrorCode.EXCHANGE_PROVIDER_UNAVAILABLE,
+                                    "The provider's system did not answer in time or answered wrongly.",
+                                    outcome="failed")
+        if row.pension_kinds is not None:
+            provided = [p for p in provided if p.kind != "pension_benefit" or p.key in row.pension_kinds]
+        record.processing_type = ("live" if not from_copies else "mixed") if live else "copy"
+        record.outcome = "provided"
+        record.provided_at = utcnow()
+        await self._write(session, record)
+        held = {item.kind for item in provided}
+        return ExchangeAnswer(record=record, row=row, provider_slug=request.provider, items=provided,
+                              not_held=[item for item in items if item not in held])
+
+    async def _write(self, session: AsyncSession, record: ExchangeRecord) -> None:
+        session.add(record)
+        await session.flush()
+        if self._leaf_sink is not None:
+            await self._leaf_sink(session, exchange_record_leaf(record))  # the one log-append call site
+
+    async def _ask_live(self, live: dict[str, str], provider_code: str, record: ExchangeRecord,
+                        row: LegalRow) -> list[ProvidedItem]:
+        """Ask the provider's endpoint(s) with the provider's own code; each answer is checked like a copy."""
+        answers: list[ProvidedItem] = []
+        by_url: dict[str, list[str]] = {}
+        for kind, url in live.items():
+            by_url.setdefault(url, []).append(kind)
+        client = self._http or httpx.AsyncClient(timeout=LIVE_TIMEOUT_SECONDS)
+        try:
+            for url, kinds in by_url.items():
+                response = await client.post(url, json={
+                    "queryId": str(record.query_id), "personCode": provider_code, "duty": record.duty,
+                    "items": kinds, "legalRow": row.id}, timeout=LIVE_TIMEOUT_SECONDS)
+                response.raise_for_status()
+                body = response.json()
+                if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                    raise ValueError("the answer has no items list")
+                for entry in body["items"]:
+                    if not isinstance(entry, dict) or entry.get("kind") not in kinds:
+                        raise ValueError("an answer item is of a kind not asked for")
+                    key, value = check_item(entry["kind"], entry.get("value"), entry.get("key"))
+                    answers.append(ProvidedItem(entry["kind"], key, value))
+        finally:
+            if self._http is None:
+                await client.aclose()
+        return answers
