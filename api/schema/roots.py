@@ -19,9 +19,12 @@ from api.schema.payments import PaymentOrderType, PaymentsQuery, PaymentType
 from api.schema.people import PersonType
 from api.schema.proxies import ProxyMutation, ProxyQuery
 from api.schema.query import Query as PeopleQuery
+from api.schema.selfinfo import SelfInfoMutation, SelfInfoQuery
 
-QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery, HistoryQuery)
-MUTATIONS: tuple[type, ...] = (IdentityMutation, ProxyMutation, CorporateMutation, PaymentsMutation, NoticesMutation)
+QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery, HistoryQuery,
+                               SelfInfoQuery)
+MUTATIONS: tuple[type, ...] = (IdentityMutation, ProxyMutation, CorporateMutation, PaymentsMutation, NoticesMutation,
+                                 SelfInfoMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (NoticesSubscription, HistorySubscription)
 # Types reachable only through interfaces (node(id:)) must be named to the schema.
 EXTRA_TYPES: tuple[type, ...] = (PersonType, AgencyType, PaymentOrderType, PaymentType, NoticeType)

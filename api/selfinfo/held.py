@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency, AgencyKind
 from api.exchange.legal_table import legal_table
@@ -118,10 +118,11 @@ async def record_portal_read(session: AsyncSession, subject_id: uuid.UUID, items
     return records
 
 
-async def read_held(session: AsyncSession, actor_id: uuid.UUID, subject_id: uuid.UUID, *,
-                    today: date) -> list[HeldGroup]:
+async def read_information(session_factory: async_sessionmaker[AsyncSession], actor_id: uuid.UUID,
+                           subject_id: uuid.UUID, *, today: date) -> list[HeldGroup]:
     """The subject's information, grouped, as the actor may see it; the read goes on the subject's record."""
-    await may_act(session, actor_id, subject_id, today=today, purpose="selfinfo:read")
-    items = await held_items(session, subject_id)
-    await record_portal_read(session, subject_id, items)
+    async with session_factory() as session, session.begin():
+        await may_act(session, actor_id, subject_id, today=today, purpose="selfinfo:read")
+        items = await held_items(session, subject_id)
+        await record_portal_read(session, subject_id, items)
     return grouped(items)
