@@ -23,8 +23,10 @@ from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
 from api.migrate import MIGRATIONS
 from api.notices.broker import NoticeBroker
+from api.openapi import routes as openapi_routes
 from api.people.individual_number import cipher_for
 from api.platform.db import create_engine, create_session_factory, dispose_engine
+from api.platform.errors import internal_problem, routing_problem
 from api.platform.limits import BodyLimitMiddleware, BodyLimits
 from api.platform.logs import configure_logging, install_redaction, request_id_var
 from api.platform.pagination import use_cursor_secret
@@ -141,12 +143,14 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *identity_http.routes(settings, identity),
+        *openapi_routes(),
     ]
     for factory in ROUTE_FACTORIES:
         routes.extend(factory(settings, session_factory))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        exception_handlers={404: routing_problem, 405: routing_problem, Exception: internal_problem},
     )
     # Inside the request id (a refusal is logged with its id), outside every route (no handler reads past it).
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(

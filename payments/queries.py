@@ -24,6 +24,8 @@ def _after(query: Select, request: PageRequest, created: object, ident: object) 
         at, key = datetime.fromisoformat(request.after[0]), uuid.UUID(request.after[1])
     except ValueError as error:
         raise InvalidPageRequest("the cursor is not valid") from error
+    if at.tzinfo is None:  # this server's cursors carry UTC times; a naive one was made up
+        raise InvalidPageRequest("the cursor is not valid")
     return query.where(or_(created > at, and_(created == at, ident > key)))  # type: ignore[operator]
 
 

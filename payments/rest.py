@@ -92,7 +92,7 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
                               "The notification's signature does not verify.") from error
         try:
             remote = GatewaySession.from_json(json.loads(body)["data"])
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, RecursionError) as error:  # RecursionError: nested too deep
             raise PortalError(ErrorCode.BAD_USER_INPUT, "The notification is not a gateway session.") from error
         await actions.apply_notification(session_factory, remote)
         return Response(status_code=204)
@@ -117,7 +117,7 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
         except KeyError as error:
             raise PortalError(ErrorCode.BAD_USER_INPUT, f"{error.args[0]} is required.",
                               extensions={"field": error.args[0]}) from error
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, AttributeError) as error:  # AttributeError: uuid.UUID of a non-string
             raise PortalError(ErrorCode.BAD_USER_INPUT, "A date or id is malformed.") from error
         order, created = await actions.create_order(session_factory, principal.agency_id, new, idempotency_key=key)
         return JSONResponse(order_json(order, person_code=new.person_code), status_code=201 if created else 200)

@@ -15,6 +15,7 @@ import urllib.parse
 import segno
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -35,9 +36,13 @@ def oauth_error(error: str, description: str, status: int = 400) -> JSONResponse
                         headers={"cache-control": "no-store"})
 
 
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+async def _form(request: Request) -> dict[str, str] | Response:
+    """The form's text fields, or the OAuth error for a form the parser refuses (bad multipart, too many fields)."""
+    try:
+        async with request.form() as form:  # closes any uploaded file (a multipart field with a filename)
+            return {key: value for key, value in form.items() if isinstance(value, str)}
+    except HTTPException as refused:  # Starlette's own 400 would be plain text, not the protocol's JSON error
+        return oauth_error("invalid_request", f"The form cannot be read: {refused.detail}")
 
 
 def _invalid_form(form: dict[str, str]) -> bool:
@@ -107,6 +112,8 @@ def routes(settings: Settings, identity: ProcessIdentityService) -> list[BaseRou
 
     async def device_authorization(request: Request) -> Response:
         form = await _form(request)
+        if isinstance(form, Response):
+            return form
         if _invalid_form(form):
             return oauth_error("invalid_request", "A field is not valid text.")
         client_id = form.get("client_id", "")
@@ -132,6 +139,8 @@ def routes(settings: Settings, identity: ProcessIdentityService) -> list[BaseRou
 
     async def token(request: Request) -> Response:
         form = await _form(request)
+        if isinstance(form, Response):
+            return form
         if _invalid_form(form):
             return oauth_error("invalid_request", "A field is not valid text.")
         grant_type = form.get("grant_type")

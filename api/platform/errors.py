@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -26,6 +27,7 @@ class ErrorCode(enum.StrEnum):
     NOT_FOUND = "NOT_FOUND"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     RATE_LIMITED = "RATE_LIMITED"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     INTERNAL = "INTERNAL"
     # the edge (api.platform.limits, api.platform.text): refused before any handler runs
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
@@ -133,6 +135,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.CORRECTION_ALREADY_ANSWERED: 409,
     ErrorCode.CHALLENGE_EXPIRED: 410,
     ErrorCode.DEVICE_CODE_EXPIRED: 410,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
@@ -190,3 +193,19 @@ def answering_problems(handler: Callable[[Request], Awaitable[Response]]) -> Cal
             return problem_response(PortalError(ErrorCode.BAD_USER_INPUT, "A value is too long or out of range."))
 
     return run
+
+
+async def routing_problem(_: Request, error: Exception) -> Response:
+    """The router's own refusals (no route: 404, a route without this method: 405) as problems, not plain text."""
+    assert isinstance(error, HTTPException)
+    if error.status_code == 405:
+        response = problem_response(PortalError(ErrorCode.METHOD_NOT_ALLOWED, "This path does not take this method."))
+        response.headers.update(error.headers or {})  # Allow
+        return response
+    return problem_response(PortalError(ErrorCode.NOT_FOUND, "Nothing is at this path."))
+
+
+async def internal_problem(_: Request, __: Exception) -> Response:
+    """An unexpected exception (a bug): a problem with code INTERNAL and nothing of the exception, which the
+    server logs with the request id."""
+    return problem_response(PortalError(ErrorCode.INTERNAL, "Unexpected error."))

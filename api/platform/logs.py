@@ -57,7 +57,9 @@ def _units(text: str) -> list[tuple[int, int, str]]:
             continue
         length = _utf8_length(int(escaped, 16))
         run = pieces[index:index + length] if length else []
-        if len(run) == length and all(hex_ is not None for _, _, hex_ in run):
+        # length 0: a continuation byte where a character should start (found by tests/fuzz: an IndexError that
+        # crashed the request being logged)
+        if length and len(run) == length and all(hex_ is not None for _, _, hex_ in run):
             try:
                 char = bytes(int(hex_, 16) for _, _, hex_ in run).decode()  # type: ignore[arg-type]
                 units.append((start, run[-1][1], _class(char)))

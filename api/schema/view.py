@@ -103,6 +103,11 @@ class PortalGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "Unable to parse request body as JSON") from error
         if not isinstance(value, dict | list):
             raise HTTPException(400, "The request body must be a JSON object.")
+        # strawberry checks query, variables and extensions but passes any operationName on (an object or a number
+        # was INTERNAL: found by tests/fuzz)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict) and not isinstance(item.get("operationName"), str | None):
+                raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null.")
         return value
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:

@@ -36,17 +36,39 @@ class GatewaySession:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GatewaySession:
+        """The gateway's session; ValueError (or KeyError, TypeError) for anything our tables cannot hold."""
         state = data["state"]
         if state not in GATEWAY_STATES:
             raise ValueError(f"unknown gateway state {state!r}")
         amount = data["amount"]
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise ValueError("amount is not an integer")
-        captured = data.get("captured_at")
-        return cls(reference=str(data["id"]), merchant_reference=str(data["merchant_reference"]), amount=amount,
-                   state=state, next_url=data.get("next_url"), error_code=data.get("error_code"),
-                   card_brand=data.get("card_brand"), card_last4=data.get("card_last4"),
-                   captured_at=datetime.fromisoformat(captured) if captured else None)
+        captured = _text(data, "captured_at", 64)
+        captured_at = datetime.fromisoformat(captured) if captured else None
+        if captured_at is not None and captured_at.tzinfo is None:
+            raise ValueError("captured_at has no time zone")
+        return cls(reference=_required(data, "id", 64), merchant_reference=_required(data, "merchant_reference", 64),
+                   amount=amount, state=state, next_url=_text(data, "next_url", 500),
+                   error_code=_text(data, "error_code", 64), card_brand=_text(data, "card_brand", 20),
+                   card_last4=_text(data, "card_last4", 4), captured_at=captured_at)
+
+
+def _text(data: dict[str, Any], name: str, max_length: int) -> str | None:
+    """A text field that fits its column: no NUL (PostgreSQL refuses it), no lone surrogate, not too long."""
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
+        raise ValueError(f"{name} is not text of at most {max_length} characters")
+    value.encode("utf-8")  # UnicodeEncodeError (a ValueError) on a lone surrogate
+    return value
+
+
+def _required(data: dict[str, Any], name: str, max_length: int) -> str:
+    value = _text(data, name, max_length)
+    if not value:
+        raise ValueError(f"{name} is required")
+    return value
 
 
 @dataclass(frozen=True)

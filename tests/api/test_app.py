@@ -4,6 +4,7 @@ import logging
 
 import httpx
 import pytest
+from starlette.routing import Route
 
 from api.app import create_app
 from api.migrate import MIGRATIONS
@@ -65,3 +66,28 @@ async def test_the_access_log_never_carries_a_number_however_it_is_spelled(
     [line] = [record.getMessage() for record in caplog.records if record.name == "api.access"]
     assert line.startswith("GET /x/") and line.endswith(f"{REDACTED} {response.status_code}")
     assert demo_numbers_in(line) == []
+
+
+async def test_the_router_answers_problems_for_unknown_paths_and_methods(portal: Portal) -> None:
+    # a path parameter with a newline matches no route: found by tests/fuzz
+    missing = await portal.client.get("/payments/v1/orders/a%0Ab")
+    assert (missing.status_code, missing.headers["content-type"]) == (404, "application/problem+json")
+    assert missing.json()["code"] == "NOT_FOUND"
+    wrong = await portal.client.delete("/payments/v1/orders")
+    assert (wrong.status_code, wrong.headers["content-type"]) == (405, "application/problem+json")
+    assert (wrong.json()["code"], wrong.headers["allow"]) == ("METHOD_NOT_ALLOWED", "POST")
+
+
+async def test_an_unexpected_exception_is_a_problem_without_its_details() -> None:
+    async def broken(_: object) -> None:
+        raise RuntimeError("secret detail 123456789012")
+
+    app = create_app(make_settings(), owns_process=False)
+    app.router.routes.append(Route("/broken", broken))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                 base_url="http://t") as client:
+        response = await client.get("/broken")
+    await dispose_engine(app.state.engine)
+    assert (response.status_code, response.headers["content-type"]) == (500, "application/problem+json")
+    assert response.json() == {"type": "https://mynaportal.example/problems/internal", "title": "Internal",
+                               "status": 500, "detail": "Unexpected error.", "code": "INTERNAL"}

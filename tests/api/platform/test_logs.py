@@ -33,6 +33,9 @@ from api.platform.logs import REDACTED, configure_logging, install_redaction, re
         ("1000 - 0000 - 0021", REDACTED),
         ("%207000012050002 stays", "%207000012050002 stays"),
         ("%ZZ100000000021", f"%ZZ{REDACTED}"),
+        # escapes that are no UTF-8 (a lone surrogate, a stray continuation byte): found by tests/fuzz, they crashed
+        ("GET http://127.0.0.1:18779/d?c=%ED%A0%80 200", "GET http://127.0.0.1:18779/d?c=%ED%A0%80 200"),
+        ("%80100000000021 %F0%9F", f"%80{REDACTED} %F0%9F"),
     ],
 )
 def test_redact(text: str, expected: str) -> None:

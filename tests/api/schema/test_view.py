@@ -124,6 +124,20 @@ async def test_malformed_requests_are_refused_before_the_pipeline(portal: Portal
     assert pipeline_runs == []  # both refused by strawberry's HTTP layer before execution
 
 
+@pytest.mark.parametrize("operation_name", [{}, {"": None}, 5, ["Viewer"]])
+async def test_an_operation_name_that_is_not_a_string_is_refused_before_the_pipeline(
+    portal: Portal, pipeline_runs: list[str | None], operation_name: object
+) -> None:
+    # was INTERNAL (found by tests/fuzz): strawberry checks query, variables and extensions, not operationName
+    response = await portal.post({"query": "{ viewer { name } }", "operationName": operation_name},
+                                 token=portal.father_token)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{
+        "message": "The GraphQL operation's `operationName` must be a string or null.",
+        "extensions": {"code": "BAD_USER_INPUT"}}]
+    assert pipeline_runs == []
+
+
 async def asgi_post(portal: Portal, chunks: list[bytes]) -> tuple[int, dict[bytes, bytes], bytes]:
     """POST /graphql straight to the app's ASGI callable, the body in ``chunks`` (as a client streams it)."""
     messages = [{"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}

@@ -1,0 +1,86 @@
+"""Property-based tests over every REST operation's OpenAPI document (schemathesis), on both databases:
+valid and invalid input, no response 5xx, every error in its surface's format with a stable code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.transport import Response
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from api.openapi import DOCUMENTS
+from tests.fuzz.conftest import FuzzPortal
+from tests.fuzz.harness import MODES, Check, graphql_failure, problem_failure, run_all, summary
+
+PROBLEM_SURFACES = ("/payments/", "/pki/", "/openapi/")
+
+
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def conforms(case: Any, response: Response) -> str | None:
+    """The answer is in the document (status, media type, schema) and errors are in the surface's format."""
+    try:
+        case.validate_response(response, checks=CONFORMANCE)
+    except FailureGroup as group:
+        return "; ".join(" ".join(str(failure).split())[:300] for failure in group.exceptions)
+    return error_format(case, response)
+
+
+def error_format(case: Any, response: Response) -> str | None:
+    """A 4xx answer in the surface's own format, with its stable code."""
+    path = case.operation.path
+    if path == "/graphql":
+        return graphql_failure(response)
+    if response.status_code < 400:
+        return None
+    if path.startswith(PROBLEM_SURFACES):
+        return problem_failure(response)
+    if path.startswith("/oauth/"):
+        body = response.json()
+        return None if isinstance(body.get("error"), str) else f"not an OAuth error: {response.text[:200]}"
+    if path.startswith("/corporate/4/"):
+        text = response.text
+        code = response.json().get("code", "") if text.startswith("{") else text.split(",", 1)[0]
+        return None if code.isdigit() and len(code) == 3 else f"no NTA error code: {text[:200]}"
+    return f"an unexpected {response.status_code}: {response.text[:200]}"
+
+
+def _jobs(portal: FuzzPortal) -> list[tuple[Any, Any, Check, dict[str, Any]]]:
+    jobs = []
+    for build in DOCUMENTS.values():
+        schema = schemathesis.openapi.from_dict(build())
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            if operation.path == "/graphql":
+                continue  # tests/fuzz/test_graphql.py
+            fixed: dict[str, Any] = {}
+            if operation.path.startswith("/payments/v1/"):
+                fixed["headers"] = {"Authorization": f"Bearer {portal.agency_key}"}
+            elif operation.path.startswith("/corporate/4/"):
+                fixed["query"] = {"id": portal.application_id}
+            elif operation.path == "/graphql":
+                fixed["headers"] = {"Authorization": f"Bearer {portal.person_token}"}
+            for mode in MODES:
+                jobs.append((operation, mode, conforms, fixed))
+    return jobs
+
+
+async def test_no_rest_operation_answers_5xx_and_every_error_has_its_code(
+    fuzz_portal: FuzzPortal, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tallies = await run_all(_jobs(fuzz_portal), fuzz_portal.base_url)
+    report = summary(database_url.split(":", 1)[0], tallies)
+    with capsys.disabled():
+        print("\n" + report)
+    assert [t.label for t in tallies if t.failures] == [], report
+    assert sum(t.server_errors for t in tallies) == 0
+    # The stated minimum, where the input space is not smaller than that.
+    assert [t.label for t in tallies if t.short()] == [], report
