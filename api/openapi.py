@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from api.identity import openapi as identity_openapi
 from api.platform.errors import ErrorCode, PortalError, problem_response
 from api.platform.openapi import document, json_answer, path_param, problem, query_param
+from api.selfinfo import openapi as selfinfo_openapi
 from corporate import openapi as corporate_openapi
 from payments import openapi as payments_openapi
 
@@ -69,6 +70,7 @@ DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "payments": payments_openapi.openapi_document,
     "identity": identity_openapi.openapi_document,
     "corporate": corporate_openapi.openapi_document,
+    "selfinfo": selfinfo_openapi.openapi_document,
 }
 
 

@@ -24,7 +24,9 @@ NOTICES_DELIVERY_READ = "notices:delivery-read"
 PAYMENTS_ORDERS = "payments:orders"
 PAYMENTS_REFUND = "payments:refund"
 PAYMENTS_REPORTS = "payments:reports"
-AGENCY_SCOPES = frozenset({NOTICES_PUBLISH, NOTICES_DELIVERY_READ, PAYMENTS_ORDERS, PAYMENTS_REFUND, PAYMENTS_REPORTS})
+CORRECTIONS_ANSWER = "corrections:answer"  # read the 訂正請求 queue and answer (api.selfinfo)
+AGENCY_SCOPES = frozenset({NOTICES_PUBLISH, NOTICES_DELIVERY_READ, PAYMENTS_ORDERS, PAYMENTS_REFUND, PAYMENTS_REPORTS,
+                           CORRECTIONS_ANSWER})
 
 
 @dataclass(frozen=True)

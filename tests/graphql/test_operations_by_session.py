@@ -466,6 +466,52 @@ async def _record_added(w: World) -> None:
                                                                       {"name": "全国健康保険協会"})
 
 
+async def _held(w: World) -> str:
+    """A copy the city registered for the father; the id of the item as the app sees it."""
+    from tests.api.schema.test_selfinfo import register
+
+    await register(w.engine, w.father)
+    groups = (await w.run("SelfInfo", kind="phone"))["selfInfo"]
+    return next(item["id"] for group in groups for item in group["items"] if item["kind"] == "local_tax")
+
+
+@case("SelfInfo")
+async def _self_info(w: World) -> None:
+    await _held(w)
+    groups = (await w.run("SelfInfo", kind="phone"))["selfInfo"]
+    assert [(g["title"], [i["source"]["name"] for i in g["items"]]) for g in groups[:2]] == [
+        ("税・所得", ["千代田区"]), ("年金", ["日本年金機構"])]
+
+
+@case("SelfInfoExportCreate")
+async def _self_info_export(w: World) -> None:
+    made = (await w.run("SelfInfoExportCreate", kind="phone"))["selfInfoExport"]
+    assert made["size"] > 0 and len(made["sha256"]) == 64
+
+
+@case("SelfInfoExports")
+async def _self_info_exports(w: World) -> None:
+    made = (await w.run("SelfInfoExportCreate", kind="phone"))["selfInfoExport"]
+    [listed] = (await w.run("SelfInfoExports", kind="phone"))["selfInfoExports"]
+    assert listed["id"] == made["id"] and json.loads(listed["document"])["personId"] == str(w.father)
+
+
+@case("RequestCorrection")
+async def _request_correction(w: World) -> None:
+    item = await _held(w)
+    asked = (await w.run("RequestCorrection", {"input": {"itemId": item, "message": "誤りがあります"}},
+                         kind="phone"))["requestCorrection"]
+    assert (asked["status"], asked["provider"]["name"]) == ("OPEN", "千代田区")
+
+
+@case("CorrectionRequests")
+async def _correction_requests(w: World) -> None:
+    item = await _held(w)
+    await w.run("RequestCorrection", {"input": {"itemId": item, "message": "誤りがあります"}}, kind="phone")
+    listed = (await w.run("CorrectionRequests", kind="phone"))["correctionRequests"]
+    assert [(r["itemName"], r["status"]) for r in listed] == [("local_tax/2025", "OPEN")]
+
+
 @case("PaymentOrdersDue")
 async def _orders_due(w: World) -> None:
     order = await w.order(amount=4_321)
