@@ -1,8 +1,7 @@
 """Reading the person's record: exchange records and access records merged, newest first, by keyset.
 
-Each source is read by its own (person, time) index, limited to one page plus one row, and the two are merged
-in a UNION ALL ordered by (time, source, id): a 20-row page reads at most 42 index entries, however long the
-record is. Only the keys go through the union; the page's rows are then loaded by id, per source.
+Each source is read by its own (person, time) index, limited to one page plus one row, and the two short lists
+are merged by (time, source, id): a 20-row page reads at most 42 index entries, however long the record is.
 
 An exchange an agency may withhold for a time (``hidden_until`` in the future, 不開示) is left out entirely
 until the date passes: no placeholder, no count, nothing that tells it exists.
@@ -12,11 +11,10 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Index, Select, and_, literal, or_, select, true, union_all
+from sqlalchemy import ColumnElement, Index, Select, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.agencies.models import Agency
@@ -103,7 +101,7 @@ def _parse_cursor(request: PageRequest) -> tuple[datetime, str, uuid.UUID] | Non
         raise InvalidPageRequest("the cursor is not valid") from error
 
 
-def _exchange_keys(subject_id: uuid.UUID, filters: RecordFilter, now: datetime,
+def _exchange_rows(subject_id: uuid.UUID, filters: RecordFilter, now: datetime,
                    cursor: tuple[datetime, str, uuid.UUID] | None, limit: int) -> Select | None:
     if not filters.wants(EntryKind.EXCHANGE):
         return None
@@ -122,11 +120,10 @@ def _exchange_keys(subject_id: uuid.UUID, filters: RecordFilter, now: datetime,
                               ExchangeRecord.provider_agency_id == filters.agency_id))
     if filters.duty is not None:
         conditions.append(ExchangeRecord.duty == filters.duty)
-    return (select(at.label("at"), literal(EXCHANGE).label("source"), ExchangeRecord.id.label("id"))
-            .where(*conditions).order_by(at.desc(), ExchangeRecord.id.desc()).limit(limit))
+    return select(ExchangeRecord).where(*conditions).order_by(at.desc(), ExchangeRecord.id.desc()).limit(limit)
 
 
-def _access_keys(subject_id: uuid.UUID, filters: RecordFilter,
+def _access_rows(subject_id: uuid.UUID, filters: RecordFilter,
                  cursor: tuple[datetime, str, uuid.UUID] | None, limit: int) -> Select | None:
     kinds = [kind for kind in (EntryKind.PROXY_READ, EntryKind.STAFF_ACCESS) if filters.wants(kind)]
     # Reads by people and operators concern no agency and no duty.
@@ -144,8 +141,7 @@ def _access_keys(subject_id: uuid.UUID, filters: RecordFilter,
         conditions.append(at >= filters.since)
     if filters.until is not None:
         conditions.append(at < filters.until)
-    return (select(at.label("at"), literal(ACCESS).label("source"), AccessRecord.id.label("id"))
-            .where(*conditions).order_by(at.desc(), AccessRecord.id.desc()).limit(limit))
+    return select(AccessRecord).where(*conditions).order_by(at.desc(), AccessRecord.id.desc()).limit(limit)
 
 
 async def record_page(session: AsyncSession, subject_id: uuid.UUID, request: PageRequest, filters: RecordFilter,
@@ -153,49 +149,18 @@ async def record_page(session: AsyncSession, subject_id: uuid.UUID, request: Pag
     """A page of the subject's record, newest first (the caller checked who may read it)."""
     cursor = _parse_cursor(request)
     limit = request.first + 1
-    parts = [part for part in (_exchange_keys(subject_id, filters, now, cursor, limit),
-                               _access_keys(subject_id, filters, cursor, limit)) if part is not None]
-    if not parts:
-        return page_of([], request, key=lambda entry: ())
-    if len(parts) == 1:
-        keys = list((await session.execute(parts[0])).all())
-    else:
-        merged = union_all(*(part.subquery().select() for part in parts)).subquery()
-        keys = list((await session.execute(
-            select(merged.c.at, merged.c.source, merged.c.id)
-            .order_by(merged.c.at.desc(), merged.c.source.desc(), merged.c.id.desc()).limit(limit))).all())
-    entries = await load_entries(session, subject_id, [(row.source, _uuid(row.id)) for row in keys])
-    return page_of(entries, request, key=lambda entry: (entry.at.isoformat(), entry.source, str(entry.id)))
-
-
-def _uuid(value: object) -> uuid.UUID:
-    # Through a UNION the Uuid type is lost on SQLite (32 hex characters come back).
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
-async def load_entries(session: AsyncSession, subject_id: uuid.UUID,
-                       keys: Sequence[tuple[str, uuid.UUID]]) -> list[Entry]:
-    """The entries of these keys, in the order given (keys not of this subject are dropped)."""
-    exchange_ids = [ident for source, ident in keys if source == EXCHANGE]
-    access_ids = [ident for source, ident in keys if source == ACCESS]
-    exchanges = {row.id: row for row in await session.scalars(
-        select(ExchangeRecord).where(ExchangeRecord.id.in_(exchange_ids),
-                                     ExchangeRecord.person_id == subject_id))} if exchange_ids else {}
-    accesses = {row.id: row for row in await session.scalars(
-        select(AccessRecord).where(AccessRecord.id.in_(access_ids),
-                                   AccessRecord.subject_person_id == subject_id))} if access_ids else {}
-    agency_ids = {a for row in exchanges.values() for a in (row.requester_agency_id, row.provider_agency_id) if a}
+    exchanges_query = _exchange_rows(subject_id, filters, now, cursor, limit)
+    access_query = _access_rows(subject_id, filters, cursor, limit)
+    exchanges = list(await session.scalars(exchanges_query)) if exchanges_query is not None else []
+    accesses = list(await session.scalars(access_query)) if access_query is not None else []
+    agency_ids = {a for row in exchanges for a in (row.requester_agency_id, row.provider_agency_id) if a}
     agencies = {agency.id: agency for agency in await session.scalars(
         select(Agency).where(Agency.id.in_(agency_ids)))} if agency_ids else {}
-    entries: list[Entry] = []
-    for source, ident in keys:
-        if source == EXCHANGE and ident in exchanges:
-            row = exchanges[ident]
-            entries.append(Entry(EntryKind.EXCHANGE, row.requested_at, EXCHANGE, ident, subject_id, exchange=row,
-                                 agencies=agencies))
-        elif source == ACCESS and ident in accesses:
-            access = accesses[ident]
-            kind = EntryKind.PROXY_READ if access.actor_person_id is not None else EntryKind.STAFF_ACCESS
-            entries.append(Entry(kind, access.accessed_at, ACCESS, ident, subject_id, access=access))
-    return entries
-
+    entries = [Entry(EntryKind.EXCHANGE, row.requested_at, EXCHANGE, row.id, subject_id, exchange=row,
+                     agencies=agencies) for row in exchanges]
+    entries += [Entry(EntryKind.PROXY_READ if row.actor_person_id is not None else EntryKind.STAFF_ACCESS,
+                      row.accessed_at, ACCESS, row.id, subject_id, access=row) for row in accesses]
+    # Each source came sorted by its index: the merge of two short lists (UUIDs order as the databases do).
+    entries.sort(key=lambda entry: (entry.at, entry.source, entry.id), reverse=True)
+    return page_of(entries[:limit], request,
+                   key=lambda entry: (entry.at.isoformat(), entry.source, str(entry.id)))
