@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.history.entries import Entry, RecordFilter, record_page
+from api.history.entries import Entry, RecordFilter, own_record_page, record_page
 from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.pagination import Page, PageRequest
@@ -33,6 +33,9 @@ async def may_read(session: AsyncSession, actor_id: uuid.UUID, subject_id: uuid.
 async def read_record(session_factory: SessionFactory, actor_id: uuid.UUID, subject_id: uuid.UUID,
                       request: PageRequest, filters: RecordFilter, *, today: date) -> Page[Entry]:
     filters.check()
+    if actor_id == subject_id and filters == RecordFilter():
+        # The person's own record as the app opens it: nothing to check or record, the hot path.
+        return await own_record_page(session_factory.kw["bind"], subject_id, request, now=utcnow())
     async with session_factory() as session, session.begin():
         # The page is read before the read is recorded (in the same transaction, so a refusal returns nothing):
         # the reader's page does not show the read being made.
@@ -60,8 +63,7 @@ def _mark(entry: Entry) -> Mark:
 async def entries_after(read_session_factory: SessionFactory, subject_id: uuid.UUID,
                         mark: Mark | None) -> tuple[list[Entry], Mark | None]:
     """Entries newer than ``mark``, oldest first, and the new mark (the live feed's poll)."""
-    async with read_session_factory() as session:
-        page = await record_page(session, subject_id, PageRequest(FEED_WINDOW, None), RecordFilter(),
+    page = await own_record_page(read_session_factory.kw["bind"], subject_id, PageRequest(FEED_WINDOW, None),
                                  now=utcnow())
     newer = [entry for _, entry in page.items if mark is None or _mark(entry) > mark]
     newer.reverse()

@@ -77,14 +77,12 @@ class RecordEntryType:
         )
 
     @strawberry.field(description="The agency that asked for the data (null for a read by a person or staff).")
-    def requester(self) -> AgencyType | None:
-        agency = self.entry.agencies.get(self.requester_id) if self.requester_id else None
-        return AgencyType.from_model(agency) if agency else None
+    async def requester(self, info: Info) -> AgencyType | None:
+        return await _agency(info, self.entry, self.requester_id)
 
     @strawberry.field(description="The agency that provided the data.")
-    def provider(self) -> AgencyType | None:
-        agency = self.entry.agencies.get(self.provider_id) if self.provider_id else None
-        return AgencyType.from_model(agency) if agency else None
+    async def provider(self, info: Info) -> AgencyType | None:
+        return await _agency(info, self.entry, self.provider_id)
 
     @strawberry.field(description="The name of the proxy or parent who read the data.")
     async def actor_name(self, info: Info) -> str | None:
@@ -98,6 +96,13 @@ class RecordEntryType:
     async def proof(self, info: Info) -> RecordProofType | None:
         source = PROOF_SOURCE[0]
         return await source(info, self.entry) if source is not None else None
+
+
+async def _agency(info: Info, entry: Entry, agency_id: uuid.UUID | None) -> AgencyType | None:
+    if agency_id is None:
+        return None
+    agency = entry.agencies.get(agency_id) or await info.context.loaders.agency.load(agency_id)
+    return AgencyType.from_model(agency) if agency else None
 
 
 # The transparency log (api.records) answers ``proof``: set by the schema module that wires the log in.

@@ -28,7 +28,7 @@ from sqlalchemy.pool import NullPool
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from api.history.entries import RecordFilter, record_page  # noqa: E402
+from api.history.entries import RecordFilter, own_record_page, record_page  # noqa: E402
 from api.history.retention import add_months, create_month  # noqa: E402
 from api.migrate import migrate  # noqa: E402
 from api.platform.db import create_engine, create_session_factory  # noqa: E402
@@ -36,6 +36,7 @@ from api.platform.pagination import PageRequest, decode_cursor  # noqa: E402
 from tests.conftest import POSTGRES_URL, make_settings  # noqa: E402
 
 YEARS = 7
+GENERIC = False
 
 
 def _admin() -> object:
@@ -102,8 +103,11 @@ async def load(url: str, records: int, people: int) -> None:
     await engine.dispose()
 
 
-async def measure(url: str, reads: int) -> None:
-    engine = create_engine(url)
+async def measure(url: str, reads: int, prepare_threshold: int | None) -> None:
+    connect_args: dict[str, object] = {} if prepare_threshold is None else {"prepare_threshold": prepare_threshold}
+    if GENERIC:
+        connect_args["options"] = "-c plan_cache_mode=force_generic_plan"
+    engine = create_engine(url, connect_args=connect_args)
     factory = create_session_factory(engine, read_only=True)
     async with engine.connect() as connection:
         people = [row[0] for row in await connection.execute(text("SELECT id FROM persons"))]
@@ -112,23 +116,28 @@ async def measure(url: str, reads: int) -> None:
     firsts: list[float] = []
     seconds: list[float] = []
     sizes: list[int] = []
-    for _ in range(20):  # warm the pool and the plan caches
-        async with factory() as session:
-            await record_page(session, rng.choice(people), PageRequest(20, None), RecordFilter(),
+    for _ in range(200):  # warm the kept connections and their prepared statements (psycopg, then generic plans)
+        page = await own_record_page(engine, rng.choice(people), PageRequest(20, None), now=datetime.now(UTC))
+        await own_record_page(engine, rng.choice(people), PageRequest(20, decode_cursor(page.items[-1][0])),
                               now=datetime.now(UTC))
+    filtered: list[float] = []
+    since = datetime.now(UTC).replace(year=datetime.now(UTC).year - 2)
     for _ in range(reads):
         person: uuid.UUID = rng.choice(people)
         started = time.perf_counter()
-        async with factory() as session:
-            page = await record_page(session, person, PageRequest(20, None), RecordFilter(), now=datetime.now(UTC))
+        page = await own_record_page(engine, person, PageRequest(20, None), now=datetime.now(UTC))
         firsts.append((time.perf_counter() - started) * 1000)
         sizes.append(len(page.items))
         if page.has_next_page:
             started = time.perf_counter()
-            async with factory() as session:
-                await record_page(session, person, PageRequest(20, decode_cursor(page.items[-1][0])),
-                                  RecordFilter(), now=datetime.now(UTC))
+            await own_record_page(engine, person, PageRequest(20, decode_cursor(page.items[-1][0])),
+                                  now=datetime.now(UTC))
             seconds.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        async with factory() as session:  # a filtered page (or another's record): the ORM path in a transaction
+            await record_page(session, person, PageRequest(20, None), RecordFilter(since=since),
+                              now=datetime.now(UTC))
+        filtered.append((time.perf_counter() - started) * 1000)
     await engine.dispose()
 
     def line(name: str, values: list[float]) -> str:
@@ -138,6 +147,7 @@ async def measure(url: str, reads: int) -> None:
     print(f"{total:,} exchange records; pages of {min(sizes)}..{max(sizes)} rows")
     print(line("first page (20 rows)", firsts))
     print(line("next page by cursor", seconds))
+    print(line("filtered page (since 2 years; ORM path)", filtered))
 
 
 def main() -> None:
@@ -145,6 +155,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000_000)
     parser.add_argument("--people", type=int, default=50_000)
     parser.add_argument("--reads", type=int, default=500)
+    parser.add_argument("--prepare-threshold", type=int, default=None,
+                        help="psycopg's prepare_threshold for the reads (default: the driver's, 5)")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
     args = parser.parse_args()
     name = f"mynaportal_bench_records_{uuid.uuid4().hex[:8]}"
@@ -155,7 +167,7 @@ def main() -> None:
     try:
         asyncio.run(migrate(make_settings(url)))
         asyncio.run(load(url, args.records, args.people))
-        asyncio.run(measure(url, args.reads))
+        asyncio.run(measure(url, args.reads, args.prepare_threshold))
     finally:
         if args.keep:
             print(f"kept database {name}")

@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.history.entries import EntryKind, RecordFilter, record_page
+from api.history.entries import EntryKind, RecordFilter, own_record_page, record_page
 from api.people.individual_number import IndividualNumberCipher
+from api.platform.db import create_session_factory
 from api.platform.errors import PortalError
 from api.platform.pagination import InvalidPageRequest, PageRequest, decode_cursor, encode_cursor
 from tests.api.history.helpers import T0, add_access, add_exchange, make_family
@@ -83,3 +84,32 @@ async def test_a_cursor_of_another_connection_is_refused(session: AsyncSession,
     with pytest.raises(InvalidPageRequest):
         await record_page(session, family.father, PageRequest.parse(5, encode_cursor("chiyoda-city")),
                           RecordFilter(), now=NOW)
+
+
+async def test_the_own_record_hot_path_gives_the_same_pages(engine: AsyncEngine,
+                                                            cipher: IndividualNumberCipher) -> None:
+    factory = create_session_factory(engine)
+    async with factory() as session, session.begin():
+        family = await make_family(session, cipher)
+        for minute in range(4):
+            await add_exchange(session, family.father, family.city, family.pension, T0 + timedelta(minutes=minute))
+            await add_access(session, family.father, T0 + timedelta(minutes=minute), operator="窓口")
+        await add_exchange(session, family.father, family.city, family.pension, T0 + timedelta(minutes=9),
+                           hidden_until=NOW + timedelta(days=1))
+
+    async def walk(read: object) -> list[object]:
+        seen, after = [], None
+        while True:
+            page = await read(PageRequest(3, after))  # type: ignore[operator]
+            seen.extend((entry.kind, entry.id) for _, entry in page.items)
+            if not page.has_next_page:
+                return seen
+            after = decode_cursor(page.items[-1][0])
+
+    async def slow(request: PageRequest) -> object:
+        async with factory() as session:
+            return await record_page(session, family.father, request, RecordFilter(), now=NOW)
+
+    expected = await walk(slow)
+    assert len(expected) == 8
+    assert await walk(lambda request: own_record_page(engine, family.father, request, now=NOW)) == expected
