@@ -98,7 +98,10 @@ def _parse_cursor(request: PageRequest) -> tuple[datetime, str, uuid.UUID] | Non
         at, source, ident = request.after
         if source not in (EXCHANGE, ACCESS):
             raise ValueError(source)
-        return datetime.fromisoformat(at), source, uuid.UUID(ident)
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None:
+            raise ValueError(at)
+        return when, source, uuid.UUID(ident)
     except ValueError as error:  # signed by us, but from another kind of connection
         raise InvalidPageRequest("the cursor is not valid") from error
 

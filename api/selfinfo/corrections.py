@@ -95,6 +95,8 @@ async def agency_queue(read_session_factory: SessionFactory, agency_id: uuid.UUI
         if request.after is not None:
             try:
                 at, ident = datetime.fromisoformat(request.after[0]), uuid.UUID(request.after[1])
+                if at.tzinfo is None or len(request.after) != 2:
+                    raise ValueError(request.after[0])
             except (ValueError, IndexError) as error:
                 raise InvalidPageRequest("the cursor is not valid") from error
             query = query.where((CorrectionRequest.created_at > at)
