@@ -48,6 +48,8 @@ run: $(VENV)/.installed
 	echo "    {\"Authorization\": \"Bearer $$token\"}"; \
 	echo "  and try: { viewer { name maskedIndividualNumber children { edges { node { name } } } } }"; \
 	echo "  corporate-number API docs  http://$(HOST):$(PORT)/corporate/docs (an id: mynaportal corporate app-id create NAME)"; \
+	echo "  information exchange (別表第二; API http://$(HOST):$(PORT)/exchange/openapi.json):"; \
+	$(BIN)/mynaportal exchange walkthrough; \
 	echo
 	$(BIN)/mynaportal serve --host $(HOST) --port $(PORT)
 

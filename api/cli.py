@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from api.exchange import cli as exchange_cli
 from api.history import cli as history_cli
 from api.identity import commands as identity_commands
 from api.notices import cli as notices_cli
@@ -24,7 +25,7 @@ DESCRIPTION = "Mynaportal backend: serve the API, migrate the database, load dem
 # their work inside the commands, so `--help` stays fast).
 COMMAND_GROUPS: tuple[Callable[[Any], None], ...] = (
     identity_commands.register, corporate_cli.register, payments_cli.register, notices_cli.register,
-    push_cli.register, people_commands.register, history_cli.register,
+    push_cli.register, people_commands.register, exchange_cli.register, history_cli.register,
 )
 
 

@@ -11,11 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.agencies.models import Agency, AgencyKind
 from api.agencies.service import assign_code
+from api.exchange.copies import CopyEntry, upsert_copies
 from api.people.individual_number import IndividualNumberCipher, check_digit
 from api.people.models import Municipality, Person, Sex
 from api.people.service import NewPerson, link_parent, register_person
 
 CHIYODA = Municipality(code="131016", prefecture="東京都", name="千代田区")
+# The family moved from Yokohama: last year's 住民税 was assessed there, so Chiyoda asks Yokohama for it.
+YOKOHAMA = Municipality(code="141003", prefecture="神奈川県", name="横浜市")
 ADDRESS = "東京都千代田区霞が関二丁目1番2号"
 DEMO_EMAIL = "taro@example.jp"
 
@@ -30,6 +33,7 @@ AGENCIES = [
     ("japan-pension-service", "日本年金機構", AgencyKind.PENSION, None),
     ("kojimachi-tax-office", "麹町税務署", AgencyKind.TAX, None),
     ("kyokai-kenpo", "全国健康保険協会", AgencyKind.INSURER, None),
+    ("yokohama-city", "横浜市", AgencyKind.MUNICIPALITY, YOKOHAMA.code),
 ]
 
 PEOPLE = [
@@ -53,7 +57,7 @@ async def seed_demo(session: AsyncSession, cipher: IndividualNumberCipher) -> De
     if await session.scalar(select(func.count()).select_from(Person)):
         existing = await session.scalars(select(Person.id).order_by(Person.birth_date))
         return DemoSeed(created=False, people=list(existing))
-    session.add(Municipality(code=CHIYODA.code, prefecture=CHIYODA.prefecture, name=CHIYODA.name))
+    session.add_all([Municipality(code=m.code, prefecture=m.prefecture, name=m.name) for m in (CHIYODA, YOKOHAMA)])
     await session.flush()  # no ORM relationships: flush parents before the rows that refer to them
     agencies = [Agency(slug=slug, name=name, kind=kind, municipality_code=code)
                 for slug, name, kind, code in AGENCIES]
@@ -63,7 +67,27 @@ async def seed_demo(session: AsyncSession, cipher: IndividualNumberCipher) -> De
     father, mother, child = people
     await link_parent(session, father.id, child.id)
     await link_parent(session, mother.id, child.id)
-    for agency in agencies:
-        for person in people:
-            await assign_code(session, agency.id, person.id)
+    codes = {agency.slug: [await assign_code(session, agency.id, person.id) for person in people]
+             for agency in agencies}
+    await _seed_copies(session, {agency.slug: agency.id for agency in agencies}, codes)
     return DemoSeed(created=True, people=[p.id for p in people])
+
+
+# Copies (副本) the providers registered for the family: Yokohama's 住民税 of the year before the move, Chiyoda's
+# 住民票 household. `make run` shows Chiyoda asking Yokohama for the father's 地方税関係情報 for 児童手当.
+DEMO_TAX = [
+    {"tax_year": 2025, "taxable_income": 4_200_000, "municipal_tax": 238_000, "dependants": 2},
+    {"tax_year": 2025, "taxable_income": 1_030_000, "municipal_tax": 5_000, "dependants": 0},
+]
+
+
+async def _seed_copies(session: AsyncSession, agencies: dict[str, uuid.UUID], codes: dict[str, list[str]]) -> None:
+    father, mother, child = PEOPLE
+    members = [{"name": p.name, "relationship": rel, "birth_date": p.birth_date.isoformat()}
+               for p, rel in ((father, "世帯主"), (mother, "妻"), (child, "子"))]
+    await upsert_copies(session, agencies["yokohama-city"], [
+        CopyEntry(code, "local_tax", tax) for code, tax in zip(codes["yokohama-city"][:2], DEMO_TAX, strict=True)])
+    await upsert_copies(session, agencies["chiyoda-city"], [
+        CopyEntry(code, "resident_record", {"household_head_name": father.name, "relationship_to_head": rel,
+                                            "members": members})
+        for code, rel in zip(codes["chiyoda-city"], ("世帯主", "妻", "子"), strict=True)])

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from api.exchange import openapi as exchange_openapi
 from api.identity import openapi as identity_openapi
 from api.platform.errors import ErrorCode, PortalError, problem_response
 from api.platform.openapi import document, json_answer, path_param, problem, query_param
@@ -71,6 +72,7 @@ DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "identity": identity_openapi.openapi_document,
     "corporate": corporate_openapi.openapi_document,
     "selfinfo": selfinfo_openapi.openapi_document,
+    "exchange": exchange_openapi.openapi_document,  # also at /exchange/openapi.json
 }
 
 

@@ -10,12 +10,12 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency, AgencyCredential
 from api.platform.auth import TokenRejected, hash_token
-from api.platform.db import utcnow
+from api.platform.db import PointRead, utcnow
 
 AGENCY_KEY_PREFIX = "mpa_"
 
@@ -24,9 +24,12 @@ NOTICES_DELIVERY_READ = "notices:delivery-read"
 PAYMENTS_ORDERS = "payments:orders"
 PAYMENTS_REFUND = "payments:refund"
 PAYMENTS_REPORTS = "payments:reports"
+EXCHANGE_REQUEST = "exchange:request"  # ask other agencies for a person's data through the hub
+EXCHANGE_PROVIDE = "exchange:provide"  # register copies (副本) and live endpoints
+EXCHANGE_RECORDS = "exchange:records"  # read the records of the agency's own requests
 CORRECTIONS_ANSWER = "corrections:answer"  # read the 訂正請求 queue and answer (api.selfinfo)
 AGENCY_SCOPES = frozenset({NOTICES_PUBLISH, NOTICES_DELIVERY_READ, PAYMENTS_ORDERS, PAYMENTS_REFUND, PAYMENTS_REPORTS,
-                           CORRECTIONS_ANSWER})
+                           EXCHANGE_REQUEST, EXCHANGE_PROVIDE, EXCHANGE_RECORDS, CORRECTIONS_ANSWER})
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,19 @@ async def resolve_agency_key(session: AsyncSession, key: str) -> AgencyPrincipal
     return AgencyPrincipal(agency_id=row.agency_id, scopes=frozenset(row.scopes.split()), credential_id=row.id)
 
 
+# Every agency request's key lookup: one indexed read on a kept connection (api.platform.db.PointRead).
+_KEY_LOOKUP = PointRead(select(AgencyCredential.agency_id, AgencyCredential.scopes, AgencyCredential.id,
+                               AgencyCredential.revoked_at).where(AgencyCredential.key_hash == bindparam("key_hash")))
+
+
 async def authenticate_agency(session_factory: async_sessionmaker[AsyncSession], key: str) -> AgencyPrincipal:
-    """The agency whose API key this is (a unit of work for the REST routes); TokenRejected if none."""
-    async with session_factory() as session:
-        return await resolve_agency_key(session, key)
+    """The agency whose API key this is (for the REST routes); TokenRejected if none or revoked."""
+    if not key.startswith(AGENCY_KEY_PREFIX) or len(key) > 100:
+        raise TokenRejected("invalid")
+    row = await _KEY_LOOKUP.first(session_factory.kw["bind"], {"key_hash": hash_token(key)})
+    if row is None or row[3] is not None:
+        raise TokenRejected("invalid")
+    return AgencyPrincipal(agency_id=row[0], scopes=frozenset(row[1].split()), credential_id=row[2])
 
 
 async def revoke_agency_key(session: AsyncSession, key: str) -> bool:

@@ -20,8 +20,9 @@ from api.agencies.models import AgencyPersonCode
 from api.exchange.items import check_item
 from api.exchange.legal_table import legal_table
 from api.exchange.models import ExchangeCopy, ExchangeEndpoint
-from api.platform.db import utcnow
+from api.platform.db import new_id, utcnow
 from api.platform.errors import ErrorCode, PortalError
+from payments import idempotency
 
 MAX_BATCH = 1000
 
@@ -36,9 +37,11 @@ class CopyEntry:
 
 @dataclass(frozen=True)
 class RegistrationResult:
+    batch_id: uuid.UUID
     created: int
     updated: int
     unchanged: int
+    replayed: bool = False
 
 
 def value_hash(value: dict[str, Any]) -> str:
@@ -66,41 +69,66 @@ def _checked(entries: list[CopyEntry]) -> list[tuple[str, str, str, dict[str, An
 
 
 async def register_copies(
-    session_factory: async_sessionmaker[AsyncSession], provider_id: uuid.UUID, entries: list[CopyEntry]
+    session_factory: async_sessionmaker[AsyncSession], provider_id: uuid.UUID, entries: list[CopyEntry],
+    *, idempotency_key: str | None = None,
 ) -> RegistrationResult:
-    """Upsert the copies in one transaction: all or none (an unknown code refuses the whole batch)."""
+    """Upsert the copies in one transaction: all or none (an unknown code refuses the whole batch).
+
+    With an Idempotency-Key, a replay of the same batch answers ``replayed`` with the first batch's id and
+    changes nothing; the same key with another batch is IDEMPOTENCY_KEY_REUSED.
+    """
     checked = _checked(entries)
-    codes = sorted({code for code, _, _, _ in checked})
+    scope = f"exchange-copies:{provider_id}"
     async with session_factory() as session, session.begin():
-        people = dict((await session.execute(
-            select(AgencyPersonCode.code, AgencyPersonCode.person_id)
-            .where(AgencyPersonCode.agency_id == provider_id, AgencyPersonCode.code.in_(codes))
-        )).all())
-        unknown = [code for code in codes if code not in people]
-        if unknown:
-            raise PortalError(ErrorCode.EXCHANGE_PERSON_UNKNOWN,
-                              f"{len(unknown)} person code(s) are not your agency's codes; nothing was registered.",
-                              extensions={"field": "copies"})
-        slots = [(people[code], kind, key) for code, kind, key, _ in checked]
-        existing = {(row.person_id, row.item_kind, row.item_key): row for row in await session.scalars(
-            select(ExchangeCopy).where(
-                ExchangeCopy.provider_agency_id == provider_id,
-                tuple_(ExchangeCopy.person_id, ExchangeCopy.item_kind, ExchangeCopy.item_key).in_(slots)))}
-        created = updated = unchanged = 0
-        now = utcnow()
-        for (code, kind, key, value), slot in zip(checked, slots, strict=True):
-            digest = value_hash(value)
-            row = existing.get(slot)
-            if row is None:
-                session.add(ExchangeCopy(provider_agency_id=provider_id, person_id=people[code], item_kind=kind,
-                                         item_key=key, value=value, value_hash=digest, updated_at=now))
-                created += 1
-            elif row.value_hash != digest:
-                row.value, row.value_hash, row.updated_at = value, digest, now
-                updated += 1
-            else:
-                unchanged += 1
-    return RegistrationResult(created=created, updated=updated, unchanged=unchanged)
+        if idempotency_key is not None:
+            digest_body = {"copies": [[code, kind, key, value] for code, kind, key, value in checked]}
+            earlier = await idempotency.claim(session, scope, idempotency_key, digest_body, now=utcnow())
+            if earlier is not None:
+                return RegistrationResult(batch_id=earlier, created=0, updated=0, unchanged=0, replayed=True)
+        result = await _upsert(session, provider_id, checked)
+        if idempotency_key is not None:
+            await idempotency.remember(session, scope, idempotency_key, result.batch_id)
+    return result
+
+
+async def upsert_copies(session: AsyncSession, provider_id: uuid.UUID, entries: list[CopyEntry]) -> RegistrationResult:
+    """The same in the caller's transaction (the demo data)."""
+    return await _upsert(session, provider_id, _checked(entries))
+
+
+async def _upsert(session: AsyncSession, provider_id: uuid.UUID,
+                  checked: list[tuple[str, str, str, dict[str, Any]]]) -> RegistrationResult:
+    codes = sorted({code for code, _, _, _ in checked})
+    people = dict((await session.execute(
+        select(AgencyPersonCode.code, AgencyPersonCode.person_id)
+        .where(AgencyPersonCode.agency_id == provider_id, AgencyPersonCode.code.in_(codes))
+    )).all())
+    unknown = [code for code in codes if code not in people]
+    if unknown:
+        raise PortalError(ErrorCode.EXCHANGE_PERSON_UNKNOWN,
+                          f"{len(unknown)} person code(s) are not your agency's codes; nothing was registered.",
+                          extensions={"field": "copies"})
+    slots = [(people[code], kind, key) for code, kind, key, _ in checked]
+    existing = {(row.person_id, row.item_kind, row.item_key): row for row in await session.scalars(
+        select(ExchangeCopy).where(
+            ExchangeCopy.provider_agency_id == provider_id,
+            tuple_(ExchangeCopy.person_id, ExchangeCopy.item_kind, ExchangeCopy.item_key).in_(slots)))}
+    created = updated = unchanged = 0
+    now = utcnow()
+    for (code, kind, key, value), slot in zip(checked, slots, strict=True):
+        digest = value_hash(value)
+        row = existing.get(slot)
+        if row is None:
+            session.add(ExchangeCopy(provider_agency_id=provider_id, person_id=people[code], item_kind=kind,
+                                     item_key=key, value=value, value_hash=digest, updated_at=now))
+            created += 1
+        elif row.value_hash != digest:
+            row.value, row.value_hash, row.updated_at = value, digest, now
+            updated += 1
+        else:
+            unchanged += 1
+    await session.flush()
+    return RegistrationResult(batch_id=new_id(), created=created, updated=updated, unchanged=unchanged)
 
 
 async def register_endpoint(

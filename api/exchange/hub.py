@@ -2,8 +2,8 @@
 
 A requester names the person by its own code; the hub finds the person, finds the provider's code, checks the
 legal table, answers from the provider's copies (as the 中間サーバー does) or asks the provider's live endpoint
-with the provider's code, and writes one exchange record, all in one transaction. No agency ever sees another's
-code or the individual number. A refused request is recorded too (with its stable code) before it is refused.
+with the provider's code, and writes one exchange record. No agency ever sees another's code or the individual
+number. A refused request is recorded too (with its stable code) before it is refused.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from api.agencies.models import Agency, AgencyKind, AgencyPersonCode
@@ -24,7 +24,7 @@ from api.exchange.items import check_item
 from api.exchange.legal_table import LegalRow, legal_table
 from api.exchange.models import ExchangeCopy, ExchangeEndpoint, ExchangeRecord
 from api.exchange.record import exchange_record_leaf
-from api.platform.db import new_id, utcnow
+from api.platform.db import PointRead, new_id, utcnow
 from api.platform.errors import ErrorCode, PortalError
 
 # The transparency log (api.records) appends each record's leaf in the record's own transaction. The app passes
@@ -61,6 +61,31 @@ class ExchangeAnswer:
     not_held: list[str] = field(default_factory=list)
 
 
+_PROVIDER = aliased(Agency)
+_REQUESTER_CODE = aliased(AgencyPersonCode)
+_PROVIDER_CODE = aliased(AgencyPersonCode)
+# One read: the requester's kind, the provider, the person behind the requester's code, the provider's code for
+# that person (the mapping happens here and nowhere else), and whether the provider answers anything live.
+_MAPPING = PointRead(
+    select(Agency.kind, _PROVIDER.id, _PROVIDER.kind, _REQUESTER_CODE.person_id, _PROVIDER_CODE.code,
+           select(func.count()).where(ExchangeEndpoint.provider_agency_id == _PROVIDER.id)
+           .correlate(_PROVIDER).scalar_subquery())
+    .select_from(Agency)
+    .outerjoin(_PROVIDER, _PROVIDER.slug == bindparam("provider"))
+    .outerjoin(_REQUESTER_CODE, (_REQUESTER_CODE.agency_id == Agency.id) & (_REQUESTER_CODE.code == bindparam("code")))
+    .outerjoin(_PROVIDER_CODE, (_PROVIDER_CODE.agency_id == _PROVIDER.id)
+               & (_PROVIDER_CODE.person_id == _REQUESTER_CODE.person_id))
+    .where(Agency.id == bindparam("requester")))
+# Every copy the provider holds of the person (a handful), filtered to the items asked for in Python.
+_COPIES = PointRead(
+    select(ExchangeCopy.item_kind, ExchangeCopy.item_key, ExchangeCopy.value)
+    .where(ExchangeCopy.provider_agency_id == bindparam("provider"), ExchangeCopy.person_id == bindparam("person"))
+    .order_by(ExchangeCopy.item_kind, ExchangeCopy.item_key))
+_ENDPOINTS = PointRead(
+    select(ExchangeEndpoint.item_kind, ExchangeEndpoint.url)
+    .where(ExchangeEndpoint.provider_agency_id == bindparam("provider")))
+
+
 class ExchangeRefused(PortalError):
     """A refusal that is already on the record (``record_id``)."""
 
@@ -95,40 +120,34 @@ class Hub:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, leaf_sink: LeafSink | None = None,
                  http: httpx.AsyncClient | None = None) -> None:
         self._session_factory = session_factory
+        self._engine: AsyncEngine = session_factory.kw["bind"]
         self._leaf_sink = leaf_sink
         self._http = http
 
     async def request(self, requester_id: uuid.UUID, request: ExchangeRequest) -> ExchangeAnswer:
-        """The answer; ExchangeRefused (already recorded and committed) when the hub refuses."""
+        """The answer; ExchangeRefused (already recorded and committed) when the hub refuses.
+
+        The reads (mapping, copies) are single statements on kept connections (``PointRead``); the record is
+        written in its own transaction, and the answer leaves only once that has committed: no answer without
+        its record, and every refusal is on the record before the requester hears of it.
+        """
         items = _check_request(request)
+        outcome = await self._exchange(requester_id, request, items)
         async with self._session_factory() as session, session.begin():
-            outcome = await self._exchange(session, requester_id, request, items)
-        # The transaction committed either way: a refusal is on the record before the requester hears of it.
+            await self._write(session, outcome.record)
         if isinstance(outcome, ExchangeRefused):
             raise outcome
         return outcome
 
-    async def _exchange(self, session: AsyncSession, requester_id: uuid.UUID, request: ExchangeRequest,
+    async def _exchange(self, requester_id: uuid.UUID, request: ExchangeRequest,
                         items: tuple[str, ...]) -> ExchangeAnswer | ExchangeRefused:
         table = legal_table()
         requested_at = utcnow()
-        provider_agency = aliased(Agency)
-        requester_code = aliased(AgencyPersonCode)
-        provider_code = aliased(AgencyPersonCode)
-        # One statement: the requester's kind, the provider, the person behind the requester's code, and the
-        # provider's code for that person (the mapping happens here and nowhere else).
-        found = (await session.execute(
-            select(Agency.kind, provider_agency.id, provider_agency.kind, requester_code.person_id,
-                   provider_code.code)
-            .select_from(Agency)
-            .outerjoin(provider_agency, provider_agency.slug == request.provider)
-            .outerjoin(requester_code, (requester_code.agency_id == Agency.id)
-                       & (requester_code.code == request.person_code))
-            .outerjoin(provider_code, (provider_code.agency_id == provider_agency.id)
-                       & (provider_code.person_id == requester_code.person_id))
-            .where(Agency.id == requester_id)
-        )).one()
-        requester_kind, provider_id, provider_kind, person_id, provider_person_code = found
+        found = await _MAPPING.first(self._engine, {"provider": request.provider, "code": request.person_code,
+                                                    "requester": requester_id})
+        if found is None:
+            raise LookupError("the requesting agency does not exist")
+        requester_kind, provider_id, provider_kind, person_id, provider_person_code, live_count = found
         record = ExchangeRecord(
             id=new_id(), query_id=new_id(), requester_agency_id=requester_id, provider_agency_id=provider_id,
             person_id=person_id, duty=request.duty, item_names=list(items), legal_row_id=None,
@@ -136,49 +155,41 @@ class Hub:
             processing_type="refused", outcome="refused", refusal_code=None,
             hidden_until=request.hidden_until, hidden_reason=request.hidden_reason)
 
-        async def refuse(code: ErrorCode, message: str, outcome: str = "refused") -> ExchangeRefused:
+        def refuse(code: ErrorCode, message: str, outcome: str = "refused") -> ExchangeRefused:
             record.outcome, record.refusal_code = outcome, code.value
-            await self._write(session, record)
             return ExchangeRefused(code, message, record)
 
         if provider_id is None:
-            return await refuse(ErrorCode.EXCHANGE_PROVIDER_UNKNOWN, "No agency has this slug.")
+            return refuse(ErrorCode.EXCHANGE_PROVIDER_UNKNOWN, "No agency has this slug.")
         if person_id is None:
-            return await refuse(ErrorCode.EXCHANGE_PERSON_UNKNOWN, "Your agency has no person with this code.")
+            return refuse(ErrorCode.EXCHANGE_PERSON_UNKNOWN, "Your agency has no person with this code.")
         # An agency reads its own data in its own systems, never through the network.
         row = table.row_for(request.duty, AgencyKind(requester_kind), AgencyKind(provider_kind),
                             frozenset(items)) if provider_id != requester_id else None
         if row is None:
-            return await refuse(ErrorCode.EXCHANGE_NOT_PERMITTED,
-                                "The legal table (別表第二) allows no such exchange: this duty, these agencies, "
-                                "these items.")
+            return refuse(ErrorCode.EXCHANGE_NOT_PERMITTED,
+                          "The legal table (別表第二) allows no such exchange: this duty, these agencies, these items.")
         record.legal_row_id = row.id
-        live = dict((await session.execute(
-            select(ExchangeEndpoint.item_kind, ExchangeEndpoint.url)
-            .where(ExchangeEndpoint.provider_agency_id == provider_id, ExchangeEndpoint.item_kind.in_(items))
-        )).all()) if provider_person_code is not None else {}
+        live: dict[str, str] = {}
+        if live_count and provider_person_code is not None:
+            live = {kind: url for kind, url in await _ENDPOINTS.rows(self._engine, {"provider": provider_id})
+                    if kind in items}
         provided: list[ProvidedItem] = []
         from_copies = [item for item in items if item not in live]
         if from_copies and provider_person_code is not None:
-            copies = await session.execute(
-                select(ExchangeCopy.item_kind, ExchangeCopy.item_key, ExchangeCopy.value)
-                .where(ExchangeCopy.provider_agency_id == provider_id, ExchangeCopy.person_id == person_id,
-                       ExchangeCopy.item_kind.in_(from_copies))
-                .order_by(ExchangeCopy.item_kind, ExchangeCopy.item_key))
-            provided.extend(ProvidedItem(kind, key, value) for kind, key, value in copies)
+            copies = await _COPIES.rows(self._engine, {"provider": provider_id, "person": person_id})
+            provided.extend(ProvidedItem(kind, key, value) for kind, key, value in copies if kind in from_copies)
         if live:
             try:
                 provided.extend(await self._ask_live(live, provider_person_code, record, row))
             except (httpx.HTTPError, ValueError, PortalError):
-                return await refuse(ErrorCode.EXCHANGE_PROVIDER_UNAVAILABLE,
-                                    "The provider's system did not answer in time or answered wrongly.",
-                                    outcome="failed")
+                return refuse(ErrorCode.EXCHANGE_PROVIDER_UNAVAILABLE,
+                              "The provider's system did not answer in time or answered wrongly.", outcome="failed")
         if row.pension_kinds is not None:
             provided = [p for p in provided if p.kind != "pension_benefit" or p.key in row.pension_kinds]
         record.processing_type = ("live" if not from_copies else "mixed") if live else "copy"
         record.outcome = "provided"
         record.provided_at = utcnow()
-        await self._write(session, record)
         held = {item.kind for item in provided}
         return ExchangeAnswer(record=record, row=row, provider_slug=request.provider, items=provided,
                               not_held=[item for item in items if item not in held])

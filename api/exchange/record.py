@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.agencies.models import Agency
 from api.exchange.models import ExchangeRecord
 from api.platform.pagination import InvalidPageRequest, Page, PageRequest, page_of
 
@@ -72,8 +73,8 @@ def record_json(record: ExchangeRecord, agencies: dict[uuid.UUID, str]) -> dict[
 
 async def requester_records(
     read_session_factory: async_sessionmaker[AsyncSession], agency_id: uuid.UUID, request: PageRequest
-) -> Page[ExchangeRecord]:
-    """The exchange records of this agency's own requests, newest first."""
+) -> tuple[Page[ExchangeRecord], dict[uuid.UUID, str]]:
+    """The exchange records of this agency's own requests, newest first, and the slugs of the agencies named."""
     query = (select(ExchangeRecord).where(ExchangeRecord.requester_agency_id == agency_id)
              .order_by(ExchangeRecord.requested_at.desc(), ExchangeRecord.id.desc()).limit(request.first + 1))
     if request.after is not None:
@@ -85,5 +86,9 @@ async def requester_records(
                                 and_(ExchangeRecord.requested_at == at, ExchangeRecord.id < last)))
     async with read_session_factory() as session:
         rows = list(await session.scalars(query))
-    return page_of(rows, request, key=lambda r: (r.requested_at.isoformat(), str(r.id)))
+        page = page_of(rows, request, key=lambda r: (r.requested_at.isoformat(), str(r.id)))
+        ids = {r.requester_agency_id for r in rows} | {r.provider_agency_id for r in rows if r.provider_agency_id}
+        slugs = dict((await session.execute(select(Agency.id, Agency.slug).where(Agency.id.in_(ids)))).all()) \
+            if ids else {}
+    return page, slugs
 

@@ -10,6 +10,7 @@ from strawberry.tools import merge_types
 
 from api.schema.agencies import AgencyType
 from api.schema.corporate import CorporateMutation, CorporateQuery
+from api.schema.exchange import ExchangeMutation, ExchangeQuery
 from api.schema.history import HistoryQuery, HistorySubscription
 from api.schema.identity import IdentityMutation
 from api.schema.notice_mutations import NoticesMutation
@@ -21,10 +22,10 @@ from api.schema.proxies import ProxyMutation, ProxyQuery
 from api.schema.query import Query as PeopleQuery
 from api.schema.selfinfo import SelfInfoMutation, SelfInfoQuery
 
-QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery, HistoryQuery,
-                               SelfInfoQuery)
+QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery, ExchangeQuery,
+                               HistoryQuery, SelfInfoQuery)
 MUTATIONS: tuple[type, ...] = (IdentityMutation, ProxyMutation, CorporateMutation, PaymentsMutation, NoticesMutation,
-                                 SelfInfoMutation)
+                                 ExchangeMutation, SelfInfoMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (NoticesSubscription, HistorySubscription)
 # Types reachable only through interfaces (node(id:)) must be named to the schema.
 EXTRA_TYPES: tuple[type, ...] = (PersonType, AgencyType, PaymentOrderType, PaymentType, NoticeType)

@@ -467,7 +467,7 @@ async def _record_added(w: World) -> None:
 
 
 async def _held(w: World) -> str:
-    """A copy the city registered for the father; the id of the item as the app sees it."""
+    """The father's copies (the demo's, and a pension); the id of his 住民税 item (Yokohama's) as the app sees it."""
     from tests.api.schema.test_selfinfo import register
 
     await register(w.engine, w.father)
@@ -480,7 +480,7 @@ async def _self_info(w: World) -> None:
     await _held(w)
     groups = (await w.run("SelfInfo", kind="phone"))["selfInfo"]
     assert [(g["title"], [i["source"]["name"] for i in g["items"]]) for g in groups[:2]] == [
-        ("税・所得", ["千代田区"]), ("年金", ["日本年金機構"])]
+        ("税・所得", ["横浜市"]), ("年金", ["日本年金機構"])]
 
 
 @case("SelfInfoExportCreate")
@@ -501,7 +501,7 @@ async def _request_correction(w: World) -> None:
     item = await _held(w)
     asked = (await w.run("RequestCorrection", {"input": {"itemId": item, "message": "誤りがあります"}},
                          kind="phone"))["requestCorrection"]
-    assert (asked["status"], asked["provider"]["name"]) == ("OPEN", "千代田区")
+    assert (asked["status"], asked["provider"]["name"]) == ("OPEN", "横浜市")
 
 
 @case("CorrectionRequests")
@@ -606,3 +606,42 @@ async def test_a_tv_session_runs_nothing_of_the_phones_profile(world: World) -> 
     refused = await world.portal.query(None, token=tv, extensions={"persistedQuery": {
         "version": 1, "sha256Hash": hashlib.sha256(document).hexdigest()}})
     assert {error["extensions"]["code"] for error in refused["errors"]} == {"FORBIDDEN"}
+
+
+async def _chiyoda_code(w: World, person: uuid.UUID) -> str:
+    from sqlalchemy import select
+
+    from api.agencies.models import AgencyPersonCode
+
+    async with create_session_factory(w.engine)() as session:
+        agency = await agency_by_slug(session, "chiyoda-city")
+        assert agency is not None
+        return str(await session.scalar(select(AgencyPersonCode.code).where(
+            AgencyPersonCode.agency_id == agency.id, AgencyPersonCode.person_id == person)))
+
+
+@case("ExchangeRequest")
+async def _exchange_request(w: World) -> None:
+    answer = (await w.run("ExchangeRequest", {"input": {
+        "personCode": await _chiyoda_code(w, w.portal.father), "duty": "child_allowance",
+        "provider": "yokohama-city", "items": ["local_tax"]}}, kind="agency"))["exchangeRequest"]
+    assert (answer["legalRow"]["id"], answer["processingType"], answer["notHeld"]) == ("beppyo2:74:1", "copy", [])
+    assert [(i["kind"], i["value"]["tax_year"]) for i in answer["items"]] == [("local_tax", 2025)]
+
+
+@case("ExchangeCopiesRegister")
+async def _exchange_copies_register(w: World) -> None:
+    copy = {"personCode": await _chiyoda_code(w, w.portal.child), "itemKind": "resident_record", "value": {
+        "household_head_name": "山田 太郎", "relationship_to_head": "子", "members": []}}
+    registered = (await w.run("ExchangeCopiesRegister", {"input": {"idempotencyKey": "k-1", "copies": [copy]}},
+                              kind="agency"))["exchangeCopiesRegister"]
+    assert {k: registered[k] for k in ("created", "updated", "unchanged", "replayed")} == {
+        "created": 0, "updated": 1, "unchanged": 0, "replayed": False}
+
+
+@case("ExchangeRecords")
+async def _exchange_records(w: World) -> None:
+    await _exchange_request(w)
+    page = (await w.run("ExchangeRecords", {"first": 5}, kind="agency"))["exchangeRecords"]
+    assert [(e["node"]["provider"], e["node"]["outcome"]) for e in page["edges"]] == [("yokohama-city", "provided")]
+    assert page["hasNextPage"] is False

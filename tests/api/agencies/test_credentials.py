@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.agencies.credentials import (
     NOTICES_PUBLISH,
+    authenticate_agency,
     issue_agency_key,
     resolve_agency_key,
     revoke_agency_key,
 )
 from api.agencies.models import AgencyCredential
 from api.platform.auth import TokenRejected
+from api.platform.db import create_session_factory
 from tests.factories import make_agency
 
 
@@ -39,3 +41,18 @@ async def test_unknown_scopes_are_refused(session: AsyncSession) -> None:
     with pytest.raises(ValueError, match="unknown agency scopes: profile:read"):
         await issue_agency_key(session, agency.id, label="x", scopes=frozenset({"profile:read"}))
     assert (await session.scalars(select(AgencyCredential))).all() == []
+
+
+async def test_authenticate_reads_the_key_at_once_and_a_revocation_takes_effect_on_the_next_request(
+        engine: AsyncEngine) -> None:
+    factory = create_session_factory(engine)
+    async with factory() as session, session.begin():
+        agency = await make_agency(session, "chiyoda-city")
+        key = await issue_agency_key(session, agency.id, label="x", scopes=frozenset({NOTICES_PUBLISH}))
+    principal = await authenticate_agency(factory, key)
+    assert (principal.agency_id, principal.scopes) == (agency.id, frozenset({NOTICES_PUBLISH}))
+    async with factory() as session, session.begin():
+        assert await revoke_agency_key(session, key) is True
+    for candidate in (key, "mpa_unknown", "mpt_" + key[4:], "mpa_" + "x" * 200):
+        with pytest.raises(TokenRejected):
+            await authenticate_agency(factory, candidate)

@@ -105,7 +105,7 @@ async def test_agencies_page_through_with_cursors(portal: Portal) -> None:
     assert first["pageInfo"]["hasNextPage"] is True
     rest = (await portal.query(operation("Agencies"), {"first": 10, "after": first["pageInfo"]["endCursor"]}))
     slugs = [e["node"]["slug"] for e in rest["data"]["agencies"]["edges"]]
-    assert slugs == ["japan-pension-service", "kojimachi-tax-office", "kyokai-kenpo"]
+    assert slugs == ["japan-pension-service", "kojimachi-tax-office", "kyokai-kenpo", "yokohama-city"]
     assert rest["data"]["agencies"]["pageInfo"]["hasNextPage"] is False
 
 

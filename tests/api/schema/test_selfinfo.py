@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.relay import GlobalID
 
 from api.agencies.credentials import CORRECTIONS_ANSWER, NOTICES_PUBLISH, agency_by_slug
+from api.demo import DEMO_TAX
 from api.exchange.copies import CopyEntry, register_copies
 from api.exchange.models import ExchangeRecord
 from api.identity.tokens import issue_token
@@ -21,15 +22,14 @@ from api.proxies.service import grant_proxy
 from tests.api.conftest import Portal, operation
 from tests.api.schema.test_notices import agency_key, person_code
 
-LOCAL_TAX = {"tax_year": 2025, "taxable_income": 4_200_000, "municipal_tax": 210_000, "dependants": 2}
+LOCAL_TAX = DEMO_TAX[0]  # the demo's copies: Yokohama's 住民税 of the father, Chiyoda's 住民票
 PENSION = {"kind": "老齢基礎年金", "annual_amount": 816_000}
 
 
 async def register(engine: AsyncEngine, person: uuid.UUID) -> dict[str, uuid.UUID]:
     factory = create_session_factory(engine)
     agencies = {}
-    for slug, kind, value in (("chiyoda-city", "local_tax", LOCAL_TAX),
-                              ("japan-pension-service", "pension_benefit", PENSION)):
+    for slug, kind, value in (("japan-pension-service", "pension_benefit", PENSION),):
         code = await person_code(engine, slug, person)
         async with factory() as session:
             agency = await agency_by_slug(session, slug)
@@ -59,18 +59,22 @@ async def test_the_person_sees_what_is_held_grouped_with_provenance_and_the_read
     held = items(groups)
     [tax] = held["TAX_INCOME"]
     assert (tax["kindName"], tax["key"], json.loads(tax["value"]), tax["source"]["name"]) == (
-        "地方税関係情報", "2025", LOCAL_TAX, "千代田区")
+        "地方税関係情報", "2025", LOCAL_TAX, "横浜市")
     assert tax["lastUpdated"] and any(basis["row"].startswith("beppyo2:") for basis in tax["legalBasis"])
     [pension] = held["PENSION"]
     assert (pension["source"]["name"], json.loads(pension["value"])) == ("日本年金機構", PENSION)
-    assert held["HOUSEHOLD"] == [] and held["OTHER"] == []
+    [household] = held["HOUSEHOLD"]
+    assert (household["kind"], household["source"]["name"]) == ("resident_record", "千代田区")
+    assert held["CHILD_REARING"] == held["HEALTH"] == held["OTHER"] == []
     # The read is on his record: the portal read each agency's items.
     assert await records_of(engine, portal.father) == [("自己情報表示", ["local_tax"], "provided"),
-                                                       ("自己情報表示", ["pension_benefit"], "provided")]
+                                                       ("自己情報表示", ["pension_benefit"], "provided"),
+                                                       ("自己情報表示", ["resident_record"], "provided")]
     history = await portal.query(operation("RecordHistory"), {"first": 5}, token=portal.father_token)
     assert {(e["node"]["requester"]["name"], e["node"]["provider"]["name"])
             for e in history["data"]["recordHistory"]["edges"]} == {("デジタル庁", "千代田区"),
-                                                                   ("デジタル庁", "日本年金機構")}
+                                                                   ("デジタル庁", "日本年金機構"),
+                                                                   ("デジタル庁", "横浜市")}
 
 
 async def test_a_proxy_needs_records_read_and_a_parent_sees_a_minor_child(portal: Portal,
@@ -101,8 +105,8 @@ async def test_export_lists_and_serves_one_json_document(portal: Portal, engine:
     document = json.loads(listed[0]["document"])
     assert document["format"] == "mynaportal-selfinfo-export/1"
     assert [item["kind"] for group in document["information"] for item in group["items"]] == [
-        "local_tax", "pension_benefit"]
-    assert document["information"][0]["items"][0]["source"] == "千代田区"
+        "local_tax", "pension_benefit", "resident_record"]
+    assert document["information"][0]["items"][0]["source"] == "横浜市"
     assert {entry["duty"] for entry in document["record"]} == {"自己情報の書き出し"}
     assert len(listed[0]["document"].encode()) == made["size"]
     # Another adult cannot read it (the same answer as for an id that does not exist).
@@ -120,7 +124,7 @@ async def test_a_correction_request_reaches_the_agency_and_its_answer_the_person
     [tax] = items(groups)["TAX_INCOME"]
     asked = (await portal.query(operation("RequestCorrection"), {"input": {
         "itemId": tax["id"], "message": "扶養親族は3人です"}}, token=portal.father_token))["data"]["requestCorrection"]
-    assert (asked["itemName"], asked["status"], asked["provider"]["name"]) == ("local_tax/2025", "OPEN", "千代田区")
+    assert (asked["itemName"], asked["status"], asked["provider"]["name"]) == ("local_tax/2025", "OPEN", "横浜市")
     unknown = await portal.query(operation("RequestCorrection"), {"input": {
         "itemId": str(uuid.uuid4()), "message": "x"}}, token=portal.father_token)
     assert unknown["errors"][0]["extensions"]["code"] == "NOT_FOUND"
@@ -129,15 +133,15 @@ async def test_a_correction_request_reaches_the_agency_and_its_answer_the_person
     assert (await portal.client.get("/selfinfo/v1/corrections",
                                     headers={"authorization": f"Bearer {pension_key}"})).json() == {
         "items": [], "next_cursor": None}
-    no_scope = await agency_key(engine, "chiyoda-city", frozenset({NOTICES_PUBLISH}))
+    no_scope = await agency_key(engine, "yokohama-city", frozenset({NOTICES_PUBLISH}))
     forbidden = await portal.client.get("/selfinfo/v1/corrections", headers={"authorization": f"Bearer {no_scope}"})
     assert (forbidden.status_code, forbidden.json()["code"]) == (403, "FORBIDDEN")
-    city_key = await agency_key(engine, "chiyoda-city", frozenset({CORRECTIONS_ANSWER}))
+    city_key = await agency_key(engine, "yokohama-city", frozenset({CORRECTIONS_ANSWER}))
     headers = {"authorization": f"Bearer {city_key}"}
     queue = (await portal.client.get("/selfinfo/v1/corrections", headers=headers)).json()
     [queued] = queue["items"]
     assert (queued["id"], queued["person_code"], queued["message"]) == (
-        asked["id"], await person_code(engine, "chiyoda-city", portal.father), "扶養親族は3人です")
+        asked["id"], await person_code(engine, "yokohama-city", portal.father), "扶養親族は3人です")
 
     answered = await portal.client.post(f"/selfinfo/v1/corrections/{asked['id']}/answer", headers=headers,
                                         json={"outcome": "corrected", "message": "扶養親族を3人に訂正しました"})
@@ -152,7 +156,7 @@ async def test_a_correction_request_reaches_the_agency_and_its_answer_the_person
 
     notices = (await portal.query(operation("Notices"), {"first": 5}, token=portal.father_token))["data"]["notices"]
     assert [(e["node"]["title"], e["node"]["body"], e["node"]["agency"]["name"]) for e in notices["edges"]] == [
-        ("訂正請求への回答: 訂正しました", "扶養親族を3人に訂正しました", "千代田区")]
+        ("訂正請求への回答: 訂正しました", "扶養親族を3人に訂正しました", "横浜市")]
     listed = (await portal.query(operation("CorrectionRequests"), {}, token=portal.father_token))["data"][
         "correctionRequests"]
     assert [(r["status"], r["answer"]) for r in listed] == [("CORRECTED", "扶養親族を3人に訂正しました")]

@@ -1,0 +1,57 @@
+"""`mynaportal exchange ...`: the legal table, and the walkthrough `make run` prints."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from api.platform.settings import settings_for_command
+
+
+def cmd_table(_: argparse.Namespace) -> None:
+    from api.exchange.legal_table import legal_table
+
+    table = legal_table()
+    print(f"{table.instrument} (as of {table.as_of}, table version {table.version})")
+    for row in table.rows:
+        print(f"  {row.id:<16} {row.duty:<44} {row.requester} -> {row.provider}: {', '.join(sorted(row.items))}")
+
+
+async def _walkthrough(args: argparse.Namespace) -> None:
+    from api.exchange.views import answer_json
+    from api.exchange.walkthrough import walkthrough
+    from api.platform.db import create_engine, create_session_factory
+
+    engine = create_engine(settings_for_command().database_url)
+    try:
+        done = await walkthrough(create_session_factory(engine), email=args.email, requester=args.requester,
+                                 provider=args.provider, outside_provider=args.outside)
+    finally:
+        await engine.dispose()
+    answer = answer_json(done.answer)
+    item = answer["items"][0] if answer["items"] else {"value": "(no copy held)"}
+    print(f"  {args.requester} asked {args.provider} for {args.email}'s 地方税関係情報 for 児童手当 "
+          f"(別表第二 {answer['legalRow']['row']}, query {answer['queryId']}):")
+    print(f"    {json.dumps(item['value'], ensure_ascii=False)}")
+    print(f"  {args.requester} asked {args.outside} for 医療保険給付関係情報 for 児童手当: refused "
+          f"{done.refused.code.value} (query {done.refused.extensions['queryId']}), and on the record too")
+
+
+def cmd_walkthrough(args: argparse.Namespace) -> None:
+    asyncio.run(_walkthrough(args))
+
+
+def register(commands: Any) -> None:
+    exchange = commands.add_parser("exchange", help="the information-exchange network: legal table, walkthrough",
+                                   description="The information-exchange network (情報提供ネットワークシステム).")
+    jobs = exchange.add_subparsers(dest="exchange_command", required=True, metavar="COMMAND")
+    table = jobs.add_parser("table", help="print the legal table (別表第二 rows) in force")
+    table.set_defaults(func=cmd_table)
+    walk = jobs.add_parser("walkthrough", help="run one lawful and one refused exchange for a demo person")
+    walk.add_argument("--email", default="taro@example.jp")
+    walk.add_argument("--requester", default="chiyoda-city")
+    walk.add_argument("--provider", default="yokohama-city")
+    walk.add_argument("--outside", default="kyokai-kenpo", help="a provider the table does not allow")
+    walk.set_defaults(func=cmd_walkthrough)
