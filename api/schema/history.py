@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 
 import strawberry
@@ -105,8 +105,10 @@ async def _agency(info: Info, entry: Entry, agency_id: uuid.UUID | None) -> Agen
     return AgencyType.from_model(agency) if agency else None
 
 
-# The transparency log (api.records) answers ``proof``: set by the schema module that wires the log in.
-PROOF_SOURCE: list = [None]
+# The transparency log (api.records) answers ``proof``: whoever wires the log in sets this function (an entry's
+# leaf is the exchange record's canonical bytes, api.exchange.record.exchange_record_leaf). Until then: null.
+ProofSource = Callable[[Info, Entry], Awaitable[RecordProofType | None]]
+PROOF_SOURCE: list[ProofSource | None] = [None]
 
 
 @strawberry.input(name="RecordFilter")
