@@ -32,6 +32,7 @@ from api.platform.limits import BodyLimitMiddleware, BodyLimits
 from api.platform.logs import configure_logging, install_redaction, request_id_var
 from api.platform.pagination import use_cursor_secret
 from api.platform.settings import Settings
+from api.records import rest as records_rest
 from api.schema import PortalSchema, build_schema
 from api.schema.view import PortalGraphQL
 from api.selfinfo import rest as selfinfo_rest
@@ -43,8 +44,8 @@ RouteFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], list[BaseR
 # Domains add their HTTP routes here: a function taking (settings, session_factory) and returning a list of
 # Starlette routes (e.g. the corporate REST API mounted at /corporate).
 # (The identity routes share the process's identity service with GraphQL: create_app mounts them itself.)
-ROUTE_FACTORIES: tuple[RouteFactory, ...] = (corporate_rest.routes, payment_routes, exchange_rest.routes,
-                                              selfinfo_rest.routes)
+ROUTE_FACTORIES: tuple[RouteFactory, ...] = (corporate_rest.routes, payment_routes, records_rest.routes,
+                                              exchange_rest.routes, selfinfo_rest.routes)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 

@@ -16,6 +16,7 @@ from api.identity import commands as identity_commands
 from api.notices import cli as notices_cli
 from api.people import commands as people_commands
 from api.platform.settings import Settings, settings_for_command
+from api.records import cli as records_cli
 from corporate import cli as corporate_cli
 from payments import cli as payments_cli
 from push import cli as push_cli
@@ -25,7 +26,8 @@ DESCRIPTION = "Mynaportal backend: serve the API, migrate the database, load dem
 # their work inside the commands, so `--help` stays fast).
 COMMAND_GROUPS: tuple[Callable[[Any], None], ...] = (
     identity_commands.register, corporate_cli.register, payments_cli.register, notices_cli.register,
-    push_cli.register, people_commands.register, exchange_cli.register, history_cli.register,
+    push_cli.register, people_commands.register, records_cli.register, exchange_cli.register,
+    history_cli.register,  # after records_cli: it adds `records purge` to that group
 )
 
 

@@ -24,6 +24,7 @@ from api.people.models import Municipality, ParentChild, Person, Sex
 from api.platform.access_records import AccessRecord
 from api.platform.db import Base
 from api.proxies.models import ProxyGrant
+from api.records.models import LogLeaf, LogNode, TreeHeadRow
 from api.selfinfo.models import CorrectionRequest, SelfInfoExport
 from corporate.models import ApplicationId, ApplicationUsage, Corporation
 from corporate.models import include_name as corporate_include_name
@@ -93,6 +94,8 @@ __all__ = [
     "IssuedCertificate",
     "LedgerEntry",
     "LedgerJournal",
+    "LogLeaf",
+    "LogNode",
     "LoginChallenge",
     "Municipality",
     "Notice",
@@ -116,5 +119,6 @@ __all__ = [
     "SelfInfoExport",
     "SessionToken",
     "Sex",
+    "TreeHeadRow",
     "VapidKey",
 ]

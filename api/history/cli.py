@@ -27,14 +27,21 @@ def cmd_purge(args: argparse.Namespace) -> None:
     print(asyncio.run(_purge(args.batch)))
 
 
+def _records_jobs(commands: Any) -> Any:
+    """The `records` group's sub-commands (the transparency log's group when it has one, else a new group)."""
+    records = commands.choices.get("records")
+    if records is None:
+        records = commands.add_parser("records", help="the person's record (やりとり履歴): retention",
+                                      description="Jobs on the person's record.")
+        return records.add_subparsers(dest="records_command", required=True, metavar="JOB")
+    return next(action for action in records._actions if isinstance(action, argparse._SubParsersAction))
+
+
 def register(commands: Any) -> None:
-    records = commands.add_parser("records", help="the person's record (やりとり履歴): retention",
-                                  description="Jobs on the person's record.")
-    jobs = records.add_subparsers(dest="records_command", required=True, metavar="JOB")
-    purge = jobs.add_parser("purge", help="remove entries older than 7 years (run daily)",
-                            description="Drop month partitions of exchange_records wholly older than 7 years "
-                                        "(PostgreSQL) and make the next months' partitions; delete older exchange "
-                                        "and access entries by rows (SQLite, the default partition, the boundary "
-                                        "month). The transparency log's leaves are never deleted.")
+    purge = _records_jobs(commands).add_parser(
+        "purge", help="remove entries of the person's record older than 7 years (run daily)",
+        description="Drop month partitions of exchange_records wholly older than 7 years (PostgreSQL) and make the "
+                    "next months' partitions; delete older exchange and access entries by rows (SQLite, the default "
+                    "partition, the boundary month). The transparency log's leaves are never deleted.")
     purge.add_argument("--batch", type=int, default=10_000, help="rows per delete transaction")
     purge.set_defaults(func=cmd_purge)

@@ -121,6 +121,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Standard Webhooks signing secret for payment callbacks is derived. Required in production."),
     Setting("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", "", "During a rotation of the callback master key: the "
             "previous one. Callbacks carry both signatures until it is removed, so agencies switch at their pace."),
+    Setting("MYNAPORTAL_LOG_SIGNING_KEYS", "a demo key (development)", "Ed25519 keys that sign the exchange "
+            "record log's tree heads, newest first: `2:base64,1:base64` (each the key's 32-byte seed). The first "
+            "signs; every generation listed stays published so old heads still verify. Required in production."),
     Setting("MYNAPORTAL_PAYMENT_SESSION_TTL", "5400", "Seconds a started payment may wait at the gateway's "
             "hosted page before it times out (P0020)."),
 )
@@ -179,6 +182,8 @@ class Settings:
     payment_callback_key: str = field(default=DEMO_KEY_PREFIX + "payment-callbacks", repr=False)
     payment_callback_previous_key: str = field(default="", repr=False)
     payment_session_ttl: timedelta = timedelta(minutes=90)
+    # Ed25519 seeds of the records log's tree-head key, newest first; empty: the demo key (api.records.signing).
+    log_signing_keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)
 
     @property
     def production(self) -> bool:
@@ -265,7 +270,7 @@ class Settings:
             problems.append("MYNAPORTAL_DATA_KEY and MYNAPORTAL_LOOKUP_KEY must differ")
 
         generations = {name: _key_generations(env.get(name, ""), name, production, problems)
-                       for name in ("MYNAPORTAL_DATA_KEYS", "MYNAPORTAL_LOOKUP_KEYS")}
+                       for name in ("MYNAPORTAL_DATA_KEYS", "MYNAPORTAL_LOOKUP_KEYS", "MYNAPORTAL_LOG_SIGNING_KEYS")}
         previous_roots = tuple(key for _, key in _key_generations(
             ",".join(f"{i}:{raw.strip()}" for i, raw in
                      enumerate(filter(None, env.get("MYNAPORTAL_PREVIOUS_DATA_KEYS", "").split(",")), 1)),
@@ -370,6 +375,7 @@ class Settings:
             payment_callback_key=payment_secrets["MYNAPORTAL_PAYMENT_CALLBACK_KEY"],
             payment_callback_previous_key=env.get("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", ""),
             payment_session_ttl=timedelta(seconds=integer("MYNAPORTAL_PAYMENT_SESSION_TTL", 5400, minimum=60)),
+            log_signing_keys=generations["MYNAPORTAL_LOG_SIGNING_KEYS"],
         )
         if problems:
             raise SettingsError("invalid settings:\n- " + "\n- ".join(problems))

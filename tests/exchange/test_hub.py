@@ -13,6 +13,7 @@ from api.exchange.legal_table import legal_table
 from api.exchange.models import ExchangeRecord
 from api.exchange.record import exchange_record_leaf
 from api.platform.db import utcnow
+from api.records.models import LogLeaf
 from tests.exchange.conftest import World
 
 TAX_2025 = {"tax_year": 2025, "taxable_income": 4_200_000, "municipal_tax": 238_000, "dependants": 2}
@@ -47,6 +48,9 @@ async def test_a_lawful_request_is_answered_from_the_providers_copy_and_recorded
     # Names only: no value of the copy is in the record or its leaf.
     leaf = exchange_record_leaf(record)
     assert b"4200000" not in leaf and b"238000" not in leaf and b"local_tax" in leaf
+    # The leaf went to the transparency log in the record's transaction.
+    async with world.factory() as session:
+        assert list(await session.scalars(select(LogLeaf.leaf_data))) == [leaf]
 
 
 async def test_an_item_the_provider_holds_no_copy_of_is_listed_as_not_held(world: World) -> None:
@@ -79,6 +83,8 @@ async def test_a_request_outside_the_table_is_refused_and_recorded_without_an_an
         "refused", "EXCHANGE_NOT_PERMITTED", None, None, "refused")
     assert record.person_id == world.person_id
     assert refused.value.extensions == {"queryId": str(record.query_id)}
+    async with world.factory() as session:  # a refusal is logged too
+        assert list(await session.scalars(select(LogLeaf.leaf_data))) == [exchange_record_leaf(record)]
 
 
 async def test_the_requester_kind_counts_a_pension_service_may_not_ask_for_child_allowance(world: World) -> None:
@@ -153,3 +159,19 @@ async def test_the_leaf_is_canonical_and_stable(world: World) -> None:
     leaf = exchange_record_leaf(record).decode()
     assert leaf.startswith('{"duty":"child_allowance","hiddenReason":null,"hiddenUntil":null,"id":"')
     assert " " not in leaf
+
+
+async def test_a_row_narrower_than_its_kind_answers_only_what_it_names(world: World) -> None:
+    # 項 116 (子ども・子育て支援法) lets a municipality ask the pension service for 障害基礎年金 only.
+    await register_copies(world.factory, world.agencies["japan-pension-service"], [
+        CopyEntry(world.codes["japan-pension-service"], "pension_benefit", {"kind": kind, "annual_amount": 800_000})
+        for kind in ("老齢基礎年金", "障害基礎年金")])
+    hub = Hub(world.factory)
+    narrow = await hub.request(world.agencies["chiyoda-city"], ExchangeRequest(
+        person_code=world.codes["chiyoda-city"], duty="child_care_benefit", provider="japan-pension-service",
+        items=("pension_benefit",)))
+    wide = await hub.request(world.agencies["chiyoda-city"], ExchangeRequest(
+        person_code=world.codes["chiyoda-city"], duty="child_allowance", provider="japan-pension-service",
+        items=("pension_benefit",)))
+    assert [item.key for item in narrow.items] == ["障害基礎年金"]
+    assert sorted(item.key for item in wide.items) == sorted(["老齢基礎年金", "障害基礎年金"])

@@ -235,8 +235,8 @@ async def test_a_live_provider_answering_wrongly_is_503_and_recorded_as_failed(
                                   provider="japan-pension-service", items=["pension_benefit"])
     assert (response.status_code, response.json()["code"]) == (503, "EXCHANGE_PROVIDER_UNAVAILABLE")
     records = (await agencies.portal.client.get("/exchange/records", headers=agencies.auth("chiyoda-city"))).json()
-    assert [(r["outcome"], r["refusalCode"], r["legalRow"]) for r in records["records"]] == [
-        ("failed", "EXCHANGE_PROVIDER_UNAVAILABLE", "beppyo2:75:1")]
+    assert [(r["outcome"], r["refusalCode"], r["legalRow"], r["processingType"]) for r in records["records"]] == [
+        ("failed", "EXCHANGE_PROVIDER_UNAVAILABLE", "beppyo2:75:1", "live")]
 
 
 @pytest.mark.parametrize("url", ["http://example.com/x", "ftp://127.0.0.1/x", "not a url"])

@@ -9,7 +9,7 @@ so the models still match. A trigger on exchange_records and access_records noti
 person's id (the live feed, api.history.feed). SQLite keeps a plain table.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
