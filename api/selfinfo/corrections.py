@@ -22,7 +22,7 @@ from api.notices.service import NewNotice, publish_notice
 from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.pagination import InvalidPageRequest, Page, PageRequest, page_of
-from api.selfinfo.held import may_act, portal_agency
+from api.selfinfo.held import append_to_log, may_act, portal_agency
 from api.selfinfo.models import CorrectionRequest, CorrectionStatus
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -47,11 +47,13 @@ def _message(text: str, field: str) -> str:
 async def _on_record(session: AsyncSession, request: CorrectionRequest, *, duty: str, outcome: str,
                      now: datetime) -> None:
     portal = await portal_agency(session)
-    session.add(ExchangeRecord(requester_agency_id=portal.id, provider_agency_id=request.provider_agency_id,
-                               person_id=request.person_id, duty=duty, item_names=[request.item_name.split("/")[0]],
-                               legal_row_id=None, legal_table_version=legal_table().version, requested_at=now,
-                               provided_at=now, processing_type="correction", outcome=outcome))
+    record = ExchangeRecord(requester_agency_id=portal.id, provider_agency_id=request.provider_agency_id,
+                            person_id=request.person_id, duty=duty, item_names=[request.item_name.split("/")[0]],
+                            legal_row_id=None, legal_table_version=legal_table().version, requested_at=now,
+                            provided_at=now, processing_type="correction", outcome=outcome)
+    session.add(record)
     await session.flush()
+    await append_to_log(session, [record])
 
 
 async def request_correction(session_factory: SessionFactory, actor_id: uuid.UUID, subject_id: uuid.UUID,

@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.agencies.models import Agency, AgencyKind
 from api.exchange.legal_table import legal_table
 from api.exchange.models import ExchangeCopy, ExchangeRecord
+from api.exchange.record import exchange_record_leaf
 from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.scopes import RECORDS_READ
 from api.proxies.service import acting_for
+from api.records.log import queue_leaf
 from api.selfinfo.groups import GROUP_TITLES, InfoGroup, group_of
 
 PORTAL_AGENCY_SLUG = "digital-agency"
@@ -115,7 +117,14 @@ async def record_portal_read(session: AsyncSession, subject_id: uuid.UUID, items
                for provider, kinds in sorted(by_provider.items())]
     session.add_all(records)
     await session.flush()
+    await append_to_log(session, records)
     return records
+
+
+async def append_to_log(session: AsyncSession, records: list[ExchangeRecord]) -> None:
+    """Each record's leaf goes to the transparency log in the record's own transaction, as the hub's do."""
+    for record in records:
+        await queue_leaf(session, exchange_record_leaf(record))
 
 
 async def read_information(session_factory: async_sessionmaker[AsyncSession], actor_id: uuid.UUID,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -15,6 +16,7 @@ from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import create_session_factory
 from api.platform.errors import PortalError
 from api.platform.pagination import PageRequest, decode_cursor
+from api.records.models import LogLeaf
 from api.selfinfo import corrections
 from api.selfinfo.models import CorrectionStatus
 from tests.factories import individual_number, make_agency, make_municipality, make_person
@@ -60,4 +62,7 @@ async def test_the_queue_pages_per_agency_and_an_answer_is_given_once(engine: As
     async with factory() as session:
         assert await session.scalar(select(func.count()).select_from(Notice)) == 1  # the second answer wrote none
         duties = sorted(await session.scalars(select(ExchangeRecord.duty)))
+        leaves = list(await session.scalars(select(LogLeaf.leaf_data).order_by(LogLeaf.id)))
     assert duties == ["訂正請求", "訂正請求", "訂正請求", "訂正請求への回答"]
+    # Each record's leaf is in the transparency log (pending until the sequencer integrates it).
+    assert [json.loads(leaf)["duty"] for leaf in leaves] == ["訂正請求", "訂正請求", "訂正請求", "訂正請求への回答"]
