@@ -35,6 +35,7 @@ from api.platform.settings import Settings
 from api.records import rest as records_rest
 from api.schema import PortalSchema, build_schema
 from api.schema.view import PortalGraphQL
+from api.selfinfo import rest as selfinfo_rest
 from corporate import rest as corporate_rest
 from payments.rest import payment_routes
 
@@ -44,7 +45,7 @@ RouteFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], list[BaseR
 # Starlette routes (e.g. the corporate REST API mounted at /corporate).
 # (The identity routes share the process's identity service with GraphQL: create_app mounts them itself.)
 ROUTE_FACTORIES: tuple[RouteFactory, ...] = (corporate_rest.routes, payment_routes, records_rest.routes,
-                                              exchange_rest.routes)
+                                              exchange_rest.routes, selfinfo_rest.routes)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
             gc.freeze()
         yield
         await notice_broker.close()
+        await graphql_app.record_feed.close()
         await dispose_engine(engine)
 
     routes: list[BaseRoute] = [

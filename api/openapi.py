@@ -17,6 +17,7 @@ from api.identity import openapi as identity_openapi
 from api.platform.errors import ErrorCode, PortalError, problem_response
 from api.platform.openapi import document, json_answer, path_param, problem, query_param
 from api.records import openapi as records_openapi
+from api.selfinfo import openapi as selfinfo_openapi
 from corporate import openapi as corporate_openapi
 from payments import openapi as payments_openapi
 
@@ -73,6 +74,7 @@ DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "corporate": corporate_openapi.openapi_document,
     "records": records_openapi.openapi_document,
     "exchange": exchange_openapi.openapi_document,
+    "selfinfo": selfinfo_openapi.openapi_document,
 }
 
 

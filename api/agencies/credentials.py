@@ -27,8 +27,9 @@ PAYMENTS_REPORTS = "payments:reports"
 EXCHANGE_REQUEST = "exchange:request"  # ask other agencies for a person's data through the hub
 EXCHANGE_PROVIDE = "exchange:provide"  # register copies (副本) and live endpoints
 EXCHANGE_RECORDS = "exchange:records"  # read the records of the agency's own requests
+CORRECTIONS_ANSWER = "corrections:answer"  # read the 訂正請求 queue and answer (api.selfinfo)
 AGENCY_SCOPES = frozenset({NOTICES_PUBLISH, NOTICES_DELIVERY_READ, PAYMENTS_ORDERS, PAYMENTS_REFUND, PAYMENTS_REPORTS,
-                           EXCHANGE_REQUEST, EXCHANGE_PROVIDE, EXCHANGE_RECORDS})
+                           EXCHANGE_REQUEST, EXCHANGE_PROVIDE, EXCHANGE_RECORDS, CORRECTIONS_ANSWER})
 
 
 @dataclass(frozen=True)

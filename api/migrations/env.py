@@ -9,8 +9,8 @@ from sqlalchemy import Connection, text
 from sqlalchemy.pool import NullPool
 
 import api.models  # noqa: F401  (registers every table on the metadata)
+from api.models import comparison_options
 from api.platform.db import Base, create_engine
-from corporate.models import include_name
 
 target_metadata = Base.metadata
 
@@ -26,7 +26,8 @@ def run_on(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        include_name=include_name,  # the corporate FTS5 tables belong to the migration, not the ORM
+        # The corporate FTS5 tables and the record's partitions belong to the migrations, not the ORM.
+        **comparison_options(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -11,6 +11,7 @@ from strawberry.tools import merge_types
 from api.schema.agencies import AgencyType
 from api.schema.corporate import CorporateMutation, CorporateQuery
 from api.schema.exchange import ExchangeMutation, ExchangeQuery
+from api.schema.history import HistoryQuery, HistorySubscription
 from api.schema.identity import IdentityMutation
 from api.schema.notice_mutations import NoticesMutation
 from api.schema.notices import NoticesQuery, NoticesSubscription, NoticeType
@@ -19,11 +20,13 @@ from api.schema.payments import PaymentOrderType, PaymentsQuery, PaymentType
 from api.schema.people import PersonType
 from api.schema.proxies import ProxyMutation, ProxyQuery
 from api.schema.query import Query as PeopleQuery
+from api.schema.selfinfo import SelfInfoMutation, SelfInfoQuery
 
-QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery, ExchangeQuery)
+QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery, ExchangeQuery,
+                               HistoryQuery, SelfInfoQuery)
 MUTATIONS: tuple[type, ...] = (IdentityMutation, ProxyMutation, CorporateMutation, PaymentsMutation, NoticesMutation,
-                                ExchangeMutation)
-SUBSCRIPTIONS: tuple[type, ...] = (NoticesSubscription,)
+                                 ExchangeMutation, SelfInfoMutation)
+SUBSCRIPTIONS: tuple[type, ...] = (NoticesSubscription, HistorySubscription)
 # Types reachable only through interfaces (node(id:)) must be named to the schema.
 EXTRA_TYPES: tuple[type, ...] = (PersonType, AgencyType, PaymentOrderType, PaymentType, NoticeType)
 

@@ -36,6 +36,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
+from api.history.feed import RecordFeed
 from api.identity.authentication import authenticate_person
 from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
@@ -86,6 +87,8 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.identity = identity
         self.notice_broker = notice_broker
+        # The record's live feed (recordAdded); its LISTEN connection (PostgreSQL) opens with the first feed.
+        self.record_feed = RecordFeed(engine)
 
     def parse_json(self, data: str | bytes) -> Any:
         """The request's JSON, or a 400 naming what is wrong with it (never an exception out of the view)."""
@@ -126,6 +129,7 @@ class PortalGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             identity=self.identity,
             notice_broker=self.notice_broker,
+            record_feed=self.record_feed,
         )
 
 

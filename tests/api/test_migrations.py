@@ -14,9 +14,9 @@ import api.models  # noqa: F401
 from api.identity.login_models import DeviceAuthorization, RefreshToken
 from api.identity.models import SessionToken
 from api.migrate import MIGRATIONS, alembic_config, downgrade_on, upgrade_on
+from api.models import comparison_options
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import Base, create_session_factory, utcnow
-from corporate.models import include_name
 from tests.factories import individual_number, make_municipality, make_person
 
 
@@ -25,7 +25,7 @@ def _tables(connection: Connection) -> set[str]:
 
 
 def _diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"include_name": include_name})
+    context = MigrationContext.configure(connection, opts=comparison_options(connection.dialect.name))
     return compare_metadata(context, Base.metadata)
 
 

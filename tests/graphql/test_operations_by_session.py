@@ -40,6 +40,7 @@ from nfc_bridge.jpki import Key
 from nfc_bridge.virtual_card.store import CardData
 from push.vapid import b64url
 from tests.api.conftest import Portal, running_portal
+from tests.api.history.helpers import add_exchange
 from tests.api.identity import conftest as identity_fixtures
 from tests.api.identity.conftest import IdentityPortal, b64, card_sign, phone_credential_input, phone_csr, phone_keys
 from tests.api.schema.test_notices import person_code, segment_input, subscribe
@@ -441,6 +442,74 @@ async def _notice_archive(w: World) -> None:
 async def _notice_added(w: World) -> None:
     data = await w.subscribe_once("NoticeAdded", "phone", lambda: w.notice("n-live"))
     assert data["noticeAdded"]["title"] == "児童手当"
+
+
+@case("RecordHistory")
+async def _record_history(w: World) -> None:
+    await w.run("ActingFor", {"personId": person_id(w.portal.child)}, kind="phone")  # a read of the child's data
+    history = (await w.run("RecordHistory", {"first": 5, "personId": person_id(w.portal.child)}, kind="phone"))[
+        "recordHistory"]
+    assert [(e["node"]["kind"], e["node"]["actorName"], e["node"]["purpose"]) for e in history["edges"]] == [
+        ("PROXY_READ", "山田 太郎", "proxy:profile")]
+
+
+@case("RecordAdded")
+async def _record_added(w: World) -> None:
+    async def exchange() -> None:  # as the exchange hub records one about the father
+        async with create_session_factory(w.engine)() as session, session.begin():
+            city, kenpo = (await agency_by_slug(session, "chiyoda-city"), await agency_by_slug(session, "kyokai-kenpo"))
+            assert city is not None and kenpo is not None
+            await add_exchange(session, w.father, city, kenpo, datetime.now(UTC))
+
+    added = (await w.subscribe_once("RecordAdded", "phone", exchange))["recordAdded"]
+    assert (added["kind"], added["requester"], added["provider"]) == ("EXCHANGE", {"name": "千代田区"},
+                                                                      {"name": "全国健康保険協会"})
+
+
+async def _held(w: World) -> str:
+    """The father's copies (the demo's, and a pension); the id of his 住民税 item (Yokohama's) as the app sees it."""
+    from tests.api.schema.test_selfinfo import register
+
+    await register(w.engine, w.father)
+    groups = (await w.run("SelfInfo", kind="phone"))["selfInfo"]
+    return next(item["id"] for group in groups for item in group["items"] if item["kind"] == "local_tax")
+
+
+@case("SelfInfo")
+async def _self_info(w: World) -> None:
+    await _held(w)
+    groups = (await w.run("SelfInfo", kind="phone"))["selfInfo"]
+    assert [(g["title"], [i["source"]["name"] for i in g["items"]]) for g in groups[:2]] == [
+        ("税・所得", ["横浜市"]), ("年金", ["日本年金機構"])]
+
+
+@case("SelfInfoExportCreate")
+async def _self_info_export(w: World) -> None:
+    made = (await w.run("SelfInfoExportCreate", kind="phone"))["selfInfoExport"]
+    assert made["size"] > 0 and len(made["sha256"]) == 64
+
+
+@case("SelfInfoExports")
+async def _self_info_exports(w: World) -> None:
+    made = (await w.run("SelfInfoExportCreate", kind="phone"))["selfInfoExport"]
+    [listed] = (await w.run("SelfInfoExports", kind="phone"))["selfInfoExports"]
+    assert listed["id"] == made["id"] and json.loads(listed["document"])["personId"] == str(w.father)
+
+
+@case("RequestCorrection")
+async def _request_correction(w: World) -> None:
+    item = await _held(w)
+    asked = (await w.run("RequestCorrection", {"input": {"itemId": item, "message": "誤りがあります"}},
+                         kind="phone"))["requestCorrection"]
+    assert (asked["status"], asked["provider"]["name"]) == ("OPEN", "横浜市")
+
+
+@case("CorrectionRequests")
+async def _correction_requests(w: World) -> None:
+    item = await _held(w)
+    await w.run("RequestCorrection", {"input": {"itemId": item, "message": "誤りがあります"}}, kind="phone")
+    listed = (await w.run("CorrectionRequests", kind="phone"))["correctionRequests"]
+    assert [(r["itemName"], r["status"]) for r in listed] == [("local_tax/2025", "OPEN")]
 
 
 @case("PaymentOrdersDue")
