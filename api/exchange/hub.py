@@ -207,11 +207,11 @@ class Hub:
 
     async def _write(self, record: ExchangeRecord) -> None:
         # A Core INSERT on a connection: the ORM unit of work costs more CPU than the rest of an exchange.
-        values = {column.key: getattr(record, column.key) for column in _RECORD_COLUMNS}
         async with self._engine.begin() as connection:
+            if self._leaf_sink is not None:  # the one log-append call site; the record keeps its leaf's id
+                record.log_leaf_id = await self._leaf_sink(connection, exchange_record_leaf(record))
+            values = {column.key: getattr(record, column.key) for column in _RECORD_COLUMNS}
             await connection.execute(_INSERT_RECORD, values)
-            if self._leaf_sink is not None:
-                await self._leaf_sink(connection, exchange_record_leaf(record))  # the one log-append call site
 
     async def _ask_live(self, live: dict[str, str], provider_code: str, record: ExchangeRecord,
                         row: LegalRow) -> list[ProvidedItem]:

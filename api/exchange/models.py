@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.platform.db import Base, UTCDateTime, new_id, utcnow
@@ -84,3 +84,5 @@ class ExchangeRecord(Base):
     # The law lets an agency withhold an entry from the person for a time (番号法 Art. 23 ③ / 令 Art. 29).
     hidden_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_reason: Mapped[str | None] = mapped_column(Text)
+    # The record's leaf in the transparency log (api.records): its proof is found by it.
+    log_leaf_id: Mapped[int | None] = mapped_column(BigInteger)

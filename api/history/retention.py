@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.exchange.models import ExchangeRecord
 from api.platform.access_records import AccessRecord
+from api.records.log import erase_leaf_content
 
 RETENTION_YEARS = 7
 MONTHS_AHEAD = 3
@@ -116,6 +117,10 @@ async def purge(engine: AsyncEngine, *, now: datetime, batch: int = 10_000) -> P
                 for month in await months(connection):
                     if _bounds(month)[1] <= cutoff:
                         name = partition_name(month)
+                        leaves = (await connection.execute(text(
+                            f'SELECT log_leaf_id FROM "{name}" WHERE log_leaf_id IS NOT NULL'  # noqa: S608 - our partition name
+                        ))).scalars().all()
+                        await erase_leaf_content(connection, leaves, now=now)  # type: ignore[arg-type]
                         await connection.execute(text(f'ALTER TABLE {TABLE} DETACH PARTITION "{name}"'))
                         await connection.execute(text(f'DROP TABLE "{name}"'))
                         dropped.append(name)
@@ -130,8 +135,15 @@ async def _delete_batches(engine: AsyncEngine, model: type, column: object, cuto
     while True:
         async with engine.begin() as connection:
             ids = select(model.id).where(column < cutoff).limit(batch)  # type: ignore[attr-defined,operator]
-            deleted = (await connection.execute(delete(model).where(  # type: ignore[attr-defined]
-                column < cutoff, model.id.in_(ids)))).rowcount  # type: ignore[attr-defined,operator]
+            statement = delete(model).where(column < cutoff, model.id.in_(ids))  # type: ignore[attr-defined,operator]
+            if model is ExchangeRecord:
+                # The record's content leaves the transparency log too; its leaf stays (the log is append-only).
+                leaves = (await connection.execute(statement.returning(ExchangeRecord.log_leaf_id))).scalars().all()
+                deleted = len(leaves)
+                await erase_leaf_content(connection,  # type: ignore[arg-type]
+                                         [leaf for leaf in leaves if leaf is not None])
+            else:
+                deleted = (await connection.execute(statement)).rowcount
         total += deleted
         if deleted < batch:
             return total

@@ -182,6 +182,19 @@ async def leaf_proof(session: AsyncSession, leaf_id: int, head: TreeHead | None 
     return LeafProof(leaf_id, row.leaf_index, row.leaf_hash, head, proof)
 
 
+async def leaf_proofs(session: AsyncSession, leaf_ids: Sequence[int]) -> dict[int, LeafProof]:
+    """Each integrated leaf's proof to the one latest signed head (pending leaves are left out)."""
+    head = await latest_tree_head(session)
+    if head is None or not leaf_ids:
+        return {}
+    found: dict[int, LeafProof] = {}
+    for leaf_id in dict.fromkeys(leaf_ids):
+        proof = await leaf_proof(session, leaf_id, head)
+        if proof is not None:
+            found[leaf_id] = proof
+    return found
+
+
 async def erase_leaf_content(session: AsyncSession, leaf_ids: Sequence[int], *, now: datetime | None = None) -> int:
     """The purge: forget the records' bytes, keep their leaf hashes (the tree and every proof stay valid)."""
     if not leaf_ids:

@@ -29,6 +29,7 @@ from api.people.service import municipalities_by_codes, person_with_municipality
 from api.platform.auth import Principal
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.settings import Settings
+from api.records.log import LeafProof, leaf_proofs
 from corporate.service import CorporateState, histories
 
 MAX_BATCH = 500
@@ -85,6 +86,10 @@ class Loaders:
     @cached_property
     def agency(self) -> DataLoader[uuid.UUID, Agency | None]:
         return _loader(self._session_factory, agencies_by_ids)
+
+    @cached_property
+    def record_proof(self) -> DataLoader[int, LeafProof | None]:
+        return _loader(self._session_factory, leaf_proofs)
 
     @cached_property
     def corporate_history(self) -> DataLoader[str, list[CorporateState] | None]:

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
@@ -14,6 +15,7 @@ from api.history import service
 from api.history.entries import Entry, EntryKind, RecordFilter
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.scopes import RECORDS_READ
+from api.records.log import LeafProof
 from api.schema.agencies import AgencyType
 from api.schema.connections import page_request, to_connection
 from api.schema.context import Info
@@ -26,9 +28,24 @@ RecordEntryKind = strawberry.enum(EntryKind, name="RecordEntryKind")
                                                  "an RFC 9162 inclusion proof against a signed tree head.")
 class RecordProofType:
     leaf_index: int
+    leaf_hash: str = strawberry.field(description="Base64 of the RFC 9162 leaf hash of the entry's canonical bytes.")
     tree_size: int
+    root_hash: str = strawberry.field(description="Base64 of the signed tree's root.")
+    timestamp: float = strawberry.field(description="When the head was signed, in milliseconds since the epoch.")
+    key_generation: int = strawberry.field(description="The signing key's generation (/records/log/keys).")
+    signature: str = strawberry.field(description="Base64 Ed25519 signature of the head's checkpoint body.")
     inclusion_path: list[str] = strawberry.field(description="Base64 of each node hash, leaf to root.")
-    signed_tree_head: str = strawberry.field(description="The signed tree head the path leads to (base64).")
+
+    @classmethod
+    def from_proof(cls, found: LeafProof) -> RecordProofType:
+        head = found.head
+        return cls(leaf_index=found.index, leaf_hash=_b64(found.leaf_hash), tree_size=head.size,
+                   root_hash=_b64(head.root), timestamp=float(head.timestamp_ms), key_generation=head.key_generation,
+                   signature=_b64(head.signature), inclusion_path=[_b64(node) for node in found.proof])
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
 
 
 @strawberry.type(name="RecordEntry", description="One line of the person's record: an exchange between agencies, "
@@ -94,8 +111,11 @@ class RecordEntryType:
     @strawberry.field(description="Inclusion proof and signed tree head from the transparency log, when the log "
                                   "holds the entry (null until it does).")
     async def proof(self, info: Info) -> RecordProofType | None:
-        source = PROOF_SOURCE[0]
-        return await source(info, self.entry) if source is not None else None
+        exchange = self.entry.exchange
+        if exchange is None or exchange.log_leaf_id is None:
+            return None  # a read by a person or staff (access records), or a record from before the log
+        found = await info.context.loaders.record_proof.load(exchange.log_leaf_id)
+        return RecordProofType.from_proof(found) if found is not None else None
 
 
 async def _agency(info: Info, entry: Entry, agency_id: uuid.UUID | None) -> AgencyType | None:
@@ -103,12 +123,6 @@ async def _agency(info: Info, entry: Entry, agency_id: uuid.UUID | None) -> Agen
         return None
     agency = entry.agencies.get(agency_id) or await info.context.loaders.agency.load(agency_id)
     return AgencyType.from_model(agency) if agency else None
-
-
-# The transparency log (api.records) answers ``proof``: whoever wires the log in sets this function (an entry's
-# leaf is the exchange record's canonical bytes, api.exchange.record.exchange_record_leaf). Until then: null.
-ProofSource = Callable[[Info, Entry], Awaitable[RecordProofType | None]]
-PROOF_SOURCE: list[ProofSource | None] = [None]
 
 
 @strawberry.input(name="RecordFilter")

@@ -124,7 +124,7 @@ async def record_portal_read(session: AsyncSession, subject_id: uuid.UUID, items
 async def append_to_log(session: AsyncSession, records: list[ExchangeRecord]) -> None:
     """Each record's leaf goes to the transparency log in the record's own transaction, as the hub's do."""
     for record in records:
-        await queue_leaf(session, exchange_record_leaf(record))
+        record.log_leaf_id = await queue_leaf(session, exchange_record_leaf(record))
 
 
 async def read_information(session_factory: async_sessionmaker[AsyncSession], actor_id: uuid.UUID,

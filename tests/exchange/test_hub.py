@@ -50,7 +50,8 @@ async def test_a_lawful_request_is_answered_from_the_providers_copy_and_recorded
     assert b"4200000" not in leaf and b"238000" not in leaf and b"local_tax" in leaf
     # The leaf went to the transparency log in the record's transaction.
     async with world.factory() as session:
-        assert list(await session.scalars(select(LogLeaf.leaf_data))) == [leaf]
+        [(leaf_id, leaf_data)] = (await session.execute(select(LogLeaf.id, LogLeaf.leaf_data))).all()
+    assert (leaf_data, record.log_leaf_id) == (leaf, leaf_id)  # the record keeps its leaf: its proof is found by it
 
 
 async def test_an_item_the_provider_holds_no_copy_of_is_listed_as_not_held(world: World) -> None:

@@ -6,6 +6,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.exchange.models import ExchangeRecord
+from api.exchange.record import exchange_record_leaf
 from api.history.retention import (
     add_months,
     create_month,
@@ -18,6 +19,8 @@ from api.history.retention import (
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.access_records import AccessRecord
 from api.platform.db import create_session_factory
+from api.records.log import queue_leaf
+from api.records.models import LogLeaf
 from tests.api.history.helpers import add_access, add_exchange, make_family
 
 NOW = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
@@ -44,7 +47,10 @@ async def test_purge_removes_what_is_older_than_seven_years_and_keeps_the_rest(
         recent = await add_exchange(session, family.father, family.city, family.pension, NOW - timedelta(days=1))
         old_read = await add_access(session, family.father, cutoff - timedelta(days=1), actor=family.mother)
         new_read = await add_access(session, family.father, NOW, actor=family.mother)
-    del ancient, boundary_old, old_read
+        for record in (ancient, boundary_old, boundary_kept, recent):  # as the hub does (tests/exchange)
+            record.log_leaf_id = await queue_leaf(session, exchange_record_leaf(record))
+    leaves = {record.id: record.log_leaf_id for record in (ancient, boundary_old, boundary_kept, recent)}
+    del old_read
     postgres = engine.dialect.name == "postgresql"
     if postgres:
         async with engine.begin() as connection:
@@ -58,6 +64,11 @@ async def test_purge_removes_what_is_older_than_seven_years_and_keeps_the_rest(
         assert set(await session.scalars(select(ExchangeRecord.id))) == {boundary_kept.id, recent.id}
         assert set(await session.scalars(select(AccessRecord.id))) == {new_read.id}
     assert report.access_rows == 1
+    async with factory() as session:
+        kept_content = dict((await session.execute(select(LogLeaf.id, LogLeaf.leaf_data.is_not(None)))).all())
+    # Purged records' content leaves the log; every leaf stays (the log is append-only).
+    assert kept_content == {leaves[ancient.id]: False, leaves[boundary_old.id]: False,
+                            leaves[boundary_kept.id]: True, leaves[recent.id]: True}
     if postgres:
         assert "exchange_records_y2019m10" in report.dropped_partitions
         assert report.exchange_rows == 1  # the boundary month's old row; October 2019 went with its table

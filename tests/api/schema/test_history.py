@@ -4,6 +4,7 @@ a real graphql-transport-ws connection."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -14,9 +15,14 @@ from strawberry.relay import GlobalID
 
 from api.agencies.models import Agency
 from api.app import create_app
+from api.exchange.record import exchange_record_leaf
 from api.identity.tokens import issue_token
 from api.platform.db import create_session_factory, dispose_engine
 from api.proxies.service import grant_proxy
+from api.records import merkle
+from api.records.client import TreeHead, verify_head
+from api.records.log import integrate, queue_leaf
+from api.records.signing import LogSigner
 from tests.api.conftest import Portal, operation
 from tests.api.history.helpers import add_exchange
 from tests.api.schema.test_notices import serving, subscribe
@@ -124,3 +130,32 @@ async def test_a_new_entry_reaches_an_open_app_within_a_second(portal: Portal, e
         assert max(delays) < 1.0, delays
         await socket.close()
     await dispose_engine(listener_app.state.engine)
+
+
+async def test_an_exchange_carries_a_proof_that_verifies_against_the_signed_head(portal: Portal,
+                                                                                 engine: AsyncEngine) -> None:
+    agencies = await _agencies(engine)
+    factory = create_session_factory(engine)
+    async with factory() as session, session.begin():
+        record = await add_exchange(session, portal.father, agencies["chiyoda-city"],
+                                    agencies["japan-pension-service"], T0)
+        # What the hub and the 自己情報 reads do in the record's transaction (tests/exchange/test_hub.py).
+        record.log_leaf_id = await queue_leaf(session, exchange_record_leaf(record))
+    pending = await portal.query(HISTORY, {"first": 1}, token=portal.father_token)
+    assert pending["data"]["recordHistory"]["edges"][0]["node"]["proof"] is None  # not sequenced yet
+    signer = LogSigner.from_settings(make_settings())
+    async with factory() as session:
+        assert await integrate(session, signer) is not None
+    page = await portal.query(HISTORY, {"first": 1}, token=portal.father_token)
+    proof = page["data"]["recordHistory"]["edges"][0]["node"]["proof"]
+    leaf = merkle.leaf_hash(exchange_record_leaf(record))
+    assert base64.b64decode(proof["leafHash"]) == leaf
+    path = [base64.b64decode(node) for node in proof["inclusionPath"]]
+    root = base64.b64decode(proof["rootHash"])
+    assert merkle.verify_inclusion(leaf, proof["leafIndex"], proof["treeSize"], path, root) is True
+    head = TreeHead(proof["treeSize"], root, int(proof["timestamp"]), proof["keyGeneration"],
+                    base64.b64decode(proof["signature"]))
+    verify_head(head, signer.public_keys())  # raises when the signature does not hold
+    # A path for another leaf does not verify: the proof is about this record.
+    assert merkle.verify_inclusion(merkle.leaf_hash(b"another record"), proof["leafIndex"], proof["treeSize"],
+                                   path, root) is False
