@@ -50,7 +50,10 @@ run: $(VENV)/.installed
 	echo "  corporate-number API docs  http://$(HOST):$(PORT)/corporate/docs (an id: mynaportal corporate app-id create NAME)"; \
 	echo "  information exchange (別表第二; API http://$(HOST):$(PORT)/exchange/openapi.json):"; \
 	$(BIN)/mynaportal exchange walkthrough; \
+	echo "  his record, with each entry's proof: { recordHistory(first: 5) { edges { node { duty requester { name } provider { name } outcome proof { leafIndex treeSize rootHash } } } } }"; \
 	echo
+	@# The log's sequencer gives new exchanges their proofs while the portal serves (production runs it on its own).
+	@$(BIN)/mynaportal records sequence & sequencer=$$!; trap 'kill $$sequencer' EXIT INT TERM; \
 	$(BIN)/mynaportal serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev card-packages

@@ -23,11 +23,21 @@ async def _walkthrough(args: argparse.Namespace) -> None:
     from api.exchange.views import answer_json
     from api.exchange.walkthrough import walkthrough
     from api.platform.db import create_engine, create_session_factory
+    from api.records.log import integrate, verified_leaf_proof
+    from api.records.signing import LogSigner
 
-    engine = create_engine(settings_for_command().database_url)
+    settings = settings_for_command()
+    engine = create_engine(settings.database_url)
     try:
-        done = await walkthrough(create_session_factory(engine), email=args.email, requester=args.requester,
+        factory = create_session_factory(engine)
+        done = await walkthrough(factory, email=args.email, requester=args.requester,
                                  provider=args.provider, outside_provider=args.outside)
+        # What `mynaportal records sequence` does every half second while the portal serves.
+        signer = LogSigner.from_settings(settings)
+        async with factory() as session:
+            await integrate(session, signer)
+        async with factory() as session:
+            proof = await verified_leaf_proof(session, done.answer.record.log_leaf_id, signer.public_keys())
     finally:
         await engine.dispose()
     answer = answer_json(done.answer)
@@ -37,6 +47,9 @@ async def _walkthrough(args: argparse.Namespace) -> None:
     print(f"    {json.dumps(item['value'], ensure_ascii=False)}")
     print(f"  {args.requester} asked {args.outside} for 医療保険給付関係情報 for 児童手当: refused "
           f"{done.refused.code.value} (query {done.refused.extensions['queryId']}), and on the record too")
+    if proof is not None:
+        print(f"  {args.email} sees both on their record (recordHistory); the first is leaf {proof.index} of the "
+              f"transparency log, its inclusion proof verified against the signed tree head of size {proof.head.size}")
 
 
 def cmd_walkthrough(args: argparse.Namespace) -> None:

@@ -13,7 +13,7 @@ slow writer's row does not block a round.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError
 from api.records import merkle
-from api.records.client import TreeHead
+from api.records.client import HeadSignatureInvalid, TreeHead, verify_head
 from api.records.merkle import Node
 from api.records.models import LogLeaf, LogNode, TreeHeadRow
 from api.records.signing import LogSigner
@@ -180,6 +180,26 @@ async def leaf_proof(session: AsyncSession, leaf_id: int, head: TreeHead | None 
         return None
     proof = await _proof(session, merkle.inclusion_plan(row.leaf_index, head.size), head.size, "treeSize")
     return LeafProof(leaf_id, row.leaf_index, row.leaf_hash, head, proof)
+
+
+class ProofDoesNotVerify(Exception):
+    """The log's own answer fails verification: the log is damaged or tampered with (run `records audit`)."""
+
+
+async def verified_leaf_proof(session: AsyncSession, leaf_id: int, public_keys: Mapping[int, bytes]
+                              ) -> LeafProof | None:
+    """The leaf's proof to the latest head, checked as a client checks it (the head's signature, then the path);
+    None while the leaf is pending. Raises ``ProofDoesNotVerify``."""
+    found = await leaf_proof(session, leaf_id)
+    if found is None:
+        return None
+    try:
+        verify_head(found.head, public_keys)
+    except HeadSignatureInvalid as error:
+        raise ProofDoesNotVerify(str(error)) from None
+    if not merkle.verify_inclusion(found.leaf_hash, found.index, found.head.size, found.proof, found.head.root):
+        raise ProofDoesNotVerify(f"the inclusion proof of leaf {found.index} does not lead to the signed root")
+    return found
 
 
 async def leaf_proofs(session: AsyncSession, leaf_ids: Sequence[int]) -> dict[int, LeafProof]:

@@ -43,6 +43,21 @@ async def test_a_queued_leaf_has_no_index_until_the_sequencer_integrates_it(sess
     assert merkle.verify_inclusion(merkle.leaf_hash(record(2)), 2, 3, proof.proof, head.root)
 
 
+async def test_a_verified_proof_is_checked_as_a_client_checks_it(session: AsyncSession) -> None:
+    ids = [await log.queue_leaf(session, record(i)) for i in range(5)]
+    assert await log.verified_leaf_proof(session, ids[3], SIGNER.public_keys()) is None  # pending
+    head = await log.integrate(session, SIGNER)
+    found = await log.verified_leaf_proof(session, ids[3], SIGNER.public_keys())
+    assert found is not None and (found.index, found.head) == (3, head)
+    with pytest.raises(log.ProofDoesNotVerify, match="not signed by its key"):
+        await log.verified_leaf_proof(session, ids[3], LogSigner(((2, bytes(32)),)).public_keys())
+    # A stored node changed under the head: the path no longer leads to the signed root.
+    await session.execute(LogNode.__table__.update().where(LogNode.level == 0, LogNode.node_index == 2)
+                          .values(hash=bytes(32)))
+    with pytest.raises(log.ProofDoesNotVerify, match="inclusion proof of leaf 3"):
+        await log.verified_leaf_proof(session, ids[3], SIGNER.public_keys())
+
+
 async def test_batches_build_one_append_only_tree_with_verifiable_proofs(session: AsyncSession) -> None:
     for i in range(37):
         await log.queue_leaf(session, record(i))
