@@ -12,9 +12,9 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import api.models  # noqa: F401  (every table in the metadata the migrations are compared with)
+from api.models import comparison_options
 from api.platform.db import Base
 from corporate.importer import import_files
-from corporate.models import include_name
 from tests.corporate.conftest import (
     NUMBER,
     assert_search_index_is_sound,
@@ -94,7 +94,7 @@ async def test_a_bulk_load_leaves_statistics_for_the_planner(engine: AsyncEngine
 
 
 def _metadata_diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"include_name": include_name})
+    context = MigrationContext.configure(connection, opts=comparison_options(connection.dialect.name))
     return compare_metadata(context, Base.metadata)
 
 
