@@ -47,7 +47,7 @@ async def test_purge_removes_what_is_older_than_seven_years_and_keeps_the_rest(
         recent = await add_exchange(session, family.father, family.city, family.pension, NOW - timedelta(days=1))
         old_read = await add_access(session, family.father, cutoff - timedelta(days=1), actor=family.mother)
         new_read = await add_access(session, family.father, NOW, actor=family.mother)
-        for record in (ancient, boundary_old, boundary_kept, recent):  # as the hub does (tests/exchange)
+        for record in (ancient, boundary_old, boundary_kept, recent):  # as the hub does (tests/api/exchange)
             record.log_leaf_id = await queue_leaf(session, exchange_record_leaf(record))
     leaves = {record.id: record.log_leaf_id for record in (ancient, boundary_old, boundary_kept, recent)}
     del old_read

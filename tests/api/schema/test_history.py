@@ -139,7 +139,7 @@ async def test_an_exchange_carries_a_proof_that_verifies_against_the_signed_head
     async with factory() as session, session.begin():
         record = await add_exchange(session, portal.father, agencies["chiyoda-city"],
                                     agencies["japan-pension-service"], T0)
-        # What the hub and the 自己情報 reads do in the record's transaction (tests/exchange/test_hub.py).
+        # What the hub and the 自己情報 reads do in the record's transaction (tests/api/exchange/test_hub.py).
         record.log_leaf_id = await queue_leaf(session, exchange_record_leaf(record))
     pending = await portal.query(HISTORY, {"first": 1}, token=portal.father_token)
     assert pending["data"]["recordHistory"]["edges"][0]["node"]["proof"] is None  # not sequenced yet

@@ -14,7 +14,7 @@ from api.exchange.models import ExchangeRecord
 from api.exchange.record import exchange_record_leaf
 from api.platform.db import utcnow
 from api.records.models import LogLeaf
-from tests.exchange.conftest import World
+from tests.api.exchange.conftest import World
 
 TAX_2025 = {"tax_year": 2025, "taxable_income": 4_200_000, "municipal_tax": 238_000, "dependants": 2}
 
