@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.platform.listen import Listener
+
 CHANNEL = "record_added"
 POLL_SECONDS = 0.5  # SQLite: a new entry reaches the app within about half a second
 FALLBACK_SECONDS = 5.0
@@ -43,8 +45,7 @@ class RecordFeed:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self._feeds: dict[uuid.UUID, set[Wakeup]] = {}
-        self._listener: asyncio.Task[None] | None = None
-        self._ready: asyncio.Event | None = None
+        self._listener = Listener(engine, CHANNEL, self._heard)
 
     @contextlib.asynccontextmanager
     async def watch(self, person_id: uuid.UUID) -> AsyncIterator[Wakeup]:
@@ -52,7 +53,7 @@ class RecordFeed:
         self._feeds.setdefault(person_id, set()).add(wakeup)
         try:
             if self.postgres:
-                await self._ensure_listening()
+                await self._listener.ensure_listening()
             yield wakeup
         finally:
             feeds = self._feeds.get(person_id, set())
@@ -60,7 +61,7 @@ class RecordFeed:
             if not feeds:
                 self._feeds.pop(person_id, None)
 
-    def _wake(self, payload: str) -> None:
+    def _heard(self, payload: str) -> None:
         try:
             person_id = uuid.UUID(payload)
         except ValueError:
@@ -69,33 +70,5 @@ class RecordFeed:
         for wakeup in self._feeds.get(person_id, ()):
             wakeup.event.set()
 
-    async def _ensure_listening(self) -> None:
-        if self._listener is None or self._listener.done():
-            self._ready = asyncio.Event()
-            self._listener = asyncio.create_task(self._listen(self._ready))
-        assert self._ready is not None
-        await asyncio.wait_for(self._ready.wait(), timeout=10)
-
-    async def _listen(self, ready: asyncio.Event) -> None:
-        import psycopg
-
-        conninfo = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as connection:
-                    await connection.execute(f"LISTEN {CHANNEL}")
-                    ready.set()
-                    async for notify in connection.notifies():
-                        self._wake(notify.payload)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a dropped connection: listen again (the feeds look on their own meanwhile)
-                logger.warning("record feed listener lost its connection; reconnecting", exc_info=True)
-                await asyncio.sleep(1)
-
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await self._listener.close()

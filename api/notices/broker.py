@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from api.platform.listen import Listener
+
 CHANNEL = "notice_added"
 QUEUE_SIZE = 1000
 logger = logging.getLogger("api.notices.broker")
@@ -67,15 +69,14 @@ class NoticeBroker:
         self.url = _url(engine)
         self.postgres = engine.dialect.name == "postgresql"
         self._queues: set[asyncio.Queue[uuid.UUID]] = set()
-        self._listener: asyncio.Task[None] | None = None
-        self._ready: asyncio.Event | None = None
+        self._listener = Listener(engine, CHANNEL, self._heard)
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[uuid.UUID]]:
         queue: asyncio.Queue[uuid.UUID] = asyncio.Queue(QUEUE_SIZE)
         if self.postgres:
             self._queues.add(queue)
-            await self._ensure_listening()
+            await self._listener.ensure_listening()
         else:
             _HUBS.setdefault(self.url, set()).add(queue)
         try:
@@ -84,36 +85,11 @@ class NoticeBroker:
             self._queues.discard(queue)
             _HUBS.get(self.url, set()).discard(queue)
 
-    async def _ensure_listening(self) -> None:
-        if self._listener is None or self._listener.done():
-            self._ready = asyncio.Event()
-            self._listener = asyncio.create_task(self._listen(self._ready))
-        assert self._ready is not None
-        await asyncio.wait_for(self._ready.wait(), timeout=10)
-
-    async def _listen(self, ready: asyncio.Event) -> None:
-        import psycopg
-
-        conninfo = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as connection:
-                    await connection.execute(f"LISTEN {CHANNEL}")
-                    ready.set()
-                    async for notify in connection.notifies():
-                        try:
-                            _offer(self._queues, uuid.UUID(notify.payload))
-                        except ValueError:
-                            logger.warning("ignored a malformed %s payload", CHANNEL)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a dropped connection: listen again (notices meanwhile are in the inbox)
-                logger.warning("notice listener lost its connection; reconnecting", exc_info=True)
-                await asyncio.sleep(1)
+    def _heard(self, payload: str) -> None:
+        try:
+            _offer(self._queues, uuid.UUID(payload))
+        except ValueError:
+            logger.warning("ignored a malformed %s payload", CHANNEL)
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await self._listener.close()
