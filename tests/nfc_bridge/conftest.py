@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import fcntl
 import os
 import time
 from collections.abc import Iterator
@@ -73,18 +74,35 @@ def issuance_bundle(card: CardData) -> dict:
             "card_info": asdict(card.card_info)}
 
 
+# One reader for the whole machine: pytest-xdist workers and other checkouts' test runs take turns on it.
+READER_LOCK = Path("/tmp/mynaportal-virtual-pcd.lock")
+# Kept for the whole run: pcscd stays up after the tests (another process may be using it).
+PCSCD = PcscdService()
+
+
 @pytest.fixture(scope="session")
-def pcscd() -> Iterator[str]:
-    """pcscd with the vpcd driver; yields the slot-0 reader name. Fails under CI, skips locally."""
-    service = PcscdService()
+def pcscd_reader() -> str:
+    """pcscd with the vpcd driver; the slot-0 reader name. Fails under CI, skips locally.
+
+    pcscd is left running at the end, as the system's daemon would be: another test process may be using it.
+    """
     try:
-        reader = service.start()
+        return PCSCD.start()
     except PcscdUnavailable as exc:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"pcscd/vpcd required under CI: {exc}")
         pytest.skip(f"pcscd/vpcd unavailable: {exc}")
-    yield reader
-    service.stop()
+
+
+@pytest.fixture
+def pcscd(pcscd_reader: str) -> Iterator[str]:
+    """The reader, held by this test alone until it ends (no other process inserts a card meanwhile)."""
+    with READER_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield pcscd_reader
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def wait_for_card(reader: str, *, present: bool, timeout: float = 10.0) -> PcscTransport | None:
