@@ -1,1 +1,2 @@
-"""Online applications: the procedure catalogue, ぴったり, drafts, card-signed submissions and the municipality's inbox (issue 18)."""
+"""Online applications: the procedure catalogue, ぴったり, drafts, card-signed submissions and the
+municipality's inbox (issue 18)."""
