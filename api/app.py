@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.applications import rest as applications_rest
 from api.exchange import rest as exchange_rest
 from api.identity import http as identity_http
 from api.identity.service import ProcessIdentityService
@@ -45,7 +46,8 @@ RouteFactory = Callable[[Settings, async_sessionmaker[AsyncSession]], list[BaseR
 # Starlette routes (e.g. the corporate REST API mounted at /corporate).
 # (The identity routes share the process's identity service with GraphQL: create_app mounts them itself.)
 ROUTE_FACTORIES: tuple[RouteFactory, ...] = (corporate_rest.routes, payment_routes, records_rest.routes,
-                                              exchange_rest.routes, selfinfo_rest.routes)
+                                              exchange_rest.routes, selfinfo_rest.routes,
+                                              applications_rest.routes)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 

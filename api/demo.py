@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.agencies.models import Agency, AgencyKind
 from api.agencies.service import assign_code
+from api.applications.catalogue import catalogue
+from api.applications.offerings import publish
 from api.exchange.copies import CopyEntry, upsert_copies
 from api.people.individual_number import IndividualNumberCipher, check_digit
 from api.people.models import Municipality, Person, Sex
@@ -70,6 +72,10 @@ async def seed_demo(session: AsyncSession, cipher: IndividualNumberCipher) -> De
     codes = {agency.slug: [await assign_code(session, agency.id, person.id) for person in people]
              for agency in agencies}
     await _seed_copies(session, {agency.slug: agency.id for agency in agencies}, codes)
+    # 子育てワンストップ: Chiyoda publishes the four families' procedures (児童手当 認定請求 and 現況届, 保育,
+    # 妊娠の届出, 児童扶養手当) for online application.
+    for code in catalogue().procedures:
+        await publish(session, CHIYODA.code, code)
     return DemoSeed(created=True, people=[p.id for p in people])
 
 

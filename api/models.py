@@ -3,6 +3,16 @@
 from collections.abc import Callable
 
 from api.agencies.models import Agency, AgencyCredential, AgencyKind, AgencyPersonCode
+from api.applications.models import (
+    Application,
+    ApplicationAttachment,
+    ApplicationEvent,
+    AttachmentChunk,
+    InboxIdempotency,
+    MunicipalStaff,
+    ProcedureOffering,
+    PublicBenefitAccount,
+)
 from api.exchange.models import ExchangeCopy, ExchangeEndpoint, ExchangeRecord
 from api.history.entries import ACCESS_TIME, EXCHANGE_TIME
 from api.history.retention import QUERY_ID_UNIQUE, is_partition
@@ -73,8 +83,12 @@ __all__ = [
     "AgencyCredential",
     "AgencyKind",
     "AgencyPersonCode",
+    "Application",
+    "ApplicationAttachment",
+    "ApplicationEvent",
     "ApplicationId",
     "ApplicationUsage",
+    "AttachmentChunk",
     "BankReceipt",
     "Base",
     "CallbackAttempt",
@@ -91,12 +105,14 @@ __all__ = [
     "ExchangeEndpoint",
     "ExchangeRecord",
     "IdempotencyKey",
+    "InboxIdempotency",
     "IssuedCertificate",
     "LedgerEntry",
     "LedgerJournal",
     "LogLeaf",
     "LogNode",
     "LoginChallenge",
+    "MunicipalStaff",
     "Municipality",
     "Notice",
     "NoticeAttachment",
@@ -110,7 +126,9 @@ __all__ = [
     "PhoneCredential",
     "Procedure",
     "ProcedureCompletion",
+    "ProcedureOffering",
     "ProxyGrant",
+    "PublicBenefitAccount",
     "PushSubscription",
     "RateLimitCounter",
     "RefreshToken",

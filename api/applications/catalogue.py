@@ -1,0 +1,202 @@
+"""The national catalogue of procedures (versioned data), what each municipality publishes, search and ぴったり.
+
+Each procedure carries its form as a JSON Schema (draft 2020-12, with ``x-ui`` hints for the apps), required
+attachments, the data the municipality obtains through the information-exchange network instead of a paper
+certificate, whether a card signature is required, and the fee. Keyword search folds text with the corporate
+name normaliser (hiragana/katakana, width, old kanji forms, spaces and dots), so ほいく finds 保育 by its kana.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
+
+from api.platform.errors import PortalError
+from api.platform.normalise import search_key
+
+CATALOGUE_FILE = Path(__file__).parent / "data" / "procedures.json"
+_FORMATS = FormatChecker(formats=("date", "email"))  # date-time would need another package
+
+
+class CatalogueError(ValueError):
+    """The catalogue file contradicts itself (a test loads it)."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    code: str
+    name: str
+    condition: str | None
+    media_types: tuple[str, ...]
+    max_bytes: int
+    required_unless: str | None = None  # a boolean form field that makes it unnecessary ("payTo.use…")
+
+
+@dataclass(frozen=True)
+class NetworkItem:
+    item: str  # the exchange item kind (local_tax …)
+    replaces: str  # the paper certificate it replaces
+    fills: str  # the form field it fills
+
+
+@dataclass(frozen=True)
+class Procedure:
+    code: str
+    form_version: int
+    name: str
+    kana: str
+    keywords: tuple[str, ...]
+    category: str
+    life_events: tuple[str, ...]
+    who_applies: str
+    applies_for: str  # "self" or "child"
+    signature_required: bool
+    fee_yen: int
+    deadline: str
+    duty: str | None  # the legal table's duty the municipality asks the network under
+    network_items: tuple[NetworkItem, ...]
+    attachments: tuple[Attachment, ...]
+    fits: dict[str, Any]
+    form: dict[str, Any]
+    search_text: str = field(repr=False, compare=False, default="")
+    validator: Draft202012Validator | None = field(repr=False, compare=False, default=None)
+
+    def attachment(self, code: str) -> Attachment | None:
+        return next((a for a in self.attachments if a.code == code), None)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: str
+    categories: dict[str, str]
+    life_events: dict[str, str]
+    procedures: dict[str, Procedure]
+
+
+def _procedure(entry: dict[str, Any], categories: dict[str, str], events: dict[str, str]) -> Procedure:
+    code = entry["code"]
+    if entry["category"] not in categories or not set(entry["life_events"]) <= events.keys():
+        raise CatalogueError(f"{code}: unknown category or life event")
+    if entry["applies_for"] not in ("self", "child"):
+        raise CatalogueError(f"{code}: applies_for is self or child")
+    try:
+        Draft202012Validator.check_schema(entry["form"])
+    except SchemaError as error:
+        raise CatalogueError(f"{code}: the form is not a JSON Schema: {error.message}") from error
+    attachments = tuple(Attachment(a["code"], a["name"], a.get("condition"), tuple(a["media_types"]),
+                                   int(a["max_bytes"]), a.get("required_unless")) for a in entry["attachments"])
+    network = tuple(NetworkItem(n["item"], n["replaces"], n["fills"]) for n in entry["network_items"])
+    if network and not entry.get("duty"):
+        raise CatalogueError(f"{code}: network items need the duty they are asked under")
+    text = " ".join([entry["name"], entry["kana"], *entry["keywords"], categories[entry["category"]],
+                     *(events[e] for e in entry["life_events"])])
+    return Procedure(
+        code=code, form_version=int(entry["form_version"]), name=entry["name"], kana=entry["kana"],
+        keywords=tuple(entry["keywords"]), category=entry["category"], life_events=tuple(entry["life_events"]),
+        who_applies=entry["who_applies"], applies_for=entry["applies_for"],
+        signature_required=bool(entry["signature_required"]), fee_yen=int(entry["fee_yen"]),
+        deadline=entry["deadline"], duty=entry.get("duty"), network_items=network, attachments=attachments,
+        fits=dict(entry["fits"]), form=entry["form"], search_text=search_key(text),
+        validator=Draft202012Validator(entry["form"], format_checker=_FORMATS))
+
+
+def parse_catalogue(data: dict[str, Any]) -> Catalogue:
+    categories, events = dict(data["categories"]), dict(data["life_events"])
+    procedures: dict[str, Procedure] = {}
+    for entry in data["procedures"]:
+        if entry["code"] in procedures:
+            raise CatalogueError(f"procedure {entry['code']} is listed twice")
+        procedures[entry["code"]] = _procedure(entry, categories, events)
+    return Catalogue(version=data["version"], categories=categories, life_events=events, procedures=procedures)
+
+
+@cache
+def catalogue() -> Catalogue:
+    return parse_catalogue(json.loads(CATALOGUE_FILE.read_text(encoding="utf-8")))
+
+
+def procedure(code: str) -> Procedure:
+    found = catalogue().procedures.get(code)
+    if found is None:
+        raise PortalError("PROCEDURE_UNKNOWN", "No procedure has this code.", extensions={"field": "procedure"})
+    return found
+
+
+def form_errors(proc: Procedure, form: dict[str, Any]) -> list[dict[str, str]]:
+    """Every way the form fails its schema (path and message), first by path; [] when it is valid."""
+    assert proc.validator is not None
+    errors = sorted(proc.validator.iter_errors(form), key=lambda e: list(map(str, e.absolute_path)))
+    return [{"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message[:200]} for e in errors[:20]]
+
+
+# -- search and ぴったり -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Query:
+    keyword: str | None = None
+    category: str | None = None
+    life_event: str | None = None
+
+
+def search(procedures: list[Procedure], query: Query) -> list[Procedure]:
+    """The procedures that match every given condition, in catalogue order."""
+    if query.category is not None and query.category not in catalogue().categories:
+        raise PortalError("BAD_USER_INPUT", "Unknown category.", extensions={"field": "category"})
+    if query.life_event is not None and query.life_event not in catalogue().life_events:
+        raise PortalError("BAD_USER_INPUT", "Unknown life event.", extensions={"field": "lifeEvent"})
+    words = [search_key(word) for word in (query.keyword or "").replace("　", " ").split()][:10]
+    words = [word for word in words if word]
+    return [p for p in procedures
+            if (query.category is None or p.category == query.category)
+            and (query.life_event is None or query.life_event in p.life_events)
+            and all(word in p.search_text for word in words)]
+
+
+@dataclass(frozen=True)
+class HouseholdChild:
+    name: str
+    birth_date: date
+    parents: int  # how many parents the child has linked here
+
+
+@dataclass(frozen=True)
+class Fit:
+    procedure: Procedure
+    reasons: tuple[str, ...]
+    child_names: tuple[str, ...]  # the children it is for (empty: for the person)
+
+
+def age_on(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def fitting(procedures: list[Procedure], children: list[HouseholdChild], today: date) -> list[Fit]:
+    """ぴったり: the procedures whose rules the household meets, each with why (in words a person reads)."""
+    fits = []
+    for proc in procedures:
+        rules = proc.fits
+        if not rules:
+            continue
+        limit = rules.get("child_under_age")
+        chosen, reasons = [], []
+        for child in children:
+            age = age_on(child.birth_date, today)
+            if limit is not None and age >= limit:
+                continue
+            if rules.get("single_parent") and child.parents != 1:
+                continue
+            chosen.append(child.name)
+            reason = f"{child.name}さん（{age}歳）は{limit}歳未満です" if limit is not None else f"{child.name}さん"
+            if rules.get("single_parent"):
+                reason += "。ひとり親の世帯です"
+            reasons.append(reason)
+        if chosen:
+            fits.append(Fit(proc, tuple(reasons), tuple(chosen)))
+    return fits

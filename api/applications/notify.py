@@ -1,0 +1,61 @@
+"""The notice (and its push) the person gets on every move of their application, from the municipality."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.agencies.service import assign_code
+from api.applications.catalogue import catalogue
+from api.applications.models import (
+    COMPLETED,
+    CORRECTION_REQUESTED,
+    RECEIVED,
+    REJECTED,
+    REVIEWING,
+    Application,
+    PublicBenefitAccount,
+)
+from api.applications.offerings import municipality_agency
+from api.notices.models import Audience, Category, Priority
+from api.notices.service import NewNotice, publish_notice
+
+TITLES = {
+    RECEIVED: "申請を受け付けました",
+    REVIEWING: "申請の審査を始めました",
+    CORRECTION_REQUESTED: "申請の補正をお願いします",
+    COMPLETED: "申請の手続が完了しました",
+    REJECTED: "申請を却下しました",
+}
+LABELS = {"draft": "下書き", RECEIVED: "受付", REVIEWING: "審査中", CORRECTION_REQUESTED: "補正依頼",
+          COMPLETED: "完了", REJECTED: "却下"}
+
+
+def masked_account(account: PublicBenefitAccount) -> str:
+    return f"金融機関コード{account.bank_code} 支店{account.branch_code} 口座番号****{account.account_number[-3:]}"
+
+
+async def notify_move(session: AsyncSession, application_id: uuid.UUID, event_id: uuid.UUID, to_status: str,
+                      note: str | None, *,
+                      now: datetime, today: date) -> None:
+    application = await session.get_one(Application, application_id)
+    proc = catalogue().procedures[application.procedure_code]
+    agency = await municipality_agency(session, application.municipality_code)
+    code = await assign_code(session, agency.id, application.applicant_person_id)
+    body = [f"{proc.name}（受付番号 {application.reception_number}）: {LABELS[to_status]}"]
+    if note:
+        body.append(note)
+    if to_status == COMPLETED and application.form.get("payTo", {}).get("usePublicBenefitAccount"):
+        account = await session.get(PublicBenefitAccount, application.applicant_person_id)
+        if account is not None:
+            body.append("振込先: 公金受取口座（" + masked_account(account) + "）")
+    if to_status == CORRECTION_REQUESTED:
+        body.append("内容を直して、もう一度カードで署名して送ってください。")
+    await publish_notice(session, agency.id, NewNotice(
+        audience=Audience.PERSON, category=Category.CHILD_REARING if proc.category != "maternal_child_health"
+        else Category.HEALTH, title=f"{TITLES[to_status]}（{proc.name}）"[:100], body="\n".join(body)[:2000],
+        priority=Priority.HIGH if to_status == CORRECTION_REQUESTED else Priority.NORMAL, recipient_code=code,
+        reference=f"application-event:{event_id}"),
+        now=now, today=today)

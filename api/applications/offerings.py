@@ -1,0 +1,77 @@
+"""What a municipality publishes (offerings of national procedures), and the municipality's agency."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.agencies.models import Agency, AgencyKind
+from api.applications.catalogue import Procedure, catalogue, procedure
+from api.applications.models import ProcedureOffering
+from api.platform.db import utcnow
+from api.platform.errors import PortalError
+
+
+@dataclass(frozen=True)
+class Offered:
+    procedure: Procedure
+    offering: ProcedureOffering
+
+
+async def publish(session: AsyncSession, municipality_code: str, procedure_code: str, *,
+                  signature_required: bool | None = None, fee_yen: int | None = None,
+                  note: str | None = None) -> ProcedureOffering:
+    """Publish (or re-publish) a procedure at the catalogue's current form version."""
+    proc = procedure(procedure_code)
+    offering = await session.scalar(select(ProcedureOffering).where(
+        ProcedureOffering.municipality_code == municipality_code, ProcedureOffering.procedure_code == proc.code))
+    if offering is None:
+        offering = ProcedureOffering(municipality_code=municipality_code, procedure_code=proc.code)
+        session.add(offering)
+    offering.form_version = proc.form_version
+    offering.signature_required = proc.signature_required if signature_required is None else signature_required
+    offering.fee_yen = proc.fee_yen if fee_yen is None else fee_yen
+    offering.note = note
+    offering.published_at = utcnow()
+    offering.withdrawn_at = None
+    await session.flush()
+    return offering
+
+
+async def offered(session: AsyncSession, municipality_code: str | None) -> list[Offered]:
+    """The procedures published (not withdrawn) by a municipality, or by any when None, in catalogue order."""
+    query = select(ProcedureOffering).where(ProcedureOffering.withdrawn_at.is_(None))
+    if municipality_code is not None:
+        query = query.where(ProcedureOffering.municipality_code == municipality_code)
+    procedures = catalogue().procedures
+    order = {code: index for index, code in enumerate(procedures)}
+    rows = [row for row in await session.scalars(query) if row.procedure_code in procedures]
+    rows.sort(key=lambda row: (order[row.procedure_code], row.municipality_code))
+    return [Offered(procedures[row.procedure_code], row) for row in rows]
+
+
+async def offering_for(session: AsyncSession, municipality_code: str, procedure_code: str) -> ProcedureOffering:
+    offering = await session.scalar(select(ProcedureOffering).where(
+        ProcedureOffering.municipality_code == municipality_code, ProcedureOffering.procedure_code == procedure_code,
+        ProcedureOffering.withdrawn_at.is_(None)))
+    if offering is None:
+        raise PortalError("PROCEDURE_NOT_OFFERED", "The municipality does not take this procedure online.")
+    return offering
+
+
+async def municipality_agency(session: AsyncSession, municipality_code: str) -> Agency:
+    agency = await session.scalar(select(Agency).where(Agency.kind == AgencyKind.MUNICIPALITY,
+                                                       Agency.municipality_code == municipality_code))
+    if agency is None:
+        raise PortalError("PROCEDURE_NOT_OFFERED", "The municipality has no agency on the portal.")
+    return agency
+
+
+async def municipality_of_agency(session: AsyncSession, agency_id: uuid.UUID) -> str:
+    agency = await session.get(Agency, agency_id)
+    if agency is None or agency.kind is not AgencyKind.MUNICIPALITY or agency.municipality_code is None:
+        raise PortalError("FORBIDDEN", "Only a municipality has an applications inbox.")
+    return agency.municipality_code
