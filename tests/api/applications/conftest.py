@@ -19,7 +19,7 @@ from api.exchange.hub import Hub
 from api.platform.db import create_session_factory
 from nfc_bridge.jpki import Key
 from nfc_bridge.virtual_card.store import CardData
-from tests.api.identity.conftest import IdentityPortal, card_sign, ca_dir, identity, sandbox_ca  # noqa: F401
+from tests.api.identity.conftest import IdentityPortal, ca_dir, card_sign, identity, sandbox_ca  # noqa: F401
 
 TODAY = date(2026, 12, 5)
 
