@@ -1,0 +1,84 @@
+"""The catalogue file, search and ぴったり (pure functions)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+
+import pytest
+
+from api.applications.catalogue import (
+    CATALOGUE_FILE,
+    CatalogueError,
+    HouseholdChild,
+    Query,
+    catalogue,
+    fitting,
+    parse_catalogue,
+    search,
+)
+from api.platform.errors import PortalError
+
+TODAY = date(2026, 12, 5)
+
+
+def test_the_catalogue_holds_the_four_families() -> None:
+    found = catalogue()
+    assert {p.category for p in found.procedures.values()} == {"child_allowance", "day_care",
+                                                              "maternal_child_health", "single_parent"}
+    claim = found.procedures["child_allowance_claim"]
+    assert (claim.signature_required, claim.fee_yen, claim.duty, claim.applies_for) == (True, 0, "child_allowance",
+                                                                                         "child")
+    assert [(n.item, n.fills) for n in claim.network_items] == [("local_tax", "income")]
+
+
+def test_a_broken_catalogue_is_refused() -> None:
+    data = json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    twice = copy.deepcopy(data)
+    twice["procedures"].append(twice["procedures"][0])
+    with pytest.raises(CatalogueError, match="listed twice"):
+        parse_catalogue(twice)
+    bad_schema = copy.deepcopy(data)
+    bad_schema["procedures"][0]["form"]["type"] = "objekt"
+    with pytest.raises(CatalogueError, match="not a JSON Schema"):
+        parse_catalogue(bad_schema)
+    no_duty = copy.deepcopy(data)
+    no_duty["procedures"][0]["duty"] = None
+    with pytest.raises(CatalogueError, match="duty"):
+        parse_catalogue(no_duty)
+
+
+def test_search_folds_kana_and_width_and_needs_every_word() -> None:
+    procedures = list(catalogue().procedures.values())
+
+    def codes(**query: str) -> list[str]:
+        return [p.code for p in search(procedures, Query(**query))]
+
+    assert codes(keyword="にんしん") == ["pregnancy_notification"]
+    assert codes(keyword="ﾎｲｸ") == ["day_care_application"]
+    assert codes(keyword="ひとり親") == ["child_rearing_allowance_claim"]
+    assert codes(keyword="児童手当　現況届") == ["child_allowance_status"]
+    assert codes(keyword="保育 妊娠") == ["day_care_application"]  # 妊娠・出産 is one of its life events
+    assert codes(keyword="保育 離婚") == []
+    assert codes(life_event="single_parent") == ["child_rearing_allowance_claim"]
+    with pytest.raises(PortalError) as caught:
+        codes(life_event="wedding")
+    assert caught.value.extensions == {"field": "lifeEvent"}
+
+
+def test_pittari_says_why_each_procedure_fits() -> None:
+    procedures = list(catalogue().procedures.values())
+    baby = HouseholdChild("山田 花", date(2025, 1, 2), parents=2)
+    fits = fitting(procedures, [baby], TODAY)
+    assert [(f.procedure.code, f.reasons) for f in fits] == [
+        ("child_allowance_claim", ("山田 花さん（1歳）は18歳未満です",)),
+        ("day_care_application", ("山田 花さん（1歳）は6歳未満です",))]
+    alone = HouseholdChild("山田 一郎", date(2019, 6, 10), parents=1)
+    fits = fitting(procedures, [alone], TODAY)
+    assert [(f.procedure.code, f.reasons) for f in fits] == [
+        ("child_allowance_claim", ("山田 一郎さん（7歳）は18歳未満です",)),
+        ("child_rearing_allowance_claim", ("山田 一郎さん（7歳）は18歳未満です。ひとり親の世帯です",))]
+    grown = HouseholdChild("山田 大人", date(2000, 1, 1), parents=1)
+    assert fitting(procedures, [grown], TODAY) == []
+    assert fitting(procedures, [], TODAY) == []
