@@ -75,8 +75,8 @@ async def test_the_municipality_lists_fetches_and_decides_and_the_parent_hears_o
                                headers=auth(one_stop.inbox_key, **{"idempotency-key": "move-1"}))
     assert (reused.status_code, reused.json()["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")
     assert reused.headers["content-type"] == "application/problem+json"
-    assert await titles(one_stop) == ["申請を受け付けました（児童手当 認定請求）", "申請の審査を始めました（児童手当 認定請求）",
-                                      "申請の補正をお願いします（児童手当 認定請求）"]
+    assert await titles(one_stop) == [f"{title}（児童手当 認定請求）" for title in (
+        "申請を受け付けました", "申請の審査を始めました", "申請の補正をお願いします")]
 
     # The parent corrects and signs again (a new nonce), and the municipality completes it.
     async with one_stop.factory() as session:
@@ -158,7 +158,8 @@ async def test_the_catalogue_searches_by_kana_category_life_event_and_municipali
     assert await codes(municipality="141003") == []
     bad = await client.get("/applications/catalogue", params={"category": "nope"})
     assert (bad.status_code, bad.json()["code"]) == (400, "BAD_USER_INPUT")
-    [claim] = (await client.get("/applications/catalogue", params={"keyword": "認定請求 児童手当"})).json()["procedures"]
+    found = await client.get("/applications/catalogue", params={"keyword": "認定請求 児童手当"})
+    [claim] = found.json()["procedures"]
     assert claim["obtainedThroughNetwork"] == [{"item": "local_tax", "replaces": "所得（課税）証明書"}]
     assert (claim["signatureRequired"], claim["municipalities"]) == (True, ["131016"])
 
