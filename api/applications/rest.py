@@ -20,8 +20,8 @@ from starlette.routing import BaseRoute, Route
 
 from api.applications import inbox
 from api.applications.attachments import stream_content
-from api.applications.catalogue import Procedure, Query, search
-from api.applications.offerings import offered
+from api.applications.catalogue import Procedure, Query
+from api.applications.discover import find
 from api.applications.openapi import openapi_document
 from api.applications.staff import InboxActor, inbox_actor
 from api.platform.errors import ErrorCode, PortalError, answering_problems
@@ -130,14 +130,9 @@ def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]
     async def catalogue_route(request: Request) -> Response:
         params = request.query_params
         check_params(params)
-        async with session_factory() as session:
-            found = await offered(session, params.get("municipality"))
-        procedures = list({o.procedure.code: o.procedure for o in found}.values())
-        hits = search(procedures, Query(params.get("keyword"), params.get("category"), params.get("lifeEvent")))
-        where: dict[str, list[str]] = {}
-        for o in found:
-            where.setdefault(o.procedure.code, []).append(o.offering.municipality_code)
-        return JSONResponse({"procedures": [{**procedure_json(p), "municipalities": where[p.code]} for p in hits]})
+        hits = await find(session_factory, Query(params.get("keyword"), params.get("category"),
+                                                 params.get("lifeEvent")), params.get("municipality"))
+        return JSONResponse({"procedures": [{**procedure_json(p), "municipalities": where} for p, where in hits]})
 
     async def openapi(_: Request) -> Response:
         return JSONResponse(openapi_document())

@@ -645,3 +645,142 @@ async def _exchange_records(w: World) -> None:
     page = (await w.run("ExchangeRecords", {"first": 5}, kind="agency"))["exchangeRecords"]
     assert [(e["node"]["provider"], e["node"]["outcome"]) for e in page["edges"]] == [("yokohama-city", "provided")]
     assert page["hasNextPage"] is False
+
+
+# -- online applications (api.applications) ---------------------------------------------------------------------
+@case("Procedures")
+async def _procedures(w: World) -> None:
+    found = (await w.run("Procedures", {"keyword": "じどうてあて", "municipality": "131016"},
+                         kind="anonymous"))["procedures"]
+    assert [p["code"] for p in found] == ["child_allowance_claim", "child_allowance_status"]
+    assert found[0]["obtainedThroughNetwork"] == [{"item": "local_tax", "replaces": "所得（課税）証明書"}]
+
+
+@case("Pittari")
+async def _pittari(w: World) -> None:
+    fits = (await w.run("Pittari", kind="phone"))["pittari"]
+    assert [(f["procedure"]["code"], f["children"]) for f in fits] == [("child_allowance_claim", ["山田 一郎"])]
+
+
+async def _started(w: World) -> dict[str, Any]:
+    return (await w.run("StartApplication", {"procedure": "child_allowance_claim",
+                                             "subjectId": person_id(w.portal.child)}, kind="phone"))["startApplication"]
+
+
+@case("StartApplication")
+async def _start_application(w: World) -> None:
+    started = await _started(w)
+    assert (started["status"], started["basis"], started["form"]["child"]["name"]) == ("draft", "parent", "山田 一郎")
+
+
+async def _saved(w: World) -> dict[str, Any]:
+    started = await _started(w)
+    form = {**started["form"], "payTo": {"usePublicBenefitAccount": True}}
+    return (await w.run("SaveApplication", {"id": started["id"], "form": form, "revision": started["revision"]},
+                        kind="phone"))["saveApplication"]
+
+
+@case("SaveApplication")
+async def _save_application(w: World) -> None:
+    saved = await _saved(w)
+    assert (saved["revision"], saved["form"]["payTo"]) == (2, {"usePublicBenefitAccount": True})
+
+
+@case("PrefillApplication")
+async def _prefill_application(w: World) -> None:
+    saved = await _saved(w)
+    done = (await w.run("PrefillApplication", {"id": saved["id"], "consentedItems": ["local_tax"]},
+                        kind="phone"))["prefillApplication"]
+    assert (done["filled"], done["notHeld"], done["application"]["form"]["income"]["taxYear"]) == (["income"], [], 2025)
+
+
+@case("AttachToApplication")
+async def _attach(w: World) -> None:
+    saved = await _saved(w)
+    attached = (await w.run("AttachToApplication", {
+        "id": saved["id"], "requirement": "bank_account_proof", "filename": "通帳.pdf",
+        "mediaType": "application/pdf", "content": b64(b"%PDF-1.7 passbook")}, kind="phone"))["attachToApplication"]
+    assert (attached["mediaType"], attached["size"]) == ("application/pdf", 17)
+
+
+@case("ApplicationToSign")
+async def _to_sign(w: World) -> None:
+    saved = await _saved(w)
+    to_sign = (await w.run("ApplicationToSign", {"id": saved["id"]}, kind="phone"))["applicationToSign"]
+    assert hashlib.sha256(base64.b64decode(to_sign["document"])).hexdigest() == to_sign["sha256"]
+
+
+async def _submitted(w: World) -> dict[str, Any]:
+    saved = await _saved(w)
+    to_sign = (await w.run("ApplicationToSign", {"id": saved["id"]}, kind="phone"))["applicationToSign"]
+    card = await w.card()
+    return (await w.run("SubmitApplication", {"input": {
+        "id": saved["id"], "formVersion": 1, "certificate": b64(card.der("sign_cert")),
+        "chain": [b64(card.der("sign_ca_cert"))],
+        "signature": b64(card_sign(card, Key.SIGN, base64.b64decode(to_sign["document"])))}},
+        kind="phone"))["submitApplication"]
+
+
+@case("SubmitApplication")
+async def _submit(w: World) -> None:
+    sent = await _submitted(w)
+    assert sent["status"] == "received" and len(sent["receptionNumber"]) == 22
+
+
+@case("MyApplications")
+async def _my_applications(w: World) -> None:
+    saved = await _saved(w)
+    mine = (await w.run("MyApplications", kind="phone"))["myApplications"]
+    assert [(a["id"], a["status"]) for a in mine] == [(saved["id"], "draft")]
+
+
+@case("Application")
+async def _application(w: World) -> None:
+    saved = await _saved(w)
+    got = (await w.run("Application", {"id": saved["id"]}, kind="phone"))["application"]
+    assert (got["revision"], got["prefill"]["claimant"]) == (2, {"source": "basic4"})
+
+
+@case("RegisterPublicBenefitAccount")
+async def _register_account(w: World) -> None:
+    account = (await w.run("RegisterPublicBenefitAccount", {"input": {
+        "bankCode": "0001", "branchCode": "001", "kind": "ordinary", "number": "1234567",
+        "holderKana": "ﾔﾏﾀﾞ ﾀﾛｳ"}}, kind="phone"))["registerPublicBenefitAccount"]
+    assert (account["holderKana"], account["number"]) == ("ヤマダ タロウ", "1234567")
+
+
+@case("PublicBenefitAccount")
+async def _account(w: World) -> None:
+    assert (await w.run("PublicBenefitAccount", kind="phone"))["publicBenefitAccount"] is None
+    await _register_account(w)
+    assert (await w.run("PublicBenefitAccount", kind="phone"))["publicBenefitAccount"]["bankCode"] == "0001"
+
+
+@case("WithdrawPublicBenefitAccount")
+async def _withdraw_account(w: World) -> None:
+    await _register_account(w)
+    assert (await w.run("WithdrawPublicBenefitAccount", kind="phone"))["withdrawPublicBenefitAccount"] is True
+
+
+@case("InboxApplications")
+async def _inbox_applications(w: World) -> None:
+    sent = await _submitted(w)
+    page = (await w.run("InboxApplications", {"status": "received"}, kind="agency"))["inboxApplications"]
+    assert [(a["receptionNumber"], a["procedure"]) for a in page["applications"]] == [
+        (sent["receptionNumber"], "child_allowance_claim")]
+
+
+@case("InboxApplication")
+async def _inbox_application(w: World) -> None:
+    sent = await _submitted(w)
+    got = (await w.run("InboxApplication", {"receptionNumber": sent["receptionNumber"]},
+                       kind="agency"))["inboxApplication"]
+    assert [h["to"] for h in got["history"]] == ["draft", "received"]
+
+
+@case("MoveApplication")
+async def _move_application(w: World) -> None:
+    sent = await _submitted(w)
+    moved = (await w.run("MoveApplication", {"receptionNumber": sent["receptionNumber"], "status": "reviewing",
+                                             "idempotencyKey": "m-1"}, kind="agency"))["moveApplication"]
+    assert (moved["status"], moved["previous"]) == ("reviewing", "received")
