@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
 import httpx
@@ -127,3 +128,24 @@ class PortalClient:
             "signature": b64(signature)}}, token=session.access_token)["issuePhoneCredential"]
         return PhoneCredential(self.server, _pem(auth_key), issued["authenticationCertificate"],
                                issued["signatureCertificate"], issued["chain"], sign_key_pem=_pem(sign_key))
+
+    def sign_application(self, card: MyNumberCard, sign_password: str, session: Session,
+                         application_id: str) -> dict[str, Any]:
+        """Sign an application (ぴったりサービス) with the card's signature key and send it: the portal gives the
+        SHA-256 of the application's canonical JSON; the card signs that digest (as `myna-bridge sign --key sign
+        --digest` does) after the signature password, and the certificate and its CA go with the signature."""
+        token = session.access_token
+        application = self.graphql(persisted.APPLICATION, {"id": application_id}, token=token)["application"]
+        to_sign = self.graphql(persisted.APPLICATION_TO_SIGN, {"id": application_id},
+                               token=token)["applicationToSign"]
+        document = base64.b64decode(to_sign["document"])
+        digest = bytes.fromhex(to_sign["sha256"])
+        if hashlib.sha256(document).digest() != digest:
+            raise PortalError("BAD_RESPONSE", "the digest to sign is not the SHA-256 of the document shown")
+        card.verify_pin(Pin.SIGN, sign_password)
+        certificate = card.read_certificate(Cert.SIGN)
+        chain = [card.read_certificate(Cert.SIGN_CA)]
+        signature = card.sign_digest(Key.SIGN, digest, "sha256")
+        return self.graphql(persisted.SUBMIT_APPLICATION, {"input": {
+            "id": application_id, "formVersion": application["formVersion"], "certificate": b64(certificate),
+            "chain": [b64(c) for c in chain], "signature": b64(signature)}}, token=token)["submitApplication"]

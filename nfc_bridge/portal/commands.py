@@ -1,4 +1,4 @@
-"""`myna-bridge login` and `myna-bridge phone-credential issue`.
+"""`myna-bridge login`, `myna-bridge phone-credential issue` and `myna-bridge apply`.
 
 ``register(subparsers)`` adds them to the main command; each sets ``portal_command``, which ``run(args)``
 dispatches. Also runnable alone: ``python -m nfc_bridge.portal login --server URL``.
@@ -38,6 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _portal_options(issue)
     issue.set_defaults(portal_command="phone-credential-issue")
 
+    apply = subparsers.add_parser("apply", help="sign an application (ぴったりサービス) with the card's signature "
+                                                "certificate and send it (log in with the card first)")
+    add_card_options(apply)
+    _portal_options(apply)
+    apply.add_argument("--application", required=True, help="the application's id (startApplication's id)")
+    apply.set_defaults(portal_command="apply")
+
 
 def run(args: argparse.Namespace) -> int:
     from nfc_bridge.errors import CardError, PinBlockedError, WrongPinError
@@ -65,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             session = client.refresh(session)  # a fresh 15-minute access token for the issuance
             store.save_session(session)
+            if args.portal_command == "apply":
+                with open_card(args) as card:
+                    sent = client.sign_application(card, pins.get("signature password"), session,
+                                                   args.application)
+                print(f"sent: 受付番号 {sent['receptionNumber']} ({sent['status']})")
+                return 0
             with open_card(args) as card:
                 phone = client.issue_phone_credential(card, pins.get("signature password"), session)
             store.save_phone(phone)

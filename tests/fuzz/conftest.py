@@ -45,6 +45,7 @@ class FuzzPortal:
     person_code: str
     payment_id: str  # started by card at the sandbox gateway, amount 1000
     gateway_reference: str
+    municipality_key: str = ""  # Chiyoda's: the applications inbox answers only a municipality
 
 
 @pytest.fixture
@@ -62,6 +63,9 @@ async def fuzz_portal(engine: AsyncEngine, cipher: IndividualNumberCipher, datab
             agency = await agency_by_slug(session, TAX_OFFICE)
             assert agency is not None
             key = await issue_agency_key(session, agency.id, label="fuzz")
+            chiyoda = await agency_by_slug(session, "chiyoda-city")
+            assert chiyoda is not None
+            municipality_key = await issue_agency_key(session, chiyoda.id, label="fuzz")
             application = await application_ids.issue(session, "fuzz")
             father_code = await session.scalar(select(AgencyPersonCode.code).where(
                 AgencyPersonCode.agency_id == agency.id, AgencyPersonCode.person_id == portal.father))
@@ -85,4 +89,5 @@ async def fuzz_portal(engine: AsyncEngine, cipher: IndividualNumberCipher, datab
                 payment = await session.get(Payment, payment_id)
                 assert payment is not None and payment.gateway_reference is not None
             yield FuzzPortal(base_url, key, application.application_id, portal.father_token,
-                             order.json()["order_id"], father_code, str(payment_id), payment.gateway_reference)
+                             order.json()["order_id"], father_code, str(payment_id), payment.gateway_reference,
+                             municipality_key)

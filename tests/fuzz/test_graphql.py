@@ -22,7 +22,8 @@ SDL = PROJECT_ROOT / "graphql" / "schema.graphql"
 # Fields an agency's systems call with their API key (the rest: a person's session token).
 AGENCY_FIELDS = frozenset({"noticePublish", "noticeDeliveryReport", "paymentOrderCreate", "paymentOrderCancel",
                            "paymentRefund", "agencyPayments", "agencyReconciliation", "exchangeRequest",
-                           "exchangeCopiesRegister", "exchangeRecords"})
+                           "exchangeCopiesRegister", "exchangeRecords", "inboxApplications", "inboxApplication",
+                           "moveApplication"})
 # The custom scalars: real dates and times, the calendar's ends, and text that is neither.
 _ODD_TEXT = st.one_of(st.sampled_from(["", "\x00", "\ud800", "9999-12-31T23:59:59+14:00", "0001-01-01"]), st.text())
 # String arguments: any text, and the known troublemakers (NUL, a lone surrogate, very long) often.

@@ -144,3 +144,111 @@ def test_a_lost_card_is_refused(server: Server, pcscd: str, tmp_path: Path) -> N
         card.close()
     assert (result.returncode, result.stderr) == (1, "myna-bridge: CERTIFICATE_REVOKED: This certificate has been "
                                                      "revoked.\n")
+
+
+# -- 子育てワンストップ end to end: the 児童手当 claim signed through pcscd with `myna-bridge apply` -------------------
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def one_stop_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`mynaportal serve` on a database of each kind of its own (a fresh PostgreSQL database, dropped after)."""
+    from sqlalchemy import create_engine as create_sync_engine
+    from sqlalchemy import text
+    from sqlalchemy.pool import NullPool
+
+    from tests.conftest import _postgres_admin_url
+
+    home = tmp_path_factory.mktemp("one-stop")
+    admin, name = None, ""
+    if request.param == "sqlite":
+        database = f"sqlite:///{home / 'portal.sqlite3'}"
+    else:
+        admin = create_sync_engine(_postgres_admin_url(), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        name = f"mynaportal_apply_{os.getpid()}_{_free_port()}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        database = f"{_postgres_admin_url().rsplit('/', 1)[0]}/{name}"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MYNAPORTAL_DATABASE_URL": database, "MYNAPORTAL_DEMO_KEYS_FILE": str(home / "keys.json"),
+           "MYNAPORTAL_SANDBOX_CA_DIR": str(home / "ca"), "MYNAPORTAL_PUBLIC_URL": url,
+           "MYNAPORTAL_REVOCATION_MAX_AGE": "0", "MYNAPORTAL_PERSISTED_ONLY": "true"}
+    served = Server(url, env, home / "var" / "cards")
+    process = None
+    try:
+        for step in (("migrate",), ("demo-seed",), ("sandbox", "issue-card", "--demo")):
+            done = served.mynaportal(*step)
+            assert done.returncode == 0, done.stderr
+        made = subprocess.run([sys.executable, "-m", "nfc_bridge.cli", "virtual-card", "load", "--sandbox-pins",
+                               str(served.cards)], capture_output=True, text=True, timeout=60, check=False, cwd=REPO)
+        assert made.returncode == 0, made.stderr
+        process = subprocess.Popen([MYNAPORTAL, "serve", "--port", str(port)], env=env, cwd=home,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield served
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=10)
+        if admin is not None:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def test_the_child_allowance_claim_signed_with_the_card_through_pcscd(one_stop_server: Server, pcscd: str,
+                                                                       tmp_path: Path) -> None:
+    server = one_stop_server
+    walked = server.mynaportal("applications", "walkthrough")
+    assert walked.returncode == 0, walked.stderr
+    assert "from yokohama-city through the network" in walked.stdout
+    draft = walked.stdout.split("draft ", 1)[1].split(":", 1)[0]
+    taro = InsertedCard(pcscd, VirtualCard(CardStore(server.cards / "taro.json").load()))
+    try:
+        assert bridge(server, taro.reader, tmp_path, "login").returncode == 0
+    finally:
+        taro.close()
+    # Another card (the mother's) cannot sign the father's claim.
+    hanako = InsertedCard(pcscd, VirtualCard(CardStore(server.cards / "hanako.json").load()))
+    try:
+        other = bridge(server, hanako.reader, tmp_path, "apply", "--application", draft, stdin="ABC123\n")
+    finally:
+        hanako.close()
+    assert (other.returncode, other.stderr.split(":")[0:2]) == (1, ["myna-bridge", " SIGNER_NOT_APPLICANT"])
+    taro = InsertedCard(pcscd, VirtualCard(CardStore(server.cards / "taro.json").load()))
+    try:
+        applied = bridge(server, taro.reader, tmp_path, "apply", "--application", draft, stdin="ABC123\n")
+    finally:
+        taro.close()
+    assert applied.returncode == 0, applied.stderr
+    number = applied.stdout.split("受付番号 ", 1)[1].split(" ", 1)[0]
+    assert applied.stdout == f"sent: 受付番号 {number} (received)\n"
+
+    # The municipality accepts it through its API.
+    key = server.mynaportal("agency-key", "--agency", "chiyoda-city", "--scope", "applications:inbox",
+                            "--scope", "applications:decide").stdout.strip()
+    headers = {"authorization": f"Bearer {key}"}
+    listing = httpx.get(f"{server.url}/applications/inbox", params={"status": "received"}, headers=headers).json()
+    assert [a["receptionNumber"] for a in listing["applications"]] == [number]
+    got = httpx.get(f"{server.url}/applications/inbox/{number}", headers=headers).json()
+    assert got["prefill"]["income"]["source"] == "network" and got["attachments"] == []
+    signed = x509.load_der_x509_certificate(base64.b64decode(got["signature"]["certificate"]))
+    assert signed.public_key() == x509.load_der_x509_certificate(
+        base64.b64decode(CardStore(server.cards / "taro.json").load().sign_cert)).public_key()
+    for index, status in enumerate(("reviewing", "completed")):
+        moved = httpx.post(f"{server.url}/applications/inbox/{number}/moves", json={"status": status},
+                           headers={**headers, "idempotency-key": f"e2e-{index}"})
+        assert moved.status_code == 200, moved.text
+    # The parent gets the notice, naming the 公金受取口座 the allowance goes to.
+    session = Store(tmp_path).load_session()
+    assert session is not None
+    notices = httpx.post(f"{server.url}/graphql", headers={"authorization": f"Bearer {session.access_token}"},
+                         json={"query": (REPO / "graphql/operations/phone/Notices.graphql").read_text(),
+                               "variables": {"first": 5}}).json()
+    latest = notices["data"]["notices"]["edges"][0]["node"]
+    assert latest["title"] == "申請の手続が完了しました（児童手当 認定請求）"
+    assert "公金受取口座（金融機関コード0001 支店001 口座番号****567）" in latest["body"]
