@@ -51,6 +51,15 @@ run: $(VENV)/.installed
 	echo "  information exchange (別表第二; API http://$(HOST):$(PORT)/exchange/openapi.json):"; \
 	$(BIN)/mynaportal exchange walkthrough; \
 	echo "  his record, with each entry's proof: { recordHistory(first: 5) { edges { node { duty requester { name } provider { name } outcome proof { leafIndex treeSize rootHash } } } } }"; \
+	echo "  子育てワンストップ (児童手当; GraphQL procedures / pittari / startApplication ...; the municipality's API http://$(HOST):$(PORT)/applications/openapi.json):"; \
+	draft=$$($(BIN)/mynaportal applications walkthrough | tee /dev/stderr | sed -n 's/^  draft \([0-9a-f-]*\):.*/\1/p'); \
+	echo "  sign it with the demo card:  $(BIN)/myna-bridge emulate var/cards/taro.json --pcsc &"; \
+	echo "    $(BIN)/myna-bridge login --server http://$(HOST):$(PORT)   (PIN 1234), then"; \
+	echo "    $(BIN)/myna-bridge apply --server http://$(HOST):$(PORT) --application $$draft   (password ABC123)"; \
+	echo "  Chiyoda accepts it:  key=\$$($(BIN)/mynaportal agency-key --agency chiyoda-city --scope applications:inbox --scope applications:decide)"; \
+	echo "    curl -H \"Authorization: Bearer \$$key\" 'http://$(HOST):$(PORT)/applications/inbox?status=received'"; \
+	echo "    curl -X POST -H \"Authorization: Bearer \$$key\" -H 'Idempotency-Key: k1' -H 'Content-Type: application/json' -d '{\"status\":\"reviewing\"}' http://$(HOST):$(PORT)/applications/inbox/<受付番号>/moves   (then completed)"; \
+	echo "  and the parent's notice: { notices(first: 3) { edges { node { title body } } } }"; \
 	echo
 	@# The log's sequencer gives new exchanges their proofs while the portal serves (production runs it on its own).
 	@$(BIN)/mynaportal records sequence & sequencer=$$!; trap 'kill $$sequencer' EXIT INT TERM; \

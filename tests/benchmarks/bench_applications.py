@@ -1,0 +1,196 @@
+"""Online applications on PostgreSQL, in process (the domain functions, no HTTP):
+
+- signed submissions: N drafts of the 児童手当 claim prepared and signed beforehand with a sandbox card's
+  signature key (RSA-2048, PKCS#1 v1.5 over SHA-256, as the card signs), then submitted from C concurrent
+  tasks: each submission validates the form against its JSON Schema, checks the certificate chain, this
+  server's revocations and OCSP (cached after the first answer), verifies the signature, moves the row and
+  publishes the receipt notice. Reports submissions/s and p50/p99.
+- the municipality's inbox at M applications: rows generated in SQL, then random keyset pages of 50 by status;
+  p50/p95 per page.
+- ぴったり with P procedures in the catalogue, all published by the person's municipality: p50/p95.
+
+Usage: .venv/bin/python tests/benchmarks/bench_applications.py [--submissions 400 --concurrency 16
+        --inbox 1000000 --procedures 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from sqlalchemy import select, text
+
+from api.applications import catalogue as catalogue_module
+from api.applications import discover, drafts, inbox, offerings, submission
+from api.applications.models import ProcedureOffering
+from api.applications.staff import InboxActor
+from api.demo import seed_demo
+from api.identity.cards import issue_virtual_card
+from api.identity.service import IdentityService
+from api.migrate import migrate
+from api.people.individual_number import IndividualNumberCipher
+from api.people.models import Person
+from api.platform.db import create_engine, create_session_factory
+from api.platform.pagination import PageRequest
+from tests.benchmarks.bench_exchange import create_database, drop_database
+from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY, make_settings
+
+TODAY = date(2026, 12, 5)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def bench_submissions(factory, identity: IdentityService, father, child, card, count: int,
+                            concurrency: int) -> None:
+    key = card.sign_key
+    prepared = []
+    for _ in range(count):
+        draft = await drafts.start_draft(factory, father, "child_allowance_claim", child, today=TODAY)
+        form = {**draft.form, "payTo": {"usePublicBenefitAccount": True}}
+        draft = await drafts.save_draft(factory, father, draft.id, form, draft.revision)
+        to_sign = await submission.to_sign(factory, father, draft.id)
+        signature = key.sign(to_sign.document, padding.PKCS1v15(), hashes.SHA256())
+        prepared.append((draft.id, signature))
+    certificate = card.sign_certificate.public_bytes(serialization.Encoding.DER)
+    chain = [card.sign_ca_certificate.public_bytes(serialization.Encoding.DER)]
+    # One submission first: the OCSP answer is then cached, as in a running worker.
+    first_id, first_signature = prepared.pop()
+    await submission.submit(factory, identity, father, first_id, form_version=1, certificate=certificate,
+                            chain=chain, signature=first_signature, today=TODAY)
+    latencies: list[float] = []
+    queue = list(prepared)
+
+    async def worker() -> None:
+        while queue:
+            application_id, signature = queue.pop()
+            started = time.perf_counter()
+            await submission.submit(factory, identity, father, application_id, form_version=1,
+                                    certificate=certificate, chain=chain, signature=signature, today=TODAY)
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    print(f"signed submissions  {len(latencies) / elapsed:8.1f}/s  ({len(latencies)} in {elapsed:.1f} s, "
+          f"{concurrency} tasks, 1 process)  p50 {statistics.median(latencies):6.1f} ms  "
+          f"p99 {percentile(latencies, 0.99):6.1f} ms")
+
+
+async def bench_inbox(engine, factory, actor: InboxActor, father, child, rows: int, pages: int) -> None:
+    started = time.perf_counter()
+    async with engine.begin() as connection:
+        await connection.execute(text("""
+            INSERT INTO applications (id, reception_number, municipality_code, procedure_code, form_version,
+                applicant_person_id, subject_person_id, basis, status, form, prefill, nonce, revision,
+                created_at, updated_at, submitted_at)
+            SELECT gen_random_uuid(), 'R' || lpad(n::text, 21, '0'), '131016', 'child_allowance_claim', 1, :father,
+                :child, 'parent',
+                (ARRAY['received', 'reviewing', 'correction_requested', 'completed', 'rejected'])[1 + n % 5],
+                '{}'::json, '{}'::json, '\\x00'::bytea, 1, now(), now(),
+                now() - make_interval(secs => n)
+            FROM generate_series(1, :rows) AS n"""), {"father": father, "child": child, "rows": rows})
+        await connection.execute(text("ANALYZE applications"))
+    print(f"  ({rows} applications generated in {time.perf_counter() - started:.0f} s)")
+    latencies: list[float] = []
+    cursor = None
+    for index in range(pages):
+        status = ("received", "reviewing", "completed")[index % 3]
+        started = time.perf_counter()
+        page = await inbox.list_inbox(factory, actor, PageRequest.parse(50, cursor if index % 3 else None), status)
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert len(page.items) == 50
+        cursor = page.items[-1][0]
+    print(f"inbox page of 50    p50 {statistics.median(latencies):6.1f} ms  p95 {percentile(latencies, 0.95):6.1f} ms"
+          f"  ({pages} pages by status, first and following, of {rows} applications)")
+
+
+async def bench_pittari(factory, father, procedures: int, rounds: int) -> None:
+    base = catalogue_module.catalogue()
+    generated = {}
+    originals = list(base.procedures.values())
+    for index in range(procedures):
+        proc = originals[index % len(originals)]
+        code = proc.code if index < len(originals) else f"{proc.code}_{index}"
+        generated[code] = dataclasses.replace(proc, code=code)
+    big = dataclasses.replace(base, procedures=generated)
+    original = offerings.catalogue
+    offerings.catalogue = lambda: big  # type: ignore[assignment]  # what offered() publishes from
+    try:
+        async with factory() as session, session.begin():
+            known = set(await session.scalars(select(ProcedureOffering.procedure_code)))
+            session.add_all(ProcedureOffering(municipality_code="131016", procedure_code=code, form_version=1,
+                                              signature_required=True, fee_yen=0)
+                            for code in generated if code not in known)
+        latencies = []
+        fits = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            fits = await discover.pittari(factory, father, TODAY)
+            latencies.append((time.perf_counter() - started) * 1000)
+        print(f"pittari             p50 {statistics.median(latencies):6.1f} ms  p95 {percentile(latencies, 0.95):6.1f}"
+              f" ms  ({procedures} procedures published, {len(fits)} fit)")
+    finally:
+        offerings.catalogue = original  # type: ignore[assignment]
+
+
+async def run(args: argparse.Namespace, url: str) -> None:
+    with tempfile.TemporaryDirectory() as home:
+        settings = make_settings(url, sandbox_ca_dir=Path(home) / "ca", public_url="http://127.0.0.1:9")
+        await migrate(settings)
+        engine = create_engine(url, pool_size=args.concurrency + 4)
+        factory = create_session_factory(engine)
+        cipher = IndividualNumberCipher(TEST_DATA_KEY, TEST_LOOKUP_KEY)
+        async with factory() as session, session.begin():
+            father, _, child = (await seed_demo(session, cipher)).people
+        identity = IdentityService.from_settings(settings, factory)
+        # No OCSP responder runs here: this server's own revocations are checked, the network source is not.
+        identity.revocation.status = _good  # type: ignore[method-assign]
+        async with factory() as session, session.begin():
+            _, card = await issue_virtual_card(session, identity.ca, cipher, father)
+            chiyoda = (await session.execute(text("SELECT id FROM agencies WHERE slug = 'chiyoda-city'"))).scalar()
+            assert await session.get(Person, father) is not None
+        await bench_submissions(factory, identity, father, child, card, args.submissions, args.concurrency)
+        await bench_pittari(factory, father, args.procedures, 200)
+        await bench_inbox(engine, factory, InboxActor(chiyoda, "131016", "bench", True), father, child,
+                          args.inbox, 300)
+        await engine.dispose()
+
+
+async def _good(*_: object) -> object:
+    from api.identity.revocation import Status
+
+    return Status.GOOD
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--submissions", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--inbox", type=int, default=1_000_000)
+    parser.add_argument("--procedures", type=int, default=2000)
+    args = parser.parse_args()
+    dsn, name = create_database()
+    try:
+        print(f"PostgreSQL, load average {os.getloadavg()[0]:.1f} at start")
+        asyncio.run(run(args, dsn.replace("postgresql://", "postgresql+psycopg://", 1)))
+    finally:
+        drop_database(name)
+
+
+if __name__ == "__main__":
+    main()
