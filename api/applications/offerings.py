@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -38,11 +39,27 @@ async def publish(session: AsyncSession, municipality_code: str, procedure_code:
     offering.published_at = utcnow()
     offering.withdrawn_at = None
     await session.flush()
+    _offered_cache.clear()
     return offering
+
+
+# What each municipality publishes changes a few times a year; さがす and ぴったり read it on every request. A
+# process keeps it OFFERED_TTL seconds (a publication shows everywhere within that; in this process at once).
+OFFERED_TTL = 30.0
+_offered_cache: dict[str | None, tuple[float, list[Offered]]] = {}
 
 
 async def offered(session: AsyncSession, municipality_code: str | None) -> list[Offered]:
     """The procedures published (not withdrawn) by a municipality, or by any when None, in catalogue order."""
+    kept = _offered_cache.get(municipality_code)
+    if kept is not None and time.monotonic() - kept[0] < OFFERED_TTL:
+        return kept[1]
+    found = await _offered(session, municipality_code)
+    _offered_cache[municipality_code] = (time.monotonic(), found)
+    return found
+
+
+async def _offered(session: AsyncSession, municipality_code: str | None) -> list[Offered]:
     query = select(ProcedureOffering).where(ProcedureOffering.withdrawn_at.is_(None))
     if municipality_code is not None:
         query = query.where(ProcedureOffering.municipality_code == municipality_code)
