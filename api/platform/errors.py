@@ -100,6 +100,10 @@ class ErrorCode(enum.StrEnum):
     EXCHANGE_PERSON_UNKNOWN = "EXCHANGE_PERSON_UNKNOWN"  # the requester's code names nobody
     EXCHANGE_PROVIDER_UNKNOWN = "EXCHANGE_PROVIDER_UNKNOWN"
     EXCHANGE_PROVIDER_UNAVAILABLE = "EXCHANGE_PROVIDER_UNAVAILABLE"  # a live provider did not answer well
+    # the OpenID Provider (もっとつながる): the app's approval of a login at a relying party
+    OIDC_LOGIN_UNKNOWN = "OIDC_LOGIN_UNKNOWN"
+    OIDC_LOGIN_DECIDED = "OIDC_LOGIN_DECIDED"
+    OIDC_CLIENT_UNAVAILABLE = "OIDC_CLIENT_UNAVAILABLE"  # suspended or not yet approved
 
 
 # The HTTP status of each code (REST answers); a code not listed is a client mistake (400).
@@ -121,6 +125,9 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.PERSON_ALREADY_REGISTERED: 409,
     ErrorCode.CHALLENGE_USED: 409,
     ErrorCode.DEVICE_CODE_DECIDED: 409,
+    ErrorCode.OIDC_LOGIN_DECIDED: 409,
+    ErrorCode.OIDC_LOGIN_UNKNOWN: 404,
+    ErrorCode.OIDC_CLIENT_UNAVAILABLE: 403,
     ErrorCode.REFRESH_TOKEN_REUSED: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
     ErrorCode.ORDER_REFERENCE_TAKEN: 409,
