@@ -28,8 +28,6 @@ from tests.api.oidc.conftest import (
     start,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore::authlib.deprecate.AuthlibDeprecationWarning")
-
 
 async def test_discovery_and_jwks(portal: Portal) -> None:
     config = (await portal.client.get("/.well-known/openid-configuration")).json()
