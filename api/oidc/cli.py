@@ -28,6 +28,7 @@ def _run(work: Any) -> Any:
 
 
 async def _with_factory(call: Any) -> Any:
+    import api.people.models  # noqa: F401 (mapped: the tables a client's rows refer to)
     from api.platform.db import create_engine, create_session_factory
     from api.platform.settings import settings_for_command
 
