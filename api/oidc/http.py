@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import segno
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -133,6 +133,9 @@ class OidcEndpoints:
         self.session_factory = session_factory
         self.sync_engine = create_sync_engine(settings.database_url)
         self.keys = ProviderKeys.from_settings(settings)
+        # Authlib's calls hold a write transaction while they verify and sign: SQLite has one writer, so they take
+        # turns there (rather than time out on its lock); PostgreSQL runs a few at once.
+        self.limiter = CapacityLimiter(1 if self.sync_engine.dialect.name == "sqlite" else 8)
         self.provider = Provider(self.issuer, sessionmaker(self.sync_engine, expire_on_commit=False), self.keys,
                                  settings.access_token_ttl)
 
@@ -186,7 +189,7 @@ class OidcEndpoints:
             parameters = {key: values for key, values in portal_request.payload.datalist.items()}
             return start_login(current_session.get(), grant.request.client.row, parameters, grant.request.scope)
 
-        result = await to_thread.run_sync(self.provider.run, validate)
+        result = await to_thread.run_sync(self.provider.run, validate, limiter=self.limiter)
         if isinstance(result, tuple):
             status, body, _ = result
             if status == 302:
@@ -227,7 +230,7 @@ class OidcEndpoints:
                 return self.provider.handle_error_response(replay, error)
             return self.provider.create_authorization_response(replay, grant_user=user, grant=grant)
 
-        result = await to_thread.run_sync(self.provider.run, finish)
+        result = await to_thread.run_sync(self.provider.run, finish, limiter=self.limiter)
         if result is None:
             return _page("ログインできません", '<p id="error">この要求は無効か期限切れです。</p>', status=400)
         if result == "pending":
@@ -244,7 +247,7 @@ class OidcEndpoints:
         portal_request = await self._portal_request(request)
         if limited := await self._limited(_asserted_client(portal_request)):
             return limited
-        result = await to_thread.run_sync(self.provider.run, lambda: call(portal_request))
+        result = await to_thread.run_sync(self.provider.run, lambda: call(portal_request), limiter=self.limiter)
         return _answer(result)
 
     async def token(self, request: Request) -> Response:
