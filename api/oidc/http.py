@@ -28,12 +28,13 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from api.identity.rate_limit import hit
+from api.oidc.dpop import DPoPError, verify_proof
 from api.oidc.keys import ALGORITHM, ProviderKeys
 from api.oidc.login import LoginStatus, start_login, take_decided
 from api.oidc.models import OidcClient
-from api.oidc.resources import TokenRefused, read_category, userinfo
+from api.oidc.resources import Presented, TokenRefused, read_category, userinfo
 from api.oidc.scopes import SCOPE_TITLES, SUPPORTED_SCOPES
-from api.oidc.server import EndUser, PortalRequest, Provider, current_session
+from api.oidc.server import EndUser, PortalRequest, Provider, current_session, remember_jwt_id
 from api.platform.db import create_sync_engine, utcnow
 from api.platform.settings import Settings
 
@@ -251,7 +252,22 @@ class OidcEndpoints:
         return _answer(result)
 
     async def token(self, request: Request) -> Response:
-        return await self._client_endpoint(request, self.provider.create_token_response)
+        proof = request.headers.get("dpop")
+
+        def exchange(portal_request: PortalRequest) -> Any:
+            if proof is not None:
+                try:
+                    checked = verify_proof(proof, method="POST", url=f"{self.issuer}/oidc/token", now=utcnow())
+                except DPoPError as error:
+                    return 400, {"error": "invalid_dpop_proof", "error_description": str(error)}, list(
+                        _NO_STORE.items())
+                if not remember_jwt_id(current_session.get(), "dpop", checked.replay_key, checked.until):
+                    return 400, {"error": "invalid_dpop_proof",
+                                 "error_description": "The DPoP proof was used before."}, list(_NO_STORE.items())
+                portal_request.dpop_jkt = checked.jkt
+            return self.provider.create_token_response(portal_request)
+
+        return await self._client_endpoint(request, exchange)
 
     async def revoke(self, request: Request) -> Response:
         return await self._client_endpoint(
@@ -262,25 +278,29 @@ class OidcEndpoints:
             request, lambda r: self.provider.create_endpoint_response("introspection", r))
 
     # -- resources: userinfo and the 自己情報取得API -------------------------------------------------------------
-    async def _resource(self, request: Request, read: Callable[[str], Awaitable[dict[str, Any]]]) -> Response:
+    async def _resource(self, request: Request, read: Callable[[Presented], Awaitable[dict[str, Any]]]) -> Response:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return _oauth_error(401, "invalid_request", "Send the access token as a Bearer token.",
-                                {"www-authenticate": 'Bearer realm="mynaportal"'})
+        if scheme.lower() not in ("bearer", "dpop") or not token.strip():
+            return _oauth_error(401, "invalid_request", "Send the access token (Bearer, or DPoP with a proof).",
+                                {"www-authenticate": 'Bearer realm="mynaportal", DPoP algs="ES256 PS256 RS256 EdDSA"'})
+        presented = Presented(token.strip(), scheme.lower() == "dpop", request.headers.get("dpop"),
+                              request.method, f"{self.issuer}{request.url.path}")
         try:
-            answer = await read(token.strip())
+            answer = await read(presented)
         except TokenRefused as refused:
-            challenge = f'Bearer realm="mynaportal", error="{refused.error}"'
+            kind = "DPoP" if presented.dpop or refused.error == "invalid_dpop_proof" else "Bearer"
+            challenge = f'{kind} realm="mynaportal", error="{refused.error}"'
             return _oauth_error(refused.status, refused.error, refused.description,
                                 {"www-authenticate": challenge} if refused.status in (401, 403) else None)
         return JSONResponse(answer, headers=_NO_STORE)
 
     async def userinfo(self, request: Request) -> Response:
-        return await self._resource(request, lambda token: userinfo(self.session_factory, token))
+        return await self._resource(request, lambda presented: userinfo(self.session_factory, presented))
 
     async def selfinfo(self, request: Request) -> Response:
         category = request.path_params["category"]
-        return await self._resource(request, lambda token: read_category(self.session_factory, token, category))
+        return await self._resource(request, lambda presented: read_category(self.session_factory, presented,
+                                                                             category))
 
 
 def _asserted_client(request: PortalRequest) -> str | None:

@@ -276,6 +276,17 @@ class CodeGrant(AuthorizationCodeGrant):
             raise InvalidRequestError("The scope must include openid", redirect_uri=redirect_uri, state=state)
         return redirect_uri
 
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        if self.request.client.row.require_dpop and not getattr(self.request, "dpop_jkt", None):
+            raise InvalidRequestError("This client's tokens are DPoP-bound: send a DPoP proof (RFC 9449).")
+
+    def generate_token(self, **kwargs: Any) -> dict[str, Any]:
+        token = super().generate_token(**kwargs)
+        if getattr(self.request, "dpop_jkt", None):
+            token["token_type"] = "DPoP"  # noqa: S105 (RFC 9449 §5: bound to the proof key, cnf.jkt)
+        return token
+
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         user: EndUser = request.user
         data = request.payload.data

@@ -45,7 +45,8 @@ def error_format(case: Any, response: Response) -> str | None:
         return problem_failure(response)
     if path.startswith("/oidc/authorize"):
         # The browser's pages: an error page when there is no redirect URI to trust (else a redirect).
-        html = response.headers.get("content-type", "").startswith("text/html")
+        media = response.headers.get("content-type") or [""]
+        html = (media[0] if isinstance(media, list) else media).startswith("text/html")
         return None if html or response.status_code == 429 else f"not an error page: {response.text[:200]}"
     if path.startswith(("/oauth/", "/oidc/")):
         body = response.json()
