@@ -43,6 +43,8 @@ LOGIN_COOKIE = "oidc_login"
 APP_LINK = "mynaportal://oidc-login?code="
 RATE_WINDOW = timedelta(minutes=1)
 _NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+_UNSPEAKABLE = (400, {"error": "invalid_request", "error_description": "A parameter holds characters OAuth does not "
+                                                                      "allow."}, list(_NO_STORE.items()))
 
 
 def discovery(issuer: str) -> dict[str, Any]:
@@ -187,6 +189,8 @@ class OidcEndpoints:
                 grant = self.provider.get_consent_grant(portal_request, end_user=None)
             except OAuth2Error as error:
                 return self.provider.handle_error_response(portal_request, error)
+            except ValueError:  # Authlib refuses to echo a parameter outside OAuth's characters in its error
+                return _UNSPEAKABLE
             parameters = {key: values for key, values in portal_request.payload.datalist.items()}
             return start_login(current_session.get(), grant.request.client.row, parameters, grant.request.scope)
 
@@ -248,7 +252,13 @@ class OidcEndpoints:
         portal_request = await self._portal_request(request)
         if limited := await self._limited(_asserted_client(portal_request)):
             return limited
-        result = await to_thread.run_sync(self.provider.run, lambda: call(portal_request), limiter=self.limiter)
+        def guarded() -> Any:
+            try:
+                return call(portal_request)
+            except ValueError:  # Authlib refuses to echo a parameter outside OAuth's characters in its error
+                return _UNSPEAKABLE
+
+        result = await to_thread.run_sync(self.provider.run, guarded, limiter=self.limiter)
         return _answer(result)
 
     async def token(self, request: Request) -> Response:

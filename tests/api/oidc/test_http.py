@@ -239,3 +239,10 @@ async def test_another_browser_cannot_continue(portal: Portal, etax: RelyingPart
         stolen = await other.get(started.continue_url)
     assert stolen.status_code == 400
     assert code_of(await finish(portal, started))["code"]
+
+
+async def test_parameters_outside_oauths_characters(portal: Portal) -> None:
+    page = await portal.client.get("/oidc/authorize?client_id=x&response_type=%C2%9F%14%C3%9A")
+    assert (page.status_code, "characters OAuth does not allow" in page.text) == (400, True)
+    token = await portal.client.post("/oidc/token", data={"grant_type": "\u00e9\u0014"})
+    assert (token.status_code, token.json()["error"]) == (400, "unsupported_grant_type")
