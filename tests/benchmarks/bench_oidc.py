@@ -105,11 +105,19 @@ async def _load(requests: list[httpx.Request], connections: int) -> tuple[float,
     return elapsed, latencies, statuses
 
 
-def _report(name: str, count: int, elapsed: float, latencies: list[float], statuses: dict[int, int]) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (a figure the machine's other load does not inflate)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _report(name: str, count: int, elapsed: float, latencies: list[float], statuses: dict[int, int],
+            cpu: float) -> None:
     cuts = quantiles(latencies, n=100)
     rate = count / elapsed
     print(f"{name}: {rate:.0f}/s over {count} requests (goal {GOAL}/s: {'met' if rate >= GOAL else 'NOT met'}); "
-          f"p50 {cuts[49] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms; statuses {statuses}")
+          f"p50 {cuts[49] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms; statuses {statuses}; server CPU "
+          f"{cpu / count * 1000:.2f} ms per request (= {count / cpu:.0f}/s on one free core)")
 
 
 def main() -> None:
@@ -152,11 +160,14 @@ def main() -> None:
                 "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier,
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 "client_assertion": assertion}) for code, assertion in zip(codes, assertions, strict=True)]
-            _report("token (code exchange)", len(token_requests), *asyncio.run(_load(token_requests,
-                                                                                       args.connections)))
+            before = cpu_seconds(server.pid)
+            measured = asyncio.run(_load(token_requests, args.connections))
+            _report("token (code exchange)", len(token_requests), *measured, cpu_seconds(server.pid) - before)
             userinfo = [httpx.Request("GET", f"{issuer}/oidc/userinfo", headers={"authorization": f"Bearer {access}"})
                         for _ in range(args.requests)]
-            _report("userinfo (record written)", len(userinfo), *asyncio.run(_load(userinfo, args.connections)))
+            before = cpu_seconds(server.pid)
+            measured = asyncio.run(_load(userinfo, args.connections))
+            _report("userinfo (record written)", len(userinfo), *measured, cpu_seconds(server.pid) - before)
         finally:
             server.terminate()
             server.wait()
