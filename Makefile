@@ -39,6 +39,7 @@ run: $(VENV)/.installed
 	$(BIN)/mynaportal sandbox issue-card --demo
 	$(BIN)/myna-bridge virtual-card load --sandbox-pins var/cards
 	$(BIN)/mynaportal corporate demo-load
+	$(BIN)/mynaportal oidc demo-clients --host $(HOST)
 	@token=$$($(BIN)/mynaportal token --quiet --ttl 86400); \
 	echo; \
 	echo "Mynaportal backend on http://$(HOST):$(PORT)"; \
@@ -60,6 +61,10 @@ run: $(VENV)/.installed
 	echo "    curl -H \"Authorization: Bearer \$$key\" 'http://$(HOST):$(PORT)/applications/inbox?status=received'"; \
 	echo "    curl -X POST -H \"Authorization: Bearer \$$key\" -H 'Idempotency-Key: k1' -H 'Content-Type: application/json' -d '{\"status\":\"reviewing\"}' http://$(HOST):$(PORT)/applications/inbox/<受付番号>/moves   (then completed)"; \
 	echo "  and the parent's notice: { notices(first: 3) { edges { node { title body } } } }"; \
+	echo "  もっとつながる: log in to e-Tax (sandbox) through the portal (OpenID Provider: http://$(HOST):$(PORT)/.well-known/openid-configuration)"; \
+	echo "    1. in another terminal: $(BIN)/mynaportal oidc example-rp   (ねんきんネット: --client nenkinsandbox), open http://$(HOST):9100/"; \
+	echo "    2. approve the code its login page shows, as the app does: mutation { oidcLoginDecide(shortCode: \"ABCD-EFGH\", approve: true) { clientName status } }"; \
+	echo "    3. the RP shows his name and 税・所得; your consents: { oidcConsents { id clientName active } }, withdraw: mutation { oidcConsentWithdraw(id: \"…\") { active } }"; \
 	echo
 	@# The log's sequencer gives new exchanges their proofs while the portal serves (production runs it on its own).
 	@$(BIN)/mynaportal records sequence & sequencer=$$!; trap 'kill $$sequencer' EXIT INT TERM; \

@@ -25,6 +25,7 @@ from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
 from api.migrate import MIGRATIONS
 from api.notices.broker import NoticeBroker
+from api.oidc import http as oidc_http
 from api.openapi import routes as openapi_routes
 from api.people.individual_number import cipher_for
 from api.platform.db import create_engine, create_session_factory, dispose_engine
@@ -115,6 +116,8 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
                                 cipher=cipher, graphiql=settings.graphiql, settings=settings, identity=identity,
                                 notice_broker=notice_broker)
     head = _migration_head()
+    # The OpenID Provider holds a synchronous engine for Authlib's hooks: closed with the app.
+    oidc = oidc_http.OidcEndpoints(settings, session_factory)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -141,6 +144,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         yield
         await notice_broker.close()
         await graphql_app.record_feed.close()
+        oidc.close()
         await dispose_engine(engine)
 
     routes: list[BaseRoute] = [
@@ -149,6 +153,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *identity_http.routes(settings, identity),
+        *oidc_http.routes(oidc),
         *openapi_routes(),
     ]
     for factory in ROUTE_FACTORIES:

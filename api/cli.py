@@ -15,6 +15,7 @@ from api.exchange import cli as exchange_cli
 from api.history import cli as history_cli
 from api.identity import commands as identity_commands
 from api.notices import cli as notices_cli
+from api.oidc import cli as oidc_cli
 from api.people import commands as people_commands
 from api.platform.settings import Settings, settings_for_command
 from api.records import cli as records_cli
@@ -30,6 +31,7 @@ COMMAND_GROUPS: tuple[Callable[[Any], None], ...] = (
     push_cli.register, people_commands.register, records_cli.register, exchange_cli.register,
     applications_cli.register,
     history_cli.register,  # after records_cli: it adds `records purge` to that group
+    oidc_cli.register,
 )
 
 

@@ -30,6 +30,7 @@ from api.notices.models import (
     ProcedureCompletion,
     ReminderRun,
 )
+from api.oidc.models import OidcAuthorizationCode, OidcClient, OidcConsent, OidcLoginRequest, OidcSeenJwt, OidcToken
 from api.people.models import Municipality, ParentChild, Person, Sex
 from api.platform.access_records import AccessRecord
 from api.platform.db import Base
@@ -118,6 +119,12 @@ __all__ = [
     "NoticeAttachment",
     "NoticeDelivery",
     "NoticeRecipient",
+    "OidcAuthorizationCode",
+    "OidcClient",
+    "OidcConsent",
+    "OidcLoginRequest",
+    "OidcSeenJwt",
+    "OidcToken",
     "ParentChild",
     "Payment",
     "PaymentEvent",

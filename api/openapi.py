@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from api.applications import openapi as applications_openapi
 from api.exchange import openapi as exchange_openapi
 from api.identity import openapi as identity_openapi
+from api.oidc import openapi as oidc_openapi
 from api.platform.errors import ErrorCode, PortalError, problem_response
 from api.platform.openapi import document, json_answer, path_param, problem, query_param
 from api.records import openapi as records_openapi
@@ -77,6 +78,7 @@ DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "exchange": exchange_openapi.openapi_document,
     "selfinfo": selfinfo_openapi.openapi_document,
     "applications": applications_openapi.openapi_document,
+    "oidc": oidc_openapi.openapi_document,
 }
 
 

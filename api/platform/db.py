@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Pool, Select, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -82,8 +83,22 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
 ENGINE_POOL_SIZE = 10
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def create_sync_engine(database_url: str, **kwargs: Any) -> Engine:
+    """A synchronous engine on the same database, for libraries whose hooks are synchronous (Authlib's server),
+    run in a worker thread: the same drivers' sync sides (sqlite3, psycopg), the same SQLite pragmas."""
+    if database_url.startswith("sqlite+aiosqlite"):
+        engine = sa_create_engine(database_url.replace("sqlite+aiosqlite", "sqlite", 1), **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", ENGINE_POOL_SIZE)
+    return sa_create_engine(database_url, **kwargs)
+
+
+def _configure_sqlite(engine: AsyncEngine | Engine) -> None:
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the driver; BEGIN is emitted below.
         dbapi_connection.isolation_level = None
@@ -94,7 +109,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         deferred = connection.get_execution_options().get(READ_ONLY_OPTION, False)
         connection.exec_driver_sql("BEGIN DEFERRED" if deferred else "BEGIN IMMEDIATE")

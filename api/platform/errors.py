@@ -119,6 +119,10 @@ class ErrorCode(enum.StrEnum):
     BANK_ACCOUNT_INVALID = "BANK_ACCOUNT_INVALID"
     BANK_ACCOUNT_HOLDER_MISMATCH = "BANK_ACCOUNT_HOLDER_MISMATCH"  # the holder kana is not the person's name
     BANK_ACCOUNT_NOT_REGISTERED = "BANK_ACCOUNT_NOT_REGISTERED"
+    # the OpenID Provider (もっとつながる): the app's approval of a login at a relying party
+    OIDC_LOGIN_UNKNOWN = "OIDC_LOGIN_UNKNOWN"
+    OIDC_LOGIN_DECIDED = "OIDC_LOGIN_DECIDED"
+    OIDC_CLIENT_UNAVAILABLE = "OIDC_CLIENT_UNAVAILABLE"  # suspended or not yet approved
 
 
 # The HTTP status of each code (REST answers); a code not listed is a client mistake (400).
@@ -152,6 +156,9 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.PERSON_ALREADY_REGISTERED: 409,
     ErrorCode.CHALLENGE_USED: 409,
     ErrorCode.DEVICE_CODE_DECIDED: 409,
+    ErrorCode.OIDC_LOGIN_DECIDED: 409,
+    ErrorCode.OIDC_LOGIN_UNKNOWN: 404,
+    ErrorCode.OIDC_CLIENT_UNAVAILABLE: 403,
     ErrorCode.REFRESH_TOKEN_REUSED: 409,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
     ErrorCode.ORDER_REFERENCE_TAKEN: 409,

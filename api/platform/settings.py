@@ -120,6 +120,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MYNAPORTAL_LOG_SIGNING_KEYS", "a demo key (development)", "Ed25519 keys that sign the exchange "
             "record log's tree heads, newest first: `2:base64,1:base64` (each the key's 32-byte seed). The first "
             "signs; every generation listed stays published so old heads still verify. Required in production."),
+    Setting("MYNAPORTAL_OIDC_SIGNING_KEYS", "a demo key (development)", "P-256 keys (ES256) that sign the OpenID "
+            "Provider's ID tokens, newest first: `2:base64,1:base64` (each the 32-byte private scalar). The first "
+            "signs; every generation listed stays in the JWKS so tokens signed before a rotation still verify. "
+            "Required in production."),
     Setting("MYNAPORTAL_PAYMENT_SESSION_TTL", "5400", "Seconds a started payment may wait at the gateway's "
             "hosted page before it times out (P0020)."),
 )
@@ -180,6 +184,8 @@ class Settings:
     payment_session_ttl: timedelta = timedelta(minutes=90)
     # Ed25519 seeds of the records log's tree-head key, newest first; empty: the demo key (api.records.signing).
     log_signing_keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)
+    # P-256 scalars of the OpenID Provider's ID-token keys, newest first; empty: the demo key (api.oidc.keys).
+    oidc_signing_keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)
 
     @property
     def production(self) -> bool:
@@ -241,7 +247,8 @@ class Settings:
             problems.append("MYNAPORTAL_DATA_KEY and MYNAPORTAL_LOOKUP_KEY must differ")
 
         generations = {name: key_generations(env.get(name, ""), name, production, problems)
-                       for name in ("MYNAPORTAL_DATA_KEYS", "MYNAPORTAL_LOOKUP_KEYS", "MYNAPORTAL_LOG_SIGNING_KEYS")}
+                       for name in ("MYNAPORTAL_DATA_KEYS", "MYNAPORTAL_LOOKUP_KEYS", "MYNAPORTAL_LOG_SIGNING_KEYS",
+                                   "MYNAPORTAL_OIDC_SIGNING_KEYS")}
         previous_roots = tuple(key for _, key in key_generations(
             ",".join(f"{i}:{raw.strip()}" for i, raw in
                      enumerate(filter(None, env.get("MYNAPORTAL_PREVIOUS_DATA_KEYS", "").split(",")), 1)),
@@ -347,6 +354,7 @@ class Settings:
             payment_callback_previous_key=env.get("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", ""),
             payment_session_ttl=timedelta(seconds=integer("MYNAPORTAL_PAYMENT_SESSION_TTL", 5400, minimum=60)),
             log_signing_keys=generations["MYNAPORTAL_LOG_SIGNING_KEYS"],
+            oidc_signing_keys=generations["MYNAPORTAL_OIDC_SIGNING_KEYS"],
         )
         if problems:
             raise SettingsError("invalid settings:\n- " + "\n- ".join(problems))

@@ -16,6 +16,7 @@ from api.schema.history import HistoryQuery, HistorySubscription
 from api.schema.identity import IdentityMutation
 from api.schema.notice_mutations import NoticesMutation
 from api.schema.notices import NoticesQuery, NoticesSubscription, NoticeType
+from api.schema.oidc import OidcMutation, OidcQuery
 from api.schema.payment_mutations import PaymentsMutation
 from api.schema.payments import PaymentOrderType, PaymentsQuery, PaymentType
 from api.schema.people import PersonType
@@ -24,9 +25,9 @@ from api.schema.query import Query as PeopleQuery
 from api.schema.selfinfo import SelfInfoMutation, SelfInfoQuery
 
 QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery, ExchangeQuery,
-                               HistoryQuery, SelfInfoQuery, ApplicationsQuery)
+                               HistoryQuery, SelfInfoQuery, ApplicationsQuery, OidcQuery)
 MUTATIONS: tuple[type, ...] = (IdentityMutation, ProxyMutation, CorporateMutation, PaymentsMutation, NoticesMutation,
-                                 ExchangeMutation, SelfInfoMutation, ApplicationsMutation)
+                                 ExchangeMutation, SelfInfoMutation, ApplicationsMutation, OidcMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (NoticesSubscription, HistorySubscription)
 # Types reachable only through interfaces (node(id:)) must be named to the schema.
 EXTRA_TYPES: tuple[type, ...] = (PersonType, AgencyType, PaymentOrderType, PaymentType, NoticeType)

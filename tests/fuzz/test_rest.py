@@ -43,7 +43,12 @@ def error_format(case: Any, response: Response) -> str | None:
         return None
     if path.startswith(PROBLEM_SURFACES):
         return problem_failure(response)
-    if path.startswith("/oauth/"):
+    if path.startswith("/oidc/authorize"):
+        # The browser's pages: an error page when there is no redirect URI to trust (else a redirect).
+        media = response.headers.get("content-type") or [""]
+        html = (media[0] if isinstance(media, list) else media).startswith("text/html")
+        return None if html or response.status_code == 429 else f"not an error page: {response.text[:200]}"
+    if path.startswith(("/oauth/", "/oidc/")):
         body = response.json()
         return None if isinstance(body.get("error"), str) else f"not an OAuth error: {response.text[:200]}"
     if path.startswith("/corporate/4/"):

@@ -784,3 +784,41 @@ async def _move_application(w: World) -> None:
     moved = (await w.run("MoveApplication", {"receptionNumber": sent["receptionNumber"], "status": "reviewing",
                                              "idempotencyKey": "m-1"}, kind="agency"))["moveApplication"]
     assert (moved["status"], moved["previous"]) == ("reviewing", "received")
+async def _oidc_login_waiting(w: World) -> str:
+    """A relying party's login waiting for the person: the browser opened its authorization URL."""
+    from tests.api.oidc.conftest import REDIRECT, add_client
+    rp = await add_client(w.portal, "etaxsandbox", "e-Tax (sandbox)")
+    page = await w.portal.client.get("/oidc/authorize", params={
+        "response_type": "code", "client_id": rp.client_id, "redirect_uri": REDIRECT, "scope": "openid name",
+        "state": "s-1", "nonce": "n-1", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256"})
+    return page.text.split('data-code="')[1].split('"')[0]
+
+
+@case("OidcLogin")
+async def _oidc_login(w: World) -> None:
+    shown = (await w.run("OidcLogin", {"shortCode": await _oidc_login_waiting(w)}, kind="phone"))["oidcLogin"]
+    assert (shown["clientName"], shown["consentRequired"], shown["status"]) == ("e-Tax (sandbox)", True, "pending")
+    assert [c["scope"] for c in shown["claims"]] == ["openid", "name"]
+
+
+@case("OidcLoginDecide")
+async def _oidc_login_decide(w: World) -> None:
+    decided = (await w.run("OidcLoginDecide", {"shortCode": await _oidc_login_waiting(w), "approve": True},
+                           kind="phone"))["oidcLoginDecide"]
+    assert (decided["status"], decided["consentRequired"]) == ("approved", True)
+
+
+@case("OidcConsents")
+async def _oidc_consents(w: World) -> None:
+    await w.run("OidcLoginDecide", {"shortCode": await _oidc_login_waiting(w), "approve": True}, kind="phone")
+    [consent] = (await w.run("OidcConsents", kind="phone"))["oidcConsents"]
+    assert (consent["clientName"], consent["active"], consent["withdrawnAt"]) == ("e-Tax (sandbox)", True, None)
+
+
+@case("OidcConsentWithdraw")
+async def _oidc_consent_withdraw(w: World) -> None:
+    await w.run("OidcLoginDecide", {"shortCode": await _oidc_login_waiting(w), "approve": True}, kind="phone")
+    [consent] = (await w.run("OidcConsents", kind="phone"))["oidcConsents"]
+    withdrawn = (await w.run("OidcConsentWithdraw", {"id": consent["id"]}, kind="phone"))["oidcConsentWithdraw"]
+    assert (withdrawn["id"], withdrawn["active"]) == (consent["id"], False) and withdrawn["withdrawnAt"]

@@ -1,0 +1,340 @@
+"""The OpenID Provider's HTTP endpoints: discovery, JWKS, the authorization endpoint with its login page (QR code
+and short code, approved in the app), token, userinfo, revocation, introspection and the 自己情報取得API.
+
+OAuth endpoints answer in OAuth's own error format (RFC 6749 §5.2, RFC 6750 §3), as relying parties' libraries
+expect; the 自己情報取得API's refusals too. Authlib's calls run in a worker thread (api.oidc.server).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import segno
+from anyio import CapacityLimiter, to_thread
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import sessionmaker
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from api.identity.rate_limit import hit
+from api.oidc.dpop import DPoPError, verify_proof
+from api.oidc.keys import ALGORITHM, ProviderKeys
+from api.oidc.login import LoginStatus, start_login, take_decided
+from api.oidc.models import OidcClient
+from api.oidc.resources import Presented, TokenRefused, read_category, userinfo
+from api.oidc.scopes import SCOPE_TITLES, SUPPORTED_SCOPES
+from api.oidc.server import EndUser, PortalRequest, Provider, current_session, remember_jwt_id
+from api.platform.db import create_sync_engine, utcnow
+from api.platform.settings import Settings
+
+SessionFactory = async_sessionmaker[AsyncSession]
+LOGIN_COOKIE = "oidc_login"
+APP_LINK = "mynaportal://oidc-login?code="
+RATE_WINDOW = timedelta(minutes=1)
+_NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
+_UNSPEAKABLE = (400, {"error": "invalid_request", "error_description": "A parameter holds characters OAuth does not "
+                                                                      "allow."}, list(_NO_STORE.items()))
+
+
+def discovery(issuer: str) -> dict[str, Any]:
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oidc/authorize",
+        "token_endpoint": f"{issuer}/oidc/token",
+        "userinfo_endpoint": f"{issuer}/oidc/userinfo",
+        "jwks_uri": f"{issuer}/oidc/jwks",
+        "revocation_endpoint": f"{issuer}/oidc/revoke",
+        "introspection_endpoint": f"{issuer}/oidc/introspect",
+        "scopes_supported": sorted(SUPPORTED_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": [ALGORITHM],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "PS256", "RS256", "EdDSA"],
+        "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "name", "name_kana",
+                             "address", "birthdate", "gender"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "prompt_values_supported": ["login", "consent"],
+        "authorization_response_iss_parameter_supported": False,
+        "ui_locales_supported": ["ja"],
+    }
+
+
+def _datalist(items: list[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in items:
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def _answer(result: tuple[int, Any, list[tuple[str, str]]]) -> Response:
+    status, body, headers = result
+    header_map = dict(headers)
+    if status in (301, 302, 303) and "Location" in header_map:
+        return RedirectResponse(header_map["Location"], status_code=status)
+    if isinstance(body, dict):
+        return JSONResponse(body, status_code=status, headers=header_map)
+    return Response(body or "", status_code=status, headers=header_map)
+
+
+def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "error_description": description}, status_code=status,
+                        headers={**_NO_STORE, **(headers or {})})
+
+
+def _page(title: str, body: str, *, status: int = 200, refresh: str | None = None) -> HTMLResponse:
+    meta = f'<meta http-equiv="refresh" content="2;url={html.escape(refresh)}">' if refresh else ""
+    return HTMLResponse(
+        f'<!doctype html><html lang="ja"><head><meta charset="utf-8">{meta}<title>{html.escape(title)}</title>'
+        '<meta name="viewport" content="width=device-width,initial-scale=1"></head>'
+        f'<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>',
+        status_code=status, headers={**_NO_STORE, "content-security-policy": "default-src 'none'; img-src data:; "
+                                     "style-src 'unsafe-inline'", "x-frame-options": "DENY"})
+
+
+def _qr_svg(text: str) -> str:
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="svg", scale=4, xmldecl=False, svgns=True)
+    return out.getvalue().decode()
+
+
+def login_page(client: OidcClient, scopes: list[str], short_code: str, continue_url: str) -> HTMLResponse:
+    shown = f"{short_code[:4]}-{short_code[4:]}"
+    claims = "".join(f"<li>{html.escape(SCOPE_TITLES.get(s, s))}</li>" for s in scopes)
+    body = (f'<p><strong id="client">{html.escape(client.name)}</strong>'
+            ' がマイナポータルでのログインを求めています。</p>'
+            f'<p>利用目的: <span id="purpose">{html.escape(client.purpose)}</span></p>'
+            f'<p>提供される情報:</p><ul id="claims">{claims}</ul>'
+            '<p>マイナポータルアプリでこの QR コードを読み取るか、コードを入力して承認してください。</p>'
+            f'<figure id="qr">{_qr_svg(APP_LINK + short_code)}</figure>'
+            f'<p>コード: <strong id="short-code" data-code="{short_code}">{shown}</strong></p>'
+            f'<p><a id="continue" href="{html.escape(continue_url)}">承認したら続ける</a></p>')
+    return _page("マイナポータルでログイン", body, refresh=continue_url)
+
+
+class OidcEndpoints:
+    def __init__(self, settings: Settings, session_factory: SessionFactory) -> None:
+        self.settings = settings
+        self.issuer = settings.public_url.rstrip("/")
+        self.session_factory = session_factory
+        self.sync_engine = create_sync_engine(settings.database_url)
+        self.keys = ProviderKeys.from_settings(settings)
+        # Authlib's calls hold a write transaction while they verify and sign: SQLite has one writer, so they take
+        # turns there (rather than time out on its lock); PostgreSQL runs a few at once.
+        self.limiter = CapacityLimiter(1 if self.sync_engine.dialect.name == "sqlite" else 8)
+        self.provider = Provider(self.issuer, sessionmaker(self.sync_engine, expire_on_commit=False), self.keys,
+                                 settings.access_token_ttl)
+
+    def close(self) -> None:
+        self.sync_engine.dispose()
+
+    def _uri(self, request: Request) -> str:
+        # Authlib checks the transport: requests are named by the public origin (TLS ends at the proxy).
+        query = f"?{request.url.query}" if request.url.query else ""
+        return f"{self.issuer}{request.url.path}{query}"
+
+    async def _portal_request(self, request: Request) -> PortalRequest:
+        form: dict[str, list[str]] = {}
+        if request.method == "POST":
+            form = _datalist(list((await request.form()).multi_items()))
+        return PortalRequest(request.method, self._uri(request), dict(request.headers),
+                             _datalist(list(request.query_params.multi_items())), form)
+
+    async def _limited(self, client_id: str | None) -> Response | None:
+        """Per-client rate limit (requests per minute, registered with the client)."""
+        if not client_id:
+            return None
+        async with self.session_factory() as session, session.begin():
+            limit = await session.scalar(select(OidcClient.rate_limit_per_minute)
+                                         .where(OidcClient.client_id == client_id[:64]))
+            if limit is None:
+                return None
+            wait = await hit(session, f"oidc:{client_id}", limit=limit, window=RATE_WINDOW, now=utcnow())
+        if wait is None:
+            return None
+        return _oauth_error(429, "slow_down", "Too many requests for this client.", {"retry-after": str(wait)})
+
+    # -- discovery --------------------------------------------------------------------------------------------
+    async def configuration(self, request: Request) -> Response:
+        return JSONResponse(discovery(self.issuer), headers={"cache-control": "public, max-age=300"})
+
+    async def jwks(self, request: Request) -> Response:
+        return JSONResponse(self.keys.jwks(), headers={"cache-control": "public, max-age=300"})
+
+    # -- the authorization endpoint and its login page ----------------------------------------------------------
+    async def authorize(self, request: Request) -> Response:
+        if limited := await self._limited(request.query_params.get("client_id")):
+            return limited
+        portal_request = await self._portal_request(request)
+
+        def validate() -> Any:
+            try:
+                grant = self.provider.get_consent_grant(portal_request, end_user=None)
+            except OAuth2Error as error:
+                return self.provider.handle_error_response(portal_request, error)
+            except ValueError:  # Authlib refuses to echo a parameter outside OAuth's characters in its error
+                return _UNSPEAKABLE
+            parameters = {key: values for key, values in portal_request.payload.datalist.items()}
+            return start_login(current_session.get(), grant.request.client.row, parameters, grant.request.scope)
+
+        result = await to_thread.run_sync(self.provider.run, validate, limiter=self.limiter)
+        if isinstance(result, tuple):
+            status, body, _ = result
+            if status == 302:
+                return _answer(result)
+            # No redirect URI to trust (unknown client, wrong redirect URI): tell the person, not the client.
+            description = body.get("error_description", "") if isinstance(body, dict) else ""
+            return _page("ログインできません", f'<p id="error">{html.escape(description)}</p>', status=400)
+        continue_url = f"/oidc/authorize/continue?{urlencode({'request': str(result.request.id)})}"
+        response = login_page(result.client, result.request.scopes.split(), result.request.short_code, continue_url)
+        response.set_cookie(f"{LOGIN_COOKIE}_{result.request.id.hex}", result.browser_secret,
+                            max_age=int(timedelta(minutes=5).total_seconds()), path="/oidc/authorize",
+                            httponly=True, samesite="lax", secure=self.issuer.startswith("https://"))
+        return response
+
+    async def continue_login(self, request: Request) -> Response:
+        try:
+            request_id = uuid.UUID(request.query_params.get("request", ""))
+        except ValueError:
+            return _page("ログインできません", '<p id="error">この要求は無効です。</p>', status=400)
+        secret = request.cookies.get(f"{LOGIN_COOKIE}_{request_id.hex}", "")
+
+        def finish() -> Any:
+            session = current_session.get()
+            taken = take_decided(session, request_id, secret)
+            if taken is None:
+                return None
+            login, decision = taken
+            if decision is LoginStatus.PENDING:
+                return "pending"
+            client = session.get(OidcClient, login.client_pk)
+            replay = PortalRequest("GET", f"{self.issuer}/oidc/authorize", {}, login.parameters)
+            user = None
+            if decision is LoginStatus.APPROVED and login.person_id and login.consent_id:
+                user = EndUser(login.person_id, login.consent_id, login.approved_at or utcnow(), client)
+            try:
+                grant = self.provider.get_consent_grant(replay, end_user=user)
+            except OAuth2Error as error:  # the client was suspended meanwhile
+                return self.provider.handle_error_response(replay, error)
+            return self.provider.create_authorization_response(replay, grant_user=user, grant=grant)
+
+        result = await to_thread.run_sync(self.provider.run, finish, limiter=self.limiter)
+        if result is None:
+            return _page("ログインできません", '<p id="error">この要求は無効か期限切れです。</p>', status=400)
+        if result == "pending":
+            continue_url = f"/oidc/authorize/continue?{urlencode({'request': str(request_id)})}"
+            return _page("承認を待っています", '<p id="waiting">アプリで承認してください。</p>'
+                         f'<p><a id="continue" href="{html.escape(continue_url)}">続ける</a></p>',
+                         refresh=continue_url)
+        response = _answer(result)
+        response.delete_cookie(f"{LOGIN_COOKIE}_{request_id.hex}", path="/oidc/authorize")
+        return response
+
+    # -- token, revocation, introspection (Authlib, client authenticated by private_key_jwt) -------------------
+    async def _client_endpoint(self, request: Request, call: Callable[[PortalRequest], Any]) -> Response:
+        portal_request = await self._portal_request(request)
+        if limited := await self._limited(_asserted_client(portal_request)):
+            return limited
+        def guarded() -> Any:
+            try:
+                return call(portal_request)
+            except ValueError:  # Authlib refuses to echo a parameter outside OAuth's characters in its error
+                return _UNSPEAKABLE
+
+        result = await to_thread.run_sync(self.provider.run, guarded, limiter=self.limiter)
+        return _answer(result)
+
+    async def token(self, request: Request) -> Response:
+        proof = request.headers.get("dpop")
+
+        def exchange(portal_request: PortalRequest) -> Any:
+            if proof is not None:
+                try:
+                    checked = verify_proof(proof, method="POST", url=f"{self.issuer}/oidc/token", now=utcnow())
+                except DPoPError as error:
+                    return 400, {"error": "invalid_dpop_proof", "error_description": str(error)}, list(
+                        _NO_STORE.items())
+                if not remember_jwt_id(current_session.get(), "dpop", checked.replay_key, checked.until):
+                    return 400, {"error": "invalid_dpop_proof",
+                                 "error_description": "The DPoP proof was used before."}, list(_NO_STORE.items())
+                portal_request.dpop_jkt = checked.jkt
+            return self.provider.create_token_response(portal_request)
+
+        return await self._client_endpoint(request, exchange)
+
+    async def revoke(self, request: Request) -> Response:
+        return await self._client_endpoint(
+            request, lambda r: self.provider.create_endpoint_response("revocation", r))
+
+    async def introspect(self, request: Request) -> Response:
+        return await self._client_endpoint(
+            request, lambda r: self.provider.create_endpoint_response("introspection", r))
+
+    # -- resources: userinfo and the 自己情報取得API -------------------------------------------------------------
+    async def _resource(self, request: Request, read: Callable[[Presented], Awaitable[dict[str, Any]]]) -> Response:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() not in ("bearer", "dpop") or not token.strip():
+            return _oauth_error(401, "invalid_request", "Send the access token (Bearer, or DPoP with a proof).",
+                                {"www-authenticate": 'Bearer realm="mynaportal", DPoP algs="ES256 PS256 RS256 EdDSA"'})
+        presented = Presented(token.strip(), scheme.lower() == "dpop", request.headers.get("dpop"),
+                              request.method, f"{self.issuer}{request.url.path}")
+        try:
+            answer = await read(presented)
+        except TokenRefused as refused:
+            kind = "DPoP" if presented.dpop or refused.error == "invalid_dpop_proof" else "Bearer"
+            challenge = f'{kind} realm="mynaportal", error="{refused.error}"'
+            return _oauth_error(refused.status, refused.error, refused.description,
+                                {"www-authenticate": challenge} if refused.status in (401, 403) else None)
+        return JSONResponse(answer, headers=_NO_STORE)
+
+    async def userinfo(self, request: Request) -> Response:
+        return await self._resource(request, lambda presented: userinfo(self.session_factory, presented))
+
+    async def selfinfo(self, request: Request) -> Response:
+        category = request.path_params["category"]
+        return await self._resource(request, lambda presented: read_category(self.session_factory, presented,
+                                                                             category))
+
+
+def _asserted_client(request: PortalRequest) -> str | None:
+    """The client an assertion names (unverified: only a rate-limit key before Authlib authenticates it)."""
+    assertion = request.form.get("client_assertion")
+    if not assertion:
+        return request.form.get("client_id")
+    try:
+        payload = assertion.split(".")[1]
+        sub = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("sub")
+    except (IndexError, ValueError, TypeError, AttributeError):
+        return None
+    return sub if isinstance(sub, str) else None
+
+
+def routes(endpoints: OidcEndpoints) -> list[BaseRoute]:
+    return [
+        Route("/.well-known/openid-configuration", endpoints.configuration, methods=["GET"]),
+        Route("/oidc/jwks", endpoints.jwks, methods=["GET"]),
+        Route("/oidc/authorize", endpoints.authorize, methods=["GET"]),
+        Route("/oidc/authorize/continue", endpoints.continue_login, methods=["GET"]),
+        Route("/oidc/token", endpoints.token, methods=["POST"]),
+        Route("/oidc/userinfo", endpoints.userinfo, methods=["GET", "POST"]),
+        Route("/oidc/revoke", endpoints.revoke, methods=["POST"]),
+        Route("/oidc/introspect", endpoints.introspect, methods=["POST"]),
+        Route("/oidc/selfinfo/{category}", endpoints.selfinfo, methods=["GET"]),
+    ]

@@ -1,0 +1,63 @@
+"""What a relying party receives about a person goes on the person's record (やりとり履歴) as an exchange naming
+the client (its agency row) as the requester: the ID token's and userinfo's claims (provided by the portal from
+the 基本4情報) and each 自己情報取得API read (provided by the agencies that hold the data). Item names only, never
+values; each record's leaf goes to the transparency log in the same transaction, as the hub's do.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from api.agencies.models import Agency, AgencyKind
+from api.exchange.legal_table import legal_table
+from api.exchange.models import ExchangeRecord
+from api.exchange.record import exchange_record_leaf
+from api.oidc.models import OidcClient
+from api.platform.db import utcnow
+from api.records import merkle
+from api.records.models import LogLeaf
+from api.selfinfo.held import PORTAL_AGENCY_NAME, PORTAL_AGENCY_SLUG, append_to_log, portal_agency
+
+PROCESSING_TYPE = "oidc"  # a consented release to a relying party, not a 別表第二 exchange
+
+
+def _record(client: OidcClient, provider_id: uuid.UUID, person_id: uuid.UUID, items: list[str],
+            duty: str) -> ExchangeRecord:
+    now = utcnow()
+    return ExchangeRecord(requester_agency_id=client.agency_id, provider_agency_id=provider_id, person_id=person_id,
+                          duty=duty[:64], item_names=items, legal_row_id=None,
+                          legal_table_version=legal_table().version, requested_at=now, provided_at=now,
+                          processing_type=PROCESSING_TYPE, outcome="provided")
+
+
+def record_release_sync(session: Session, client: OidcClient, person_id: uuid.UUID, items: list[str], *,
+                        duty: str) -> None:
+    """The token endpoint's side (Authlib's synchronous hooks): the portal released these claims."""
+    portal = session.scalar(select(Agency).where(Agency.slug == PORTAL_AGENCY_SLUG))
+    if portal is None:
+        portal = Agency(slug=PORTAL_AGENCY_SLUG, name=PORTAL_AGENCY_NAME, kind=AgencyKind.MINISTRY)
+        session.add(portal)
+        session.flush()
+    record = _record(client, portal.id, person_id, items or ["sub"], duty)
+    session.add(record)
+    session.flush()
+    leaf = exchange_record_leaf(record)
+    record.log_leaf_id = session.execute(insert(LogLeaf).values(
+        leaf_hash=merkle.leaf_hash(leaf), leaf_data=leaf, queued_at=utcnow()).returning(LogLeaf.id)).scalar_one()
+
+
+async def record_release(session: AsyncSession, client: OidcClient, person_id: uuid.UUID,
+                         by_provider: dict[uuid.UUID | None, list[str]], *, duty: str) -> list[ExchangeRecord]:
+    """One record per providing agency (None: the portal itself, for the 基本4情報)."""
+    records = []
+    for provider, items in by_provider.items():
+        provider_id = provider if provider is not None else (await portal_agency(session)).id
+        records.append(_record(client, provider_id, person_id, sorted(items), duty))
+    session.add_all(records)
+    await session.flush()
+    await append_to_log(session, records)
+    return records

@@ -1,0 +1,158 @@
+"""What a relying party reads with an access token: userinfo (the 基本4情報 its scopes name) and the 自己情報取得API
+(the person's data of one group, with provenance). A token is good while it is unexpired and unrevoked, its consent
+neither withdrawn nor expired, and its client approved; every read goes on the person's record naming the client.
+
+These run on the async stack (one joined read finds everything a token rests on): they are the hot path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.oidc.claims import USERINFO_DUTY, basic_claims
+from api.oidc.clients import pairwise_subject
+from api.oidc.dpop import DPoPError, verify_proof
+from api.oidc.models import ClientStatus, OidcClient, OidcConsent, OidcSeenJwt, OidcToken
+from api.oidc.record import record_release
+from api.oidc.scopes import SELFINFO_PREFIX, SELFINFO_SCOPES, scope_list
+from api.people.models import Person
+from api.platform.db import utcnow
+from api.selfinfo.groups import GROUP_TITLES
+from api.selfinfo.held import held_items
+
+SessionFactory = async_sessionmaker[AsyncSession]
+SELFINFO_DUTY = "自己情報取得API"
+
+
+class TokenRefused(Exception):
+    """RFC 6750 §3.1: the error a resource answers with (401 invalid_token, 403 insufficient_scope)."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+
+
+@dataclass(frozen=True)
+class Presented:
+    """How the client presented its token: the token, its scheme (Bearer or DPoP), and the DPoP proof if any."""
+
+    token: str
+    dpop: bool = False
+    proof: str | None = None
+    method: str = "GET"
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Access:
+    token: OidcToken
+    client: OidcClient
+    scopes: frozenset[str]
+
+    @property
+    def subject(self) -> str:
+        return pairwise_subject(self.client.pairwise_salt, self.token.person_id)
+
+
+async def _check_binding(session: AsyncSession, token: OidcToken, presented: Presented, now: datetime) -> None:
+    """RFC 9449 §7: a bound token only as DPoP with a fresh proof by its key (and the token's hash); a bearer
+    token never under the DPoP scheme."""
+    if token.dpop_jkt is None:
+        if presented.dpop:
+            raise TokenRefused(401, "invalid_token", "This access token is not DPoP-bound: send it as Bearer.")
+        return
+    if not presented.dpop or presented.proof is None:
+        raise TokenRefused(401, "invalid_token", "This access token is DPoP-bound: send it as DPoP with a proof.")
+    try:
+        proof = verify_proof(presented.proof, method=presented.method, url=presented.url, now=now,
+                             access_token=presented.token)
+    except DPoPError as error:
+        raise TokenRefused(401, "invalid_dpop_proof", str(error)) from error
+    if proof.jkt != token.dpop_jkt:
+        raise TokenRefused(401, "invalid_dpop_proof", "The DPoP proof's key is not the one the token is bound to.")
+    try:
+        async with session.begin_nested():
+            session.add(OidcSeenJwt(issuer="dpop", jti=proof.replay_key[:255], expires_at=proof.until))
+    except IntegrityError as error:
+        raise TokenRefused(401, "invalid_dpop_proof", "The DPoP proof was used before.") from error
+
+
+async def access_for(session: AsyncSession, presented: Presented, *, needs: str) -> Access:
+    now = utcnow()
+    token_string = presented.token
+    row = (await session.execute(
+        select(OidcToken, OidcClient, OidcConsent)
+        .join(OidcClient, OidcClient.id == OidcToken.client_pk)
+        .join(OidcConsent, OidcConsent.id == OidcToken.consent_id)
+        .where(OidcToken.access_token_hash == hashlib.sha256(token_string.encode()).digest()))).first()
+    if row is None:
+        raise TokenRefused(401, "invalid_token", "The access token is not known.")
+    token, client, consent = row
+    if token.revoked_at is not None:
+        raise TokenRefused(401, "invalid_token", "The access token was revoked.")
+    if token.expires_at <= now:
+        raise TokenRefused(401, "invalid_token", "The access token has expired.")
+    if consent.withdrawn_at is not None or (consent.expires_at is not None and consent.expires_at <= now):
+        raise TokenRefused(401, "invalid_token", "The person's consent has ended.")
+    if client.status is not ClientStatus.APPROVED:
+        raise TokenRefused(401, "invalid_token", "The client is suspended.")
+    await _check_binding(session, token, presented, now)
+    scopes = frozenset(scope_list(token.scope))
+    if needs not in scopes:
+        raise TokenRefused(403, "insufficient_scope", f"The token lacks the scope {needs}.")
+    return Access(token, client, scopes)
+
+
+async def userinfo(session_factory: SessionFactory, presented: Presented) -> dict[str, Any]:
+    async with session_factory() as session, session.begin():
+        access = await access_for(session, presented, needs="openid")
+        claims: dict[str, Any] = {"sub": access.subject}
+        person = await session.get(Person, access.token.person_id)
+        if person is not None:
+            released = basic_claims(person, sorted(access.scopes))
+            claims.update(released)
+            await record_release(session, access.client, access.token.person_id,
+                                 {None: sorted(released) or ["sub"]}, duty=USERINFO_DUTY)
+    return claims
+
+
+def _time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+async def read_category(session_factory: SessionFactory, presented: Presented, group: str) -> dict[str, Any]:
+    """The person's data of one group, each item with its provenance (Myinfo's source / lastupdated)."""
+    scope = f"{SELFINFO_PREFIX}{group}"
+    if scope not in SELFINFO_SCOPES:
+        raise TokenRefused(404, "not_found", "No such category.")
+    info_group = SELFINFO_SCOPES[scope]
+    async with session_factory() as session, session.begin():
+        access = await access_for(session, presented, needs=scope)
+        items = [item for item in await held_items(session, access.token.person_id) if item.group is info_group]
+        by_provider: dict[uuid.UUID | None, list[str]] = {}
+        for item in items:
+            kinds = by_provider.setdefault(item.provider.id, [])
+            if item.kind not in kinds:
+                kinds.append(item.kind)
+        # Nothing held is still a read the person sees (the portal answered: none).
+        by_provider = by_provider or {None: [info_group.value]}
+        await record_release(session, access.client, access.token.person_id, by_provider,
+                             duty=f"{SELFINFO_DUTY}: {access.client.name}"[:64])
+    return {
+        "sub": access.subject, "category": info_group.value, "title": GROUP_TITLES[info_group],
+        "purpose": access.client.purpose, "retrievedAt": _time(utcnow()),
+        "items": [{"kind": item.kind, "kindName": item.kind_name, "key": item.key, "value": item.value,
+                   "provenance": {"source": item.provider.name, "lastUpdated": _time(item.updated_at),
+                                  "legalBasis": [basis.row_id for basis in item.legal_basis]}}
+                  for item in items],
+    }

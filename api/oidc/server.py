@@ -1,0 +1,472 @@
+"""The OpenID Provider on Authlib: the authorization code grant with PKCE (S256 only) and OpenID Connect (ES256 ID
+tokens, pairwise ``sub``), ``private_key_jwt`` client authentication, revocation and introspection.
+
+Authlib's server hooks are synchronous: each call runs in a worker thread with a synchronous SQLAlchemy session on
+the same database (``current_session``), committed when the call succeeds. Codes and tokens are stored as hashes.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from authlib.oauth2 import rfc6749
+from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
+from authlib.oauth2.rfc6749.requests import OAuth2Payload
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.core import OpenIDCode
+from joserfc.jwk import KeySet
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.oidc.claims import ID_TOKEN_DUTY, basic_claims
+from api.oidc.clients import pairwise_subject
+from api.oidc.keys import ALGORITHM, ProviderKeys
+from api.oidc.models import ClientStatus, OidcAuthorizationCode, OidcClient, OidcConsent, OidcSeenJwt, OidcToken
+from api.oidc.record import record_release_sync
+from api.oidc.scopes import SUPPORTED_SCOPES, scope_list
+from api.people.models import Person
+from api.platform.db import utcnow
+
+CODE_TTL = timedelta(seconds=60)
+ID_TOKEN_TTL = 600
+MAX_STATE = 255  # デジタル認証アプリ: state and nonce are 1..255 visible characters
+T = TypeVar("T")
+current_session: contextvars.ContextVar[Session] = contextvars.ContextVar("oidc_sync_session")
+
+
+def digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+class PortalPayload(OAuth2Payload):
+    def __init__(self, datalist: Mapping[str, list[str]]) -> None:
+        self._datalist = defaultdict(list, {key: list(values) for key, values in datalist.items()})
+        self._data = {key: values[0] for key, values in datalist.items() if values}
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list]:
+        return self._datalist
+
+
+class PortalRequest(OAuth2Request):
+    """An HTTP request already read by the async handler: query and form as lists of values."""
+
+    def __init__(self, method: str, uri: str, headers: Mapping[str, str], query: Mapping[str, list[str]],
+                 form: Mapping[str, list[str]] | None = None) -> None:
+        super().__init__(method, uri, headers=dict(headers))
+        self._args = {key: values[0] for key, values in query.items() if values}
+        self._form = {key: values[0] for key, values in (form or {}).items() if values}
+        merged: dict[str, list[str]] = {key: list(values) for key, values in query.items()}
+        for key, values in (form or {}).items():
+            merged.setdefault(key, []).extend(values)
+        self.payload = PortalPayload(merged)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._args
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+
+@dataclass
+class Client(rfc6749.ClientMixin):
+    """An approved client as Authlib sees it (a suspended or pending one is not found)."""
+
+    row: OidcClient
+
+    def get_client_id(self) -> str:
+        return self.row.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None  # redirect_uri is required, and must match a registered one exactly
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = set(self.row.scopes.split())
+        return " ".join(part for part in scope_list(scope) if part in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.row.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return False  # no shared secrets: private_key_jwt only
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method == "private_key_jwt"
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "authorization_code"
+
+    @property
+    def id_token_signed_response_alg(self) -> str:
+        return ALGORITHM
+
+
+@dataclass(frozen=True)
+class EndUser:
+    """The person who approved in the app, with the consent the approval rests on."""
+
+    person_id: uuid.UUID
+    consent_id: uuid.UUID
+    auth_time: datetime
+    client: OidcClient
+
+
+@dataclass
+class StoredCode(rfc6749.AuthorizationCodeMixin):
+    row: OidcAuthorizationCode
+
+    @property
+    def code_challenge(self) -> str:
+        return self.row.code_challenge
+
+    @property
+    def code_challenge_method(self) -> str:
+        return self.row.code_challenge_method
+
+    def get_redirect_uri(self) -> str:
+        return self.row.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_nonce(self) -> str:
+        return self.row.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.row.auth_time.timestamp())
+
+    def get_acr(self) -> str | None:
+        return None
+
+    def get_amr(self) -> list[str] | None:
+        return ["hwk", "pin"]  # the card's or phone's key, unlocked by its PIN, approved in the app
+
+
+@dataclass
+class StoredToken(rfc6749.TokenMixin):
+    row: OidcToken
+    client_id: str
+
+    def check_client(self, client: Client) -> bool:
+        return client.row.id == self.row.client_pk
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.row.expires_at - self.row.issued_at).total_seconds())
+
+    def is_expired(self) -> bool:
+        return self.row.expires_at <= utcnow()
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None
+
+
+def remember_jwt_id(session: Session, issuer: str, jti: str, expires_at: datetime) -> bool:
+    """True the first time (issuer, jti) is seen before it expires; False for a replay."""
+    try:
+        with session.begin_nested():
+            session.add(OidcSeenJwt(issuer=issuer[:100], jti=jti[:255], expires_at=expires_at))
+    except IntegrityError:
+        return False
+    return True
+
+
+class ClientAssertion(JWTBearerClientAssertion):
+    """private_key_jwt (RFC 7523 §2.2, OIDC Core §9): the client signs an assertion with a key of its JWK set."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self, audiences: list[str]) -> None:
+        super().__init__(validate_jti=True, leeway=30)
+        self._audiences = audiences
+
+    def get_audiences(self) -> list[str]:
+        return self._audiences
+
+    def validate_jti(self, claims: Any, jti: str) -> bool:
+        expires = datetime.fromtimestamp(int(claims.get("exp", 0)), tz=utcnow().tzinfo) + timedelta(seconds=60)
+        return remember_jwt_id(current_session.get(), f"client:{claims['sub']}", jti, expires)
+
+    def resolve_client_public_key(self, client: Client) -> KeySet:
+        return KeySet.import_key_set(client.row.jwks)
+
+
+class S256Challenge(CodeChallenge):
+    """PKCE with S256 required of every client, confidential ones too (FAPI 2.0, デジタル認証アプリ)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012 (Authlib's class attribute)
+
+    def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("Missing 'code_challenge'", redirect_uri=redirect_uri)
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be S256", redirect_uri=redirect_uri)
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: AuthorizationCodeGrant, result: Any) -> None:
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'")
+        super().validate_code_verifier(grant, result)
+
+
+class OpenIDConnect(OpenIDCode):
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(require_nonce=True)
+        self.provider = provider
+
+    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        return False  # a nonce is the RP's; replay protection is the single-use code bound to it
+
+    def resolve_client_private_key(self, client: Client) -> Any:
+        return self.provider.keys.signing
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return ALGORITHM
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        return {"alg": ALGORITHM, "kid": self.provider.keys.signing.kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        now = int(utcnow().timestamp())
+        return {"iss": self.provider.issuer, "aud": client.get_client_id(), "iat": now, "exp": now + ID_TOKEN_TTL}
+
+    def generate_user_info(self, user: EndUser, scope: str) -> dict[str, Any]:
+        return self.provider.user_claims(user, scope)
+
+
+class CodeGrant(AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["private_key_jwt"]  # noqa: RUF012 (Authlib's class attribute)
+
+    def validate_authorization_request(self) -> str:
+        redirect_uri = super().validate_authorization_request()
+        data = self.request.payload.data
+        state, nonce = data.get("state", ""), data.get("nonce", "")
+        if not 1 <= len(state) <= MAX_STATE or not state.isprintable():
+            raise InvalidRequestError("'state' is required (1 to 255 characters)", redirect_uri=redirect_uri)
+        if not 1 <= len(nonce) <= MAX_STATE or not nonce.isprintable():
+            raise InvalidRequestError("'nonce' is required (1 to 255 characters)", redirect_uri=redirect_uri,
+                                      state=state)
+        if "openid" not in scope_list(self.request.scope):
+            raise InvalidRequestError("The scope must include openid", redirect_uri=redirect_uri, state=state)
+        return redirect_uri
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        if self.request.client.row.require_dpop and not getattr(self.request, "dpop_jkt", None):
+            raise InvalidRequestError("This client's tokens are DPoP-bound: send a DPoP proof (RFC 9449).")
+
+    def generate_token(self, **kwargs: Any) -> dict[str, Any]:
+        token = super().generate_token(**kwargs)
+        if getattr(self.request, "dpop_jkt", None):
+            token["token_type"] = "DPoP"  # noqa: S105 (RFC 9449 §5: bound to the proof key, cnf.jkt)
+        return token
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        user: EndUser = request.user
+        data = request.payload.data
+        now = utcnow()
+        current_session.get().add(OidcAuthorizationCode(
+            code_hash=digest(code), client_pk=request.client.row.id, person_id=user.person_id,
+            consent_id=user.consent_id, redirect_uri=data["redirect_uri"], scope=request.scope,
+            nonce=data["nonce"], code_challenge=data["code_challenge"],
+            code_challenge_method=data["code_challenge_method"], auth_time=user.auth_time, created_at=now,
+            expires_at=now + CODE_TTL))
+
+    def query_authorization_code(self, code: str, client: Client) -> StoredCode | None:
+        session = current_session.get()
+        row = session.scalar(select(OidcAuthorizationCode).where(OidcAuthorizationCode.code_hash == digest(code),
+                                                                 OidcAuthorizationCode.client_pk == client.row.id))
+        if row is None:
+            return None
+        if row.used_at is not None:
+            # A replayed code: whoever holds it may have stolen it, so what it gave is taken back (RFC 9700).
+            self.server.after_commit(lambda: self.server.revoke_from_code(row.id))
+            return None
+        if row.expires_at <= utcnow():
+            return None
+        return StoredCode(row)
+
+    def delete_authorization_code(self, authorization_code: StoredCode) -> None:
+        # Single use even under concurrency: only one exchange flips used_at.
+        changed = current_session.get().execute(
+            update(OidcAuthorizationCode).where(OidcAuthorizationCode.id == authorization_code.row.id,
+                                                OidcAuthorizationCode.used_at.is_(None))
+            .values(used_at=utcnow())).rowcount
+        if changed != 1:
+            raise InvalidGrantError("Invalid 'code' in request.")
+
+    def authenticate_user(self, authorization_code: StoredCode) -> EndUser | None:
+        row = authorization_code.row
+        consent = current_session.get().get(OidcConsent, row.consent_id)
+        now = utcnow()
+        if consent is None or consent.withdrawn_at is not None or (consent.expires_at and consent.expires_at <= now):
+            raise AccessDeniedError("The person's consent has ended.")
+        client = current_session.get().get(OidcClient, row.client_pk)
+        assert client is not None
+        return EndUser(row.person_id, row.consent_id, row.auth_time, client)
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = ["private_key_jwt"]  # noqa: RUF012 (Authlib's class attribute)
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
+        return self.server.find_token(token_string)
+
+    def revoke_token(self, token: StoredToken, request: OAuth2Request) -> None:
+        current_session.get().execute(update(OidcToken).where(OidcToken.id == token.row.id,
+                                                              OidcToken.revoked_at.is_(None))
+                                      .values(revoked_at=utcnow()))
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = ["private_key_jwt"]  # noqa: RUF012 (Authlib's class attribute)
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
+        return self.server.find_token(token_string)
+
+    def check_permission(self, token: StoredToken, client: Client, request: OAuth2Request) -> bool:
+        return token.check_client(client)  # a client (or its resource server, with its keys) sees its own tokens
+
+    def introspect_token(self, token: StoredToken) -> dict[str, Any]:
+        row = token.row
+        client = current_session.get().get(OidcClient, row.client_pk)
+        assert client is not None
+        answer: dict[str, Any] = {
+            "active": self.server.token_active(row), "client_id": token.client_id, "scope": row.scope,
+            "token_type": "DPoP" if row.dpop_jkt else "Bearer", "sub": pairwise_subject(client.pairwise_salt,
+                                                                                         row.person_id),
+            "iss": self.server.issuer, "exp": int(row.expires_at.timestamp()),
+            "iat": int(row.issued_at.timestamp())}
+        if row.dpop_jkt:
+            answer["cnf"] = {"jkt": row.dpop_jkt}
+        return answer
+
+
+class Provider(AuthorizationServer):
+    def __init__(self, issuer: str, sessions: sessionmaker[Session], keys: ProviderKeys,
+                 access_token_ttl: timedelta) -> None:
+        super().__init__(scopes_supported=sorted(SUPPORTED_SCOPES))
+        self.issuer = issuer
+        self.sessions = sessions
+        self.keys = keys
+        self.access_token_ttl = access_token_ttl
+        self._after_commit: contextvars.ContextVar[list[Callable[[], None]]] = contextvars.ContextVar("after")
+        self.register_token_generator("default", self._generate_token)
+        audiences = [issuer, f"{issuer}/oidc/token", f"{issuer}/oidc/revoke", f"{issuer}/oidc/introspect"]
+        self.register_client_auth_method("private_key_jwt", ClientAssertion(audiences))
+        self.register_grant(CodeGrant, [S256Challenge(required=True), OpenIDConnect(self)])
+        self.register_endpoint(Revocation)
+        self.register_endpoint(Introspection)
+
+    # -- the unit of work ------------------------------------------------------------------------------------
+    def run(self, call: Callable[[], T]) -> T:
+        """Run one Authlib call in a session, committed if it returns (an OAuth error response returns too:
+        only what it wrote on purpose, e.g. a remembered assertion id, is kept)."""
+        pending: list[Callable[[], None]] = []
+        after = self._after_commit.set(pending)
+        with self.sessions() as session, session.begin():
+            token = current_session.set(session)
+            try:
+                result = call()
+            finally:
+                current_session.reset(token)
+        self._after_commit.reset(after)
+        for action in pending:
+            action()
+        return result
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        self._after_commit.get().append(action)
+
+    # -- Authlib's framework hooks -------------------------------------------------------------------------------
+    def query_client(self, client_id: str) -> Client | None:
+        row = current_session.get().scalar(select(OidcClient).where(OidcClient.client_id == client_id,
+                                                                    OidcClient.status == ClientStatus.APPROVED))
+        return Client(row) if row is not None else None
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        user: EndUser = request.user
+        code: StoredCode | None = request.authorization_code
+        now = utcnow()
+        current_session.get().add(OidcToken(
+            access_token_hash=digest(token["access_token"]), client_pk=request.client.row.id,
+            person_id=user.person_id, consent_id=user.consent_id, code_id=code.row.id if code else None,
+            scope=token["scope"], dpop_jkt=getattr(request, "dpop_jkt", None), issued_at=now,
+            expires_at=now + timedelta(seconds=token["expires_in"])))
+
+    def create_oauth2_request(self, request: PortalRequest) -> PortalRequest:
+        return request
+
+    def create_json_request(self, request: Any) -> Any:
+        raise NotImplementedError("no JSON endpoints")
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> tuple[int, Any, list[tuple[str, str]]]:
+        return status, body, list(headers)
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def _generate_token(self, grant_type: str, client: Client, user: EndUser | None = None, scope: str | None = None,
+                        expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
+        return {"token_type": "Bearer", "access_token": secrets.token_urlsafe(32),
+                "expires_in": expires_in or int(self.access_token_ttl.total_seconds()), "scope": scope or ""}
+
+    # -- the provider's own helpers ------------------------------------------------------------------------------
+    def find_token(self, token_string: str) -> StoredToken | None:
+        session = current_session.get()
+        row = session.scalar(select(OidcToken).where(OidcToken.access_token_hash == digest(token_string)))
+        if row is None:
+            return None
+        client = session.get(OidcClient, row.client_pk)
+        return StoredToken(row, client.client_id if client else "")
+
+    def token_active(self, row: OidcToken) -> bool:
+        session = current_session.get()
+        now = utcnow()
+        consent = session.get(OidcConsent, row.consent_id)
+        client = session.get(OidcClient, row.client_pk)
+        return (row.revoked_at is None and row.expires_at > now and consent is not None
+                and consent.withdrawn_at is None and (consent.expires_at is None or consent.expires_at > now)
+                and client is not None and client.status is ClientStatus.APPROVED)
+
+    def revoke_from_code(self, code_id: uuid.UUID) -> None:
+        with self.sessions() as session, session.begin():
+            session.execute(update(OidcToken).where(OidcToken.code_id == code_id, OidcToken.revoked_at.is_(None))
+                            .values(revoked_at=utcnow()))
+
+    def user_claims(self, user: EndUser, scope: str) -> dict[str, Any]:
+        """The ID token's claims about the person; releasing them goes on the person's record."""
+        session = current_session.get()
+        claims: dict[str, Any] = {"sub": pairwise_subject(user.client.pairwise_salt, user.person_id)}
+        person = session.get(Person, user.person_id)
+        if person is not None:
+            released = basic_claims(person, scope_list(scope))
+            claims.update(released)
+            record_release_sync(session, user.client, user.person_id, sorted(released), duty=ID_TOKEN_DUTY)
+        return claims
