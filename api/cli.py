@@ -34,13 +34,20 @@ COMMAND_GROUPS: tuple[Callable[[Any], None], ...] = (
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from api.platform.rate_limits import is_shared
+
     settings = settings_for_command()
+    workers = args.workers or settings.workers
+    if workers > 1 and not is_shared(settings.rate_limit_storage):
+        # Each worker would count alone: N workers would allow N times every rate limit.
+        sys.exit("mynaportal: --workers above 1 needs shared rate limits: set MYNAPORTAL_RATE_LIMIT_STORAGE="
+                 "redis://host:6379/0")
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers or settings.workers,
+        workers=workers,
         log_config=None,  # our JSON, redacting handler
         proxy_headers=False,
         access_log=False,  # api.access logs each request once, with its id and duration

@@ -23,6 +23,7 @@ from api.notices.models import (
 from api.people.models import Municipality, ParentChild, Person, Sex
 from api.platform.access_records import AccessRecord
 from api.platform.db import Base
+from api.platform.replay import WebhookReceipt
 from api.proxies.models import ProxyGrant
 from api.records.models import LogLeaf, LogNode, TreeHeadRow
 from api.selfinfo.models import CorrectionRequest, SelfInfoExport
@@ -121,4 +122,5 @@ __all__ = [
     "Sex",
     "TreeHeadRow",
     "VapidKey",
+    "WebhookReceipt",
 ]
