@@ -32,6 +32,7 @@ from api.platform.limits import BodyLimitMiddleware, BodyLimits
 from api.platform.logs import configure_logging, install_redaction, request_id_var
 from api.platform.pagination import use_cursor_secret
 from api.platform.settings import Settings
+from api.platform.shedding import LoadSheddingMiddleware
 from api.records import rest as records_rest
 from api.schema import PortalSchema, build_schema
 from api.schema.view import PortalGraphQL
@@ -159,6 +160,8 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     # Inside the request id (a refusal is logged with its id), outside every route (no handler reads past it).
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(
         graphql=settings.max_body_graphql, rest=settings.max_body_rest, webhooks=settings.max_body_webhooks))
+    # Outside the body limit (a shed request's body is never read), inside the request id (the 503 is logged).
+    app.add_middleware(LoadSheddingMiddleware, max_concurrency=settings.max_concurrency)
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings
     app.state.engine = engine
