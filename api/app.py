@@ -22,6 +22,7 @@ from api.exchange import rest as exchange_rest
 from api.identity import http as identity_http
 from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
+from api.metrics import metrics_endpoint
 from api.migrate import MIGRATIONS
 from api.notices.broker import NoticeBroker
 from api.openapi import routes as openapi_routes
@@ -30,6 +31,7 @@ from api.platform.db import create_engine, create_session_factory, dispose_engin
 from api.platform.errors import internal_problem, routing_problem
 from api.platform.limits import BodyLimitMiddleware, BodyLimits
 from api.platform.logs import configure_logging, install_redaction, request_id_var
+from api.platform.metrics import MetricsMiddleware
 from api.platform.pagination import use_cursor_secret
 from api.platform.settings import Settings
 from api.platform.shedding import LoadSheddingMiddleware
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     install_redaction()  # whoever handles the records (a host process's handlers too) gets them redacted
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
+    read_factory = create_session_factory(engine, read_only=True)
     cipher = cipher_for(settings)
     # Every worker signs cursors alike (api.platform.pagination), with a key made by the lookup key's newest
     # generation (inside the HSM when keys live there).
@@ -109,7 +112,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     # Subscriptions' new-notice feed; its LISTEN connection (PostgreSQL) opens with the first subscriber.
     notice_broker = NoticeBroker(engine)
     graphql_app = PortalGraphQL(schema or build_schema(settings), session_factory=session_factory,
-                                read_session_factory=create_session_factory(engine, read_only=True),
+                                read_session_factory=read_factory,
                                 engine=engine, sessions=SessionCache(settings.session_cache_size),
                                 cipher=cipher, graphiql=settings.graphiql, settings=settings, identity=identity,
                                 notice_broker=notice_broker)
@@ -147,6 +150,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         WebSocketRoute("/graphql", graphql_app),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint(read_factory), methods=["GET"]),
         *identity_http.routes(settings, identity),
         *openapi_routes(),
     ]
@@ -163,6 +167,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     # Outside the body limit (a shed request's body is never read), inside the request id (the 503 is logged).
     app.add_middleware(LoadSheddingMiddleware, max_concurrency=settings.max_concurrency)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware)  # outermost: a shed or refused request is timed too
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -42,6 +44,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # Each worker would count alone: N workers would allow N times every rate limit.
         sys.exit("mynaportal: --workers above 1 needs shared rate limits: set MYNAPORTAL_RATE_LIMIT_STORAGE="
                  "redis://host:6379/0")
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # prometheus-client's multiprocess mode (api.platform.metrics): each worker writes its samples to files
+        # here, and /metrics adds up every worker's. Read by prometheus-client at import, so set before the
+        # workers start; a fresh directory each start, so no dead worker's samples linger.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mynaportal-metrics-")
     uvicorn.run(
         "api.app:create_app",
         factory=True,

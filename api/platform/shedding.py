@@ -16,6 +16,7 @@ import json
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.platform.errors import PROBLEM_MEDIA_TYPE, ErrorCode, PortalError, problem_body
+from api.platform.metrics import SHED
 
 GRAPHQL_PATH = "/graphql"
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -36,6 +37,7 @@ class LoadSheddingMiddleware:
             return
         if self.in_progress >= self.max_concurrency:
             self.shed += 1
+            SHED.inc()
             await self._refuse(scope, send)
             return
         self.in_progress += 1

@@ -127,3 +127,39 @@ def test_the_replay_guard_holds_across_processes_and_a_restart(env: dict[str, st
     assert [a != b for a, b in zip(by_first, by_second, strict=True)] == [True] * 40
     # A process started afterwards (a restarted worker) still refuses them, and takes a new one.
     assert claimed(claim(env, ids[0], ids[-1], f"msg_{uuid.uuid4().hex}")) == [False, False, True]
+
+
+def test_serve_with_two_workers_adds_up_every_workers_metrics(env: dict[str, str]) -> None:
+    run(env, "migrate")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([COMMAND, "serve", "--port", str(port), "--workers", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.1)
+        for _ in range(12):  # a new connection each: the kernel spreads them over the two workers
+            assert httpx.get(f"{base}/corporate/openapi.json").status_code == 200
+        # Whichever worker answers the scrape, it counts all twelve.
+        for _ in range(4):
+            text = httpx.get(f"{base}/metrics").text
+            line = next(line for line in text.splitlines() if line.startswith(
+                "mynaportal_http_request_duration_seconds_count{") and 'route="/corporate/openapi.json"' in line)
+            assert float(line.rsplit(" ", 1)[1]) == 12.0
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+def test_serve_with_two_workers_refuses_per_process_rate_limits(env: dict[str, str]) -> None:
+    done = subprocess.run([COMMAND, "serve", "--workers", "2"], env={**env, "MYNAPORTAL_RATE_LIMIT_STORAGE": "memory://"},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stderr) == (1, "mynaportal: --workers above 1 needs shared rate limits: set "
+                                                 "MYNAPORTAL_RATE_LIMIT_STORAGE=redis://host:6379/0\n")
