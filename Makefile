@@ -58,7 +58,7 @@ run: $(VENV)/.installed
 	echo; \
 	echo "Mynaportal backend on http://$(HOST):$(PORT)"; \
 	echo "  GraphiQL     http://$(HOST):$(PORT)/graphql"; \
-	echo "  health       http://$(HOST):$(PORT)/healthz   readiness http://$(HOST):$(PORT)/readyz"; \
+	echo "  health       http://$(HOST):$(PORT)/healthz   readiness http://$(HOST):$(PORT)/readyz   metrics http://$(HOST):$(PORT)/metrics"; \
 	echo "  demo person  山田 太郎 (taro@example.jp); in GraphiQL's headers put:"; \
 	echo "    {\"Authorization\": \"Bearer $$token\"}"; \
 	echo "  and try: { viewer { name maskedIndividualNumber children { edges { node { name } } } } }"; \

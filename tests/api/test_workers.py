@@ -61,6 +61,15 @@ def run(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def empty_tables(env: dict[str, str]) -> None:
+    """The migrated database is the session's: empty what a test wrote, for the tests after it."""
+    subprocess.run([sys.executable, "-c", "import asyncio, sys; from sqlalchemy import delete;"
+                    "from api.models import Base; from api.platform.db import create_engine\n"
+                    "async def main():\n e = create_engine(sys.argv[1])\n async with e.begin() as c:\n"
+                    "  [await c.execute(delete(t)) for t in reversed(Base.metadata.sorted_tables)]\n"
+                    " await e.dispose()\nasyncio.run(main())", env["MYNAPORTAL_DATABASE_URL"]], check=True, env=env)
+
+
 def claim(env: dict[str, str], *message_ids: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", CLAIM, env["MYNAPORTAL_DATABASE_URL"], *message_ids],
                             env=env, stdout=subprocess.PIPE, text=True)
@@ -99,12 +108,7 @@ def servers(env: dict[str, str]) -> Iterator[tuple[list[str], str]]:
             process.terminate()
         for process in processes:
             process.communicate(timeout=30)
-    # The migrated database is the session's: empty what this test wrote for the tests after it.
-    subprocess.run([sys.executable, "-c", "import asyncio, sys; from sqlalchemy import delete;"
-                    "from api.models import Base; from api.platform.db import create_engine\n"
-                    "async def main():\n e = create_engine(sys.argv[1])\n async with e.begin() as c:\n"
-                    "  [await c.execute(delete(t)) for t in reversed(Base.metadata.sorted_tables)]\n"
-                    " await e.dispose()\nasyncio.run(main())", env["MYNAPORTAL_DATABASE_URL"]], check=True, env=env)
+    empty_tables(env)
 
 
 def test_a_rate_limit_holds_across_two_server_processes(servers: tuple[list[str], str]) -> None:
@@ -127,6 +131,7 @@ def test_the_replay_guard_holds_across_processes_and_a_restart(env: dict[str, st
     assert [a != b for a, b in zip(by_first, by_second, strict=True)] == [True] * 40
     # A process started afterwards (a restarted worker) still refuses them, and takes a new one.
     assert claimed(claim(env, ids[0], ids[-1], f"msg_{uuid.uuid4().hex}")) == [False, False, True]
+    empty_tables(env)
 
 
 def test_serve_with_two_workers_adds_up_every_workers_metrics(env: dict[str, str]) -> None:

@@ -17,14 +17,29 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 import httpx
-from bench_graphql_viewer import BIN, ROOT, VIEWER, free_port, wait_ready, wrk
+from bench_graphql_viewer import BIN, ROOT, VIEWER, free_port, wrk
 from sqlalchemy import create_engine, text
 
 SERVER = os.environ.get("MYNAPORTAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120  # a loaded machine starts workers slowly
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited ({server.returncode})")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"server at {url} did not start")
 
 
 def admin(statement: str) -> None:
@@ -75,10 +90,10 @@ def main() -> None:
                 port = free_port()
                 server = subprocess.Popen([BIN / "mynaportal", "serve", "--port", str(port), "--workers",
                                            str(workers)], env=env, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL)
+                                          stderr=subprocess.PIPE)
                 try:
                     base = f"http://127.0.0.1:{port}"
-                    wait_ready(f"{base}/healthz")
+                    wait_ready(f"{base}/readyz", server)
                     check = httpx.post(f"{base}/graphql", json=by_hash,
                                        headers={"authorization": f"Bearer {token}"}).json()
                     assert check["data"]["viewer"]["name"] == "山田 太郎", check
