@@ -10,8 +10,10 @@ PORT   ?= 8000
 CARD_PACKAGES := pcscd vsmartcard-vpcd swig libpcsclite-dev pcsc-tools
 # SoftHSM2: the PKCS#11 token the key-source tests (tests/softhsm.py) keep their keys in.
 TEST_PACKAGES := $(CARD_PACKAGES) softhsm2
+# wrk: the HTTP load generator of tests/benchmarks/ (bench_graphql_viewer.py, bench_workers.py).
+BENCH_PACKAGES := wrk
 
-.PHONY: run test lint bench card-packages clean
+.PHONY: run test lint bench card-packages clean lock audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,15 +23,28 @@ card-packages:
 	@bash scripts/install-system-packages.sh $(TEST_PACKAGES)
 
 # Reinstall only when the project's dependencies change. The server's install leaves out the card readers'
-# libraries (the `bridge` extra); the tests take them.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# libraries (the `bridge` extra); the tests take them. Every dependency comes from a lock file with hashes
+# (`make lock` writes them from pyproject.toml's ranges); the project itself is installed without dependencies.
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-dev: pyproject.toml requirements-dev.lock | $(BIN)/python
 	@$(MAKE) --no-print-directory card-packages
-	$(BIN)/pip install -q -e '.[dev,bridge]'
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e '.[dev,bridge]'
 	@touch $@ $(VENV)/.installed
+
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+	--no-emit-find-links
+
+lock: $(VENV)/.installed-dev
+	$(LOCK) -o requirements.lock pyproject.toml
+	$(LOCK) --extra dev --extra bridge -o requirements-dev.lock pyproject.toml
+
+audit: $(VENV)/.installed-dev
+	$(BIN)/pip-audit --require-hashes --disable-pip -r requirements-dev.lock
 
 # Sandbox certificates carry the portal's OCSP and CRL addresses: they must name the port it serves on.
 run: export MYNAPORTAL_PUBLIC_URL ?= http://$(HOST):$(PORT)
@@ -44,7 +59,7 @@ run: $(VENV)/.installed
 	echo; \
 	echo "Mynaportal backend on http://$(HOST):$(PORT)"; \
 	echo "  GraphiQL     http://$(HOST):$(PORT)/graphql"; \
-	echo "  health       http://$(HOST):$(PORT)/healthz   readiness http://$(HOST):$(PORT)/readyz"; \
+	echo "  health       http://$(HOST):$(PORT)/healthz   readiness http://$(HOST):$(PORT)/readyz   metrics http://$(HOST):$(PORT)/metrics"; \
 	echo "  demo person  山田 太郎 (taro@example.jp); in GraphiQL's headers put:"; \
 	echo "    {\"Authorization\": \"Bearer $$token\"}"; \
 	echo "  and try: { viewer { name maskedIndividualNumber children { edges { node { name } } } } }"; \
@@ -80,6 +95,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/lint-imports
 
 bench: $(VENV)/.installed-dev
+	@bash scripts/install-system-packages.sh $(BENCH_PACKAGES)
 	$(BIN)/python tests/benchmarks/bench_graphql_viewer.py
 	$(BIN)/python tests/benchmarks/bench_card.py
 	$(BIN)/python tests/benchmarks/bench_keys.py

@@ -23,6 +23,7 @@ from api.exchange import rest as exchange_rest
 from api.identity import http as identity_http
 from api.identity.service import ProcessIdentityService
 from api.identity.session_cache import SessionCache
+from api.metrics import metrics_endpoint
 from api.migrate import MIGRATIONS
 from api.notices.broker import NoticeBroker
 from api.oidc import http as oidc_http
@@ -32,8 +33,10 @@ from api.platform.db import create_engine, create_session_factory, dispose_engin
 from api.platform.errors import internal_problem, routing_problem
 from api.platform.limits import BodyLimitMiddleware, BodyLimits
 from api.platform.logs import configure_logging, install_redaction, request_id_var
+from api.platform.metrics import MetricsMiddleware
 from api.platform.pagination import use_cursor_secret
 from api.platform.settings import Settings
+from api.platform.shedding import LoadSheddingMiddleware
 from api.records import rest as records_rest
 from api.schema import PortalSchema, build_schema
 from api.schema.view import PortalGraphQL
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     install_redaction()  # whoever handles the records (a host process's handlers too) gets them redacted
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
+    read_factory = create_session_factory(engine, read_only=True)
     cipher = cipher_for(settings)
     # Every worker signs cursors alike (api.platform.pagination), with a key made by the lookup key's newest
     # generation (inside the HSM when keys live there).
@@ -111,7 +115,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     # Subscriptions' new-notice feed; its LISTEN connection (PostgreSQL) opens with the first subscriber.
     notice_broker = NoticeBroker(engine)
     graphql_app = PortalGraphQL(schema or build_schema(settings), session_factory=session_factory,
-                                read_session_factory=create_session_factory(engine, read_only=True),
+                                read_session_factory=read_factory,
                                 engine=engine, sessions=SessionCache(settings.session_cache_size),
                                 cipher=cipher, graphiql=settings.graphiql, settings=settings, identity=identity,
                                 notice_broker=notice_broker)
@@ -152,6 +156,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         WebSocketRoute("/graphql", graphql_app),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint(read_factory), methods=["GET"]),
         *identity_http.routes(settings, identity),
         *oidc_http.routes(oidc),
         *openapi_routes(),
@@ -166,7 +171,10 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     # Inside the request id (a refusal is logged with its id), outside every route (no handler reads past it).
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(
         graphql=settings.max_body_graphql, rest=settings.max_body_rest, webhooks=settings.max_body_webhooks))
+    # Outside the body limit (a shed request's body is never read), inside the request id (the 503 is logged).
+    app.add_middleware(LoadSheddingMiddleware, max_concurrency=settings.max_concurrency)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware)  # outermost: a shed or refused request is timed too
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -38,13 +40,25 @@ COMMAND_GROUPS: tuple[Callable[[Any], None], ...] = (
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from api.platform.rate_limits import is_shared
+
     settings = settings_for_command()
+    workers = args.workers or settings.workers
+    if workers > 1 and not is_shared(settings.rate_limit_storage):
+        # Each worker would count alone: N workers would allow N times every rate limit.
+        sys.exit("mynaportal: --workers above 1 needs shared rate limits: set MYNAPORTAL_RATE_LIMIT_STORAGE="
+                 "redis://host:6379/0")
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # prometheus-client's multiprocess mode (api.platform.metrics): each worker writes its samples to files
+        # here, and /metrics adds up every worker's. Read by prometheus-client at import, so set before the
+        # workers start; a fresh directory each start, so no dead worker's samples linger.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mynaportal-metrics-")
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        workers=args.workers or settings.workers,
+        workers=workers,
         log_config=None,  # our JSON, redacting handler
         proxy_headers=False,
         access_log=False,  # api.access logs each request once, with its id and duration

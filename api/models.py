@@ -34,6 +34,7 @@ from api.oidc.models import OidcAuthorizationCode, OidcClient, OidcConsent, Oidc
 from api.people.models import Municipality, ParentChild, Person, Sex
 from api.platform.access_records import AccessRecord
 from api.platform.db import Base
+from api.platform.replay import WebhookReceipt
 from api.proxies.models import ProxyGrant
 from api.records.models import LogLeaf, LogNode, TreeHeadRow
 from api.selfinfo.models import CorrectionRequest, SelfInfoExport
@@ -146,4 +147,5 @@ __all__ = [
     "Sex",
     "TreeHeadRow",
     "VapidKey",
+    "WebhookReceipt",
 ]

@@ -54,6 +54,11 @@ def portal_document() -> dict[str, Any]:
         "/readyz": {"get": {"summary": "The database answers and is migrated to this build's head",
                             "responses": {"200": json_answer("ready"),
                                           "503": json_answer("not ready (unreachable or not migrated)")}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics: request latency per route and GraphQL operation, queue "
+                                        "depths, push outcomes, payment states (restrict it to the scrapers at "
+                                        "the proxy)",
+                             "responses": {"200": {"description": "Prometheus text exposition format 0.0.4.",
+                                                   "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         "/openapi/{name}.json": {"get": {
             "summary": "One of these OpenAPI documents",
             "parameters": [path_param("name", {"type": "string"}, ", ".join(DOCUMENTS))],

@@ -3,8 +3,8 @@
 Same parameters, limits (10 numbers, 50-day windows, 2,000 rows a page, `divide`), output types and
 error codes as the NTA, so existing clients work by changing the host. Each request names its
 application id (`id`); ids are checked against their hash (cached in the worker for a minute),
-rate-limited per id in the worker (429 with Retry-After) and counted. Lookups carry ETag and
-Last-Modified and answer 304 to a matching conditional request.
+rate-limited per id across every worker (api.platform.rate_limits; 429 with Retry-After) and counted.
+Lookups carry ETag and Last-Modified and answer 304 to a matching conditional request.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.platform.db import read_only_factory
+from api.platform.rate_limits import Limit, RateLimiter, burst_limit
 from corporate import application_ids, formats, name_search, records, service
 from corporate.api_errors import ApiError, error_body
 from corporate.checkdigit import is_valid
 from corporate.openapi import DOCS_HTML, openapi_document
-from corporate.ratelimit import TokenBuckets, UsageCounter
+from corporate.usage import UsageCounter
 
 PAGE_SIZE = 2000
 MAX_NUMBERS = 10
@@ -94,7 +95,8 @@ def _pages(count: int) -> int:
 @dataclass
 class CorporateApi:
     session_factory: async_sessionmaker[AsyncSession]
-    buckets: TokenBuckets
+    limiter: RateLimiter
+    limit: Limit
     # Lookups and searches only read: on SQLite they must not queue for the write lock.
     read_factory: async_sessionmaker[AsyncSession] = field(init=False)
     # The engine whose pooled connections serve /4/num's point reads (api.platform.db.PointRead).
@@ -129,10 +131,10 @@ class CorporateApi:
 
     async def _admit(self, request: Request) -> None:
         application = await self._application(request.query_params.get("id"))
-        now = self.clock()
-        wait = self.buckets.take(application, now)
+        wait = await self.limiter.hit(self.limit, "corporate", str(application))
         if wait is not None:
             raise ApiError("002", retry_after=wait)
+        now = self.clock()
         self.usage.count(application)
         if self.usage.due(now):
             pending = self.usage.take_pending(now)
@@ -307,5 +309,6 @@ def build_routes(api: CorporateApi) -> list[BaseRoute]:
 
 def routes(settings: Any, session_factory: async_sessionmaker[AsyncSession]) -> list[BaseRoute]:
     """The route factory named in api.app.ROUTE_FACTORIES."""
-    buckets = TokenBuckets(rate=settings.corporate_rate, burst=settings.corporate_burst)
-    return build_routes(CorporateApi(session_factory=session_factory, buckets=buckets))
+    limiter = RateLimiter(settings.rate_limit_storage, prefix=settings.rate_limit_prefix)
+    return build_routes(CorporateApi(session_factory=session_factory, limiter=limiter,
+                                     limit=burst_limit(settings.corporate_rate, settings.corporate_burst)))

@@ -30,6 +30,7 @@ from api.platform.auth import TokenRejected
 from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.pagination import PageRequest
+from api.platform.replay import DatabaseReplayGuard
 from api.platform.settings import Settings
 from api.platform.text import check_date, check_params, json_object
 from api.platform.webhooks import WebhookVerificationError, verify_webhook
@@ -42,6 +43,8 @@ logger = logging.getLogger("payments.rest")
 
 
 def payment_routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> list[BaseRoute]:
+    replay_guard = DatabaseReplayGuard(session_factory, "payment-gateway")
+
     async def agency(request: Request, scope: str) -> AgencyPrincipal:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
@@ -82,10 +85,12 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
 
     async def notification(request: Request) -> Response:
         body = await request.body()
+        now = utcnow()
         try:
-            # No replay guard: a repeated notification is applied once by the state machine.
-            verify_webhook(settings.payment_gateway_secret, request.headers, body, replay_guard=None,
-                           now=utcnow().timestamp())
+            # The state machine applies a notification once however often it comes; the guard (shared by every
+            # worker, kept across restarts) spares a replay that work and answers it at once.
+            message_id = verify_webhook(settings.payment_gateway_secret, request.headers, body, replay_guard=None,
+                                        now=now.timestamp())
         except WebhookVerificationError as error:
             logger.warning("gateway notification with a bad signature refused")
             raise PortalError(ErrorCode.SIGNATURE_INVALID,
@@ -94,7 +99,13 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
             remote = GatewaySession.from_json(json.loads(body)["data"])
         except (ValueError, KeyError, TypeError, RecursionError) as error:  # RecursionError: nested too deep
             raise PortalError(ErrorCode.BAD_USER_INPUT, "The notification is not a gateway session.") from error
-        await actions.apply_notification(session_factory, remote)
+        if not await replay_guard.first_time(message_id, now):
+            return Response(status_code=204)  # received before: already applied (Standard Webhooks retries reuse ids)
+        try:
+            await actions.apply_notification(session_factory, remote)
+        except BaseException:
+            await replay_guard.release(message_id)  # not applied: the gateway's retry must be
+            raise
         return Response(status_code=204)
 
     async def browser_return(request: Request) -> Response:

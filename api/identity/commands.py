@@ -13,6 +13,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CARDS_DIR = Path("var/cards")
 BUNDLE_SUFFIX = ".issuance.json"  # `myna-bridge virtual-card load var/cards` takes every such file
@@ -158,17 +159,30 @@ def cmd_revoke_card(args: argparse.Namespace) -> None:
 
 
 async def _purge(batch: int):  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     from api.identity.purge import purge
     from api.platform.db import create_engine, create_session_factory, utcnow
     from api.platform.settings import settings_for_command
 
     settings = settings_for_command()
     engine = create_engine(settings.database_url)
-    try:
-        return await purge(create_session_factory(engine), now=utcnow(), rate_limit_window=settings.login_limit_window,
-                           batch=batch)
-    finally:
-        await engine.dispose()
+    # Totals are unknown until the last batch: a running count per table, on stderr, redrawn on a terminal.
+    with Progress(SpinnerColumn(), TextColumn("purging {task.description}: {task.completed:,.0f} rows"),
+                  TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_batch(table: str, deleted: int) -> None:
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=None)
+            progress.advance(tasks[table], deleted)
+
+        try:
+            return await purge(create_session_factory(engine), now=utcnow(),
+                               rate_limit_window=settings.login_limit_window, batch=batch, on_batch=on_batch)
+        finally:
+            await engine.dispose()
 
 
 def cmd_purge(args: argparse.Namespace) -> None:

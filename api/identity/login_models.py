@@ -75,7 +75,10 @@ class DeviceAuthorization(Base):
 
 
 class RateLimitCounter(Base):
-    """Attempts per key per fixed window, incremented atomically in SQL (shared by every worker)."""
+    """Login attempts per key per fixed window: what releases before 0022 counted in SQL. Login limits now count
+    in api.platform.rate_limits (Redis with several workers); the table stays until no running release writes it
+    (the contract step of an expand/migrate/contract change, README "Migrations without downtime"), and
+    `mynaportal identity purge` still empties its closed windows."""
 
     __tablename__ = "rate_limit_counters"
     __table_args__ = (PrimaryKeyConstraint("key", "window_start"),)

@@ -9,6 +9,7 @@ replayed, to end its family (api.identity.sessions).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, or_, select, tuple_
@@ -31,14 +32,18 @@ class Purged:
 
 
 async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.datetime,
-                rate_limit_window: dt.timedelta, batch: int = 1000) -> Purged:
-    """Delete what expired before ``now``; rate-limit counters whose window (``rate_limit_window``) has closed."""
+                rate_limit_window: dt.timedelta, batch: int = 1000,
+                on_batch: Callable[[str, int], None] | None = None) -> Purged:
+    """Delete what expired before ``now``; rate-limit counters whose window (``rate_limit_window``) has closed.
+    ``on_batch(table, deleted)`` is told of each committed batch (the CLI's progress display)."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    challenges = await _batches(session_factory, batch, LoginChallenge, LoginChallenge.expires_at <= now)
+    told = on_batch or (lambda _table, _deleted: None)
+    challenges = await _batches(session_factory, batch, LoginChallenge, LoginChallenge.expires_at <= now, told)
     grants = await _batches(session_factory, batch, DeviceAuthorization, or_(
-        DeviceAuthorization.expires_at <= now, DeviceAuthorization.status == DeviceGrantStatus.CONSUMED))
-    tokens = await _batches(session_factory, batch, SessionToken, SessionToken.expires_at <= now - EXPIRED_TOKEN_GRACE)
+        DeviceAuthorization.expires_at <= now, DeviceAuthorization.status == DeviceGrantStatus.CONSUMED), told)
+    tokens = await _batches(session_factory, batch, SessionToken, SessionToken.expires_at <= now - EXPIRED_TOKEN_GRACE,
+                            told)
     windows = 0
     while True:
         async with session_factory() as session, session.begin():
@@ -48,6 +53,7 @@ async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.da
                 delete(RateLimitCounter).where(tuple_(RateLimitCounter.key, RateLimitCounter.window_start).in_(closed)),
                 execution_options={"synchronize_session": False})
         windows += result.rowcount  # type: ignore[attr-defined]
+        told(RateLimitCounter.__tablename__, result.rowcount)  # type: ignore[attr-defined]
         if result.rowcount < batch:  # type: ignore[attr-defined]
             break
     return Purged(challenges, windows, grants, tokens)
@@ -55,7 +61,7 @@ async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.da
 
 async def _batches(session_factory: async_sessionmaker[AsyncSession], batch: int,
                    model: type[LoginChallenge | DeviceAuthorization | SessionToken],
-                   condition: ColumnElement[bool]) -> int:
+                   condition: ColumnElement[bool], told: Callable[[str, int], None]) -> int:
     total = 0
     while True:
         async with session_factory() as session, session.begin():
@@ -64,5 +70,6 @@ async def _batches(session_factory: async_sessionmaker[AsyncSession], batch: int
                                            execution_options={"synchronize_session": False})
         deleted = result.rowcount  # type: ignore[attr-defined]
         total += deleted
+        told(model.__tablename__, deleted)
         if deleted < batch:
             return total

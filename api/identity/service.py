@@ -1,8 +1,9 @@
 """The identity unit of work: card and phone login, refresh, phone credentials, lost cards, TV sign-in.
 
 Each method opens its own short transactions from the session factory. Network work (OCSP, CRL)
-happens outside any transaction; rate-limit counts and spent challenges are committed before the
-slow checks run, so a failed login still spends its challenge and counts against the limits.
+happens outside any transaction; rate-limit counts (api.platform.rate_limits, shared by every worker) and
+spent challenges are recorded before the slow checks run, so a failed login still spends its challenge and
+counts against the limits.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.identity import cards, challenges, device, loss_reports, rate_limit, sessions
+from api.identity import cards, challenges, device, loss_reports, sessions
 from api.identity.pki_models import Card, CertificateProfile, IssuedCertificate, PhoneCredential
 from api.identity.revocation import RevocationChecker, RevocationUnavailable, Status
 from api.identity.sandbox_ca import SandboxCA, is_sandbox_certificate
 from api.identity.verification import ChainVerifier, CheckedPath, Usage, verify_signature
 from api.platform.db import utcnow
 from api.platform.errors import PortalError
+from api.platform.rate_limits import Limit, RateLimiter
 from api.platform.scopes import PERSON_SCOPES
 from api.platform.settings import Settings
 
@@ -68,6 +70,10 @@ class IdentityService:
         self.session_factory = session_factory
         self.ca = ca
         self.clock = clock
+        window = int(settings.login_limit_window.total_seconds())
+        self.limiter = RateLimiter(settings.rate_limit_storage, prefix=settings.rate_limit_prefix)
+        self.certificate_limit = Limit(settings.login_limit_per_certificate, window, moving=False)
+        self.client_limit = Limit(settings.login_limit_per_client, window, moving=False)
         self.chains = ChainVerifier(anchors, ca.intermediates if ca else ())
         self.revocation = RevocationChecker(sources=settings.revocation_sources, max_age=settings.revocation_max_age,
                                             transport=transport, clock=lambda: self.clock())
@@ -101,22 +107,14 @@ class IdentityService:
                                                self.settings.shared_terminal_idle_timeout)
         now = self.clock()
         fingerprint = hashlib.sha256(certificate).hexdigest()
-        async with self.session_factory() as session:
-            async with session.begin():
-                waits = [
-                    await rate_limit.hit(session, f"login:certificate:{fingerprint}",
-                                         limit=self.settings.login_limit_per_certificate,
-                                         window=self.settings.login_limit_window, now=now),
-                    await rate_limit.hit(session, f"login:client:{client_id[:100]}",
-                                         limit=self.settings.login_limit_per_client,
-                                         window=self.settings.login_limit_window, now=now),
-                ]
-            if any(waits):
-                retry = max(w for w in waits if w)
-                raise PortalError("RATE_LIMITED", f"Too many login attempts; retry in {retry} s.",
-                                      extensions={"retryAfter": retry})
-            async with session.begin():
-                challenge = await challenges.spend_challenge(session, challenge_id, client_id, now)
+        waits = [await self.limiter.hit(self.certificate_limit, "login-certificate", fingerprint),
+                 await self.limiter.hit(self.client_limit, "login-client", client_id[:100])]
+        if any(waits):
+            retry = max(w for w in waits if w)
+            raise PortalError("RATE_LIMITED", f"Too many login attempts; retry in {retry} s.",
+                              extensions={"retryAfter": retry})
+        async with self.session_factory() as session, session.begin():
+            challenge = await challenges.spend_challenge(session, challenge_id, client_id, now)
         path = await self.check_certificate(certificate, chain, Usage.AUTHENTICATION)
         verify_signature(path.leaf, challenges.login_message(client_id, challenge.nonce), signature)
         async with self.session_factory() as session:

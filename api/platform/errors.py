@@ -33,6 +33,7 @@ class ErrorCode(enum.StrEnum):
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     TEXT_INVALID = "TEXT_INVALID"
     VALUE_OUT_OF_RANGE = "VALUE_OUT_OF_RANGE"
+    OVERLOADED = "OVERLOADED"  # the worker is at its concurrency limit (api.platform.shedding): retry after a while
     # GraphQL protocol (the gateway and the executor)
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -177,6 +178,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.OVERLOADED: 503,
     ErrorCode.CARD_LOGIN_UNAVAILABLE: 503,
     ErrorCode.REVOCATION_UNAVAILABLE: 503,
     ErrorCode.GATEWAY_UNAVAILABLE: 503,

@@ -91,7 +91,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MYNAPORTAL_PUSH_CA_FILE", "unset", "Extra PEM trust anchor for push endpoints and webhook "
             "destinations (the local `mynaportal dev-push-service` certificate in development and tests)."),
     Setting("MYNAPORTAL_CORPORATE_RATE", "10", "Corporate-number API: requests per second allowed per "
-            "application id, in each worker (429 with Retry-After beyond it)."),
+            "application id (429 with Retry-After beyond it), across all workers with Redis storage."),
+    Setting("MYNAPORTAL_RATE_LIMIT_STORAGE", "memory://", "Where rate limits count (api/platform/rate_limits.py): "
+            "`memory://` for one worker, `redis://host:6379/0` for several (`serve --workers N` requires it)."),
+    Setting("MYNAPORTAL_RATE_LIMIT_PREFIX", "mynaportal", "Key prefix of the rate-limit counters in Redis."),
+    Setting("MYNAPORTAL_MAX_CONCURRENCY", "0", "Requests a worker handles at once before it sheds load with 503 "
+            "and Retry-After (api/platform/shedding.py); 0: no limit."),
     Setting("MYNAPORTAL_CORPORATE_BURST", "20", "Corporate-number API: requests an application id may send at "
             "once before the rate applies."),
     Setting("MYNAPORTAL_PUBLIC_URL", "http://127.0.0.1:8000", "The portal's public origin: written into "
@@ -166,6 +171,9 @@ class Settings:
     push_ca_file: Path | None = None
     corporate_rate: int = 10
     corporate_burst: int = 20
+    rate_limit_storage: str = "memory://"
+    rate_limit_prefix: str = "mynaportal"
+    max_concurrency: int = 0
     public_url: str = "http://127.0.0.1:8000"
     sandbox_ca_dir: Path | None = Path("var/sandbox-ca")
     trust_anchors_file: Path | None = None  # None: the sandbox roots
@@ -304,6 +312,9 @@ class Settings:
         if production and env.get("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", "").startswith(DEMO_KEY_PREFIX):
             problems.append("production refuses a demo key in MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY")
 
+        if not env.get("MYNAPORTAL_RATE_LIMIT_STORAGE", "memory://").startswith(
+                ("memory://", "redis://", "rediss://", "unix://")):
+            problems.append("MYNAPORTAL_RATE_LIMIT_STORAGE must be memory:// or redis://host:port/db")
         settings = cls(
             environment=environment,  # type: ignore[arg-type]
             database_url=database_url,
@@ -337,6 +348,9 @@ class Settings:
             push_ca_file=Path(env["MYNAPORTAL_PUSH_CA_FILE"]) if env.get("MYNAPORTAL_PUSH_CA_FILE") else None,
             corporate_rate=integer("MYNAPORTAL_CORPORATE_RATE", 10),
             corporate_burst=integer("MYNAPORTAL_CORPORATE_BURST", 20),
+            rate_limit_storage=env.get("MYNAPORTAL_RATE_LIMIT_STORAGE", "memory://"),
+            rate_limit_prefix=env.get("MYNAPORTAL_RATE_LIMIT_PREFIX", "mynaportal"),
+            max_concurrency=integer("MYNAPORTAL_MAX_CONCURRENCY", 0, minimum=0),
             public_url=public_url,
             sandbox_ca_dir=sandbox_ca_dir,
             trust_anchors_file=Path(raw_anchors) if raw_anchors else None,

@@ -65,7 +65,8 @@ def sign_headers(secret: str | Sequence[str], message_id: str, body: bytes, *,
 
 @dataclass
 class ReplayGuard:
-    """Ids seen within the tolerance window (a receiver with several processes keeps them in its database)."""
+    """Ids seen within the tolerance window, in one process's memory: for a single-process receiver (a test's,
+    an agency's script). The portal's receivers keep them in the database (api.platform.replay)."""
 
     window: int = TOLERANCE_SECONDS * 2
     _seen: dict[str, float] = field(default_factory=dict)

@@ -3,6 +3,7 @@ request runs through them)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import aclosing
 from pathlib import Path
@@ -17,12 +18,13 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from api.platform.metrics import GRAPHQL_SECONDS, OTHER_OPERATION
 from api.platform.settings import Settings
 from api.schema.documents import SENT_OPERATION_NAME, CachedDocuments, DocumentCache
 from api.schema.errors import classify, is_bad_input, logger, portal_cause
 from api.schema.inputs import SCALAR_OVERRIDES
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
-from api.schema.security import Gateway, OperationRegistry, gateway_rules_extension, limit_rules
+from api.schema.security import Gateway, OperationRegistry, gateway_rules_extension, limit_rules, sha256_hex
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "graphql" / "schema.graphql"
 # What the parsed and validated documents may cost each worker (api.schema.documents): the allowlist's few
@@ -42,10 +44,23 @@ class PortalSchema(strawberry.Schema):
         allowed = kwargs.get("allowed_operation_types") or {OperationType.QUERY, OperationType.MUTATION}
         kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
         sent = SENT_OPERATION_NAME.set(kwargs.get("operation_name"))
+        started = time.perf_counter()
         try:
             return await super().execute(query, *args, **kwargs)
         finally:
             SENT_OPERATION_NAME.reset(sent)
+            GRAPHQL_SECONDS.labels(self._operation_label(query, kwargs.get("operation_name"))).observe(
+                time.perf_counter() - started)
+
+    def _operation_label(self, query: str | None, name: str | None) -> str:
+        """A persisted operation's name (found by its text, else by the name sent), else ``other``: the label's
+        values stay the allowlist's few dozen whatever clients send."""
+        registry = self.gateway.registry
+        if query is not None:
+            found = registry.by_hash.get(sha256_hex(query))
+            if found is not None:
+                return found.name
+        return name if name in registry.by_name else OTHER_OPERATION
 
     async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
         # A refusal raised by the gateway before parsing (not persisted, refused text...) escapes strawberry's

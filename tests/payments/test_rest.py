@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.platform.db import create_session_factory
+from api.platform.replay import WebhookReceipt
 from api.platform.webhooks import sign_headers
 from payments.models import CallbackMessage, LedgerJournal, Payment, PaymentEvent, PaymentOrder
 from tests.payments.conftest import GATEWAY_SECRET, PaymentPortal
@@ -71,6 +72,25 @@ async def test_a_notification_replayed_five_times_and_out_of_order_changes_the_s
         "state": "success", "events": ["created", "started", "success"], "journals": 1, "callbacks": 1,
         "orders_paid": 1,
     }
+
+
+async def test_the_same_delivery_again_is_answered_from_the_replay_guard_and_a_failed_one_is_released(
+    payment_portal: PaymentPortal, engine: AsyncEngine
+) -> None:
+    pp = payment_portal
+    payment = await _started_payment(pp, engine)
+    body, headers = notification(payment, "success")
+    answers = [await pp.client.post("/payments/gateway/notifications", content=body, headers=headers)
+               for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [204] * 3
+    refused_body, refused_headers = notification(payment, "success", amount=1)  # no payment matches: 404
+    refused = await pp.client.post("/payments/gateway/notifications", content=refused_body, headers=refused_headers)
+    assert refused.status_code == 404
+    async with create_session_factory(engine)() as session:
+        receipts = list(await session.scalars(select(WebhookReceipt.message_id)))
+    # One receipt: the applied delivery's id; the refused one's claim was released so a retry is applied.
+    assert receipts == [headers["webhook-id"]]
+    assert (await _counts(engine, payment.id))["events"] == ["created", "started", "success"]
 
 
 @pytest.mark.parametrize(("_case", "forge"), [

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import hashlib
 
 from sqlalchemy import func, select
 
-from api.identity.login_models import RateLimitCounter
 from api.identity.models import SessionToken
 from api.platform.db import create_session_factory
 from nfc_bridge.card_info import Basic4Info
@@ -153,9 +153,11 @@ async def test_login_attempts_are_rate_limited_per_certificate(identity: Identit
     [error] = limited["errors"]
     assert error["extensions"]["code"] == "RATE_LIMITED"
     assert 1 <= error["extensions"]["retryAfter"] <= 300
-    async with create_session_factory(identity.engine)() as session:
-        counts = dict((await session.execute(select(RateLimitCounter.key, RateLimitCounter.count))).all())
-    assert sorted(counts.values()) == [6, 6]
+    # Six attempts counted against the certificate (the limit is 5) and against the client (of 300).
+    service = identity.service
+    assert await service.limiter.remaining(service.certificate_limit, "login-certificate",
+                                           hashlib.sha256(card.der("auth_cert")).hexdigest()) == 0
+    assert await service.limiter.remaining(service.client_limit, "login-client", CLIENT) == 300 - 6
 
 
 async def test_garbage_input_gets_clear_codes(identity: IdentityPortal) -> None:

@@ -1,0 +1,87 @@
+"""The webhook replay guard, in the database: every worker sees the ids every other worker received, and a
+restart forgets none of them.
+
+A receiver claims a message id once it has verified the signature (api.platform.webhooks.verify_webhook):
+``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on ``(receiver, message_id)``, one atomic statement, so two
+workers handed the same delivery at once cannot both win. An id whose entry has expired (older than twice the
+signature's tolerance: a message that old fails the timestamp check anyway) may be claimed again. A receiver
+that fails to apply the message releases its claim, so the sender's retry is applied rather than refused.
+Closed entries are deleted by the guard itself, a batch at most once a minute per worker (no cron to forget).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from sqlalchemy import String, delete, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.platform.db import Base, UTCDateTime
+from api.platform.webhooks import TOLERANCE_SECONDS
+
+
+class WebhookReceipt(Base):
+    """One received webhook message id per receiver, kept until ``expires_at``."""
+
+    __tablename__ = "webhook_receipts"
+
+    receiver: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)  # the purge finds old ones by it
+
+
+PURGE_EVERY_SECONDS = 60.0
+PURGE_BATCH = 10_000
+
+
+class DatabaseReplayGuard:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], receiver: str, *,
+                 window: dt.timedelta = dt.timedelta(seconds=TOLERANCE_SECONDS * 2)) -> None:
+        self.session_factory = session_factory
+        self.receiver = receiver
+        self.window = window
+        self._purged_at = -PURGE_EVERY_SECONDS
+
+    async def first_time(self, message_id: str, now: dt.datetime) -> bool:
+        """Claim ``message_id``: True the first time (in the window) any worker asks, False after that."""
+        key = message_id[:200]
+        if time.monotonic() - self._purged_at >= PURGE_EVERY_SECONDS:
+            self._purged_at = time.monotonic()
+            async with self.session_factory() as session, session.begin():
+                await purge_receipts(session, now, batch=PURGE_BATCH)
+        async with self.session_factory() as session, session.begin():
+            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            claimed = await session.scalar(
+                dialect.insert(WebhookReceipt)
+                .values(receiver=self.receiver, message_id=key, expires_at=now + self.window)
+                .on_conflict_do_nothing(index_elements=["receiver", "message_id"])
+                .returning(WebhookReceipt.message_id))
+            if claimed is not None:
+                return True
+            # Taken: by an expired entry only, which this claim renews (one conditional UPDATE: one winner).
+            renewed = await session.scalar(
+                update(WebhookReceipt)
+                .where(WebhookReceipt.receiver == self.receiver, WebhookReceipt.message_id == key,
+                       WebhookReceipt.expires_at <= now)
+                .values(expires_at=now + self.window)
+                .returning(WebhookReceipt.message_id))
+            return renewed is not None
+
+    async def release(self, message_id: str) -> None:
+        """Forget a claim whose message could not be applied, so the sender's retry is."""
+        async with self.session_factory() as session, session.begin():
+            await session.execute(delete(WebhookReceipt).where(
+                WebhookReceipt.receiver == self.receiver, WebhookReceipt.message_id == message_id[:200]))
+
+
+async def purge_receipts(session: AsyncSession, now: dt.datetime, *, batch: int) -> int:
+    """Delete up to ``batch`` receipts whose window has closed; the number deleted."""
+    closed = select(WebhookReceipt.receiver, WebhookReceipt.message_id).where(
+        WebhookReceipt.expires_at <= now).limit(batch)
+    result = await session.execute(
+        delete(WebhookReceipt).where(tuple_(WebhookReceipt.receiver, WebhookReceipt.message_id).in_(closed)),
+        execution_options={"synchronize_session": False})
+    return int(getattr(result, "rowcount", 0) or 0)
