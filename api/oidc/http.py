@@ -27,7 +27,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from api.identity.rate_limit import hit
 from api.oidc.dpop import DPoPError, verify_proof
 from api.oidc.keys import ALGORITHM, ProviderKeys
 from api.oidc.login import LoginStatus, start_login, take_decided
@@ -36,6 +35,7 @@ from api.oidc.resources import Presented, TokenRefused, read_category, userinfo
 from api.oidc.scopes import SCOPE_TITLES, SUPPORTED_SCOPES
 from api.oidc.server import EndUser, PortalRequest, Provider, current_session, remember_jwt_id
 from api.platform.db import create_sync_engine, utcnow
+from api.platform.rate_limits import Limit, RateLimiter
 from api.platform.settings import Settings
 
 SessionFactory = async_sessionmaker[AsyncSession]
@@ -134,6 +134,8 @@ class OidcEndpoints:
         self.settings = settings
         self.issuer = settings.public_url.rstrip("/")
         self.session_factory = session_factory
+        # Shared by every worker when the storage is Redis (api.platform.rate_limits).
+        self.rate_limiter = RateLimiter(settings.rate_limit_storage, prefix=settings.rate_limit_prefix)
         self.sync_engine = create_sync_engine(settings.database_url)
         self.keys = ProviderKeys.from_settings(settings)
         # Authlib's calls hold a write transaction while they verify and sign: SQLite has one writer, so they take
@@ -161,12 +163,12 @@ class OidcEndpoints:
         """Per-client rate limit (requests per minute, registered with the client)."""
         if not client_id:
             return None
-        async with self.session_factory() as session, session.begin():
+        async with self.session_factory() as session:
             limit = await session.scalar(select(OidcClient.rate_limit_per_minute)
                                          .where(OidcClient.client_id == client_id[:64]))
-            if limit is None:
-                return None
-            wait = await hit(session, f"oidc:{client_id}", limit=limit, window=RATE_WINDOW, now=utcnow())
+        if limit is None:
+            return None
+        wait = await self.rate_limiter.hit(Limit(limit, int(RATE_WINDOW.total_seconds())), "oidc", client_id[:64])
         if wait is None:
             return None
         return _oauth_error(429, "slow_down", "Too many requests for this client.", {"retry-after": str(wait)})
