@@ -1,44 +1,60 @@
-"""A one-line progress bar on stderr: rows, rows/s, percent of bytes and ETA."""
+"""The import's progress on stderr (rich): percent of bytes read, rows, rows/s, elapsed time and ETA, then
+each later phase of a bulk load (constraints, indexes, search indexes, statistics) with its own clock, as
+those take minutes at national size with no row to count."""
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class ProgressBar:
-    def __init__(self, stream: TextIO = sys.stderr, every: float = 0.5) -> None:
-        self.stream = stream
-        self.every = every
-        self.total = 0
-        self.done = 0
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
         self.rows = 0
-        self.started = 0.0
-        self.shown = 0.0
+        self._started = 0.0
+        self._progress = Progress(
+            SpinnerColumn(finished_text="✓"), TextColumn("{task.description:<22}"), BarColumn(), TaskProgressColumn(),
+            TextColumn("{task.fields[rows]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=self.console, refresh_per_second=4)
+        self._reading: TaskID | None = None
+        self._phase: TaskID | None = None
 
     def start(self, total_bytes: int) -> None:
-        self.total = max(total_bytes, 1)
-        self.started = self.shown = time.perf_counter()
+        self._started = time.perf_counter()
+        self._progress.start()
+        self._reading = self._progress.add_task("reading and storing", total=max(total_bytes, 1), rows="")
 
     def advance(self, rows: int, size: int) -> None:
         self.rows += rows
-        self.done += size
-        now = time.perf_counter()
-        if now - self.shown >= self.every:
-            self.shown = now
-            self._draw(now)
+        rate = self.rows / max(time.perf_counter() - self._started, 1e-9)
+        assert self._reading is not None
+        self._progress.update(self._reading, advance=size, rows=f"{self.rows:>12,} rows {rate:>9,.0f} rows/s")
+
+    def phase(self, name: str) -> None:
+        """The next step of a bulk load after the rows are in (no row count: a spinner and its clock)."""
+        self._finish_tasks()
+        self._phase = self._progress.add_task(name, total=None, rows="")
 
     def finish(self) -> None:
-        self._draw(time.perf_counter())
-        self.stream.write("\n")
-        self.stream.flush()
+        self._finish_tasks()
+        self._progress.stop()
 
-    def _draw(self, now: float) -> None:
-        elapsed = max(now - self.started, 1e-9)
-        fraction = min(self.done / self.total, 1.0)
-        eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
-        filled = int(fraction * 30)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:6.1%} {self.rows:>10,} rows "
-                          f"{self.rows / elapsed:>9,.0f} rows/s  ETA {int(eta) // 60:02d}:{int(eta) % 60:02d}")
-        self.stream.flush()
+    def _finish_tasks(self) -> None:
+        for task in (self._reading, self._phase):
+            if task is not None:
+                found = self._progress.tasks[task]
+                self._progress.update(task, total=found.total or 1, completed=found.total or 1)
+                self._progress.stop_task(task)
+        self._reading = self._phase = None

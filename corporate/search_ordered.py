@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from corporate.models import Corporation
 from corporate.name_search import (
-    MIN_TRIGRAM,
+    MIN_PAIR,
     ORDER_SCALE,
     IndexWalk,
     NameSearch,
@@ -28,7 +28,7 @@ _table = Corporation.__table__
 
 async def partial_walk(session: AsyncSession, search: NameSearch, sqlite: bool) -> IndexWalk | None:
     """The index walk of a partial search of current names, or None for one ranked pass over every match."""
-    if search.mode != "partial" or len(search.key) < MIN_TRIGRAM or search.include_past_names:
+    if search.mode != "partial" or len(search.key) < MIN_PAIR or search.include_past_names:
         return None
     return sqlite_walk(search) if sqlite else await postgres_walk(session, search)
 
