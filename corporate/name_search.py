@@ -71,6 +71,11 @@ class IndexWalk:
     matches: list[ColumnElement[bool]]  # the entries whose keys hold the term
     number: ColumnElement[str]  # the corporate number of an entry
     count: Select[Any] | None  # the number of matches, from the index alone, where that is exact
+    # Read each entry's row through a LATERAL subquery, so that the database must walk the entries in order
+    # and stop at the page's end: where the entries come sorted rather than off an ordered index scan,
+    # PostgreSQL would otherwise hash-join them to a scan of the whole table (its estimate of the rows the
+    # name conditions keep is far too low).
+    lateral: bool = False
 
 
 def address_filter(prefecture_code: str | None, city_code: str | None) -> list[ColumnElement[bool]]:

@@ -4,7 +4,7 @@ postings), stopping once the page is full instead of ranking every match."""
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corporate.models import Corporation
@@ -68,12 +68,18 @@ async def ordered_partial(
             skip = offset - (await session.scalar(counted) or 0)
     start = after[1] * ORDER_SCALE + int(after[2]) if after is not None and after[0] == 2 else 0
     if len(ranked) < limit:
-        rows = await session.execute(
-            select(literal(2).label("rank"), func.length(_table.c.search_name).label("name_length"),
+        columns = (func.length(_table.c.search_name).label("name_length"),
                    _table.c.corporate_number.label("number"), _table.c.id.label("row_id"))
-            .select_from(walk.source.join(_table, _table.c.corporate_number == walk.number))
-            .where(*walk.matches, walk.order > start, contains, ~prefix, *conditions)
-            .order_by(walk.order).offset(skip).limit(limit - len(ranked)))
+        if walk.lateral:
+            hit = select(*columns).where(_table.c.corporate_number == walk.number, contains, ~prefix,
+                                         *conditions).limit(1).lateral("hit")
+            partial = (select(literal(2).label("rank"), hit.c.name_length, hit.c.number, hit.c.row_id)
+                       .select_from(walk.source.join(hit, true())).where(*walk.matches, walk.order > start))
+        else:
+            partial = (select(literal(2).label("rank"), *columns)
+                       .select_from(walk.source.join(_table, _table.c.corporate_number == walk.number))
+                       .where(*walk.matches, walk.order > start, contains, ~prefix, *conditions))
+        rows = await session.execute(partial.order_by(walk.order).offset(skip).limit(limit - len(ranked)))
         ranked += [(row.rank, row.name_length, row.number, row.row_id) for row in rows]
     count = None
     if with_count:

@@ -71,7 +71,7 @@ def _pair_walk(search: NameSearch) -> IndexWalk:
     states = _pair_states(search.key).subquery("walked_states")
     number = func.lpad(cast(states.c.sort_key % ORDER_SCALE, Text), 13, "0")
     count = select(func.count()).select_from(states) if index_may_count(search) else None
-    return IndexWalk(states, states.c.sort_key, [], number, count)
+    return IndexWalk(states, states.c.sort_key, [], number, count, lateral=True)
 
 
 def _trigrams_at(key: str) -> list[tuple[int, int]]:
