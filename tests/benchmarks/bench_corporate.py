@@ -44,6 +44,9 @@ MYNAPORTAL = str(ROOT / ".venv" / "bin" / "mynaportal")
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+LAST_CPU = [0.0]  # CPU seconds (user + system) of the last measured process: the machine is shared
+
+
 def run_measured(command: list[str], env: dict[str, str] | None = None,
                  stdin: Path | None = None, output: Path | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one child process (the largest of it and its own children)."""
@@ -53,6 +56,7 @@ def run_measured(command: list[str], env: dict[str, str] | None = None,
         process = subprocess.Popen(command, env=env, stdin=source, stdout=sink)
         _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     if status != 0:
         raise SystemExit(f"failed ({status}): {' '.join(command)}")
     return elapsed, usage.ru_maxrss / 1024
@@ -192,8 +196,10 @@ def daily_diff(csv_path: Path, url: str, workdir: Path, rows: int) -> None:
             fields[4] = "2026-12-04"
             out.write(",".join(fields) + "\n")
     env = environment(url)
-    seconds, rss = run_measured([MYNAPORTAL, "corporate", "import", "--quiet", str(diff)], env=env)
+    summary = workdir / "diff.import.txt"
+    seconds, rss = run_measured([MYNAPORTAL, "corporate", "import", "--quiet", str(diff)], env=env, output=summary)
     line(f"daily diff ({len(changed) + len(new):,} rows, batch path)", len(changed) + len(new), seconds, rss)
+    print(f"    process CPU {LAST_CPU[0]:.1f} s (start-up included); {summary.read_text().strip()}", flush=True)
 
 
 def ours(csv_path: Path, url: str, rows: int, extra: list[str]) -> float:
@@ -230,7 +236,7 @@ def http_rate(url: str, numbers: list[str], workdir: Path, port: int) -> None:
     server = subprocess.Popen([MYNAPORTAL, "serve", "--port", str(port), "--workers", "1"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
+        for _ in range(600):  # a minute: the server starts slowly on a loaded machine
             try:
                 subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/healthz"], check=True, capture_output=True)
                 break
