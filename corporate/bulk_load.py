@@ -158,43 +158,46 @@ async def bulk_load(connection: AsyncConnection, batches: AsyncIterator[Batch], 
     try:
         clock = time.perf_counter()
 
-        def lap(phase: str) -> None:
+        def lap(phase: str, following: str) -> None:
+            """Time the phase just done and show the next one on the progress bar."""
             nonlocal clock
             phases[phase] = time.perf_counter() - clock
             clock = time.perf_counter()
+            if progress:
+                progress.phase(following)
 
         schema = await _drop_secondary(connection)
         if sqlite:
             await _load_sqlite(connection, batches, progress)
-            lap("load")
+            lap("load", "latest states")
         else:
             postings = await stop_postings(connection)
             await _load_postgresql(connection, batches, progress)
-            lap("load")
+            lap("load", "unique constraint")
             await _add_unique_constraints(connection, schema.constraints)
-            lap("unique")
+            lap("unique", "latest states")
         for statement in _UPDATE_LATEST_BULK:
             await connection.exec_driver_sql(statement)
-        lap("latest")
+        lap("latest", "indexes")
         for statement in schema.statements:
             await connection.exec_driver_sql(statement)
-        lap("indexes")
+        lap("indexes", "search indexes")
         if sqlite:
             await rebuild_fts(connection)
-            lap("fts")
+            lap("fts", "statistics")
         else:
             await fill_postings(connection, postings)
-            lap("trigrams")
+            lap("trigrams", "statistics")
         # Statistics for the planner now, not when autovacuum gets to it: without them PostgreSQL planned
         # /4/num and name searches on 5.7 M fresh rows as scans (210 req/s, prefix p50 200 ms). A sample
         # is enough on SQLite (analysis_limit), where a full ANALYZE reads every index.
         if sqlite:
             await connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
         await connection.exec_driver_sql(f"ANALYZE {TABLE}" if sqlite else f"ANALYZE {TABLE}, {POSTINGS}")
-        lap("analyze")
+        lap("analyze", "commit")
         stored = await connection.scalar(text(f"SELECT count(*) FROM {TABLE}"))  # noqa: S608
         await connection.commit()
-        lap("commit")
+        lap("commit", "checkpoint" if sqlite else "vacuum of the postings")
     except BaseException:
         await connection.rollback()
         raise

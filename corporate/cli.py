@@ -36,7 +36,8 @@ async def _import(settings: Settings, paths: list[Path], args: argparse.Namespac
     try:
         report = await import_files(engine, paths, batch_size=args.batch_size, encoding=args.encoding,
                                     progress=None if args.quiet else ProgressBar(), on_reject=on_reject,
-                                    parallel=args.parallel)
+                                    parallel=args.workers if args.workers and args.parallel is not False
+                                    else args.parallel)
     finally:
         await engine.dispose()
         if report_file:
@@ -139,8 +140,10 @@ def register(commands: Any) -> None:
                                                                     "unless the table was empty (one bulk load)")
     load.add_argument("--quiet", action="store_true", help="no progress bar")
     load.add_argument("--parallel", action=argparse.BooleanOptionalAction, default=None,
-                      help="parse in a second process while this one writes (default: on SQLite, for 16 MiB "
+                      help="parse in worker processes while this one writes (default: on SQLite, for 16 MiB "
                            "of CSV or more)")
+    load.add_argument("--workers", type=int, metavar="N", help="parsing processes with --parallel (default: one "
+                                                                "per core but one)")
     load.set_defaults(func=cmd_import)
 
     generate = actions.add_parser("generate", help="write a synthetic full-data file in the real format",

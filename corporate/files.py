@@ -12,7 +12,7 @@ import codecs
 import csv
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -115,13 +115,17 @@ def _block_at_once(raws: list[bytes], encoding: str) -> list[list[str]] | None:
     return rows
 
 
-def _blocks(stream: BinaryIO, source: str, encoding: str | None) -> Iterator[Block]:
+def _blocks(stream: BinaryIO, source: str, encoding: str | None, keep: Callable[[], bool] | None,
+            block_bytes: int) -> Iterator[Block]:
     buffered = io.BufferedReader(stream, buffer_size=1 << 20) if not isinstance(stream, io.BufferedReader) \
         else stream
     chosen = encoding or detect_encoding(buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES])
     number = 1
-    while raws := buffered.readlines(BLOCK_BYTES):
+    while raws := buffered.readlines(block_bytes):
         size = sum(map(len, raws))
+        if keep is not None and not keep():  # another parsing process's block: skipped before decoding
+            number += len(raws)
+            continue
         if number == 1 and raws[0].startswith(codecs.BOM_UTF8):
             raws[0] = raws[0][3:]
         fields: list[list[str] | None] | None = _block_at_once(raws, chosen)  # type: ignore[assignment]
@@ -145,18 +149,24 @@ def members(path: Path) -> list[Member]:
     return [Member(path.name, path.stat().st_size)]
 
 
-def read_blocks(path: Path, *, encoding: str | None = None) -> Iterator[Block]:
-    """Every line of every CSV in the file, in order, a block of lines at a time (the fast way)."""
+def read_blocks(path: Path, *, encoding: str | None = None, keep: Callable[[], bool] | None = None,
+                block_bytes: int | None = None) -> Iterator[Block]:
+    """Every line of every CSV in the file, in order, a block of lines at a time (the fast way).
+
+    `keep`, asked once per block in order, says whether to parse it: several processes share a file by
+    each keeping every n-th block (the blocks' bounds and line numbers are the same in all of them, given
+    the same `block_bytes`, BLOCK_BYTES by default)."""
+    block_bytes = block_bytes or BLOCK_BYTES
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
                 if not info.filename.lower().endswith(".csv"):
                     continue  # the .csv.asc PGP signature and anything else
                 with archive.open(info) as stream:
-                    yield from _blocks(stream, f"{path.name}:{info.filename}", encoding)
+                    yield from _blocks(stream, f"{path.name}:{info.filename}", encoding, keep, block_bytes)
         return
     with path.open("rb") as stream:
-        yield from _blocks(stream, path.name, encoding)
+        yield from _blocks(stream, path.name, encoding, keep, block_bytes)
 
 
 def read_lines(path: Path, *, encoding: str | None = None) -> Iterator[Line]:

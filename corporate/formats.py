@@ -2,8 +2,8 @@
 
 CSV and XML follow the NTA Ver.4 byte for byte in shape: a `lastUpdateDate,count,divideNumber,
 divideSize` header line, then 30 fields per record, text fields in double quotes, empty fields
-empty, CRLF; XML under <corporations> with self-closing empty elements. JSON (the invoice API's
-type number, 21) keeps every value a string, so codes keep their leading zeros.
+empty, CRLF; XML under <corporations> with self-closing empty elements, indented by two spaces, LF.
+JSON (the invoice API's type number, 21) keeps every value a string, so codes keep their leading zeros.
 """
 
 from __future__ import annotations
@@ -73,16 +73,18 @@ def render_csv(answer: Answer) -> str:
 
 
 def render_xml(answer: Answer) -> str:
-    header = "".join(f"<{name}>{value}</{name}>" for name, value in
-                     zip(("lastUpdateDate", "count", "divideNumber", "divideSize"), _header(answer), strict=True))
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<corporations>', header]
+    """The NTA's XML byte for byte: the declaration, then one element per line indented by two spaces per
+    level, LF line ends (the API's CSV uses CRLF, its XML does not) and a final LF."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<corporations>"]
+    lines.extend(f"  <{name}>{value}</{name}>" for name, value in
+                 zip(("lastUpdateDate", "count", "divideNumber", "divideSize"), _header(answer), strict=True))
     for row in _values(answer):
-        parts.append("<corporation>")
-        parts.extend(f"<{name} />" if value is None else f"<{name}>{escape(value)}</{name}>"
+        lines.append("  <corporation>")
+        lines.extend(f"    <{name} />" if value is None else f"    <{name}>{escape(value)}</{name}>"
                      for name, value in zip(records.FIELDS, row, strict=True))
-        parts.append("</corporation>")
-    parts.append("</corporations>")
-    return "".join(parts)
+        lines.append("  </corporation>")
+    lines.append("</corporations>")
+    return "\n".join(lines) + "\n"
 
 
 def render_json(answer: Answer) -> str:

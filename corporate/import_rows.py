@@ -7,8 +7,10 @@ Parsing (files.read_blocks, records.parse_and_hash, normalise.search_key) is mos
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import multiprocessing.queues
+import os
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
 from multiprocessing.process import BaseProcess
@@ -17,11 +19,11 @@ from queue import Empty, Full
 from typing import Any
 
 from api.platform.normalise import search_key
-from corporate import records
+from corporate import files, records
 from corporate.files import read_blocks
 from corporate.import_report import ImportReport
 
-QUEUED_BATCHES = 4  # batches parsed ahead by the worker process
+QUEUED_BATCHES = 4  # blocks parsed ahead by each worker process
 TABLE = "corporations"
 # Columns filled from a row, in staging order: the 30 fields but `latest`, then what we derive.
 _FIELD_COLUMNS = tuple(column for column in records.COLUMNS if column != "latest")
@@ -45,12 +47,21 @@ Batch = tuple[list[list[Any]], int]  # rows ready to store, and the bytes of fil
 
 
 def _batches(paths: list[Path], encoding: str | None, batch_size: int, report: ImportReport,
-             reject: Callable[[str, int, str], None], tail: tuple[Any, ...] = ()) -> Iterator[Batch]:
-    """Batches of rows ready to store, counting lines in `report`; bad lines go to `reject`."""
+             reject: Callable[[str, int, str], None], tail: tuple[Any, ...] = (),
+             share: tuple[int, int] | None = None, block_bytes: int | None = None) -> Iterator[Batch]:
+    """Batches of rows ready to store, counting lines in `report`; bad lines go to `reject`.
+
+    With `share` (k, n), only every n-th block from the k-th is parsed, and each yields one batch, even an
+    empty one: a worker process's part, which the importing process puts back in file order."""
+    keep = None
+    if share is not None:
+        blocks, (mine, workers) = itertools.count(), share
+        keep = lambda: next(blocks) % workers == mine  # noqa: E731
+        batch_size = 0  # a batch per block
     batch: list[list[Any]] = []
     pending_size = 0
     for path in paths:
-        for block in read_blocks(path, encoding=encoding):
+        for block in read_blocks(path, encoding=encoding, keep=keep, block_bytes=block_bytes):
             report.rows_read += len(block.fields)
             pending_size += block.size
             for position, fields in enumerate(block.fields):
@@ -61,23 +72,26 @@ def _batches(paths: list[Path], encoding: str | None, batch_size: int, report: I
                     batch.append(staged_row(fields, tail))
                 except records.RejectedRow as error:
                     reject(block.source, block.first + position, str(error))
-                if len(batch) >= batch_size:
+                if len(batch) >= batch_size > 0:
                     yield batch, pending_size
                     batch, pending_size = [], 0
-    if batch or pending_size:
+            if share is not None:
+                yield batch, pending_size
+                batch, pending_size = [], 0
+    if share is None and (batch or pending_size):
         yield batch, pending_size
 
 
-def _parse_in_worker(paths: list[Path], encoding: str | None, batch_size: int, tail: tuple[Any, ...],
-                     queue: multiprocessing.queues.Queue[Any]) -> None:
-    """The worker process: parse the files and put (rows, bytes, lines read, rejections) on the queue,
-    then None; or a string, the traceback, if it failed."""
+def _parse_in_worker(paths: list[Path], encoding: str | None, tail: tuple[Any, ...],
+                     queue: multiprocessing.queues.Queue[Any], share: tuple[int, int], block_bytes: int) -> None:
+    """A worker process: parse its share of the blocks and put (rows, bytes, lines read, rejections) on
+    the queue for each, then None; or a string, the traceback, if it failed."""
     try:
         report = ImportReport()
         rejections: list[tuple[str, int, str]] = []
         read = 0
-        for rows, size in _batches(paths, encoding, batch_size, report,
-                                   lambda *rejection: rejections.append(rejection), tail):
+        for rows, size in _batches(paths, encoding, 0, report, lambda *rejection: rejections.append(rejection),
+                                   tail, share, block_bytes):
             # A copy: the queue pickles in a background thread, after the list is cleared.
             _put(queue, (rows, size, report.rows_read - read, rejections[:]))
             read = report.rows_read
@@ -110,38 +124,64 @@ def _next_message(queue: multiprocessing.queues.Queue[Any], worker: BaseProcess)
                     from None
 
 
+def parse_workers() -> int:
+    """Parsing processes by default: one per core but the one the importing process writes from."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 async def parsed(paths: list[Path], encoding: str | None, batch_size: int, report: ImportReport,
                   reject: Callable[[str, int, str], None], tail: tuple[Any, ...] = (),
-                  parallel: bool = False) -> AsyncIterator[Batch]:
-    """_batches, in this process or (`parallel`) in a worker process while this one writes to the database.
+                  parallel: bool | int = False) -> AsyncIterator[Batch]:
+    """_batches, in this process or (`parallel`) in worker processes while this one writes to the database.
 
-    In one process SQLite's thread gets little done while parsing holds the GIL; with the worker, parsing
-    and storing overlap (a 1M-row SQLite load: 45 s instead of 64 s). The rows cross the process boundary
-    pickled, about a quarter more CPU in all. The queue holds at most QUEUED_BATCHES batches: memory stays
-    bounded when the database is the slower side. The worker is spawned, so the caller's main module must
-    be import-safe (`if __name__ == "__main__"`).
+    In one process SQLite's thread gets little done while parsing holds the GIL; with a worker, parsing
+    and storing overlap (a 1M-row SQLite load: 45 s instead of 64 s). `parallel` True starts
+    parse_workers() processes, an int that many: worker k parses blocks k, k + n, k + 2n ... of the files
+    (each reads the bytes of all, decodes and parses only its own), and this process takes the blocks
+    back in file order, so the rows, rejections and line numbers are those of one process. The rows
+    cross the process boundary pickled, about a quarter more CPU in all. Each queue holds at most
+    QUEUED_BATCHES blocks: memory stays bounded when the database is the slower side. The workers are
+    spawned, so the caller's main module must be import-safe (`if __name__ == "__main__"`).
     """
     if not parallel:
         for batch in _batches(paths, encoding, batch_size, report, reject, tail):
             yield batch
         return
+    count = parse_workers() if parallel is True else int(parallel)
     context = multiprocessing.get_context("spawn")  # not fork: this process runs threads (aiosqlite)
-    queue = context.Queue(maxsize=QUEUED_BATCHES)
-    worker = context.Process(target=_parse_in_worker, args=(paths, encoding, batch_size, tail, queue),
-                             name="corporate-import-parser", daemon=True)
-    worker.start()
+    queues = [context.Queue(maxsize=QUEUED_BATCHES) for _ in range(count)]
+    block_bytes = files.BLOCK_BYTES  # the same block bounds in every worker
+    workers = [context.Process(target=_parse_in_worker, args=(paths, encoding, tail, queue, (k, count), block_bytes),
+                               name=f"corporate-import-parser-{k}", daemon=True) for k, queue in enumerate(queues)]
+    for worker in workers:
+        worker.start()
     loop = asyncio.get_running_loop()
+    rows: list[list[Any]] = []
+    size = 0
     try:
-        while (message := await loop.run_in_executor(None, _next_message, queue, worker)) is not None:
+        # Block i is worker i mod n's; the first worker to say None has no block i, so none is left.
+        for block in itertools.count():
+            k = block % count
+            message = await loop.run_in_executor(None, _next_message, queues[k], workers[k])
+            if message is None:
+                break
             if isinstance(message, str):
-                raise RuntimeError(f"parsing failed in the worker process:\n{message}")
-            rows, size, read, rejections = message
+                raise RuntimeError(f"parsing failed in a worker process:\n{message}")
+            block_rows, block_size, read, rejections = message
             report.rows_read += read
             for rejection in rejections:
                 reject(*rejection)
+            rows += block_rows
+            size += block_size
+            if len(rows) >= batch_size:
+                yield rows, size
+                rows, size = [], 0
+        if rows or size:
             yield rows, size
     finally:
-        if worker.is_alive():
-            worker.terminate()
-        worker.join()
-        queue.close()
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+        for queue in queues:
+            queue.close()

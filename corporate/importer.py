@@ -64,12 +64,13 @@ async def import_files(
     on_reject: Callable[[Rejection], None] | None = None,
     now: datetime | None = None,
     bulk: bool = True,
-    parallel: bool | None = None,
+    parallel: bool | int | None = None,
 ) -> ImportReport:
     """Import every CSV in the given files (zip or plain, any of the 23/28/29/30-column versions).
 
     `bulk=False` goes batch by batch even into an empty table (each batch committed on its own).
-    `parallel` parses in a worker process while this one writes (see import_rows.parsed); by default on SQLite for
+    `parallel` parses in worker processes (True: one per core but one; an int: that many) while this one writes
+    (see import_rows.parsed); by default on SQLite for
     files of PARALLEL_MIN_BYTES or more.
     """
     paths = list(paths)

@@ -30,12 +30,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from api.people.models import Person
 from api.platform.db import Base, UTCDateTime, new_id
 
-# The SQLite FTS5 index of the search keys and its shadow tables, and PostgreSQL's trigram postings:
-# created by the migrations (0006, 0008) and kept by triggers, not mapped.
+# The SQLite FTS5 indexes of the search keys (trigrams, pairs) and their shadow tables, and PostgreSQL's
+# trigram postings: created by the migrations (0006, 0008, 0025) and kept by triggers, not mapped.
 SEARCH_INDEX = "corporation_search"
+PAIR_INDEX = "corporation_pairs"  # SQLite's FTS5 index of character pairs (migration 0025)
 POSTINGS = "corporation_trigrams"
-UNMAPPED_TABLES = frozenset({SEARCH_INDEX, POSTINGS, *(f"{SEARCH_INDEX}_{suffix}" for suffix in
-                                                      ("data", "idx", "docsize", "config", "content"))})
+UNMAPPED_TABLES = frozenset({SEARCH_INDEX, PAIR_INDEX, POSTINGS, *(
+    f"{index}_{suffix}" for index in (SEARCH_INDEX, PAIR_INDEX)
+    for suffix in ("data", "idx", "docsize", "config", "content"))})
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Alembic hook: the search index tables are the migrations', not the ORM's; leave them out of comparisons."""
     return not (type_ == "table" and name in UNMAPPED_TABLES)

@@ -20,6 +20,10 @@ from corporate.models import Corporation
 
 _table = Corporation.__table__
 MIN_TRIGRAM = 3  # FTS5 trigram and pg_trgm need three characters to use their index
+# A two-character key (often a three-character term that lost one to folding: サービ, Ｍ＆Ｍ) is looked up in
+# the pair indexes of migration 0025: SQLite's FTS5 `corporation_pairs`, PostgreSQL's trigram postings by
+# code range. Only a one-character key reads every row.
+MIN_PAIR = 2
 # The indexes an ordered partial search walks key a current state by where it sorts among partial
 # matches, name length x 10^13 + corporate number: SQLite's FTS5 index by rowid (migration 0006, which
 # keys a past state by minus its row id), PostgreSQL's trigram postings by sort_key (migration 0008).
@@ -67,6 +71,11 @@ class IndexWalk:
     matches: list[ColumnElement[bool]]  # the entries whose keys hold the term
     number: ColumnElement[str]  # the corporate number of an entry
     count: Select[Any] | None  # the number of matches, from the index alone, where that is exact
+    # Read each entry's row through a LATERAL subquery, so that the database must walk the entries in order
+    # and stop at the page's end: where the entries come sorted rather than off an ordered index scan,
+    # PostgreSQL would otherwise hash-join them to a scan of the whole table (its estimate of the rows the
+    # name conditions keep is far too low).
+    lateral: bool = False
 
 
 def address_filter(prefecture_code: str | None, city_code: str | None) -> list[ColumnElement[bool]]:

@@ -1,7 +1,8 @@
 """The NTA record: 30 fields in Ver.4 (23 in Ver.1, 28 in Ver.2, 29 in Ver.3), and their code tables.
 
-A row is parsed into a tuple in FIELDS order, always 30 long (missing newer columns are None), with
-empty strings as None. Values stay strings exactly as published (codes keep their leading zeros).
+A row is parsed into a tuple in FIELDS order, always 30 long (missing newer columns are None, but for
+`hihyoji`, which is "0" when absent or empty: the NTA answers 0 or 1), with empty strings as None.
+Values stay strings exactly as published (codes keep their leading zeros).
 """
 
 from __future__ import annotations
@@ -126,6 +127,10 @@ def _validated(fields: list[str]) -> list[str | None]:
         raise RejectedRow("successorCorporateNumber is not a valid corporate number")
     if values[LATEST] not in _FLAGS or values[HIHYOJI] not in _FLAGS:
         raise RejectedRow("latest and hihyoji must be 0 or 1")
+    if values[HIHYOJI] is None:
+        # Absent before Ver.4 (23, 28 and 29 columns): those states are searchable, and the NTA answers
+        # 0 for them, never an empty field (record_hash treats the two alike).
+        values[HIHYOJI] = "0"
     return values
 
 

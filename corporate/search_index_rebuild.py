@@ -40,9 +40,10 @@ async def fill_postings(connection: AsyncConnection, constraints: list[tuple[str
 
 
 async def rebuild_fts(connection: AsyncConnection) -> None:
-    """Index every row of SQLite's FTS5 index in one pass (the content table was empty before the load, so
-    its index was too)."""
+    """Index every row of SQLite's FTS5 indexes (trigrams, and pairs since migration 0025) in one pass each
+    (the content table was empty before the load, so the indexes were too)."""
     await connection.exec_driver_sql("INSERT INTO corporation_search(corporation_search) VALUES ('rebuild')")
+    await connection.exec_driver_sql("INSERT INTO corporation_pairs(corporation_pairs) VALUES ('rebuild')")
 
 
 async def vacuum_postings(connection: AsyncConnection) -> None:

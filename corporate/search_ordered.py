@@ -4,12 +4,12 @@ postings), stopping once the page is full instead of ranking every match."""
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from corporate.models import Corporation
 from corporate.name_search import (
-    MIN_TRIGRAM,
+    MIN_PAIR,
     ORDER_SCALE,
     IndexWalk,
     NameSearch,
@@ -28,7 +28,7 @@ _table = Corporation.__table__
 
 async def partial_walk(session: AsyncSession, search: NameSearch, sqlite: bool) -> IndexWalk | None:
     """The index walk of a partial search of current names, or None for one ranked pass over every match."""
-    if search.mode != "partial" or len(search.key) < MIN_TRIGRAM or search.include_past_names:
+    if search.mode != "partial" or len(search.key) < MIN_PAIR or search.include_past_names:
         return None
     return sqlite_walk(search) if sqlite else await postgres_walk(session, search)
 
@@ -68,12 +68,18 @@ async def ordered_partial(
             skip = offset - (await session.scalar(counted) or 0)
     start = after[1] * ORDER_SCALE + int(after[2]) if after is not None and after[0] == 2 else 0
     if len(ranked) < limit:
-        rows = await session.execute(
-            select(literal(2).label("rank"), func.length(_table.c.search_name).label("name_length"),
+        columns = (func.length(_table.c.search_name).label("name_length"),
                    _table.c.corporate_number.label("number"), _table.c.id.label("row_id"))
-            .select_from(walk.source.join(_table, _table.c.corporate_number == walk.number))
-            .where(*walk.matches, walk.order > start, contains, ~prefix, *conditions)
-            .order_by(walk.order).offset(skip).limit(limit - len(ranked)))
+        if walk.lateral:
+            hit = select(*columns).where(_table.c.corporate_number == walk.number, contains, ~prefix,
+                                         *conditions).limit(1).lateral("hit")
+            partial = (select(literal(2).label("rank"), hit.c.name_length, hit.c.number, hit.c.row_id)
+                       .select_from(walk.source.join(hit, true())).where(*walk.matches, walk.order > start))
+        else:
+            partial = (select(literal(2).label("rank"), *columns)
+                       .select_from(walk.source.join(_table, _table.c.corporate_number == walk.number))
+                       .where(*walk.matches, walk.order > start, contains, ~prefix, *conditions))
+        rows = await session.execute(partial.order_by(walk.order).offset(skip).limit(limit - len(ranked)))
         ranked += [(row.rank, row.name_length, row.number, row.row_id) for row in rows]
     count = None
     if with_count:

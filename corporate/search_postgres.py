@@ -1,7 +1,9 @@
-"""PostgreSQL's name-search index: the trigram postings `corporation_trigrams` (migration 0008).
+"""PostgreSQL's name-search index: the trigram postings `corporation_trigrams` (migrations 0008 and 0025).
 
 A posting is (trigram, sort key, position) of a current, visible state's search keys; the sort key is
 name length x 10^13 + number, so a trigram's postings read in order are its states in match order.
+Since 0025 each key's final pair is a posting too, as a trigram whose third code point is 0: a
+two-character key's states are the postings of one code range (its trigrams and its key ends).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from corporate.models import Corporation
 from corporate.name_search import MIN_TRIGRAM, ORDER_SCALE, IndexWalk, NameSearch, index_may_count, narrowed
 
+_table = Corporation.__table__
 _postings = table("corporation_trigrams", column("trigram", BigInteger), column("sort_key", BigInteger),
                   column("position", Integer))
 # On PostgreSQL a longer term whose rarest trigram has at most this many postings is found through pg_trgm
@@ -37,6 +41,37 @@ SELECTIVE_POSTINGS = 20_000
 def trigram_code(trigram: str) -> int:
     """A trigram as the postings store it: its three code points, 21 bits each."""
     return (ord(trigram[0]) << 42) | (ord(trigram[1]) << 21) | ord(trigram[2])
+
+
+def _pair_range(key: str) -> tuple[int, int]:
+    """The posting codes of a two-character key: every trigram it starts, and the key ends it is."""
+    low = (ord(key[0]) << 42) | (ord(key[1]) << 21)
+    return low, low + (1 << 21)
+
+
+def _pair_states(key: str) -> Select[Any]:
+    """The sort keys of the current, visible states whose keys hold the two-character ``key``."""
+    low, high = _pair_range(key)
+    return select(_postings.c.sort_key).where(_postings.c.trigram >= low, _postings.c.trigram < high).distinct()
+
+
+def pair_candidates(key: str, include_past_names: bool) -> ColumnElement[bool] | None:
+    """The current states holding a two-character ``key``, from the postings (None where they cannot tell:
+    another length, or past names, which the postings do not hold)."""
+    if include_past_names or len(key) != 2:
+        return None
+    states = _pair_states(key).subquery("pair_states")
+    return and_(_table.c.latest, _table.c.corporate_number.in_(
+        select(func.lpad(cast(states.c.sort_key % ORDER_SCALE, Text), 13, "0"))))
+
+
+def _pair_walk(search: NameSearch) -> IndexWalk:
+    """A two-character key's states off the postings of its code range, in sort order (a range holds
+    several trigrams, so its sort keys are gathered and sorted: a few tens of thousands at most)."""
+    states = _pair_states(search.key).subquery("walked_states")
+    number = func.lpad(cast(states.c.sort_key % ORDER_SCALE, Text), 13, "0")
+    count = select(func.count()).select_from(states) if index_may_count(search) else None
+    return IndexWalk(states, states.c.sort_key, [], number, count, lateral=True)
 
 
 def _trigrams_at(key: str) -> list[tuple[int, int]]:
@@ -58,6 +93,8 @@ async def postgres_walk(session: AsyncSession, search: NameSearch) -> IndexWalk 
     key = search.key
     if "\x1f" in key or narrowed(search):
         return None
+    if len(key) < MIN_TRIGRAM:
+        return _pair_walk(search)
     covering = _trigrams_at(key)
     if len(key) > MIN_TRIGRAM:
         codes = list(dict.fromkeys(trigram_code(key[position:position + 3]) for position in range(len(key) - 2)))

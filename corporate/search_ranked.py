@@ -18,6 +18,7 @@ from corporate.name_search import (
     name_conditions,
     sorts_after,
 )
+from corporate.search_postgres import pair_candidates
 from corporate.search_sqlite import indexed_candidates
 
 _table = Corporation.__table__
@@ -29,10 +30,12 @@ def _matching(search: NameSearch, sqlite: bool) -> tuple[list[ColumnElement[bool
     exact, prefix, contains = name_conditions(search, sqlite)
     if search.mode == "prefix":
         match: ColumnElement[bool] = prefix
-    elif sqlite and len(key) >= MIN_TRIGRAM:
-        match = and_(indexed_candidates(key, search.include_past_names), contains)
+    elif sqlite and (candidates := indexed_candidates(key, search.include_past_names)) is not None:
+        match = and_(candidates, contains)
     elif not sqlite and len(key) >= MIN_TRIGRAM:
         match = and_(_table.c.search_text.like(f"%{like_escape(key)}%"), contains)
+    elif not sqlite and (candidates := pair_candidates(key, search.include_past_names)) is not None:
+        match = and_(candidates, contains)
     else:
         match = contains
     return [match, *filters(search)], case((exact, 0), (prefix, 1), else_=2)

@@ -82,3 +82,28 @@ async def test_tv_sessions_made_before_0013_can_show_the_name(engine: AsyncEngin
         for model in (SessionToken, RefreshToken, DeviceAuthorization):
             assert sorted(await session.scalars(select(model.scopes))) == [
                 "notices:read notices:write profile:read", "notices:read profile:name"], model
+
+
+async def test_0025_answers_hihyoji_0_for_states_stored_empty_and_indexes_their_pairs(engine: AsyncEngine) -> None:
+    from corporate.models import Corporation
+    from corporate.name_search import NameSearch
+    from corporate.service import lookup, search_names
+
+    async with engine.connect() as connection:
+        await connection.run_sync(downgrade_on, "0017")
+        await connection.commit()
+    async with engine.begin() as connection:  # a state from a 23-column file, as the import stored it before
+        await connection.execute(Corporation.__table__.insert().values(
+            corporate_number="1000012160145", sequence_number=1, process="01", correct="0",
+            update_date=utcnow().date(), name="株式会社サービス青森", kind="301", latest=True, hihyoji=None,
+            record_hash=secrets.token_bytes(16), search_name="サビス青森", search_kana="", search_en="",
+            search_text="サビス青森\x1f\x1f", imported_at=utcnow()))
+    async with engine.connect() as connection:
+        await connection.run_sync(upgrade_on, "head")
+        await connection.commit()
+    async with create_session_factory(engine)() as session:
+        [state] = await lookup(session, ["1000012160145"])
+        assert state["hihyoji"] == "0"
+        for term in ("サービ", "青森"):  # two-character keys, found through the pair index the migration filled
+            count, found = await search_names(session, NameSearch(text=term, mode="partial"))
+            assert (count, [state.corporate_number for _, state in found]) == (1, ["1000012160145"]), term

@@ -10,6 +10,7 @@ from api.platform.db import create_session_factory
 from api.platform.normalise import search_key
 from api.platform.settings import PROJECT_ROOT
 from corporate import generate
+from corporate.checkdigit import with_check_digit
 from corporate.importer import import_files
 from corporate.models import Corporation
 from corporate.name_search import NameSearch, SortKey
@@ -60,7 +61,8 @@ async def load_synthetic(engine: AsyncEngine, tmp_path: Path) -> list[str]:
               row(2, "1000012160145", "南海商事株式会社", process="13", update="2016-02-01"),  # renamed
               row(3, "1000013050378", "海物産サービス株式会社", hihyoji="1"),
               row(4, "1000020022080", "海物産株式会社", process="99"),
-              row(5, "1420001011738", "海物産ホールディングス株式会社", close_date="2016-01-10")]
+              row(5, "1420001011738", "海物産ホールディングス株式会社", close_date="2016-01-10"),
+              row(6, with_check_digit("000000000777"), "Ｍ＆Ｍスチール株式会社", furigana="エムアンドエムスチール")]
     await import_files(engine, [write_csv(tmp_path / "synthetic.csv", lines)])
     names = [search_key(line.split(",")[column].strip('"')) for line in lines[:3000:97] for column in (6, 28)]
     keys = [name[start:start + length] for name in names for start, length in ((0, 3), (1, 3), (2, 4))
@@ -128,6 +130,8 @@ async def assert_search_index_is_sound(engine: AsyncEngine, word: str = "シス�
                 "(SELECT rowid FROM corporation_search WHERE corporation_search MATCH :trigrams)"),
                 {**pattern, "trigrams": " AND ".join(f'"{word[i:i + 3]}"' for i in range(len(word) - 2))})
             assert found == visible
+            await connection.exec_driver_sql(
+                "INSERT INTO corporation_pairs(corporation_pairs, rank) VALUES ('integrity-check', 1)")
         else:
             stray, missing = (await connection.exec_driver_sql(
                 "SELECT (SELECT count(*) FROM (SELECT * FROM corporation_trigrams EXCEPT "

@@ -111,6 +111,9 @@ class _FailingProgress:
     def advance(self, rows: int, size: int) -> None:
         raise _Interrupt
 
+    def phase(self, name: str) -> None:
+        pass
+
     def finish(self) -> None:
         pass
 

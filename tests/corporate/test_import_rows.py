@@ -6,8 +6,10 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from corporate import files
 from corporate.import_report import Rejection
 from corporate.importer import import_files
 from tests.corporate.conftest import (
@@ -51,10 +53,13 @@ async def test_shift_jis_zip_of_28_columns_imports(engine: AsyncEngine, tmp_path
     assert await states_of(engine, NUMBER) == [("青森\uff0d商事株式会社", "2016-01-05", True)]
 
 
-async def test_parsing_in_a_worker_process_gives_the_same_import(engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_parsing_in_worker_processes_gives_the_same_import(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "BLOCK_BYTES", 4096)  # many blocks, shared among the workers
     path = awkward_file(tmp_path)
     reports, rejections, stored = [], [], []
-    for parallel in (False, True):
+    for parallel in (False, True, 3):
         rejected: list[Rejection] = []
         report = await import_files(engine, [path, path], batch_size=64, parallel=parallel,
                                     on_reject=rejected.append)
@@ -62,6 +67,6 @@ async def test_parsing_in_a_worker_process_gives_the_same_import(engine: AsyncEn
         rejections.append(rejected)
         stored.append(await stored_rows(engine))
         await empty_corporations(engine)
-    assert reports[0] == reports[1] == (618, 305, 4)
-    assert rejections[0] == rejections[1] and len(rejections[0]) == 4
-    assert stored[0] == stored[1]
+    assert reports[0] == reports[1] == reports[2] == (618, 305, 4)
+    assert rejections[0] == rejections[1] == rejections[2] and len(rejections[0]) == 4
+    assert stored[0] == stored[1] == stored[2]

@@ -1,32 +1,24 @@
-"""The import's rich progress bar: redrawn on a terminal, one summary line into a file."""
-
 from __future__ import annotations
 
 import io
-import re
+
+from rich.console import Console
 
 from corporate.progress import ProgressBar
 
 
-def test_into_a_file_it_writes_one_summary_line() -> None:
-    stream = io.StringIO()
-    bar = ProgressBar(stream)
-    bar.start(1000)
-    bar.advance(3, 400)
-    bar.advance(2, 600)
+def test_the_bar_shows_rows_their_rate_and_each_later_phase() -> None:
+    output = io.StringIO()
+    bar = ProgressBar(Console(file=output, width=140, force_terminal=False, color_system=None))
+    bar.start(2000)
+    bar.advance(1234, 1000)
+    bar.advance(1000, 1000)
+    bar.phase("indexes")
+    bar.phase("search indexes")
     bar.finish()
-    assert bar.rows == 5
-    assert re.fullmatch(r"imported 5 rows in \d+\.\d s \([\d,]+ rows/s\)\n", stream.getvalue().splitlines(True)[-1])
-
-
-def test_on_a_terminal_it_shows_percent_and_rows() -> None:
-    stream = io.StringIO()
-    bar = ProgressBar(stream)
-    bar.console = type(bar.console)(file=stream, force_terminal=True, width=120)
-    bar.progress.live.console = bar.console
-    bar.start(200)
-    bar.advance(7, 100)
-    bar.progress.refresh()
-    bar.finish()
-    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
-    assert "importing" in shown and "50%" in shown and "7 rows" in shown
+    shown = output.getvalue().splitlines()
+    reading = next(line for line in shown if "reading and storing" in line)
+    assert "100%" in reading and "2,234 rows" in reading and "rows/s" in reading
+    phases = [line.split()[1] for line in shown if line.split()[1:2] in (["indexes"], ["search"])]
+    assert phases == ["indexes", "search"]
+    assert bar.rows == 2234

@@ -11,13 +11,23 @@ V1_ROW = ["1", "1000012160145", "01", "0", "2015-10-26", "2015-10-05", "弘前�
           "弘前市", "大字下白銀町７", "", "02", "202", "0368356", "", "", "", "", "", "", "2015-10-05"]
 
 
-def test_a_23_column_row_becomes_30_fields_with_the_new_ones_empty() -> None:
+def test_a_23_column_row_becomes_30_fields_with_the_new_ones_empty_but_hihyoji_0() -> None:
     values = records.parse_row(V1_ROW)
     assert len(values) == 30
     assert values[:7] == ("1", "1000012160145", "01", "0", "2015-10-26", "2015-10-05", "弘前検察審査会")
     assert values[records.NAME + 1] is None
     assert values[records.PREFECTURE_CODE] == "02"
-    assert values[23:] == (None,) * 7
+    # The NTA always answers hihyoji 0 or 1: a state published before Ver.4 is searchable, so 0.
+    assert values[23:] == (None,) * 6 + ("0",)
+
+
+@pytest.mark.parametrize(("columns", "hihyoji"), [(28, "0"), (29, "0"), (30, "0"), (30, "1")])
+def test_hihyoji_is_0_or_1_in_every_column_version(columns: int, hihyoji: str) -> None:
+    row = [*V1_ROW, "1", "", "", "", "", "", ""][:columns]
+    if columns == 30:
+        row[records.HIHYOJI] = "" if hihyoji == "0" else hihyoji  # an empty field in a Ver.4 file too
+    values, _ = records.parse_and_hash(row)
+    assert values[records.HIHYOJI] == hihyoji
 
 
 def test_the_same_state_hashes_alike_in_every_column_version_and_sequence() -> None:

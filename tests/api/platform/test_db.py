@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import bindparam, column, func, select, table, text
@@ -16,6 +17,7 @@ from api.platform.db import (
     create_engine,
     create_session_factory,
     dispose_engine,
+    text_pairs,
 )
 
 
@@ -131,3 +133,20 @@ async def test_a_point_read_runs_again_on_a_connection_the_server_closed(engine:
     assert ended >= POSTGRES_KEPT_CONNECTIONS
     for _ in range(POSTGRES_KEPT_CONNECTIONS):
         assert await MUNICIPALITIES.rows(engine, {"code": "x"}) == [(0,)]
+
+
+def test_text_pairs_are_each_distinct_pair_of_adjacent_characters_as_hex_words() -> None:
+    assert text_pairs("サビス\x1fサビス\x1f") == "e382b5e38393 e38393e382b9"  # once each; none across U+001F
+    assert text_pairs("M&M") == "4d26 264d"
+    assert text_pairs("AB\x1f\x1fCD") == "4142 4344"
+    assert text_pairs("A") is None and text_pairs("") is None and text_pairs(None) is None
+    assert text_pairs("\x1f\x1f") is None
+
+
+async def test_sqlite_connections_have_text_pairs(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'pairs.sqlite3'}")
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT text_pairs('サビ')")) == "e382b5e38393"
+    finally:
+        await engine.dispose()
