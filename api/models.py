@@ -28,6 +28,7 @@ from api.records.models import LogLeaf, LogNode, TreeHeadRow
 from api.selfinfo.models import CorrectionRequest, SelfInfoExport
 from corporate.models import ApplicationId, ApplicationUsage, Corporation
 from corporate.models import include_name as corporate_include_name
+from payments.gateways.sandbox_models import SandboxNotificationRow, SandboxRefundRow, SandboxSessionRow
 from payments.models import (
     BankReceipt,
     CallbackAttempt,
@@ -116,6 +117,9 @@ __all__ = [
     "RefreshToken",
     "Refund",
     "ReminderRun",
+    "SandboxNotificationRow",
+    "SandboxRefundRow",
+    "SandboxSessionRow",
     "SelfInfoExport",
     "SessionToken",
     "Sex",
