@@ -12,6 +12,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.platform.db import create_session_factory
@@ -110,9 +111,8 @@ async def test_concurrent_refunds_never_exceed_the_captured_amount(gateways: Gat
 
 async def test_the_database_refuses_a_refund_beyond_the_amount_even_without_the_store(engine: AsyncEngine) -> None:
     store = GatewayStore(create_session_factory(engine), "http://gw")
-    row, _ = await store.create(NewSession("m", "order-3", 500, "card", "", "http://r", NOWHERE, 600))
-    from sqlalchemy.exc import IntegrityError
-
+    _, created = await store.create(NewSession("m", "order-3", 500, "card", "", "http://r", NOWHERE, 600))
+    assert created
     with pytest.raises(IntegrityError):
         async with create_session_factory(engine)() as session, session.begin():
             await session.execute(update(SandboxSessionRow).values(refunded_amount=501))
