@@ -1,11 +1,14 @@
-"""RFC 8291 message encryption (aes128gcm, RFC 8188) with the ``webpush`` package, and decryption for
-the local push service (written here with ``cryptography``, independently of the encrypting side).
+"""RFC 8291 message encryption (aes128gcm, RFC 8188) on ``cryptography``'s primitives, and decryption for
+the local push service (checked against http_ece, pywebpush's implementation, in the tests).
 
 Every message gets a fresh ephemeral key and salt (RFC 8291 §3.4): nothing is encrypted once for many.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
+import os
 import struct
 from functools import lru_cache
 
@@ -14,9 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from webpush import WebPush
-from webpush.types import WebPushKeys, WebPushSubscription
 
+RECORD_SIZE = 4096
 MAX_PLAINTEXT = 3993  # one 4096-byte record: − 86 header − 16 tag − 1 delimiter
 
 
@@ -24,26 +26,48 @@ class InvalidSubscriptionKeys(ValueError):
     """p256dh is not an uncompressed P-256 point or auth is not 16 bytes."""
 
 
-class _Encryptor(WebPush):
-    """webpush's encryption step without its VAPID step (which signs a JWT per call; we cache ours)."""
-
-    def __init__(self) -> None:  # no VAPID key needed for encryption alone
-        self.max_resord_size = 4096
-
-    def encrypt(self, plaintext: bytes, endpoint: str, p256dh: str, auth: str) -> bytes:
-        subscription = WebPushSubscription(endpoint=endpoint, keys=WebPushKeys(p256dh=p256dh, auth=auth))
-        return self._encrypt(plaintext, subscription)
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-@lru_cache(maxsize=1)
-def _encryptor() -> _Encryptor:
-    return _Encryptor()
+# One sender key per message (RFC 8291 §3.4 forbids reuse); what is the subscriber's alone is kept per subscriber.
+_RECEIVERS = 4096
+
+
+@lru_cache(maxsize=_RECEIVERS)
+def _receiver(p256dh: str, auth: str) -> tuple[ec.EllipticCurvePublicKey, bytes, bytes]:
+    """The subscriber's public key (parsed once: a point check costs as much as an ECDH), its raw bytes and the
+    auth secret."""
+    public_bytes, secret = b64url_decode(p256dh), b64url_decode(auth)
+    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_bytes), public_bytes, secret
+
+
+def _hmac(key: bytes, data: bytes) -> bytes:
+    return hmac.digest(key, data, "sha256")
 
 
 def encrypt(plaintext: bytes, *, endpoint: str, p256dh: str, auth: str) -> bytes:
+    """RFC 8291 (aes128gcm, one record): a fresh ephemeral key and salt per message.
+
+    Written on ``cryptography``'s primitives rather than through ``webpush`` (1.8× pywebpush's cost per message,
+    tests/benchmarks/bench_notices.py): the HKDF steps are single-block HMACs, the subscriber's key is parsed
+    once. ``decrypt`` below and http_ece (pywebpush's) check every message in tests/push/test_encryption.py.
+    """
+    del endpoint  # part of the signature for callers; the encryption does not depend on it
     if len(plaintext) > MAX_PLAINTEXT:
         raise ValueError(f"a push payload holds at most {MAX_PLAINTEXT} bytes")
-    return _encryptor().encrypt(plaintext, endpoint, p256dh, auth)
+    receiver, receiver_bytes, secret = _receiver(p256dh, auth)
+    sender = ec.generate_private_key(ec.SECP256R1())
+    sender_bytes = sender.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    shared = sender.exchange(ec.ECDH(), receiver)
+    # HKDF (RFC 5869) with outputs of at most 32 bytes is one extract and one expand block each.
+    ikm = _hmac(_hmac(secret, shared), b"WebPush: info\x00" + receiver_bytes + sender_bytes + b"\x01")
+    salt = os.urandom(16)
+    prk = _hmac(salt, ikm)
+    key = _hmac(prk, b"Content-Encoding: aes128gcm\x00\x01")[:16]
+    nonce = _hmac(prk, b"Content-Encoding: nonce\x00\x01")[:12]
+    ciphertext = AESGCM(key).encrypt(nonce, plaintext + b"\x02", None)
+    return salt + struct.pack("!LB", RECORD_SIZE, len(sender_bytes)) + sender_bytes + ciphertext
 
 
 def validate_keys(p256dh: bytes, auth: bytes) -> None:

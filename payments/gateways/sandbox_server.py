@@ -98,21 +98,24 @@ class Notifier:
             task.add_done_callback(self.tasks.discard)
 
     async def _deliver_in_order(self, owed: list[Owed]) -> None:
+        done = []
         for notification in owed:
-            await self.deliver(notification)
+            if await self.deliver(notification):
+                done.append(notification.id)
+        if done:
+            await self.store.delivered(*done)  # one transaction for the change's notifications
 
-    async def deliver(self, owed: Owed) -> None:
+    async def deliver(self, owed: Owed) -> bool:
+        """True when the notification needs no more attempts (the caller deletes it)."""
         headers = {**sign_headers(self.secret, owed.id, owed.body), "content-type": "application/json"}
         try:
             assert self.client is not None
             response = await self.client.post(owed.url, content=owed.body, headers=headers)
             if response.status_code < 300:
-                await self.store.delivered(owed.id)
-                return
+                return True
             if 400 <= response.status_code < 500 and response.status_code != 429:
                 logger.warning("notification refused with %s", response.status_code)
-                await self.store.delivered(owed.id)  # nothing to retry: the merchant's recovery job asks
-                return
+                return True  # nothing to retry: the merchant's recovery job asks
         except httpx.HTTPError as error:
             logger.info("notification not delivered (%s); will retry", type(error).__name__)
         attempts = owed.attempts + 1
@@ -120,6 +123,7 @@ class Notifier:
         if delay is None:
             logger.warning("notification %s given up", owed.id)
         await self.store.retry_later(owed.id, attempts, delay)
+        return False
 
     async def sweep_forever(self) -> None:
         while True:

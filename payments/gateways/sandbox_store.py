@@ -248,9 +248,9 @@ class GatewayStore:
 
         return await in_transaction(self.session_factory, work)
 
-    async def delivered(self, notification_id: str) -> None:
+    async def delivered(self, *notification_ids: str) -> None:
         await in_transaction(self.session_factory, lambda session: session.execute(
-            delete(SandboxNotificationRow).where(SandboxNotificationRow.id == notification_id)))
+            delete(SandboxNotificationRow).where(SandboxNotificationRow.id.in_(notification_ids))))
 
     async def retry_later(self, notification_id: str, attempts: int, delay: float | None) -> None:
         """Another attempt after ``delay`` seconds; None: given up (the merchant's recovery job asks instead)."""
