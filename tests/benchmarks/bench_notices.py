@@ -4,7 +4,8 @@
    (``WebPusher.encode``), same 60-byte payload, same subscription, best of 5 rounds.
 2. Fan-out: one notice to N subscriptions (default 100,000: 5,000 people × 20 devices) through the local
    push service (`mynaportal dev-push-service`, TLS, VAPID check and decryption of every message) with
-   `mynaportal worker` processes; messages/s from the worker's start to the last delivery committed.
+   `mynaportal worker` processes; messages/s from the worker's start to the last delivery committed, and the
+   workers' CPU per message.
 3. The `Notices` GraphQL query (20 per page, through the ASGI app) with 1,000,000 notices stored: p50/p99.
 
     .venv/bin/python tests/benchmarks/bench_notices.py [--subscriptions 100000] [--notices 1000000]
@@ -19,7 +20,9 @@ import base64
 import json
 import os
 import platform
+import resource
 import secrets
+import socket
 import ssl
 import statistics
 import subprocess
@@ -113,9 +116,13 @@ async def seed_people(factory: object, people: int) -> list[uuid.UUID]:
     return ids
 
 
+CODE = ROOT  # whose push service and worker run: --code gives another checkout (the same run's baseline)
+
+
 def start(*command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([str(Path(sys.executable).parent / "mynaportal"), *command], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", *command],
+                            env={**env, "PYTHONPATH": str(CODE)}, cwd=CODE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
 
 
 async def bench_fan_out(url: str, subscriptions: int, workers: int, workdir: Path) -> None:
@@ -131,7 +138,14 @@ async def bench_fan_out(url: str, subscriptions: int, workers: int, workdir: Pat
     factory = create_session_factory(engine)
     try:
         person_ids = await seed_people(factory, people)
-        await asyncio.sleep(2)
+        for _ in range(600):  # the service writes its certificate, then listens
+            if (workdir / "tls" / "push-service.crt").exists():
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    pass
+            await asyncio.sleep(0.1)
         context = ssl.create_default_context(cafile=str(workdir / "tls" / "push-service.crt"))
         async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=context, timeout=600) as client:
             started = time.perf_counter()
@@ -156,11 +170,14 @@ async def bench_fan_out(url: str, subscriptions: int, workers: int, workdir: Pat
             print(f"fan-out: publish (notice + {published.notice.recipient_count} recipients + outbox rows, "
                   f"one transaction): {time.perf_counter() - started:.2f} s")
             started = time.perf_counter()
+            children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             procs = [start("worker", "--once", "--batch", "1000", "--concurrency", "64", "--lease", "120",
                            env=env) for _ in range(workers)]
             for proc in procs:
                 proc.wait(timeout=1800)
             elapsed = time.perf_counter() - started
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, reaped (the service runs on)
+            sender_cpu = (children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime)
             stats = (await client.get("/stats")).json()
         async with engine.connect() as connection:
             delivered = await connection.scalar(text("SELECT count(*) FROM notice_deliveries "
@@ -168,7 +185,9 @@ async def bench_fan_out(url: str, subscriptions: int, workers: int, workdir: Pat
         per_message = stats["per_message"].values()
         print(f"fan-out: {workers} worker process(es): {delivered} delivered in {elapsed:.1f} s = "
               f"{delivered / elapsed:,.0f} messages/s (push service accepted {stats['accepted']}, "
-              f"max per message {max(per_message)}, requests {stats['requests']})")
+              f"max per message {max(per_message)}, requests {stats['requests']}, connections by HTTP version "
+              f"{stats.get('connections_by_http_version', 'not counted')}); sender CPU (worker processes, database work included) "
+              f"{sender_cpu / max(delivered, 1) * 1000:.3f} ms/message")
         for proc in procs:
             lines = proc.stdout.read().decode().strip().splitlines()  # type: ignore[union-attr]
             print("  ", *(lines[-1:] if proc.returncode == 0 else lines[-25:]), sep="\n   ")
@@ -267,7 +286,12 @@ async def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--workdir", help="keep the databases here (the 1M-notice one is reused next time)")
     parser.add_argument("--skip", action="append", default=[], choices=("encryption", "fan-out", "query"))
+    parser.add_argument("--code", type=Path, help="run the push service and workers from this checkout (e.g. "
+                        "`git archive <baseline> | tar -x -C /tmp/base`), for the same run's baseline")
     args = parser.parse_args()
+    global CODE
+    CODE = (args.code or ROOT).resolve()
+    print(f"push service and workers from {CODE}")
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"database {args.database}")
     if "encryption" not in args.skip:

@@ -1,4 +1,5 @@
-"""sandbox gateway: its sessions, refunds and owed notifications in the database, not in one process's memory
+"""sandbox gateway: its sessions, refunds and owed notifications in the database, not in one process's memory;
+notice expansions: a segment's recipients written chunk by chunk, resumable
 
 Revision ID: 0023
 Revises: 0017
@@ -66,9 +67,21 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_sandbox_gateway_notifications_due", "sandbox_gateway_notifications", ["next_attempt_at"])
+    op.create_table(
+        "notice_expansions",
+        sa.Column("notice_id", sa.Uuid(), sa.ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("segment_day", sa.Date(), nullable=False),
+        sa.Column("after_person_id", sa.Uuid(), nullable=True),
+        sa.Column("expanded", sa.Integer(), nullable=False),
+        sa.Column("chunks", sa.Integer(), nullable=False),
+        sa.Column("started_at", UTCDateTime(), nullable=False),
+        sa.Column("finished_at", UTCDateTime(), nullable=True),
+    )
+    op.create_index("ix_notice_expansions_pending", "notice_expansions", ["finished_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("notice_expansions")
     op.drop_table("sandbox_gateway_notifications")
     op.drop_table("sandbox_gateway_refunds")
     op.drop_table("sandbox_gateway_sessions")
