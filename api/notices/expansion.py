@@ -100,13 +100,13 @@ async def expand_chunk(session: AsyncSession, notice: Notice, expansion: NoticeE
 
 
 async def start_expansion(session: AsyncSession, notice: Notice, *, today: date, now: datetime,
-                          chunk: int = CHUNK) -> int:
+                          chunk: int | None = None) -> int:
     """In the publishing transaction: the expansion's row and its first chunk; the recipients written so far."""
     expansion = NoticeExpansion(notice_id=notice.id, segment_day=today, after_person_id=None, expanded=0, chunks=0,
                                 started_at=now)
     session.add(expansion)
     await session.flush()
-    return (await expand_chunk(session, notice, expansion, now=now, chunk=chunk)).expanded
+    return (await expand_chunk(session, notice, expansion, now=now, chunk=chunk or CHUNK)).expanded
 
 
 async def expand_next(session_factory: async_sessionmaker[AsyncSession], *, chunk: int = CHUNK,
