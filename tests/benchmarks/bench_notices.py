@@ -186,7 +186,8 @@ async def bench_fan_out(url: str, subscriptions: int, workers: int, workdir: Pat
         print(f"fan-out: {workers} worker process(es): {delivered} delivered in {elapsed:.1f} s = "
               f"{delivered / elapsed:,.0f} messages/s (push service accepted {stats['accepted']}, "
               f"max per message {max(per_message)}, requests {stats['requests']}, connections by HTTP version "
-              f"{stats.get('connections_by_http_version', 'not counted')}); sender CPU (worker processes, database work included) "
+              f"{stats.get('connections_by_http_version', 'not counted')}); sender CPU (worker processes, "
+              f"database work included) "
               f"{sender_cpu / max(delivered, 1) * 1000:.3f} ms/message")
         for proc in procs:
             lines = proc.stdout.read().decode().strip().splitlines()  # type: ignore[union-attr]

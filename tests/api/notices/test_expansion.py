@@ -108,7 +108,8 @@ async def test_a_killed_expansion_resumes_without_duplicates_or_gaps(engine: Asy
     env = {"MYNAPORTAL_DATABASE_URL": database_url, "MYNAPORTAL_DATA_KEY": base64.b64encode(TEST_DATA_KEY).decode(),
            "MYNAPORTAL_LOOKUP_KEY": base64.b64encode(TEST_LOOKUP_KEY).decode(), "PATH": "/usr/bin:/bin"}
     command = [sys.executable, "-c", "from api.cli import main; main()", "notices-expand", "--quiet"]
-    process = subprocess.Popen([*command, "--chunk", "50", "--pause", "0.05"], env=env, cwd=PROJECT_ROOT,
+    process = subprocess.Popen([*command, "--chunk", "50", "--pause", "0.05"], env=env,  # noqa: ASYNC220
+                               cwd=PROJECT_ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     expanded = 0
@@ -121,7 +122,8 @@ async def test_a_killed_expansion_resumes_without_duplicates_or_gaps(engine: Asy
     async with factory() as session:
         partial = await counts(session)
     assert 300 <= partial[0] < people and partial[0] == partial[1] == partial[2] and partial[3] is None
-    resumed = subprocess.run([*command, "--chunk", "500"], env=env, cwd=PROJECT_ROOT, capture_output=True,
+    resumed = subprocess.run([*command, "--chunk", "500"], env=env, cwd=PROJECT_ROOT,  # noqa: ASYNC221
+                             capture_output=True,
                              timeout=120, check=True)
     assert resumed.stdout.decode().strip() == f"{people - partial[0]} recipients written; nothing left to expand"
     async with factory() as session:
