@@ -51,6 +51,8 @@ run: $(VENV)/.installed
 	echo "  information exchange (別表第二; API http://$(HOST):$(PORT)/exchange/openapi.json):"; \
 	$(BIN)/mynaportal exchange walkthrough; \
 	echo "  his record, with each entry's proof: { recordHistory(first: 5) { edges { node { duty requester { name } provider { name } outcome proof { leafIndex treeSize rootHash } } } } }"; \
+	echo "  payments: $(BIN)/mynaportal dev-payment-gateway --workers 2 (state in the database; 4242424242424242 pays)"; \
+	echo "  a notice to everyone expands in chunks: $(BIN)/mynaportal notices-expand (progress bar; resumes after a kill)"; \
 	echo
 	@# The log's sequencer gives new exchanges their proofs while the portal serves (production runs it on its own).
 	@$(BIN)/mynaportal records sequence & sequencer=$$!; trap 'kill $$sequencer' EXIT INT TERM; \
