@@ -67,15 +67,17 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     return max(when - now, timedelta(0)) if when.tzinfo else None
 
 
-def client_for(ca_file: str | None, *, timeout: float = 10.0, connections: int = 64) -> httpx.AsyncClient:
+def client_for(ca_file: str | None, *, timeout: float = 10.0, connections: int = 64,
+               http2: bool = False) -> httpx.AsyncClient:
     """One client per process; an extra CA only for a development push service on loopback."""
     verify: ssl.SSLContext | bool = True
     if ca_file:
         verify = ssl.create_default_context()
         verify.load_verify_locations(ca_file)
-    # HTTP/2: one connection per push service carries every concurrent message as its own stream (no handshake
-    # or connection per message); http/1.1 remains for a service that offers nothing else.
-    return httpx.AsyncClient(verify=verify, timeout=timeout, http2=True, follow_redirects=False,
+    # HTTP/2 (``mynaportal worker --http2``): one connection per push service carries every concurrent message as
+    # its own stream. Opt-in for now: under heavy load httpcore's HTTP/2 streams stalled until our overall bound
+    # cut them, and a cut send the service had accepted was sent again (tests/benchmarks/bench_notices.py).
+    return httpx.AsyncClient(verify=verify, timeout=timeout, http2=http2, follow_redirects=False,
                              limits=httpx.Limits(max_connections=connections,
                                                  max_keepalive_connections=connections))
 

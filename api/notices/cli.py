@@ -24,7 +24,7 @@ async def _run_worker(args: argparse.Namespace) -> None:
         previous_data_keys=settings.previous_data_keys,
         ca_file=str(settings.push_ca_file) if settings.push_ca_file else None,
         allow_private_destinations=not settings.production, batch=args.batch, concurrency=args.concurrency,
-        lease=timedelta(seconds=args.lease), request_timeout=args.timeout)
+        lease=timedelta(seconds=args.lease), request_timeout=args.timeout, http2=args.http2)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):  # finish the batch in hand, then exit
@@ -171,6 +171,7 @@ def register(commands: Any) -> None:
     worker.add_argument("--lease", type=int, default=60, help="seconds a claim is held (default 60)")
     worker.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     worker.add_argument("--once", action="store_true", help="exit when nothing is due")
+    worker.add_argument("--http2", action="store_true", help="push over HTTP/2, one connection per push service")
     worker.set_defaults(func=cmd_worker)
 
     service = commands.add_parser("delivery-service-add", help="register a private delivery service (民間送達)",

@@ -79,6 +79,7 @@ class WorkerConfig:
     flush_batch: int = 32  # outcomes written at once; also the most awaiting a write beyond the sends in flight
     reminder_interval: float = 60.0
     expansion_chunk: int = CHUNK
+    http2: bool = False  # push services over HTTP/2 (one multiplexed connection each)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()[:30]}:{os.getpid()}:"
                                                    f"{uuid.uuid4().hex[:8]}")
 
@@ -114,7 +115,7 @@ class Worker:
     async def run(self, stop: asyncio.Event, *, exit_when_idle: bool = False) -> WorkerStats:
         own_client = self.client is None
         client = self.client or client_for(self.config.ca_file, timeout=self.config.request_timeout,
-                                           connections=self.config.concurrency)
+                                           connections=self.config.concurrency, http2=self.config.http2)
         expanding = asyncio.create_task(self._expand(stop))
         try:
             while not stop.is_set():

@@ -155,8 +155,9 @@ async def main() -> None:
                "MYNAPORTAL_LOOKUP_KEY": base64.b64encode(TEST_LOOKUP_KEY).decode()}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run([sys.executable,  # noqa: ASYNC221 (the timed process, alone) "-c", "from api.cli import main; main()", "notices-expand", "--chunk",
-                        str(args.chunk)], env=env, cwd=ROOT, check=True)
+        command = [sys.executable, "-c", "from api.cli import main; main()", "notices-expand", "--chunk",
+                   str(args.chunk)]
+        subprocess.run(command, env=env, cwd=ROOT, check=True)  # noqa: ASYNC221 (the timed process, alone)
         expanding = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         async with factory() as session:

@@ -116,6 +116,7 @@ async def seed_people(factory: object, people: int) -> list[uuid.UUID]:
     return ids
 
 
+HTTP2 = False  # --http2: the workers push over HTTP/2
 CODE = ROOT  # whose push service and worker run: --code gives another checkout (the same run's baseline)
 
 
@@ -171,7 +172,8 @@ async def bench_fan_out(url: str, subscriptions: int, workers: int, workdir: Pat
                   f"one transaction): {time.perf_counter() - started:.2f} s")
             started = time.perf_counter()
             children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            procs = [start("worker", "--once", "--batch", "1000", "--concurrency", "64", "--lease", "120",
+            http2 = ["--http2"] if HTTP2 else []
+            procs = [start("worker", "--once", "--batch", "1000", "--concurrency", "64", "--lease", "120", *http2,
                            env=env) for _ in range(workers)]
             for proc in procs:
                 proc.wait(timeout=1800)
@@ -289,9 +291,11 @@ async def main() -> None:
     parser.add_argument("--skip", action="append", default=[], choices=("encryption", "fan-out", "query"))
     parser.add_argument("--code", type=Path, help="run the push service and workers from this checkout (e.g. "
                         "`git archive <baseline> | tar -x -C /tmp/base`), for the same run's baseline")
+    parser.add_argument("--http2", action="store_true", help="workers push over HTTP/2 (mynaportal worker --http2)")
     args = parser.parse_args()
-    global CODE
+    global CODE, HTTP2
     CODE = (args.code or ROOT).resolve()
+    HTTP2 = args.http2
     print(f"push service and workers from {CODE}")
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"database {args.database}")

@@ -42,7 +42,7 @@ async def test_concurrent_messages_to_one_push_service_share_one_http2_connectio
     target, signer = await target_and_signer(session, push_service)
     others = [PushTarget(s["endpoint"], s["keys"]["p256dh"], s["keys"]["auth"], target.vapid_generation)
               for s in await push_service.subscriptions(39)]
-    async with client_for(str(push_service.ca_file)) as client:
+    async with client_for(str(push_service.ca_file), http2=True) as client:
         results = await asyncio.gather(*(send_push(client, signer, each, PAYLOAD, ttl=60, now=NOW)
                                          for each in [target, *others]))
     assert [r.status_code for r in results] == [201] * 40
