@@ -42,6 +42,7 @@ from api.schema import PortalSchema, build_schema
 from api.schema.view import PortalGraphQL
 from api.selfinfo import rest as selfinfo_rest
 from corporate import rest as corporate_rest
+from payments.config import close_gateways
 from payments.rest import payment_routes
 
 access_log = logging.getLogger("api.access")
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         await notice_broker.close()
         await graphql_app.record_feed.close()
         oidc.close()
+        await close_gateways()
         await dispose_engine(engine)
 
     routes: list[BaseRoute] = [

@@ -25,6 +25,7 @@ from api.notices.models import (
     Notice,
     NoticeAttachment,
     NoticeDelivery,
+    NoticeExpansion,
     NoticeRecipient,
     Procedure,
     ProcedureCompletion,
@@ -40,6 +41,7 @@ from api.records.models import LogLeaf, LogNode, TreeHeadRow
 from api.selfinfo.models import CorrectionRequest, SelfInfoExport
 from corporate.models import ApplicationId, ApplicationUsage, Corporation
 from corporate.models import include_name as corporate_include_name
+from payments.gateways.sandbox_models import SandboxNotificationRow, SandboxRefundRow, SandboxSessionRow
 from payments.models import (
     BankReceipt,
     CallbackAttempt,
@@ -119,6 +121,7 @@ __all__ = [
     "Notice",
     "NoticeAttachment",
     "NoticeDelivery",
+    "NoticeExpansion",
     "NoticeRecipient",
     "OidcAuthorizationCode",
     "OidcClient",
@@ -142,6 +145,9 @@ __all__ = [
     "RefreshToken",
     "Refund",
     "ReminderRun",
+    "SandboxNotificationRow",
+    "SandboxRefundRow",
+    "SandboxSessionRow",
     "SelfInfoExport",
     "SessionToken",
     "Sex",

@@ -21,6 +21,9 @@ def register(commands: Any) -> None:
                     "4000000000000044 times out, 4000000000000119 errors.")
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=8765)
+    gateway.add_argument("--database-url", help="where the gateway keeps its sessions (default: "
+                                                "MYNAPORTAL_DATABASE_URL, migrated; its tables are sandbox_gateway_*)")
+    gateway.add_argument("--workers", type=int, default=1, help="processes (they share the database)")
     gateway.set_defaults(func=cmd_gateway)
 
     payments = commands.add_parser("payments", help="payment jobs: recover, deliver callbacks, expire, import, "
@@ -57,7 +60,10 @@ def cmd_gateway(args: argparse.Namespace) -> None:
     settings = settings_for_command()
     if settings.production:
         sys.exit("mynaportal: the sandbox gateway is a development tool")
-    serve(settings.payment_gateway_secret, args.host, args.port)
+    from api.platform.settings import normalise_database_url
+
+    database_url = normalise_database_url(args.database_url) if args.database_url else settings.database_url
+    serve(settings.payment_gateway_secret, args.host, args.port, database_url, args.workers)
 
 
 async def _with_db(settings: Any, work: Any) -> Any:

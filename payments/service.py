@@ -123,10 +123,11 @@ async def _tell_agency(session: AsyncSession, payment: Payment, event_type: str,
 
 async def agency_view(session: AsyncSession, payment: Payment) -> dict[str, Any]:
     """The payment as its agency sees it: the person only by the agency's own code."""
-    code = await session.scalar(select(AgencyPersonCode.code).where(
-        AgencyPersonCode.agency_id == payment.agency_id, AgencyPersonCode.person_id == payment.person_id))
-    reference = await session.scalar(select(PaymentOrder.agency_reference).where(PaymentOrder.id == payment.order_id))
-    return payment_json(payment, person_code=code, agency_reference=reference)
+    code = (select(AgencyPersonCode.code).where(AgencyPersonCode.agency_id == payment.agency_id,
+                                                AgencyPersonCode.person_id == payment.person_id).scalar_subquery())
+    row = (await session.execute(select(PaymentOrder.agency_reference, code).where(
+        PaymentOrder.id == payment.order_id))).one()
+    return payment_json(payment, person_code=row[1], agency_reference=row[0])
 
 
 async def start_payment(
@@ -144,27 +145,32 @@ async def start_payment(
         raise PortalError("BAD_USER_INPUT", "Pay by card or net banking here; Pay-easy at a bank or ATM.")
     scope = f"person:{actor_id}:payment-start"
 
-    async def claim_and_create(session: AsyncSession) -> Payment | None:
+    async def claim_and_create(session: AsyncSession) -> tuple[Payment | None, str]:
         original = await idempotency.claim(session, scope, idempotency_key,
                                            {"order_id": str(order_id), "method": method.value}, now=now)
         if original is not None:
-            return await session.get(Payment, original)
-        created = await _new_payment(session, actor_id, order_id, method, today, now, session_ttl_seconds,
-                                     gateway.name)
+            payment = await session.get(Payment, original)
+            if payment is None or payment.state != PaymentState.CREATED:
+                return payment, ""
+            return payment, await session.scalar(select(PaymentOrder.purpose).where(
+                PaymentOrder.id == payment.order_id)) or ""
+        created, purpose = await _new_payment(session, actor_id, order_id, method, today, now, session_ttl_seconds,
+                                              gateway.name)
         await idempotency.remember(session, scope, idempotency_key, created.id)
-        return created
+        return created, purpose
 
-    payment = await in_transaction(session_factory, claim_and_create)
+    payment, purpose = await in_transaction(session_factory, claim_and_create)
     assert payment is not None
     if payment.state == PaymentState.CREATED:
-        payment = await ensure_started(session_factory, gateway, urls, payment, now=now)
+        payment = await ensure_started(session_factory, gateway, urls, payment, description=purpose, now=now)
     return payment
 
 
 async def _new_payment(
     session: AsyncSession, actor_id: uuid.UUID, order_id: uuid.UUID, method: PaymentMethod, today: date,
     now: datetime, ttl: int, gateway_name: str,
-) -> Payment:
+) -> tuple[Payment, str]:
+    """The new payment and what it pays for (the gateway's page shows it)."""
     order = await session.get(PaymentOrder, order_id)
     if order is None:
         raise PortalError("NOT_FOUND", "No such order.")
@@ -187,20 +193,17 @@ async def _new_payment(
         raise PortalError("PAYMENT_IN_PROGRESS",
                              "Another payment of this order is in progress; finish or cancel it first.") from error
     session.add(PaymentEvent(payment_id=payment.id, state=PaymentState.CREATED, source="api", occurred_at=now))
-    return payment
+    return payment, order.purpose
 
 
 async def ensure_started(
     session_factory: async_sessionmaker[AsyncSession], gateway: Gateway, urls: Urls, payment: Payment, *,
-    now: datetime,
+    description: str, now: datetime,
 ) -> Payment:
-    order_purpose = ""
-    async with session_factory() as session:
-        order_purpose = await session.scalar(select(PaymentOrder.purpose).where(PaymentOrder.id == payment.order_id))
     try:
         remote = await gateway.create_session(
             merchant=str(payment.agency_id), merchant_reference=str(payment.id), amount=payment.amount,
-            method=payment.method.value, description=order_purpose or "", return_url=urls.return_url(payment.id),
+            method=payment.method.value, description=description, return_url=urls.return_url(payment.id),
             notification_url=urls.notification_url,
             expires_in=max(60, int((payment.expires_at - now).total_seconds())),
         )

@@ -10,7 +10,8 @@ from typing import Any
 
 
 def cmd_dev_push_service(args: argparse.Namespace) -> None:
-    import uvicorn
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
 
     from api.platform.settings import settings_for_command
     from push.dev_service import create_push_service
@@ -21,8 +22,15 @@ def cmd_dev_push_service(args: argparse.Namespace) -> None:
     cert, key = ensure_certificate(Path(args.cert_dir))
     print(f"local push service on https://{args.host}:{args.port} (trust {cert}: "
           f"MYNAPORTAL_PUSH_CA_FILE={cert})", flush=True)
-    uvicorn.run(create_push_service(f"https://{args.host}:{args.port}"), host=args.host, port=args.port,
-                ssl_certfile=str(cert), ssl_keyfile=str(key), log_level="warning", access_log=False)
+    # hypercorn, not uvicorn: real push services speak HTTP/2 (ALPN h2), and senders multiplex on one connection.
+    config = Config()
+    config.bind = [f"{args.host}:{args.port}"]
+    config.certfile, config.keyfile = str(cert), str(key)
+    config.alpn_protocols = ["h2", "http/1.1"]
+    config.accesslog = None
+    config.loglevel = "WARNING"
+    config.h2_max_concurrent_streams = 1000
+    asyncio.run(serve(create_push_service(f"https://{args.host}:{args.port}"), config))  # type: ignore[arg-type]
 
 
 async def _rotate_vapid_key() -> Any:

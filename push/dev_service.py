@@ -67,6 +67,8 @@ class PushServiceState:
     retry_after: int = 1
     release: asyncio.Event = field(default_factory=asyncio.Event)
     verified_tokens: dict[str, tuple[str, float]] = field(default_factory=dict)  # token -> (k, exp)
+    # (HTTP version, client address and port) -> pushes: how many connections senders used, and which protocol
+    connections: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def take_mode(self) -> str:
         if self.mode_after > 0:
@@ -126,6 +128,9 @@ def create_push_service(origin: str) -> Starlette:
 
     async def push(request: Request) -> Response:
         state.requests += 1
+        client = request.scope.get("client") or ("", 0)
+        connection = (request.scope.get("http_version", "1.1"), f"{client[0]}:{client[1]}")
+        state.connections[connection] = state.connections.get(connection, 0) + 1
         agent = state.user_agents.get(request.path_params["subscription"])
         if agent is None:
             return _problem(410, "no such subscription")
@@ -188,8 +193,12 @@ def create_push_service(origin: str) -> Starlette:
         per_message: dict[str, int] = {}
         for r in state.received:
             per_message[r.message_id] = per_message.get(r.message_id, 0) + 1
+        versions: dict[str, int] = {}
+        for version, _ in state.connections:
+            versions[version] = versions.get(version, 0) + 1
         return JSONResponse({"requests": state.requests, "accepted": len(state.received),
-                             "subscriptions": len(state.user_agents), "per_message": per_message})
+                             "subscriptions": len(state.user_agents), "per_message": per_message,
+                             "connections_by_http_version": versions})
 
     app = Starlette(routes=[
         Route("/subscriptions", subscribe, methods=["POST"]),

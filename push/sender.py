@@ -7,6 +7,7 @@ Topic (a push service replaces an undelivered message of the same topic).
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import enum
 import ssl
@@ -66,15 +67,25 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     return max(when - now, timedelta(0)) if when.tzinfo else None
 
 
-def client_for(ca_file: str | None, *, timeout: float = 10.0, connections: int = 64) -> httpx.AsyncClient:
+def client_for(ca_file: str | None, *, timeout: float = 10.0, connections: int = 64,
+               http2: bool = False) -> httpx.AsyncClient:
     """One client per process; an extra CA only for a development push service on loopback."""
     verify: ssl.SSLContext | bool = True
     if ca_file:
         verify = ssl.create_default_context()
         verify.load_verify_locations(ca_file)
-    return httpx.AsyncClient(verify=verify, timeout=timeout, http2=False, follow_redirects=False,
+    # HTTP/2 (``mynaportal worker --http2``): one connection per push service carries every concurrent message as
+    # its own stream. Opt-in for now: under heavy load httpcore's HTTP/2 streams stalled until our overall bound
+    # cut them, and a cut send the service had accepted was sent again (tests/benchmarks/bench_notices.py).
+    return httpx.AsyncClient(verify=verify, timeout=timeout, http2=http2, follow_redirects=False,
                              limits=httpx.Limits(max_connections=connections,
                                                  max_keepalive_connections=connections))
+
+
+def _overall_timeout(client: httpx.AsyncClient) -> float:
+    timeout = client.timeout
+    parts = [t for t in (timeout.connect, timeout.write, timeout.read, timeout.pool) if t is not None]
+    return sum(parts) if parts else 60.0
 
 
 async def send_push(client: httpx.AsyncClient, signer: VapidSigner, target: PushTarget, payload: bytes, *,
@@ -92,9 +103,14 @@ async def send_push(client: httpx.AsyncClient, signer: VapidSigner, target: Push
     if topic is not None:
         headers["topic"] = topic
     try:
-        response = await client.post(target.endpoint, content=body, headers=headers)
+        # A bound of our own besides httpx's timeouts: an HTTP/2 stream can wedge inside httpcore with no timeout
+        # firing (seen in tests/benchmarks/bench_notices.py; cf. encode/httpcore#1022); it is then retried later.
+        async with asyncio.timeout(_overall_timeout(client)):
+            response = await client.post(target.endpoint, content=body, headers=headers)
     except httpx.TransportError as error:
         return PushResult(Verdict.RETRY, None, error=f"transport: {type(error).__name__}")
+    except TimeoutError:
+        return PushResult(Verdict.RETRY, None, error="transport: no answer in time")
     status = response.status_code
     if status in (200, 201, 202):
         return PushResult(Verdict.ACCEPTED, status)

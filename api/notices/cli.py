@@ -24,7 +24,7 @@ async def _run_worker(args: argparse.Namespace) -> None:
         previous_data_keys=settings.previous_data_keys,
         ca_file=str(settings.push_ca_file) if settings.push_ca_file else None,
         allow_private_destinations=not settings.production, batch=args.batch, concurrency=args.concurrency,
-        lease=timedelta(seconds=args.lease), request_timeout=args.timeout)
+        lease=timedelta(seconds=args.lease), request_timeout=args.timeout, http2=args.http2)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):  # finish the batch in hand, then exit
@@ -123,6 +123,45 @@ def cmd_secrets_reseal(_: argparse.Namespace) -> None:
     print(f"{count} secrets sealed under the current MYNAPORTAL_DATA_KEY; MYNAPORTAL_PREVIOUS_DATA_KEYS can go")
 
 
+async def _expand(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from api.notices.expansion import expand_next, pending_expansions
+    from api.platform.db import create_engine, create_session_factory
+    from api.platform.settings import settings_for_command
+
+    settings = settings_for_command()
+    engine = create_engine(settings.database_url)
+    factory = create_session_factory(engine)
+    written = 0
+    try:
+        async with factory() as session:
+            pending = await pending_expansions(session)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
+                      TimeRemainingColumn(), disable=args.quiet) as progress:
+            bars = {p.notice_id: progress.add_task(p.title[:40], total=p.total, completed=p.expanded)
+                    for p in pending}
+            while (chunk := await expand_next(factory, chunk=args.chunk)) is not None:
+                written += chunk.written
+                if chunk.notice_id not in bars:  # published since we looked
+                    bars[chunk.notice_id] = progress.add_task(str(chunk.notice_id)[:8], total=None)
+                progress.update(bars[chunk.notice_id], completed=chunk.expanded)
+                if chunk.finished:
+                    progress.update(bars[chunk.notice_id], total=chunk.expanded)
+                if args.pause:
+                    await asyncio.sleep(args.pause)
+    finally:
+        await engine.dispose()
+    return written
+
+
+def cmd_notices_expand(args: argparse.Namespace) -> None:
+    if args.chunk < 1:
+        sys.exit("mynaportal: --chunk must be at least 1")
+    written = asyncio.run(_expand(args))
+    print(f"{written} recipients written; nothing left to expand", flush=True)
+
+
 def register(commands: Any) -> None:
     worker = commands.add_parser("worker", help="send queued notices (Web Push, delivery services) and reminders",
                                  description="Claim delivery jobs under a lease and send them; run any number "
@@ -132,6 +171,7 @@ def register(commands: Any) -> None:
     worker.add_argument("--lease", type=int, default=60, help="seconds a claim is held (default 60)")
     worker.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     worker.add_argument("--once", action="store_true", help="exit when nothing is due")
+    worker.add_argument("--http2", action="store_true", help="push over HTTP/2, one connection per push service")
     worker.set_defaults(func=cmd_worker)
 
     service = commands.add_parser("delivery-service-add", help="register a private delivery service (民間送達)",
@@ -150,6 +190,15 @@ def register(commands: Any) -> None:
                                                                         "(default 24)")
     secret.add_argument("--retire", action="store_true", help="stop signing with the previous secret now")
     secret.set_defaults(func=cmd_delivery_service_secret)
+
+    expand = commands.add_parser("notices-expand", help="expand notices to segments into recipients now",
+                                 description="Write the recipients and delivery jobs of notices published to a "
+                                             "segment or everyone, chunk by chunk (workers do this too); resumes "
+                                             "wherever a killed run stopped, and shows the progress.")
+    expand.add_argument("--chunk", type=int, default=5000, help="people per transaction (default 5000)")
+    expand.add_argument("--pause", type=float, default=0.0, help="seconds between chunks, to spare the database")
+    expand.add_argument("--quiet", action="store_true", help="no progress bar")
+    expand.set_defaults(func=cmd_notices_expand)
 
     reseal = commands.add_parser("secrets-reseal", help="seal the secrets at rest under a new MYNAPORTAL_DATA_KEY",
                                  description="After MYNAPORTAL_DATA_KEY changed (the old one in "

@@ -228,3 +228,23 @@ class DeliveryServiceLink(Base):
                                                   index=True)
     account_reference: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NoticeExpansion(Base):
+    """A notice to a segment (or everyone) being expanded into recipients and delivery jobs, chunk by chunk.
+
+    ``after_person_id`` is the cursor: every person of the segment up to it has been written, in the same
+    transaction that moved it, so an expansion killed at any moment resumes where its last chunk committed
+    (and the recipients' primary key refuses a second copy anyway).
+    """
+
+    __tablename__ = "notice_expansions"
+    __table_args__ = (Index("ix_notice_expansions_pending", "finished_at"),)
+
+    notice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True)
+    segment_day: Mapped[date] = mapped_column(Date)  # ages are as of the publishing day, for every chunk
+    after_person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    expanded: Mapped[int] = mapped_column(Integer)
+    chunks: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

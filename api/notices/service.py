@@ -2,7 +2,8 @@
 their parent or their proxy reads and marks; the publishing agency sees delivery status.
 
 Publishing writes the notice, its recipients and every delivery job in one transaction (the outbox),
-so a crash loses nothing and workers send only what was committed.
+so a crash loses nothing and workers send only what was committed; a segment or everyone is expanded in
+chunks after its first one (api/notices/expansion.py), each chunk one transaction, resumable.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, Select, String, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,11 +23,11 @@ from api.agencies.models import AgencyPersonCode
 from api.agencies.service import person_for_code
 from api.notices.attachments import check_references
 from api.notices.broker import announce
+from api.notices.expansion import start_expansion, write_recipients
 from api.notices.models import (
     Audience,
     Category,
     Channel,
-    DeliveryServiceLink,
     DeliveryState,
     Notice,
     NoticeAttachment,
@@ -36,12 +37,11 @@ from api.notices.models import (
 )
 from api.notices.segments import Segment, segment_condition
 from api.people.models import Person
-from api.platform.db import UTCDateTime, new_id
+from api.platform.db import new_id
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.pagination import InvalidPageRequest, Page, PageRequest, page_of
 from api.platform.scopes import NOTICES_READ, NOTICES_WRITE
 from api.proxies.service import acting_for
-from push.models import PushSubscription
 
 MAX_TITLE = 200
 MAX_BODY = 4000
@@ -168,12 +168,16 @@ async def publish_notice(
         raise
     session.add_all(NoticeAttachment(notice_id=notice.id, kind=a.kind, reference=a.reference, label=a.label)
                     for a in new.attachments)
+    if person_id is None and exclude is None:
+        # A segment or everyone: the first chunk now, the rest by the workers' resumable expansion.
+        notice.recipient_count = await start_expansion(session, notice, today=today, now=now)
+        return Published(notice, replayed=False)  # each chunk announces its own recipients
     condition: ColumnElement[bool] = (
         Person.id == person_id if person_id is not None else segment_condition(segment or Segment(), today)
     )
-    if exclude is not None:
+    if exclude is not None:  # reminders: those who did it already are left out, all in this transaction
         condition = condition & Person.id.not_in(exclude)
-    notice.recipient_count = await _fan_out(session, notice, condition, now)
+    notice.recipient_count = await write_recipients(session, notice, condition, now)
     if publish_at <= now:
         await announce(session, notice.id)
     return Published(notice, replayed=False)
@@ -187,29 +191,6 @@ def _replay(existing: Notice, new: NewNotice) -> Published:
     if not _same(existing, new):
         raise PortalError(ErrorCode.NOTICE_REFERENCE_REUSED, "This reference was already used for a different notice.")
     return Published(existing, replayed=True)
-
-
-async def _fan_out(session: AsyncSession, notice: Notice, condition: ColumnElement[bool], now: datetime) -> int:
-    """INSERT … SELECT, so a notice to a million people is three statements, not a million."""
-    notice_id = literal(notice.id, NoticeRecipient.notice_id.type)
-    publish_at = literal(notice.publish_at, UTCDateTime())
-    await session.execute(insert(NoticeRecipient).from_select(
-        ["notice_id", "person_id", "publish_at", "category"],
-        select(notice_id, Person.id, publish_at, literal(notice.category.value, String())).where(condition),
-    ))
-    jobs = ["notice_id", "channel", "target_id", "person_id", "state", "attempts", "available_at", "updated_at"]
-    common = (literal(DeliveryState.PENDING.value, String()), literal(0), publish_at, literal(now, UTCDateTime()))
-    await session.execute(insert(NoticeDelivery).from_select(jobs, select(
-        notice_id, literal(Channel.WEBPUSH.value, String()), PushSubscription.id, PushSubscription.person_id, *common,
-    ).join(NoticeRecipient, NoticeRecipient.person_id == PushSubscription.person_id)
-        .where(NoticeRecipient.notice_id == notice.id)))
-    await session.execute(insert(NoticeDelivery).from_select(jobs, select(
-        notice_id, literal(Channel.WEBHOOK.value, String()), DeliveryServiceLink.id, DeliveryServiceLink.person_id,
-        *common,
-    ).join(NoticeRecipient, NoticeRecipient.person_id == DeliveryServiceLink.person_id)
-        .where(NoticeRecipient.notice_id == notice.id)))
-    count = await session.scalar(select(func.count()).where(NoticeRecipient.notice_id == notice.id))
-    return int(count or 0)
 
 
 # --- reading -----------------------------------------------------------------------------------------

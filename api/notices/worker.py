@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency
 from api.notices.delivery_services import WebhookMessage, send_webhook, signing_secrets, webhook_box
+from api.notices.expansion import CHUNK, expand_next
 from api.notices.models import (
     Channel,
     DeliveryService,
@@ -77,6 +78,8 @@ class WorkerConfig:
     flush_every: float = 0.05
     flush_batch: int = 32  # outcomes written at once; also the most awaiting a write beyond the sends in flight
     reminder_interval: float = 60.0
+    expansion_chunk: int = CHUNK
+    http2: bool = False  # push services over HTTP/2 (one multiplexed connection each)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()[:30]}:{os.getpid()}:"
                                                    f"{uuid.uuid4().hex[:8]}")
 
@@ -88,6 +91,7 @@ class WorkerStats:
     retried: int = 0
     failed: int = 0
     reminders: int = 0
+    expanded: int = 0  # recipients written by expanding segments' notices
 
 
 class Worker:
@@ -111,20 +115,40 @@ class Worker:
     async def run(self, stop: asyncio.Event, *, exit_when_idle: bool = False) -> WorkerStats:
         own_client = self.client is None
         client = self.client or client_for(self.config.ca_file, timeout=self.config.request_timeout,
-                                           connections=self.config.concurrency)
+                                           connections=self.config.concurrency, http2=self.config.http2)
+        expanding = asyncio.create_task(self._expand(stop))
         try:
             while not stop.is_set():
+                if expanding.done() and not exit_when_idle:  # look again for newly published segments
+                    expanding = asyncio.create_task(self._expand(stop))
                 await self._maybe_run_reminders()
                 worked = await self.run_once(client)
                 if not worked:
-                    if exit_when_idle:
+                    if exit_when_idle and expanding.done():
                         break
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), self.config.idle_sleep)
         finally:
+            expanding.cancel()  # a chunk cut short rolls back whole; the next expander writes it again
+            with contextlib.suppress(asyncio.CancelledError):
+                await expanding
             if own_client:
                 await client.aclose()
         return self.stats
+
+    async def _expand(self, stop: asyncio.Event) -> None:
+        """Expand segments' notices beside the sending, so their first jobs are sent while later ones are
+        written; ends when nothing is left to expand (the run loop starts it again each round)."""
+        while not stop.is_set():
+            try:
+                chunk = await expand_next(self.session_factory, chunk=self.config.expansion_chunk)
+            except Exception:  # the chunk rolled back; its notice is retried next time
+                logger.exception("notice expansion failed; retrying")
+                chunk = None
+            if chunk is not None:
+                self.stats.expanded += chunk.written
+                continue
+            return
 
     async def _maybe_run_reminders(self) -> None:
         if time.monotonic() - self._last_reminders < self.config.reminder_interval:

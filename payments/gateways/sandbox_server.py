@@ -13,7 +13,10 @@
 Test cards (after GOV.UK Pay's and Stripe's): 4242424242424242 and 5555555555554444 succeed,
 4000000000000002 is declined, 4000000000000044 times out, 4000000000000119 fails with a processor error.
 Any other Luhn-valid number succeeds; a Luhn-invalid one is refused on the form. Net banking: account
-1234567 succeeds, 0000002 is declined. State lives in memory: this is a sandbox.
+1234567 succeeds, 0000002 is declined.
+
+State lives in a database (payments/gateways/sandbox_store.py), not in the process: several gateway
+processes may serve one database, and a restart (or a crash) loses no session, refund or owed notification.
 """
 
 from __future__ import annotations
@@ -23,14 +26,11 @@ import contextlib
 import csv
 import html
 import io
-import json
 import logging
 import secrets
-import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
 import httpx
@@ -39,8 +39,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from api.platform.db import create_engine, create_session_factory, dispose_engine
 from api.platform.webhooks import sign_headers
-from payments.ledger import business_day
+from payments.gateways.sandbox_models import SandboxSessionRow
+from payments.gateways.sandbox_store import GatewayStore, NewSession, Owed, RefundRefused, session_json
 
 logger = logging.getLogger("payments.sandbox_gateway")
 
@@ -50,11 +52,10 @@ TIMEOUT_CARD = "4000000000000044"
 ERROR_CARD = "4000000000000119"
 BANK_SUCCEED_ACCOUNT = "1234567"
 BANK_DECLINE_ACCOUNT = "0000002"
-CARD_FEE_BASIS_POINTS = 100  # 1.00 % of card payments, rounded down; net banking is free here
 NOTIFICATION_RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+SWEEP_INTERVAL = 1.0  # seconds between looks for notifications whose writer died or whose retry is due
 SETTLEMENT_COLUMNS = ("settlement_date", "merchant", "type", "gateway_reference", "merchant_reference", "amount",
                       "fee", "net", "captured_at")
-FINISHED = frozenset({"success", "declined", "timedout", "cancelled", "error"})
 
 
 def luhn_valid(number: str) -> bool:
@@ -72,36 +73,6 @@ def card_brand(number: str) -> str:
     return {"4": "visa", "5": "mastercard", "3": "jcb"}.get(number[:1], "other")
 
 
-@dataclass
-class SandboxSession:
-    id: str
-    merchant: str
-    merchant_reference: str
-    amount: int
-    method: str
-    description: str
-    return_url: str
-    notification_url: str
-    expires_at: float
-    state: str = "created"
-    error_code: str | None = None
-    card_brand: str | None = None
-    card_last4: str | None = None
-    captured_at: datetime | None = None
-    refunds: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_json(self, base_url: str) -> dict[str, Any]:
-        return {
-            "id": self.id, "merchant": self.merchant, "merchant_reference": self.merchant_reference,
-            "amount": self.amount, "currency": "JPY", "method": self.method, "state": self.state,
-            "finished": self.state in FINISHED, "error_code": self.error_code, "card_brand": self.card_brand,
-            "card_last4": self.card_last4,
-            "captured_at": self.captured_at.isoformat() if self.captured_at else None,
-            "next_url": None if self.state in FINISHED else f"{base_url}/pay/{self.id}",
-            "refunded_amount": sum(r["amount"] for r in self.refunds),
-        }
-
-
 def render_settlement(rows: Iterable[dict[str, Any]]) -> str:
     """The settlement CSV (also used by the benchmark to bulk-generate a day)."""
     out = io.StringIO()
@@ -111,62 +82,64 @@ def render_settlement(rows: Iterable[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def card_fee(amount: int) -> int:
-    return amount * CARD_FEE_BASIS_POINTS // 10_000
+class Notifier:
+    """Delivers owed notifications: at once after the change commits (in order, one task per change), and by a
+    sweeper for those whose lease ran out. A delivered notification is deleted; a failed one waits its turn."""
 
-
-class SandboxGatewayState:
-    def __init__(self, secret: str, base_url: str, *, retry_delays: tuple[float, ...] = NOTIFICATION_RETRY_DELAYS):
-        self.secret = secret
-        self.base_url = base_url.rstrip("/")
-        self.retry_delays = retry_delays
-        self.sessions: dict[str, SandboxSession] = {}
-        self.by_reference: dict[str, str] = {}
-        self.refunds: dict[str, dict[str, Any]] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
+    def __init__(self, store: GatewayStore, secret: str, retry_delays: tuple[float, ...]) -> None:
+        self.store, self.secret, self.retry_delays = store, secret, retry_delays
         self.client: httpx.AsyncClient | None = None
-        self.notifications_sent = 0
+        self.tasks: set[asyncio.Task[None]] = set()
 
-    def expire_if_due(self, session: SandboxSession) -> None:
-        if session.state == "created" and time.time() > session.expires_at:
-            self.change(session, "timedout", "P0020")
+    def send(self, owed: list[Owed]) -> None:
+        if owed:
+            task = asyncio.get_running_loop().create_task(self._deliver_in_order(owed))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
-    def change(self, session: SandboxSession, state: str, error_code: str | None = None) -> None:
-        session.state = state
-        session.error_code = error_code
-        if state == "success":
-            session.captured_at = datetime.now(UTC)
-        self.notify(session)
+    async def _deliver_in_order(self, owed: list[Owed]) -> None:
+        done = []
+        for notification in owed:
+            if await self.deliver(notification):
+                done.append(notification.id)
+        if done:
+            await self.store.delivered(*done)  # one transaction for the change's notifications
 
-    def notify(self, session: SandboxSession) -> None:
-        body = json.dumps({"type": f"session.{session.state}", "data": session.as_json(self.base_url)}).encode()
-        task = asyncio.get_running_loop().create_task(self._deliver(session.notification_url, body))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+    async def deliver(self, owed: Owed) -> bool:
+        """True when the notification needs no more attempts (the caller deletes it)."""
+        headers = {**sign_headers(self.secret, owed.id, owed.body), "content-type": "application/json"}
+        try:
+            assert self.client is not None
+            response = await self.client.post(owed.url, content=owed.body, headers=headers)
+            if response.status_code < 300:
+                return True
+            if 400 <= response.status_code < 500 and response.status_code != 429:
+                logger.warning("notification refused with %s", response.status_code)
+                return True  # nothing to retry: the merchant's recovery job asks
+        except httpx.HTTPError as error:
+            logger.info("notification not delivered (%s); will retry", type(error).__name__)
+        attempts = owed.attempts + 1
+        delay = self.retry_delays[attempts - 1] if attempts <= len(self.retry_delays) else None
+        if delay is None:
+            logger.warning("notification %s given up", owed.id)
+        await self.store.retry_later(owed.id, attempts, delay)
+        return False
 
-    async def _deliver(self, url: str, body: bytes) -> None:
-        message_id = "gwmsg_" + secrets.token_hex(12)
-        for delay in (0.0, *self.retry_delays):
-            if delay:
-                await asyncio.sleep(delay)
-            headers = {**sign_headers(self.secret, message_id, body), "content-type": "application/json"}
+    async def sweep_forever(self) -> None:
+        while True:
             try:
-                assert self.client is not None
-                response = await self.client.post(url, content=body, headers=headers)
-                if response.status_code < 300:
-                    self.notifications_sent += 1
-                    return
-                if 400 <= response.status_code < 500 and response.status_code != 429:
-                    logger.warning("notification refused with %s", response.status_code)
-                    return
-            except httpx.HTTPError as error:
-                logger.info("notification not delivered (%s); will retry", type(error).__name__)
-        logger.warning("notification %s given up", message_id)
+                for owed in await self.store.claim_due():
+                    self.send([owed])
+            except Exception:  # a database hiccup: the next round tries again
+                logger.exception("notification sweep failed")
+            await asyncio.sleep(SWEEP_INTERVAL)
 
 
-def create_gateway_app(secret: str, base_url: str, *,
+def create_gateway_app(secret: str, base_url: str, database_url: str, *,
                        retry_delays: tuple[float, ...] = NOTIFICATION_RETRY_DELAYS) -> Starlette:
-    state = SandboxGatewayState(secret, base_url, retry_delays=retry_delays)
+    engine = create_engine(database_url)
+    store = GatewayStore(create_session_factory(engine), base_url)
+    notifier = Notifier(store, secret, retry_delays)
 
     def authorised(request: Request) -> bool:
         return secrets.compare_digest(request.headers.get("authorization", ""), f"Bearer {secret}")
@@ -175,11 +148,13 @@ def create_gateway_app(secret: str, base_url: str, *,
         return JSONResponse({"code": code, "detail": detail}, status_code=status,
                             media_type="application/problem+json")
 
-    def found(request: Request) -> SandboxSession | None:
-        session = state.sessions.get(request.path_params["session_id"])
-        if session is not None:
-            state.expire_if_due(session)
-        return session
+    async def found(session_id: str) -> SandboxSessionRow | None:
+        row, owed = await store.get(session_id)
+        notifier.send(owed)
+        return row
+
+    def answer(row: SandboxSessionRow, status: int = 200) -> JSONResponse:
+        return JSONResponse(session_json(row, store.base_url), status_code=status)
 
     async def create_session(request: Request) -> Response:
         if not authorised(request):
@@ -190,143 +165,121 @@ def create_gateway_app(secret: str, base_url: str, *,
             return problem(422, "AMOUNT_INVALID", "amount must be a positive integer")
         if body.get("method") not in ("card", "net_banking") or body.get("currency") != "JPY":
             return problem(422, "METHOD_INVALID", "method must be card or net_banking, currency JPY")
-        reference = str(body.get("merchant_reference", ""))
-        if existing := state.by_reference.get(reference):
-            session = state.sessions[existing]
-            if session.amount != amount:
-                return problem(409, "REFERENCE_REUSED", "merchant_reference used with another amount")
-            return JSONResponse(session.as_json(state.base_url), status_code=200)
-        session = SandboxSession(
-            id="gws_" + secrets.token_hex(12), merchant=str(body["merchant"]), merchant_reference=reference,
-            amount=amount, method=body["method"], description=str(body.get("description", ""))[:200],
+        row, created = await store.create(NewSession(
+            merchant=str(body["merchant"]), merchant_reference=str(body.get("merchant_reference", "")),
+            amount=amount, method=body["method"], description=str(body.get("description", "")),
             return_url=str(body["return_url"]), notification_url=str(body["notification_url"]),
-            expires_at=time.time() + int(body.get("expires_in", 5400)),
-        )
-        state.sessions[session.id] = session
-        state.by_reference[reference] = session.id
-        return JSONResponse(session.as_json(state.base_url), status_code=201)
+            expires_in=int(body.get("expires_in", 5400))))
+        if not created and row.amount != amount:
+            return problem(409, "REFERENCE_REUSED", "merchant_reference used with another amount")
+        return answer(row, 201 if created else 200)
 
     async def get_session(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "UNAUTHORISED", "bad API key")
-        session = found(request)
-        if session is None:
-            return problem(404, "NOT_FOUND", "no such session")
-        return JSONResponse(session.as_json(state.base_url))
+        row = await found(request.path_params["session_id"])
+        return answer(row) if row is not None else problem(404, "NOT_FOUND", "no such session")
 
     async def find_sessions(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "UNAUTHORISED", "bad API key")
-        session_id = state.by_reference.get(request.query_params.get("merchant_reference", ""))
-        sessions = [state.sessions[session_id]] if session_id else []
-        for session in sessions:
-            state.expire_if_due(session)
-        return JSONResponse({"sessions": [s.as_json(state.base_url) for s in sessions]})
+        row = await store.by_reference(request.query_params.get("merchant_reference", ""))
+        row = await found(row.id) if row is not None else None
+        return JSONResponse({"sessions": [session_json(row, store.base_url)] if row is not None else []})
 
     async def cancel_session(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "UNAUTHORISED", "bad API key")
-        session = found(request)
-        if session is None:
+        session_id = request.path_params["session_id"]
+        row = await found(session_id)
+        if row is None:
             return problem(404, "NOT_FOUND", "no such session")
-        if session.state == "created":
+        if row.state == "created":
             body = await request.json() if await request.body() else {}
             # A merchant that gives up because its own deadline passed reports a timeout, not a cancellation.
             expired = isinstance(body, dict) and body.get("reason") == "expired"
-            state.change(session, *(("timedout", "P0020") if expired else ("cancelled", "P0040")))
-        return JSONResponse(session.as_json(state.base_url))  # a finished session answers as it is
+            changed, owed = await store.change(session_id, ("created",),
+                                               *(("timedout", "P0020") if expired else ("cancelled", "P0040")))
+            notifier.send(owed)
+            row = changed or await found(session_id)
+            assert row is not None
+        return answer(row)  # a finished session answers as it is
 
     async def refund(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "UNAUTHORISED", "bad API key")
-        session = found(request)
-        if session is None:
-            return problem(404, "NOT_FOUND", "no such session")
         body = await request.json()
-        reference = str(body.get("refund_reference", ""))
-        if reference in state.refunds:
-            return JSONResponse(state.refunds[reference])
         amount = body.get("amount")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             return problem(422, "AMOUNT_INVALID", "amount must be a positive integer")
-        if session.state != "success":
-            return problem(409, "NOT_REFUNDABLE", "only successful payments are refundable")
-        if sum(r["amount"] for r in session.refunds) + amount > session.amount:
-            return problem(409, "REFUND_EXCEEDS_AVAILABLE", "more than what remains")
-        record = {"id": "gwr_" + secrets.token_hex(12), "state": "success", "amount": amount,
-                  "session_id": session.id, "refund_reference": reference,
-                  "created_at": datetime.now(UTC).isoformat()}
-        session.refunds.append(record)
-        state.refunds[reference] = record
-        return JSONResponse(record, status_code=201)
+        try:
+            record, created = await store.refund(request.path_params["session_id"],
+                                                 str(body.get("refund_reference", "")), amount)
+        except LookupError:
+            return problem(404, "NOT_FOUND", "no such session")
+        except RefundRefused as refused:
+            return problem(409, refused.code, str(refused))
+        return JSONResponse(record, status_code=201 if created else 200)
 
     async def settlement(request: Request) -> Response:
         if not authorised(request):
             return problem(401, "UNAUTHORISED", "bad API key")
-        day = request.path_params["day"]
-        merchant = request.query_params.get("merchant")
-        rows = []
-        for session in state.sessions.values():
-            if merchant and session.merchant != merchant:
-                continue
-            captured = session.captured_at
-            if session.state == "success" and captured and business_day(captured).isoformat() == day:
-                fee = card_fee(session.amount) if session.method == "card" else 0
-                rows.append({"settlement_date": day, "merchant": session.merchant, "type": "payment",
-                             "gateway_reference": session.id, "merchant_reference": session.merchant_reference,
-                             "amount": session.amount, "fee": fee, "net": session.amount - fee,
-                             "captured_at": session.captured_at.isoformat()})
-            for record in session.refunds:
-                created = datetime.fromisoformat(record["created_at"])
-                if business_day(created).isoformat() == day:
-                    rows.append({"settlement_date": day, "merchant": session.merchant, "type": "refund",
-                                 "gateway_reference": record["id"], "merchant_reference": record["refund_reference"],
-                                 "amount": record["amount"], "fee": 0, "net": -record["amount"],
-                                 "captured_at": record["created_at"]})
+        try:
+            day = date.fromisoformat(request.path_params["day"])
+        except ValueError:
+            return problem(422, "DATE_INVALID", "the day is YYYY-MM-DD")
+        rows = await store.settlement_rows(day, request.query_params.get("merchant"))
         return PlainTextResponse(render_settlement(rows), media_type="text/csv")
 
     async def hosted_page(request: Request) -> Response:
-        session = found(request)
-        if session is None:
+        row = await found(request.path_params["session_id"])
+        if row is None:
             return HTMLResponse("<h1>Not found</h1>", status_code=404)
-        return HTMLResponse(_page(session), status_code=200 if session.state == "created" else 410)
+        return HTMLResponse(_page(row), status_code=200 if row.state == "created" else 410)
 
     async def submit(request: Request) -> Response:
-        session = found(request)
-        if session is None:
+        session_id = request.path_params["session_id"]
+        row = await found(session_id)
+        if row is None:
             return HTMLResponse("<h1>Not found</h1>", status_code=404)
-        if session.state != "created":
-            return HTMLResponse(_page(session), status_code=410)
+        if row.state != "created":
+            return HTMLResponse(_page(row), status_code=410)
         form = await request.form()
+        values: dict[str, Any] = {}
         if form.get("action") == "cancel":
-            state.change(session, "cancelled", "P0030")
-            return RedirectResponse(session.return_url, status_code=303)
-        if session.method == "card":
+            steps: tuple[Any, ...] = ("cancelled", "P0030")
+        elif row.method == "card":
             number = str(form.get("card_number", "")).replace(" ", "")
             if not luhn_valid(number):
-                return HTMLResponse(_page(session, "Enter a valid card number."), status_code=422)
-            session.card_brand, session.card_last4 = card_brand(number), number[-4:]
-            state.change(session, "submitted")
+                return HTMLResponse(_page(row, "Enter a valid card number."), status_code=422)
+            values = {"card_brand": card_brand(number), "card_last4": number[-4:]}
             outcome = {DECLINE_CARD: ("declined", "P0010"), TIMEOUT_CARD: ("timedout", "P0020"),
                        ERROR_CARD: ("error", "P0050")}.get(number, ("success", None))
+            steps = ("submitted", None, *outcome)
         else:
             account = str(form.get("account_number", ""))
             if account not in (BANK_SUCCEED_ACCOUNT, BANK_DECLINE_ACCOUNT):
-                return HTMLResponse(_page(session, "Unknown account."), status_code=422)
-            state.change(session, "submitted")
+                return HTMLResponse(_page(row, "Unknown account."), status_code=422)
             outcome = ("success", None) if account == BANK_SUCCEED_ACCOUNT else ("declined", "P0010")
-        state.change(session, *outcome)
-        return RedirectResponse(session.return_url, status_code=303)
+            steps = ("submitted", None, *outcome)
+        changed, owed = await store.change(session_id, ("created",), *steps, **values)
+        notifier.send(owed)
+        if changed is None:  # another submission (or the expiry) won the race
+            current = await found(session_id)
+            return HTMLResponse(_page(current) if current else "<h1>Not found</h1>", status_code=410)
+        return RedirectResponse(row.return_url, status_code=303)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        state.client = httpx.AsyncClient(timeout=5.0)
+        notifier.client = httpx.AsyncClient(timeout=5.0)
+        sweeper = asyncio.create_task(notifier.sweep_forever())
         yield
-        for task in list(state.tasks):
+        for task in (sweeper, *notifier.tasks):
             task.cancel()
         with contextlib.suppress(Exception):
-            await asyncio.gather(*state.tasks, return_exceptions=True)
-        await state.client.aclose()
+            await asyncio.gather(sweeper, *notifier.tasks, return_exceptions=True)
+        await notifier.client.aclose()
+        await dispose_engine(engine)
 
     app = Starlette(routes=[
         Route("/v1/sessions", create_session, methods=["POST"]),
@@ -339,11 +292,11 @@ def create_gateway_app(secret: str, base_url: str, *,
         Route("/pay/{session_id}", submit, methods=["POST"]),
         Route("/healthz", lambda _: JSONResponse({"status": "ok"}), methods=["GET"]),
     ], lifespan=lifespan)
-    app.state.gateway = state
+    app.state.gateway = store
     return app
 
 
-def _page(session: SandboxSession, error: str | None = None) -> str:
+def _page(session: SandboxSessionRow, error: str | None = None) -> str:
     title = f"{html.escape(session.description)}: ¥{session.amount:,}"
     if session.state != "created":
         return f"<!doctype html><title>{title}</title><p>This payment is {session.state}.</p>"
@@ -360,10 +313,27 @@ def _page(session: SandboxSession, error: str | None = None) -> str:
             '<button name="action" value="cancel">Cancel</button></form>')
 
 
-def serve(secret: str, host: str, port: int) -> None:
+def serve(secret: str, host: str, port: int, database_url: str, workers: int = 1) -> None:
     import uvicorn
 
-    uvicorn.run(create_gateway_app(secret, f"http://{host}:{port}"), host=host, port=port, log_level="warning")
+    base_url = f"http://{host}:{port}"
+    if workers > 1:  # the state is in the database, so more processes simply share it
+        import os
+
+        os.environ.update({"SANDBOX_GATEWAY_SECRET": secret, "SANDBOX_GATEWAY_BASE_URL": base_url,
+                           "SANDBOX_GATEWAY_DATABASE_URL": database_url})
+        uvicorn.run("payments.gateways.sandbox_server:app_from_environment", factory=True, host=host, port=port,
+                    workers=workers, log_level="warning")
+        return
+    uvicorn.run(create_gateway_app(secret, base_url, database_url), host=host, port=port, log_level="warning")
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn's worker processes build the app from what ``serve`` put in their environment."""
+    import os
+
+    return create_gateway_app(os.environ["SANDBOX_GATEWAY_SECRET"], os.environ["SANDBOX_GATEWAY_BASE_URL"],
+                              os.environ["SANDBOX_GATEWAY_DATABASE_URL"])
 
 
 __all__ = ["create_gateway_app", "render_settlement", "serve"]

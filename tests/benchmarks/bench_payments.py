@@ -1,16 +1,16 @@
 """Payments benchmark (a script, not collected by pytest). Loopback only, bounded.
 
-1. End to end through the sandbox gateway: the gateway runs as its own process (`mynaportal
-   dev-payment-gateway`), the portal on uvicorn in this process. Each payment = GraphQL paymentStart over
-   HTTP (idempotency key, gateway session) + the hosted form submitted like a browser + the gateway's
-   signed notifications back to the portal; it is complete when the database says `success` (order paid,
-   ledger posted, callback queued). Prints payments completed per second.
+1. End to end through the sandbox gateway: the gateway (`mynaportal dev-payment-gateway`, state in the
+   same database) and the portal (`mynaportal serve`) each run as their own processes; this one is the
+   clients. Each payment = GraphQL paymentStart over HTTP (idempotency key, gateway session) + the hosted
+   form submitted like a browser + the gateway's signed notifications back to the portal; it is complete
+   when the database says `success` (order paid, ledger posted, callback queued). Prints payments completed per second.
 2. Reconciliation of one agency's day of N payments (default 100,000): ledger journals bulk-inserted,
    a settlement CSV of the same day generated with three planted differences; times `reconcile()`
    (ledger query + CSV parse + comparison) and checks it finds exactly the three.
 
     .venv/bin/python tests/benchmarks/bench_payments.py [--database sqlite|postgresql] [--payments 200]
-        [--concurrency 16] [--reconcile 100000]
+        [--concurrency 16] [--reconcile 100000] [--workers 1]
 """
 
 from __future__ import annotations
@@ -31,12 +31,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from api.agencies.credentials import agency_by_slug, issue_agency_key  # noqa: E402
 from api.agencies.models import AgencyPersonCode  # noqa: E402
-from api.app import create_app  # noqa: E402
 from api.demo import seed_demo  # noqa: E402
 from api.identity.tokens import issue_token  # noqa: E402
 from api.migrate import migrate  # noqa: E402
@@ -48,15 +47,12 @@ from payments.models import LedgerEntry, LedgerJournal, Payment, PaymentState  #
 from payments.reconciliation import reconcile  # noqa: E402
 from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY, make_settings  # noqa: E402
 from tests.payments.conftest import (  # noqa: E402
-    CALLBACK_KEY,
-    GATEWAY_SECRET,
     child_env,
     free_port,
     mynaportal,
-    serve_in_loop,
     wait_until_up,
 )
-from tests.payments.helpers import global_id, raw_id  # noqa: E402
+from tests.payments.helpers import global_id  # noqa: E402
 
 START = """mutation S($orderId: ID!, $key: String!) {
   paymentStart(orderId: $orderId, method: CARD, idempotencyKey: $key) { id nextUrl }
@@ -87,18 +83,46 @@ async def database(kind: str) -> tuple[str, object]:
     return url, cleanup
 
 
-def start_gateway(port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(mynaportal("dev-payment-gateway", "--port", str(port)), env=child_env(),
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_gateway(port: int, url: str, workers: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(mynaportal("dev-payment-gateway", "--port", str(port), "--database-url", url,
+                                       "--workers", str(workers)), env=child_env(), cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def end_to_end(url: str, payments: int, concurrency: int) -> None:
+def start_portal(port: int, url: str, gateway_url: str, workers: int) -> subprocess.Popen[bytes]:
+    env = child_env(MYNAPORTAL_DATABASE_URL=url, MYNAPORTAL_PUBLIC_URL=f"http://127.0.0.1:{port}",
+                    MYNAPORTAL_PAYMENT_GATEWAY_URL=gateway_url, MYNAPORTAL_LOG_LEVEL="WARNING")
+    return subprocess.Popen(mynaportal("serve", "--port", str(port), "--workers", str(workers)), env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live descendants (uvicorn's workers), from /proc."""
+    total, pending = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return total
+
+
+async def end_to_end(url: str, payments: int, concurrency: int, workers: int) -> None:
+    """Portal (``mynaportal serve``) and gateway each in their own processes; this process is only the clients,
+    so the CPU each server spent per payment is read from /proc around the timed part."""
     gateway_port, portal_port = free_port(), free_port()
     gateway_url, public_url = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{portal_port}"
-    gateway = start_gateway(gateway_port)
+    gateway = start_gateway(gateway_port, url, workers)
+    portal = start_portal(portal_port, url, gateway_url, workers)
     engine = create_engine(url)
     try:
         wait_until_up(f"{gateway_url}/healthz", gateway)
+        wait_until_up(f"{public_url}/healthz", portal)
         factory = create_session_factory(engine)
         cipher = IndividualNumberCipher(TEST_DATA_KEY, TEST_LOOKUP_KEY)
         async with factory() as session, session.begin():
@@ -109,10 +133,8 @@ async def end_to_end(url: str, payments: int, concurrency: int) -> None:
             key = await issue_agency_key(session, agency.id, label="bench")
             code = await session.scalar(select(AgencyPersonCode.code).where(
                 AgencyPersonCode.agency_id == agency.id, AgencyPersonCode.person_id == father))
-        settings = make_settings(url, payment_gateway_url=gateway_url, payment_gateway_secret=GATEWAY_SECRET,
-                                 payment_callback_key=CALLBACK_KEY, public_url=public_url, log_level="WARNING")
-        app = create_app(settings, owns_process=False)
-        async with serve_in_loop(app, portal_port), httpx.AsyncClient(base_url=public_url, timeout=30) as client:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=public_url, timeout=60, limits=limits) as client:
             due = (date.today() + timedelta(days=30)).isoformat()
             order_ids = []
             for index in range(payments):
@@ -122,7 +144,6 @@ async def end_to_end(url: str, payments: int, concurrency: int) -> None:
                                                          "idempotency-key": f"bench-{index}"})
                 order_ids.append(response.json()["order_id"])
             limit = asyncio.Semaphore(concurrency)
-            started_ids: list[uuid.UUID] = []
 
             async def pay(order_id: str) -> None:
                 async with limit:
@@ -130,29 +151,32 @@ async def end_to_end(url: str, payments: int, concurrency: int) -> None:
                         "orderId": global_id("PaymentOrder", order_id), "key": str(uuid.uuid4())}},
                         headers={"authorization": f"Bearer {token}"})).json()
                     started = answer["data"]["paymentStart"]
-                    started_ids.append(raw_id(started["id"]))
                     submitted = await client.post(started["nextUrl"], data={
                         "card_number": "4242424242424242", "expiry": "12/30", "cvc": "123", "action": "pay"})
                     assert submitted.status_code == 303
 
+            portal_cpu, gateway_cpu = cpu_seconds(portal.pid), cpu_seconds(gateway.pid)
             began = time.perf_counter()
             await asyncio.gather(*(pay(order_id) for order_id in order_ids))
             submitted_at = time.perf_counter()
             while True:
                 async with factory() as session:
-                    done = len(list(await session.scalars(select(Payment.id).where(
-                        Payment.state == PaymentState.SUCCESS))))
+                    done = await session.scalar(select(func.count()).select_from(Payment).where(
+                        Payment.state == PaymentState.SUCCESS))
                 if done == payments or time.perf_counter() - began > 300:
                     break
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.02)
             elapsed = time.perf_counter() - began
-        print(f"end to end: {done}/{payments} payments succeeded in {elapsed:.2f} s "
-              f"(all forms submitted after {submitted_at - began:.2f} s), concurrency {concurrency}: "
-              f"{done / elapsed:.1f} payments/s")
+            portal_cpu, gateway_cpu = cpu_seconds(portal.pid) - portal_cpu, cpu_seconds(gateway.pid) - gateway_cpu
+        print(f"end to end ({workers} portal and {workers} gateway process(es)): {done}/{payments} payments "
+              f"succeeded in {elapsed:.2f} s (all forms submitted after {submitted_at - began:.2f} s), concurrency "
+              f"{concurrency}: {done / elapsed:.1f} payments/s; server CPU per payment: portal "
+              f"{portal_cpu / payments * 1000:.1f} ms, gateway {gateway_cpu / payments * 1000:.1f} ms")
     finally:
         await engine.dispose()
-        gateway.terminate()
-        gateway.wait(timeout=10)
+        for process in (portal, gateway):
+            process.terminate()
+            process.wait(timeout=10)
 
 
 async def reconciliation(url: str, count: int) -> None:
@@ -206,11 +230,12 @@ async def main() -> None:
     parser.add_argument("--payments", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--reconcile", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1, help="portal (and gateway) processes")
     args = parser.parse_args()
     print(f"python {platform.python_version()}, {os.cpu_count()} cpus, database {args.database}")
     url, cleanup = await database(args.database)
     try:
-        await end_to_end(url, args.payments, args.concurrency)
+        await end_to_end(url, args.payments, args.concurrency, args.workers)
         await reconciliation(url, args.reconcile)
     finally:
         if cleanup:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from starlette.applications import Starlette
 
 from api.agencies.credentials import agency_by_slug, issue_agency_key
 from api.agencies.models import AgencyPersonCode
+from api.migrate import migrate
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import create_session_factory
 from api.platform.settings import PROJECT_ROOT
@@ -68,12 +70,25 @@ def mynaportal(*args: str) -> list[str]:
     return [sys.executable, "-c", "from api.cli import main; main()", *args]
 
 
+def migrated_sqlite(folder: Path) -> str:
+    """A fresh SQLite database with every migration applied; its URL."""
+    url = f"sqlite+aiosqlite:///{folder / 'gateway.sqlite3'}"
+    asyncio.run(migrate(make_settings(url)))
+    return url
+
+
+def start_gateway(port: int, database_url: str, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(mynaportal("dev-payment-gateway", "--port", str(port), "--database-url", database_url,
+                                       *extra), env=child_env(), cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
 @pytest.fixture(scope="session")
-def gateway_url() -> Iterator[str]:
-    """`mynaportal dev-payment-gateway` in its own process on loopback."""
+def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`mynaportal dev-payment-gateway` in its own process on loopback, with its own database (a real PSP's
+    state is not the portal's: the tests empty the portal's tables after each test)."""
     port = free_port()
-    process = subprocess.Popen(mynaportal("dev-payment-gateway", "--port", str(port)), env=child_env(),
-                               cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = start_gateway(port, migrated_sqlite(tmp_path_factory.mktemp("gateway")))
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{url}/healthz", process)

@@ -27,3 +27,17 @@ def test_development_has_working_demo_values() -> None:
     assert settings.payment_gateway_url == "http://127.0.0.1:8765"
     assert settings.payment_session_ttl.total_seconds() == 600
     assert settings.payment_gateway_secret.startswith("demo:")
+
+
+async def test_gateway_client_is_kept_per_event_loop_and_closed_at_shutdown() -> None:
+    from payments.config import close_gateways, gateway_for
+
+    settings = Settings.from_env({})
+    async with gateway_for(settings) as first, gateway_for(settings) as second:
+        assert first._client is second._client  # one pool: no CA store load or new connection per unit of work
+    client = first._client
+    await close_gateways()
+    assert client.is_closed
+    async with gateway_for(settings) as third:
+        assert third._client is not client and not third._client.is_closed
+    await close_gateways()

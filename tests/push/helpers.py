@@ -1,4 +1,5 @@
-"""The local push service on loopback (uvicorn, TLS), for tests that send real Web Push requests."""
+"""The local push service on loopback (hypercorn: TLS, HTTP/2 and http/1.1), for tests that send real Web Push
+requests."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
 
 from push.dev_service import PushServiceState, create_push_service
 from push.dev_tls import ensure_certificate
@@ -54,12 +56,21 @@ async def running_push_service(directory: Path) -> AsyncIterator[LocalPushServic
     port = free_port()
     origin = f"https://127.0.0.1:{port}"
     app = create_push_service(origin)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, ssl_certfile=str(cert),
-                                           ssl_keyfile=str(key), log_level="warning", lifespan="off",
-                                           access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.01)
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.certfile, config.keyfile = str(cert), str(key)
+    config.accesslog, config.loglevel = None, "WARNING"
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    while True:  # up once it accepts a connection
+        if task.done():
+            task.result()
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.01)
     context = ssl.create_default_context(cafile=str(cert))
     client = httpx.AsyncClient(base_url=origin, verify=context)
     try:
@@ -67,5 +78,5 @@ async def running_push_service(directory: Path) -> AsyncIterator[LocalPushServic
     finally:
         await client.aclose()
         app.state.push_service.release.set()
-        server.should_exit = True
+        stop.set()
         await task

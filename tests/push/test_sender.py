@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,21 @@ async def test_the_payload_and_headers_arrive_as_given(session: AsyncSession, pu
     [message] = await push_service.messages()
     assert (message["payload"], message["ttl"], message["urgency"], message["topic"]) == (
         {"v": 1, "notice": "n-1"}, 600, "high", "t1")
+
+
+async def test_concurrent_messages_to_one_push_service_share_one_http2_connection(
+        session: AsyncSession, push_service: LocalPushService) -> None:
+    target, signer = await target_and_signer(session, push_service)
+    others = [PushTarget(s["endpoint"], s["keys"]["p256dh"], s["keys"]["auth"], target.vapid_generation)
+              for s in await push_service.subscriptions(39)]
+    async with client_for(str(push_service.ca_file), http2=True) as client:
+        results = await asyncio.gather(*(send_push(client, signer, each, PAYLOAD, ttl=60, now=NOW)
+                                         for each in [target, *others]))
+    assert [r.status_code for r in results] == [201] * 40
+    stats = await push_service.stats()
+    assert (stats["accepted"], stats["connections_by_http_version"]) == (40, {"2": 1})
+    tokens = {m["vapid_key"] for m in await push_service.messages()}
+    assert len(tokens) == 1 and len(signer._cache) == 1  # one signed JWT served all 40
 
 
 async def test_the_push_service_answers_become_verdicts(session: AsyncSession,
