@@ -20,5 +20,5 @@ async def gateway_for(settings: Settings) -> AsyncIterator[SandboxGateway]:
         await gateway.aclose()
 
 
-def urls_for(settings: Settings) -> Urls:
-    return Urls(public_url=settings.public_url)
+def urls_for(settings: Settings, *, to_web: bool = False) -> Urls:
+    return Urls(public_url=settings.public_url, to_web=to_web)
