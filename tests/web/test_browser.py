@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from tests.web.conftest import AUTH_PIN, Helper, Stack, check_page
+from tests.web.conftest import AUTH_PIN, SCREENSHOTS, Helper, Stack, check_page
 
 APPROVE = "mutation($code: String!) { approveDeviceSignIn(userCode: $code) { userCode approved } }"
 
@@ -37,7 +37,8 @@ def test_card_login_read_a_notice_and_pay(stack: Stack, helper: Helper, browser)
     check_page(page, "payments")
     page.get_by_label("お支払い方法").select_option("card")
     page.get_by_role("button", name="52,300円を支払う").click()
-    page.wait_for_url(f"{stack.gateway_url}/pay/**")
+    page.wait_for_load_state()
+    assert page.url.startswith(f"{stack.gateway_url}/pay/"), page.inner_text("body")
     page.fill("input[name=card_number]", "4242 4242 4242 4242")
     page.get_by_role("button", name="Pay").click()
     page.wait_for_url(re.compile(rf"{re.escape(stack.url)}/web/payments/[0-9a-f-]+$"), timeout=20_000)
@@ -116,3 +117,19 @@ def test_a_post_without_the_form_token_is_refused(stack: Stack, path: str) -> No
     answer = httpx.post(f"{stack.url}{path}", data={"csrf": "forged"})
     assert answer.status_code == 403
     assert "default-src 'none'" in answer.headers["content-security-policy"]
+
+
+def test_graphiql_and_swagger_ui_come_from_the_portal(stack: Stack, browser) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    elsewhere: list[str] = []
+    page.on("request", lambda request: None if request.url.startswith((stack.url, "data:", "blob:"))
+            else elsewhere.append(request.url))
+    page.goto(f"{stack.url}/graphql", wait_until="networkidle")
+    page.wait_for_selector(".graphiql-container .graphiql-editors", timeout=20_000)
+    page.screenshot(path=str(SCREENSHOTS / "graphiql-pc.png"))
+    page.goto(f"{stack.url}/corporate/docs", wait_until="networkidle")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
+    page.screenshot(path=str(SCREENSHOTS / "corporate-docs-pc.png"))
+    assert elsewhere == []
+    context.close()
