@@ -143,8 +143,9 @@ class Helper:
 
 
 @pytest.fixture
-def helper(stack: Stack, pcscd: str) -> Iterator[Helper]:
+def helper(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Helper]:
     """The demo card (山田 太郎's) in the reader and `myna-bridge serve` allowing only the portal's origin."""
+    pcscd = request.getfixturevalue("pcscd")  # the shared reader, held until the test ends
     card = InsertedCard(pcscd, VirtualCard(CardStore(stack.cards / "taro.json").load()))
     port = stack.helper_url.rsplit(":", 1)[1]
     process = subprocess.Popen(
