@@ -18,6 +18,7 @@ from api.platform.errors import ErrorCode, PortalError, problem_response
 from api.platform.openapi import document, json_answer, path_param, problem, query_param
 from api.records import openapi as records_openapi
 from api.selfinfo import openapi as selfinfo_openapi
+from api.web import openapi as web_openapi
 from corporate import openapi as corporate_openapi
 from payments import openapi as payments_openapi
 
@@ -75,6 +76,7 @@ DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "records": records_openapi.openapi_document,
     "exchange": exchange_openapi.openapi_document,
     "selfinfo": selfinfo_openapi.openapi_document,
+    "web": web_openapi.openapi_document,
 }
 
 

@@ -84,7 +84,7 @@ async def payments(web: Web, visit: Visit) -> Response:
     done = [payment for _, payment in page.items]
     names = await agency_names(web, {o.agency_id for o in orders} | {p.agency_id for p in done})
     # One key per rendering of the form: a double submit (or a reload of the POST) starts one payment.
-    keys = {order.id: secrets.token_urlsafe(16) for order in orders}
+    keys = {order.id: secrets.token_hex(16) for order in orders}  # the keys' alphabet: A-Z a-z 0-9 -
     return render(web, visit, "payments.html", orders=orders, payments=done, agencies=names, keys=keys)
 
 

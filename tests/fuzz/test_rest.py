@@ -46,6 +46,10 @@ def error_format(case: Any, response: Response) -> str | None:
     if path.startswith("/oauth/"):
         body = response.json()
         return None if isinstance(body.get("error"), str) else f"not an OAuth error: {response.text[:200]}"
+    if path == "/" or path.startswith("/web/"):  # the web portal answers people with HTML pages
+        kind = response.headers.get("content-type", [""])
+        kind = kind[0] if isinstance(kind, list) else kind
+        return None if kind.startswith("text/html") else f"not an HTML page: {response.text[:200]}"
     if path.startswith("/corporate/4/"):
         text = response.text
         code = response.json().get("code", "") if text.startswith("{") else text.split(",", 1)[0]

@@ -145,11 +145,11 @@ class Helper:
 @pytest.fixture
 def helper(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Helper]:
     """The demo card (山田 太郎's) in the reader and `myna-bridge serve` allowing only the portal's origin."""
-    pcscd = request.getfixturevalue("pcscd")  # the shared reader, held until the test ends
-    card = InsertedCard(pcscd, VirtualCard(CardStore(stack.cards / "taro.json").load()))
+    reader = request.getfixturevalue("pcscd")  # the shared reader, held until the test ends
+    card = InsertedCard(reader, VirtualCard(CardStore(stack.cards / "taro.json").load()))
     port = stack.helper_url.rsplit(":", 1)[1]
     process = subprocess.Popen(
-        [_command("myna-bridge"), "serve", "--port", port, "--origin", stack.url, "--pin-stdin", "--reader", pcscd,
+        [_command("myna-bridge"), "serve", "--port", port, "--origin", stack.url, "--pin-stdin", "--reader", reader,
          "--extended"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert process.stdout is not None
