@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import uuid
 
 import pytest
 
 from api.platform.settings import Settings, SettingsError
+from payments.config import urls_for
+from tests.conftest import make_settings
 
 KEYS = {"MYNAPORTAL_ENV": "production", "MYNAPORTAL_DATA_KEY": base64.b64encode(bytes(range(32))).decode(),
         "MYNAPORTAL_LOOKUP_KEY": base64.b64encode(bytes(range(1, 33))).decode()}
@@ -27,3 +30,11 @@ def test_development_has_working_demo_values() -> None:
     assert settings.payment_gateway_url == "http://127.0.0.1:8765"
     assert settings.payment_session_ttl.total_seconds() == 600
     assert settings.payment_gateway_secret.startswith("demo:")
+
+
+def test_a_payment_started_on_the_web_portal_returns_there() -> None:
+    payment_id = uuid.UUID(int=7)
+    settings = make_settings(public_url="http://portal.test")
+    assert urls_for(settings).return_url(payment_id) == f"http://portal.test/payments/return/{payment_id}"
+    assert urls_for(settings, to_web=True).return_url(payment_id) == \
+        f"http://portal.test/payments/return/{payment_id}?to=web"
