@@ -25,6 +25,27 @@ from api.web.navigation import SECTIONS
 
 PACKAGE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=PACKAGE / "templates")
+# What agencies' data items are called on screen (自己情報表示); an unknown key shows as it is.
+FIELD_LABELS = {"tax_year": "課税年度", "taxable_income": "課税所得", "municipal_tax": "住民税額",
+                "dependants": "扶養人数", "household_head_name": "世帯主", "relationship_to_head": "世帯主との続柄",
+                "members": "世帯員", "name": "氏名", "relationship": "続柄", "birth_date": "生年月日"}
+
+
+def shown_value(value: Any) -> str:
+    """A data item's value as a person reads it: numbers with separators, a list of records one per line."""
+    if isinstance(value, bool):
+        return "はい" if value else "いいえ"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, list):
+        return "\n".join(shown_value(item) for item in value)
+    if isinstance(value, dict):
+        return "、".join(shown_value(item) for item in value.values())
+    return str(value)
+
+
+TEMPLATES.env.filters["field_label"] = lambda key: FIELD_LABELS.get(key, key)
+TEMPLATES.env.filters["shown_value"] = shown_value
 log = logging.getLogger("api.web")
 
 
