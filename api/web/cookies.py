@@ -49,7 +49,8 @@ class WebSession:
 
     def check_csrf(self, sent: str | None) -> bool:
         mine = self.data.get("csrf")
-        return bool(mine and sent) and hmac.compare_digest(str(mine), str(sent))
+        # As bytes: compare_digest refuses str with non-ASCII characters (a forged token may have them).
+        return bool(mine and sent) and hmac.compare_digest(str(mine).encode(), str(sent).encode())
 
     def clear(self) -> None:
         """Signed out: keep nothing but a fresh form token (and a shared terminal's id: it stays one)."""

@@ -12,7 +12,9 @@ _PAGE = {"description": "The page.", "content": _HTML}
 _TO_LOGIN = {"description": "Not signed in (or signed out): to the login page."}
 _REFUSED = {"description": "No valid form token, or the session lacks what the page needs (an HTML page).",
             "content": _HTML}
-_NOT_FOUND = {"description": "No such item (an HTML page).", "content": _HTML}
+# A path no route matches (an id with a newline, ...) is the app's RFC 9457 problem, like any unknown path.
+_NOT_FOUND = {"description": "No such item (an HTML page), or no such path (a problem).", "content": {
+    **_HTML, "application/problem+json": {"schema": {"type": "object"}}}}
 _BAD = {"description": "The request cannot be carried out (an HTML page).", "content": _HTML}
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _CSRF = {"name": "X-CSRF-Token", "in": "header", "required": False, "schema": {"type": "string"},
