@@ -31,12 +31,13 @@ FIELD_LABELS = {"tax_year": "課税年度", "taxable_income": "課税所得", "m
                 "members": "世帯員", "name": "氏名", "relationship": "続柄", "birth_date": "生年月日"}
 
 
-def shown_value(value: Any) -> str:
-    """A data item's value as a person reads it: numbers with separators, a list of records one per line."""
+def shown_value(value: Any, key: str = "") -> str:
+    """A data item's value as a person reads it: amounts with separators (not years), a list of records one per
+    line."""
     if isinstance(value, bool):
         return "はい" if value else "いいえ"
     if isinstance(value, int):
-        return f"{value:,}"
+        return str(value) if key.endswith("year") else f"{value:,}"
     if isinstance(value, list):
         return "\n".join(shown_value(item) for item in value)
     if isinstance(value, dict):

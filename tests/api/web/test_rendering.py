@@ -7,7 +7,8 @@ from api.web.rendering import FIELD_LABELS, shown_value
 
 
 def test_values_are_shown_as_people_read_them() -> None:
-    assert shown_value(4_200_000) == "4,200,000"
+    assert shown_value(4_200_000, "taxable_income") == "4,200,000"
+    assert shown_value(2025, "tax_year") == "2025"
     assert shown_value(True) == "はい"
     assert shown_value([{"name": "山田 太郎", "relationship": "世帯主"}, {"name": "山田 一郎", "relationship": "子"}]) \
         == "山田 太郎、世帯主\n山田 一郎、子"
