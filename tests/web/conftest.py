@@ -185,8 +185,10 @@ def helper(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Helper]:
         card.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """One Chromium for the module's tests (all of the browser suite). Not session-wide: Playwright's sync API
+    keeps an event loop running in this thread while it is open, which later tests' asyncio.run would refuse."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing (Debian's chromium package; `make test` installs it)"
