@@ -8,8 +8,10 @@ PORT   ?= 8000
 # Only tests need Debian packages: pcscd + vpcd run the virtual card on the real PC/SC stack, swig and
 # libpcsclite-dev build pyscard (the `bridge` extra), pcsc-tools gives pcsc_scan for debugging. The server needs none.
 CARD_PACKAGES := pcscd vsmartcard-vpcd swig libpcsclite-dev pcsc-tools
-# SoftHSM2: the PKCS#11 token the key-source tests (tests/softhsm.py) keep their keys in.
-TEST_PACKAGES := $(CARD_PACKAGES) softhsm2
+# SoftHSM2: the PKCS#11 token the key-source tests (tests/softhsm.py) keep their keys in. Chromium: the browser
+# suite (tests/web) drives Debian's build through Playwright (never Playwright's own download); fonts-ipaexfont
+# renders the Japanese pages in its screenshots.
+TEST_PACKAGES := $(CARD_PACKAGES) softhsm2 chromium fonts-ipaexfont
 # wrk: the HTTP load generator of tests/benchmarks/ (bench_graphql_viewer.py, bench_workers.py).
 BENCH_PACKAGES := wrk
 
@@ -58,6 +60,9 @@ run: $(VENV)/.installed
 	@token=$$($(BIN)/mynaportal token --quiet --ttl 86400); \
 	echo; \
 	echo "Mynaportal backend on http://$(HOST):$(PORT)"; \
+	echo "  web portal   http://$(HOST):$(PORT)/web/  (TV: /web/tv); card login needs the local helper:"; \
+	echo "    $(BIN)/myna-bridge emulate var/cards/taro.json --pcsc &   (the demo card, if no real one)"; \
+	echo "    $(BIN)/myna-bridge serve --origin http://$(HOST):$(PORT)   (asks the PIN: 1234)"; \
 	echo "  GraphiQL     http://$(HOST):$(PORT)/graphql"; \
 	echo "  health       http://$(HOST):$(PORT)/healthz   readiness http://$(HOST):$(PORT)/readyz   metrics http://$(HOST):$(PORT)/metrics"; \
 	echo "  demo person  山田 太郎 (taro@example.jp); in GraphiQL's headers put:"; \
@@ -83,8 +88,10 @@ run: $(VENV)/.installed
 	echo "  payments: $(BIN)/mynaportal dev-payment-gateway --workers 2 (state in the database; 4242424242424242 pays)"; \
 	echo "  a notice to everyone expands in chunks: $(BIN)/mynaportal notices-expand (progress bar; resumes after a kill)"; \
 	echo
-	@# The log's sequencer gives new exchanges their proofs while the portal serves (production runs it on its own).
-	@$(BIN)/mynaportal records sequence & sequencer=$$!; trap 'kill $$sequencer' EXIT INT TERM; \
+	@# The log's sequencer gives new exchanges their proofs while the portal serves (production runs it on its own);
+	@# the sandbox payment gateway takes the web portal's (and the apps') card and net-banking payments.
+	@$(BIN)/mynaportal records sequence & sequencer=$$!; $(BIN)/mynaportal dev-payment-gateway & gateway=$$!; \
+	trap 'kill $$sequencer $$gateway' EXIT INT TERM; \
 	$(BIN)/mynaportal serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev card-packages

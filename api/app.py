@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +41,7 @@ from api.records import rest as records_rest
 from api.schema import PortalSchema, build_schema
 from api.schema.view import PortalGraphQL
 from api.selfinfo import rest as selfinfo_rest
+from api.web import app as web_app
 from corporate import rest as corporate_rest
 from payments.config import close_gateways
 from payments.rest import payment_routes
@@ -162,6 +163,10 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         *identity_http.routes(settings, identity),
         *oidc_http.routes(oidc),
         *openapi_routes(),
+        # The web portal (PC, phone, TV): its cookie's signing key comes from the lookup key, like the cursors'.
+        *web_app.routes(settings, session_factory, engine, identity,
+                        cipher.keys.mac(cipher.lookup_generation, b"mynaportal web session cookie key")),
+        Route("/", lambda _: RedirectResponse("/web/", status_code=307)),
     ]
     for factory in ROUTE_FACTORIES:
         routes.extend(factory(settings, session_factory))

@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 async def _demo_seed(settings: Settings) -> bool:
-    from api.demo import seed_demo
+    from api.demo import seed_demo, seed_demo_inbox
     from api.people.individual_number import cipher_for
     from api.platform.db import create_engine, create_session_factory
 
@@ -82,6 +82,8 @@ async def _demo_seed(settings: Settings) -> bool:
     try:
         async with create_session_factory(engine)() as session, session.begin():
             seed = await seed_demo(session, cipher_for(settings))
+            if seed.created:  # the father (山田 太郎): notices and a payment due for the web portal and the apps
+                await seed_demo_inbox(session, seed.people[0], today=date.today())
     finally:
         await engine.dispose()
     return seed.created

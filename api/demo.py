@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,9 +14,13 @@ from api.agencies.service import assign_code
 from api.applications.catalogue import catalogue
 from api.applications.offerings import publish
 from api.exchange.copies import CopyEntry, upsert_copies
+from api.notices.models import Audience, Category
+from api.notices.service import NewNotice, publish_notice
 from api.people.individual_number import IndividualNumberCipher, check_digit
 from api.people.models import Municipality, Person, Sex
 from api.people.service import NewPerson, link_parent, register_person
+from api.platform.db import utcnow
+from payments.orders import NewOrder, create_order
 
 CHIYODA = Municipality(code="131016", prefecture="東京都", name="千代田区")
 # The family moved from Yokohama: last year's 住民税 was assessed there, so Chiyoda asks Yokohama for it.
@@ -97,3 +101,29 @@ async def _seed_copies(session: AsyncSession, agencies: dict[str, uuid.UUID], co
         CopyEntry(code, "resident_record", {"household_head_name": father.name, "relationship_to_head": rel,
                                             "members": members})
         for code, rel in zip(codes["chiyoda-city"], ("世帯主", "妻", "子"), strict=True)])
+
+
+async def seed_demo_inbox(session: AsyncSession, person_id: uuid.UUID, *, today: date) -> None:
+    """What the demo person finds on the first screen (web portal, apps): two notices and a payment due,
+    written through the notices' and payments' own functions (a replay writes nothing new)."""
+    slugs = {slug: agency_id for slug, agency_id in (await session.execute(
+        select(Agency.slug, Agency.id).where(Agency.slug.in_(["kojimachi-tax-office", "chiyoda-city"])))).all()}
+    tax, city = slugs["kojimachi-tax-office"], slugs["chiyoda-city"]
+    now = utcnow()
+    tax_code = await assign_code(session, tax, person_id)
+    published = await publish_notice(session, tax, NewNotice(
+        audience=Audience.PERSON, category=Category.TAX, recipient_code=tax_code, reference="demo-estimated-tax-1",
+        title="所得税の予定納税（第1期）のお知らせ",
+        body="令和8年分所得税の予定納税額（第1期分）をお知らせします。\n"
+             "マイナポータルの「公金決済」から、クレジットカードまたはネットバンキングで納付できます。"),
+        now=now, today=today)
+    await create_order(session, tax, NewOrder(
+        person_code=tax_code, amount=52_300, purpose="所得税 予定納税（第1期）", due_date=today + timedelta(days=30),
+        agency_reference="demo-estimated-tax-1", notice_id=published.notice.id),
+        idempotency_key="demo-estimated-tax-1", today=today, now=now)
+    await publish_notice(session, city, NewNotice(
+        audience=Audience.PERSON, category=Category.CHILD_REARING, recipient_code=await assign_code(session, city,
+                                                                                                    person_id),
+        reference="demo-child-allowance-status", title="児童手当の現況について",
+        body="児童手当を受給中の方へ。今年度の現況届は、原則として提出不要になりました。\n"
+             "公金受取口座を登録すると、手当の振込先として使えます。"), now=now, today=today)

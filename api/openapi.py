@@ -20,6 +20,7 @@ from api.platform.errors import ErrorCode, PortalError, problem_response
 from api.platform.openapi import document, json_answer, path_param, problem, query_param
 from api.records import openapi as records_openapi
 from api.selfinfo import openapi as selfinfo_openapi
+from api.web import openapi as web_openapi
 from corporate import openapi as corporate_openapi
 from payments import openapi as payments_openapi
 
@@ -84,6 +85,7 @@ DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "selfinfo": selfinfo_openapi.openapi_document,
     "applications": applications_openapi.openapi_document,
     "oidc": oidc_openapi.openapi_document,
+    "web": web_openapi.openapi_document,
 }
 
 

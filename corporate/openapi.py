@@ -112,11 +112,12 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
+# swagger-ui-dist 5.35.0, vendored in api/web/static/vendor (see its README): no CDN.
 DOCS_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Corporate-number API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
+<link rel="stylesheet" href="/web/static/vendor/swagger-ui/swagger-ui.css"></head>
 <body><div id="docs"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script src="/web/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
 <script>SwaggerUIBundle({url: "/corporate/openapi.json", dom_id: "#docs"});</script>
 </body></html>
 """

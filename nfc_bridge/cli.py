@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from nfc_bridge.card_access import READERS_MISSING, PinSource, add_card_options, open_card
 from nfc_bridge.card_info import Basic4Info, mask_individual_number
 from nfc_bridge.errors import CardError, PinBlockedError, WrongPinError
+from nfc_bridge.helper import DEFAULT_PORT, cmd_serve
 from nfc_bridge.jpki import DIGEST_SIZE, Cert, Key, Pin
 from nfc_bridge.portal.commands import register as register_portal_commands
 from nfc_bridge.portal.commands import run as run_portal_command
@@ -246,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="insert into pcscd's vpcd reader (default 127.0.0.1:35963)")
     where.add_argument("--nfc-udp", metavar="HOST:PORT", help="NFC-B card on nfcpy's UDP driver")
     p.add_argument("--signature-delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    p = card_command("serve", "the local card helper web pages log in through (Web eID design)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT})")
+    p.add_argument("--origin", action="append", required=True, metavar="ORIGIN",
+                   help="a site allowed to ask for a login, e.g. https://myna.go.jp (repeatable)")
     register_portal_commands(sub)  # login, phone-credential: talk to the portal over HTTP
     return parser
 
@@ -262,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "info": lambda: cmd_info(args, pins),
         "sign": lambda: cmd_sign(args, pins),
         "emulate": lambda: cmd_emulate(args),
+        "serve": lambda: cmd_serve(args, pins),
     }
     if args.command == "virtual-card":
         handlers["virtual-card"] = {"new": lambda: cmd_virtual_new(args, pins),

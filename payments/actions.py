@@ -24,11 +24,13 @@ SessionFactory = async_sessionmaker[AsyncSession]
 
 
 async def start_payment(settings: Settings, session_factory: SessionFactory, *, actor_id: uuid.UUID,
-                        order_id: uuid.UUID, method: PaymentMethod, idempotency_key: str, today: date) -> Payment:
+                        order_id: uuid.UUID, method: PaymentMethod, idempotency_key: str, today: date,
+                        to_web: bool = False) -> Payment:
+    """``to_web``: the payer started on the web portal (the gateway's return leads back there, not to the app)."""
     async with gateway_for(settings) as gateway:
         return await service.start_payment(
-            session_factory, gateway, urls_for(settings), actor_id=actor_id, order_id=order_id, method=method,
-            idempotency_key=idempotency_key, today=today,
+            session_factory, gateway, urls_for(settings, to_web=to_web), actor_id=actor_id, order_id=order_id,
+            method=method, idempotency_key=idempotency_key, today=today,
             session_ttl_seconds=int(settings.payment_session_ttl.total_seconds()))
 
 

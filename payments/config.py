@@ -43,5 +43,5 @@ async def close_gateways() -> None:
         await client.aclose()
 
 
-def urls_for(settings: Settings) -> Urls:
-    return Urls(public_url=settings.public_url)
+def urls_for(settings: Settings, *, to_web: bool = False) -> Urls:
+    return Urls(public_url=settings.public_url, to_web=to_web)

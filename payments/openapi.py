@@ -56,9 +56,12 @@ def openapi_document() -> dict[str, Any]:
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
             "responses": {"204": {"description": "Applied (a repeat is applied once)."}, **_errors(400, 401, 404)}}},
         "/payments/return/{payment_id}": {"get": {
-            "summary": "Where the gateway sends the browser back; redirects to the app",
-            "parameters": [_PAYMENT_ID],
-            "responses": {"303": {"description": "To the app's payment page."}, **_errors(400, 404, 409, 503)}}},
+            "summary": "Where the gateway sends the browser back; redirects to the app (or the web portal)",
+            "parameters": [_PAYMENT_ID, {"name": "to", "in": "query", "required": False,
+                                         "description": "`web`: back to the web portal's payment page.",
+                                         "schema": {"type": "string", "enum": ["web"]}}],
+            "responses": {"303": {"description": "To the app's (or the web portal's) payment page."},
+                          **_errors(400, 404, 409, 503)}}},
         "/payments/v1/orders": {"post": {
             "summary": "Create a payment order for a person", "security": _AGENCY,
             "parameters": [_IDEMPOTENCY], "requestBody": order_body,

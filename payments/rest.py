@@ -111,7 +111,8 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
     async def browser_return(request: Request) -> Response:
         payment_id = path_id(request, "payment_id")
         await actions.settle_on_return(settings, session_factory, payment_id)
-        return RedirectResponse(service.APP_RETURN_URL.format(payment_id=payment_id), status_code=303)
+        back = service.WEB_RETURN_URL if request.query_params.get("to") == "web" else service.APP_RETURN_URL
+        return RedirectResponse(back.format(payment_id=payment_id), status_code=303)
 
     async def create_order(request: Request) -> Response:
         principal = await agency(request, PAYMENTS_ORDERS)

@@ -47,6 +47,7 @@ GATEWAY_TO_STATE = {"created": PaymentState.STARTED, "submitted": PaymentState.S
 DEFAULT_CODES = {PaymentState.DECLINED: "P0010", PaymentState.TIMEDOUT: "P0020", PaymentState.CANCELLED: "P0030",
                  PaymentState.ERROR: "P0050"}
 APP_RETURN_URL = "mynaportal://payments/{payment_id}"  # where the return page sends the phone back to the app
+WEB_RETURN_URL = "/web/payments/{payment_id}"  # ... and a browser that started on the web portal back there
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,10 @@ class Urls:
     """Where the gateway sends the browser back, and where it posts its notifications."""
 
     public_url: str
+    to_web: bool = False  # the payer started on the web portal: the return page sends them back there
 
     def return_url(self, payment_id: uuid.UUID) -> str:
-        return f"{self.public_url}/payments/return/{payment_id}"
+        return f"{self.public_url}/payments/return/{payment_id}" + ("?to=web" if self.to_web else "")
 
     @property
     def notification_url(self) -> str:

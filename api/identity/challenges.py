@@ -6,7 +6,9 @@ client: ``login_message(client_id, nonce)``.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -33,6 +35,19 @@ def login_message(client_id: str, nonce: bytes) -> bytes:
     """The bytes signed at login: a fixed context, the client id and the nonce (length-prefixed)."""
     client = client_id.encode()
     return LOGIN_CONTEXT + len(client).to_bytes(2, "big") + client + nonce
+
+
+def challenge_text(nonce: bytes) -> str:
+    """The nonce as a browser's card helper receives it (base64url, no padding)."""
+    return base64.urlsafe_b64encode(nonce).rstrip(b"=").decode()
+
+
+def origin_bound_message(origin: str, nonce: bytes) -> bytes:
+    """What a browser's card helper signs (Web eID's design): SHA-256(origin) ‖ SHA-256(challenge text).
+
+    The origin is the page's, as the helper saw it; the server rebuilds it from its own public address, never
+    from the token, so a signature made for a look-alike site's page does not verify here (no relay)."""
+    return hashlib.sha256(origin.encode()).digest() + hashlib.sha256(challenge_text(nonce).encode()).digest()
 
 
 def check_client_id(client_id: str) -> str:

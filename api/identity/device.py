@@ -15,10 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus
 from api.identity.models import SessionToken
 from api.platform.errors import PortalError
-from api.platform.scopes import TV_SCOPES
+from api.platform.scopes import PERSON_SCOPES, TV_OPTIONAL_SCOPES, TV_SCOPES
 
 DEVICE_CODE_TTL = dt.timedelta(minutes=10)
 POLL_INTERVAL = 5
+# The web portal's sign-in on a PC by a QR code approved in the app: a person's full session (the app shows who
+# asks before its owner approves), where a TV gets only what a shared living-room screen needs.
+WEB_QR_CLIENT = "mynaportal-web"
 SLOW_DOWN_STEP = 5  # RFC 8628 §3.5: add 5 seconds to the interval on slow_down
 # RFC 8628 §6.1: consonants only (no vowels, no look-alikes), 8 characters shown as XXXX-XXXX.
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
@@ -64,8 +67,9 @@ def normalise_user_code(raw: str) -> str:
 async def start_device_authorization(session: AsyncSession, client_id: str, scope: str | None,
                                      now: dt.datetime) -> DeviceStart:
     scopes = frozenset(scope.split()) if scope else TV_SCOPES
-    if not scopes <= TV_SCOPES:
-        raise DeviceTokenError("invalid_scope", "A TV may ask only for: " + " ".join(sorted(TV_SCOPES)))
+    allowed = PERSON_SCOPES if client_id == WEB_QR_CLIENT else TV_SCOPES | TV_OPTIONAL_SCOPES
+    if not scopes <= allowed:
+        raise DeviceTokenError("invalid_scope", "This client may ask only for: " + " ".join(sorted(allowed)))
     for _ in range(5):  # a user-code collision is rare; the unique key decides
         device_code = secrets.token_urlsafe(32)
         letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))

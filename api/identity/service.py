@@ -97,9 +97,10 @@ class IdentityService:
 
     async def complete_login(self, challenge_id: uuid.UUID, client_id: str, certificate: bytes,
                              chain: Sequence[bytes], signature: bytes, *,
-                             shared_terminal_id: str | None = None) -> sessions.TokenPair:
+                             shared_terminal_id: str | None = None, origin: str | None = None) -> sessions.TokenPair:
         """Sign in with the card (or phone). ``shared_terminal_id`` marks a shared terminal's login (a counter,
-        a kiosk): see ``sessions.SharedTerminal``."""
+        a kiosk): see ``sessions.SharedTerminal``. ``origin``: a browser's login through the local card helper,
+        which signs ``challenges.origin_bound_message`` for the page's origin (the caller passes its own)."""
         self._require_anchors()
         terminal = None
         if shared_terminal_id is not None:
@@ -116,7 +117,9 @@ class IdentityService:
         async with self.session_factory() as session, session.begin():
             challenge = await challenges.spend_challenge(session, challenge_id, client_id, now)
         path = await self.check_certificate(certificate, chain, Usage.AUTHENTICATION)
-        verify_signature(path.leaf, challenges.login_message(client_id, challenge.nonce), signature)
+        message = challenges.login_message(client_id, challenge.nonce) if origin is None \
+            else challenges.origin_bound_message(origin, challenge.nonce)
+        verify_signature(path.leaf, message, signature)
         async with self.session_factory() as session:
             issued = await self._linked(session, path, _LOGIN_PROFILES)
         async with self.session_factory() as session, session.begin():

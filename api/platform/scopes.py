@@ -24,6 +24,8 @@ PERSON_SCOPES = frozenset({
 })
 # A TV is a shared screen in a living room: it may read notices and show the name, never pay or apply.
 TV_SCOPES = frozenset({NOTICES_READ, PROFILE_NAME})
+# What a TV may ask for beyond that: the payments due, to show (never to pay).
+TV_OPTIONAL_SCOPES = frozenset({PAYMENTS_READ})
 # What a principal may hand to a proxy; family:read stays with the parent-child link.
 DELEGABLE_SCOPES = frozenset({
     PROFILE_READ, NOTICES_READ, NOTICES_WRITE, PAYMENTS_READ, PAYMENTS_WRITE, APPLICATIONS_WRITE, RECORDS_READ,

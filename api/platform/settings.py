@@ -115,6 +115,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MYNAPORTAL_LOGIN_LIMIT_WINDOW", "300", "The login rate-limit window, in seconds."),
     Setting("MYNAPORTAL_PAYMENT_GATEWAY_URL", "http://127.0.0.1:8765", "The card/net-banking payment gateway's "
             "API origin (`mynaportal dev-payment-gateway` serves the sandbox one there)."),
+    Setting("MYNAPORTAL_CARD_HELPER_URL", "http://127.0.0.1:24727", "Where the web portal's pages reach the "
+            "local card helper (`myna-bridge serve`) on a person's PC; it must be a loopback http:// address."),
     Setting("MYNAPORTAL_PAYMENT_GATEWAY_SECRET", "a demo secret (development)", "Shared secret with the payment "
             "gateway: API bearer key and HMAC key of its notifications. Required in production, which refuses "
             "the demo secret."),
@@ -186,6 +188,7 @@ class Settings:
     # A session on a shared terminal (a municipal counter, a kiosk) ends after this long unused.
     shared_terminal_idle_timeout: timedelta = timedelta(minutes=5)
     payment_gateway_url: str = "http://127.0.0.1:8765"
+    card_helper_url: str = "http://127.0.0.1:24727"
     payment_gateway_secret: str = field(default=DEMO_KEY_PREFIX + "sandbox-payment-gateway", repr=False)
     payment_callback_key: str = field(default=DEMO_KEY_PREFIX + "payment-callbacks", repr=False)
     payment_callback_previous_key: str = field(default="", repr=False)
@@ -300,6 +303,9 @@ class Settings:
         payment_gateway_url = env.get("MYNAPORTAL_PAYMENT_GATEWAY_URL", "http://127.0.0.1:8765").rstrip("/")
         if not payment_gateway_url.startswith(("http://", "https://")):
             problems.append("MYNAPORTAL_PAYMENT_GATEWAY_URL must be an http:// or https:// URL")
+        card_helper_url = env.get("MYNAPORTAL_CARD_HELPER_URL", "http://127.0.0.1:24727").rstrip("/")
+        if not card_helper_url.startswith(("http://127.0.0.1:", "http://localhost:", "http://[::1]:")):
+            problems.append("MYNAPORTAL_CARD_HELPER_URL must be a loopback http:// address with a port")
         payment_secrets: dict[str, str] = {}
         for name, demo in (("MYNAPORTAL_PAYMENT_GATEWAY_SECRET", "sandbox-payment-gateway"),
                            ("MYNAPORTAL_PAYMENT_CALLBACK_KEY", "payment-callbacks")):
@@ -363,6 +369,7 @@ class Settings:
             shared_terminal_idle_timeout=timedelta(
                 seconds=integer("MYNAPORTAL_SHARED_TERMINAL_IDLE_TIMEOUT", 300, minimum=60)),
             payment_gateway_url=payment_gateway_url,
+            card_helper_url=card_helper_url,
             payment_gateway_secret=payment_secrets["MYNAPORTAL_PAYMENT_GATEWAY_SECRET"],
             payment_callback_key=payment_secrets["MYNAPORTAL_PAYMENT_CALLBACK_KEY"],
             payment_callback_previous_key=env.get("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", ""),

@@ -55,7 +55,29 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# GraphiQL 4.1.2 (UMD) and React 18.3.1, vendored in api/web/static/vendor (see its README): served by the
+# portal itself, since a closed government network (and CI) cannot reach a CDN.
+GRAPHIQL_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Mynaportal GraphiQL</title>
+<link rel="stylesheet" href="/web/static/vendor/graphiql/graphiql.min.css">
+<style>body { margin: 0; } #graphiql { height: 100vh; }</style></head>
+<body><div id="graphiql">Loading GraphiQL…</div>
+<script src="/web/static/vendor/graphiql/react.production.min.js"></script>
+<script src="/web/static/vendor/graphiql/react-dom.production.min.js"></script>
+<script src="/web/static/vendor/graphiql/graphiql.min.js"></script>
+<script>
+const fetcher = GraphiQL.createFetcher({url: window.location.pathname});
+ReactDOM.createRoot(document.getElementById("graphiql")).render(
+  React.createElement(GraphiQL, {fetcher: fetcher, defaultEditorToolsVisibility: true}));
+</script></body></html>
+"""
+
+
 class PortalGraphQL(GraphQL[Context, None]):
+    @property
+    def graphql_ide_html(self) -> str:
+        return GRAPHIQL_HTML
+
     def __init__(
         self,
         schema: PortalSchema,

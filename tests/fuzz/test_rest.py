@@ -16,6 +16,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.openapi import DOCUMENTS
+from api.platform.errors import PROBLEM_MEDIA_TYPE
 from tests.fuzz.conftest import FuzzPortal
 from tests.fuzz.harness import MODES, Check, graphql_failure, problem_failure, run_all, summary
 
@@ -51,6 +52,12 @@ def error_format(case: Any, response: Response) -> str | None:
     if path.startswith(("/oauth/", "/oidc/")):
         body = response.json()
         return None if isinstance(body.get("error"), str) else f"not an OAuth error: {response.text[:200]}"
+    if path == "/" or path.startswith("/web/"):  # the web portal answers people with HTML pages
+        kind = response.headers.get("content-type", [""])
+        kind = kind[0] if isinstance(kind, list) else kind
+        if kind.startswith(PROBLEM_MEDIA_TYPE):  # a path no route matches: the app's problem
+            return problem_failure(response)
+        return None if kind.startswith("text/html") else f"not an HTML page: {response.text[:200]}"
     if path.startswith("/corporate/4/"):
         text = response.text
         code = response.json().get("code", "") if text.startswith("{") else text.split(",", 1)[0]

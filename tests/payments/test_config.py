@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import uuid
 
 import pytest
 
 from api.platform.settings import Settings, SettingsError
+from payments.config import urls_for
+from tests.conftest import make_settings
 
 KEYS = {"MYNAPORTAL_ENV": "production", "MYNAPORTAL_DATA_KEY": base64.b64encode(bytes(range(32))).decode(),
         "MYNAPORTAL_LOOKUP_KEY": base64.b64encode(bytes(range(1, 33))).decode()}
@@ -41,3 +44,11 @@ async def test_gateway_client_is_kept_per_event_loop_and_closed_at_shutdown() ->
     async with gateway_for(settings) as third:
         assert third._client is not client and not third._client.is_closed
     await close_gateways()
+
+
+def test_a_payment_started_on_the_web_portal_returns_there() -> None:
+    payment_id = uuid.UUID(int=7)
+    settings = make_settings(public_url="http://portal.test")
+    assert urls_for(settings).return_url(payment_id) == f"http://portal.test/payments/return/{payment_id}"
+    assert urls_for(settings, to_web=True).return_url(payment_id) == \
+        f"http://portal.test/payments/return/{payment_id}?to=web"

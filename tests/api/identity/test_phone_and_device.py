@@ -189,3 +189,18 @@ async def test_a_tv_cannot_ask_for_payment_scopes(identity: IdentityPortal) -> N
     response = await identity.portal.client.post("/oauth/device_authorization",
                                                  data={"client_id": "tv-app", "scope": "payments:write"})
     assert (response.status_code, response.json()["error"]) == (400, "invalid_scope")
+
+
+async def test_a_tv_may_show_payments_due_and_only_the_web_portal_gets_a_full_session(
+        identity: IdentityPortal) -> None:
+    client = identity.portal.client
+    tv = await client.post("/oauth/device_authorization",
+                           data={"client_id": "tv-app", "scope": "notices:read payments:read"})
+    assert tv.status_code == 200 and tv.json()["scope"] == "notices:read payments:read"
+    for client_id in ("tv-app", "mynaportal-web-impostor"):
+        refused = await client.post("/oauth/device_authorization",
+                                    data={"client_id": client_id, "scope": "payments:write"})
+        assert (refused.status_code, refused.json()["error"]) == (400, "invalid_scope")
+    web = await client.post("/oauth/device_authorization",
+                            data={"client_id": "mynaportal-web", "scope": "payments:write records:read"})
+    assert web.status_code == 200 and web.json()["scope"] == "payments:write records:read"

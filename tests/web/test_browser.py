@@ -1,0 +1,135 @@
+"""The portal in a real browser: card login through `myna-bridge serve`, a notice read, an order paid through
+the sandbox gateway, the TV signed in by approving from the app, the PC signed in by a QR code; each page
+photographed at phone, PC and TV sizes and checked with axe-core."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.web.conftest import AUTH_PIN, SCREENSHOTS, Helper, Stack, check_page
+
+APPROVE = "mutation($code: String!) { approveDeviceSignIn(userCode: $code) { userCode approved } }"
+
+
+def test_card_login_read_a_notice_and_pay(stack: Stack, helper: Helper, browser) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ja-JP")
+    page = context.new_page()
+    page.goto(f"{stack.url}/web/")
+    assert page.url == f"{stack.url}/web/login"
+    check_page(page, "login")
+    helper.give_pin(AUTH_PIN)
+    page.get_by_role("button", name="カードでログイン").click()
+    page.wait_for_url(f"{stack.url}/web/", timeout=20_000)
+    cookie = next(c for c in context.cookies() if c["name"] == "mp_web")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+    assert page.get_by_role("heading", name="ホーム").is_visible()
+    check_page(page, "home")
+
+    page.get_by_role("link", name=re.compile("所得税の予定納税")).first.click()
+    assert page.get_by_role("heading", level=1).inner_text() == "所得税の予定納税（第1期）のお知らせ"
+    assert page.locator(".read").inner_text() == "既読"
+    check_page(page, "notice")
+
+    page.goto(f"{stack.url}/web/payments")
+    check_page(page, "payments")
+    page.get_by_label("お支払い方法").select_option("card")
+    page.get_by_role("button", name="52,300円を支払う").click()
+    page.wait_for_load_state()
+    assert page.url.startswith(f"{stack.gateway_url}/pay/"), page.inner_text("body")
+    page.fill("input[name=card_number]", "4242 4242 4242 4242")
+    page.get_by_role("button", name="Pay").click()
+    page.wait_for_url(re.compile(rf"{re.escape(stack.url)}/web/payments/[0-9a-f-]+$"), timeout=20_000)
+    assert page.get_by_role("heading", level=1).inner_text() == "お支払いが完了しました"
+    check_page(page, "payment-done")
+    page.goto(f"{stack.url}/web/payments")
+    assert page.get_by_text("お支払いが必要な納付はありません。").is_visible()
+
+    for name in ("history", "me", "proxies"):
+        page.goto(f"{stack.url}/web/{name}")
+        assert page.locator("h1").count() == 1
+        check_page(page, name)
+
+    page.get_by_role("button", name="ログアウト").click()
+    page.wait_for_url(f"{stack.url}/web/login")
+    page.goto(f"{stack.url}/web/")
+    assert page.url == f"{stack.url}/web/login"  # the session ended on the server, not only in the cookie
+    context.close()
+
+
+def test_tv_signs_in_when_the_app_approves(stack: Stack, browser) -> None:
+    app_token = stack.mynaportal("token", "--quiet").strip()
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="ja-JP")
+    page = context.new_page()
+    page.goto(f"{stack.url}/web/tv")
+    code = page.locator("#user-code").inner_text()
+    assert re.fullmatch(r"[A-Z]{4}-[A-Z]{4}", code)
+    assert page.get_by_role("img", name="サインイン用の二次元コード").is_visible()
+    check_page(page, "tv-signin")
+    assert stack.graphql(app_token, APPROVE, {"code": code}) == {
+        "approveDeviceSignIn": {"userCode": code, "approved": True}}
+    page.wait_for_selector(".tv-grid", timeout=20_000)
+    items = page.locator(".tv-item")
+    assert items.first.evaluate("element => element === document.activeElement")
+    page.keyboard.press("ArrowDown")
+    assert items.nth(1).evaluate("element => element === document.activeElement")
+    assert page.get_by_role("link", name=re.compile("児童手当の現況について")).is_visible()
+    check_page(page, "tv-home")
+    context.close()
+
+
+def test_pc_signs_in_by_a_qr_code_approved_in_the_app(stack: Stack, browser) -> None:
+    app_token = stack.mynaportal("token", "--quiet").strip()
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ja-JP")
+    page = context.new_page()
+    page.goto(f"{stack.url}/web/login")
+    page.get_by_role("button", name="二次元コードを表示").click()
+    code = page.locator("#user-code").inner_text()
+    check_page(page, "login-qr")
+    stack.graphql(app_token, APPROVE, {"code": code})
+    page.wait_for_url(f"{stack.url}/web/", timeout=20_000)
+    assert page.get_by_role("link", name=re.compile("公金決済")).first.is_visible()
+    context.close()
+
+
+def test_the_helper_refuses_other_origins_and_answers_the_local_network_preflight(stack: Stack,
+                                                                                 helper: Helper) -> None:
+    url = f"{stack.helper_url}/web-eid/authenticate"
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Private-Network": "true"}
+    allowed = httpx.options(url, headers={"Origin": stack.url, **preflight})
+    assert allowed.status_code == 204
+    assert allowed.headers["access-control-allow-origin"] == stack.url
+    assert allowed.headers["access-control-allow-private-network"] == "true"
+    other = httpx.options(url, headers={"Origin": "https://myna-portal.example", **preflight})
+    assert other.status_code == 403 and "access-control-allow-origin" not in other.headers
+    posted = httpx.post(url, headers={"Origin": "https://myna-portal.example"}, json={"challenge": "A" * 43})
+    assert posted.status_code == 403 and posted.json()["code"] == "ORIGIN_NOT_ALLOWED"
+    rebound = httpx.post(url, headers={"Origin": stack.url, "Host": "evil.example:80"}, json={"challenge": "A" * 43})
+    assert rebound.status_code == 403
+    bad = httpx.post(url, headers={"Origin": stack.url}, json={"challenge": "not a challenge!"})
+    assert bad.status_code == 400 and bad.json()["code"] == "BAD_CHALLENGE"
+
+
+@pytest.mark.parametrize("path", ["/web/login/qr", "/web/logout", "/web/login/card/challenge"])
+def test_a_post_without_the_form_token_is_refused(stack: Stack, path: str) -> None:
+    answer = httpx.post(f"{stack.url}{path}", data={"csrf": "forged"})
+    assert answer.status_code == 403
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+
+
+def test_graphiql_and_swagger_ui_come_from_the_portal(stack: Stack, browser) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    elsewhere: list[str] = []
+    page.on("request", lambda request: None if request.url.startswith((stack.url, "data:", "blob:"))
+            else elsewhere.append(request.url))
+    page.goto(f"{stack.url}/graphql", wait_until="networkidle")
+    page.wait_for_selector(".graphiql-container .graphiql-editors", timeout=20_000)
+    page.screenshot(path=str(SCREENSHOTS / "graphiql-pc.png"))
+    page.goto(f"{stack.url}/corporate/docs", wait_until="networkidle")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
+    page.screenshot(path=str(SCREENSHOTS / "corporate-docs-pc.png"))
+    assert elsewhere == []
+    context.close()
