@@ -9,7 +9,10 @@ PORT   ?= 8000
 # libpcsclite-dev build pyscard (the `bridge` extra), pcsc-tools gives pcsc_scan for debugging. The server needs none.
 CARD_PACKAGES := pcscd vsmartcard-vpcd swig libpcsclite-dev pcsc-tools
 # SoftHSM2: the PKCS#11 token the key-source tests (tests/softhsm.py) keep their keys in.
-TEST_PACKAGES := $(CARD_PACKAGES) softhsm2
+TEST_PACKAGES := $(CARD_PACKAGES) softhsm2 $(CERTIFICATE_PACKAGES)
+# Certificates (api/certificates): Japanese fonts for the PDFs, and the outside world's checkers (pdfsig with an NSS
+# database, pdffonts, pdftoppm, zbarimg).
+CERTIFICATE_PACKAGES := poppler-utils zbar-tools libnss3-tools fonts-ipaexfont fonts-ipamj-mincho
 
 .PHONY: run test lint bench card-packages clean
 

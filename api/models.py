@@ -3,6 +3,16 @@
 from collections.abc import Callable
 
 from api.agencies.models import Agency, AgencyCredential, AgencyKind, AgencyPersonCode
+from api.certificates.models import CertificateIssuance, Kiosk, KioskSession
+from api.certificates.registers import (
+    AddressHistory,
+    CertificateOffice,
+    FamilyRegister,
+    FamilyRegisterMember,
+    ResidentRecord,
+    SealRegistration,
+    TaxAssessment,
+)
 from api.exchange.models import ExchangeCopy, ExchangeEndpoint, ExchangeRecord
 from api.history.entries import ACCESS_TIME, EXCHANGE_TIME
 from api.history.retention import QUERY_ID_UNIQUE, is_partition
@@ -69,6 +79,7 @@ __all__ = [
     "ACCESS_TIME",
     "EXCHANGE_TIME",
     "AccessRecord",
+    "AddressHistory",
     "Agency",
     "AgencyCredential",
     "AgencyKind",
@@ -82,6 +93,8 @@ __all__ = [
     "CallbackMessage",
     "Card",
     "CardLossReport",
+    "CertificateIssuance",
+    "CertificateOffice",
     "Corporation",
     "CorrectionRequest",
     "DeliveryService",
@@ -90,8 +103,12 @@ __all__ = [
     "ExchangeCopy",
     "ExchangeEndpoint",
     "ExchangeRecord",
+    "FamilyRegister",
+    "FamilyRegisterMember",
     "IdempotencyKey",
     "IssuedCertificate",
+    "Kiosk",
+    "KioskSession",
     "LedgerEntry",
     "LedgerJournal",
     "LogLeaf",
@@ -116,9 +133,12 @@ __all__ = [
     "RefreshToken",
     "Refund",
     "ReminderRun",
+    "ResidentRecord",
+    "SealRegistration",
     "SelfInfoExport",
     "SessionToken",
     "Sex",
+    "TaxAssessment",
     "TreeHeadRow",
     "VapidKey",
 ]
