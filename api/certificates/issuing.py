@@ -115,3 +115,16 @@ class CertificateIssuer:
         self.times.sign += time.perf_counter() - drawn
         self.times.documents += 1
         return Produced(signed.pdf, rendered.pages, hashlib.sha256(signed.pdf).digest())
+
+
+class LazyIssuer:
+    """The process's issuer, built on first use (fonts and keys are not loaded by apps that never issue)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._issuer: CertificateIssuer | None = None
+
+    def get(self) -> CertificateIssuer:
+        if self._issuer is None:
+            self._issuer = CertificateIssuer.from_settings(self._settings)
+        return self._issuer
