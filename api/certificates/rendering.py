@@ -31,7 +31,8 @@ _MARGIN = 50.0
 _LINE = 15.0
 _LABEL_WIDTH = 120.0
 _SEAL_RED = Color(0.78, 0.1, 0.1)
-_FOOTER = 190.0  # the attestation, the mayor, the QR code: kept clear at the bottom of the last page
+_BOTTOM = 120.0  # every page: the QR code and its note below this line
+_FOOTER = 150.0  # the last page: the attestation, the date, the mayor and the seal above the QR code
 
 
 class GlyphMissing(PortalError):
@@ -117,6 +118,9 @@ class _Pages:
             self.canvas.drawString(x, self.y, text)
 
     def header(self) -> None:
+        top = self.y
+        self._qr(self.document.verification_url)  # on every page: a sheet alone still leads to the check
+        self.y = top
         self.text(_WIDTH / 2, self.document.title, 20, centre=True)
         self.y -= 18
         self.text(_WIDTH - _MARGIN - 160, f"証明書番号 {self.document.serial}", 8)
@@ -124,14 +128,14 @@ class _Pages:
         self.y -= _LINE * 1.5
 
     def ensure(self, height: float) -> None:
-        if self.y - height < _MARGIN + 20:
+        if self.y - height < _BOTTOM:
             self.canvas.showPage()
             self.number += 1
             self.y = _HEIGHT - _MARGIN
             self.header()
 
     def footer(self) -> None:
-        self.ensure(_FOOTER)
+        self.ensure(_FOOTER + (90 if self.document.seal_png is not None else 0))
         document = self.document
         if document.seal_png is not None:
             self.canvas.drawImage(ImageReader(io.BytesIO(document.seal_png)), _MARGIN + 10 + _LABEL_WIDTH,
@@ -141,7 +145,7 @@ class _Pages:
         for note in document.notes:
             self.text(_MARGIN, note, 8)
             self.y -= _LINE
-        self.y = _MARGIN + _FOOTER - 30
+        self.y = _BOTTOM + _FOOTER - 30
         self.text(_MARGIN, document.attestation, 10.5)
         self.y -= _LINE * 1.6
         self.text(_MARGIN + 20, both(document.issued_on), 10.5)
@@ -155,19 +159,20 @@ class _Pages:
         self.text(_MARGIN + 401, f"{document.municipality[:3]}", 9, centre=True, colour=_SEAL_RED)
         self.y -= 12
         self.text(_MARGIN + 401, "長之印", 9, centre=True, colour=_SEAL_RED)
-        self._qr(document.verification_url)
 
     def _qr(self, url: str) -> None:
         qr = segno.make_qr(url, error="m")
         modules = qr.matrix
-        size = 86.0
+        size = 90.0
         cell = size / (len(modules) + 8)
-        left, bottom = _WIDTH - _MARGIN - size, _MARGIN - 20
+        left, bottom = _WIDTH - _MARGIN - size, 20.0
         self.canvas.setFillColor(black)
         for row, line in enumerate(modules):
             for column, dark in enumerate(line):
                 if dark:
                     self.canvas.rect(left + (column + 4) * cell, bottom + size - (row + 5) * cell, cell, cell,
                                      stroke=0, fill=1)
-        self.y = bottom + 4
+        self.y = bottom + 30
         self.text(_MARGIN, "この証明書の発行は右の二次元コードのページで確かめられます。", 7.5)
+        self.y -= 12
+        self.text(_MARGIN, f"証明書番号 {self.document.serial}　{self.number}枚目", 7.5)
