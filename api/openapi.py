@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from api.certificates import openapi as certificates_openapi
 from api.exchange import openapi as exchange_openapi
 from api.identity import openapi as identity_openapi
 from api.platform.errors import ErrorCode, PortalError, problem_response
@@ -75,6 +76,8 @@ DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "records": records_openapi.openapi_document,
     "exchange": exchange_openapi.openapi_document,
     "selfinfo": selfinfo_openapi.openapi_document,
+    "certificates": certificates_openapi.public_document,
+    "kiosk": certificates_openapi.kiosk_document,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from strawberry.tools import merge_types
 
 from api.schema.agencies import AgencyType
+from api.schema.certificates import CertificatesMutation, CertificatesQuery
 from api.schema.corporate import CorporateMutation, CorporateQuery
 from api.schema.exchange import ExchangeMutation, ExchangeQuery
 from api.schema.history import HistoryQuery, HistorySubscription
@@ -23,9 +24,9 @@ from api.schema.query import Query as PeopleQuery
 from api.schema.selfinfo import SelfInfoMutation, SelfInfoQuery
 
 QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery, ExchangeQuery,
-                               HistoryQuery, SelfInfoQuery)
+                               HistoryQuery, SelfInfoQuery, CertificatesQuery)
 MUTATIONS: tuple[type, ...] = (IdentityMutation, ProxyMutation, CorporateMutation, PaymentsMutation, NoticesMutation,
-                                 ExchangeMutation, SelfInfoMutation)
+                                 ExchangeMutation, SelfInfoMutation, CertificatesMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (NoticesSubscription, HistorySubscription)
 # Types reachable only through interfaces (node(id:)) must be named to the schema.
 EXTRA_TYPES: tuple[type, ...] = (PersonType, AgencyType, PaymentOrderType, PaymentType, NoticeType)

@@ -19,7 +19,8 @@ from api.openapi import DOCUMENTS
 from tests.fuzz.conftest import FuzzPortal
 from tests.fuzz.harness import MODES, Check, graphql_failure, problem_failure, run_all, summary
 
-PROBLEM_SURFACES = ("/payments/", "/pki/", "/openapi/", "/records/", "/exchange/", "/selfinfo/")
+PROBLEM_SURFACES = ("/payments/", "/pki/", "/openapi/", "/records/", "/exchange/", "/selfinfo/", "/certificates/",
+                    "/kiosk/")
 
 
 CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -64,6 +65,8 @@ def _jobs(portal: FuzzPortal) -> list[tuple[Any, Any, Check, dict[str, Any]]]:
             fixed: dict[str, Any] = {}
             if operation.path.startswith(("/payments/v1/", "/exchange/", "/selfinfo/v1/")):
                 fixed["headers"] = {"Authorization": f"Bearer {portal.agency_key}"}
+            elif operation.path.startswith("/kiosk/"):
+                fixed["headers"] = {"Authorization": f"Bearer {portal.kiosk_key}"}
             elif operation.path.startswith("/corporate/4/"):
                 fixed["query"] = {"id": portal.application_id}
             elif operation.path == "/graphql":

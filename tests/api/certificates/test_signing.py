@@ -71,13 +71,16 @@ def _run(*args: str) -> str:
 
 
 async def test_poppler_and_zbar_check_it(signed: tuple[bytes, str], issuer: CertificateIssuer, tmp_path: Path) -> None:
-    pdf, url = signed
+    assert issuer.signer is not None
+    _check_with_poppler_and_zbar(*signed, issuer.signer.pki.root.public_bytes(serialization.Encoding.PEM), tmp_path)
+
+
+def _check_with_poppler_and_zbar(pdf: bytes, url: str, root_pem: bytes, tmp_path: Path) -> None:
     path = tmp_path / "juminhyo.pdf"
     path.write_bytes(pdf)
     nss = tmp_path / "nss"
     nss.mkdir()
-    assert issuer.signer is not None
-    (tmp_path / "root.pem").write_bytes(issuer.signer.pki.root.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "root.pem").write_bytes(root_pem)
     _run("certutil", "-N", "-d", f"sql:{nss}", "--empty-password")
     _run("certutil", "-A", "-d", f"sql:{nss}", "-n", "sandbox-municipal-root", "-t", "CT,C,C", "-i",
          str(tmp_path / "root.pem"))
