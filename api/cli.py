@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from api.certificates import cli as certificates_cli
 from api.exchange import cli as exchange_cli
 from api.history import cli as history_cli
 from api.identity import commands as identity_commands
@@ -28,6 +29,7 @@ COMMAND_GROUPS: tuple[Callable[[Any], None], ...] = (
     identity_commands.register, corporate_cli.register, payments_cli.register, notices_cli.register,
     push_cli.register, people_commands.register, records_cli.register, exchange_cli.register,
     history_cli.register,  # after records_cli: it adds `records purge` to that group
+    certificates_cli.register,
 )
 
 
