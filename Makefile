@@ -54,6 +54,11 @@ run: $(VENV)/.installed
 	echo "  information exchange (別表第二; API http://$(HOST):$(PORT)/exchange/openapi.json):"; \
 	$(BIN)/mynaportal exchange walkthrough; \
 	echo "  his record, with each entry's proof: { recordHistory(first: 5) { edges { node { duty requester { name } provider { name } outcome proof { leafIndex treeSize rootHash } } } } }"; \
+	echo "  住民票の写し in the app: mutation { requestCertificate(input: {kind: RESIDENT_RECORD, idempotencyKey: \"1\"}) { id fee paymentOrderId } }"; \
+	echo "    pay it: paymentStart(orderId: <paymentOrderId>, method: CARD ...) at the sandbox gateway; then"; \
+	echo "    mutation { collectCertificate(id: <id>) { state verificationUrl } }  and  { certificateDocument(id: <id>) { base64 } }"; \
+	echo "    its QR page: GET <verificationUrl>; trust root for pdfsig: http://$(HOST):$(PORT)/certificates/v1/trust/root.pem"; \
+	echo "  コンビニ交付 kiosk API (http://$(HOST):$(PORT)/openapi/kiosk.json): mynaportal certificates register-kiosk --terminal K1 --store 千代田店 --operator デモマート"; \
 	echo
 	@# The log's sequencer gives new exchanges their proofs while the portal serves (production runs it on its own).
 	@$(BIN)/mynaportal records sequence & sequencer=$$!; trap 'kill $$sequencer' EXIT INT TERM; \

@@ -52,8 +52,9 @@ async def _household_of_8(sf: Any, cipher: IndividualNumberCipher) -> Any:
                 "東京都千代田区麹町一丁目1番", "131016", f"3{index:010d}" + str(check_digit(f"3{index:010d}"))))
             people.append(seed.Member(person, rel, reg))
         await seed.add_household(session, people, municipality_code="131016", moved_in=date(2010, 4, 1),
-                                 previous_address="大阪府大阪市北区梅田一丁目1番", honseki="東京都千代田区麹町一丁目1番",
-                                 honseki_code="131016", register_formed=date(1975, 5, 5))
+                                 previous_address="大阪府大阪市北区梅田一丁目1番",
+                                 honseki="東京都千代田区麹町一丁目1番", honseki_code="131016",
+                                 register_formed=date(1975, 5, 5))
         return people[0].person.id
 
 
