@@ -110,6 +110,8 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     identity = ProcessIdentityService(settings, session_factory)
     # Certificates (住民票 ...): fonts and signing keys loaded once per process, on first use.
     certificate_issuer = LazyIssuer(settings)
+    if settings.production:
+        certificate_issuer.get()  # production refuses sandbox signing keys at start, not at the first request
     # Subscriptions' new-notice feed; its LISTEN connection (PostgreSQL) opens with the first subscriber.
     notice_broker = NoticeBroker(engine)
     graphql_app = PortalGraphQL(schema or build_schema(settings), session_factory=session_factory,

@@ -203,7 +203,9 @@ async def test_no_kiosk_ever_receives_anyone_elses_certificate(
     logins, all_in = asyncio.Semaphore(8), asyncio.Barrier(KIOSKS)
     # No keep-alive: uvicorn closes an idle connection after 5 s, and a request racing that close is lost.
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=two_workers, timeout=120, limits=limits) as client:
+    # Requests wait for a connection as long as it takes (a loaded machine serves 1,000 documents slowly).
+    timeout = httpx.Timeout(900, pool=None)
+    async with httpx.AsyncClient(base_url=two_workers, timeout=timeout, limits=limits) as client:
         sessions = await asyncio.gather(*(
             _kiosk(client, key, terminal.terminal_id, holder, random.Random(rng.random()), outcome, logins, all_in)
             for (terminal, key), holder in zip(kiosks, holders, strict=True)))
