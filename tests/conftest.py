@@ -82,6 +82,8 @@ def make_settings(database_url: str = "sqlite+aiosqlite:///:memory:", **override
         # One sandbox municipal CA for every test process (generated once, atomically), not in the checkout's var/.
         "certificate_pki_dir": Path(tempfile.gettempdir()) / "mynaportal-test-certificate-pki",
     }
+    if overrides.get("environment") == "production":
+        values["certificate_pki_dir"] = None  # production refuses the sandbox's keys (and issues nothing without)
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
