@@ -201,14 +201,18 @@ async def test_no_kiosk_ever_receives_anyone_elses_certificate(
     # Cards are read a few at a time (the identity service's self-OCSP under a burst of 100 logins stalled: see the
     # report); the certificate requests, the subject of this test, all go at once.
     logins, all_in = asyncio.Semaphore(8), asyncio.Barrier(KIOSKS)
-    # No keep-alive: uvicorn closes an idle connection after 5 s, and a request racing that close is lost.
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=0)
-    # Requests wait for a connection as long as it takes (a loaded machine serves 1,000 documents slowly).
+    # Each kiosk is its own terminal with its own HTTP client (one pool of 1,000 waiting requests makes httpcore's
+    # pool spin); idle connections are dropped after 2 s, before uvicorn closes them at 5 s.
+    limits = httpx.Limits(max_connections=20, keepalive_expiry=2.0)
     timeout = httpx.Timeout(900, pool=None)
-    async with httpx.AsyncClient(base_url=two_workers, timeout=timeout, limits=limits) as client:
+    clients = [httpx.AsyncClient(base_url=two_workers, timeout=timeout, limits=limits) for _ in kiosks]
+    try:
         sessions = await asyncio.gather(*(
             _kiosk(client, key, terminal.terminal_id, holder, random.Random(rng.random()), outcome, logins, all_in)
-            for (terminal, key), holder in zip(kiosks, holders, strict=True)))
+            for client, (terminal, key), holder in zip(clients, kiosks, holders, strict=True)))
+    finally:
+        for client in clients:
+            await client.aclose()
     holder_of = {terminal.terminal_id: holder.name for (terminal, _), holder in zip(kiosks, holders, strict=True)}
 
     assert len(outcome.documents) == KIOSKS * REQUESTS_PER_KIOSK + outcome.reissues
