@@ -127,13 +127,16 @@ async def request(sf: SessionFactory, issuer: CertificateIssuer, kiosk: Kiosk, s
                           extensions={"field": "individualNumber"})
     if not 1 <= len(new.request_key) <= 64 or not 1 <= len(new.receipt) <= 64:
         raise PortalError("BAD_USER_INPUT", "The request key and the receipt must have 1 to 64 characters.")
+    # The liveness test in its own short transaction: the card's other requests (a kiosk sends several at once)
+    # must not queue on the session's row while this one reads the registers.
     async with sf() as session, session.begin():
-        live = await session.scalar(update(KioskSession).where(  # a write first (SQLite's lock), and a liveness test
+        live = await session.scalar(update(KioskSession).where(
             KioskSession.id == session_id, KioskSession.kiosk_id == kiosk.id, KioskSession.ended_at.is_(None),
             KioskSession.expires_at > now).values(expires_at=now + SESSION_TTL).returning(KioskSession.person_id))
         if live is None:
             await _live(session, kiosk, session_id, now)  # raises the precise refusal
-        person_id = live
+    person_id = live
+    async with sf() as session, session.begin():
         source = await content.source_of(session, new.kind, person_id, options)
         office = await session.get(CertificateOffice, source.municipality_code)
         if office is None or new.kind.value not in office.fees:
@@ -162,11 +165,17 @@ async def request(sf: SessionFactory, issuer: CertificateIssuer, kiosk: Kiosk, s
         text = await issuer.text(session, row)
     produced = await issuer.produce(text, source.municipality_code)
     async with sf() as session, session.begin():
-        await session.execute(update(CertificateIssuance).where(
+        # Kept for the kiosk only while the card's session is open (a card that left meanwhile voids it).
+        open_session = select(KioskSession.id).where(KioskSession.id == session_id, KioskSession.ended_at.is_(None))
+        kept = await session.scalar(update(CertificateIssuance).where(
             CertificateIssuance.id == issuance_id, CertificateIssuance.state == IssuanceState.AWAITING_PAYMENT,
-            CertificateIssuance.kiosk_session_id == session_id).values(
+            CertificateIssuance.kiosk_session_id.in_(open_session)).values(
             state=IssuanceState.ISSUED, document=produced.pdf, document_sha256=produced.sha256,
-            pages=produced.pages))
+            pages=produced.pages).returning(CertificateIssuance.id))
+        if kept is None:
+            await session.execute(update(CertificateIssuance).where(
+                CertificateIssuance.id == issuance_id, CertificateIssuance.state == IssuanceState.AWAITING_PAYMENT)
+                .values(state=IssuanceState.VOID, void_at=now, void_reason="kiosk session ended: card removed"))
         row = await session.get_one(CertificateIssuance, issuance_id, populate_existing=True)
         municipality = await session.get_one(Municipality, source.municipality_code)
         await record_issuance(session, row, municipality.name, f"{kiosk.operator} {kiosk.store_name}")
