@@ -6,6 +6,7 @@ caller, and no transaction is held while a document is drawn and signed.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -63,6 +64,9 @@ class CertificateIssuer:
         self.public_url = public_url.rstrip("/")
         self._sandbox_dir = sandbox_dir
         self.times = StepTimes()
+        # Documents made at once in this process: more would only queue for the CPU while holding database
+        # connections (a burst of 1,000 kiosk requests exhausted the pool: 30 s checkout timeouts); the rest wait here.
+        self.slots = asyncio.Semaphore(8)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CertificateIssuer:

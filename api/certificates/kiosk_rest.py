@@ -133,11 +133,12 @@ def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]
             raise PortalError(ErrorCode.BAD_USER_INPUT, "receipt (the fee's receipt at the kiosk) is required.",
                               extensions={"field": "receipt"})
         replaces = body.get("replaces")
-        row = await kiosk.request(session_factory, issuer.get(), own, _uuid(request.path_params["session_id"],
+        async with issuer.get().slots:
+            row = await kiosk.request(session_factory, issuer.get(), own, _uuid(request.path_params["session_id"],
                                                                             "kiosk session"),
-                                  kiosk.KioskRequest(kind, _options(body), key, receipt,
-                                                     _uuid(replaces, "document") if replaces is not None else None),
-                                  today=date.today())
+                                      kiosk.KioskRequest(kind, _options(body), key, receipt,
+                                                         _uuid(replaces, "document") if replaces is not None else None),
+                                      today=date.today())
         return JSONResponse(issuance_json(row), status_code=201)
 
     @answering_problems

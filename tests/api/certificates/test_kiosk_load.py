@@ -12,6 +12,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -59,8 +60,9 @@ def two_workers(engine: AsyncEngine, database_url: str, ca_dir: Path, pki_dir: P
     env = {**command_env(database_url, ca_dir), "MYNAPORTAL_PUBLIC_URL": base,
            "MYNAPORTAL_CERTIFICATE_PKI_DIR": str(pki_dir), "MYNAPORTAL_LOGIN_LIMIT_PER_CERTIFICATE": "100",
            "MYNAPORTAL_LOG_LEVEL": "WARNING"}
+    log = open(Path(tempfile.gettempdir()) / "mynaportal-kiosk-load-server.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -69,12 +71,13 @@ def two_workers(engine: AsyncEngine, database_url: str, ca_dir: Path, pki_dir: P
                     break
             except httpx.TransportError:
                 pass
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read() if server.stderr else ""
+            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.2)
         yield base
     finally:
         server.terminate()
         server.communicate(timeout=30)
+        log.close()
 
 
 @dataclass
