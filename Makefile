@@ -11,7 +11,10 @@ CARD_PACKAGES := pcscd vsmartcard-vpcd swig libpcsclite-dev pcsc-tools
 # SoftHSM2: the PKCS#11 token the key-source tests (tests/softhsm.py) keep their keys in. Chromium: the browser
 # suite (tests/web) drives Debian's build through Playwright (never Playwright's own download); fonts-ipaexfont
 # renders the Japanese pages in its screenshots.
-TEST_PACKAGES := $(CARD_PACKAGES) softhsm2 chromium fonts-ipaexfont
+TEST_PACKAGES := $(CARD_PACKAGES) softhsm2 chromium $(CERTIFICATE_PACKAGES)
+# Certificates (api/certificates): Japanese fonts for the PDFs, and the outside world's checkers (pdfsig with an NSS
+# database, pdffonts, pdftoppm, zbarimg).
+CERTIFICATE_PACKAGES := poppler-utils zbar-tools libnss3-tools fonts-ipaexfont fonts-ipamj-mincho
 # wrk: the HTTP load generator of tests/benchmarks/ (bench_graphql_viewer.py, bench_workers.py).
 BENCH_PACKAGES := wrk
 
@@ -87,6 +90,11 @@ run: $(VENV)/.installed
 	echo "    3. the RP shows his name and 税・所得; your consents: { oidcConsents { id clientName active } }, withdraw: mutation { oidcConsentWithdraw(id: \"…\") { active } }"; \
 	echo "  payments: $(BIN)/mynaportal dev-payment-gateway --workers 2 (state in the database; 4242424242424242 pays)"; \
 	echo "  a notice to everyone expands in chunks: $(BIN)/mynaportal notices-expand (progress bar; resumes after a kill)"; \
+	echo "  住民票の写し in the app: mutation { requestCertificate(input: {kind: RESIDENT_RECORD, idempotencyKey: \"1\"}) { id fee paymentOrderId } }"; \
+	echo "    pay it: paymentStart(orderId: <paymentOrderId>, method: CARD ...) at the sandbox gateway; then"; \
+	echo "    mutation { collectCertificate(id: <id>) { state verificationUrl } }  and  { certificateDocument(id: <id>) { base64 } }"; \
+	echo "    its QR page: GET <verificationUrl>; trust root for pdfsig: http://$(HOST):$(PORT)/certificates/v1/trust/root.pem"; \
+	echo "  コンビニ交付 kiosk API (http://$(HOST):$(PORT)/openapi/kiosk.json): mynaportal certificates register-kiosk --terminal K1 --store 千代田店 --operator デモマート"; \
 	echo
 	@# The log's sequencer gives new exchanges their proofs while the portal serves (production runs it on its own);
 	@# the sandbox payment gateway takes the web portal's (and the apps') card and net-banking payments.

@@ -19,6 +19,9 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.applications import rest as applications_rest
+from api.certificates import kiosk_rest as certificates_kiosk_rest
+from api.certificates import rest as certificates_rest
+from api.certificates.issuing import LazyIssuer
 from api.exchange import rest as exchange_rest
 from api.identity import http as identity_http
 from api.identity.service import ProcessIdentityService
@@ -114,13 +117,17 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     # generation (inside the HSM when keys live there).
     use_cursor_secret(cipher.keys.mac(cipher.lookup_generation, b"mynaportal pagination cursor key"))
     identity = ProcessIdentityService(settings, session_factory)
+    # Certificates (住民票 ...): fonts and signing keys loaded once per process, on first use.
+    certificate_issuer = LazyIssuer(settings)
+    if settings.production:
+        certificate_issuer.get()  # production refuses sandbox signing keys at start, not at the first request
     # Subscriptions' new-notice feed; its LISTEN connection (PostgreSQL) opens with the first subscriber.
     notice_broker = NoticeBroker(engine)
     graphql_app = PortalGraphQL(schema or build_schema(settings), session_factory=session_factory,
                                 read_session_factory=read_factory,
                                 engine=engine, sessions=SessionCache(settings.session_cache_size),
                                 cipher=cipher, graphiql=settings.graphiql, settings=settings, identity=identity,
-                                notice_broker=notice_broker)
+                                notice_broker=notice_broker, certificate_issuer=certificate_issuer)
     head = _migration_head()
     # The OpenID Provider holds a synchronous engine for Authlib's hooks: closed with the app.
     oidc = oidc_http.OidcEndpoints(settings, session_factory)
@@ -162,6 +169,8 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         Route("/metrics", metrics_endpoint(read_factory), methods=["GET"]),
         *identity_http.routes(settings, identity),
         *oidc_http.routes(oidc),
+        *certificates_rest.routes(settings, session_factory, certificate_issuer),
+        *certificates_kiosk_rest.routes(settings, session_factory, certificate_issuer, identity),
         *openapi_routes(),
         # The web portal (PC, phone, TV): its cookie's signing key comes from the lookup key, like the cursors'.
         *web_app.routes(settings, session_factory, engine, identity,
@@ -187,5 +196,6 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     app.state.session_factory = session_factory
     app.state.cipher = cipher
     app.state.schema = graphql_app.schema
+    app.state.certificate_issuer = certificate_issuer
     app.state.identity = identity  # for tests, which give it their own transport and clock
     return app

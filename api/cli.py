@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from api.applications import cli as applications_cli
+from api.certificates import cli as certificates_cli
 from api.exchange import cli as exchange_cli
 from api.history import cli as history_cli
 from api.identity import commands as identity_commands
@@ -34,6 +35,7 @@ COMMAND_GROUPS: tuple[Callable[[Any], None], ...] = (
     applications_cli.register,
     history_cli.register,  # after records_cli: it adds `records purge` to that group
     oidc_cli.register,
+    certificates_cli.register,
 )
 
 

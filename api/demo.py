@@ -13,6 +13,7 @@ from api.agencies.models import Agency, AgencyKind
 from api.agencies.service import assign_code
 from api.applications.catalogue import catalogue
 from api.applications.offerings import publish
+from api.certificates import seed as certificate_seed
 from api.exchange.copies import CopyEntry, upsert_copies
 from api.notices.models import Audience, Category
 from api.notices.service import NewNotice, publish_notice
@@ -80,6 +81,7 @@ async def seed_demo(session: AsyncSession, cipher: IndividualNumberCipher) -> De
     # 妊娠の届出, 児童扶養手当) for online application.
     for code in catalogue().procedures:
         await publish(session, CHIYODA.code, code)
+    await _seed_registers(session, {agency.slug: agency.id for agency in agencies}, people)
     return DemoSeed(created=True, people=[p.id for p in people])
 
 
@@ -127,3 +129,22 @@ async def seed_demo_inbox(session: AsyncSession, person_id: uuid.UUID, *, today:
         reference="demo-child-allowance-status", title="児童手当の現況について",
         body="児童手当を受給中の方へ。今年度の現況届は、原則として提出不要になりました。\n"
              "公金受取口座を登録すると、手当の振込先として使えます。"), now=now, today=today)
+# The registers certificates come from (api.certificates): Chiyoda keeps the family's 住民票, the father's registered
+# seal and this year's tax; the 戸籍 stays with Yokohama, the 本籍 (which need not be where one lives).
+HONSEKI = "神奈川県横浜市中区日本大通1番地"
+MAYORS = {CHIYODA.code: "花村 誠", YOKOHAMA.code: "港 太一"}
+
+
+async def _seed_registers(session: AsyncSession, agencies: dict[str, uuid.UUID], people: list[Person]) -> None:
+    father, mother, child = people
+    await certificate_seed.add_office(session, CHIYODA.code, agencies["chiyoda-city"], MAYORS[CHIYODA.code])
+    await certificate_seed.add_office(session, YOKOHAMA.code, agencies["yokohama-city"], MAYORS[YOKOHAMA.code])
+    await certificate_seed.add_household(
+        session, [certificate_seed.Member(father, "世帯主", "夫"), certificate_seed.Member(mother, "妻", "妻"),
+                  certificate_seed.Member(child, "子", "長男")],
+        municipality_code=CHIYODA.code, moved_in=date(2025, 4, 1), previous_address="神奈川県横浜市中区港町1丁目1番地",
+        honseki=HONSEKI, honseki_code=YOKOHAMA.code, register_formed=date(2015, 10, 10),
+        father_of_children=father.name, mother_of_children=mother.name)
+    await certificate_seed.add_seal(session, father, CHIYODA.code, "13101-000123", date(2025, 4, 15))
+    await certificate_seed.add_tax(session, father, CHIYODA.code, tax_year=2026, total_income=4_300_000,
+                                   dependants=2)

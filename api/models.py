@@ -13,6 +13,16 @@ from api.applications.models import (
     ProcedureOffering,
     PublicBenefitAccount,
 )
+from api.certificates.models import CertificateIssuance, Kiosk, KioskSession
+from api.certificates.registers import (
+    AddressHistory,
+    CertificateOffice,
+    FamilyRegister,
+    FamilyRegisterMember,
+    ResidentRecord,
+    SealRegistration,
+    TaxAssessment,
+)
 from api.exchange.models import ExchangeCopy, ExchangeEndpoint, ExchangeRecord
 from api.history.entries import ACCESS_TIME, EXCHANGE_TIME
 from api.history.retention import QUERY_ID_UNIQUE, is_partition
@@ -83,6 +93,7 @@ __all__ = [
     "ACCESS_TIME",
     "EXCHANGE_TIME",
     "AccessRecord",
+    "AddressHistory",
     "Agency",
     "AgencyCredential",
     "AgencyKind",
@@ -100,6 +111,8 @@ __all__ = [
     "CallbackMessage",
     "Card",
     "CardLossReport",
+    "CertificateIssuance",
+    "CertificateOffice",
     "Corporation",
     "CorrectionRequest",
     "DeliveryService",
@@ -108,9 +121,13 @@ __all__ = [
     "ExchangeCopy",
     "ExchangeEndpoint",
     "ExchangeRecord",
+    "FamilyRegister",
+    "FamilyRegisterMember",
     "IdempotencyKey",
     "InboxIdempotency",
     "IssuedCertificate",
+    "Kiosk",
+    "KioskSession",
     "LedgerEntry",
     "LedgerJournal",
     "LogLeaf",
@@ -145,12 +162,15 @@ __all__ = [
     "RefreshToken",
     "Refund",
     "ReminderRun",
+    "ResidentRecord",
     "SandboxNotificationRow",
     "SandboxRefundRow",
     "SandboxSessionRow",
+    "SealRegistration",
     "SelfInfoExport",
     "SessionToken",
     "Sex",
+    "TaxAssessment",
     "TreeHeadRow",
     "VapidKey",
     "WebhookReceipt",

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from api.applications import openapi as applications_openapi
+from api.certificates import openapi as certificates_openapi
 from api.exchange import openapi as exchange_openapi
 from api.identity import openapi as identity_openapi
 from api.oidc import openapi as oidc_openapi
@@ -86,6 +87,8 @@ DOCUMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "applications": applications_openapi.openapi_document,
     "oidc": oidc_openapi.openapi_document,
     "web": web_openapi.openapi_document,
+    "certificates": certificates_openapi.public_document,
+    "kiosk": certificates_openapi.kiosk_document,
 }
 
 

@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import logging
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -78,7 +79,11 @@ def make_settings(database_url: str = "sqlite+aiosqlite:///:memory:", **override
         "data_key": TEST_DATA_KEY,
         "lookup_key": TEST_LOOKUP_KEY,
         "operations_dir": PROJECT_ROOT / "graphql" / "operations",
+        # One sandbox municipal CA for every test process (generated once, atomically), not in the checkout's var/.
+        "certificate_pki_dir": Path(tempfile.gettempdir()) / "mynaportal-test-certificate-pki",
     }
+    if overrides.get("environment") == "production":
+        values["certificate_pki_dir"] = None  # production refuses the sandbox's keys (and issues nothing without)
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

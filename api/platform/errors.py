@@ -124,6 +124,13 @@ class ErrorCode(enum.StrEnum):
     OIDC_LOGIN_UNKNOWN = "OIDC_LOGIN_UNKNOWN"
     OIDC_LOGIN_DECIDED = "OIDC_LOGIN_DECIDED"
     OIDC_CLIENT_UNAVAILABLE = "OIDC_CLIENT_UNAVAILABLE"  # suspended or not yet approved
+    # certificates (住民票 ...) and the kiosks of コンビニ交付
+    GLYPH_MISSING = "GLYPH_MISSING"  # a character no font here can print: the certificate is not issued
+    CERTIFICATE_NOT_AVAILABLE = "CERTIFICATE_NOT_AVAILABLE"  # no register entry for it at this municipality
+    CERTIFICATE_NOT_PAID = "CERTIFICATE_NOT_PAID"
+    DOCUMENT_ALREADY_HANDED = "DOCUMENT_ALREADY_HANDED"  # a kiosk receives a document once
+    KIOSK_SESSION_ENDED = "KIOSK_SESSION_ENDED"
+    ISSUING_UNAVAILABLE = "ISSUING_UNAVAILABLE"  # no signing key for the municipality on this server
 
 
 # The HTTP status of each code (REST answers); a code not listed is a client mistake (400).
@@ -172,6 +179,12 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.REFUND_AMOUNT_AVAILABLE_MISMATCH: 409,
     ErrorCode.NOTICE_REFERENCE_REUSED: 409,
     ErrorCode.CORRECTION_ALREADY_ANSWERED: 409,
+    ErrorCode.CERTIFICATE_NOT_PAID: 409,
+    ErrorCode.DOCUMENT_ALREADY_HANDED: 409,
+    ErrorCode.KIOSK_SESSION_ENDED: 410,
+    ErrorCode.GLYPH_MISSING: 422,
+    ErrorCode.CERTIFICATE_NOT_AVAILABLE: 404,
+    ErrorCode.ISSUING_UNAVAILABLE: 503,
     ErrorCode.CHALLENGE_EXPIRED: 410,
     ErrorCode.DEVICE_CODE_EXPIRED: 410,
     ErrorCode.METHOD_NOT_ALLOWED: 405,

@@ -17,10 +17,11 @@ PAYMENTS_WRITE = "payments:write"
 APPLICATIONS_WRITE = "applications:write"
 # The person's record (やりとり履歴) and what agencies hold about them (自己情報): read, export, ask corrections.
 RECORDS_READ = "records:read"
+CERTIFICATES_REQUEST = "certificates:request"  # ask for 住民票 and the other certificates (and pay their fee)
 
 PERSON_SCOPES = frozenset({
     PROFILE_READ, FAMILY_READ, NOTICES_READ, NOTICES_WRITE, PAYMENTS_READ, PAYMENTS_WRITE, APPLICATIONS_WRITE,
-    RECORDS_READ,
+    RECORDS_READ, CERTIFICATES_REQUEST,
 })
 # A TV is a shared screen in a living room: it may read notices and show the name, never pay or apply.
 TV_SCOPES = frozenset({NOTICES_READ, PROFILE_NAME})
@@ -29,4 +30,5 @@ TV_OPTIONAL_SCOPES = frozenset({PAYMENTS_READ})
 # What a principal may hand to a proxy; family:read stays with the parent-child link.
 DELEGABLE_SCOPES = frozenset({
     PROFILE_READ, NOTICES_READ, NOTICES_WRITE, PAYMENTS_READ, PAYMENTS_WRITE, APPLICATIONS_WRITE, RECORDS_READ,
+    CERTIFICATES_REQUEST,
 })

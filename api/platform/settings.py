@@ -103,6 +103,9 @@ SETTINGS: tuple[Setting, ...] = (
             "sandbox certificates (OCSP, CRL addresses) and into the TV sign-in verification URI."),
     Setting("MYNAPORTAL_SANDBOX_CA_DIR", "var/sandbox-ca (development), unset (production)", "Where the sandbox "
             "JPKI CA keeps the keys it generates on first run. Production refuses it."),
+    Setting("MYNAPORTAL_CERTIFICATE_PKI_DIR", "var/certificate-pki (development; generated)", "The municipal "
+            "signing keys of certificates (住民票 ...) and the time-stamping authority's key: `root.pem`, "
+            "`tsa.pem`, `signer-<municipality code>.pem`. Production requires it and refuses sandbox keys."),
     Setting("MYNAPORTAL_TRUST_ANCHORS", "the sandbox roots (development)", "PEM file of the JPKI root "
             "certificates card and phone logins must chain to. Production refuses sandbox roots."),
     Setting("MYNAPORTAL_REVOCATION_SOURCES", "ocsp,crl", "Revocation checks in order of preference: `ocsp`, "
@@ -179,6 +182,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     sandbox_ca_dir: Path | None = Path("var/sandbox-ca")
     trust_anchors_file: Path | None = None  # None: the sandbox roots
+    certificate_pki_dir: Path | None = Path("var/certificate-pki")  # None: certificates cannot be issued
     revocation_sources: tuple[str, ...] = ("ocsp", "crl")
     revocation_max_age: timedelta = timedelta(minutes=5)
     refresh_token_ttl: timedelta = timedelta(days=30)
@@ -295,6 +299,9 @@ class Settings:
         sandbox_ca_dir = Path(raw_ca_dir) if raw_ca_dir else (None if production else Path("var/sandbox-ca"))
         if production and sandbox_ca_dir is not None:
             problems.append("production refuses the sandbox CA (MYNAPORTAL_SANDBOX_CA_DIR)")
+        raw_pki_dir = env.get("MYNAPORTAL_CERTIFICATE_PKI_DIR")
+        certificate_pki_dir = Path(raw_pki_dir) if raw_pki_dir else (None if production else
+                                                                      Path("var/certificate-pki"))
         # Without anchors in production, card login answers CARD_LOGIN_UNAVAILABLE (the portal still serves).
         raw_anchors = env.get("MYNAPORTAL_TRUST_ANCHORS")
         revocation_sources = tuple(s.strip() for s in env.get("MYNAPORTAL_REVOCATION_SOURCES", "ocsp,crl").split(","))
@@ -359,6 +366,7 @@ class Settings:
             max_concurrency=integer("MYNAPORTAL_MAX_CONCURRENCY", 0, minimum=0),
             public_url=public_url,
             sandbox_ca_dir=sandbox_ca_dir,
+            certificate_pki_dir=certificate_pki_dir,
             trust_anchors_file=Path(raw_anchors) if raw_anchors else None,
             revocation_sources=revocation_sources,
             revocation_max_age=timedelta(seconds=integer("MYNAPORTAL_REVOCATION_MAX_AGE", 300, minimum=0)),

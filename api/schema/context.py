@@ -19,6 +19,7 @@ from strawberry.dataloader import DataLoader
 from api.agencies.credentials import AgencyPrincipal
 from api.agencies.models import Agency
 from api.agencies.service import agencies_by_ids
+from api.certificates.issuing import LazyIssuer
 from api.history.feed import RecordFeed
 from api.identity.service import ProcessIdentityService
 from api.notices.broker import NoticeBroker
@@ -116,6 +117,7 @@ class Context:
     identity: ProcessIdentityService
     notice_broker: NoticeBroker
     record_feed: RecordFeed | None = None  # the record's live feed (api.history.feed), one per app
+    certificate_issuer: LazyIssuer | None = None  # certificates' fonts and signing keys, one per process
     today: Callable[[], date] = field(default=date.today)
     # graphql-transport-ws: the connection_init payload (strawberry sets it; on_ws_connect authenticates it).
     connection_params: dict[str, object] | None = None

@@ -10,6 +10,7 @@ from strawberry.tools import merge_types
 
 from api.schema.agencies import AgencyType
 from api.schema.applications import ApplicationsMutation, ApplicationsQuery
+from api.schema.certificates import CertificatesMutation, CertificatesQuery
 from api.schema.corporate import CorporateMutation, CorporateQuery
 from api.schema.exchange import ExchangeMutation, ExchangeQuery
 from api.schema.history import HistoryQuery, HistorySubscription
@@ -25,9 +26,10 @@ from api.schema.query import Query as PeopleQuery
 from api.schema.selfinfo import SelfInfoMutation, SelfInfoQuery
 
 QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery, ExchangeQuery,
-                               HistoryQuery, SelfInfoQuery, ApplicationsQuery, OidcQuery)
+                               HistoryQuery, SelfInfoQuery, ApplicationsQuery, OidcQuery, CertificatesQuery)
 MUTATIONS: tuple[type, ...] = (IdentityMutation, ProxyMutation, CorporateMutation, PaymentsMutation, NoticesMutation,
-                                 ExchangeMutation, SelfInfoMutation, ApplicationsMutation, OidcMutation)
+                                 ExchangeMutation, SelfInfoMutation, ApplicationsMutation, OidcMutation,
+                                 CertificatesMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (NoticesSubscription, HistorySubscription)
 # Types reachable only through interfaces (node(id:)) must be named to the schema.
 EXTRA_TYPES: tuple[type, ...] = (PersonType, AgencyType, PaymentOrderType, PaymentType, NoticeType)

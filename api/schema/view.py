@@ -36,6 +36,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
+from api.certificates.issuing import LazyIssuer
 from api.history.feed import RecordFeed
 from api.identity.authentication import authenticate_person
 from api.identity.service import ProcessIdentityService
@@ -91,6 +92,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         settings: Settings,
         identity: ProcessIdentityService,
         notice_broker: NoticeBroker,
+        certificate_issuer: LazyIssuer | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -109,6 +111,7 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.identity = identity
         self.notice_broker = notice_broker
+        self.certificate_issuer = certificate_issuer or LazyIssuer(settings)
         # The record's live feed (recordAdded); its LISTEN connection (PostgreSQL) opens with the first feed.
         self.record_feed = RecordFeed(engine)
 
@@ -152,6 +155,7 @@ class PortalGraphQL(GraphQL[Context, None]):
             identity=self.identity,
             notice_broker=self.notice_broker,
             record_feed=self.record_feed,
+            certificate_issuer=self.certificate_issuer,
         )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.agencies.credentials import agency_by_slug, issue_agency_key
 from api.agencies.models import AgencyPersonCode
+from api.certificates.kiosk import register_kiosk
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import create_session_factory
 from corporate import application_ids
@@ -45,7 +46,8 @@ class FuzzPortal:
     person_code: str
     payment_id: str  # started by card at the sandbox gateway, amount 1000
     gateway_reference: str
-    municipality_key: str = ""  # Chiyoda's: the applications inbox answers only a municipality
+    municipality_key: str  # Chiyoda's: the applications inbox answers only a municipality
+    kiosk_key: str  # a registered kiosk (api.certificates.kiosk)
 
 
 @pytest.fixture
@@ -69,6 +71,7 @@ async def fuzz_portal(engine: AsyncEngine, cipher: IndividualNumberCipher, datab
             application = await application_ids.issue(session, "fuzz")
             father_code = await session.scalar(select(AgencyPersonCode.code).where(
                 AgencyPersonCode.agency_id == agency.id, AgencyPersonCode.person_id == portal.father))
+            _, kiosk_key = await register_kiosk(session, terminal_id="FUZZ-1", store_name="fuzz", operator="fuzz")
         async with serve_in_loop(portal.app, port), httpx.AsyncClient(base_url=base_url) as client:
             order = await client.post("/payments/v1/orders", headers={
                 "authorization": f"Bearer {key}", "idempotency-key": str(uuid.uuid4())}, json={
@@ -90,4 +93,4 @@ async def fuzz_portal(engine: AsyncEngine, cipher: IndividualNumberCipher, datab
                 assert payment is not None and payment.gateway_reference is not None
             yield FuzzPortal(base_url, key, application.application_id, portal.father_token,
                              order.json()["order_id"], father_code, str(payment_id), payment.gateway_reference,
-                             municipality_key)
+                             municipality_key, kiosk_key)

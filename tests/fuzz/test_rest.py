@@ -20,7 +20,8 @@ from api.platform.errors import PROBLEM_MEDIA_TYPE
 from tests.fuzz.conftest import FuzzPortal
 from tests.fuzz.harness import MODES, Check, graphql_failure, problem_failure, run_all, summary
 
-PROBLEM_SURFACES = ("/payments/", "/pki/", "/openapi/", "/records/", "/exchange/", "/selfinfo/", "/applications/")
+PROBLEM_SURFACES = ("/payments/", "/pki/", "/openapi/", "/records/", "/exchange/", "/selfinfo/", "/applications/",
+                    "/certificates/", "/kiosk/")
 
 
 CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -78,6 +79,8 @@ def _jobs(portal: FuzzPortal) -> list[tuple[Any, Any, Check, dict[str, Any]]]:
                 fixed["headers"] = {"Authorization": f"Bearer {portal.municipality_key}"}
             elif operation.path.startswith(("/payments/v1/", "/exchange/", "/selfinfo/v1/")):
                 fixed["headers"] = {"Authorization": f"Bearer {portal.agency_key}"}
+            elif operation.path.startswith("/kiosk/"):
+                fixed["headers"] = {"Authorization": f"Bearer {portal.kiosk_key}"}
             elif operation.path.startswith("/corporate/4/"):
                 fixed["query"] = {"id": portal.application_id}
             elif operation.path == "/graphql":

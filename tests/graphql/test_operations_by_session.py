@@ -822,3 +822,46 @@ async def _oidc_consent_withdraw(w: World) -> None:
     [consent] = (await w.run("OidcConsents", kind="phone"))["oidcConsents"]
     withdrawn = (await w.run("OidcConsentWithdraw", {"id": consent["id"]}, kind="phone"))["oidcConsentWithdraw"]
     assert (withdrawn["id"], withdrawn["active"]) == (consent["id"], False) and withdrawn["withdrawnAt"]
+async def _certificate(w: World, key: str) -> dict[str, Any]:
+    return (await w.run("CertificateRequest", {"input": {"kind": "RESIDENT_RECORD", "idempotencyKey": key}},
+                        kind="phone"))["requestCertificate"]
+
+
+async def _collected(w: World) -> dict[str, Any]:
+    from sqlalchemy import update
+
+    from payments.models import OrderState, PaymentOrder
+
+    asked = await _certificate(w, "collect")
+    order_id = uuid.UUID(base64.b64decode(asked["paymentOrderId"]).decode().split(":", 1)[1])
+    async with create_session_factory(w.engine)() as session, session.begin():  # the gateway's settlement
+        await session.execute(update(PaymentOrder).where(PaymentOrder.id == order_id).values(state=OrderState.PAID))
+    return (await w.run("CertificateCollect", {"id": asked["id"]}, kind="phone"))["collectCertificate"]
+
+
+@case("CertificateRequest")
+async def _certificate_request(w: World) -> None:
+    asked = await _certificate(w, "k1")
+    assert (asked["kind"], asked["state"], asked["fee"], asked["verificationUrl"]) == (
+        "RESIDENT_RECORD", "AWAITING_PAYMENT", 300, None)
+
+
+@case("CertificateCollect")
+async def _certificate_collect(w: World) -> None:
+    collected = await _collected(w)
+    assert collected["state"] == "ISSUED" and "/certificates/v1/verify/" in collected["verificationUrl"]
+
+
+@case("CertificateRequests")
+async def _certificate_requests(w: World) -> None:
+    asked = await _certificate(w, "k2")
+    listed = (await w.run("CertificateRequests", kind="phone"))["certificateRequests"]
+    assert [item["id"] for item in listed] == [asked["id"]]
+
+
+@case("CertificateDocument")
+async def _certificate_document(w: World) -> None:
+    collected = await _collected(w)
+    document = (await w.run("CertificateDocument", {"id": collected["id"]}, kind="phone"))["certificateDocument"]
+    assert document["contentType"] == "application/pdf"
+    assert base64.b64decode(document["base64"]).startswith(b"%PDF-")

@@ -1,7 +1,7 @@
 """the OpenID Provider: clients, consents, login requests, authorization codes, tokens, used JWT ids
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import api.platform.db
 
 revision: str = "0020"
-down_revision: str | None = "0018"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

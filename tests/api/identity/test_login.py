@@ -30,8 +30,8 @@ async def test_card_login_issues_a_working_session_and_rotating_refresh_tokens(i
     signed_in = result["data"]["completeCardLogin"]
     assert signed_in["tokenType"] == "Bearer"
     assert signed_in["expiresIn"] == 900
-    assert signed_in["scopes"] == ["applications:write", "family:read", "notices:read", "notices:write",
-                                   "payments:read", "payments:write", "profile:read", "records:read"]
+    assert signed_in["scopes"] == ["applications:write", "certificates:request", "family:read", "notices:read",
+                                   "notices:write", "payments:read", "payments:write", "profile:read", "records:read"]
     assert (await identity.portal.query(VIEWER, token=signed_in["accessToken"])) == \
         {"data": {"viewer": {"name": "山田 太郎"}}}
 
