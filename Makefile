@@ -13,6 +13,13 @@ TEST_PACKAGES := $(CARD_PACKAGES) softhsm2
 
 .PHONY: run test lint bench card-packages clean
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist). Each makes its own databases (a SQLite file in its
+# temporary directory, a uniquely named PostgreSQL database), binds ports the OS picks and writes only under its
+# own temporary directory; the one virtual card reader is taken in turns (a lock file, tests/nfc_bridge).
+# `worksteal` lets an idle worker take queued tests from a busy one, so a few long tests do not leave it idle.
+# `PYTEST_WORKERS=0 make test` runs in one process; failures print the same either way.
+PYTEST_WORKERS ?= 2
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -50,6 +57,8 @@ run: $(VENV)/.installed
 	echo "  corporate-number API docs  http://$(HOST):$(PORT)/corporate/docs (an id: mynaportal corporate app-id create NAME)"; \
 	echo "  information exchange (別表第二; API http://$(HOST):$(PORT)/exchange/openapi.json):"; \
 	$(BIN)/mynaportal exchange walkthrough; \
+	echo "  agencies' systems over mutual TLS: mynaportal exchange client-certificate add SLUG cert.pem, then " \
+	     "mynaportal serve-agencies (README: Mutual TLS for agencies' systems)"; \
 	echo "  his record, with each entry's proof: { recordHistory(first: 5) { edges { node { duty requester { name } provider { name } outcome proof { leafIndex treeSize rootHash } } } } }"; \
 	echo
 	@# The log's sequencer gives new exchanges their proofs while the portal serves (production runs it on its own).
@@ -59,7 +68,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev card-packages
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -120,6 +120,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MYNAPORTAL_LOG_SIGNING_KEYS", "a demo key (development)", "Ed25519 keys that sign the exchange "
             "record log's tree heads, newest first: `2:base64,1:base64` (each the key's 32-byte seed). The first "
             "signs; every generation listed stays published so old heads still verify. Required in production."),
+    Setting("MYNAPORTAL_AGENCY_CLIENT_CERTIFICATES", "optional (development), required (production)", "Agency "
+            "REST calls (the exchange API) must come with the agency's registered TLS client certificate "
+            "(`required`), "
+            "or are checked only when they bring one (`optional`). Production refuses `optional`."),
+    Setting("MYNAPORTAL_AGENCY_TLS_PORT", "8443", "Port of `mynaportal serve-agencies`, the agency API's "
+            "mutual-TLS listener."),
+    Setting("MYNAPORTAL_AGENCY_TLS_CERTIFICATE", "", "PEM certificate chain and, in "
+            "MYNAPORTAL_AGENCY_TLS_KEY, the key of the agency listener's server certificate."),
+    Setting("MYNAPORTAL_AGENCY_TLS_KEY", "", "PEM private key of the agency listener's server certificate."),
+    Setting("MYNAPORTAL_AGENCY_CLIENT_CA", "", "PEM bundle of the CAs whose agency client certificates the "
+            "agency listener accepts in the TLS handshake (each certificate must also be registered)."),
     Setting("MYNAPORTAL_PAYMENT_SESSION_TTL", "5400", "Seconds a started payment may wait at the gateway's "
             "hosted page before it times out (P0020)."),
 )
@@ -180,6 +191,12 @@ class Settings:
     payment_session_ttl: timedelta = timedelta(minutes=90)
     # Ed25519 seeds of the records log's tree-head key, newest first; empty: the demo key (api.records.signing).
     log_signing_keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)
+    # Mutual TLS on the agency API (api.platform.client_tls, api.agencies.client_certificates).
+    agency_client_certificates: Literal["optional", "required"] = "optional"
+    agency_tls_port: int = 8443
+    agency_tls_certificate: Path | None = None
+    agency_tls_key: Path | None = None
+    agency_client_ca: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -297,6 +314,13 @@ class Settings:
         if production and env.get("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", "").startswith(DEMO_KEY_PREFIX):
             problems.append("production refuses a demo key in MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY")
 
+        agency_certificates = env.get("MYNAPORTAL_AGENCY_CLIENT_CERTIFICATES", "required" if production else "optional")
+        if agency_certificates not in ("optional", "required"):
+            problems.append("MYNAPORTAL_AGENCY_CLIENT_CERTIFICATES must be 'optional' or 'required'")
+        elif production and agency_certificates != "required":
+            problems.append("production refuses MYNAPORTAL_AGENCY_CLIENT_CERTIFICATES=optional")
+        agency_files = {name: Path(env[name]) if env.get(name) else None for name in (
+            "MYNAPORTAL_AGENCY_TLS_CERTIFICATE", "MYNAPORTAL_AGENCY_TLS_KEY", "MYNAPORTAL_AGENCY_CLIENT_CA")}
         settings = cls(
             environment=environment,  # type: ignore[arg-type]
             database_url=database_url,
@@ -347,6 +371,11 @@ class Settings:
             payment_callback_previous_key=env.get("MYNAPORTAL_PAYMENT_CALLBACK_PREVIOUS_KEY", ""),
             payment_session_ttl=timedelta(seconds=integer("MYNAPORTAL_PAYMENT_SESSION_TTL", 5400, minimum=60)),
             log_signing_keys=generations["MYNAPORTAL_LOG_SIGNING_KEYS"],
+            agency_client_certificates=agency_certificates,  # type: ignore[arg-type]
+            agency_tls_port=integer("MYNAPORTAL_AGENCY_TLS_PORT", 8443),
+            agency_tls_certificate=agency_files["MYNAPORTAL_AGENCY_TLS_CERTIFICATE"],
+            agency_tls_key=agency_files["MYNAPORTAL_AGENCY_TLS_KEY"],
+            agency_client_ca=agency_files["MYNAPORTAL_AGENCY_CLIENT_CA"],
         )
         if problems:
             raise SettingsError("invalid settings:\n- " + "\n- ".join(problems))
