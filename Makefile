@@ -57,7 +57,7 @@ run: $(VENV)/.installed
 	echo "  corporate-number API docs  http://$(HOST):$(PORT)/corporate/docs (an id: mynaportal corporate app-id create NAME)"; \
 	echo "  information exchange (別表第二; API http://$(HOST):$(PORT)/exchange/openapi.json):"; \
 	$(BIN)/mynaportal exchange walkthrough; \
-	echo "  agencies' systems over mutual TLS: mynaportal exchange client-certificate add SLUG cert.pem, then " \
+	echo "  agencies' systems over mutual TLS: mynaportal exchange client-certificate add SLUG cert.pem, then" \
 	     "mynaportal serve-agencies (README: Mutual TLS for agencies' systems)"; \
 	echo "  his record, with each entry's proof: { recordHistory(first: 5) { edges { node { duty requester { name } provider { name } outcome proof { leafIndex treeSize rootHash } } } } }"; \
 	echo
