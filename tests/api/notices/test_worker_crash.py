@@ -91,7 +91,7 @@ async def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(
     second = None
     try:
         # Kill only once every accepted message is committed and some requests of the batch are held.
-        await wait_for(lambda: _settled(engine, state))
+        await wait_for(lambda: _settled(engine, state), 60)  # the worker process starts slowly on a loaded machine
         first.kill()
         assert await first.wait() == -signal.SIGKILL
         assert len(state.received) == 25
