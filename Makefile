@@ -20,6 +20,13 @@ BENCH_PACKAGES := wrk
 
 .PHONY: run test lint bench card-packages clean lock audit
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist). Each makes its own databases (a SQLite file in its
+# temporary directory, a uniquely named PostgreSQL database), binds ports the OS picks and writes only under its
+# own temporary directory; the one virtual card reader is taken in turns (a lock file, tests/nfc_bridge).
+# `worksteal` lets an idle worker take queued tests from a busy one, so a few long tests do not leave it idle.
+# `PYTEST_WORKERS=0 make test` runs in one process; failures print the same either way.
+PYTEST_WORKERS ?= 2
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -74,6 +81,8 @@ run: $(VENV)/.installed
 	echo "  corporate-number API docs  http://$(HOST):$(PORT)/corporate/docs (an id: mynaportal corporate app-id create NAME)"; \
 	echo "  information exchange (別表第二; API http://$(HOST):$(PORT)/exchange/openapi.json):"; \
 	$(BIN)/mynaportal exchange walkthrough; \
+	echo "  agencies' systems over mutual TLS: mynaportal exchange client-certificate add SLUG cert.pem, then" \
+	     "mynaportal serve-agencies (README: Mutual TLS for agencies' systems)"; \
 	echo "  his record, with each entry's proof: { recordHistory(first: 5) { edges { node { duty requester { name } provider { name } outcome proof { leafIndex treeSize rootHash } } } } }"; \
 	echo "  子育てワンストップ (児童手当; GraphQL procedures / pittari / startApplication ...; the municipality's API http://$(HOST):$(PORT)/applications/openapi.json):"; \
 	draft=$$($(BIN)/mynaportal applications walkthrough | tee /dev/stderr | sed -n 's/^  draft \([0-9a-f-]*\):.*/\1/p'); \
@@ -105,7 +114,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev card-packages
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -68,6 +68,33 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_serve_agencies(args: argparse.Namespace) -> None:
+    """The agency API's mutual-TLS listener: the app behind the TLS terminator (api.platform.client_tls)."""
+    import asyncio
+    import signal
+
+    from api.app import create_app
+    from api.platform.client_tls import serve_agency_listener, server_context
+
+    settings = settings_for_command()
+    files = settings.agency_tls_certificate, settings.agency_tls_key, settings.agency_client_ca
+    if None in files:
+        sys.exit("mynaportal: serve-agencies needs MYNAPORTAL_AGENCY_TLS_CERTIFICATE, _TLS_KEY and _CLIENT_CA")
+    context = server_context(*files)  # type: ignore[arg-type]
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with serve_agency_listener(create_app(settings), context, args.host or settings.host,
+                                         args.port or settings.agency_tls_port) as (host, port):
+            print(f"agency API (mutual TLS) on https://{host}:{port}", flush=True)
+            await stop.wait()
+
+    asyncio.run(serve())
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     from api.migrate import migrate_sync
 
@@ -169,6 +196,12 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default MYNAPORTAL_PORT or 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (use PostgreSQL for more than one)")
     serve.set_defaults(func=cmd_serve)
+    agencies = commands.add_parser("serve-agencies", help="serve the agency API over mutual TLS",
+                                   description="Serve the app behind a TLS listener that asks agencies' systems "
+                                               "for their client certificate (MYNAPORTAL_AGENCY_TLS_*).")
+    agencies.add_argument("--host", help="bind address (default MYNAPORTAL_HOST or 127.0.0.1)")
+    agencies.add_argument("--port", type=int, help="port (default MYNAPORTAL_AGENCY_TLS_PORT or 8443)")
+    agencies.set_defaults(func=cmd_serve_agencies)
 
     migrate = commands.add_parser("migrate", help="apply database migrations (Alembic)",
                                   description="Upgrade (or downgrade) the database in MYNAPORTAL_DATABASE_URL.")

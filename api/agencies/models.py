@@ -57,3 +57,18 @@ class AgencyCredential(Base):
     scopes: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AgencyClientCertificate(Base):
+    """A TLS client certificate an agency's system presents on the agency API (mutual TLS), pinned by the
+    SHA-256 of its DER encoding: in production the certificate must belong to the same agency as the API key."""
+
+    __tablename__ = "agency_client_certificates"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    agency_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from api.platform.settings import settings_for_command
@@ -56,6 +57,40 @@ def cmd_walkthrough(args: argparse.Namespace) -> None:
     asyncio.run(_walkthrough(args))
 
 
+async def _client_certificate(args: argparse.Namespace) -> None:
+    from api.agencies import client_certificates
+    from api.agencies.credentials import agency_by_slug
+    from api.platform.db import create_engine, create_session_factory
+    from api.platform.errors import PortalError
+
+    engine = create_engine(settings_for_command().database_url)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            agency = await agency_by_slug(session, args.agency)
+            if agency is None:
+                raise SystemExit(f"mynaportal: no agency {args.agency!r}")
+            if args.action == "add":
+                try:
+                    done = await client_certificates.register_client_certificate(session, agency.id,
+                                                                                 args.file.read_bytes())
+                except PortalError as error:
+                    raise SystemExit(f"mynaportal: {error.code.value}: {error.message}") from error
+                print(f"{args.agency}: {done.fingerprint} {done.subject} (until {done.not_after.isoformat()})")
+            elif args.action == "revoke":
+                if not await client_certificates.revoke_client_certificate(session, agency.id, args.fingerprint):
+                    raise SystemExit(f"mynaportal: {args.agency} has no live certificate {args.fingerprint}")
+                print(f"{args.agency}: revoked {args.fingerprint}")
+            else:
+                for row in await client_certificates.list_client_certificates(session, agency.id):
+                    print(f"{row.fingerprint} {row.subject} (until {row.not_after.isoformat()})")
+    finally:
+        await engine.dispose()
+
+
+def cmd_client_certificate(args: argparse.Namespace) -> None:
+    asyncio.run(_client_certificate(args))
+
+
 def register(commands: Any) -> None:
     exchange = commands.add_parser("exchange", help="the information-exchange network: legal table, walkthrough",
                                    description="The information-exchange network (情報提供ネットワークシステム).")
@@ -68,3 +103,16 @@ def register(commands: Any) -> None:
     walk.add_argument("--provider", default="yokohama-city")
     walk.add_argument("--outside", default="kyokai-kenpo", help="a provider the table does not allow")
     walk.set_defaults(func=cmd_walkthrough)
+    certificates = jobs.add_parser("client-certificate", help="an agency's TLS client certificates (mutual TLS)",
+                                   description="Register, list or revoke the TLS client certificates an agency's "
+                                               "system presents on the agency API (pinned by SHA-256).")
+    actions = certificates.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="register a PEM or DER certificate for an agency")
+    add.add_argument("agency", help="the agency's slug")
+    add.add_argument("file", type=Path)
+    listed = actions.add_parser("list", help="the agency's live certificates")
+    listed.add_argument("agency")
+    revoke = actions.add_parser("revoke", help="revoke a certificate by its SHA-256 fingerprint (hex)")
+    revoke.add_argument("agency")
+    revoke.add_argument("fingerprint")
+    certificates.set_defaults(func=cmd_client_certificate)

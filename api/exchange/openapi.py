@@ -27,8 +27,11 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-_AUTH_ERRORS = {"401": _problem("UNAUTHENTICATED: no or an invalid agency key."),
-                "403": _problem("FORBIDDEN: the key lacks the scope; EXCHANGE_NOT_PERMITTED: outside the table.")}
+_AUTH_ERRORS = {"401": _problem("UNAUTHENTICATED: no or an invalid agency key; CLIENT_CERTIFICATE_REQUIRED: "
+                                "no TLS client certificate where mutual TLS is required (production)."),
+                "403": _problem("FORBIDDEN: the key lacks the scope; EXCHANGE_NOT_PERMITTED: outside the table; "
+                                "CLIENT_CERTIFICATE_MISMATCH: the TLS client certificate is not a live, "
+                                "registered certificate of the key's agency.")}
 _REQUEST = {
     "type": "object", "required": ["personCode", "duty", "provider", "items"],
     "properties": {

@@ -131,16 +131,21 @@ class ErrorCode(enum.StrEnum):
     DOCUMENT_ALREADY_HANDED = "DOCUMENT_ALREADY_HANDED"  # a kiosk receives a document once
     KIOSK_SESSION_ENDED = "KIOSK_SESSION_ENDED"
     ISSUING_UNAVAILABLE = "ISSUING_UNAVAILABLE"  # no signing key for the municipality on this server
+    # agency API over mutual TLS (api.agencies.client_certificates)
+    CLIENT_CERTIFICATE_REQUIRED = "CLIENT_CERTIFICATE_REQUIRED"
+    CLIENT_CERTIFICATE_MISMATCH = "CLIENT_CERTIFICATE_MISMATCH"  # not a live certificate of the key's agency
 
 
 # The HTTP status of each code (REST answers); a code not listed is a client mistake (400).
 _STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.SIGNATURE_INVALID: 401,
+    ErrorCode.CLIENT_CERTIFICATE_REQUIRED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_AUTHORIZED_FOR_PERSON: 403,
     ErrorCode.PROXY_CANNOT_GRANT: 403,
     ErrorCode.EXCHANGE_NOT_PERMITTED: 403,
+    ErrorCode.CLIENT_CERTIFICATE_MISMATCH: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.PROCEDURE_UNKNOWN: 404,
     ErrorCode.PROCEDURE_NOT_OFFERED: 404,

@@ -134,6 +134,17 @@ SETTINGS: tuple[Setting, ...] = (
             "Provider's ID tokens, newest first: `2:base64,1:base64` (each the 32-byte private scalar). The first "
             "signs; every generation listed stays in the JWKS so tokens signed before a rotation still verify. "
             "Required in production."),
+    Setting("MYNAPORTAL_AGENCY_CLIENT_CERTIFICATES", "optional (development), required (production)", "Agency "
+            "REST calls (the exchange API) must come with the agency's registered TLS client certificate "
+            "(`required`), "
+            "or are checked only when they bring one (`optional`). Production refuses `optional`."),
+    Setting("MYNAPORTAL_AGENCY_TLS_PORT", "8443", "Port of `mynaportal serve-agencies`, the agency API's "
+            "mutual-TLS listener."),
+    Setting("MYNAPORTAL_AGENCY_TLS_CERTIFICATE", "", "PEM certificate chain and, in "
+            "MYNAPORTAL_AGENCY_TLS_KEY, the key of the agency listener's server certificate."),
+    Setting("MYNAPORTAL_AGENCY_TLS_KEY", "", "PEM private key of the agency listener's server certificate."),
+    Setting("MYNAPORTAL_AGENCY_CLIENT_CA", "", "PEM bundle of the CAs whose agency client certificates the "
+            "agency listener accepts in the TLS handshake (each certificate must also be registered)."),
     Setting("MYNAPORTAL_PAYMENT_SESSION_TTL", "5400", "Seconds a started payment may wait at the gateway's "
             "hosted page before it times out (P0020)."),
 )
@@ -201,6 +212,12 @@ class Settings:
     log_signing_keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)
     # P-256 scalars of the OpenID Provider's ID-token keys, newest first; empty: the demo key (api.oidc.keys).
     oidc_signing_keys: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)
+    # Mutual TLS on the agency API (api.platform.client_tls, api.agencies.client_certificates).
+    agency_client_certificates: Literal["optional", "required"] = "optional"
+    agency_tls_port: int = 8443
+    agency_tls_certificate: Path | None = None
+    agency_tls_key: Path | None = None
+    agency_client_ca: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -328,6 +345,13 @@ class Settings:
         if not env.get("MYNAPORTAL_RATE_LIMIT_STORAGE", "memory://").startswith(
                 ("memory://", "redis://", "rediss://", "unix://")):
             problems.append("MYNAPORTAL_RATE_LIMIT_STORAGE must be memory:// or redis://host:port/db")
+        agency_certificates = env.get("MYNAPORTAL_AGENCY_CLIENT_CERTIFICATES", "required" if production else "optional")
+        if agency_certificates not in ("optional", "required"):
+            problems.append("MYNAPORTAL_AGENCY_CLIENT_CERTIFICATES must be 'optional' or 'required'")
+        elif production and agency_certificates != "required":
+            problems.append("production refuses MYNAPORTAL_AGENCY_CLIENT_CERTIFICATES=optional")
+        agency_files = {name: Path(env[name]) if env.get(name) else None for name in (
+            "MYNAPORTAL_AGENCY_TLS_CERTIFICATE", "MYNAPORTAL_AGENCY_TLS_KEY", "MYNAPORTAL_AGENCY_CLIENT_CA")}
         settings = cls(
             environment=environment,  # type: ignore[arg-type]
             database_url=database_url,
@@ -384,6 +408,11 @@ class Settings:
             payment_session_ttl=timedelta(seconds=integer("MYNAPORTAL_PAYMENT_SESSION_TTL", 5400, minimum=60)),
             log_signing_keys=generations["MYNAPORTAL_LOG_SIGNING_KEYS"],
             oidc_signing_keys=generations["MYNAPORTAL_OIDC_SIGNING_KEYS"],
+            agency_client_certificates=agency_certificates,  # type: ignore[arg-type]
+            agency_tls_port=integer("MYNAPORTAL_AGENCY_TLS_PORT", 8443),
+            agency_tls_certificate=agency_files["MYNAPORTAL_AGENCY_TLS_CERTIFICATE"],
+            agency_tls_key=agency_files["MYNAPORTAL_AGENCY_TLS_KEY"],
+            agency_client_ca=agency_files["MYNAPORTAL_AGENCY_CLIENT_CA"],
         )
         if problems:
             raise SettingsError("invalid settings:\n- " + "\n- ".join(problems))

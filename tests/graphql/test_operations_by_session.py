@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.relay import GlobalID
 
 from api.agencies.credentials import agency_by_slug, issue_agency_key
-from api.identity.service import IdentityService
 from api.notices.delivery_services import webhook_box
 from api.notices.models import DeliveryService
 from api.people.individual_number import IndividualNumberCipher
@@ -199,8 +198,8 @@ async def world(engine: AsyncEngine, cipher: IndividualNumberCipher, database_ur
                              payment_callback_key=CALLBACK_KEY)
     async with running_portal(engine, cipher, settings) as portal:
         # Revocation checks reach the portal's own OCSP responder in process, as tests/api/identity does.
-        service = IdentityService.from_settings(settings, portal.app.state.session_factory,
-                                                transport=httpx.ASGITransport(app=portal.app))
+        service = identity_fixtures.identity_service(settings, portal.app.state.session_factory, sandbox_ca,
+                                                     httpx.ASGITransport(app=portal.app))
         portal.app.state.identity.service = service
         identity = IdentityPortal(portal, service, None, engine, cipher, sandbox_ca,  # type: ignore[arg-type]
                                   datetime.now(UTC))

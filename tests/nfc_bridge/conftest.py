@@ -87,7 +87,11 @@ def pcscd_reader() -> str:
     pcscd is left running at the end, as the system's daemon would be: another test process may be using it.
     """
     try:
-        return PCSCD.start()
+        # Under the reader's lock: two test processes (xdist workers) starting at once would both find no pcscd
+        # and start one each; the second exits (the socket is taken) and its worker would fail.
+        with READER_LOCK.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return PCSCD.start()
     except PcscdUnavailable as exc:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"pcscd/vpcd required under CI: {exc}")

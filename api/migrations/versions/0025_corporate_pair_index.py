@@ -17,7 +17,7 @@ search read every current row (0.3-1.4 s at 1.7 million rows).
 States from 23-, 28- and 29-column files were stored with hihyoji NULL; the NTA answers 0 for them.
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 """
 
 from collections.abc import Sequence
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0025"
-down_revision: str | None = "0023"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

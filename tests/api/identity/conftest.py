@@ -17,7 +17,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.identity import authentication
 from api.identity.cards import issue_virtual_card
@@ -25,7 +25,7 @@ from api.identity.sandbox_ca import SandboxCA
 from api.identity.service import IdentityService, phone_credential_message
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import PointRead, create_session_factory
-from api.platform.settings import PROJECT_ROOT
+from api.platform.settings import PROJECT_ROOT, Settings
 from nfc_bridge.jpki import Key, MyNumberCard, Pin
 from nfc_bridge.virtual_card.card import VirtualCard
 from nfc_bridge.virtual_card.issuance import card_from_bundle
@@ -149,6 +149,14 @@ async def phone_credential_input(identity: IdentityPortal, data: CardData, auth_
             "signature": b64(card_sign(data, Key.SIGN, message))}
 
 
+def identity_service(settings: Settings, session_factory: async_sessionmaker[AsyncSession], ca: SandboxCA,
+                     transport: httpx.AsyncBaseTransport) -> IdentityService:
+    """What ``IdentityService.from_settings`` builds on the sandbox CA directory, from the session's CA as loaded
+    once (loading its RSA keys again checks each key: ~0.2 s a test)."""
+    ca = SandboxCA(ca.authorities, settings.public_url)
+    return IdentityService(settings, session_factory, ca=ca, anchors=ca.roots, transport=transport)
+
+
 @pytest.fixture
 async def identity(engine: AsyncEngine, cipher: IndividualNumberCipher, database_url: str, ca_dir: Path,
                    sandbox_ca: SandboxCA) -> AsyncIterator[IdentityPortal]:
@@ -156,7 +164,7 @@ async def identity(engine: AsyncEngine, cipher: IndividualNumberCipher, database
                              revocation_max_age=dt.timedelta(0), login_limit_per_certificate=5)
     async with running_portal(engine, cipher, settings) as portal:
         transport = OcspOutage(httpx.ASGITransport(app=portal.app))
-        service = IdentityService.from_settings(settings, portal.app.state.session_factory, transport=transport)
+        service = identity_service(settings, portal.app.state.session_factory, sandbox_ca, transport)
         holder = IdentityPortal(portal, service, transport, engine, cipher, sandbox_ca,
                                 dt.datetime.now(dt.UTC).replace(microsecond=0))
         service.clock = lambda: holder.now

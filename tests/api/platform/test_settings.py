@@ -45,6 +45,9 @@ def test_production_settings_are_locked_down() -> None:
     assert settings.production
     assert not settings.graphiql and not settings.introspection and settings.persisted_only
     assert settings.database_url == "postgresql+psycopg://db.internal/portal"
+    assert settings.agency_client_certificates == "required"  # agency REST only over mutual TLS
+    assert Settings.from_env({"MYNAPORTAL_DATA_KEY": KEY_1, "MYNAPORTAL_LOOKUP_KEY": KEY_2}
+                             ).agency_client_certificates == "optional"
 
 
 @pytest.mark.parametrize(
@@ -57,6 +60,8 @@ def test_production_settings_are_locked_down() -> None:
         ("graphiql", {"MYNAPORTAL_GRAPHIQL": "true"}, "production refuses MYNAPORTAL_GRAPHIQL=true"),
         ("introspection", {"MYNAPORTAL_INTROSPECTION": "1"}, "production refuses MYNAPORTAL_INTROSPECTION=true"),
         ("any document", {"MYNAPORTAL_PERSISTED_ONLY": "false"}, "production refuses MYNAPORTAL_PERSISTED_ONLY=false"),
+        ("agency API without client certificates", {"MYNAPORTAL_AGENCY_CLIENT_CERTIFICATES": "optional"},
+         "production refuses MYNAPORTAL_AGENCY_CLIENT_CERTIFICATES=optional"),
         ("short key", {"MYNAPORTAL_DATA_KEY": base64.b64encode(b"short").decode()},
          "MYNAPORTAL_DATA_KEY must decode to 32 bytes, not 5"),
         ("same keys", {"MYNAPORTAL_LOOKUP_KEY": KEY_1}, "MYNAPORTAL_DATA_KEY and MYNAPORTAL_LOOKUP_KEY must differ"),
