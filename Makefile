@@ -103,7 +103,12 @@ run: $(VENV)/.installed
 	echo "    pay it: paymentStart(orderId: <paymentOrderId>, method: CARD ...) at the sandbox gateway; then"; \
 	echo "    mutation { collectCertificate(id: <id>) { state verificationUrl } }  and  { certificateDocument(id: <id>) { base64 } }"; \
 	echo "    its QR page: GET <verificationUrl>; trust root for pdfsig: http://$(HOST):$(PORT)/certificates/v1/trust/root.pem"; \
-	echo "  コンビニ交付 kiosk API (http://$(HOST):$(PORT)/openapi/kiosk.json): mynaportal certificates register-kiosk --terminal K1 --store 千代田店 --operator デモマート"; \
+	echo "  コンビニ交付 kiosk API (http://$(HOST):$(PORT)/openapi/kiosk.json), a kiosk played with the demo card:"; \
+	kiosk=$$($(BIN)/mynaportal certificates register-kiosk --terminal "K-$$$$" --store 千代田店 --operator デモマート | sed -n 's/.*(shown once): //p'); \
+	echo "    $(BIN)/myna-bridge emulate var/cards/taro.json --pcsc &   then"; \
+	echo "    $(BIN)/myna-bridge kiosk --server http://$(HOST):$(PORT) --kiosk-key $$kiosk --output juminhyo.pdf   (PIN 1234)"; \
+	echo "    check it: curl -o root.pem http://$(HOST):$(PORT)/certificates/v1/trust/root.pem; certutil -N -d sql:nss --empty-password;" \
+	     "certutil -A -d sql:nss -n root -t CT,C,C -i root.pem; pdfsig -nssdir sql:nss juminhyo.pdf"; \
 	echo
 	@# The log's sequencer gives new exchanges their proofs while the portal serves (production runs it on its own);
 	@# the sandbox payment gateway takes the web portal's (and the apps') card and net-banking payments.

@@ -1,4 +1,4 @@
-"""`myna-bridge login`, `myna-bridge phone-credential issue` and `myna-bridge apply`.
+"""`myna-bridge login`, `myna-bridge phone-credential issue`, `myna-bridge apply` and `myna-bridge kiosk`.
 
 ``register(subparsers)`` adds them to the main command; each sets ``portal_command``, which ``run(args)``
 dispatches. Also runnable alone: ``python -m nfc_bridge.portal login --server URL``.
@@ -45,14 +45,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     apply.add_argument("--application", required=True, help="the application's id (startApplication's id)")
     apply.set_defaults(portal_command="apply")
 
+    kiosk = subparsers.add_parser("kiosk", help="play a convenience-store kiosk (コンビニ交付): authenticate the card "
+                                                "through the kiosk API, obtain a certificate, write its PDF")
+    add_card_options(kiosk)
+    kiosk.add_argument("--server", default=DEFAULT_SERVER, help=f"portal URL (default {DEFAULT_SERVER})")
+    kiosk.add_argument("--kiosk-key", required=True,
+                       help="the terminal's key (`mynaportal certificates register-kiosk` shows it once)")
+    kiosk.add_argument("--certificate", default="resident-record",
+                       choices=["resident-record", "resident-record-items", "seal", "family-register-all",
+                                "family-register-person", "tax"],
+                       help="住民票の写し (default), 記載事項証明書, 印鑑登録証明書, 戸籍 (謄本, 抄本), 課税証明書")
+    kiosk.add_argument("--household", action="store_true", help="世帯全員 (default: the card holder alone)")
+    kiosk.add_argument("--honseki", action="store_true", help="show 本籍 and 筆頭者")
+    kiosk.add_argument("--receipt", default=None, help="the fee's receipt number at the kiosk (default: a new one)")
+    kiosk.add_argument("--output", type=Path, default=Path("certificate.pdf"),
+                       help="where the \"printed\" PDF goes (default certificate.pdf)")
+    kiosk.set_defaults(portal_command="kiosk")
+
 
 def run(args: argparse.Namespace) -> int:
     from nfc_bridge.errors import CardError, PinBlockedError, WrongPinError
     from nfc_bridge.portal.client import DEFAULT_CLIENT_ID, PortalClient, PortalError
     from nfc_bridge.portal.store import Store
 
-    store = Store(args.store)
     pins = PinSource(args.pin_stdin)
+    if args.portal_command == "kiosk":
+        return _kiosk(args, pins)
+    store = Store(args.store)
     client = PortalClient(args.server, client_id=args.client_id or DEFAULT_CLIENT_ID)
     try:
         if args.portal_command == "login" and args.phone:
@@ -97,6 +116,44 @@ def run(args: argparse.Namespace) -> int:
     except CardError as error:
         print(f"myna-bridge: CARD_ERROR: {error}", file=sys.stderr)
     finally:
+        client.close()
+    return 1
+
+
+def _kiosk(args: argparse.Namespace, pins: PinSource) -> int:
+    import secrets
+
+    from nfc_bridge.errors import CardError, PinBlockedError, WrongPinError
+    from nfc_bridge.portal.client import PortalError
+    from nfc_bridge.portal.kiosk import KioskClient
+
+    client = KioskClient(args.server, args.kiosk_key)
+    options = {name: True for name in ("household", "honseki") if getattr(args, name)}
+    session_id = None
+    try:
+        with open_card(args) as card:
+            session_id = client.open_session(card, pins.get("authentication PIN (4 digits)"))
+            print(f"card authenticated at the kiosk (session {session_id})")
+            printed = client.obtain(session_id, args.certificate, options,
+                                    args.receipt or f"R-{secrets.token_hex(6)}", args.output)
+            print(f"printed: {args.certificate} {printed.serial} ({printed.pages} pages, fee {printed.fee} yen), "
+                  f"{printed.size:,} bytes -> {printed.path}")
+        return 0
+    except PortalError as error:
+        print(f"myna-bridge: {error}", file=sys.stderr)
+    except PinBlockedError:
+        print("myna-bridge: PIN_BLOCKED: the PIN is blocked; it can only be reset at the municipal office",
+              file=sys.stderr)
+    except WrongPinError as error:
+        print(f"myna-bridge: WRONG_PIN: {error.tries_left} tries left", file=sys.stderr)
+    except CardError as error:
+        print(f"myna-bridge: CARD_ERROR: {error}", file=sys.stderr)
+    finally:
+        if session_id is not None:  # the card leaves the reader: the kiosk session ends
+            try:
+                client.end_session(session_id)
+            except PortalError as error:
+                print(f"myna-bridge: ending the kiosk session: {error}", file=sys.stderr)
         client.close()
     return 1
 

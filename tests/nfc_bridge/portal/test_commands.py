@@ -252,3 +252,55 @@ def test_the_child_allowance_claim_signed_with_the_card_through_pcscd(one_stop_s
     latest = notices["data"]["notices"]["edges"][0]["node"]
     assert latest["title"] == "申請の手続が完了しました（児童手当 認定請求）"
     assert "公金受取口座（金融機関コード0001 支店001 口座番号****567）" in latest["body"]
+
+
+# -- コンビニ交付 end to end: `myna-bridge kiosk` plays the store's terminal, the card behind pcscd -------------------
+def _run(*args: str) -> str:
+    return subprocess.run(args, capture_output=True, check=True, text=True, timeout=60).stdout
+
+
+def test_the_father_obtains_his_resident_record_at_a_kiosk_through_pcscd(one_stop_server: Server, pcscd: str,
+                                                                          tmp_path: Path) -> None:
+    server = one_stop_server
+    registered = server.mynaportal("certificates", "register-kiosk", "--terminal", "E2E-1", "--store", "千代田店",
+                                   "--operator", "デモマート")
+    assert registered.returncode == 0, registered.stderr
+    key = registered.stdout.rsplit(": ", 1)[1].strip()
+    pdf = tmp_path / "juminhyo.pdf"
+    taro = InsertedCard(pcscd, VirtualCard(CardStore(server.cards / "taro.json").load()))
+    try:
+        done = subprocess.run([sys.executable, "-m", "nfc_bridge.portal", "kiosk", "--server", server.url,
+                               "--kiosk-key", key, "--pin-stdin", "--reader", taro.reader, "--extended",
+                               "--receipt", "R-E2E-1", "--output", str(pdf)],
+                              input="1234\n", capture_output=True, text=True, timeout=60, check=False, cwd=REPO)
+    finally:
+        taro.close()
+    assert done.returncode == 0, done.stderr
+    opened, printed = done.stdout.splitlines()
+    session_id = opened.removeprefix("card authenticated at the kiosk (session ").removesuffix(")")
+    assert printed.startswith("printed: resident-record ") and printed.endswith(f" bytes -> {pdf}")
+    assert "(1 pages, fee 300 yen)" in printed
+    # The PDF is his, signed by Chiyoda under the sandbox root: pdfsig checks it as anyone holding the file would.
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, check=True, text=True).stdout
+    assert "山田" in text and "太郎" in text and "住民票" in text
+    nss = tmp_path / "nss"
+    nss.mkdir()
+    (tmp_path / "root.pem").write_bytes(httpx.get(f"{server.url}/certificates/v1/trust/root.pem").content)
+    _run("certutil", "-N", "-d", f"sql:{nss}", "--empty-password")
+    _run("certutil", "-A", "-d", f"sql:{nss}", "-n", "sandbox-municipal-root", "-t", "CT,C,C", "-i",
+         str(tmp_path / "root.pem"))
+    checked = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(pdf)], capture_output=True, text=True).stdout
+    first, stamp = checked.split("Signature #2")
+    assert "Signature Validation: Signature is Valid." in first and "Certificate is Trusted." in first
+    assert "Signature Field Name: Timestamp" in stamp  # the document timestamp (pdfsig cannot check RFC 3161)
+    # Its QR code leads to the verification page, which says it was issued.
+    _run("pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page"))
+    [png] = list(tmp_path.glob("page*.png"))
+    url = _run("zbarimg", "--quiet", "--raw", str(png)).strip()
+    assert url.startswith(f"{server.url}/certificates/v1/verify/")
+    assert httpx.get(url).status_code == 200
+    # The card left: the session is over, and the document was handed once.
+    headers = {"authorization": f"Bearer {key}", "idempotency-key": "after"}
+    late = httpx.post(f"{server.url}/kiosk/v1/sessions/{session_id}/certificates", headers=headers,
+                      json={"certificate": "resident-record", "receipt": "R-E2E-2"})
+    assert (late.status_code, late.json()["code"]) == (410, "KIOSK_SESSION_ENDED")
