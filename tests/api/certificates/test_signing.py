@@ -140,3 +140,21 @@ def test_names_outside_jis_x_0208_use_ipamj_and_a_missing_glyph_fails(issuer: Ce
     with pytest.raises(GlyphMissing) as missing:
         issuer.renderer.render(_text("山田 \U000f0000"))
     assert missing.value.code == "GLYPH_MISSING" and "U+F0000" in missing.value.message
+
+
+async def test_the_signature_cms_is_der_with_the_pades_attributes_only(signed: tuple[bytes, str],
+                                                                       issuer: CertificateIssuer) -> None:
+    assert issuer.signer is not None
+    reader = PdfFileReader(io.BytesIO(signed[0]))
+    [signature] = reader.embedded_regular_signatures
+    attributes = signature.signer_info["signed_attrs"]
+    # No signing-time attribute: PAdES keeps the time in the signature dictionary (/M).
+    assert sorted(a["type"].native for a in attributes) == ["cms_algorithm_protection", "content_type",
+                                                              "message_digest", "signing_certificate_v2"]
+    signed_data = signature.signed_data
+    assert signed_data.dump() == signed_data.dump(force=True)  # DER as asn1crypto itself would encode it
+    assert signed_data["version"].native == "v1" and signature.signer_info["version"].native == "v1"
+    root = issuer.signer.pki.root.public_bytes(serialization.Encoding.DER)
+    assert sorted(c.chosen.dump() for c in signed_data["certificates"]) == sorted(
+        [root, signature.signer_cert.dump()])
+    assert signature.signer_cert.subject.native["common_name"] == "千代田区長 (131016)"
