@@ -59,7 +59,10 @@ def two_workers(engine: AsyncEngine, database_url: str, ca_dir: Path, pki_dir: P
     base = f"http://127.0.0.1:{port}"
     env = {**command_env(database_url, ca_dir), "MYNAPORTAL_PUBLIC_URL": base,
            "MYNAPORTAL_CERTIFICATE_PKI_DIR": str(pki_dir), "MYNAPORTAL_LOGIN_LIMIT_PER_CERTIFICATE": "100",
-           "MYNAPORTAL_LOG_LEVEL": "WARNING"}
+           "MYNAPORTAL_LOG_LEVEL": "WARNING",
+           # Two workers share their rate limits through Redis (serve --workers refuses memory://).
+           "MYNAPORTAL_RATE_LIMIT_STORAGE": "redis://127.0.0.1:6379/0",
+           "MYNAPORTAL_RATE_LIMIT_PREFIX": f"test-{uuid.uuid4().hex[:12]}"}
     log = open(Path(tempfile.gettempdir()) / "mynaportal-kiosk-load-server.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
                               env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
