@@ -97,6 +97,7 @@ run: $(VENV)/.installed
 	echo "    1. in another terminal: $(BIN)/mynaportal oidc example-rp   (ねんきんネット: --client nenkinsandbox), open http://$(HOST):9100/"; \
 	echo "    2. approve the code its login page shows, as the app does: mutation { oidcLoginDecide(shortCode: \"ABCD-EFGH\", approve: true) { clientName status } }"; \
 	echo "    3. the RP shows his name and 税・所得; your consents: { oidcConsents { id clientName active } }, withdraw: mutation { oidcConsentWithdraw(id: \"…\") { active } }"; \
+	echo "    PAR (RFC 9126): POST /oidc/par (private_key_jwt); signing: POST /oidc/sign (digest, title), then { oidcSignRequest(shortCode: \"…\") { title digest } } and mutation oidcSign (README)"; \
 	echo "  payments: $(BIN)/mynaportal dev-payment-gateway --workers 2 (state in the database; 4242424242424242 pays)"; \
 	echo "  a notice to everyone expands in chunks: $(BIN)/mynaportal notices-expand (progress bar; resumes after a kill)"; \
 	echo "  住民票の写し in the app: mutation { requestCertificate(input: {kind: RESIDENT_RECORD, idempotencyKey: \"1\"}) { id fee paymentOrderId } }"; \

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from api.platform.errors import PortalError
@@ -52,17 +52,24 @@ _EC_HASHES: dict[type[ec.EllipticCurve], type[hashes.HashAlgorithm]] = {
 P384_RAW_SIGNATURE = 96  # r || s, 48 bytes each, big-endian
 
 
-def verify_signature(cert: x509.Certificate, message: bytes, signature: bytes) -> None:
+def verify_signature(cert: x509.Certificate, message: bytes, signature: bytes, *, prehashed: bool = False) -> None:
     """RSA keys (today's card): PKCS#1 v1.5 with SHA-256. EC P-256 keys (the phone): ECDSA with SHA-256, DER.
-    EC P-384 keys (next-generation cards): ECDSA with SHA-384, the card's raw r || s (96 bytes)."""
+    EC P-384 keys (next-generation cards): ECDSA with SHA-384, the card's raw r || s (96 bytes).
+
+    ``prehashed``: ``message`` is already a SHA-256 digest (a relying party's signing transaction registers only
+    the digest of its document), signed as such by every kind of key."""
     key = cert.public_key()
     try:
+        if prehashed and len(message) != hashes.SHA256.digest_size:
+            raise InvalidSignature("a prehashed message is a SHA-256 digest")
         if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+            key.verify(signature, message, padding.PKCS1v15(),
+                       utils.Prehashed(hashes.SHA256()) if prehashed else hashes.SHA256())
         elif isinstance(key, ec.EllipticCurvePublicKey) and type(key.curve) in _EC_HASHES:
             if isinstance(key.curve, ec.SECP384R1):
                 signature = _der_of_raw(signature)
-            key.verify(signature, message, ec.ECDSA(_EC_HASHES[type(key.curve)]()))
+            algorithm = utils.Prehashed(hashes.SHA256()) if prehashed else _EC_HASHES[type(key.curve)]()
+            key.verify(signature, message, ec.ECDSA(algorithm))
         else:
             raise InvalidSignature("unsupported key type")
     except InvalidSignature as error:

@@ -47,7 +47,8 @@ def cmd_register(args: argparse.Namespace) -> None:
     new = NewClient(client_id=args.client_id, name=args.name, purpose=args.purpose,
                     redirect_uris=tuple(args.redirect_uri), scopes=tuple(args.scope), jwks=jwks,
                     agency_kind=AgencyKind(args.agency_kind), rate_limit_per_minute=args.rate_limit,
-                    consent_ttl_seconds=args.consent_ttl)
+                    consent_ttl_seconds=args.consent_ttl, require_par=args.require_par,
+                    require_dpop=args.require_dpop)
     client = _run(_with_factory(lambda factory: register_client(factory, new)))
     print(f"{client.client_id}: {client.status.value} (approve with `mynaportal oidc approve {client.client_id}`)")
 
@@ -142,6 +143,9 @@ def register(commands: Any) -> None:
     new.add_argument("--rate-limit", type=int, default=600, help="requests per minute")
     new.add_argument("--consent-ttl", type=int, default=None, help="seconds a consent lasts (default: until "
                                                                    "withdrawn)")
+    new.add_argument("--require-par", action="store_true",
+                     help="require_pushed_authorization_requests: only pushed requests (RFC 9126)")
+    new.add_argument("--require-dpop", action="store_true", help="DPoP-bound tokens only (RFC 9449)")
     new.set_defaults(func=cmd_register)
     for name, status in (("approve", "approved"), ("suspend", "suspended")):
         review = actions.add_parser(name, help=f"{name} a client" + (" (its tokens are revoked at once)"

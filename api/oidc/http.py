@@ -31,9 +31,11 @@ from api.oidc.dpop import DPoPError, verify_proof
 from api.oidc.keys import ALGORITHM, ProviderKeys
 from api.oidc.login import LoginStatus, start_login, take_decided
 from api.oidc.models import OidcClient
+from api.oidc.par import PushedAuthorizationRequests
 from api.oidc.resources import Presented, TokenRefused, read_category, userinfo
 from api.oidc.scopes import SCOPE_TITLES, SUPPORTED_SCOPES
 from api.oidc.server import EndUser, PortalRequest, Provider, current_session, remember_jwt_id
+from api.oidc.signing import SIGN_TTL, SignRequestError, open_transaction, transaction_result
 from api.platform.db import create_sync_engine, utcnow
 from api.platform.rate_limits import Limit, RateLimiter
 from api.platform.settings import Settings
@@ -56,6 +58,10 @@ def discovery(issuer: str) -> dict[str, Any]:
         "jwks_uri": f"{issuer}/oidc/jwks",
         "revocation_endpoint": f"{issuer}/oidc/revoke",
         "introspection_endpoint": f"{issuer}/oidc/introspect",
+        "pushed_authorization_request_endpoint": f"{issuer}/oidc/par",
+        "signing_transaction_endpoint": f"{issuer}/oidc/sign",  # the sign scope (デジタル認証アプリ's profile)
+        # Per client too: a client registered with require_pushed_authorization_requests must push (RFC 9126 §6).
+        "require_pushed_authorization_requests": False,
         "scopes_supported": sorted(SUPPORTED_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -66,6 +72,7 @@ def discovery(issuer: str) -> dict[str, Any]:
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "PS256", "RS256", "EdDSA"],
         "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
         "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "pushed_authorization_request_endpoint_auth_methods_supported": ["private_key_jwt"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "name", "name_kana",
                              "address", "birthdate", "gender"],
@@ -143,6 +150,7 @@ class OidcEndpoints:
         self.limiter = CapacityLimiter(1 if self.sync_engine.dialect.name == "sqlite" else 8)
         self.provider = Provider(self.issuer, sessionmaker(self.sync_engine, expire_on_commit=False), self.keys,
                                  settings.access_token_ttl)
+        self.par = PushedAuthorizationRequests(self.provider)
 
     def close(self) -> None:
         self.sync_engine.dispose()
@@ -228,6 +236,7 @@ class OidcEndpoints:
                 return "pending"
             client = session.get(OidcClient, login.client_pk)
             replay = PortalRequest("GET", f"{self.issuer}/oidc/authorize", {}, login.parameters)
+            replay.validated_before = True  # pushed (PAR) or not, these parameters passed the authorization endpoint
             user = None
             if decision is LoginStatus.APPROVED and login.person_id and login.consent_id:
                 user = EndUser(login.person_id, login.consent_id, login.approved_at or utcnow(), client)
@@ -280,6 +289,43 @@ class OidcEndpoints:
             return self.provider.create_token_response(portal_request)
 
         return await self._client_endpoint(request, exchange)
+
+    async def push(self, request: Request) -> Response:
+        """RFC 9126: the client pushes its authorization request and gets a one-time request_uri."""
+        return await self._client_endpoint(request, self.par.push)
+
+    def _signing_client(self, request: PortalRequest) -> Any:
+        return self.provider.authenticate_client(request, ["private_key_jwt"], "sign").row
+
+    async def sign_open(self, request: Request) -> Response:
+        """A signing transaction, opened by the client with its own credentials (no person yet)."""
+        def open_(portal_request: PortalRequest) -> Any:
+            try:
+                client = self._signing_client(portal_request)
+                row = open_transaction(current_session.get(), client, portal_request.form)
+            except OAuth2Error as error:
+                return error.status_code, dict(error.get_body()), list(_NO_STORE.items())
+            except SignRequestError as error:
+                return 400, {"error": "invalid_request", "error_description": str(error)}, list(_NO_STORE.items())
+            return 201, {"transaction_id": str(row.id), "short_code": row.short_code,
+                         "expires_in": int(SIGN_TTL.total_seconds())}, list(_NO_STORE.items())
+
+        return await self._client_endpoint(request, open_)
+
+    async def sign_result(self, request: Request) -> Response:
+        """The client takes the signature and the signer's certificate (or learns it is still pending)."""
+        def result(portal_request: PortalRequest) -> Any:
+            try:
+                client = self._signing_client(portal_request)
+                answer = transaction_result(current_session.get(), client,
+                                            portal_request.form.get("transaction_id", ""))
+            except OAuth2Error as error:
+                return error.status_code, dict(error.get_body()), list(_NO_STORE.items())
+            except SignRequestError as error:
+                return 400, {"error": "invalid_request", "error_description": str(error)}, list(_NO_STORE.items())
+            return 200, answer, list(_NO_STORE.items())
+
+        return await self._client_endpoint(request, result)
 
     async def revoke(self, request: Request) -> Response:
         return await self._client_endpoint(
@@ -334,7 +380,10 @@ def routes(endpoints: OidcEndpoints) -> list[BaseRoute]:
         Route("/oidc/jwks", endpoints.jwks, methods=["GET"]),
         Route("/oidc/authorize", endpoints.authorize, methods=["GET"]),
         Route("/oidc/authorize/continue", endpoints.continue_login, methods=["GET"]),
+        Route("/oidc/par", endpoints.push, methods=["POST"]),
         Route("/oidc/token", endpoints.token, methods=["POST"]),
+        Route("/oidc/sign", endpoints.sign_open, methods=["POST"]),
+        Route("/oidc/sign/result", endpoints.sign_result, methods=["POST"]),
         Route("/oidc/userinfo", endpoints.userinfo, methods=["GET", "POST"]),
         Route("/oidc/revoke", endpoints.revoke, methods=["POST"]),
         Route("/oidc/introspect", endpoints.introspect, methods=["POST"]),

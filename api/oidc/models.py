@@ -146,3 +146,49 @@ class OidcSeenJwt(Base):
     issuer: Mapped[str] = mapped_column(String(100), primary_key=True)
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class OidcPushedRequest(Base):
+    """A pushed authorization request (RFC 9126): the parameters a client sent to the PAR endpoint, named by a
+    one-time ``request_uri`` (stored as its SHA-256), for the client that pushed it only, for a minute."""
+
+    __tablename__ = "oidc_pushed_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    request_uri_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    client_pk: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("oidc_clients.id", ondelete="CASCADE"),
+                                                 index=True)
+    parameters: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the authorization endpoint takes it: a request_uri is used once (RFC 9126 §4).
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignStatus(enum.StrEnum):
+    PENDING = "pending"
+    SIGNED = "signed"
+
+
+class OidcSignTransaction(Base):
+    """A signing transaction (the ``sign`` scope, as デジタル認証アプリ's): a client registers the SHA-256 digest of
+    its document; the person signs it once in the app with the card's or phone's signature credential; the client
+    then takes the signature and the signer's certificate. The document itself never reaches the portal."""
+
+    __tablename__ = "oidc_sign_transactions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    client_pk: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("oidc_clients.id", ondelete="CASCADE"),
+                                                 index=True)
+    short_code: Mapped[str] = mapped_column(String(16), unique=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[SignStatus] = mapped_column(_enum(SignStatus, 16), default=SignStatus.PENDING)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("persons.id", ondelete="CASCADE"),
+                                                        index=True)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary(1024))
+    certificate: Mapped[bytes | None] = mapped_column(LargeBinary(8192))
+    certificate_chain: Mapped[list | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -35,6 +35,8 @@ def _authorize_params() -> list[dict[str, Any]]:
     text = {"type": "string", "maxLength": 255}
     return [query_param("response_type", {"type": "string", "enum": ["code"]}, "Only code."),
             query_param("client_id", text, "The registered client."),
+            query_param("request_uri", text, "From the PAR endpoint (RFC 9126): then client_id and request_uri "
+                                             "only."),
             query_param("redirect_uri", text, "One of the client's registered URIs, exactly."),
             query_param("scope", {"type": "string"}, "openid, and name, address, birthdate, gender, "
                                                      "selfinfo:<group>."),
@@ -68,6 +70,54 @@ def openapi_document() -> dict[str, Any]:
                           "302": {"description": "Back to the client with code and state (or an error)."},
                           "400": {"description": "Unknown, expired, used, or another browser's.",
                                   "content": _HTML}}}},
+        "/oidc/par": {"post": {
+            "summary": "Push an authorization request (RFC 9126): a one-time request_uri for /oidc/authorize",
+            "description": "The parameters of the authorization request, authenticated with private_key_jwt and "
+                           "validated as the authorization endpoint would. The browser is then sent to "
+                           "/oidc/authorize with client_id and request_uri only; the request_uri is used once and "
+                           "lives expires_in seconds. Clients registered with "
+                           "require_pushed_authorization_requests can only log people in this way.",
+            "requestBody": _form({**{param["name"]: param["schema"] for param in _authorize_params()},
+                                  "client_id": {"type": "string", "maxLength": 255}},
+                                 ["response_type", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+                                  "code_challenge_method"]),
+            "responses": {"201": json_answer("The one-time request_uri and its lifetime.", {
+                "type": "object", "required": ["request_uri", "expires_in"],
+                "properties": {"request_uri": {"type": "string", "pattern": "^urn:ietf:params:oauth:request_uri:"},
+                               "expires_in": {"type": "integer", "minimum": 1}}}),
+                          "400": _oauth_error("invalid_request, invalid_client, unsupported_response_type …"),
+                          "401": _oauth_error("invalid_client."),
+                          "429": _oauth_error("The client's rate limit (slow_down).")}}},
+        "/oidc/sign": {"post": {
+            "summary": "Open a signing transaction (the sign scope): the SHA-256 digest of the client's document, "
+                       "signed by the person in the app with the card's or phone's signature credential",
+            "description": "Client credentials only (private_key_jwt), as デジタル認証アプリ: no person yet. Show the "
+                           "short code (or a QR code of it) to the person; take the outcome from /oidc/sign/result.",
+            "requestBody": _form({"digest": {"type": "string", "description": "base64url of the 32-byte SHA-256 "
+                                                                             "digest."},
+                                  "title": {"type": "string", "maxLength": 200}}, ["digest", "title"]),
+            "responses": {"201": json_answer("The transaction.", {
+                "type": "object", "required": ["transaction_id", "short_code", "expires_in"],
+                "properties": {"transaction_id": {"type": "string", "format": "uuid"},
+                               "short_code": {"type": "string"}, "expires_in": {"type": "integer"}}}),
+                          "400": _oauth_error("invalid_request (a digest not of 32 bytes, no title, a client "
+                                              "without the sign scope), invalid_client."),
+                          "401": _oauth_error("invalid_client."),
+                          "429": _oauth_error("The client's rate limit (slow_down).")}}},
+        "/oidc/sign/result": {"post": {
+            "summary": "A signing transaction's outcome: pending, expired, or the signature with the signer's "
+                       "certificate and chain and the signer's sub",
+            "requestBody": _form({"transaction_id": {"type": "string"}}, ["transaction_id"]),
+            "responses": {"200": json_answer("status pending | expired | signed; when signed: digest, signature "
+                                             "(base64url), certificate and certificate_chain (base64 DER), "
+                                             "signed_at, sub.", {
+                "type": "object", "required": ["transaction_id", "status"],
+                "properties": {"transaction_id": {"type": "string"},
+                               "status": {"type": "string", "enum": ["pending", "expired", "signed"]}}}),
+                          "400": _oauth_error("invalid_request (no such transaction for this client), "
+                                              "invalid_client."),
+                          "401": _oauth_error("invalid_client."),
+                          "429": _oauth_error("The client's rate limit (slow_down).")}}},
         "/oidc/token": {"post": {
             "summary": "Exchange a code (PKCE verifier, private_key_jwt) for an access token and an ID token",
             "requestBody": _form({"grant_type": {"type": "string", "enum": ["authorization_code"]},

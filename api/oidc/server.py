@@ -378,7 +378,8 @@ class Provider(AuthorizationServer):
         self.access_token_ttl = access_token_ttl
         self._after_commit: contextvars.ContextVar[list[Callable[[], None]]] = contextvars.ContextVar("after")
         self.register_token_generator("default", self._generate_token)
-        audiences = [issuer, f"{issuer}/oidc/token", f"{issuer}/oidc/revoke", f"{issuer}/oidc/introspect"]
+        audiences = [issuer, f"{issuer}/oidc/token", f"{issuer}/oidc/revoke", f"{issuer}/oidc/introspect",
+                     f"{issuer}/oidc/par", f"{issuer}/oidc/sign", f"{issuer}/oidc/sign/result"]
         self.register_client_auth_method("private_key_jwt", ClientAssertion(audiences))
         self.register_grant(CodeGrant, [S256Challenge(required=True), OpenIDConnect(self)])
         self.register_endpoint(Revocation)

@@ -4,12 +4,14 @@ Only the person themself, signed in on their own phone (profile:read), decides: 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from datetime import datetime
 
 import strawberry
 
-from api.oidc import login
+from api.oidc import login, signing
 from api.oidc.login import ConsentView, LoginView
 from api.oidc.scopes import SCOPE_TITLES
 from api.platform.errors import ErrorCode, PortalError
@@ -62,6 +64,43 @@ class OidcConsentType:
                    active=view.active)
 
 
+@strawberry.type(name="OidcSignRequest", description="A relying party's signing transaction: the digest of its "
+                                                     "document, to sign with the card's or phone's signature "
+                                                     "credential.")
+class OidcSignRequestType:
+    client_name: str
+    purpose: str
+    title: str = strawberry.field(description="What the relying party says the document is.")
+    digest: str = strawberry.field(description="The SHA-256 digest to sign (base64url).")
+    status: str = strawberry.field(description="pending or signed.")
+    expires_at: datetime
+    signed_at: datetime | None
+
+    @classmethod
+    def from_view(cls, view: signing.SignView) -> OidcSignRequestType:
+        row = view.transaction
+        return cls(client_name=view.client.name, purpose=view.client.purpose, title=row.title,
+                   digest=signing.b64url(row.digest), status=row.status.value, expires_at=row.expires_at,
+                   signed_at=row.signed_at)
+
+
+@strawberry.input(description="The signature over the request's digest, with the signature certificate (base64 "
+                              "DER) and its chain.")
+class OidcSignInput:
+    short_code: str
+    certificate: str
+    chain: list[str]
+    signature: str
+
+
+def _decode(value: str, field: str) -> bytes:
+    try:
+        return base64.b64decode(value[:16384], validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise PortalError(ErrorCode.BAD_USER_INPUT, f"{field} is not base64.",
+                          extensions={"field": field}) from error
+
+
 def _consent_id(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
@@ -85,6 +124,13 @@ class OidcQuery:
         views = await login.person_consents(info.context.read_session_factory, principal.person_id)
         return [OidcConsentType.from_view(view) for view in views]
 
+    @strawberry.field(description="The signing request waiting under this short code (or QR code): the client, "
+                                  "its purpose, the title and the digest.")
+    async def oidc_sign_request(self, info: Info, short_code: str) -> OidcSignRequestType:
+        info.context.require_person(PROFILE_READ)
+        view = await signing.view_transaction(info.context.read_session_factory, short_code)
+        return OidcSignRequestType.from_view(view)
+
 
 @strawberry.type
 class OidcMutation:
@@ -103,3 +149,15 @@ class OidcMutation:
         principal = info.context.require_person(PROFILE_READ)
         view = await login.withdraw_consent(info.context.session_factory, principal.person_id, _consent_id(id))
         return OidcConsentType.from_view(view)
+
+    @strawberry.mutation(description="Sign a relying party's signing request with your card's or phone's signature "
+                                     "credential (verified: chain, revocation, signature, and that it is yours). "
+                                     "Once only; the relying party then receives the signature and certificate.")
+    async def oidc_sign(self, info: Info, input: OidcSignInput) -> OidcSignRequestType:
+        principal = info.context.require_person(PROFILE_READ)
+        view = await signing.sign_transaction(
+            info.context.session_factory, info.context.identity.service, principal.person_id, input.short_code,
+            certificate=_decode(input.certificate, "certificate"),
+            chain=[_decode(c, "chain") for c in input.chain[:signing.MAX_CHAIN + 1]],
+            signature=_decode(input.signature, "signature"))
+        return OidcSignRequestType.from_view(view)

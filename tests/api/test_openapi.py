@@ -30,6 +30,7 @@ def test_every_route_is_documented_and_every_documented_operation_is_a_route() -
     assert names[("POST", "/payments/gateway/notifications")] == "payments"
     assert names[("POST", "/oauth/token")] == names[("GET", "/pki/crl/{issuer}.crl")] == "identity"
     assert names[("GET", "/corporate/4/name")] == "corporate"
+    assert names[("POST", "/oidc/par")] == names[("GET", "/oidc/authorize")] == "oidc"
 
 
 def test_a_route_added_without_a_document_is_found() -> None:

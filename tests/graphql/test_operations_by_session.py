@@ -808,6 +808,42 @@ async def _oidc_login_decide(w: World) -> None:
     assert (decided["status"], decided["consentRequired"]) == ("approved", True)
 
 
+async def _oidc_sign_waiting(w: World) -> str:
+    """A relying party's signing transaction (as POST /oidc/sign opens it) over the digest of a document."""
+    import hashlib
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from api.oidc.models import OidcClient, OidcSignTransaction
+    from api.platform.db import utcnow
+    from tests.api.oidc.conftest import add_client
+    rp = await add_client(w.portal, "etaxsign", "e-Tax (sandbox)", scopes=("openid", "sign"))
+    async with w.portal.app.state.session_factory() as session, session.begin():
+        client = await session.scalar(select(OidcClient).where(OidcClient.client_id == rp.client_id))
+        session.add(OidcSignTransaction(client_pk=client.id, short_code="SIGN2345", title="委任契約",
+                                        digest=hashlib.sha256(b"contract").digest(),
+                                        expires_at=utcnow() + timedelta(minutes=5)))
+    return "SIGN-2345"
+
+
+@case("OidcSignRequest")
+async def _oidc_sign_request(w: World) -> None:
+    shown = (await w.run("OidcSignRequest", {"shortCode": await _oidc_sign_waiting(w)},
+                         kind="phone"))["oidcSignRequest"]
+    assert (shown["clientName"], shown["title"], shown["status"]) == ("e-Tax (sandbox)", "委任契約", "pending")
+
+
+@case("OidcSign")
+async def _oidc_sign(w: World) -> None:
+    short_code = await _oidc_sign_waiting(w)
+    card = await w.card()
+    signed = (await w.run("OidcSign", {"input": {
+        "shortCode": short_code, "certificate": b64(card.der("sign_cert")), "chain": [b64(card.der("sign_ca_cert"))],
+        "signature": b64(card_sign(card, Key.SIGN, b"contract"))}}, kind="phone"))["oidcSign"]
+    assert (signed["status"], signed["title"]) == ("signed", "委任契約") and signed["signedAt"]
+
+
 @case("OidcConsents")
 async def _oidc_consents(w: World) -> None:
     await w.run("OidcLoginDecide", {"shortCode": await _oidc_login_waiting(w), "approve": True}, kind="phone")

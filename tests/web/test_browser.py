@@ -133,3 +133,55 @@ def test_graphiql_and_swagger_ui_come_from_the_portal(stack: Stack, browser) -> 
     page.screenshot(path=str(SCREENSHOTS / "corporate-docs-pc.png"))
     assert elsewhere == []
     context.close()
+
+
+def test_login_at_the_example_relying_party(stack: Stack, browser, tmp_path) -> None:
+    """もっとつながる in a real browser: the example relying party (its own process) sends Chromium to the portal's
+    authorization endpoint, the person approves in the app (GraphQL), and the RP's page shows the name it read from
+    the validated ID token and the tax category it read through the 自己情報取得API."""
+    import json
+    import subprocess
+
+    from joserfc.jwk import ECKey
+
+    from tests.payments.conftest import free_port
+    from tests.web.conftest import REPO, _command, _wait_up
+
+    key = ECKey.generate_key("P-256", {"alg": "ES256"}, private=True)
+    key.ensure_kid()
+    (tmp_path / "rp.json").write_text(json.dumps(key.as_dict(private=True)))
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+    port = free_port()
+    rp_url = f"http://127.0.0.1:{port}"
+    scopes = [arg for scope in ("openid", "name", "address", "birthdate", "selfinfo:tax-income")
+              for arg in ("--scope", scope)]
+    stack.mynaportal("oidc", "register", "browserrp", "--name", "ブラウザ確認用サービス", "--purpose", "ログインの確認",
+                     "--redirect-uri", f"{rp_url}/callback", *scopes, "--jwks", str(tmp_path / "jwks.json"),
+                     "--agency-kind", "tax")
+    stack.mynaportal("oidc", "approve", "browserrp")
+    rp = subprocess.Popen([_command("mynaportal"), "oidc", "example-rp", "--client", "browserrp", "--port",
+                           str(port), "--key", str(tmp_path / "rp.json")], env=stack.env, cwd=stack.home,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_up(f"{rp_url}/", rp)
+        app_token = stack.mynaportal("token", "--quiet").strip()
+        decide = (REPO / "graphql" / "operations" / "phone" / "OidcLoginDecide.graphql").read_text()
+        context = browser.new_context(locale="ja-JP")
+        page = context.new_page()
+        page.goto(rp_url)
+        page.locator("#login").click()
+        page.wait_for_selector("#short-code")
+        assert page.url.startswith(f"{stack.url}/oidc/authorize?")
+        assert page.locator("#client").inner_text() == "ブラウザ確認用サービス"
+        code = page.locator("#short-code").get_attribute("data-code")
+        decided = stack.graphql(app_token, decide, {"shortCode": code, "approve": True})["oidcLoginDecide"]
+        assert decided["status"] == "approved"
+        page.locator("#continue").click()
+        page.wait_for_selector("#welcome", timeout=20_000)
+        assert page.url == f"{rp_url}/"
+        assert page.locator("#name").inner_text() == "山田 太郎"
+        assert page.locator("#tax-status").inner_text() == "読みました"
+        context.close()
+    finally:
+        rp.terminate()
+        rp.wait(timeout=10)
