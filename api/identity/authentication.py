@@ -7,6 +7,8 @@ the request's DataLoader, by primary key).
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
@@ -69,3 +71,32 @@ _LOOKUP = PointRead(
            SessionToken.revoked_at, SessionToken.idle_timeout_seconds)
     .where(SessionToken.token_hash == bindparam("token_hash"))
 )
+
+
+CHECK_CHUNK = 500  # ids per statement when open feeds' sessions are checked together
+
+
+async def ended_sessions(engine: AsyncEngine, token_ids: Collection[uuid.UUID], *,
+                         now: datetime | None = None) -> dict[uuid.UUID, str]:
+    """Of these session tokens, those that no longer authenticate, each with why: "revoked" (signed out, the
+    card reported lost, an operator), "expired", or "invalid" (gone). One read per ``CHECK_CHUNK`` tokens, by
+    primary key: open live feeds are checked together (api.platform.feed_guard), never one by one."""
+    now = now or utcnow()
+    wanted = list(token_ids)
+    ended: dict[uuid.UUID, str] = {}
+    async with engine.connect() as connection:
+        for start in range(0, len(wanted), CHECK_CHUNK):
+            chunk = wanted[start:start + CHECK_CHUNK]
+            rows = (await connection.execute(
+                select(SessionToken.id, SessionToken.revoked_at, SessionToken.expires_at)
+                .where(SessionToken.id.in_(chunk)))).all()
+            found = {token_id: (revoked_at, expires_at) for token_id, revoked_at, expires_at in rows}
+            for token_id in chunk:
+                state = found.get(token_id)
+                if state is None:
+                    ended[token_id] = "invalid"
+                elif state[0] is not None:
+                    ended[token_id] = "revoked"
+                elif state[1] <= now:
+                    ended[token_id] = "expired"
+    return ended

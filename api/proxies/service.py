@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import false, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, false, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from api.people.models import ParentChild, Person
 from api.people.service import ADULT_AGE, age_on
@@ -196,6 +197,7 @@ async def grant_proxy(
 
 async def revoke_grant(session: AsyncSession, *, principal_id: uuid.UUID, grant_id: uuid.UUID) -> ProxyGrant:
     """Only the principal revokes (conditional UPDATE: a second revoke changes nothing)."""
+    event.listen(session.sync_session, "after_commit", _count_revocation, once=True)
     revoked = await session.scalar(
         update(ProxyGrant)
         .where(ProxyGrant.id == grant_id, ProxyGrant.principal_person_id == principal_id,
@@ -225,3 +227,43 @@ async def grants_received(session: AsyncSession, proxy_id: uuid.UUID) -> list[Pr
     rows = await session.scalars(select(ProxyGrant).where(or_(ProxyGrant.proxy_person_id == proxy_id, invited))
                                  .order_by(ProxyGrant.created_at, ProxyGrant.id))
     return list(rows)
+
+
+class _Revocations:
+    committed = 0
+
+
+def _count_revocation(_session: Session) -> None:
+    _Revocations.committed += 1
+
+
+def committed_grant_revocations() -> int:
+    """How many transactions that revoked a grant this process has committed (open feeds recheck at once)."""
+    return _Revocations.committed
+
+
+CHECK_CHUNK = 500  # ids per statement when open feeds' grants are checked together
+
+
+async def ended_grants(engine: AsyncEngine, grant_ids: Collection[uuid.UUID], *,
+                       today: date) -> dict[uuid.UUID, str]:
+    """Of these grants, those that no longer let the proxy act, each with why: "revoked", "expired" (valid
+    through a day before ``today``) or "invalid" (gone). One read per ``CHECK_CHUNK`` grants, by primary key:
+    open live feeds are checked together (api.platform.feed_guard), never one by one."""
+    wanted = list(grant_ids)
+    ended: dict[uuid.UUID, str] = {}
+    async with engine.connect() as connection:
+        for start in range(0, len(wanted), CHECK_CHUNK):
+            chunk = wanted[start:start + CHECK_CHUNK]
+            rows = (await connection.execute(select(ProxyGrant.id, ProxyGrant.revoked_at, ProxyGrant.valid_until)
+                                             .where(ProxyGrant.id.in_(chunk)))).all()
+            found = {grant_id: (revoked_at, valid_until) for grant_id, revoked_at, valid_until in rows}
+            for grant_id in chunk:
+                state = found.get(grant_id)
+                if state is None:
+                    ended[grant_id] = "invalid"
+                elif state[0] is not None:
+                    ended[grant_id] = "revoked"
+                elif state[1] < today:
+                    ended[grant_id] = "expired"
+    return ended
