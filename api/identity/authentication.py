@@ -18,7 +18,7 @@ from api.identity.models import SessionToken
 from api.identity.session_cache import SessionCache
 from api.identity.tokens import AuthenticatedPerson
 from api.platform.auth import TOKEN_PREFIX, Principal, TokenRejected, hash_token
-from api.platform.db import PointRead, utcnow
+from api.platform.db import READ_ONLY_OPTION, PointRead, utcnow
 
 
 async def authenticate_person(engine: AsyncEngine, token: str, *, cache: SessionCache | None = None,
@@ -84,7 +84,8 @@ async def ended_sessions(engine: AsyncEngine, token_ids: Collection[uuid.UUID], 
     now = now or utcnow()
     wanted = list(token_ids)
     ended: dict[uuid.UUID, str] = {}
-    async with engine.connect() as connection:
+    # A pure read: on SQLite it must not take the write lock (api.platform.db).
+    async with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as connection:
         for start in range(0, len(wanted), CHECK_CHUNK):
             chunk = wanted[start:start + CHECK_CHUNK]
             rows = (await connection.execute(

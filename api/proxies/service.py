@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.people.models import ParentChild, Person
 from api.people.service import ADULT_AGE, age_on
 from api.platform.access_records import record_access
-from api.platform.db import utcnow
+from api.platform.db import READ_ONLY_OPTION, utcnow
 from api.platform.errors import PortalError
 from api.platform.scopes import DELEGABLE_SCOPES, PERSON_SCOPES
 from api.proxies.models import ProxyGrant
@@ -252,7 +252,8 @@ async def ended_grants(engine: AsyncEngine, grant_ids: Collection[uuid.UUID], *,
     open live feeds are checked together (api.platform.feed_guard), never one by one."""
     wanted = list(grant_ids)
     ended: dict[uuid.UUID, str] = {}
-    async with engine.connect() as connection:
+    # A pure read: on SQLite it must not take the write lock (api.platform.db).
+    async with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as connection:
         for start in range(0, len(wanted), CHECK_CHUNK):
             chunk = wanted[start:start + CHECK_CHUNK]
             rows = (await connection.execute(select(ProxyGrant.id, ProxyGrant.revoked_at, ProxyGrant.valid_until)
