@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
@@ -45,6 +46,8 @@ class Watch:
     async def race(self, awaitable: Awaitable[T]) -> T:
         """What ``awaitable`` gives, unless a credential ends first: then its PortalError (the feed's last word)."""
         if self.ended is not None:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never started: no "never awaited" warning
             raise self.ended
         work = asyncio.ensure_future(awaitable)
         ending = asyncio.ensure_future(self._event.wait())
