@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.identity.models import SessionToken
@@ -79,25 +79,18 @@ CHECK_CHUNK = 500  # ids per statement when open feeds' sessions are checked tog
 async def ended_sessions(engine: AsyncEngine, token_ids: Collection[uuid.UUID], *,
                          now: datetime | None = None) -> dict[uuid.UUID, str]:
     """Of these session tokens, those that no longer authenticate, each with why: "revoked" (signed out, the
-    card reported lost, an operator), "expired", or "invalid" (gone). One read per ``CHECK_CHUNK`` tokens, by
-    primary key: open live feeds are checked together (api.platform.feed_guard), never one by one."""
+    card reported lost, an operator) or "expired". Open live feeds are checked together (api.platform.feed_guard):
+    one read per ``CHECK_CHUNK`` tokens by primary key, returning only the ended ones (a token is deleted only
+    long after it expired, api.identity.purge, so its feed has ended by then)."""
     now = now or utcnow()
     wanted = list(token_ids)
     ended: dict[uuid.UUID, str] = {}
     # A pure read: on SQLite it must not take the write lock (api.platform.db).
     async with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as connection:
         for start in range(0, len(wanted), CHECK_CHUNK):
-            chunk = wanted[start:start + CHECK_CHUNK]
-            rows = (await connection.execute(
-                select(SessionToken.id, SessionToken.revoked_at, SessionToken.expires_at)
-                .where(SessionToken.id.in_(chunk)))).all()
-            found = {token_id: (revoked_at, expires_at) for token_id, revoked_at, expires_at in rows}
-            for token_id in chunk:
-                state = found.get(token_id)
-                if state is None:
-                    ended[token_id] = "invalid"
-                elif state[0] is not None:
-                    ended[token_id] = "revoked"
-                elif state[1] <= now:
-                    ended[token_id] = "expired"
+            rows = await connection.execute(
+                select(SessionToken.id, SessionToken.revoked_at.is_not(None))
+                .where(SessionToken.id.in_(wanted[start:start + CHECK_CHUNK]),
+                       or_(SessionToken.revoked_at.is_not(None), SessionToken.expires_at <= now)))
+            ended.update({token_id: "revoked" if revoked else "expired" for token_id, revoked in rows})
     return ended

@@ -247,24 +247,17 @@ CHECK_CHUNK = 500  # ids per statement when open feeds' grants are checked toget
 
 async def ended_grants(engine: AsyncEngine, grant_ids: Collection[uuid.UUID], *,
                        today: date) -> dict[uuid.UUID, str]:
-    """Of these grants, those that no longer let the proxy act, each with why: "revoked", "expired" (valid
-    through a day before ``today``) or "invalid" (gone). One read per ``CHECK_CHUNK`` grants, by primary key:
-    open live feeds are checked together (api.platform.feed_guard), never one by one."""
+    """Of these grants, those that no longer let the proxy act, each with why: "revoked" or "expired" (valid
+    through a day before ``today``). Open live feeds are checked together (api.platform.feed_guard): one read per
+    ``CHECK_CHUNK`` grants by primary key, returning only the ended ones."""
     wanted = list(grant_ids)
     ended: dict[uuid.UUID, str] = {}
     # A pure read: on SQLite it must not take the write lock (api.platform.db).
     async with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as connection:
         for start in range(0, len(wanted), CHECK_CHUNK):
-            chunk = wanted[start:start + CHECK_CHUNK]
-            rows = (await connection.execute(select(ProxyGrant.id, ProxyGrant.revoked_at, ProxyGrant.valid_until)
-                                             .where(ProxyGrant.id.in_(chunk)))).all()
-            found = {grant_id: (revoked_at, valid_until) for grant_id, revoked_at, valid_until in rows}
-            for grant_id in chunk:
-                state = found.get(grant_id)
-                if state is None:
-                    ended[grant_id] = "invalid"
-                elif state[0] is not None:
-                    ended[grant_id] = "revoked"
-                elif state[1] < today:
-                    ended[grant_id] = "expired"
+            rows = await connection.execute(
+                select(ProxyGrant.id, ProxyGrant.revoked_at.is_not(None))
+                .where(ProxyGrant.id.in_(wanted[start:start + CHECK_CHUNK]),
+                       or_(ProxyGrant.revoked_at.is_not(None), ProxyGrant.valid_until < today)))
+            ended.update({grant_id: "revoked" if revoked else "expired" for grant_id, revoked in rows})
     return ended

@@ -20,12 +20,10 @@ from api.proxies.service import committed_grant_revocations, ended_grants
 SESSION_MESSAGES = {
     "revoked": "The session was revoked (signed out, or the card reported lost): the feed has ended.",
     "expired": "The session has expired: the feed has ended.",
-    "invalid": "The session is no longer valid: the feed has ended.",
 }
 GRANT_MESSAGES = {
     "revoked": "The proxy grant was revoked: the feed has ended.",
     "expired": "The proxy grant has expired: the feed has ended.",
-    "invalid": "The proxy grant no longer exists: the feed has ended.",
 }
 
 
