@@ -18,7 +18,7 @@ from api.identity.models import SessionToken
 from api.identity.session_cache import SessionCache
 from api.identity.tokens import AuthenticatedPerson
 from api.platform.auth import TOKEN_PREFIX, Principal, TokenRejected, hash_token
-from api.platform.db import READ_ONLY_OPTION, PointRead, utcnow
+from api.platform.db import READ_ONLY_OPTION, PointRead, chunks_among, utcnow
 
 
 async def authenticate_person(engine: AsyncEngine, token: str, *, cache: SessionCache | None = None,
@@ -73,24 +73,21 @@ _LOOKUP = PointRead(
 )
 
 
-CHECK_CHUNK = 500  # ids per statement when open feeds' sessions are checked together
-
 
 async def ended_sessions(engine: AsyncEngine, token_ids: Collection[uuid.UUID], *,
                          now: datetime | None = None) -> dict[uuid.UUID, str]:
     """Of these session tokens, those that no longer authenticate, each with why: "revoked" (signed out, the
     card reported lost, an operator) or "expired". Open live feeds are checked together (api.platform.feed_guard):
-    one read per ``CHECK_CHUNK`` tokens by primary key, returning only the ended ones (a token is deleted only
-    long after it expired, api.identity.purge, so its feed has ended by then)."""
+    one read per chunk of tokens by primary key (api.platform.db.chunks_among), returning only the ended ones (a
+    token is deleted only long after it expired, api.identity.purge, so its feed has ended by then)."""
     now = now or utcnow()
     wanted = list(token_ids)
     ended: dict[uuid.UUID, str] = {}
     # A pure read: on SQLite it must not take the write lock (api.platform.db).
     async with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as connection:
-        for start in range(0, len(wanted), CHECK_CHUNK):
+        for among in chunks_among(engine, SessionToken.id, wanted):
             rows = await connection.execute(
                 select(SessionToken.id, SessionToken.revoked_at.is_not(None))
-                .where(SessionToken.id.in_(wanted[start:start + CHECK_CHUNK]),
-                       or_(SessionToken.revoked_at.is_not(None), SessionToken.expires_at <= now)))
+                .where(among, or_(SessionToken.revoked_at.is_not(None), SessionToken.expires_at <= now)))
             ended.update({token_id: "revoked" if revoked else "expired" for token_id, revoked in rows})
     return ended

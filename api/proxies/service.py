@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.people.models import ParentChild, Person
 from api.people.service import ADULT_AGE, age_on
 from api.platform.access_records import record_access
-from api.platform.db import READ_ONLY_OPTION, utcnow
+from api.platform.db import READ_ONLY_OPTION, chunks_among, utcnow
 from api.platform.errors import PortalError
 from api.platform.scopes import DELEGABLE_SCOPES, PERSON_SCOPES
 from api.proxies.models import ProxyGrant
@@ -242,22 +242,19 @@ def committed_grant_revocations() -> int:
     return _Revocations.committed
 
 
-CHECK_CHUNK = 500  # ids per statement when open feeds' grants are checked together
-
 
 async def ended_grants(engine: AsyncEngine, grant_ids: Collection[uuid.UUID], *,
                        today: date) -> dict[uuid.UUID, str]:
     """Of these grants, those that no longer let the proxy act, each with why: "revoked" or "expired" (valid
     through a day before ``today``). Open live feeds are checked together (api.platform.feed_guard): one read per
-    ``CHECK_CHUNK`` grants by primary key, returning only the ended ones."""
+    chunk of grants by primary key (api.platform.db.chunks_among), returning only the ended ones."""
     wanted = list(grant_ids)
     ended: dict[uuid.UUID, str] = {}
     # A pure read: on SQLite it must not take the write lock (api.platform.db).
     async with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as connection:
-        for start in range(0, len(wanted), CHECK_CHUNK):
+        for among in chunks_among(engine, ProxyGrant.id, wanted):
             rows = await connection.execute(
                 select(ProxyGrant.id, ProxyGrant.revoked_at.is_not(None))
-                .where(ProxyGrant.id.in_(wanted[start:start + CHECK_CHUNK]),
-                       or_(ProxyGrant.revoked_at.is_not(None), ProxyGrant.valid_until < today)))
+                .where(among, or_(ProxyGrant.revoked_at.is_not(None), ProxyGrant.valid_until < today)))
             ended.update({grant_id: "revoked" if revoked else "expired" for grant_id, revoked in rows})
     return ended
