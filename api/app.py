@@ -157,6 +157,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         yield
         await notice_broker.close()
         await graphql_app.record_feed.close()
+        await graphql_app.feed_guard.close()
         oidc.close()
         await close_gateways()
         await dispose_engine(engine)

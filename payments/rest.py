@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from api.agencies.client_certificates import check_client_certificate
 from api.agencies.credentials import (
     PAYMENTS_ORDERS,
     PAYMENTS_REFUND,
@@ -27,6 +28,7 @@ from api.agencies.credentials import (
     authenticate_agency,
 )
 from api.platform.auth import TokenRejected
+from api.platform.client_tls import peer_certificate
 from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.pagination import PageRequest
@@ -44,6 +46,7 @@ logger = logging.getLogger("payments.rest")
 
 def payment_routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> list[BaseRoute]:
     replay_guard = DatabaseReplayGuard(session_factory, "payment-gateway")
+    certificates_required = settings.agency_client_certificates == "required"
 
     async def agency(request: Request, scope: str) -> AgencyPrincipal:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
@@ -53,6 +56,8 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
             principal = await authenticate_agency(session_factory, key.strip())
         except TokenRejected as error:
             raise PortalError(ErrorCode.UNAUTHENTICATED, "The API key is not valid.") from error
+        await check_client_certificate(session_factory, principal.agency_id, peer_certificate(request.scope),
+                                       required=certificates_required)
         if scope not in principal.scopes:
             raise PortalError(ErrorCode.FORBIDDEN, f"This API key lacks the scope {scope}.")
         return principal

@@ -18,12 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from api.agencies.client_certificates import check_client_certificate
 from api.applications import inbox
 from api.applications.attachments import stream_content
 from api.applications.catalogue import Procedure, Query
 from api.applications.discover import find
 from api.applications.openapi import openapi_document
 from api.applications.staff import InboxActor, inbox_actor
+from api.platform.client_tls import peer_certificate
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.pagination import PageRequest
 from api.platform.settings import Settings
@@ -76,11 +78,17 @@ def application_json(found: inbox.InboxApplication) -> dict[str, Any]:
 
 
 def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> list[BaseRoute]:
+    certificates_required = settings.agency_client_certificates == "required"
+
     async def actor(request: Request) -> InboxActor:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise PortalError(ErrorCode.UNAUTHENTICATED, "Send the agency key or a staff token as a bearer token.")
-        return await inbox_actor(session_factory, token.strip())
+        who = await inbox_actor(session_factory, token.strip())
+        # The system and its staff alike come over the agency's closed line, with the agency's certificate.
+        await check_client_certificate(session_factory, who.agency_id, peer_certificate(request.scope),
+                                       required=certificates_required)
+        return who
 
     async def listing(request: Request) -> Response:
         who = await actor(request)

@@ -17,17 +17,19 @@ from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.pagination import Page, PageRequest
 from api.platform.scopes import RECORDS_READ
-from api.proxies.service import acting_for
+from api.proxies.service import ActingAs, acting_for
 
 SessionFactory = async_sessionmaker[AsyncSession]
 FEED_WINDOW = 50  # entries a live feed looks at per wake-up
 
 
 async def may_read(session: AsyncSession, actor_id: uuid.UUID, subject_id: uuid.UUID, *, today: date,
-                   purpose: str) -> None:
+                   purpose: str) -> ActingAs:
     """Refuse unless the actor may read the subject's record; a read for someone else is recorded."""
-    if await acting_for(session, actor_id, subject_id, RECORDS_READ, today=today, purpose=purpose) is None:
+    acting = await acting_for(session, actor_id, subject_id, RECORDS_READ, today=today, purpose=purpose)
+    if acting is None:
         raise PortalError(ErrorCode.NOT_AUTHORIZED_FOR_PERSON, "You may not read this person's record.")
+    return acting
 
 
 async def read_record(session_factory: SessionFactory, actor_id: uuid.UUID, subject_id: uuid.UUID,
@@ -48,12 +50,13 @@ Mark = tuple[datetime, str, str]  # (time, source, id hex): the record's order
 
 
 async def open_feed(session_factory: SessionFactory, actor_id: uuid.UUID, subject_id: uuid.UUID, *,
-                    today: date) -> Mark | None:
-    """Check the reader once when a live feed opens (recorded like a read); the newest entry's mark so far."""
+                    today: date) -> tuple[Mark | None, ActingAs]:
+    """Check the reader when a live feed opens (recorded like a read): the newest entry's mark so far, and the
+    basis the reader reads on (a proxy's grant is then watched while the feed is open: api.platform.feed_guard)."""
     async with session_factory() as session, session.begin():
-        await may_read(session, actor_id, subject_id, today=today, purpose="records:live")
+        acting = await may_read(session, actor_id, subject_id, today=today, purpose="records:live")
         page = await record_page(session, subject_id, PageRequest(1, None), RecordFilter(), now=utcnow())
-    return _mark(page.items[0][1]) if page.items else None
+    return (_mark(page.items[0][1]) if page.items else None), acting
 
 
 def _mark(entry: Entry) -> Mark:

@@ -7,16 +7,18 @@ the request's DataLoader, by primary key).
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.identity.models import SessionToken
 from api.identity.session_cache import SessionCache
 from api.identity.tokens import AuthenticatedPerson
 from api.platform.auth import TOKEN_PREFIX, Principal, TokenRejected, hash_token
-from api.platform.db import PointRead, utcnow
+from api.platform.db import READ_ONLY_OPTION, PointRead, chunks_among, utcnow
 
 
 async def authenticate_person(engine: AsyncEngine, token: str, *, cache: SessionCache | None = None,
@@ -69,3 +71,23 @@ _LOOKUP = PointRead(
            SessionToken.revoked_at, SessionToken.idle_timeout_seconds)
     .where(SessionToken.token_hash == bindparam("token_hash"))
 )
+
+
+
+async def ended_sessions(engine: AsyncEngine, token_ids: Collection[uuid.UUID], *,
+                         now: datetime | None = None) -> dict[uuid.UUID, str]:
+    """Of these session tokens, those that no longer authenticate, each with why: "revoked" (signed out, the
+    card reported lost, an operator) or "expired". Open live feeds are checked together (api.platform.feed_guard):
+    one read per chunk of tokens by primary key (api.platform.db.chunks_among), returning only the ended ones (a
+    token is deleted only long after it expired, api.identity.purge, so its feed has ended by then)."""
+    now = now or utcnow()
+    wanted = list(token_ids)
+    ended: dict[uuid.UUID, str] = {}
+    # A pure read: on SQLite it must not take the write lock (api.platform.db).
+    async with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as connection:
+        for among in chunks_among(engine, SessionToken.id, wanted):
+            rows = await connection.execute(
+                select(SessionToken.id, SessionToken.revoked_at.is_not(None))
+                .where(among, or_(SessionToken.revoked_at.is_not(None), SessionToken.expires_at <= now)))
+            ended.update({token_id: "revoked" if revoked else "expired" for token_id, revoked in rows})
+    return ended

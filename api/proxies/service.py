@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import false, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, false, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from api.people.models import ParentChild, Person
 from api.people.service import ADULT_AGE, age_on
 from api.platform.access_records import record_access
-from api.platform.db import utcnow
+from api.platform.db import READ_ONLY_OPTION, chunks_among, utcnow
 from api.platform.errors import PortalError
 from api.platform.scopes import DELEGABLE_SCOPES, PERSON_SCOPES
 from api.proxies.models import ProxyGrant
@@ -196,6 +197,7 @@ async def grant_proxy(
 
 async def revoke_grant(session: AsyncSession, *, principal_id: uuid.UUID, grant_id: uuid.UUID) -> ProxyGrant:
     """Only the principal revokes (conditional UPDATE: a second revoke changes nothing)."""
+    event.listen(session.sync_session, "after_commit", _count_revocation, once=True)
     revoked = await session.scalar(
         update(ProxyGrant)
         .where(ProxyGrant.id == grant_id, ProxyGrant.principal_person_id == principal_id,
@@ -225,3 +227,34 @@ async def grants_received(session: AsyncSession, proxy_id: uuid.UUID) -> list[Pr
     rows = await session.scalars(select(ProxyGrant).where(or_(ProxyGrant.proxy_person_id == proxy_id, invited))
                                  .order_by(ProxyGrant.created_at, ProxyGrant.id))
     return list(rows)
+
+
+class _Revocations:
+    committed = 0
+
+
+def _count_revocation(_session: Session) -> None:
+    _Revocations.committed += 1
+
+
+def committed_grant_revocations() -> int:
+    """How many transactions that revoked a grant this process has committed (open feeds recheck at once)."""
+    return _Revocations.committed
+
+
+
+async def ended_grants(engine: AsyncEngine, grant_ids: Collection[uuid.UUID], *,
+                       today: date) -> dict[uuid.UUID, str]:
+    """Of these grants, those that no longer let the proxy act, each with why: "revoked" or "expired" (valid
+    through a day before ``today``). Open live feeds are checked together (api.platform.feed_guard): one read per
+    chunk of grants by primary key (api.platform.db.chunks_among), returning only the ended ones."""
+    wanted = list(grant_ids)
+    ended: dict[uuid.UUID, str] = {}
+    # A pure read: on SQLite it must not take the write lock (api.platform.db).
+    async with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as connection:
+        for among in chunks_among(engine, ProxyGrant.id, wanted):
+            rows = await connection.execute(
+                select(ProxyGrant.id, ProxyGrant.revoked_at.is_not(None))
+                .where(among, or_(ProxyGrant.revoked_at.is_not(None), ProxyGrant.valid_until < today)))
+            ended.update({grant_id: "revoked" if revoked else "expired" for grant_id, revoked in rows})
+    return ended

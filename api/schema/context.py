@@ -29,6 +29,7 @@ from api.people.records import MunicipalityRecord, PersonRecord
 from api.people.service import municipalities_by_codes, person_with_municipality, persons_by_ids
 from api.platform.auth import Principal
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.feed_guard import FeedGuard
 from api.platform.settings import Settings
 from api.records.log import LeafProof, leaf_proofs
 from corporate.service import CorporateState, histories
@@ -117,7 +118,10 @@ class Context:
     identity: ProcessIdentityService
     notice_broker: NoticeBroker
     record_feed: RecordFeed | None = None  # the record's live feed (api.history.feed), one per app
+    feed_guard: FeedGuard | None = None  # ends open feeds whose session or grant ended (api.schema.feeds)
     certificate_issuer: LazyIssuer | None = None  # certificates' fonts and signing keys, one per process
+    # Why the agency key may not be used on this connection (its client certificate: api.agencies).
+    agency_refusal: PortalError | None = None
     today: Callable[[], date] = field(default=date.today)
     # graphql-transport-ws: the connection_init payload (strawberry sets it; on_ws_connect authenticates it).
     connection_params: dict[str, object] | None = None
@@ -137,6 +141,8 @@ class Context:
             if self.principal is not None:
                 raise PortalError(ErrorCode.FORBIDDEN, "This needs an agency API key, not a person's session.")
             raise PortalError(ErrorCode.UNAUTHENTICATED, _UNAUTHENTICATED_MESSAGES[self.token_problem])
+        if self.agency_refusal is not None:
+            raise self.agency_refusal
         if scope not in self.agency.scopes:
             raise PortalError(ErrorCode.FORBIDDEN, f"This agency key lacks the scope {scope}.")
         return self.agency

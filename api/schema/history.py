@@ -168,13 +168,17 @@ class HistorySubscription:
     async def record_added(self, info: Info, person_id: relay.GlobalID | None = None
                            ) -> AsyncGenerator[RecordEntryType, None]:
         actor, subject = _subject(info, person_id)
-        feed = info.context.record_feed
-        if feed is None:
+        feed, guard, principal = info.context.record_feed, info.context.feed_guard, info.context.principal
+        if feed is None or guard is None or principal is None:
             raise PortalError(ErrorCode.INTERNAL, "The live record is not available.")
         async with feed.watch(subject) as wakeup:
-            mark = await service.open_feed(info.context.session_factory, actor, subject, today=info.context.today())
-            while True:
-                await wakeup.wait()
-                entries, mark = await service.entries_after(info.context.read_session_factory, subject, mark)
-                for entry in entries:
-                    yield RecordEntryType.from_entry(entry)
+            mark, acting = await service.open_feed(info.context.session_factory, actor, subject,
+                                                   today=info.context.today())
+            # Ends with UNAUTHENTICATED or NOT_AUTHORIZED_FOR_PERSON within a second of the end of the session or
+            # of the proxy's grant (api.schema.feeds).
+            async with guard.watch(session=principal.token_id, grant=acting.grant_id) as watch:
+                while True:
+                    await watch.race(wakeup.wait())
+                    entries, mark = await service.entries_after(info.context.read_session_factory, subject, mark)
+                    for entry in entries:
+                        yield RecordEntryType.from_entry(entry)

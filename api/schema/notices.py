@@ -195,9 +195,13 @@ class NoticesSubscription:
     @strawberry.subscription(description="Notices as they are published to the viewer (open apps and TVs).")
     async def notice_added(self, info: Info) -> AsyncGenerator[NoticeType, None]:
         principal = info.context.require_person(NOTICES_READ)
-        async with info.context.notice_broker.subscribe() as queue:
+        guard = info.context.feed_guard
+        if guard is None:
+            raise PortalError(ErrorCode.INTERNAL, "Live notices are not available.")
+        # Ends with UNAUTHENTICATED within a second of the session's end (api.schema.feeds).
+        async with info.context.notice_broker.subscribe() as queue, guard.watch(session=principal.token_id) as watch:
             while True:
-                notice_id = await queue.get()
+                notice_id = await watch.race(queue.get())
                 found = await inbox.new_notice_for(info.context.read_session_factory, principal.person_id, notice_id,
                                                    today=info.context.today())
                 if found is not None:

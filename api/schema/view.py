@@ -35,6 +35,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+from api.agencies.client_certificates import check_client_certificate
 from api.agencies.credentials import AGENCY_KEY_PREFIX, AgencyPrincipal, resolve_agency_key
 from api.certificates.issuing import LazyIssuer
 from api.history.feed import RecordFeed
@@ -45,11 +46,13 @@ from api.identity.tokens import AuthenticatedPerson
 from api.notices.broker import NoticeBroker
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.auth import TokenRejected
-from api.platform.errors import ErrorCode
+from api.platform.client_tls import peer_certificate
+from api.platform.errors import ErrorCode, PortalError
 from api.platform.settings import Settings
 from api.schema import PortalSchema
 from api.schema.context import Context, Loaders
 from api.schema.errors import classify
+from api.schema.feeds import feed_guard
 
 
 def _refuse_constant(name: str) -> Any:
@@ -114,6 +117,8 @@ class PortalGraphQL(GraphQL[Context, None]):
         self.certificate_issuer = certificate_issuer or LazyIssuer(settings)
         # The record's live feed (recordAdded); its LISTEN connection (PostgreSQL) opens with the first feed.
         self.record_feed = RecordFeed(engine)
+        # Open subscriptions end when their session or proxy grant does (one batched check a second per process).
+        self.feed_guard = feed_guard(engine)
 
     def parse_json(self, data: str | bytes) -> Any:
         """The request's JSON, or a 400 naming what is wrong with it (never an exception out of the view)."""
@@ -141,6 +146,13 @@ class PortalGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
         authenticated, agency, problem = await self._authenticate(request.headers.get("authorization"))
+        refusal = None
+        if agency is not None:  # the agency API over GraphQL: mutual TLS as on its REST APIs
+            try:
+                await check_client_certificate(self.session_factory, agency.agency_id, peer_certificate(request.scope),
+                                               required=self.settings.agency_client_certificates == "required")
+            except PortalError as error:
+                refusal = error
         return Context(
             request=request,
             response=response,
@@ -149,12 +161,14 @@ class PortalGraphQL(GraphQL[Context, None]):
             cipher=self.cipher,
             principal=authenticated.principal if authenticated else None,
             agency=agency,
+            agency_refusal=refusal,
             token_problem=problem,
             loaders=Loaders(self.read_session_factory, self.engine),
             settings=self.settings,
             identity=self.identity,
             notice_broker=self.notice_broker,
             record_feed=self.record_feed,
+            feed_guard=self.feed_guard,
             certificate_issuer=self.certificate_issuer,
         )
 

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.identity.authentication import authenticate_person
+from api.identity.authentication import authenticate_person, ended_sessions
+from api.identity.models import SessionToken
 from api.identity.tokens import issue_token, revoke_token
 from api.people import service as people_service
 from api.people.individual_number import IndividualNumberCipher
-from api.platform.auth import TokenRejected
+from api.platform.auth import TokenRejected, hash_token
 from api.platform.scopes import PERSON_SCOPES
 from tests.api.conftest import Portal, operation
 from tests.api.identity.conftest import CountedRead
@@ -69,3 +71,23 @@ async def test_a_viewer_query_reads_the_token_then_the_person_with_their_municip
     assert lookups.count == 1
     assert person_reads.count == 2
     assert statements == []
+
+
+async def test_ended_sessions_names_each_ended_token_and_why_in_chunks(
+    engine: AsyncEngine, session: AsyncSession, cipher: IndividualNumberCipher
+) -> None:
+    await make_municipality(session)
+    person = await make_person(session, cipher, number=individual_number("10000000001"))
+    live = await issue_token(session, person.id, ttl=timedelta(minutes=15), now=NOW)
+    expired = await issue_token(session, person.id, ttl=timedelta(minutes=1), now=NOW)
+    revoked = await issue_token(session, person.id, ttl=timedelta(minutes=15), now=NOW)
+    assert await revoke_token(session, revoked)
+    await session.commit()
+    ids = {token: (await authenticate_person(engine, token, now=NOW)).principal.token_id
+           for token in (live, expired)}
+    revoked_id = await session.scalar(select(SessionToken.id).where(SessionToken.token_hash == hash_token(revoked)))
+    unknown = [uuid.uuid4() for _ in range(10_010)]  # more than one statement's worth on either database
+    ended = await ended_sessions(engine, [*unknown, ids[live], ids[expired], revoked_id],
+                                 now=NOW + timedelta(minutes=2))
+    assert ended == {ids[expired]: "expired", revoked_id: "revoked"}  # found in the second statement
+    assert await ended_sessions(engine, [], now=NOW) == {}

@@ -7,6 +7,7 @@ and the request never reaches the app."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import ssl
 import uuid
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,6 +33,7 @@ from api.agencies.models import AgencyPersonCode
 from api.app import create_app
 from api.demo import seed_demo
 from api.exchange.models import ExchangeRecord
+from api.notices.models import Notice
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.client_tls import VERIFIED_PEERS, peer_certificate, serve_agency_listener, server_context
 from api.platform.db import create_session_factory
@@ -217,3 +220,64 @@ def test_the_asgi_tls_extension_is_read_as_well(sandbox: Sandbox) -> None:
     assert peer_certificate({"extensions": {"tls": {"client_cert_chain": [pem], "client_cert_error": "x"}},
                              "client": ("127.0.0.1", 1)}) is None
     assert peer_certificate({"client": ("127.0.0.1", 0)}) is None
+
+
+# Every agency API, not only the exchange: (method, path, body) of one harmless call each, reaching the handler.
+AGENCY_APIS = {
+    "payments": ("GET", "/payments/v1/payments", None),
+    "corrections": ("GET", "/selfinfo/v1/corrections", None),
+    "applications inbox": ("GET", "/applications/inbox", None),
+}
+
+
+async def _call(listener: Listener, who: str | None, api: str) -> httpx.Response:
+    method, path, body = AGENCY_APIS[api]
+    async with httpx.AsyncClient(base_url=listener.url, verify=listener.sandbox.client_context(who)) as client:
+        return await client.request(method, path, json=body,
+                                    headers={"authorization": f"Bearer {listener.keys['chiyoda-city']}"})
+
+
+@pytest.mark.parametrize("api", sorted(AGENCY_APIS))
+async def test_every_agency_rest_api_needs_the_agencys_certificate(listener: Listener, api: str) -> None:
+    refused = await _call(listener, None, api)
+    assert (refused.status_code, refused.headers["content-type"]) == (401, PROBLEM_MEDIA_TYPE), refused.text
+    assert refused.json()["code"] == "CLIENT_CERTIFICATE_REQUIRED"
+    mismatched = await _call(listener, "yokohama", api)  # Yokohama's certificate with Chiyoda's key
+    assert (mismatched.status_code, mismatched.json()["code"]) == (403, "CLIENT_CERTIFICATE_MISMATCH")
+    served = await _call(listener, "chiyoda", api)
+    assert served.status_code == 200, served.text
+
+
+def _persisted(name: str) -> dict[str, object]:
+    document = (Path(__file__).parents[3] / "graphql" / "operations" / "agency" / f"{name}.graphql").read_bytes()
+    return {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(document).hexdigest()}}
+
+
+async def _publish(listener: Listener, who: str | None, reference: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=listener.url, verify=listener.sandbox.client_context(who)) as client:
+        response = await client.post("/graphql", headers={"authorization": f"Bearer {listener.keys['chiyoda-city']}"},
+                                     json={"extensions": _persisted("NoticePublish"), "variables": {"input": {
+                                         "audience": "SEGMENT", "category": "CHILD_REARING", "title": "児童手当",
+                                         "body": "現況届の提出", "segment": {"hasChildUnder": 18},
+                                         "reference": reference}}})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def _notices(engine: AsyncEngine) -> int:
+    async with create_session_factory(engine)() as session:
+        return int(await session.scalar(select(func.count()).select_from(Notice)) or 0)
+
+
+async def test_the_agency_graphql_api_needs_the_agencys_certificate(listener: Listener) -> None:
+    before = await _notices(listener.engine)
+    refused = await _publish(listener, None, "tls-1")
+    assert refused["data"] is None
+    assert [error["extensions"]["code"] for error in refused["errors"]] == ["CLIENT_CERTIFICATE_REQUIRED"]
+    mismatched = await _publish(listener, "yokohama", "tls-1")
+    assert [error["extensions"]["code"] for error in mismatched["errors"]] == ["CLIENT_CERTIFICATE_MISMATCH"]
+    assert await _notices(listener.engine) == before  # refused before the notice: nothing published
+    published = await _publish(listener, "chiyoda", "tls-1")
+    assert "errors" not in published, published
+    assert published["data"]["noticePublish"]["recipientCount"] == 2
+    assert await _notices(listener.engine) == before + 1

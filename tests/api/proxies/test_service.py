@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import date, timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.people.individual_number import IndividualNumberCipher
 from api.people.service import link_parent
 from api.platform.access_records import access_records_for
 from api.platform.errors import PortalError
 from api.platform.scopes import NOTICES_READ, PAYMENTS_WRITE, PROFILE_READ
-from api.proxies.service import Basis, acting_for, grant_proxy, revoke_grant
+from api.proxies.service import (
+    Basis,
+    acting_for,
+    committed_grant_revocations,
+    ended_grants,
+    grant_proxy,
+    revoke_grant,
+)
 from tests.factories import individual_number, make_municipality, make_person
 
 TODAY = date(2026, 11, 27)
@@ -82,3 +90,26 @@ async def test_bad_grants_are_refused(session: AsyncSession, cipher: IndividualN
         await grant_proxy(session, principal_id=grandma.id, proxy_id=helper.id, scopes=scopes,
                           valid_until=valid_until, today=TODAY)
     assert refused.value.code == code
+
+
+async def test_ended_grants_names_revoked_expired_and_unknown_grants_and_revocations_are_counted(
+    engine: AsyncEngine, session: AsyncSession, cipher: IndividualNumberCipher
+) -> None:
+    grandma, helper, child = await _people(session, cipher)
+    live = await grant_proxy(session, principal_id=grandma.id, proxy_id=helper.id, scopes=[NOTICES_READ],
+                             valid_until=date(2026, 12, 31), today=TODAY)
+    short = await grant_proxy(session, principal_id=grandma.id, proxy_id=child.id, scopes=[NOTICES_READ],
+                              valid_until=TODAY, today=TODAY)
+    revoked = await grant_proxy(session, principal_id=helper.id, proxy_id=grandma.id, scopes=[NOTICES_READ],
+                                valid_until=date(2026, 12, 31), today=TODAY)
+    await session.commit()
+    before = committed_grant_revocations()
+    await revoke_grant(session, principal_id=helper.id, grant_id=revoked.id)
+    assert committed_grant_revocations() == before  # counted when it commits, not before
+    await session.commit()
+    assert committed_grant_revocations() == before + 1
+    unknown = uuid.uuid4()
+    ids = [live.id, short.id, revoked.id, unknown]
+    assert await ended_grants(engine, ids, today=TODAY) == {revoked.id: "revoked"}
+    assert await ended_grants(engine, ids, today=TODAY + timedelta(days=1)) == {
+        short.id: "expired", revoked.id: "revoked"}
