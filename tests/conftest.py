@@ -8,6 +8,7 @@ PostgreSQL fails the tests; elsewhere they are skipped with the reason.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import logging
 import os
@@ -84,6 +85,8 @@ def make_settings(database_url: str = "sqlite+aiosqlite:///:memory:", **override
     }
     if overrides.get("environment") == "production":
         values["certificate_pki_dir"] = None  # production refuses the sandbox's keys (and issues nothing without)
+        # Production refuses to start the OpenID Provider without its own ID-token key (not the demo's).
+        values["oidc_signing_keys"] = ((1, hashlib.sha256(b"test OpenID Provider key").digest()),)
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
