@@ -137,8 +137,8 @@ def page(web: Web, handler: Handler, *, scope: str | None = None, form: bool = F
             sent = request.headers.get("x-csrf-token")
             if sent is None:
                 try:
-                    async with request.form() as fields:
-                        sent = str(fields.get("csrf", ""))
+                    # Not closed here: the handler reads the same (cached) form, its files included, and closes it.
+                    sent = str((await request.form()).get("csrf", ""))
                 except Exception:  # an unreadable form has no valid token
                     sent = None
             if not session.check_csrf(sent):
