@@ -139,7 +139,7 @@ async def inbox_page(web: Web, visit: StaffVisit) -> Response:
     if status is not None and status not in STATUSES:
         status = None
     page = await inbox.list_inbox(web.session_factory, visit.actor, PageRequest.parse(100, None), status)
-    return render_staff(visit, "staff_inbox.html", rows=[row for _, row in page.items], status=status,
+    return render_staff(visit, "staff_inbox.html", rows=[row for _, row in page.items], current=status,
                         statuses=[s for s in STATUSES if s != "draft"])
 
 
