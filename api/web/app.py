@@ -6,9 +6,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from api.certificates.issuing import LazyIssuer
 from api.identity.service import ProcessIdentityService
+from api.people.individual_number import IndividualNumberCipher
 from api.platform.scopes import (
     APPLICATIONS_WRITE,
+    CERTIFICATES_REQUEST,
     NOTICES_READ,
     PAYMENTS_READ,
     PAYMENTS_WRITE,
@@ -16,14 +19,16 @@ from api.platform.scopes import (
     RECORDS_READ,
 )
 from api.platform.settings import Settings
-from api.web import applications, login, pages, staff, tv
+from api.web import applications, certificates, login, pages, staff, tv
 from api.web.cookies import CookieCodec
 from api.web.rendering import PACKAGE, Web, page
 
 
 def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession], engine: AsyncEngine,
-           identity: ProcessIdentityService, cookie_key: bytes) -> list[BaseRoute]:
-    web = Web(settings, session_factory, engine, identity, CookieCodec(cookie_key, secure=settings.production))
+           identity: ProcessIdentityService, cookie_key: bytes, *, cipher: IndividualNumberCipher | None = None,
+           certificate_issuer: LazyIssuer | None = None) -> list[BaseRoute]:
+    web = Web(settings, session_factory, engine, identity, CookieCodec(cookie_key, secure=settings.production),
+              cipher, certificate_issuer or LazyIssuer(settings))
     staff_cookie = staff.staff_codec(cookie_key, settings.production)
     applying = dict(scope=APPLICATIONS_WRITE, form=True)
 
@@ -51,6 +56,12 @@ def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]
         Route("/applications/{application_id}/to-sign", page(web, applications.to_sign, **applying),
               methods=["POST"]),
         Route("/applications/{application_id}/submit", page(web, applications.submit, **applying), methods=["POST"]),
+        Route("/certificates", page(web, certificates.certificates, scope=CERTIFICATES_REQUEST)),
+        Route("/certificates/request", page(web, certificates.request, scope=CERTIFICATES_REQUEST, form=True),
+              methods=["POST"]),
+        Route("/certificates/{issuance_id}/collect", page(web, certificates.collect, scope=CERTIFICATES_REQUEST,
+                                                          form=True), methods=["POST"]),
+        Route("/certificates/{issuance_id}/pdf", page(web, certificates.document, scope=CERTIFICATES_REQUEST)),
         Route("/staff", staff_page(staff.inbox_page)),
         Route("/staff/login", staff_page(staff.login_page, signed_in=False)),
         Route("/staff/login", staff_page(staff.login, signed_in=False, form=True), methods=["POST"]),

@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from api.platform.scopes import APPLICATIONS_WRITE, NOTICES_READ, PAYMENTS_READ, PROFILE_READ, RECORDS_READ
+from api.platform.scopes import (
+    APPLICATIONS_WRITE,
+    CERTIFICATES_REQUEST,
+    NOTICES_READ,
+    PAYMENTS_READ,
+    PROFILE_READ,
+    RECORDS_READ,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("/payments", "公金決済", "Payments", PAYMENTS_READ, {"公金決済": "こうきんけっさい"}),
     Section("/history", "やりとり履歴", "Data exchanges", RECORDS_READ, {"履歴": "りれき"}),
     Section("/applications", "申請", "Applications", APPLICATIONS_WRITE, {"申請": "しんせい"}),
+    Section("/certificates", "証明書", "Certificates", CERTIFICATES_REQUEST, {"証明書": "しょうめいしょ"}),
     Section("/me", "わたしの情報", "My information", RECORDS_READ, {"情報": "じょうほう"}),
     Section("/proxies", "代理人", "Proxies", PROFILE_READ, {"代理人": "だいりにん"}),
 )

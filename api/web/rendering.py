@@ -15,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from api.certificates.issuing import LazyIssuer
 from api.identity.authentication import authenticate_person
 from api.identity.service import ProcessIdentityService
+from api.people.individual_number import IndividualNumberCipher
 from api.platform.auth import Principal, TokenRejected
 from api.platform.errors import PortalError, status_of
 from api.platform.settings import Settings
@@ -64,6 +66,8 @@ class Web:
     engine: AsyncEngine
     identity: ProcessIdentityService
     cookies: CookieCodec
+    cipher: IndividualNumberCipher | None = None  # the certificates' (a 住民票 with the number is drawn on opening)
+    certificate_issuer: LazyIssuer | None = None
 
     @property
     def origin(self) -> str:
