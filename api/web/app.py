@@ -19,7 +19,7 @@ from api.platform.scopes import (
     RECORDS_READ,
 )
 from api.platform.settings import Settings
-from api.web import applications, certificates, login, pages, staff, tv
+from api.web import applications, certificates, consents, login, pages, staff, tv
 from api.web.cookies import CookieCodec
 from api.web.rendering import PACKAGE, Web, page
 
@@ -62,6 +62,9 @@ def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]
         Route("/certificates/{issuance_id}/collect", page(web, certificates.collect, scope=CERTIFICATES_REQUEST,
                                                           form=True), methods=["POST"]),
         Route("/certificates/{issuance_id}/pdf", page(web, certificates.document, scope=CERTIFICATES_REQUEST)),
+        Route("/consents", page(web, consents.consents, scope=PROFILE_READ)),
+        Route("/consents/{consent_id}/withdraw", page(web, consents.withdraw, scope=PROFILE_READ, form=True),
+              methods=["POST"]),
         Route("/staff", staff_page(staff.inbox_page)),
         Route("/staff/login", staff_page(staff.login_page, signed_in=False)),
         Route("/staff/login", staff_page(staff.login, signed_in=False, form=True), methods=["POST"]),

@@ -46,5 +46,6 @@ SECTIONS: tuple[Section, ...] = (
     Section("/applications", "申請", "Applications", APPLICATIONS_WRITE, {"申請": "しんせい"}),
     Section("/certificates", "証明書", "Certificates", CERTIFICATES_REQUEST, {"証明書": "しょうめいしょ"}),
     Section("/me", "わたしの情報", "My information", RECORDS_READ, {"情報": "じょうほう"}),
+    Section("/consents", "連携サービス", "Connected services", PROFILE_READ, {"連携": "れんけい"}),
     Section("/proxies", "代理人", "Proxies", PROFILE_READ, {"代理人": "だいりにん"}),
 )
