@@ -1,5 +1,5 @@
 """The municipality's staff inbox (職員用): sign in with the staff token an administrator issued
-(`mynaportal staff-add`), list the municipality's applications, open one (on the applicant's record, as every
+(`mynaportal applications staff --name N --role decider`), list the municipality's applications, open one (on the applicant's record, as every
 inbox read is), request a correction (補正依頼), move to 審査中, approve (完了) or reject (却下).
 
 A separate session from the person's: its own signed cookie ``mp_staff`` (HttpOnly, SameSite=Strict, path
