@@ -123,7 +123,7 @@ async def application_page(web: Web, visit: Visit, *, problem: str | None = None
         except PortalError as error:
             ready, missing = False, error.message
     return render(web, visit, "application.html", status, application=application, procedure=proc,
-                  sections=_fields(proc), attached=attached, ready=ready, missing=missing, problem=problem,
+                  form_sections=_fields(proc), attached=attached, ready=ready, missing=missing, problem=problem,
                   editable=application.status in EDITABLE, labels=STATUS_LABELS,
                   helper=web.settings.card_helper_url)
 

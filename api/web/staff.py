@@ -1,6 +1,7 @@
 """The municipality's staff inbox (職員用): sign in with the staff token an administrator issued
-(`mynaportal applications staff --name N --role decider`), list the municipality's applications, open one (on the applicant's record, as every
-inbox read is), request a correction (補正依頼), move to 審査中, approve (完了) or reject (却下).
+(`mynaportal applications staff --name N --role decider`), list the municipality's applications, open one (on
+the applicant's record, as every inbox read is), request a correction (補正依頼), move to 審査中,
+approve (完了) or reject (却下).
 
 A separate session from the person's: its own signed cookie ``mp_staff`` (HttpOnly, SameSite=Strict, path
 /web/staff, key derived apart), its own form token, an idle timeout of 30 minutes, and the staff token checked

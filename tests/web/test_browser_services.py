@@ -7,6 +7,7 @@ tests/api/web run on both), to keep the suite fast."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -105,7 +106,7 @@ def test_obtain_a_resident_record_and_see_the_connected_services(stack: Stack, h
     with page.expect_download() as download:
         page.get_by_role("link", name=re.compile("PDF をダウンロード")).click()
     assert download.value.suggested_filename.startswith("resident-record-")
-    assert open(download.value.path(), "rb").read(5) == b"%PDF-"
+    assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
     page.goto(f"{stack.url}/web/consents")
     assert page.get_by_role("heading", level=1).inner_text().startswith("連携")
     check_page(page, "consents")

@@ -66,6 +66,7 @@ async def test_a_child_allowance_claim_is_prefilled_with_consent_signed_with_the
         page = await client.get(where)
         assert page.status_code == 200
         assert 'value="山田 太郎"' in page.text  # 基本4情報 prefilled
+        assert '<a href="/web/applications" aria-current="page"><ruby>申請' in page.text  # the menu is intact
         assert "所得（課税）証明書の代わりに取得することに同意する" in page.text and "未取得" in page.text
         # Consent to the network item: Chiyoda asks Yokohama, on the father's record.
         prefilled = await client.post(f"{where}/prefill", data={"csrf": csrf, "consent": "local_tax"})
