@@ -58,7 +58,7 @@ async def start(web: Web, visit: Visit) -> Response:
     return RedirectResponse(f"/web/applications/{application.id}", status_code=303)
 
 
-def _fields(proc: Procedure) -> list[dict[str, Any]]:
+def form_sections(proc: Procedure) -> list[dict[str, Any]]:
     """The form's sections and their inputs, from the JSON Schema (object of objects of scalars)."""
     sections = []
     for name, section in proc.form.get("properties", {}).items():
@@ -81,7 +81,7 @@ def form_from(proc: Procedure, fields: FormData, previous: dict[str, Any]) -> di
     """The typed form back as JSON: empty inputs left out, numbers as integers, checkboxes as booleans; read-only
     sections (the network's data) kept as they were."""
     form: dict[str, Any] = {}
-    for section in _fields(proc):
+    for section in form_sections(proc):
         if section["read_only"]:
             if section["name"] in previous:
                 form[section["name"]] = previous[section["name"]]
@@ -123,7 +123,7 @@ async def application_page(web: Web, visit: Visit, *, problem: str | None = None
         except PortalError as error:
             ready, missing = False, error.message
     return render(web, visit, "application.html", status, application=application, procedure=proc,
-                  form_sections=_fields(proc), attached=attached, ready=ready, missing=missing, problem=problem,
+                  form_sections=form_sections(proc), attached=attached, ready=ready, missing=missing, problem=problem,
                   editable=application.status in EDITABLE, labels=STATUS_LABELS,
                   helper=web.settings.card_helper_url)
 

@@ -22,12 +22,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from api.applications import inbox
+from api.applications.catalogue import procedure
 from api.applications.inbox import MOVES
 from api.applications.models import STATUSES
 from api.applications.staff import InboxActor, inbox_actor
 from api.platform.errors import PortalError, status_of
 from api.platform.pagination import PageRequest
-from api.web.applications import STATUS_LABELS
+from api.web.applications import STATUS_LABELS, form_sections
 from api.web.cookies import CookieCodec, WebSession
 from api.web.rendering import TEMPLATES, Web, log
 
@@ -150,7 +151,10 @@ async def application_page(web: Web, visit: StaffVisit) -> Response:
     found = await inbox.fetch(web.session_factory, visit.actor, number)
     moves = sorted(MOVES.get(found.row.application.status, frozenset()), key=list(MOVE_LABELS).index) \
         if visit.actor.can_decide else []
+    proc = procedure(found.row.application.procedure_code)
+    titles = {s["name"]: (s["title"], {i["key"]: i["title"] for i in s["inputs"]}) for s in form_sections(proc)}
     return render_staff(visit, "staff_application.html", found=found, moves=moves, move_labels=MOVE_LABELS,
+                        procedure=proc, titles=titles,
                         key=secrets.token_hex(16))
 
 

@@ -54,6 +54,7 @@ async def test_a_decider_opens_requests_a_correction_and_approves(one_stop: OneS
         where = f"/web/staff/applications/{number}"
         opened = await client.get(where)
         assert opened.status_code == 200 and "署名用電子証明書で署名済み" in opened.text
+        assert "<h3>対象児童</h3>" in opened.text and "<dt>請求者と同居している</dt><dd>はい</dd>" in opened.text
         assert "審査を始める" in opened.text and "承認する" not in opened.text  # 受付 → 審査中 first
         csrf = _csrf(opened)
         key = re.search(r'name="idempotency_key" value="([^"]+)"', opened.text).group(1)  # type: ignore[union-attr]
