@@ -135,6 +135,12 @@ def page(web: Web, handler: Handler, *, scope: str | None = None, form: bool = F
     ``scope``: the page needs a signed-in person whose session carries it (otherwise to the login page)."""
 
     async def endpoint(request: Request) -> Response:
+        try:
+            return await _endpoint(request)
+        finally:
+            await request.close()  # the form read for its token, uploads included
+
+    async def _endpoint(request: Request) -> Response:
         session = web.cookies.load(request)
         visit = Visit(request, session, await _principal(web, session))
         if request.method == "POST" and form:

@@ -61,6 +61,12 @@ def render_staff(visit: StaffVisit, template: str, status: int = 200, **values: 
 def staff_page(web: Web, codec: CookieCodec, handler: StaffHandler, *, signed_in: bool = True, form: bool = False
                ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        try:
+            return await _endpoint(request)
+        finally:
+            await request.close()
+
+    async def _endpoint(request: Request) -> Response:
         session = codec.load(request)
         actor = None
         token, seen = session.get("token"), session.get("seen")

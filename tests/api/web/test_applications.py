@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 from sqlalchemy import func, select
 
+from api.applications.attachments import attachments_of
 from api.applications.models import Application
 from api.exchange.models import ExchangeRecord
 from nfc_bridge.jpki import Key
@@ -138,3 +139,26 @@ async def test_a_stale_save_is_refused_and_a_wrong_form_cannot_be_signed(one_sto
         assert (await client.post(f"{where}/to-sign", headers={"x-csrf-token": csrf})).status_code == 400
     async with one_stop.factory() as session:
         assert (await session.get_one(Application, draft.id)).revision == draft.revision + 1  # the stale one: no
+
+
+PDF = b"%PDF-1.7\n" + b"x" * 100_000  # under the body limit (MYNAPORTAL_MAX_BODY_REST, 256 KiB) web forms get
+
+
+async def test_an_attachment_is_uploaded_with_the_form_token_and_checked_by_content(one_stop: OneStop) -> None:
+    draft = await one_stop.ready_draft()
+    where = f"/web/applications/{draft.id}"
+    async with signed_in(one_stop, one_stop.father) as (client, csrf):
+        page = await client.get(where)
+        assert 'enctype="multipart/form-data"' in page.text and "請求者名義の振込先口座が確認できるもの" in page.text
+        files = {"file": ("通帳.pdf", PDF, "application/pdf")}
+        forged = await client.post(f"{where}/attach", data={"requirement": "bank_account_proof"}, files=files)
+        assert forged.status_code == 403  # no form token
+        done = await client.post(f"{where}/attach", data={"csrf": csrf, "requirement": "bank_account_proof"},
+                                 files=files)
+        assert (done.status_code, done.headers["location"]) == (303, f"{where}?attached=1")
+        assert f"添付済み: 通帳.pdf ({len(PDF):,} バイト)" in (await client.get(where)).text
+        fake = await client.post(f"{where}/attach", data={"csrf": csrf, "requirement": "bank_account_proof"},
+                                 files={"file": ("x.pdf", b"MZ not a pdf", "application/pdf")})
+        assert fake.status_code == 415  # checked by content, not by the declared type
+    async with one_stop.factory() as session:
+        assert [a.filename for a in await attachments_of(session, draft.id)] == ["通帳.pdf"]
