@@ -73,6 +73,8 @@ run: $(VENV)/.installed
 	echo "  web portal   http://$(HOST):$(PORT)/web/  (TV: /web/tv); card login needs the local helper:"; \
 	echo "    $(BIN)/myna-bridge emulate var/cards/taro.json --pcsc &   (the demo card, if no real one)"; \
 	echo "    $(BIN)/myna-bridge serve --origin http://$(HOST):$(PORT)   (asks the PIN: 1234)"; \
+	echo "    申請 /web/applications: 児童手当, signed through the helper (signature password ABC123); 証明書 /web/certificates"; \
+	echo "    staff inbox /web/staff/login with: $(BIN)/mynaportal applications staff --name 鈴木 --role decider"; \
 	echo "  GraphiQL     http://$(HOST):$(PORT)/graphql"; \
 	echo "  health       http://$(HOST):$(PORT)/healthz   readiness http://$(HOST):$(PORT)/readyz   metrics http://$(HOST):$(PORT)/metrics"; \
 	echo "  demo person  山田 太郎 (taro@example.jp); in GraphiQL's headers put:"; \

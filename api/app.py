@@ -175,7 +175,8 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
         *openapi_routes(),
         # The web portal (PC, phone, TV): its cookie's signing key comes from the lookup key, like the cursors'.
         *web_app.routes(settings, session_factory, engine, identity,
-                        cipher.keys.mac(cipher.lookup_generation, b"mynaportal web session cookie key")),
+                        cipher.keys.mac(cipher.lookup_generation, b"mynaportal web session cookie key"),
+                        cipher=cipher, certificate_issuer=certificate_issuer),
         Route("/", lambda _: RedirectResponse("/web/", status_code=307)),
     ]
     for factory in ROUTE_FACTORIES:

@@ -60,15 +60,22 @@ class WebSession:
 
 
 class CookieCodec:
-    def __init__(self, key: bytes, *, secure: bool) -> None:
+    """``name``/``path``: the person's cookie is ``mp_web`` on /; the municipal staff's ``mp_staff`` on /web/staff
+    (another key derived for it, so neither cookie can stand in for the other)."""
+
+    def __init__(self, key: bytes, *, secure: bool, name: str = COOKIE, path: str = "/",
+                 samesite: str = "lax") -> None:
         self.key = key
         self.secure = secure
+        self.name = name
+        self.path = path
+        self.samesite = samesite
 
     def _sign(self, payload: bytes) -> str:
         return base64.urlsafe_b64encode(hmac.new(self.key, payload, hashlib.sha256).digest()).rstrip(b"=").decode()
 
     def load(self, request: Request) -> WebSession:
-        raw = request.cookies.get(COOKIE, "")
+        raw = request.cookies.get(self.name, "")
         if not raw or len(raw) > MAX_COOKIE or "." not in raw:
             return WebSession()
         body, signature = raw.rsplit(".", 1)
@@ -84,5 +91,5 @@ class CookieCodec:
         if not session.changed:
             return
         body = base64.urlsafe_b64encode(json.dumps(session.data, separators=(",", ":")).encode()).rstrip(b"=")
-        response.set_cookie(COOKIE, f"{body.decode()}.{self._sign(body)}", path="/", httponly=True,
-                            secure=self.secure, samesite="lax")
+        response.set_cookie(self.name, f"{body.decode()}.{self._sign(body)}", path=self.path, httponly=True,
+                            secure=self.secure, samesite=self.samesite)  # type: ignore[arg-type]

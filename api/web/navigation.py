@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from api.platform.scopes import NOTICES_READ, PAYMENTS_READ, PROFILE_READ, RECORDS_READ
+from api.platform.scopes import (
+    APPLICATIONS_WRITE,
+    CERTIFICATES_REQUEST,
+    NOTICES_READ,
+    PAYMENTS_READ,
+    PROFILE_READ,
+    RECORDS_READ,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("/notices", "お知らせ", "Notices", NOTICES_READ),
     Section("/payments", "公金決済", "Payments", PAYMENTS_READ, {"公金決済": "こうきんけっさい"}),
     Section("/history", "やりとり履歴", "Data exchanges", RECORDS_READ, {"履歴": "りれき"}),
+    Section("/applications", "申請", "Applications", APPLICATIONS_WRITE, {"申請": "しんせい"}),
+    Section("/certificates", "証明書", "Certificates", CERTIFICATES_REQUEST, {"証明書": "しょうめいしょ"}),
     Section("/me", "わたしの情報", "My information", RECORDS_READ, {"情報": "じょうほう"}),
+    Section("/consents", "連携サービス", "Connected services", PROFILE_READ, {"連携": "れんけい"}),
     Section("/proxies", "代理人", "Proxies", PROFILE_READ, {"代理人": "だいりにん"}),
 )

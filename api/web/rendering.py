@@ -15,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from api.certificates.issuing import LazyIssuer
 from api.identity.authentication import authenticate_person
 from api.identity.service import ProcessIdentityService
+from api.people.individual_number import IndividualNumberCipher
 from api.platform.auth import Principal, TokenRejected
 from api.platform.errors import PortalError, status_of
 from api.platform.settings import Settings
@@ -64,6 +66,8 @@ class Web:
     engine: AsyncEngine
     identity: ProcessIdentityService
     cookies: CookieCodec
+    cipher: IndividualNumberCipher | None = None  # the certificates' (a 住民票 with the number is drawn on opening)
+    certificate_issuer: LazyIssuer | None = None
 
     @property
     def origin(self) -> str:
@@ -131,14 +135,20 @@ def page(web: Web, handler: Handler, *, scope: str | None = None, form: bool = F
     ``scope``: the page needs a signed-in person whose session carries it (otherwise to the login page)."""
 
     async def endpoint(request: Request) -> Response:
+        try:
+            return await _endpoint(request)
+        finally:
+            await request.close()  # the form read for its token, uploads included
+
+    async def _endpoint(request: Request) -> Response:
         session = web.cookies.load(request)
         visit = Visit(request, session, await _principal(web, session))
         if request.method == "POST" and form:
             sent = request.headers.get("x-csrf-token")
             if sent is None:
                 try:
-                    async with request.form() as fields:
-                        sent = str(fields.get("csrf", ""))
+                    # Not closed here: the handler reads the same (cached) form, its files included, and closes it.
+                    sent = str((await request.form()).get("csrf", ""))
                 except Exception:  # an unreadable form has no valid token
                     sent = None
             if not session.check_csrf(sent):

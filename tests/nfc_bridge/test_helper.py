@@ -4,7 +4,9 @@ tests/web with the virtual card behind pcscd)."""
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
+import json
 import threading
 from collections.abc import Iterator
 
@@ -12,7 +14,7 @@ import httpx
 import pytest
 
 from nfc_bridge.card_access import PinSource
-from nfc_bridge.helper import AUTHENTICATE, STATUS, HelperServer, signed_data
+from nfc_bridge.helper import AUTHENTICATE, MAX_DOCUMENT, SIGN, STATUS, HelperServer, describe, signed_data
 
 ORIGIN = "https://portal.example"
 
@@ -65,3 +67,35 @@ def test_a_bad_challenge_and_a_missing_card_get_clear_answers(helper: str) -> No
     no_card = httpx.post(helper + AUTHENTICATE, headers={"Origin": ORIGIN}, json={"challenge": "A" * 43})
     assert (no_card.status_code, no_card.json()["code"]) == (503, "CARD_UNAVAILABLE")
     assert no_card.headers["access-control-allow-origin"] == ORIGIN
+
+
+def _document(**changes: object) -> bytes:
+    return json.dumps({"format": "mynaportal-application/1", "procedure": "child_allowance_claim", "formVersion": 1,
+                       "municipality": "131016", "applicant": {"name": "山田 太郎"},
+                       "subject": {"name": "山田 一郎"}, **changes}, ensure_ascii=False).encode()
+
+
+def test_what_the_person_is_shown_before_signing_an_application() -> None:
+    document = _document()
+    assert describe(document) == (
+        "application child_allowance_claim (form 1) to municipality 131016\n  applicant: 山田 太郎  for: 山田 一郎\n"
+        f"  SHA-256: {hashlib.sha256(document).hexdigest()}")
+    with pytest.raises(ValueError):
+        describe(_document(format="something-else/1"))  # the helper signs only documents it can show
+    with pytest.raises(ValueError):
+        describe(b"\x30\x82")  # a bare digest or other bytes
+
+
+def test_signing_refuses_other_origins_unreadable_documents_and_answers_a_missing_card(helper: str) -> None:
+    document = base64.b64encode(_document()).decode()
+    other = httpx.post(helper + SIGN, headers={"Origin": "https://elsewhere.example"}, json={"document": document})
+    assert (other.status_code, other.json()["code"]) == (403, "ORIGIN_NOT_ALLOWED")
+    assert "access-control-allow-origin" not in other.headers
+    preflight = httpx.options(helper + SIGN, headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"})
+    assert (preflight.status_code, preflight.headers["access-control-allow-origin"]) == (204, ORIGIN)
+    for body in ({"document": "not base64!"}, {"document": base64.b64encode(b"A" * 32).decode()},
+                 {"digest": "00" * 32}, {"document": base64.b64encode(b"{" * (MAX_DOCUMENT + 1)).decode()}):
+        bad = httpx.post(helper + SIGN, headers={"Origin": ORIGIN}, json=body)
+        assert (bad.status_code, bad.json()["code"]) == (400, "BAD_DOCUMENT"), body
+    no_card = httpx.post(helper + SIGN, headers={"Origin": ORIGIN}, json={"document": document})
+    assert (no_card.status_code, no_card.json()["code"]) == (503, "CARD_UNAVAILABLE")

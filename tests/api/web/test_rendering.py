@@ -19,4 +19,5 @@ def test_furigana_marks_only_the_listed_words_and_escapes_the_rest() -> None:
     assert str(with_furigana("やりとり履歴", {"履歴": "りれき"})) == "やりとり<ruby>履歴<rt>りれき</rt></ruby>"
     assert str(with_furigana("<b>情報</b>", {"情報": "じょうほう"})) == \
         "&lt;b&gt;<ruby>情報<rt>じょうほう</rt></ruby>&lt;/b&gt;"
-    assert [s.path for s in SECTIONS] == ["/", "/notices", "/payments", "/history", "/me", "/proxies"]
+    assert [s.path for s in SECTIONS] == ["/", "/notices", "/payments", "/history", "/applications", "/certificates",
+                                         "/me", "/consents", "/proxies"]

@@ -1,0 +1,175 @@
+"""The municipality's staff inbox (職員用): sign in with the staff token an administrator issued
+(`mynaportal applications staff --name N --role decider`), list the municipality's applications, open one (on
+the applicant's record, as every inbox read is), request a correction (補正依頼), move to 審査中,
+approve (完了) or reject (却下).
+
+A separate session from the person's: its own signed cookie ``mp_staff`` (HttpOnly, SameSite=Strict, path
+/web/staff, key derived apart), its own form token, an idle timeout of 30 minutes, and the staff token checked
+again on every request (a disabled account is out at once). Every handler calls the inbox's domain functions
+(api/applications/inbox.py), as the REST and GraphQL inbox do."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from api.applications import inbox
+from api.applications.catalogue import procedure
+from api.applications.inbox import MOVES
+from api.applications.models import STATUSES
+from api.applications.staff import InboxActor, inbox_actor
+from api.platform.errors import PortalError, status_of
+from api.platform.pagination import PageRequest
+from api.web.applications import STATUS_LABELS, form_sections
+from api.web.cookies import CookieCodec, WebSession
+from api.web.rendering import TEMPLATES, Web, log
+
+COOKIE = "mp_staff"
+IDLE_SECONDS = 30 * 60
+MOVE_LABELS = {"reviewing": "審査を始める", "correction_requested": "補正を依頼する", "completed": "承認する (完了)",
+               "rejected": "却下する"}
+
+
+def staff_codec(cookie_key: bytes, secure: bool) -> CookieCodec:
+    key = hmac.new(cookie_key, b"mynaportal-web-staff", hashlib.sha256).digest()
+    return CookieCodec(key, secure=secure, name=COOKIE, path="/web/staff", samesite="strict")
+
+
+@dataclass
+class StaffVisit:
+    request: Request
+    session: WebSession
+    actor: InboxActor | None
+
+
+StaffHandler = Callable[[Web, StaffVisit], Awaitable[Response]]
+
+
+def render_staff(visit: StaffVisit, template: str, status: int = 200, **values: object) -> HTMLResponse:
+    context = {"csrf": visit.session.csrf, "actor": visit.actor, "labels": STATUS_LABELS, **values}
+    return TEMPLATES.TemplateResponse(visit.request, template, context, status_code=status)
+
+
+def staff_page(web: Web, codec: CookieCodec, handler: StaffHandler, *, signed_in: bool = True, form: bool = False
+               ) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await _endpoint(request)
+        finally:
+            await request.close()
+
+    async def _endpoint(request: Request) -> Response:
+        session = codec.load(request)
+        actor = None
+        token, seen = session.get("token"), session.get("seen")
+        if token and isinstance(seen, int) and time.time() - seen <= IDLE_SECONDS:
+            try:
+                actor = await inbox_actor(web.session_factory, str(token))
+            except PortalError:
+                actor = None
+        if token and actor is None:
+            session.clear()
+        if actor is not None:
+            session.set("seen", int(time.time()))
+        visit = StaffVisit(request, session, actor)
+        response: Response
+        if request.method == "POST" and form:
+            sent = request.headers.get("x-csrf-token")
+            if sent is None:
+                try:
+                    sent = str((await request.form()).get("csrf", ""))
+                except Exception:  # an unreadable form has no valid token
+                    sent = None
+            if not session.check_csrf(sent):
+                response = render_staff(visit, "staff_error.html", 403, message="フォームの有効期限が切れました。"
+                                        "ページを開き直してください。")
+                return _finish(web, codec, session, response)
+        if signed_in and actor is None:
+            return _finish(web, codec, session, RedirectResponse("/web/staff/login", status_code=303))
+        try:
+            response = await handler(web, visit)
+        except PortalError as error:
+            log.info("staff page refused: %s", error.code)
+            response = render_staff(visit, "staff_error.html", status_of(error.code), message=error.message)
+        return _finish(web, codec, session, response)
+
+    return endpoint
+
+
+def _finish(web: Web, codec: CookieCodec, session: WebSession, response: Response) -> Response:
+    codec.store(session, response)
+    response.headers["content-security-policy"] = ("default-src 'none'; style-src 'self'; img-src 'self'; "
+                                                   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    response.headers["x-content-type-options"] = "nosniff"
+    response.headers["referrer-policy"] = "same-origin"
+    response.headers["cache-control"] = "no-store"
+    response.headers["x-frame-options"] = "DENY"
+    return response
+
+
+async def login_page(web: Web, visit: StaffVisit) -> Response:
+    if visit.actor is not None:
+        return RedirectResponse("/web/staff", status_code=303)
+    return render_staff(visit, "staff_login.html")
+
+
+async def login(web: Web, visit: StaffVisit) -> Response:
+    async with visit.request.form() as fields:
+        token = str(fields.get("token", "")).strip()
+    try:
+        actor = await inbox_actor(web.session_factory, token[:200])
+    except PortalError:
+        return render_staff(visit, "staff_login.html", 401, problem="職員用トークンが正しくありません。")
+    visit.session.clear()
+    visit.session.data["csrf"] = secrets.token_urlsafe(24)  # a new form token for the signed-in session
+    visit.session.set("token", token)
+    visit.session.set("seen", int(time.time()))
+    log.info("staff signed in to the inbox of %s", actor.municipality_code)
+    return RedirectResponse("/web/staff", status_code=303)
+
+
+async def logout(web: Web, visit: StaffVisit) -> Response:
+    visit.session.clear()
+    return RedirectResponse("/web/staff/login", status_code=303)
+
+
+async def inbox_page(web: Web, visit: StaffVisit) -> Response:
+    assert visit.actor is not None
+    status = visit.request.query_params.get("status") or None
+    if status is not None and status not in STATUSES:
+        status = None
+    page = await inbox.list_inbox(web.session_factory, visit.actor, PageRequest.parse(100, None), status)
+    return render_staff(visit, "staff_inbox.html", rows=[row for _, row in page.items], current=status,
+                        statuses=[s for s in STATUSES if s != "draft"])
+
+
+async def application_page(web: Web, visit: StaffVisit) -> Response:
+    assert visit.actor is not None
+    number = visit.request.path_params["reception_number"][:40]
+    found = await inbox.fetch(web.session_factory, visit.actor, number)
+    moves = sorted(MOVES.get(found.row.application.status, frozenset()), key=list(MOVE_LABELS).index) \
+        if visit.actor.can_decide else []
+    proc = procedure(found.row.application.procedure_code)
+    titles = {s["name"]: (s["title"], {i["key"]: i["title"] for i in s["inputs"]}) for s in form_sections(proc)}
+    return render_staff(visit, "staff_application.html", found=found, moves=moves, move_labels=MOVE_LABELS,
+                        procedure=proc, titles=titles,
+                        key=secrets.token_hex(16))
+
+
+async def move(web: Web, visit: StaffVisit) -> Response:
+    assert visit.actor is not None
+    number = visit.request.path_params["reception_number"][:40]
+    async with visit.request.form() as fields:
+        to_status, note = str(fields.get("status", "")), str(fields.get("note", "")).strip()
+        key = str(fields.get("idempotency_key", ""))[:100] or None
+    await inbox.move(web.session_factory, visit.actor, number, to_status, note or None, idempotency_key=key,
+                     today=date.today())
+    return RedirectResponse(f"/web/staff/applications/{number}?moved={to_status}", status_code=303)
