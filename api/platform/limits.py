@@ -10,6 +10,7 @@ limit closes the connection with 1009 (message too big, RFC 6455).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +21,8 @@ GRAPHQL_PATH = "/graphql"
 # Routes that receive other systems' notifications (the payment gateway's webhook).
 WEBHOOK_PATHS = ("/payments/gateway/notifications",)
 WS_MESSAGE_TOO_BIG = 1009
+# Pages that take a file (an application's attachment, up to the catalogue's 5 MiB, plus the multipart envelope).
+UPLOAD_PATHS = re.compile(r"/web/applications/[^/]+/attach")
 
 
 @dataclass(frozen=True)
@@ -27,12 +30,15 @@ class BodyLimits:
     graphql: int
     rest: int
     webhooks: int
+    uploads: int = 6 << 20
 
     def for_path(self, path: str) -> int:
         if path == GRAPHQL_PATH:
             return self.graphql
         if path in WEBHOOK_PATHS:
             return self.webhooks
+        if UPLOAD_PATHS.fullmatch(path):
+            return self.uploads
         return self.rest
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from api.platform.limits import BodyLimitMiddleware, BodyLimits
 
-LIMITS = BodyLimits(graphql=1000, rest=500, webhooks=300)
+LIMITS = BodyLimits(graphql=1000, rest=500, webhooks=300, uploads=2000)
 
 
 class Echo:
@@ -50,7 +50,8 @@ async def post(path: str, chunks: list[bytes], *, declared: int | None = None) -
 
 
 @pytest.mark.parametrize(("path", "limit"), [("/graphql", 1000), ("/payments/v1/orders", 500),
-                                             ("/payments/gateway/notifications", 300), ("/oauth/token", 500)])
+                                             ("/payments/gateway/notifications", 300), ("/oauth/token", 500),
+                                             ("/web/applications/7f3c/attach", 2000), ("/web/applications", 500)])
 async def test_a_body_at_the_limit_passes_whole_and_one_byte_more_is_refused(path: str, limit: int) -> None:
     app, status, _, answer, _ = await post(path, [b"x" * (limit - 10), b"y" * 10])
     assert (status, answer, app.bodies) == (200, str(limit).encode(), [b"x" * (limit - 10) + b"y" * 10])
