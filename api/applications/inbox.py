@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import load_only
 
 from api.agencies.models import AgencyPersonCode
 from api.applications.attachments import attachments_of
@@ -51,6 +52,11 @@ MOVES: dict[str, frozenset[str]] = {
     CORRECTION_REQUESTED: frozenset({REJECTED}),  # withdrawn corrections end in 却下; the person resubmits otherwise
 }
 MAX_NOTE = 1000
+# What an inbox page shows of each application (rest.py's summary, the GraphQL inbox page).
+SUMMARY_COLUMNS = (Application.id, Application.reception_number, Application.procedure_code,
+                   Application.form_version, Application.status, Application.applicant_person_id,
+                   Application.subject_person_id, Application.basis, Application.submitted_at,
+                   Application.updated_at, Application.decided_at)
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,8 @@ async def list_inbox(session_factory: async_sessionmaker[AsyncSession], actor: I
         raise PortalError("BAD_USER_INPUT", "Unknown status.", extensions={"field": "status"})
     applicant = AgencyPersonCode.__table__.alias("applicant_code")
     subject = AgencyPersonCode.__table__.alias("subject_code")
-    query = (select(Application, applicant.c.code, subject.c.code)
+    # Only the summary's columns: a page never drags forms, signed documents and certificates along.
+    query = (select(Application, applicant.c.code, subject.c.code).options(load_only(*SUMMARY_COLUMNS))
              .outerjoin(applicant, and_(applicant.c.agency_id == actor.agency_id,
                                         applicant.c.person_id == Application.applicant_person_id))
              .outerjoin(subject, and_(subject.c.agency_id == actor.agency_id,
@@ -88,8 +95,8 @@ async def list_inbox(session_factory: async_sessionmaker[AsyncSession], actor: I
         query = query.where(Application.status == status)
     since = _since(request.after)
     if since is not None:
-        query = query.where(or_(Application.submitted_at > since[0],
-                                and_(Application.submitted_at == since[0], Application.id > since[1])))
+        # A row comparison, so the index range starts at the cursor (an OR of two conditions would not).
+        query = query.where(tuple_(Application.submitted_at, Application.id) > tuple_(since[0], since[1]))
     async with session_factory() as session:
         rows = [InboxRow(app, a, s) for app, a, s in (await session.execute(query)).all()]
     return page_of(rows, request, lambda row: (row.application.submitted_at.isoformat(), str(row.application.id)))
@@ -208,5 +215,5 @@ async def _move(session: AsyncSession, actor: InboxActor, reception_number: str,
     session.add(event)
     await record_operator_action(session, operator=actor.label, subject_id=application.applicant_person_id,
                                  purpose=f"application:{to_status}:{reception_number}")
-    await notify_move(session, application.id, event.id, to_status, note, now=now, today=today)
+    await notify_move(session, application, actor.agency_id, event.id, to_status, note, now=now, today=today)
     return {"receptionNumber": reception_number, "status": to_status, "from": from_status, "at": now.isoformat()}
