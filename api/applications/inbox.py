@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_, update
+from sqlalchemy import Select, and_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import load_only
@@ -75,9 +75,9 @@ def _since(after: tuple[str, ...] | None) -> tuple[datetime, uuid.UUID] | None:
         raise PortalError("BAD_USER_INPUT", "The cursor is not valid.", extensions={"field": "after"}) from error
 
 
-async def list_inbox(session_factory: async_sessionmaker[AsyncSession], actor: InboxActor, request: PageRequest,
-                     status: str | None = None) -> Page[InboxRow]:
-    """Oldest first by submission time (keyset pages on the inbox index)."""
+def inbox_query(actor: InboxActor, request: PageRequest, status: str | None) -> Select[Any]:
+    """One page's statement: ix_applications_inbox (municipality, status, submitted_at, id) with a status,
+    ix_applications_inbox_all (municipality, submitted_at, id) without; the cursor starts the index range."""
     if status is not None and (status not in STATUSES or status == DRAFT):
         raise PortalError("BAD_USER_INPUT", "Unknown status.", extensions={"field": "status"})
     applicant = AgencyPersonCode.__table__.alias("applicant_code")
@@ -97,6 +97,13 @@ async def list_inbox(session_factory: async_sessionmaker[AsyncSession], actor: I
     if since is not None:
         # A row comparison, so the index range starts at the cursor (an OR of two conditions would not).
         query = query.where(tuple_(Application.submitted_at, Application.id) > tuple_(since[0], since[1]))
+    return query
+
+
+async def list_inbox(session_factory: async_sessionmaker[AsyncSession], actor: InboxActor, request: PageRequest,
+                     status: str | None = None) -> Page[InboxRow]:
+    """Oldest first by submission time (keyset pages on the inbox index)."""
+    query = inbox_query(actor, request, status)
     async with session_factory() as session:
         rows = [InboxRow(app, a, s) for app, a, s in (await session.execute(query)).all()]
     return page_of(rows, request, lambda row: (row.application.submitted_at.isoformat(), str(row.application.id)))

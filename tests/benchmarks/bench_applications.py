@@ -99,7 +99,7 @@ async def bench_submissions(factory, identity: IdentityService, father, child, c
 
 
 async def bench_inbox(engine, factory, actor: InboxActor, father, child, rows: int, pages: int,
-                      profiler: cProfile.Profile | None = None) -> None:
+                      profiler: cProfile.Profile | None = None, explain: bool = False) -> None:
     started = time.perf_counter()
     async with engine.begin() as connection:
         await connection.execute(text("""
@@ -127,6 +127,12 @@ async def bench_inbox(engine, factory, actor: InboxActor, father, child, rows: i
         latencies.append((time.perf_counter() - started) * 1000)
         assert len(page.items) == 50
         cursor = page.items[-1][0]
+    if explain:
+        async with factory() as session:
+            query = inbox.inbox_query(actor, PageRequest.parse(50, cursor), "reviewing")
+            sql = str(query.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}))
+            plan = await session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql))
+            print("\n".join(row[0] for row in plan))
     print(f"inbox page of 50    p50 {statistics.median(latencies):6.1f} ms  p95 {percentile(latencies, 0.95):6.1f} ms"
           f"  ({pages} pages by status, first and following, of {rows} applications)")
 
@@ -189,7 +195,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
             await bench_pittari(factory, father, args.procedures, 200, profiler)
         if "inbox" in args.only:
             await bench_inbox(engine, factory, InboxActor(chiyoda, "131016", "bench", True), father, child,
-                              args.inbox, 300, profiler)
+                              args.inbox, 300, profiler, args.explain)
         if profiler is not None:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         await engine.dispose()
@@ -209,6 +215,7 @@ def main() -> None:
     parser.add_argument("--procedures", type=int, default=2000)
     parser.add_argument("--only", nargs="+", default=["submissions", "pittari", "inbox"],
                         choices=["submissions", "pittari", "inbox"])
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE a following inbox page")
     parser.add_argument("--profile", action="store_true", help="cProfile the measured parts (slower)")
     args = parser.parse_args()
     dsn, name = create_database()
