@@ -128,10 +128,10 @@ async def bench_inbox(engine, factory, actor: InboxActor, father, child, rows: i
         assert len(page.items) == 50
         cursor = page.items[-1][0]
     if explain:
-        async with factory() as session:
-            query = inbox.inbox_query(actor, PageRequest.parse(50, cursor), "reviewing")
-            sql = str(query.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}))
-            plan = await session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql))
+        read, params = inbox.page_parameters(actor, PageRequest.parse(50, cursor), "reviewing")
+        compiled = read.statement.compile(dialect=engine.dialect)
+        async with engine.connect() as connection:
+            plan = await connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + compiled.string, params)
             print("\n".join(row[0] for row in plan))
     print(f"inbox page of 50    p50 {statistics.median(latencies):6.1f} ms  p95 {percentile(latencies, 0.95):6.1f} ms"
           f"  ({pages} pages by status, first and following, of {rows} applications)")
