@@ -198,6 +198,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
                               args.inbox, 300, profiler, args.explain)
         if profiler is not None:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats("api/", 30)
         await engine.dispose()
 
 
