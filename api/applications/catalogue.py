@@ -177,26 +177,58 @@ def age_on(birth: date, today: date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
-def fitting(procedures: list[Procedure], children: list[HouseholdChild], today: date) -> list[Fit]:
-    """ぴったり: the procedures whose rules the household meets, each with why (in words a person reads)."""
-    fits = []
-    for proc in procedures:
-        rules = proc.fits
-        if not rules:
-            continue
-        limit = rules.get("child_under_age")
+@dataclass(frozen=True)
+class Rule:
+    """One distinct ぴったり rule (procedures share a few: 児童手当's, 保育's, 児童扶養手当's)."""
+
+    child_under_age: int | None
+    single_parent: bool
+
+    def reasons(self, children: list[HouseholdChild], today: date) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Why the household meets the rule (one reason per child it is for) and those children's names."""
         chosen, reasons = [], []
+        limit = self.child_under_age
         for child in children:
             age = age_on(child.birth_date, today)
             if limit is not None and age >= limit:
                 continue
-            if rules.get("single_parent") and child.parents != 1:
+            if self.single_parent and child.parents != 1:
                 continue
             chosen.append(child.name)
             reason = f"{child.name}さん（{age}歳）は{limit}歳未満です" if limit is not None else f"{child.name}さん"
-            if rules.get("single_parent"):
+            if self.single_parent:
                 reason += "。ひとり親の世帯です"
             reasons.append(reason)
-        if chosen:
-            fits.append(Fit(proc, tuple(reasons), tuple(chosen)))
-    return fits
+        return tuple(reasons), tuple(chosen)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Procedures compiled for ぴったり: the distinct rules, and each procedure (in order) with its rule's index.
+    Evaluating it costs one pass per distinct rule over the household, whatever the catalogue's size."""
+
+    rules: tuple[Rule, ...]
+    entries: tuple[tuple[Procedure, int], ...]
+
+
+def compile_rules(procedures: list[Procedure]) -> RuleSet:
+    rules: dict[Rule, int] = {}
+    entries = []
+    for proc in procedures:
+        if not proc.fits:
+            continue
+        rule = Rule(proc.fits.get("child_under_age"), bool(proc.fits.get("single_parent")))
+        entries.append((proc, rules.setdefault(rule, len(rules))))
+    return RuleSet(tuple(rules), tuple(entries))
+
+
+def fit_rules(rule_set: RuleSet, children: list[HouseholdChild], today: date) -> list[Fit]:
+    """ぴったり: the procedures whose rules the household meets, each with why (in words a person reads)."""
+    if not children:
+        return []
+    met = [rule.reasons(children, today) for rule in rule_set.rules]
+    return [Fit(proc, *met[index]) for proc, index in rule_set.entries if met[index][1]]
+
+
+def fitting(procedures: list[Procedure], children: list[HouseholdChild], today: date) -> list[Fit]:
+    return fit_rules(compile_rules(procedures), children, today)

@@ -6,13 +6,23 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from api.applications.catalogue import Fit, HouseholdChild, Procedure, Query, fitting, search
-from api.applications.offerings import offered
+from api.applications.catalogue import (
+    Fit,
+    HouseholdChild,
+    Procedure,
+    Query,
+    RuleSet,
+    compile_rules,
+    fit_rules,
+    search,
+)
+from api.applications.offerings import Offered, offered
 from api.people.models import ParentChild, Person
+from api.platform.db import PointRead
 
 
 async def find(session_factory: async_sessionmaker[AsyncSession], query: Query,
@@ -28,23 +38,51 @@ async def find(session_factory: async_sessionmaker[AsyncSession], query: Query,
     return [(p, where[p.code]) for p in search(list(procedures.values()), query)]
 
 
-async def household(session: AsyncSession, person_id: uuid.UUID) -> list[HouseholdChild]:
-    """The person's children with how many parents each has linked (one: a single-parent household)."""
+def _household_read() -> PointRead:
     links = aliased(ParentChild)
+    child = aliased(Person)
     parents = (select(func.count()).select_from(links).where(links.child_id == ParentChild.child_id)
                .correlate(ParentChild).scalar_subquery())
-    rows = await session.execute(
-        select(Person.name, Person.birth_date, parents).join(ParentChild, ParentChild.child_id == Person.id)
-        .where(ParentChild.parent_id == person_id).order_by(Person.birth_date, Person.id))
-    return [HouseholdChild(name, birth, count) for name, birth, count in rows.all()]
+    return PointRead(
+        select(Person.municipality_code, child.name, child.birth_date, parents)
+        .outerjoin(ParentChild, ParentChild.parent_id == Person.id)
+        .outerjoin(child, child.id == ParentChild.child_id)
+        .where(Person.id == bindparam("person")).order_by(child.birth_date, child.id))
+
+
+# ぴったり's one read, by index, on a kept connection outside a transaction (api.platform.db.PointRead): no BEGIN and
+# ROLLBACK round trips, the statement built and compiled once.
+_HOUSEHOLD = _household_read()
+
+
+async def household(engine: AsyncEngine, person_id: uuid.UUID) -> tuple[str | None, list[HouseholdChild]]:
+    """The person's municipality and children, each child with how many parents it has linked (one: a
+    single-parent household); one statement."""
+    rows = await _HOUSEHOLD.rows(engine, {"person": person_id})
+    if not rows:
+        return None, []
+    return rows[0][0], [HouseholdChild(name, birth, count) for _, name, birth, count in rows if name is not None]
+
+
+# The rule set compiled from what a municipality publishes, kept as long as offered() keeps that list (the same
+# list object: at most OFFERED_TTL seconds, see offerings.py), so ぴったり never re-reads 2,000 procedures' rules.
+_compiled: dict[str, tuple[list[Offered], RuleSet]] = {}
+
+
+def _rule_set(municipality: str, published: list[Offered]) -> RuleSet:
+    kept = _compiled.get(municipality)
+    if kept is not None and kept[0] is published:
+        return kept[1]
+    rule_set = compile_rules([o.procedure for o in published])
+    _compiled[municipality] = (published, rule_set)
+    return rule_set
 
 
 async def pittari(session_factory: async_sessionmaker[AsyncSession], person_id: uuid.UUID,
                   today: date) -> list[Fit]:
+    municipality, children = await household(session_factory.kw["bind"], person_id)
+    if municipality is None or not children:
+        return []
     async with session_factory() as session:
-        municipality = await session.scalar(select(Person.municipality_code).where(Person.id == person_id))
-        if municipality is None:
-            return []
-        procedures = [o.procedure for o in await offered(session, municipality)]
-        children = await household(session, person_id)
-    return fitting(procedures, children, today)
+        published = await offered(session, municipality)
+    return fit_rules(_rule_set(municipality, published), children, today)

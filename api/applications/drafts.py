@@ -29,7 +29,7 @@ from api.applications.models import (
     ApplicationEvent,
     PublicBenefitAccount,
 )
-from api.applications.offerings import municipality_agency, offering_for
+from api.applications.offerings import municipality_agency_id, offering_for
 from api.exchange.hub import ExchangeRequest, Hub
 from api.exchange.models import ExchangeCopy
 from api.people.models import Person
@@ -195,16 +195,16 @@ async def prefill_from_network(session_factory: async_sessionmaker[AsyncSession]
         if unknown or not consented:
             raise PortalError("BAD_USER_INPUT", "Consent to items this procedure obtains through the network: "
                               + ", ".join(offered), extensions={"field": "items"})
-        municipality = await municipality_agency(session, application.municipality_code)
-        providers = {item: await _providers(session, actor_id, item, municipality.id) for item in consented}
+        agency_id = await municipality_agency_id(session, application.municipality_code)
+        providers = {item: await _providers(session, actor_id, item, agency_id) for item in consented}
     async with session_factory() as session, session.begin():
-        code = await _code(session, municipality.id, actor_id)
+        code = await _code(session, agency_id, actor_id)
     filled: dict[str, tuple[Any, dict[str, Any]]] = {}
     not_held: list[str] = []
     for item in dict.fromkeys(consented):
         value = None
         for slug in providers[item]:
-            answer = await hub.request(municipality.id, ExchangeRequest(
+            answer = await hub.request(agency_id, ExchangeRequest(
                 person_code=code, duty=proc.duty or "", provider=slug, items=(item,)))
             values = [provided for provided in answer.items if provided.kind == item]
             if values:

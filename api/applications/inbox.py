@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, Uuid, and_, bindparam, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,7 +40,7 @@ from api.applications.models import (
 from api.applications.notify import notify_move
 from api.applications.staff import InboxActor
 from api.platform.access_records import record_operator_action
-from api.platform.db import new_id, utcnow
+from api.platform.db import PointRead, UTCDateTime, new_id, utcnow
 from api.platform.errors import PortalError
 from api.platform.pagination import Page, PageRequest, page_of
 
@@ -51,6 +51,11 @@ MOVES: dict[str, frozenset[str]] = {
     CORRECTION_REQUESTED: frozenset({REJECTED}),  # withdrawn corrections end in 却下; the person resubmits otherwise
 }
 MAX_NOTE = 1000
+# What an inbox page shows of each application (rest.py's summary, the GraphQL inbox page).
+SUMMARY_COLUMNS = (Application.id, Application.reception_number, Application.procedure_code,
+                   Application.form_version, Application.status, Application.applicant_person_id,
+                   Application.subject_person_id, Application.basis, Application.submitted_at,
+                   Application.updated_at, Application.decided_at)
 
 
 @dataclass(frozen=True)
@@ -69,29 +74,55 @@ def _since(after: tuple[str, ...] | None) -> tuple[datetime, uuid.UUID] | None:
         raise PortalError("BAD_USER_INPUT", "The cursor is not valid.", extensions={"field": "after"}) from error
 
 
+def _page_statement(by_status: bool, after_cursor: bool) -> Select[Any]:
+    """One page's statement: ix_applications_inbox (municipality, status, submitted_at, id) with a status,
+    ix_applications_inbox_all (municipality, submitted_at, id) without; the cursor starts the index range."""
+    applicant = AgencyPersonCode.__table__.alias("applicant_code")
+    subject = AgencyPersonCode.__table__.alias("subject_code")
+    query = (select(*SUMMARY_COLUMNS, applicant.c.code, subject.c.code)
+             .outerjoin(applicant, and_(applicant.c.agency_id == bindparam("agency", type_=Uuid),
+                                        applicant.c.person_id == Application.applicant_person_id))
+             .outerjoin(subject, and_(subject.c.agency_id == bindparam("agency", type_=Uuid),
+                                      subject.c.person_id == Application.subject_person_id))
+             .where(Application.municipality_code == bindparam("municipality"),
+                    Application.submitted_at.is_not(None))
+             .order_by(Application.submitted_at, Application.id)
+             .limit(bindparam("limit")).offset(bindparam("offset")))  # SQLite's LIMIT needs an OFFSET
+    if by_status:
+        query = query.where(Application.status == bindparam("status"))
+    if after_cursor:
+        # A row comparison, so the index range starts at the cursor (an OR of two conditions would not).
+        query = query.where(tuple_(Application.submitted_at, Application.id)
+                            > tuple_(bindparam("at", type_=UTCDateTime), bindparam("ident", type_=Uuid)))
+    return query
+
+
+# The inbox's pages as point reads (api.platform.db.PointRead): on a kept connection outside a transaction, each
+# statement compiled once (and prepared by PostgreSQL once it has run a few times).
+PAGE_READS = {(by_status, after): PointRead(_page_statement(by_status, after))
+              for by_status in (False, True) for after in (False, True)}
+
+
+def page_parameters(actor: InboxActor, request: PageRequest, status: str | None) -> tuple[PointRead, dict[str, Any]]:
+    if status is not None and (status not in STATUSES or status == DRAFT):
+        raise PortalError("BAD_USER_INPUT", "Unknown status.", extensions={"field": "status"})
+    since = _since(request.after)
+    params: dict[str, Any] = {"agency": actor.agency_id, "municipality": actor.municipality_code,
+                              "limit": request.first + 1, "offset": 0}
+    if status is not None:
+        params["status"] = status
+    if since is not None:
+        params["at"], params["ident"] = since
+    return PAGE_READS[(status is not None, since is not None)], params
+
+
 async def list_inbox(session_factory: async_sessionmaker[AsyncSession], actor: InboxActor, request: PageRequest,
                      status: str | None = None) -> Page[InboxRow]:
     """Oldest first by submission time (keyset pages on the inbox index)."""
-    if status is not None and (status not in STATUSES or status == DRAFT):
-        raise PortalError("BAD_USER_INPUT", "Unknown status.", extensions={"field": "status"})
-    applicant = AgencyPersonCode.__table__.alias("applicant_code")
-    subject = AgencyPersonCode.__table__.alias("subject_code")
-    query = (select(Application, applicant.c.code, subject.c.code)
-             .outerjoin(applicant, and_(applicant.c.agency_id == actor.agency_id,
-                                        applicant.c.person_id == Application.applicant_person_id))
-             .outerjoin(subject, and_(subject.c.agency_id == actor.agency_id,
-                                      subject.c.person_id == Application.subject_person_id))
-             .where(Application.municipality_code == actor.municipality_code,
-                    Application.submitted_at.is_not(None))
-             .order_by(Application.submitted_at, Application.id).limit(request.first + 1))
-    if status is not None:
-        query = query.where(Application.status == status)
-    since = _since(request.after)
-    if since is not None:
-        query = query.where(or_(Application.submitted_at > since[0],
-                                and_(Application.submitted_at == since[0], Application.id > since[1])))
-    async with session_factory() as session:
-        rows = [InboxRow(app, a, s) for app, a, s in (await session.execute(query)).all()]
+    read, params = page_parameters(actor, request, status)
+    names = [column.key for column in SUMMARY_COLUMNS]
+    rows = [InboxRow(Application(**dict(zip(names, row[:-2], strict=True))), row[-2], row[-1])
+            for row in await read.rows(session_factory.kw["bind"], params)]
     return page_of(rows, request, lambda row: (row.application.submitted_at.isoformat(), str(row.application.id)))
 
 
@@ -208,5 +239,5 @@ async def _move(session: AsyncSession, actor: InboxActor, reception_number: str,
     session.add(event)
     await record_operator_action(session, operator=actor.label, subject_id=application.applicant_person_id,
                                  purpose=f"application:{to_status}:{reception_number}")
-    await notify_move(session, application.id, event.id, to_status, note, now=now, today=today)
+    await notify_move(session, application, actor.agency_id, event.id, to_status, note, now=now, today=today)
     return {"receptionNumber": reception_number, "status": to_status, "from": from_status, "at": now.isoformat()}

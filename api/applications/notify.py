@@ -18,7 +18,6 @@ from api.applications.models import (
     Application,
     PublicBenefitAccount,
 )
-from api.applications.offerings import municipality_agency
 from api.notices.models import Audience, Category, Priority
 from api.notices.service import NewNotice, publish_notice
 
@@ -37,13 +36,12 @@ def masked_account(account: PublicBenefitAccount) -> str:
     return f"金融機関コード{account.bank_code} 支店{account.branch_code} 口座番号****{account.account_number[-3:]}"
 
 
-async def notify_move(session: AsyncSession, application_id: uuid.UUID, event_id: uuid.UUID, to_status: str,
-                      note: str | None, *,
-                      now: datetime, today: date) -> None:
-    application = await session.get_one(Application, application_id)
+async def notify_move(session: AsyncSession, application: Application, agency_id: uuid.UUID, event_id: uuid.UUID,
+                      to_status: str, note: str | None, *, now: datetime, today: date) -> None:
+    """``application`` as moved (its reception number and form) and its municipality's agency, which sends the
+    notice; in the caller's transaction."""
     proc = catalogue().procedures[application.procedure_code]
-    agency = await municipality_agency(session, application.municipality_code)
-    code = await assign_code(session, agency.id, application.applicant_person_id)
+    code = await assign_code(session, agency_id, application.applicant_person_id)
     body = [f"{proc.name}（受付番号 {application.reception_number}）: {LABELS[to_status]}"]
     if note:
         body.append(note)
@@ -53,7 +51,7 @@ async def notify_move(session: AsyncSession, application_id: uuid.UUID, event_id
             body.append("振込先: 公金受取口座（" + masked_account(account) + "）")
     if to_status == CORRECTION_REQUESTED:
         body.append("内容を直して、もう一度カードで署名して送ってください。")
-    await publish_notice(session, agency.id, NewNotice(
+    await publish_notice(session, agency_id, NewNotice(
         audience=Audience.PERSON, category=Category.CHILD_REARING if proc.category != "maternal_child_health"
         else Category.HEALTH, title=f"{TITLES[to_status]}（{proc.name}）"[:100], body="\n".join(body)[:2000],
         priority=Priority.HIGH if to_status == CORRECTION_REQUESTED else Priority.NORMAL, recipient_code=code,

@@ -79,12 +79,12 @@ async def offering_for(session: AsyncSession, municipality_code: str, procedure_
     return offering
 
 
-async def municipality_agency(session: AsyncSession, municipality_code: str) -> Agency:
-    agency = await session.scalar(select(Agency).where(Agency.kind == AgencyKind.MUNICIPALITY,
-                                                       Agency.municipality_code == municipality_code))
-    if agency is None:
+async def municipality_agency_id(session: AsyncSession, municipality_code: str) -> uuid.UUID:
+    found = await session.scalar(select(Agency.id).where(Agency.kind == AgencyKind.MUNICIPALITY,
+                                                         Agency.municipality_code == municipality_code))
+    if found is None:
         raise PortalError("PROCEDURE_NOT_OFFERED", "The municipality has no agency on the portal.")
-    return agency
+    return found
 
 
 async def municipality_of_agency(session: AsyncSession, agency_id: uuid.UUID) -> str:

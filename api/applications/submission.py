@@ -25,16 +25,24 @@ from datetime import date
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
+from api.agencies.models import Agency, AgencyKind
 from api.applications.attachments import attachments_of
 from api.applications.canonical import canonical_json
 from api.applications.catalogue import Procedure, form_errors, procedure
 from api.applications.drafts import EDITABLE
-from api.applications.models import DECIDED, RECEIVED, Application, ApplicationAttachment, ApplicationEvent
+from api.applications.models import (
+    DECIDED,
+    RECEIVED,
+    Application,
+    ApplicationAttachment,
+    ApplicationEvent,
+    ProcedureOffering,
+)
 from api.applications.notify import notify_move
-from api.applications.offerings import offering_for
 from api.identity.service import IdentityService
 from api.identity.verification import Usage, load_certificate, verify_signature
 from api.people.models import Person, Sex
@@ -104,21 +112,42 @@ def _check_ready(proc: Procedure, application: Application, attachments: list[Ap
                               extensions={"requirement": wanted.code})
 
 
+@dataclass(frozen=True)
+class Loaded:
+    application: Application
+    applicant: Person
+    subject: Person
+    offering: ProcedureOffering | None  # None: not (or no longer) published
+    agency_id: uuid.UUID | None  # the municipality's agency (None: not on the portal)
+
+
 async def _load(session: AsyncSession, actor_id: uuid.UUID, application_id: uuid.UUID
-                ) -> tuple[Application, Person, Person, list[ApplicationAttachment]]:
-    application = await session.get(Application, application_id)
-    if application is None or application.applicant_person_id != actor_id:
+                ) -> tuple[Loaded, list[ApplicationAttachment]]:
+    """The application with its applicant, subject, the offering it is typed under and the municipality's agency:
+    one statement, then its attachments."""
+    applicant, subject = aliased(Person), aliased(Person)
+    found = (await session.execute(
+        select(Application, applicant, subject, ProcedureOffering, Agency.id)
+        .join(applicant, applicant.id == Application.applicant_person_id)
+        .join(subject, subject.id == Application.subject_person_id)
+        .outerjoin(ProcedureOffering, and_(ProcedureOffering.municipality_code == Application.municipality_code,
+                                           ProcedureOffering.procedure_code == Application.procedure_code,
+                                           ProcedureOffering.withdrawn_at.is_(None)))
+        .outerjoin(Agency, and_(Agency.kind == AgencyKind.MUNICIPALITY,
+                                Agency.municipality_code == Application.municipality_code))
+        .where(Application.id == application_id, Application.applicant_person_id == actor_id))).first()
+    if found is None:
         raise PortalError("NOT_FOUND", "No such application of yours.")
-    applicant = await session.get_one(Person, application.applicant_person_id)
-    subject = await session.get_one(Person, application.subject_person_id)
-    return application, applicant, subject, await attachments_of(session, application.id)
+    loaded = Loaded(*found)
+    return loaded, await attachments_of(session, loaded.application.id)
 
 
 async def to_sign(session_factory: async_sessionmaker[AsyncSession], actor_id: uuid.UUID,
                   application_id: uuid.UUID) -> ToSign:
     """The exact bytes to sign (and their digest), once the form is complete."""
     async with session_factory() as session:
-        application, applicant, subject, attachments = await _load(session, actor_id, application_id)
+        loaded, attachments = await _load(session, actor_id, application_id)
+        application, applicant, subject = loaded.application, loaded.applicant, loaded.subject
         _check_state(application)
         _check_ready(procedure(application.procedure_code), application, attachments)
         document = canonical_json(document_of(application, applicant, subject, attachments))
@@ -156,10 +185,13 @@ async def submit(session_factory: async_sessionmaker[AsyncSession], identity: Id
                  application_id: uuid.UUID, *, form_version: int, certificate: bytes | None, chain: list[bytes],
                  signature: bytes | None, today: date) -> Application:
     async with session_factory() as session:
-        application, applicant, subject, attachments = await _load(session, actor_id, application_id)
+        loaded, attachments = await _load(session, actor_id, application_id)
+        application, applicant, subject, offering = (loaded.application, loaded.applicant, loaded.subject,
+                                                     loaded.offering)
         _check_state(application)
         proc = procedure(application.procedure_code)
-        offering = await offering_for(session, application.municipality_code, proc.code)
+        if offering is None or loaded.agency_id is None:
+            raise PortalError("PROCEDURE_NOT_OFFERED", "The municipality does not take this procedure online.")
         if form_version != application.form_version or offering.form_version != application.form_version:
             raise PortalError("FORM_VERSION_MISMATCH", "The form was typed in another version than the one "
                               "published now; start again on the current form.",
@@ -186,22 +218,21 @@ async def submit(session_factory: async_sessionmaker[AsyncSession], identity: Id
             raise PortalError("NOT_AUTHORIZED_FOR_PERSON", "You may no longer apply for this person.")
         number = application.reception_number or _reception_number(application.municipality_code, now)
         # One conditional move: two submissions racing with the same nonce cannot both pass.
-        moved = (await session.execute(
+        moved = await session.scalar(
             update(Application)
             .where(Application.id == application.id, Application.status.in_(EDITABLE), Application.nonce == nonce)
             .values(status=RECEIVED, reception_number=number, signed_document=document,
                     signed_digest=hashlib.sha256(document).digest(), signature=signature, certificate=cert_der,
                     certificate_chain=[base64.b64encode(c).decode() for c in chain] if cert_der else None,
                     nonce=secrets.token_bytes(32), submitted_at=now, updated_at=now)
-            .returning(Application.status))).first()
+            .returning(Application), execution_options={"synchronize_session": False})
         if moved is None:
             raise PortalError("APPLICATION_ALREADY_SUBMITTED", "This application was sent meanwhile.")
         event = ApplicationEvent(id=new_id(), application_id=application.id, at=now, from_status=application.status,
                                  to_status=RECEIVED, actor="person")
         session.add(event)
-        await notify_move(session, application.id, event.id, RECEIVED, None, now=now, today=today)
-    async with session_factory() as session:
-        return await session.get_one(Application, application.id)
+        await notify_move(session, moved, loaded.agency_id, event.id, RECEIVED, None, now=now, today=today)
+    return moved
 
 
 def _reception_number(municipality_code: str, now: Any) -> str:

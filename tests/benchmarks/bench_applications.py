@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import dataclasses
 import os
+import pstats
 import statistics
 import sys
 import tempfile
@@ -56,7 +58,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def bench_submissions(factory, identity: IdentityService, father, child, card, count: int,
-                            concurrency: int) -> None:
+                            concurrency: int, profiler: cProfile.Profile | None = None) -> None:
     key = card.sign_key
     prepared = []
     for _ in range(count):
@@ -83,15 +85,21 @@ async def bench_submissions(factory, identity: IdentityService, father, child, c
                                     certificate=certificate, chain=chain, signature=signature, today=TODAY)
             latencies.append((time.perf_counter() - started) * 1000)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
+    if profiler is not None:
+        profiler.enable()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
+    if profiler is not None:
+        profiler.disable()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(f"signed submissions  {len(latencies) / elapsed:8.1f}/s  ({len(latencies)} in {elapsed:.1f} s, "
           f"{concurrency} tasks, 1 process)  p50 {statistics.median(latencies):6.1f} ms  "
-          f"p99 {percentile(latencies, 0.99):6.1f} ms")
+          f"p99 {percentile(latencies, 0.99):6.1f} ms  CPU {cpu * 1000 / len(latencies):.2f} ms/submission "
+          f"(this process; PostgreSQL's own CPU not counted)")
 
 
-async def bench_inbox(engine, factory, actor: InboxActor, father, child, rows: int, pages: int) -> None:
+async def bench_inbox(engine, factory, actor: InboxActor, father, child, rows: int, pages: int,
+                      profiler: cProfile.Profile | None = None, explain: bool = False) -> None:
     started = time.perf_counter()
     async with engine.begin() as connection:
         await connection.execute(text("""
@@ -111,15 +119,26 @@ async def bench_inbox(engine, factory, actor: InboxActor, father, child, rows: i
     for index in range(pages):
         status = ("received", "reviewing", "completed")[index % 3]
         started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         page = await inbox.list_inbox(factory, actor, PageRequest.parse(50, cursor if index % 3 else None), status)
+        if profiler is not None:
+            profiler.disable()
         latencies.append((time.perf_counter() - started) * 1000)
         assert len(page.items) == 50
         cursor = page.items[-1][0]
+    if explain:
+        read, params = inbox.page_parameters(actor, PageRequest.parse(50, cursor), "reviewing")
+        compiled = read.statement.compile(dialect=engine.dialect)
+        async with engine.connect() as connection:
+            plan = await connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + compiled.string, params)
+            print("\n".join(row[0] for row in plan))
     print(f"inbox page of 50    p50 {statistics.median(latencies):6.1f} ms  p95 {percentile(latencies, 0.95):6.1f} ms"
           f"  ({pages} pages by status, first and following, of {rows} applications)")
 
 
-async def bench_pittari(factory, father, procedures: int, rounds: int) -> None:
+async def bench_pittari(factory, father, procedures: int, rounds: int,
+                        profiler: cProfile.Profile | None = None) -> None:
     base = catalogue_module.catalogue()
     generated = {}
     originals = list(base.procedures.values())
@@ -140,7 +159,11 @@ async def bench_pittari(factory, father, procedures: int, rounds: int) -> None:
         fits = []
         for _ in range(rounds):
             started = time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
             fits = await discover.pittari(factory, father, TODAY)
+            if profiler is not None:
+                profiler.disable()
             latencies.append((time.perf_counter() - started) * 1000)
         print(f"pittari             p50 {statistics.median(latencies):6.1f} ms  p95 {percentile(latencies, 0.95):6.1f}"
               f" ms  ({procedures} procedures published, {len(fits)} fit)")
@@ -164,10 +187,18 @@ async def run(args: argparse.Namespace, url: str) -> None:
             _, card = await issue_virtual_card(session, identity.ca, cipher, father)
             chiyoda = (await session.execute(text("SELECT id FROM agencies WHERE slug = 'chiyoda-city'"))).scalar()
             assert await session.get(Person, father) is not None
-        await bench_submissions(factory, identity, father, child, card, args.submissions, args.concurrency)
-        await bench_pittari(factory, father, args.procedures, 200)
-        await bench_inbox(engine, factory, InboxActor(chiyoda, "131016", "bench", True), father, child,
-                          args.inbox, 300)
+        profiler = cProfile.Profile() if args.profile else None
+        if "submissions" in args.only:
+            await bench_submissions(factory, identity, father, child, card, args.submissions, args.concurrency,
+                                    profiler)
+        if "pittari" in args.only:
+            await bench_pittari(factory, father, args.procedures, 200, profiler)
+        if "inbox" in args.only:
+            await bench_inbox(engine, factory, InboxActor(chiyoda, "131016", "bench", True), father, child,
+                              args.inbox, 300, profiler, args.explain)
+        if profiler is not None:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats("api/", 30)
         await engine.dispose()
 
 
@@ -183,6 +214,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--inbox", type=int, default=1_000_000)
     parser.add_argument("--procedures", type=int, default=2000)
+    parser.add_argument("--only", nargs="+", default=["submissions", "pittari", "inbox"],
+                        choices=["submissions", "pittari", "inbox"])
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE a following inbox page")
+    parser.add_argument("--profile", action="store_true", help="cProfile the measured parts (slower)")
     args = parser.parse_args()
     dsn, name = create_database()
     try:

@@ -8,7 +8,7 @@ import hashlib
 import json
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from api.applications import drafts, submission
 from api.applications.canonical import canonical_json
@@ -197,3 +197,37 @@ async def test_network_prefill_needs_consent_to_the_procedures_items(one_stop: O
                                                                 draft.id, ["pension_benefit"]))
     assert await count(one_stop, ExchangeRecord) == 0
     # The child has no tax copy anywhere: nothing asked, the item is reported not held.
+
+
+async def test_a_submission_costs_a_fixed_small_number_of_statements(one_stop: OneStop) -> None:
+    draft = await one_stop.ready_draft()
+    material = await one_stop.signed(await one_stop.card(one_stop.father), one_stop.father, draft.id)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        words = statement.split()
+        if words[0] in ("SELECT", "UPDATE", "INSERT"):
+            table = {"SELECT": words[words.index("FROM") + 1] if "FROM" in words else "",
+                     "UPDATE": words[1], "INSERT": words[2]}[words[0]]
+            statements.append(f"{words[0]} {table}")
+        else:
+            statements.append(words[0])
+
+    engine = one_stop.identity.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        sent = await one_stop.submit(one_stop.father, draft.id, material)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert sent.status == "received"
+    # One read of the application with its applicant, subject, offering and the municipality's agency, one of its
+    # attachments; then in one transaction the parent check and its access record, the conditional move (RETURNING
+    # the row: nothing is read again), the event, and the receipt notice (the notices domain's statements follow).
+    own = [s for s in statements if not s.startswith("BEGIN")][:7]
+    assert own == ["SELECT applications", "SELECT application_attachments", "SELECT persons",
+                   "INSERT access_records", "UPDATE applications", "INSERT application_events",
+                   "SELECT agency_person_codes"]
+    notices = [s for s in statements if not s.startswith("BEGIN")][7:]
+    assert notices[0] == "INSERT notices"
+    assert not {"SELECT applications", "SELECT persons", "SELECT procedure_offerings", "SELECT agencies"} & set(notices)
+    assert len(notices) <= 9
