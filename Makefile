@@ -18,7 +18,7 @@ CERTIFICATE_PACKAGES := poppler-utils zbar-tools libnss3-tools fonts-ipaexfont f
 # wrk: the HTTP load generator of tests/benchmarks/ (bench_graphql_viewer.py, bench_workers.py).
 BENCH_PACKAGES := wrk
 
-.PHONY: run test lint bench card-packages clean lock audit
+.PHONY: run test lint bench card-packages run-packages clean lock audit
 
 # The suite runs in PYTEST_WORKERS processes (pytest-xdist). Each makes its own databases (a SQLite file in its
 # temporary directory, a uniquely named PostgreSQL database), binds ports the OS picks and writes only under its
@@ -59,8 +59,14 @@ audit: $(VENV)/.installed-dev
 	$(BIN)/pip-audit --require-hashes --disable-pip -r requirements-dev.lock
 
 # Sandbox certificates carry the portal's OCSP and CRL addresses: they must name the port it serves on.
+# The server itself needs only the certificates' Japanese fonts (embedded in every PDF it issues).
+RUN_PACKAGES := fonts-ipaexfont fonts-ipamj-mincho
+
+run-packages:
+	@bash scripts/install-system-packages.sh $(RUN_PACKAGES)
+
 run: export MYNAPORTAL_PUBLIC_URL ?= http://$(HOST):$(PORT)
-run: $(VENV)/.installed
+run: $(VENV)/.installed run-packages
 	$(BIN)/mynaportal migrate
 	$(BIN)/mynaportal demo-seed
 	$(BIN)/mynaportal sandbox issue-card --demo
