@@ -56,7 +56,8 @@ class PortalSchema(strawberry.Schema):
         """A persisted operation's name (found by its text, else by the name sent), else ``other``: the label's
         values stay the allowlist's few dozen whatever clients send."""
         registry = self.gateway.registry
-        if query is not None:
+        # Text that is not UTF-8 (a lone surrogate) was refused as bad input; its label must not fail the answer.
+        if query is not None and _is_utf8(query):
             found = registry.by_hash.get(sha256_hex(query))
             if found is not None:
                 return found.name
@@ -134,3 +135,11 @@ def build_schema(
 def schema_sdl() -> str:
     """The SDL as exported to graphql/schema.graphql (independent of runtime settings)."""
     return build_schema(Settings()).as_str() + "\n"
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

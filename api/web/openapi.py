@@ -21,21 +21,28 @@ _CSRF = {"name": "X-CSRF-Token", "in": "header", "required": False, "schema": {"
          "description": "The browser's form token (the page carries it)."}
 
 
-def _page(summary: str, *, item: str | None = None) -> dict[str, Any]:
+def _item(name: str) -> dict[str, Any]:
+    # A 受付番号 is the municipality's own text; every other item is a UUID.
+    schema = {"type": "string"} if name == "reception_number" else {"type": "string", "format": "uuid"}
+    return path_param(name, schema, "The item's id.")
+
+
+def _page(summary: str, *, item: str | None = None, content: dict[str, Any] | None = None) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": summary, "responses": {
-        "200": _PAGE, "303": _TO_LOGIN, "403": _REFUSED, "400": _BAD, **({"404": _NOT_FOUND} if item else {})}}
+        "200": {"description": "The page.", "content": content or _HTML}, "303": _TO_LOGIN, "403": _REFUSED,
+        "400": _BAD, **({"404": _NOT_FOUND} if item else {})}}
     if item:
-        operation["parameters"] = [path_param(item, {"type": "string", "format": "uuid"}, "The item's id.")]
+        operation["parameters"] = [_item(item)]
     return {"get": operation}
 
 
 def _post(summary: str, answers: dict[str, Any], *, body: dict[str, Any] | None = None,
           item: str | None = None) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": summary, "parameters": [_CSRF], "responses": {
-        **answers, "403": _REFUSED, "400": _BAD, "401": _BAD, "404": _NOT_FOUND, "409": _BAD, "429": _BAD,
-        "503": _BAD}}
+        **answers, "403": _REFUSED, "400": _BAD, "401": _BAD, "404": _NOT_FOUND, "409": _BAD, "413": _BAD,
+        "415": _BAD, "422": _BAD, "429": _BAD, "503": _BAD}}
     if item:
-        operation["parameters"].append(path_param(item, {"type": "string", "format": "uuid"}, "The item's id."))
+        operation["parameters"].append(_item(item))
     operation["requestBody"] = {"required": False, "content": body or {
         "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
             "csrf": {"type": "string"}}}}}}
@@ -69,6 +76,40 @@ def openapi_document() -> dict[str, Any]:
         "/web/device/poll": _post("Poll the sign-in this browser started (PC QR login or TV)", json_answer),
         "/web/logout": _post("Sign out (ends the session on the server)", redirect),
         "/web/tv": _page("The TV: sign-in by QR code and user code, then notices and payments due"),
+        "/web/applications": _page("申請: ぴったり, さがす and my applications"),
+        "/web/applications/start": _post("Start a draft of a procedure (a child's names the child)", redirect),
+        "/web/applications/{application_id}": _page("A draft or a sent application", item="application_id"),
+        "/web/applications/{application_id}/save": _post("Save what was typed (the revision loaded)", redirect,
+                                                          item="application_id"),
+        "/web/applications/{application_id}/prefill": _post(
+            "Obtain the consented items through the information-exchange network", redirect, item="application_id"),
+        "/web/applications/{application_id}/attach": _post(
+            "Attach a file (PDF, PNG or JPEG, checked by content)", redirect, item="application_id",
+            body={"multipart/form-data": {"schema": {"type": "object", "properties": {
+                "csrf": {"type": "string"}, "requirement": {"type": "string"},
+                "file": {"type": "string", "format": "binary"}}}}}),
+        "/web/applications/{application_id}/to-sign": _post(
+            "The canonical document the card signs (for the local helper)", json_answer, item="application_id"),
+        "/web/applications/{application_id}/submit": _post(
+            "Send the application with the card's signature", json_answer, item="application_id",
+            body={"application/json": {"schema": {"type": "object"}}}),
+        "/web/certificates": _page("証明書: request and collect certificates"),
+        "/web/certificates/request": _post("Request a certificate (its fee becomes a payment order)", redirect),
+        "/web/certificates/{issuance_id}/collect": _post("Issue a paid certificate into the inbox", redirect,
+                                                         item="issuance_id"),
+        "/web/certificates/{issuance_id}/pdf": _page(
+            "The signed PDF", item="issuance_id",
+            content={"application/pdf": {"schema": {"type": "string", "format": "binary"}}}),
+        "/web/consents": _page("連携サービス: consents to relying parties"),
+        "/web/consents/{consent_id}/withdraw": _post("Withdraw a consent (its tokens are revoked at once)", redirect,
+                                                     item="consent_id"),
+        "/web/staff": _page("The municipality's inbox (staff)"),
+        "/web/staff/login": {**_page("Staff sign-in"), **_post("Staff sign-in with a staff token", redirect)},
+        "/web/staff/logout": _post("Staff sign-out", redirect),
+        "/web/staff/applications/{reception_number}": _page("One application of the inbox (on the applicant's "
+                                                             "record)", item="reception_number"),
+        "/web/staff/applications/{reception_number}/move": _post(
+            "Move it: 審査中, 補正依頼, 完了 or 却下", redirect, item="reception_number"),
     }
     return document("Mynaportal web portal",
                     "Server-rendered pages for a PC, a phone and a TV. Pages answer HTML; the sign-in scripts' "
