@@ -85,6 +85,7 @@ class TlsTerminator:
     def __init__(self, context: ssl.SSLContext, upstream: Address, peers: VerifiedPeers = VERIFIED_PEERS) -> None:
         self.context, self.upstream, self.peers = context, upstream, peers
         self.server: asyncio.Server | None = None
+        self._relays: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int = 0) -> Address:
         self.server = await asyncio.start_server(self._relay, host, port, ssl=self.context,
@@ -95,9 +96,17 @@ class TlsTerminator:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
+            # Connections still open would be collected half-way through their relay when the loop ends: end them.
+            for task in list(self._relays):
+                task.cancel()
+            await asyncio.gather(*self._relays, return_exceptions=True)
             await self.server.wait_closed()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._relays.add(task)
+        task.add_done_callback(self._relays.discard)
         ssl_object = writer.get_extra_info("ssl_object")
         certificate = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         try:

@@ -100,7 +100,8 @@ def test_card_login_phone_credential_and_phone_login(server: Server, inserted: I
     login = bridge(server, inserted.reader, tmp_path, "login")
     elapsed = time.perf_counter() - started
     assert login.returncode == 0, login.stderr
-    assert login.stdout.startswith(f"logged in to {server.url} (applications:write family:read notices:read")
+    assert login.stdout.startswith(
+        f"logged in to {server.url} (applications:write certificates:request family:read notices:read")
     session = (tmp_path / "session.json")
     assert oct(session.stat().st_mode & 0o777) == "0o600"
     assert elapsed < 20
