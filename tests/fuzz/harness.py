@@ -47,13 +47,15 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     unsatisfiable: bool = False
     has_input: bool = True  # parameters or a body: else its whole input space is one request
+    space: int | None = None  # how many valid inputs there are, when that is known and finite (enums only)
     seconds: float = 0.0
 
     def short(self) -> bool:
         """Fewer examples than the stated minimum, though the input space is larger."""
         if self.unsatisfiable:
             return False
-        return self.examples < (EXAMPLES_PER_MODE if self.has_input else 1)
+        wanted = EXAMPLES_PER_MODE if self.has_input else 1
+        return self.examples < (min(wanted, self.space) if self.space is not None else wanted)
 
     def add(self, status: int, failure: str | None) -> None:
         self.examples += 1
@@ -101,7 +103,8 @@ def run_operation(operation: Any, mode: GenerationMode, check: Check, base_url: 
     """Generate and send one operation's cases (call from a worker thread while the app serves)."""
     raw = operation.definition.raw  # an OpenAPI operation (a dict) or a GraphQL field (with .args)
     has_input = bool(raw.args) if hasattr(raw, "args") else bool(raw.get("parameters") or operation.body)
-    tally = Tally(f"{operation.label} [{mode.value}]", has_input=has_input)
+    tally = Tally(f"{operation.label} [{mode.value}]", has_input=has_input,
+                  space=_enum_space(raw) if mode is GenerationMode.POSITIVE else None)
 
     @SETTINGS
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode, **fixed))
@@ -123,6 +126,20 @@ def run_operation(operation: Any, mode: GenerationMode, check: Check, base_url: 
         tally.unsatisfiable = True  # no invalid input exists (an operation without parameters or body)
     tally.seconds = time.perf_counter() - started
     return tally
+
+
+def _enum_space(raw: Any) -> int | None:
+    """The number of valid inputs of an operation whose only inputs are enum parameters (e.g. 2 for
+    ``/trust/{name}.pem``: root or tsa), else None: positive generation cannot make more examples than that."""
+    if not isinstance(raw, dict) or raw.get("requestBody") or not raw.get("parameters"):
+        return None
+    space = 1
+    for parameter in raw["parameters"]:
+        values = (parameter.get("schema") or {}).get("enum")
+        if not values or not parameter.get("required"):
+            return None
+        space *= len(values)
+    return space
 
 
 async def run_all(jobs: list[tuple[Any, GenerationMode, Check, dict[str, Any]]], base_url: str) -> list[Tally]:
