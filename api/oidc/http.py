@@ -34,8 +34,9 @@ from api.oidc.models import OidcClient
 from api.oidc.par import PushedAuthorizationRequests
 from api.oidc.resources import Presented, TokenRefused, read_category, userinfo
 from api.oidc.scopes import SCOPE_TITLES, SUPPORTED_SCOPES
-from api.oidc.server import EndUser, PortalRequest, Provider, current_session, remember_jwt_id
+from api.oidc.server import Provider
 from api.oidc.signing import SIGN_TTL, SignRequestError, open_transaction, transaction_result
+from api.oidc.stored import EndUser, PortalRequest, current_session, remember_jwt_id
 from api.platform.db import create_sync_engine, utcnow
 from api.platform.rate_limits import Limit, RateLimiter
 from api.platform.settings import Settings

@@ -20,7 +20,7 @@ from authlib.oauth2.rfc9101.errors import InvalidRequestUriError
 from sqlalchemy import select, update
 
 from api.oidc.models import OidcPushedRequest
-from api.oidc.server import PortalPayload, PortalRequest, current_session, digest
+from api.oidc.stored import PortalPayload, PortalRequest, current_session, digest
 from api.platform.db import utcnow
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
