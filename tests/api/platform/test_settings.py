@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from api.platform.settings import DEMO_KEY_PREFIX, SETTINGS, Settings, SettingsError
+from api.platform.setting_docs import SETTINGS
+from api.platform.settings import DEMO_KEY_PREFIX, Settings, SettingsError
 
 KEY_1 = base64.b64encode(bytes(range(32))).decode()
 KEY_2 = base64.b64encode(bytes(range(1, 33))).decode()
