@@ -8,13 +8,14 @@ PORT   ?= 8000
 # Only tests need Debian packages: pcscd + vpcd run the virtual card on the real PC/SC stack, swig and
 # libpcsclite-dev build pyscard (the `bridge` extra), pcsc-tools gives pcsc_scan for debugging. The server needs none.
 CARD_PACKAGES := pcscd vsmartcard-vpcd swig libpcsclite-dev pcsc-tools
+# Certificates (api/certificates): Japanese fonts for the PDFs, and the outside world's checkers (pdfsig with an NSS
+# database, pdffonts, pdftoppm, zbarimg). Defined before TEST_PACKAGES: `:=` expands at once, so a later definition
+# left a fresh machine without the fonts.
+CERTIFICATE_PACKAGES := poppler-utils zbar-tools libnss3-tools fonts-ipaexfont fonts-ipamj-mincho
 # SoftHSM2: the PKCS#11 token the key-source tests (tests/softhsm.py) keep their keys in. Chromium: the browser
 # suite (tests/web) drives Debian's build through Playwright (never Playwright's own download); fonts-ipaexfont
 # renders the Japanese pages in its screenshots.
 TEST_PACKAGES := $(CARD_PACKAGES) softhsm2 chromium $(CERTIFICATE_PACKAGES)
-# Certificates (api/certificates): Japanese fonts for the PDFs, and the outside world's checkers (pdfsig with an NSS
-# database, pdffonts, pdftoppm, zbarimg).
-CERTIFICATE_PACKAGES := poppler-utils zbar-tools libnss3-tools fonts-ipaexfont fonts-ipamj-mincho
 # wrk: the HTTP load generator of tests/benchmarks/ (bench_graphql_viewer.py, bench_workers.py).
 BENCH_PACKAGES := wrk
 

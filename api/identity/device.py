@@ -18,6 +18,9 @@ from api.platform.errors import PortalError
 from api.platform.scopes import PERSON_SCOPES, TV_OPTIONAL_SCOPES, TV_SCOPES
 
 DEVICE_CODE_TTL = dt.timedelta(minutes=10)
+# A code that would give a person's full session (the PC's QR login) lives shorter: less time to relay it to a
+# victim (RFC 8628 §5.4, remote phishing). A TV's notices-only code keeps the room-friendly 10 minutes.
+FULL_ACCESS_CODE_TTL = dt.timedelta(minutes=2)
 POLL_INTERVAL = 5
 # The web portal's sign-in on a PC by a QR code approved in the app: a person's full session (the app shows who
 # asks before its owner approves), where a TV gets only what a shared living-room screen needs.
@@ -46,6 +49,25 @@ class DeviceStart:
 
 
 @dataclass(frozen=True)
+class DeviceRequester:
+    """Where a sign-in was asked from, as the server saw it: what the app shows before its owner approves."""
+
+    address: str | None
+    agent: str | None
+
+
+@dataclass(frozen=True)
+class DeviceSignInRequest:
+    user_code: str
+    client_id: str
+    scopes: frozenset[str]
+    full_access: bool  # more than a TV's notices-only session: approval needs an explicit confirmation
+    requested_at: dt.datetime
+    expires_at: dt.datetime
+    requester: DeviceRequester
+
+
+@dataclass(frozen=True)
 class ApprovedDevice:
     person_id: uuid.UUID
     client_id: str
@@ -64,12 +86,18 @@ def normalise_user_code(raw: str) -> str:
     return f"{letters[:4]}-{letters[4:]}"
 
 
+def is_full_access(scopes: frozenset[str]) -> bool:
+    return not scopes <= TV_SCOPES | TV_OPTIONAL_SCOPES
+
+
 async def start_device_authorization(session: AsyncSession, client_id: str, scope: str | None,
-                                     now: dt.datetime) -> DeviceStart:
+                                     now: dt.datetime, requester: DeviceRequester | None = None) -> DeviceStart:
     scopes = frozenset(scope.split()) if scope else TV_SCOPES
     allowed = PERSON_SCOPES if client_id == WEB_QR_CLIENT else TV_SCOPES | TV_OPTIONAL_SCOPES
     if not scopes <= allowed:
         raise DeviceTokenError("invalid_scope", "This client may ask only for: " + " ".join(sorted(allowed)))
+    ttl = FULL_ACCESS_CODE_TTL if is_full_access(scopes) else DEVICE_CODE_TTL
+    requester = requester or DeviceRequester(None, None)
     for _ in range(5):  # a user-code collision is rare; the unique key decides
         device_code = secrets.token_urlsafe(32)
         letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
@@ -79,18 +107,51 @@ async def start_device_authorization(session: AsyncSession, client_id: str, scop
                 session.add(DeviceAuthorization(
                     device_code_hash=_hash(device_code), user_code=user_code, client_id=client_id[:100],
                     scopes=" ".join(sorted(scopes)), interval_seconds=POLL_INTERVAL, created_at=now,
-                    expires_at=now + DEVICE_CODE_TTL))
+                    expires_at=now + ttl, requester_address=(requester.address or None) and requester.address[:45],
+                    requester_agent=(requester.agent or None) and requester.agent[:200]))
         except IntegrityError:
             continue
-        return DeviceStart(device_code, user_code, int(DEVICE_CODE_TTL.total_seconds()), POLL_INTERVAL, scopes)
+        return DeviceStart(device_code, user_code, int(ttl.total_seconds()), POLL_INTERVAL, scopes)
     raise RuntimeError("could not allocate a user code")
 
 
-async def decide(session: AsyncSession, user_code: str, person_id: uuid.UUID, *, approve: bool,
-                 now: dt.datetime, session_token_id: uuid.UUID | None = None) -> DeviceAuthorization:
-    """The signed-in person approves or denies the TV showing ``user_code`` (once), from the session
-    ``session_token_id``, whose certificate the grant records."""
+async def describe(session: AsyncSession, user_code: str, now: dt.datetime) -> DeviceSignInRequest:
+    """What asks to sign in with ``user_code``, for the app to show before its owner decides (pending codes only:
+    a decided or expired one answers as the decision would)."""
     code = normalise_user_code(user_code)
+    row = await session.scalar(select(DeviceAuthorization).where(DeviceAuthorization.user_code == code))
+    _check_pending(row, now)
+    assert row is not None
+    scopes = frozenset(row.scopes.split())
+    return DeviceSignInRequest(row.user_code, row.client_id, scopes, is_full_access(scopes), row.created_at,
+                               row.expires_at, DeviceRequester(row.requester_address, row.requester_agent))
+
+
+def _check_pending(row: DeviceAuthorization | None, now: dt.datetime) -> None:
+    if row is None:
+        raise PortalError("DEVICE_CODE_UNKNOWN", "No TV is waiting for this code.")
+    if row.status != DeviceGrantStatus.PENDING:
+        raise PortalError("DEVICE_CODE_DECIDED", "This TV sign-in was already decided.")
+    if row.expires_at <= now:
+        raise PortalError("DEVICE_CODE_EXPIRED", "This code has expired; start again on the TV.")
+
+
+async def decide(session: AsyncSession, user_code: str, person_id: uuid.UUID, *, approve: bool,
+                 now: dt.datetime, session_token_id: uuid.UUID | None = None,
+                 confirmed_in_front_of_it: bool = False) -> DeviceAuthorization:
+    """The signed-in person approves or denies the TV showing ``user_code`` (once), from the session
+    ``session_token_id``, whose certificate the grant records.
+
+    Approving a full session (a browser's QR login) needs ``confirmed_in_front_of_it``: the app has shown where
+    the request came from and its owner said the screen is theirs, not a code someone sent them."""
+    code = normalise_user_code(user_code)
+    if approve and not confirmed_in_front_of_it:
+        row = await session.scalar(select(DeviceAuthorization).where(DeviceAuthorization.user_code == code))
+        _check_pending(row, now)
+        assert row is not None
+        if is_full_access(frozenset(row.scopes.split())):
+            raise PortalError("DEVICE_CONFIRMATION_REQUIRED",
+                              "This sign-in gives full access: confirm that the screen showing the code is yours.")
     certificate = select(SessionToken.certificate_id).where(SessionToken.id == session_token_id).scalar_subquery()
     decided = await session.scalar(
         update(DeviceAuthorization)
@@ -102,11 +163,8 @@ async def decide(session: AsyncSession, user_code: str, person_id: uuid.UUID, *,
     )
     if decided is not None:
         return decided
-    row = await session.scalar(select(DeviceAuthorization).where(DeviceAuthorization.user_code == code))
-    if row is None:
-        raise PortalError("DEVICE_CODE_UNKNOWN", "No TV is waiting for this code.")
-    if row.status != DeviceGrantStatus.PENDING:
-        raise PortalError("DEVICE_CODE_DECIDED", "This TV sign-in was already decided.")
+    _check_pending(await session.scalar(select(DeviceAuthorization).where(DeviceAuthorization.user_code == code)),
+                   now)
     raise PortalError("DEVICE_CODE_EXPIRED", "This code has expired; start again on the TV.")
 
 

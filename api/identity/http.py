@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from api.identity.device import DeviceTokenError
+from api.identity.device import DeviceRequester, DeviceTokenError
 from api.identity.sandbox_ca import AUTHORITIES, ocsp_answer, ocsp_error
 from api.identity.service import ProcessIdentityService
 from api.platform.errors import ErrorCode, PortalError, answering_problems
@@ -120,7 +120,8 @@ def routes(settings: Settings, identity: ProcessIdentityService) -> list[BaseRou
         if not 1 <= len(client_id) <= 100:
             return oauth_error("invalid_request", "client_id is required.")
         try:
-            started = await identity.service.start_device(client_id, form.get("scope"))
+            started = await identity.service.start_device(client_id, form.get("scope"), DeviceRequester(
+                request.client.host if request.client else None, request.headers.get("user-agent")))
         except DeviceTokenError as error:
             return oauth_error(error.error, str(error))
         verification_uri = f"{settings.public_url}/device"

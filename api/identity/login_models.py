@@ -72,6 +72,9 @@ class DeviceAuthorization(Base):
     # The approving session's certificate, which the TV's session inherits.
     certificate_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("issued_certificates.id", ondelete="CASCADE"), index=True)
+    # Who asked (RFC 8628 §5.4, remote phishing): shown in the app before the person approves.
+    requester_address: Mapped[str | None] = mapped_column(String(45))
+    requester_agent: Mapped[str | None] = mapped_column(String(200))
 
 
 class RateLimitCounter(Base):

@@ -253,15 +253,21 @@ class IdentityService:
         return [(int(serial, 16), at, reason) for serial, at, reason in rows]
 
     # -- TV sign-in (RFC 8628) ------------------------------------------------------------------------
-    async def start_device(self, client_id: str, scope: str | None) -> device.DeviceStart:
+    async def start_device(self, client_id: str, scope: str | None,
+                           requester: device.DeviceRequester | None = None) -> device.DeviceStart:
         async with self.session_factory() as session, session.begin():
-            return await device.start_device_authorization(session, client_id, scope, self.clock())
+            return await device.start_device_authorization(session, client_id, scope, self.clock(), requester)
+
+    async def describe_device(self, user_code: str) -> device.DeviceSignInRequest:
+        async with self.session_factory() as session:
+            return await device.describe(session, user_code, self.clock())
 
     async def decide_device(self, user_code: str, person_id: uuid.UUID, *, approve: bool,
-                            session_token_id: uuid.UUID | None = None) -> str:
+                            session_token_id: uuid.UUID | None = None, confirmed_in_front_of_it: bool = False) -> str:
         async with self.session_factory() as session, session.begin():
             row = await device.decide(session, user_code, person_id, approve=approve, now=self.clock(),
-                                      session_token_id=session_token_id)
+                                      session_token_id=session_token_id,
+                                      confirmed_in_front_of_it=confirmed_in_front_of_it)
             return row.user_code
 
     async def poll_device(self, device_code: str, client_id: str) -> sessions.TokenPair:

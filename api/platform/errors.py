@@ -67,6 +67,8 @@ class ErrorCode(enum.StrEnum):
     DEVICE_CODE_UNKNOWN = "DEVICE_CODE_UNKNOWN"
     DEVICE_CODE_EXPIRED = "DEVICE_CODE_EXPIRED"
     DEVICE_CODE_DECIDED = "DEVICE_CODE_DECIDED"
+    # A sign-in that would get a person's full session: the app must confirm the screen is in front of them.
+    DEVICE_CONFIRMATION_REQUIRED = "DEVICE_CONFIRMATION_REQUIRED"
     IDENTITY_NOT_VERIFIED = "IDENTITY_NOT_VERIFIED"  # an operator's identity check did not match the record
     # people
     PERSON_ALREADY_REGISTERED = "PERSON_ALREADY_REGISTERED"
@@ -173,6 +175,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.PERSON_ALREADY_REGISTERED: 409,
     ErrorCode.CHALLENGE_USED: 409,
     ErrorCode.DEVICE_CODE_DECIDED: 409,
+    ErrorCode.DEVICE_CONFIRMATION_REQUIRED: 409,
     ErrorCode.OIDC_LOGIN_DECIDED: 409,
     ErrorCode.OIDC_LOGIN_UNKNOWN: 404,
     ErrorCode.OIDC_CLIENT_UNAVAILABLE: 403,

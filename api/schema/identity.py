@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import uuid
 from datetime import datetime
 
 import strawberry
 
 from api.identity.challenges import login_message
+from api.identity.device import WEB_QR_CLIENT
 from api.identity.service import IdentityService
 from api.identity.sessions import TokenPair
 from api.platform.errors import ErrorCode, PortalError
@@ -113,6 +115,39 @@ class DeviceSignInDecision:
     approved: bool
 
 
+@strawberry.enum(description="What kind of screen asks to sign in.")
+class DeviceKind(enum.Enum):
+    TV = "tv"  # a living-room screen: notices (and payments due) to read, nothing more
+    BROWSER = "browser"  # the web portal on a PC: the person's full session
+
+
+@strawberry.type(description="A pending sign-in shown by a TV or a browser, for the app to show before its owner "
+                             "decides: what it would get and where the request came from (RFC 8628 §5.4).")
+class DeviceSignInRequest:
+    user_code: str
+    kind: DeviceKind
+    scopes: list[str]
+    full_access: bool = strawberry.field(description="Approving gives a full session: approveDeviceSignIn then "
+                                                     "needs confirmInFrontOfIt.")
+    requested_at: datetime
+    expires_at: datetime
+    requester_address: str | None = strawberry.field(description="The IP address the request came from.")
+    requester_browser: str | None = strawberry.field(description="The requesting browser's User-Agent.")
+
+
+@strawberry.type
+class IdentityQuery:
+    @strawberry.field(description="The sign-in waiting for this code (the app shows it before approving).")
+    async def device_sign_in(self, info: Info, user_code: str) -> DeviceSignInRequest:
+        info.context.require_person(PROFILE_READ)
+        asked = await service_of(info).describe_device(user_code)
+        return DeviceSignInRequest(
+            user_code=asked.user_code, kind=DeviceKind.BROWSER if asked.client_id == WEB_QR_CLIENT else DeviceKind.TV,
+            scopes=sorted(asked.scopes), full_access=asked.full_access, requested_at=asked.requested_at,
+            expires_at=asked.expires_at, requester_address=asked.requester.address,
+            requester_browser=asked.requester.agent)
+
+
 @strawberry.type
 class IdentityMutation:
     @strawberry.mutation(description="Start a card (or phone) login for this client (app id).")
@@ -177,19 +212,23 @@ class IdentityMutation:
         count = await service_of(info).report_card_lost(principal.person_id)
         return ReportCardLostPayload(revoked_certificates=count)
 
-    @strawberry.mutation(description="Approve the TV showing this code: it gets a session that may only read "
-                                     "notices.")
-    async def approve_device_sign_in(self, info: Info, user_code: str) -> DeviceSignInDecision:
-        return await _decide(info, user_code, approve=True)
+    @strawberry.mutation(description="Approve the screen showing this code. A TV gets a session that may only read "
+                                     "notices; a browser's sign-in (full access, see deviceSignIn) needs "
+                                     "confirmInFrontOfIt: the person says the screen is in front of them, not a "
+                                     "code someone sent them.")
+    async def approve_device_sign_in(self, info: Info, user_code: str,
+                                     confirm_in_front_of_it: bool = False) -> DeviceSignInDecision:
+        return await _decide(info, user_code, approve=True, confirmed=confirm_in_front_of_it)
 
     @strawberry.mutation(description="Deny the TV showing this code.")
     async def deny_device_sign_in(self, info: Info, user_code: str) -> DeviceSignInDecision:
         return await _decide(info, user_code, approve=False)
 
 
-async def _decide(info: Info, user_code: str, *, approve: bool) -> DeviceSignInDecision:
+async def _decide(info: Info, user_code: str, *, approve: bool, confirmed: bool = False) -> DeviceSignInDecision:
     # profile:read: a phone's full session, never a TV's (a TV cannot approve another TV).
     principal = info.context.require_person(PROFILE_READ)
     code = await service_of(info).decide_device(user_code, principal.person_id, approve=approve,
-                                                session_token_id=principal.token_id)
+                                                session_token_id=principal.token_id,
+                                                confirmed_in_front_of_it=confirmed)
     return DeviceSignInDecision(user_code=code, approved=approve)

@@ -14,7 +14,7 @@ from api.schema.certificates import CertificatesMutation, CertificatesQuery
 from api.schema.corporate import CorporateMutation, CorporateQuery
 from api.schema.exchange import ExchangeMutation, ExchangeQuery
 from api.schema.history import HistoryQuery, HistorySubscription
-from api.schema.identity import IdentityMutation
+from api.schema.identity import IdentityMutation, IdentityQuery
 from api.schema.notice_mutations import NoticesMutation
 from api.schema.notices import NoticesQuery, NoticesSubscription, NoticeType
 from api.schema.oidc import OidcMutation, OidcQuery
@@ -26,7 +26,8 @@ from api.schema.query import Query as PeopleQuery
 from api.schema.selfinfo import SelfInfoMutation, SelfInfoQuery
 
 QUERIES: tuple[type, ...] = (PeopleQuery, ProxyQuery, CorporateQuery, PaymentsQuery, NoticesQuery, ExchangeQuery,
-                               HistoryQuery, SelfInfoQuery, ApplicationsQuery, OidcQuery, CertificatesQuery)
+                               HistoryQuery, SelfInfoQuery, ApplicationsQuery, OidcQuery, CertificatesQuery,
+                               IdentityQuery)
 MUTATIONS: tuple[type, ...] = (IdentityMutation, ProxyMutation, CorporateMutation, PaymentsMutation, NoticesMutation,
                                  ExchangeMutation, SelfInfoMutation, ApplicationsMutation, OidcMutation,
                                  CertificatesMutation)

@@ -18,7 +18,7 @@ import segno
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from api.identity.challenges import challenge_text
-from api.identity.device import WEB_QR_CLIENT, DeviceTokenError
+from api.identity.device import WEB_QR_CLIENT, DeviceRequester, DeviceTokenError
 from api.identity.sessions import TokenPair
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.scopes import PERSON_SCOPES
@@ -90,7 +90,8 @@ async def card_login(web: Web, visit: Visit) -> Response:
 
 async def start_device(web: Web, visit: Visit, client_id: str, scopes: frozenset[str]) -> dict[str, Any]:
     try:
-        started = await web.identity.service.start_device(client_id, " ".join(sorted(scopes)))
+        started = await web.identity.service.start_device(client_id, " ".join(sorted(scopes)), DeviceRequester(
+            visit.request.client.host if visit.request.client else None, visit.request.headers.get("user-agent")))
     except DeviceTokenError as error:
         raise PortalError(ErrorCode.BAD_USER_INPUT, str(error)) from error
     visit.session.set("device", [started.device_code, client_id])

@@ -294,6 +294,13 @@ async def _approve(w: World) -> None:
         "approveDeviceSignIn": {"userCode": code, "approved": True}}
 
 
+@case("DeviceSignIn")
+async def _device_sign_in(w: World) -> None:
+    code = await w.user_code()
+    shown = (await w.run("DeviceSignIn", {"userCode": code}, kind="phone"))["deviceSignIn"]
+    assert (shown["userCode"], shown["kind"], shown["fullAccess"]) == (code, "TV", False)
+
+
 @case("DenyDeviceSignIn")
 async def _deny(w: World) -> None:
     code = await w.user_code()

@@ -125,9 +125,9 @@ async def _device_start(identity: IdentityPortal) -> dict:
     return response.json()
 
 
-async def _poll(identity: IdentityPortal, started: dict) -> tuple[int, dict]:
+async def _poll(identity: IdentityPortal, started: dict, client_id: str = "tv-app") -> tuple[int, dict]:
     response = await identity.portal.client.post("/oauth/token", data={
-        "grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": "tv-app"})
+        "grant_type": DEVICE_GRANT, "device_code": started["device_code"], "client_id": client_id})
     return response.status_code, response.json()
 
 
@@ -204,3 +204,48 @@ async def test_a_tv_may_show_payments_due_and_only_the_web_portal_gets_a_full_se
     web = await client.post("/oauth/device_authorization",
                             data={"client_id": "mynaportal-web", "scope": "payments:write records:read"})
     assert web.status_code == 200 and web.json()["scope"] == "payments:write records:read"
+
+
+async def test_a_browser_sign_in_is_shown_with_where_it_came_from_and_needs_an_explicit_confirmation(
+        identity: IdentityPortal) -> None:
+    """RFC 8628 §5.4 (remote phishing): a code that would give a full session lives 2 minutes, the app sees where it
+    was asked from, and approving it needs the person to confirm the screen is theirs."""
+    father = identity.portal.father_token
+    started = (await identity.portal.client.post(
+        "/oauth/device_authorization", data={"client_id": "mynaportal-web", "scope": "payments:write records:read"},
+        headers={"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156"})).json()
+    assert started["expires_in"] == 120
+    shown = await identity.gql("DeviceSignIn", {"userCode": started["user_code"]}, token=father)
+    asked_at = identity.now
+    assert shown == {"data": {"deviceSignIn": {
+        "userCode": started["user_code"], "kind": "BROWSER", "scopes": ["payments:write", "records:read"],
+        "fullAccess": True, "requestedAt": asked_at.isoformat(),
+        "expiresAt": (asked_at + dt.timedelta(seconds=120)).isoformat(),
+        "requesterAddress": "127.0.0.1", "requesterBrowser": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156"}}}
+
+    unconfirmed = await identity.gql("ApproveDeviceSignIn", {"userCode": started["user_code"]}, token=father)
+    assert code_of(unconfirmed) == "DEVICE_CONFIRMATION_REQUIRED"
+    identity.advance(5)
+    assert (await _poll(identity, started, "mynaportal-web"))[1]["error"] == "authorization_pending"  # undecided
+    confirmed = await identity.gql("ApproveDeviceSignIn", {"userCode": started["user_code"],
+                                                           "confirmInFrontOfIt": True}, token=father)
+    assert confirmed == {"data": {"approveDeviceSignIn": {"userCode": started["user_code"], "approved": True}}}
+    identity.advance(5)
+    status, tokens = await _poll(identity, started, "mynaportal-web")
+    assert (status, tokens["scope"]) == (200, "payments:write records:read")
+    assert code_of(await identity.gql("DeviceSignIn", {"userCode": started["user_code"]},
+                                      token=father)) == "DEVICE_CODE_DECIDED"
+
+
+async def test_a_tv_sign_in_is_described_as_a_tv_and_late_or_unknown_codes_are_refused(
+        identity: IdentityPortal) -> None:
+    father = identity.portal.father_token
+    started = await _device_start(identity)
+    shown = (await identity.gql("DeviceSignIn", {"userCode": started["user_code"].lower()}, token=father))
+    assert {key: shown["data"]["deviceSignIn"][key] for key in ("kind", "scopes", "fullAccess")} == {
+        "kind": "TV", "scopes": ["notices:read", "profile:name"], "fullAccess": False}
+    assert code_of(await identity.gql("DeviceSignIn", {"userCode": "BCDF-GHJK"}, token=father)) == "DEVICE_CODE_UNKNOWN"
+    identity.advance(601)
+    assert code_of(await identity.gql("DeviceSignIn", {"userCode": started["user_code"]},
+                                      token=father)) == "DEVICE_CODE_EXPIRED"
+    assert code_of(await identity.gql("DeviceSignIn", {"userCode": started["user_code"]})) == "UNAUTHENTICATED"
