@@ -30,9 +30,10 @@ EXCHANGE_RECORDS = "exchange:records"  # read the records of the agency's own re
 CORRECTIONS_ANSWER = "corrections:answer"  # read the 訂正請求 queue and answer (api.selfinfo)
 APPLICATIONS_INBOX = "applications:inbox"  # a municipality reads its online applications (api.applications)
 APPLICATIONS_DECIDE = "applications:decide"  # and moves them (審査中, 補正依頼, 完了, 却下)
+APPLICATIONS_PUBLISH = "applications:publish"  # choose which procedures it takes online (and its own procedures)
 AGENCY_SCOPES = frozenset({NOTICES_PUBLISH, NOTICES_DELIVERY_READ, PAYMENTS_ORDERS, PAYMENTS_REFUND, PAYMENTS_REPORTS,
                            EXCHANGE_REQUEST, EXCHANGE_PROVIDE, EXCHANGE_RECORDS, CORRECTIONS_ANSWER,
-                           APPLICATIONS_INBOX, APPLICATIONS_DECIDE})
+                           APPLICATIONS_INBOX, APPLICATIONS_DECIDE, APPLICATIONS_PUBLISH})
 
 
 @dataclass(frozen=True)

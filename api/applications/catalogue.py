@@ -1,4 +1,5 @@
-"""The national catalogue of procedures (versioned data), what each municipality publishes, search and ぴったり.
+"""The catalogue of procedures (versioned data): the national one, and each municipality's own procedures
+(api/applications/data/municipal/<code>.json, versioned by that municipality), search and ぴったり.
 
 Each procedure carries its form as a JSON Schema (draft 2020-12, with ``x-ui`` hints for the apps), required
 attachments, the data the municipality obtains through the information-exchange network instead of a paper
@@ -9,6 +10,7 @@ name normaliser (hiragana/katakana, width, old kanji forms, spaces and dots), so
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -22,6 +24,9 @@ from api.platform.errors import PortalError
 from api.platform.normalise import search_key
 
 CATALOGUE_FILE = Path(__file__).parent / "data" / "procedures.json"
+# A municipality's own procedures (独自の手続), one file per municipality named by its 6-digit code: only that
+# municipality may publish them. Their codes begin with the municipality's code, so they never meet a national one.
+MUNICIPAL_DIR = Path(__file__).parent / "data" / "municipal"
 _FORMATS = FormatChecker(formats=("date", "email"))  # date-time would need another package
 
 
@@ -67,6 +72,7 @@ class Procedure:
     form: dict[str, Any]
     search_text: str = field(repr=False, compare=False, default="")
     validator: Draft202012Validator | None = field(repr=False, compare=False, default=None)
+    municipality: str | None = None  # the municipality that owns it, or None for a national procedure
 
     def attachment(self, code: str) -> Attachment | None:
         return next((a for a in self.attachments if a.code == code), None)
@@ -78,10 +84,14 @@ class Catalogue:
     categories: dict[str, str]
     life_events: dict[str, str]
     procedures: dict[str, Procedure]
+    municipal_versions: dict[str, str] = field(default_factory=dict)  # municipality code -> its file's version
 
 
-def _procedure(entry: dict[str, Any], categories: dict[str, str], events: dict[str, str]) -> Procedure:
+def _procedure(entry: dict[str, Any], categories: dict[str, str], events: dict[str, str],
+               municipality: str | None = None) -> Procedure:
     code = entry["code"]
+    if municipality is not None and not code.startswith(f"{municipality}_"):
+        raise CatalogueError(f"{code}: a municipality's own procedure's code begins with {municipality}_")
     if entry["category"] not in categories or not set(entry["life_events"]) <= events.keys():
         raise CatalogueError(f"{code}: unknown category or life event")
     if entry["applies_for"] not in ("self", "child"):
@@ -104,22 +114,35 @@ def _procedure(entry: dict[str, Any], categories: dict[str, str], events: dict[s
         signature_required=bool(entry["signature_required"]), fee_yen=int(entry["fee_yen"]),
         deadline=entry["deadline"], duty=entry.get("duty"), network_items=network, attachments=attachments,
         fits=dict(entry["fits"]), form=entry["form"], search_text=search_key(text),
-        validator=Draft202012Validator(entry["form"], format_checker=_FORMATS))
+        validator=Draft202012Validator(entry["form"], format_checker=_FORMATS), municipality=municipality)
 
 
-def parse_catalogue(data: dict[str, Any]) -> Catalogue:
+def parse_catalogue(data: dict[str, Any], municipal: Sequence[dict[str, Any]] = ()) -> Catalogue:
+    """The national catalogue and the municipalities' own files (each {municipality, version, procedures}), which
+    use the national categories and life events."""
     categories, events = dict(data["categories"]), dict(data["life_events"])
     procedures: dict[str, Procedure] = {}
-    for entry in data["procedures"]:
-        if entry["code"] in procedures:
-            raise CatalogueError(f"procedure {entry['code']} is listed twice")
-        procedures[entry["code"]] = _procedure(entry, categories, events)
-    return Catalogue(version=data["version"], categories=categories, life_events=events, procedures=procedures)
+    versions: dict[str, str] = {}
+    sources: list[tuple[str | None, list[dict[str, Any]]]] = [(None, data["procedures"])]
+    for own in municipal:
+        code = own["municipality"]
+        if not (isinstance(code, str) and len(code) == 6 and code.isdigit()) or code in versions:
+            raise CatalogueError(f"municipal file {code!r}: a 6-digit municipality code, once")
+        versions[code] = str(own["version"])
+        sources.append((code, own["procedures"]))
+    for municipality, entries in sources:
+        for entry in entries:
+            if entry["code"] in procedures:
+                raise CatalogueError(f"procedure {entry['code']} is listed twice")
+            procedures[entry["code"]] = _procedure(entry, categories, events, municipality)
+    return Catalogue(version=data["version"], categories=categories, life_events=events, procedures=procedures,
+                     municipal_versions=versions)
 
 
 @cache
 def catalogue() -> Catalogue:
-    return parse_catalogue(json.loads(CATALOGUE_FILE.read_text(encoding="utf-8")))
+    municipal = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(MUNICIPAL_DIR.glob("*.json"))]
+    return parse_catalogue(json.loads(CATALOGUE_FILE.read_text(encoding="utf-8")), municipal)
 
 
 def procedure(code: str) -> Procedure:

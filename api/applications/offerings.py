@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import Agency, AgencyKind
 from api.applications.catalogue import Procedure, catalogue, procedure
@@ -25,8 +25,19 @@ class Offered:
 async def publish(session: AsyncSession, municipality_code: str, procedure_code: str, *,
                   signature_required: bool | None = None, fee_yen: int | None = None,
                   note: str | None = None) -> ProcedureOffering:
-    """Publish (or re-publish) a procedure at the catalogue's current form version."""
+    """Publish (or re-publish) a procedure at the catalogue's current form version: a national one, or the
+    municipality's own."""
     proc = procedure(procedure_code)
+    if proc.municipality is not None and proc.municipality != municipality_code:
+        raise PortalError("PROCEDURE_NOT_OWNED", "This procedure is another municipality's own.",
+                          extensions={"field": "procedure"})
+    if proc.signature_required and signature_required is False:
+        raise PortalError("BAD_USER_INPUT", "The catalogue requires the card's signature for this procedure.",
+                          extensions={"field": "signatureRequired"})
+    if note is not None and len(note) > MAX_NOTE:
+        raise PortalError("BAD_USER_INPUT", f"note is at most {MAX_NOTE} characters.", extensions={"field": "note"})
+    if fee_yen is not None and not 0 <= fee_yen <= MAX_FEE_YEN:
+        raise PortalError("BAD_USER_INPUT", f"feeYen is 0 to {MAX_FEE_YEN}.", extensions={"field": "feeYen"})
     offering = await session.scalar(select(ProcedureOffering).where(
         ProcedureOffering.municipality_code == municipality_code, ProcedureOffering.procedure_code == proc.code))
     if offering is None:
@@ -41,6 +52,29 @@ async def publish(session: AsyncSession, municipality_code: str, procedure_code:
     await session.flush()
     _offered_cache.clear()
     return offering
+
+
+MAX_FEE_YEN = 100_000
+MAX_NOTE = 500
+
+
+async def withdraw(session: AsyncSession, municipality_code: str, procedure_code: str) -> ProcedureOffering:
+    """Stop taking a procedure online: drafts of it can no longer be sent; what was sent goes on as before."""
+    offering = await session.scalar(select(ProcedureOffering).where(
+        ProcedureOffering.municipality_code == municipality_code, ProcedureOffering.procedure_code == procedure_code,
+        ProcedureOffering.withdrawn_at.is_(None)).with_for_update())
+    if offering is None:
+        raise PortalError("PROCEDURE_NOT_OFFERED", "The municipality does not take this procedure online.")
+    offering.withdrawn_at = utcnow()
+    await session.flush()
+    _offered_cache.clear()
+    return offering
+
+
+async def offerings_of(session: AsyncSession, municipality_code: str) -> list[ProcedureOffering]:
+    """Everything the municipality has published, withdrawn ones too, by procedure code."""
+    return list(await session.scalars(select(ProcedureOffering).where(
+        ProcedureOffering.municipality_code == municipality_code).order_by(ProcedureOffering.procedure_code)))
 
 
 # What each municipality publishes changes a few times a year; さがす and ぴったり read it on every request. A
@@ -92,3 +126,25 @@ async def municipality_of_agency(session: AsyncSession, agency_id: uuid.UUID) ->
     if agency is None or agency.kind is not AgencyKind.MUNICIPALITY or agency.municipality_code is None:
         raise PortalError("FORBIDDEN", "Only a municipality has an applications inbox.")
     return agency.municipality_code
+
+
+# -- the municipality's own choices, through its agency key (api.applications.rest) --------------------------------
+
+async def publish_for(session_factory: async_sessionmaker[AsyncSession], agency_id: uuid.UUID, procedure_code: str,
+                      *, signature_required: bool | None, fee_yen: int | None, note: str | None) -> ProcedureOffering:
+    async with session_factory() as session, session.begin():
+        municipality = await municipality_of_agency(session, agency_id)
+        return await publish(session, municipality, procedure_code, signature_required=signature_required,
+                             fee_yen=fee_yen, note=note)
+
+
+async def withdraw_for(session_factory: async_sessionmaker[AsyncSession], agency_id: uuid.UUID,
+                       procedure_code: str) -> ProcedureOffering:
+    async with session_factory() as session, session.begin():
+        return await withdraw(session, await municipality_of_agency(session, agency_id), procedure_code)
+
+
+async def offerings_for(session_factory: async_sessionmaker[AsyncSession],
+                        agency_id: uuid.UUID) -> list[ProcedureOffering]:
+    async with session_factory() as session:
+        return await offerings_of(session, await municipality_of_agency(session, agency_id))

@@ -39,6 +39,11 @@ _SUMMARY = {"type": "object", "properties": {
     "subjectCode": {"type": ["string", "null"]}, "basis": {"type": "string", "enum": ["self", "parent", "grant"]},
     "submittedAt": {"type": "string", "format": "date-time"}, "updatedAt": {"type": "string", "format": "date-time"},
     "decidedAt": {"type": ["string", "null"], "format": "date-time"}}}
+_OFFERING = {"type": "object", "properties": {
+    "procedure": {"type": "string"}, "formVersion": {"type": "integer"}, "signatureRequired": {"type": "boolean"},
+    "feeYen": {"type": "integer"}, "note": {"type": ["string", "null"]},
+    "publishedAt": {"type": "string", "format": "date-time"},
+    "withdrawnAt": {"type": ["string", "null"], "format": "date-time"}}}
 _APPLICATION = {"type": "object", "allOf": [_SUMMARY], "properties": {
     "form": {"type": "object"}, "prefill": {"type": "object"},
     "attachments": {"type": "array", "items": {"type": "object"}},
@@ -66,6 +71,32 @@ def openapi_document() -> dict[str, Any]:
                                for n in ("keyword", "category", "lifeEvent", "municipality")],
                 "responses": {"200": _json("The procedures.", {"type": "object"}),
                               "400": _problem("BAD_USER_INPUT: unknown category or life event.")}}},
+            "/applications/offerings": {"get": {
+                "summary": "What your municipality publishes (withdrawn ones too): national procedures and its own.",
+                "security": [{"inboxToken": []}],
+                "responses": {"200": _json("The offerings.", {"type": "object", "properties": {
+                    "offerings": {"type": "array", "items": _OFFERING}}}), **_AUTH}}},
+            "/applications/offerings/{procedure}": {
+                "put": {"summary": "Publish (or re-publish at the catalogue's current form version) a procedure. A "
+                                   "municipality's own procedure (code beginning with its code) only by that "
+                                   "municipality. The key needs applications:publish.",
+                        "security": [{"inboxToken": []}], "parameters": [_path("procedure")],
+                        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                            "type": "object", "properties": {
+                                "signatureRequired": {"type": ["boolean", "null"], "description":
+                                                      "Require the card's signature (never drop one the "
+                                                      "catalogue requires)."},
+                                "feeYen": {"type": ["integer", "null"], "minimum": 0, "maximum": 100000},
+                                "note": {"type": ["string", "null"], "maxLength": 500}}}}}},
+                        "responses": {"200": _json("The offering.", _OFFERING),
+                                      "400": _problem("BAD_USER_INPUT."), **_AUTH,
+                                      "403": _problem("PROCEDURE_NOT_OWNED: another municipality's own procedure; "
+                                                      "FORBIDDEN."),
+                                      "404": _problem("PROCEDURE_UNKNOWN.")}},
+                "delete": {"summary": "Withdraw it: drafts can no longer be sent; what was sent goes on.",
+                           "security": [{"inboxToken": []}], "parameters": [_path("procedure")],
+                           "responses": {"200": _json("The withdrawn offering.", _OFFERING), **_AUTH,
+                                         "404": _problem("PROCEDURE_NOT_OFFERED: not published.")}}},
             "/applications/inbox": {"get": {
                 "summary": "Your municipality's applications, oldest first, by status.", "security": _SECURITY,
                 "parameters": [{"name": "status", "in": "query", "schema": _STATUS},

@@ -2,7 +2,8 @@
 public catalogue. RFC 9457 problems on every error.
 
 The municipality's system authenticates with its agency key (scopes applications:inbox, applications:decide),
-a staff member with their own token (role reader or decider). Moves need an ``Idempotency-Key``. Handlers
+a staff member with their own token (role reader or decider). The system alone chooses what the municipality
+takes online (applications:publish: national procedures and its own). Moves need an ``Idempotency-Key``. Handlers
 validate, call one domain function, shape the answer.
 """
 
@@ -19,12 +20,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from api.agencies.client_certificates import check_client_certificate
-from api.applications import inbox
+from api.agencies.credentials import APPLICATIONS_PUBLISH, AgencyPrincipal, authenticate_agency
+from api.applications import inbox, offerings
 from api.applications.attachments import stream_content
 from api.applications.catalogue import Procedure, Query
 from api.applications.discover import find
+from api.applications.models import ProcedureOffering
 from api.applications.openapi import openapi_document
 from api.applications.staff import InboxActor, inbox_actor
+from api.platform.auth import TokenRejected
 from api.platform.client_tls import peer_certificate
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.pagination import PageRequest
@@ -41,7 +45,7 @@ def procedure_json(proc: Procedure, *, form: bool = False) -> dict[str, Any]:
         "code": proc.code, "formVersion": proc.form_version, "name": proc.name, "kana": proc.kana,
         "category": proc.category, "lifeEvents": list(proc.life_events), "whoApplies": proc.who_applies,
         "appliesFor": proc.applies_for, "signatureRequired": proc.signature_required, "feeYen": proc.fee_yen,
-        "deadline": proc.deadline,
+        "deadline": proc.deadline, "ownedBy": proc.municipality,
         "attachments": [{"code": a.code, "name": a.name, "condition": a.condition, "mediaTypes": list(a.media_types),
                          "maxBytes": a.max_bytes} for a in proc.attachments],
         "obtainedThroughNetwork": [{"item": n.item, "replaces": n.replaces} for n in proc.network_items],
@@ -49,6 +53,13 @@ def procedure_json(proc: Procedure, *, form: bool = False) -> dict[str, Any]:
     if form:
         answer["form"] = proc.form
     return answer
+
+
+def offering_json(row: ProcedureOffering) -> dict[str, Any]:
+    return {"procedure": row.procedure_code, "formVersion": row.form_version,
+            "signatureRequired": row.signature_required, "feeYen": row.fee_yen, "note": row.note,
+            "publishedAt": row.published_at.isoformat(),
+            "withdrawnAt": row.withdrawn_at.isoformat() if row.withdrawn_at else None}
 
 
 def _summary(row: inbox.InboxRow) -> dict[str, Any]:
@@ -142,11 +153,49 @@ def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]
                                                  params.get("lifeEvent")), params.get("municipality"))
         return JSONResponse({"procedures": [{**procedure_json(p), "municipalities": where} for p, where in hits]})
 
+    async def publisher(request: Request) -> AgencyPrincipal:
+        """The municipality's system itself (its agency key with applications:publish), not a staff member."""
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise PortalError(ErrorCode.UNAUTHENTICATED, "Send the agency's API key as a bearer token.")
+        try:
+            principal = await authenticate_agency(session_factory, key.strip())
+        except TokenRejected as error:
+            raise PortalError(ErrorCode.UNAUTHENTICATED, "The API key is not valid.") from error
+        await check_client_certificate(session_factory, principal.agency_id, peer_certificate(request.scope),
+                                       required=certificates_required)
+        if APPLICATIONS_PUBLISH not in principal.scopes:
+            raise PortalError(ErrorCode.FORBIDDEN, f"This API key lacks the scope {APPLICATIONS_PUBLISH}.")
+        return principal
+
+    async def offerings_route(request: Request) -> Response:
+        principal = await publisher(request)
+        check_params(request.query_params)
+        rows = await offerings.offerings_for(session_factory, principal.agency_id)
+        return JSONResponse({"offerings": [offering_json(row) for row in rows]})
+
+    async def offering_route(request: Request) -> Response:
+        principal = await publisher(request)
+        code = request.path_params["procedure"]
+        if request.method == "DELETE":
+            return JSONResponse(offering_json(await offerings.withdraw_for(session_factory, principal.agency_id, code)))
+        body = json_object(await request.body())
+        signature, fee, note = body.get("signatureRequired"), body.get("feeYen"), body.get("note")
+        for name, value, kind in (("signatureRequired", signature, bool), ("feeYen", fee, int), ("note", note, str)):
+            if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+                raise PortalError(ErrorCode.BAD_USER_INPUT, f"{name} is a {kind.__name__} or absent.",
+                                  extensions={"field": name})
+        row = await offerings.publish_for(session_factory, principal.agency_id, code, signature_required=signature,
+                                          fee_yen=fee, note=note)
+        return JSONResponse(offering_json(row))
+
     async def openapi(_: Request) -> Response:
         return JSONResponse(openapi_document())
 
     return [
         Route("/applications/catalogue", answering_problems(catalogue_route), methods=["GET"]),
+        Route("/applications/offerings", answering_problems(offerings_route), methods=["GET"]),
+        Route("/applications/offerings/{procedure}", answering_problems(offering_route), methods=["PUT", "DELETE"]),
         Route("/applications/inbox", answering_problems(listing), methods=["GET"]),
         Route("/applications/inbox/{number}", answering_problems(one), methods=["GET"]),
         Route("/applications/inbox/{number}/attachments/{attachment}", answering_problems(attachment),

@@ -106,6 +106,7 @@ class ErrorCode(enum.StrEnum):
     # online applications (ぴったりサービス) and the 公金受取口座
     PROCEDURE_UNKNOWN = "PROCEDURE_UNKNOWN"
     PROCEDURE_NOT_OFFERED = "PROCEDURE_NOT_OFFERED"  # the municipality does not publish it
+    PROCEDURE_NOT_OWNED = "PROCEDURE_NOT_OWNED"  # another municipality's own procedure (独自の手続)
     APPLICATION_SUBJECT_INVALID = "APPLICATION_SUBJECT_INVALID"  # a child's procedure for oneself, or the reverse
     APPLICATION_NOT_EDITABLE = "APPLICATION_NOT_EDITABLE"  # sent and not sent back for correction
     APPLICATION_STALE = "APPLICATION_STALE"  # saved meanwhile on another device
@@ -153,6 +154,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.PROCEDURE_UNKNOWN: 404,
     ErrorCode.PROCEDURE_NOT_OFFERED: 404,
+    ErrorCode.PROCEDURE_NOT_OWNED: 403,
     ErrorCode.BANK_ACCOUNT_NOT_REGISTERED: 404,
     ErrorCode.SIGNER_NOT_APPLICANT: 403,
     ErrorCode.OIDC_SIGNER_NOT_PERSON: 403,

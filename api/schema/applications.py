@@ -80,6 +80,8 @@ class ProcedureType:
     obtained_through_network: list[NetworkItemType]
     form: JSON = strawberry.field(description="The form as a JSON Schema (draft 2020-12) with x-ui hints.")
     municipalities: list[str]
+    owned_by: str | None = strawberry.field(description="The municipality whose own procedure this is (独自の手続), "
+                                                        "or null for a national one.")
 
     @classmethod
     def of(cls, proc: Procedure, municipalities: list[str]) -> ProcedureType:
@@ -92,7 +94,7 @@ class ProcedureType:
                                 for a in proc.attachments],
                    obtained_through_network=[NetworkItemType(item=n.item, replaces=n.replaces)
                                              for n in proc.network_items],
-                   form=proc.form, municipalities=municipalities)
+                   form=proc.form, municipalities=municipalities, owned_by=proc.municipality)
 
 
 @strawberry.type(name="ProcedureFit", description="ぴったり: a procedure that fits you now, and why.")

@@ -10,6 +10,7 @@ import pytest
 
 from api.applications.catalogue import (
     CATALOGUE_FILE,
+    MUNICIPAL_DIR,
     CatalogueError,
     HouseholdChild,
     Query,
@@ -47,6 +48,27 @@ def test_a_broken_catalogue_is_refused() -> None:
     no_duty["procedures"][0]["duty"] = None
     with pytest.raises(CatalogueError, match="duty"):
         parse_catalogue(no_duty)
+
+
+def test_a_municipality_s_own_procedures_come_from_its_own_versioned_file() -> None:
+    found = catalogue()
+    own = found.procedures["131016_parenting_consultation"]
+    assert (own.municipality, own.signature_required, found.municipal_versions) == ("131016", False,
+                                                                                    {"131016": "2026.12.1"})
+    assert {p.municipality for code, p in found.procedures.items() if not code.startswith("131016_")} == {None}
+    data = json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    chiyoda = json.loads((MUNICIPAL_DIR / "131016.json").read_text(encoding="utf-8"))
+    unprefixed = copy.deepcopy(chiyoda)
+    unprefixed["procedures"][0]["code"] = "parenting_consultation"
+    with pytest.raises(CatalogueError, match="begins with 131016_"):
+        parse_catalogue(data, [unprefixed])
+    with pytest.raises(CatalogueError, match="6-digit municipality code, once"):
+        parse_catalogue(data, [chiyoda, chiyoda])
+    with pytest.raises(CatalogueError, match="6-digit"):
+        parse_catalogue(data, [{**chiyoda, "municipality": "13101"}])
+    national_code = copy.deepcopy(chiyoda)
+    national_code["municipality"], national_code["procedures"][0]["code"] = "131016", "131016_x"
+    assert parse_catalogue(data, [national_code]).procedures["131016_x"].municipality == "131016"
 
 
 def test_search_folds_kana_and_width_and_needs_every_word() -> None:

@@ -154,7 +154,7 @@ async def test_the_catalogue_searches_by_kana_category_life_event_and_municipali
     assert await codes(keyword="ｼﾞﾄﾞｳﾃｱﾃ ｹﾞﾝｷｮｳ") == ["child_allowance_status"]
     assert await codes(category="single_parent") == ["child_rearing_allowance_claim"]
     assert await codes(lifeEvent="birth") == ["child_allowance_claim", "day_care_application",
-                                              "pregnancy_notification"]
+                                              "pregnancy_notification", "131016_parenting_consultation"]
     assert await codes(municipality="141003") == []
     bad = await client.get("/applications/catalogue", params={"category": "nope"})
     assert (bad.status_code, bad.json()["code"]) == (400, "BAD_USER_INPUT")
