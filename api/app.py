@@ -33,7 +33,7 @@ from api.oidc import http as oidc_http
 from api.openapi import routes as openapi_routes
 from api.people.individual_number import cipher_for
 from api.platform.db import create_engine, create_session_factory, dispose_engine
-from api.platform.errors import internal_problem, routing_problem
+from api.platform.errors import PoolTimeout, internal_problem, routing_problem, unavailable_problem
 from api.platform.limits import BodyLimitMiddleware, BodyLimits
 from api.platform.logs import configure_logging, install_redaction, request_id_var
 from api.platform.metrics import MetricsMiddleware
@@ -184,7 +184,9 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: routing_problem, 405: routing_problem, Exception: internal_problem},
+        # A pool timeout (too many requests for this worker's connections) is a 503 with Retry-After, not a bug.
+        exception_handlers={404: routing_problem, 405: routing_problem, PoolTimeout: unavailable_problem,
+                            Exception: internal_problem},
     )
     # Inside the request id (a refusal is logged with its id), outside every route (no handler reads past it).
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(

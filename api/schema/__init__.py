@@ -18,6 +18,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from api.platform.errors import PoolTimeout, log_pool_timeout
 from api.platform.metrics import GRAPHQL_SECONDS, OTHER_OPERATION
 from api.platform.settings import Settings
 from api.schema.documents import SENT_OPERATION_NAME, CachedDocuments, DocumentCache
@@ -74,7 +75,9 @@ class PortalSchema(strawberry.Schema):
         # failures are logged, with their traceback; the log filter redacts numbers.
         for error in errors:
             original = error.original_error
-            if original is not None and portal_cause(error) is None and not is_bad_input(error):
+            if isinstance(original, PoolTimeout):
+                log_pool_timeout(".".join(map(str, error.path or [])) or "operation")
+            elif original is not None and portal_cause(error) is None and not is_bad_input(error):
                 logger.error("unexpected error in %s", ".".join(map(str, error.path or [])) or "operation",
                              exc_info=original)
 
