@@ -19,6 +19,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from api.platform.errors import PoolTimeout, log_pool_timeout
+from api.platform.limits import attachment_limits
 from api.platform.metrics import GRAPHQL_SECONDS, OTHER_OPERATION
 from api.platform.settings import Settings
 from api.schema.documents import SENT_OPERATION_NAME, CachedDocuments, DocumentCache
@@ -111,7 +112,9 @@ def build_schema(
     rules = limit_rules(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
                         introspection=settings.introspection)
     gateway = Gateway(registry, persisted_only=settings.persisted_only, max_tokens=settings.max_tokens,
-                      max_document_length=settings.max_document_length, rules=rules)
+                      max_document_length=settings.max_document_length, rules=rules,
+                      # a file as large as the body may hold: the resolver names what is too large
+                      max_file=attachment_limits(settings.max_attachment_bytes, settings.max_body_graphql)[0])
     documents = DocumentCache(DOCUMENT_CACHE_BYTES)
     schema = PortalSchema(
         query=query_type(),
