@@ -13,6 +13,7 @@ from api.applications.models import (
     ProcedureOffering,
     PublicBenefitAccount,
 )
+from api.applications.staff_sessions import StaffWebSession
 from api.certificates.models import CertificateIssuance, Kiosk, KioskSession
 from api.certificates.registers import (
     AddressHistory,
@@ -169,6 +170,7 @@ __all__ = [
     "SelfInfoExport",
     "SessionToken",
     "Sex",
+    "StaffWebSession",
     "TaxAssessment",
     "TreeHeadRow",
     "VapidKey",
