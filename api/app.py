@@ -33,8 +33,8 @@ from api.oidc import http as oidc_http
 from api.openapi import routes as openapi_routes
 from api.people.individual_number import cipher_for
 from api.platform.db import create_engine, create_session_factory, dispose_engine
-from api.platform.errors import internal_problem, routing_problem
-from api.platform.limits import BodyLimitMiddleware, BodyLimits
+from api.platform.errors import PoolTimeout, internal_problem, routing_problem, unavailable_problem
+from api.platform.limits import BodyLimitMiddleware, BodyLimits, attachment_limits
 from api.platform.logs import configure_logging, install_redaction, request_id_var
 from api.platform.metrics import MetricsMiddleware
 from api.platform.pagination import use_cursor_secret
@@ -184,11 +184,15 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: routing_problem, 405: routing_problem, Exception: internal_problem},
+        # A pool timeout (too many requests for this worker's connections) is a 503 with Retry-After, not a bug.
+        exception_handlers={404: routing_problem, 405: routing_problem, PoolTimeout: unavailable_problem,
+                            Exception: internal_problem},
     )
     # Inside the request id (a refusal is logged with its id), outside every route (no handler reads past it).
+    graphql_limit, upload_limit = attachment_limits(settings.max_attachment_bytes, settings.max_body_graphql)
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(
-        graphql=settings.max_body_graphql, rest=settings.max_body_rest, webhooks=settings.max_body_webhooks))
+        graphql=graphql_limit, rest=settings.max_body_rest, webhooks=settings.max_body_webhooks,
+        uploads=upload_limit))
     # Outside the body limit (a shed request's body is never read), inside the request id (the 503 is logged).
     app.add_middleware(LoadSheddingMiddleware, max_concurrency=settings.max_concurrency)
     app.add_middleware(RequestIdMiddleware)

@@ -13,6 +13,7 @@ from api.applications.models import (
     ProcedureOffering,
     PublicBenefitAccount,
 )
+from api.applications.staff_sessions import StaffWebSession
 from api.certificates.models import CertificateIssuance, Kiosk, KioskSession
 from api.certificates.registers import (
     AddressHistory,
@@ -26,7 +27,7 @@ from api.certificates.registers import (
 from api.exchange.models import ExchangeCopy, ExchangeEndpoint, ExchangeRecord
 from api.history.entries import ACCESS_TIME, EXCHANGE_TIME
 from api.history.retention import QUERY_ID_UNIQUE, is_partition
-from api.identity.login_models import DeviceAuthorization, LoginChallenge, RateLimitCounter, RefreshToken
+from api.identity.login_models import DeviceAuthorization, LoginChallenge, RefreshToken
 from api.identity.models import SessionToken
 from api.identity.pki_models import Card, CardLossReport, IssuedCertificate, PhoneCredential
 from api.notices.models import (
@@ -158,7 +159,6 @@ __all__ = [
     "ProxyGrant",
     "PublicBenefitAccount",
     "PushSubscription",
-    "RateLimitCounter",
     "RefreshToken",
     "Refund",
     "ReminderRun",
@@ -170,6 +170,7 @@ __all__ = [
     "SelfInfoExport",
     "SessionToken",
     "Sex",
+    "StaffWebSession",
     "TaxAssessment",
     "TreeHeadRow",
     "VapidKey",

@@ -21,11 +21,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.platform.db import utcnow
+from api.platform.revocations import RevocationCounter
 from corporate.models import ApplicationId, ApplicationUsage
 
 ALPHABET = string.ascii_letters + string.digits
 LENGTH = 13
 MAX_LABEL = 200
+
+
+# Application-id revocations this process has committed: the API's cache of id lookups forgets at once
+# (corporate.rest, api.platform.revocations).
+REVOCATIONS = RevocationCounter()
 
 
 class InvalidLabel(ValueError):
@@ -66,6 +72,7 @@ async def resolve(session: AsyncSession, application_id: str) -> uuid.UUID | Non
 
 
 async def revoke(session: AsyncSession, application_id: str) -> bool:
+    REVOCATIONS.note(session)
     result = await session.execute(
         update(ApplicationId).where(ApplicationId.key_hash == hash_key(application_id),
                                     ApplicationId.revoked_at.is_(None))

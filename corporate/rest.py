@@ -2,7 +2,8 @@
 
 Same parameters, limits (10 numbers, 50-day windows, 2,000 rows a page, `divide`), output types and
 error codes as the NTA, so existing clients work by changing the host. Each request names its
-application id (`id`); ids are checked against their hash (cached in the worker for a minute),
+application id (`id`); ids are checked against their hash (kept in the worker for at most a second, and
+forgotten at once when this process revokes one: api.platform.revocations),
 rate-limited per id across every worker (api.platform.rate_limits; 429 with Retry-After) and counted.
 Lookups carry ETag and Last-Modified and answer 304 to a matching conditional request.
 """
@@ -26,6 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from api.platform.db import read_only_factory
 from api.platform.rate_limits import Limit, RateLimiter, burst_limit
+from api.platform.revocations import RecentLookups
 from corporate import application_ids, formats, name_search, records, service
 from corporate.api_errors import ApiError, error_body
 from corporate.checkdigit import is_valid
@@ -37,10 +39,11 @@ MAX_NUMBERS = 10
 MAX_WINDOW_DAYS = 50
 DIFF_EPOCH = date(2015, 12, 1)
 ASSIGNMENT_EPOCH = date(2015, 10, 5)
-ID_CACHE_SECONDS = 60.0
+ID_CACHE_ENTRIES = 10_000  # bounded memory under a flood of made-up ids
 DATA_DATE_SECONDS = 30.0
 USAGE_FLUSH_SECONDS = 5.0
 MODES = {"1": "prefix", "2": "partial"}
+_NOT_KEPT: Any = object()
 
 
 def _date(raw: str | None) -> date | None:
@@ -104,12 +107,14 @@ class CorporateApi:
     usage: UsageCounter = field(default_factory=lambda: UsageCounter(interval=USAGE_FLUSH_SECONDS))
     clock: Callable[[], float] = time.monotonic
     today: Callable[[], date] = date.today
-    _ids: dict[bytes, tuple[uuid.UUID | None, float]] = field(default_factory=dict)
+    _ids: RecentLookups[bytes, uuid.UUID | None] = field(init=False)
     _data_date: tuple[date | None, float] = (None, -math.inf)
 
     def __post_init__(self) -> None:
         self.read_factory = read_only_factory(self.session_factory)
         self.engine = self.session_factory.kw["bind"]
+        # What an id's lookup found (its row, or None: unknown or revoked), under the rule of revocation caches.
+        self._ids = RecentLookups(ID_CACHE_ENTRIES, (application_ids.REVOCATIONS,), clock=lambda: self.clock())
 
     # --- plumbing shared by the three endpoints
 
@@ -117,17 +122,15 @@ class CorporateApi:
         if not raw:
             raise ApiError("001")
         key = application_ids.hash_key(raw)
-        now = self.clock()
-        cached = self._ids.get(key)
-        if cached is None or cached[1] < now:
+        found = self._ids.get(key, _NOT_KEPT)
+        if found is _NOT_KEPT:
+            started = self._ids.fill_started()
             async with self.read_factory() as session:
                 found = await application_ids.resolve(session, raw)
-            if len(self._ids) > 10_000:
-                self._ids.clear()  # bounded memory under a flood of made-up ids
-            cached = self._ids[key] = (found, now + ID_CACHE_SECONDS)
-        if cached[0] is None:
+            self._ids.put(key, found, started)
+        if found is None:
             raise ApiError("001")
-        return cached[0]
+        return found  # type: ignore[no-any-return]
 
     async def _admit(self, request: Request) -> None:
         application = await self._application(request.query_params.get("id"))

@@ -26,14 +26,21 @@ _MAGIC = (
 )
 
 
+def too_large(limit: int) -> PortalError:
+    """The refusal of a file over ``limit`` bytes, the same on every transport."""
+    return PortalError("ATTACHMENT_TOO_LARGE", f"The file is larger than {limit} bytes.",
+                       extensions={"maxBytes": limit})
+
+
 def sniff(content: bytes) -> str | None:
     return next((media for magic, media in _MAGIC if content.startswith(magic)), None)
 
 
 async def add_attachment(session_factory: async_sessionmaker[AsyncSession], actor_id: uuid.UUID,
                          application_id: uuid.UUID, requirement: str, filename: str, declared_type: str,
-                         content: bytes) -> ApplicationAttachment:
-    """Attach (or replace) the file for one of the procedure's attachment requirements."""
+                         content: bytes, *, max_bytes: int | None = None) -> ApplicationAttachment:
+    """Attach (or replace) the file for one of the procedure's attachment requirements; ``max_bytes`` (the
+    portal's limit, MYNAPORTAL_MAX_ATTACHMENT_BYTES) caps the procedure's own."""
     if not 0 < len(filename) <= MAX_FILENAME or any(ord(c) < 0x20 for c in filename):
         raise PortalError("BAD_USER_INPUT", "The file name is 1 to 200 printable characters.",
                           extensions={"field": "filename"})
@@ -43,9 +50,9 @@ async def add_attachment(session_factory: async_sessionmaker[AsyncSession], acto
         if wanted is None:
             raise PortalError("BAD_USER_INPUT", "This procedure asks for no such attachment.",
                               extensions={"field": "requirement"})
-        if len(content) > wanted.max_bytes:
-            raise PortalError("ATTACHMENT_TOO_LARGE", f"The file is larger than {wanted.max_bytes} bytes.",
-                              extensions={"maxBytes": wanted.max_bytes})
+        limit = wanted.max_bytes if max_bytes is None else min(wanted.max_bytes, max_bytes)
+        if len(content) > limit:
+            raise too_large(limit)
         found = sniff(content)
         if found is None or found not in wanted.media_types or found != declared_type:
             raise PortalError("ATTACHMENT_TYPE_INVALID", "The file's content is not a "

@@ -38,8 +38,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                                 description="Revoke the person's card, its certificates and phone credentials.")
     revoke.add_argument("--person", required=True, help="the person's id or email")
     revoke.set_defaults(func=cmd_revoke_card)
-    purge = commands.add_parser("purge", help="delete expired login challenges, rate-limit windows, TV sign-ins",
-                                description="Delete expired login challenges, closed rate-limit windows, finished "
+    purge = commands.add_parser("purge", help="delete expired login challenges, TV sign-ins, access tokens",
+                                description="Delete expired login challenges, finished "
                                             "or expired TV sign-ins and access tokens expired over a day ago, in "
                                             "batches. Run it periodically (cron, a systemd timer).")
     purge.add_argument("--batch", type=int, default=1000, help="rows per transaction (default 1000)")
@@ -179,8 +179,7 @@ async def _purge(batch: int):  # type: ignore[no-untyped-def]
             progress.advance(tasks[table], deleted)
 
         try:
-            return await purge(create_session_factory(engine), now=utcnow(),
-                               rate_limit_window=settings.login_limit_window, batch=batch, on_batch=on_batch)
+            return await purge(create_session_factory(engine), now=utcnow(), batch=batch, on_batch=on_batch)
         finally:
             await engine.dispose()
 
@@ -189,8 +188,8 @@ def cmd_purge(args: argparse.Namespace) -> None:
     if args.batch < 1:
         sys.exit("mynaportal: --batch must be at least 1")
     done = asyncio.run(_purge(args.batch))
-    print(f"purged {done.challenges} challenges, {done.rate_limit_windows} rate-limit windows, "
-          f"{done.device_grants} device grants, {done.access_tokens} access tokens")
+    print(f"purged {done.challenges} challenges, {done.device_grants} device grants, "
+          f"{done.access_tokens} access tokens")
 
 
 async def _operator_report(args: argparse.Namespace) -> tuple[str, int]:

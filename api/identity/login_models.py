@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, PrimaryKeyConstraint, String, Uuid
+from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.identity import pki_models  # noqa: F401 - the table certificate_id points at
@@ -76,16 +76,3 @@ class DeviceAuthorization(Base):
     requester_address: Mapped[str | None] = mapped_column(String(45))
     requester_agent: Mapped[str | None] = mapped_column(String(200))
 
-
-class RateLimitCounter(Base):
-    """Login attempts per key per fixed window: what releases before 0022 counted in SQL. Login limits now count
-    in api.platform.rate_limits (Redis with several workers); the table stays until no running release writes it
-    (the contract step of an expand/migrate/contract change, README "Migrations without downtime"), and
-    `mynaportal identity purge` still empties its closed windows."""
-
-    __tablename__ = "rate_limit_counters"
-    __table_args__ = (PrimaryKeyConstraint("key", "window_start"),)
-
-    key: Mapped[str] = mapped_column(String(200))
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # purge finds closed windows by it
-    count: Mapped[int] = mapped_column(Integer)

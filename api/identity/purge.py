@@ -1,5 +1,5 @@
-"""Deleting login state nobody can use any more: expired challenges, closed rate-limit windows, finished or
-expired TV sign-ins, long-expired access tokens.
+"""Deleting login state nobody can use any more: expired challenges, finished or expired TV sign-ins,
+long-expired access tokens. (Login rate limits count in api.platform.rate_limits: nothing of them is stored.)
 
 Each table is emptied in batches of short transactions (``DELETE ... WHERE id IN (SELECT ... LIMIT n)``), so
 a large backlog never holds one long lock. Refresh tokens are kept: a spent one must still be recognised when
@@ -12,11 +12,11 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select, tuple_
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus, LoginChallenge, RateLimitCounter
+from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus, LoginChallenge
 from api.identity.models import SessionToken
 
 # An expired access token still answers "expired" (not "invalid") to its client for a day, then goes.
@@ -26,16 +26,14 @@ EXPIRED_TOKEN_GRACE = dt.timedelta(days=1)
 @dataclass(frozen=True)
 class Purged:
     challenges: int
-    rate_limit_windows: int
     device_grants: int
     access_tokens: int
 
 
-async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.datetime,
-                rate_limit_window: dt.timedelta, batch: int = 1000,
+async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.datetime, batch: int = 1000,
                 on_batch: Callable[[str, int], None] | None = None) -> Purged:
-    """Delete what expired before ``now``; rate-limit counters whose window (``rate_limit_window``) has closed.
-    ``on_batch(table, deleted)`` is told of each committed batch (the CLI's progress display)."""
+    """Delete what expired before ``now``. ``on_batch(table, deleted)`` is told of each committed batch (the CLI's
+    progress display)."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
     told = on_batch or (lambda _table, _deleted: None)
@@ -44,19 +42,7 @@ async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.da
         DeviceAuthorization.expires_at <= now, DeviceAuthorization.status == DeviceGrantStatus.CONSUMED), told)
     tokens = await _batches(session_factory, batch, SessionToken, SessionToken.expires_at <= now - EXPIRED_TOKEN_GRACE,
                             told)
-    windows = 0
-    while True:
-        async with session_factory() as session, session.begin():
-            closed = select(RateLimitCounter.key, RateLimitCounter.window_start).where(
-                RateLimitCounter.window_start <= now - rate_limit_window).limit(batch)
-            result = await session.execute(
-                delete(RateLimitCounter).where(tuple_(RateLimitCounter.key, RateLimitCounter.window_start).in_(closed)),
-                execution_options={"synchronize_session": False})
-        windows += result.rowcount  # type: ignore[attr-defined]
-        told(RateLimitCounter.__tablename__, result.rowcount)  # type: ignore[attr-defined]
-        if result.rowcount < batch:  # type: ignore[attr-defined]
-            break
-    return Purged(challenges, windows, grants, tokens)
+    return Purged(challenges, grants, tokens)
 
 
 async def _batches(session_factory: async_sessionmaker[AsyncSession], batch: int,

@@ -7,13 +7,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from api.identity.models import SessionToken
 from api.platform.auth import TOKEN_PREFIX, Principal, hash_token
 from api.platform.db import utcnow
+from api.platform.revocations import RevocationCounter
 from api.platform.scopes import PERSON_SCOPES
 
 
@@ -58,20 +58,17 @@ async def revoke_token(session: AsyncSession, token: str) -> bool:
     return result.first() is not None
 
 
-class _Revocations:
-    committed = 0
+# Session-token revocations this process has committed (api.platform.revocations: its caches of token lookups,
+# api.identity.session_cache, and its open live feeds, api.platform.feed_guard, recheck at once).
+SESSION_REVOCATIONS = RevocationCounter()
 
 
 def note_revocation(session: AsyncSession) -> None:
     """Call from every function that revokes session tokens in ``session``: when it commits, this process's
     caches of token lookups stop using what they read before (api.identity.session_cache)."""
-    event.listen(session.sync_session, "after_commit", _count_commit, once=True)
-
-
-def _count_commit(_session: Session) -> None:
-    _Revocations.committed += 1
+    SESSION_REVOCATIONS.note(session)
 
 
 def committed_revocations() -> int:
     """How many transactions that revoked session tokens this process has committed."""
-    return _Revocations.committed
+    return SESSION_REVOCATIONS.committed

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,6 +35,7 @@ class ErrorCode(enum.StrEnum):
     TEXT_INVALID = "TEXT_INVALID"
     VALUE_OUT_OF_RANGE = "VALUE_OUT_OF_RANGE"
     OVERLOADED = "OVERLOADED"  # the worker is at its concurrency limit (api.platform.shedding): retry after a while
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"  # no database connection came free in time: retry after a while
     # GraphQL protocol (the gateway and the executor)
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -206,6 +208,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
     ErrorCode.OVERLOADED: 503,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.CARD_LOGIN_UNAVAILABLE: 503,
     ErrorCode.REVOCATION_UNAVAILABLE: 503,
     ErrorCode.GATEWAY_UNAVAILABLE: 503,
@@ -242,8 +245,28 @@ def problem_body(error: PortalError) -> dict[str, Any]:
 
 
 def problem_response(error: PortalError) -> JSONResponse:
-    """The RFC 9457 problem every REST module answers with (the corporate API has its own NTA format)."""
-    return JSONResponse(problem_body(error), status_code=error.status, media_type=PROBLEM_MEDIA_TYPE)
+    """The RFC 9457 problem every REST module answers with (the corporate API has its own NTA format); a refusal
+    to retry later (``retryAfter``) says when in Retry-After too, the header clients and proxies read."""
+    retry_after = error.extensions.get("retryAfter")
+    headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
+    return JSONResponse(problem_body(error), status_code=error.status, media_type=PROBLEM_MEDIA_TYPE,
+                        headers=headers)
+
+
+# A pool timeout means every connection of this worker's pool was busy for the pool's whole timeout: the database
+# or the worker is saturated, not broken. The client may retry soon (the pool drains in well under a second).
+POOL_RETRY_AFTER_SECONDS = 1
+
+
+def service_unavailable() -> PortalError:
+    """The refusal of a request that waited too long for a database connection (SQLAlchemy's pool timeout)."""
+    return PortalError(ErrorCode.SERVICE_UNAVAILABLE, "The portal is busy; retry after the time in Retry-After.",
+                       extensions={"retryAfter": POOL_RETRY_AFTER_SECONDS})
+
+
+def log_pool_timeout(where: str) -> None:
+    # A warning without a traceback: under load there may be many, and none is a bug.
+    logging.getLogger("api.db").warning("no database connection came free in time (%s)", where)
 
 
 def answering_problems(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -254,6 +277,9 @@ def answering_problems(handler: Callable[[Request], Awaitable[Response]]) -> Cal
             return await handler(request)
         except PortalError as error:
             return problem_response(error)
+        except PoolTimeout:
+            log_pool_timeout(request.url.path)
+            return problem_response(service_unavailable())
         except DataError:
             # A value the handler let through but the database refuses: the client's input is at fault.
             logging.getLogger("api.rest").exception("the database refused a value of %s", request.url.path)
@@ -270,6 +296,12 @@ async def routing_problem(_: Request, error: Exception) -> Response:
         response.headers.update(error.headers or {})  # Allow
         return response
     return problem_response(PortalError(ErrorCode.NOT_FOUND, "Nothing is at this path."))
+
+
+async def unavailable_problem(request: Request, _: Exception) -> Response:
+    """A pool timeout out of a route that answers its own errors otherwise (the app's handler for it)."""
+    log_pool_timeout(request.url.path)
+    return problem_response(service_unavailable())
 
 
 async def internal_problem(_: Request, __: Exception) -> Response:

@@ -21,8 +21,22 @@ GRAPHQL_PATH = "/graphql"
 # Routes that receive other systems' notifications (the payment gateway's webhook).
 WEBHOOK_PATHS = ("/payments/gateway/notifications",)
 WS_MESSAGE_TOO_BIG = 1009
-# Pages that take a file (an application's attachment, up to the catalogue's 5 MiB, plus the multipart envelope).
+# Pages that take a file (an application's attachment, up to MYNAPORTAL_MAX_ATTACHMENT_BYTES, plus the envelope).
 UPLOAD_PATHS = re.compile(r"/web/applications/[^/]+/attach")
+# What a request carrying one attachment holds besides the file: the mutation or form fields, ids, its name.
+ATTACHMENT_ENVELOPE = 64 << 10
+
+
+def base64_length(size: int) -> int:
+    return 4 * ((size + 2) // 3)
+
+
+def attachment_limits(max_attachment: int, max_body_graphql: int) -> tuple[int, int]:
+    """(/graphql's body limit, the upload pages' body limit) that admit one attachment of ``max_attachment``
+    bytes on each transport, so a file over it reaches the handler and is refused there with
+    ATTACHMENT_TOO_LARGE, whichever the transport, rather than by the edge."""
+    return (max(max_body_graphql, base64_length(max_attachment + 1) + ATTACHMENT_ENVELOPE),
+            max_attachment + 1 + ATTACHMENT_ENVELOPE)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MYNAPORTAL_MAX_BODY_REST", "262144", "Maximum bytes of a REST request body (413 problem beyond it)."),
     Setting("MYNAPORTAL_MAX_BODY_WEBHOOKS", "262144", "Maximum bytes of a webhook notification body (the "
             "payment gateway's)."),
+    Setting("MYNAPORTAL_MAX_ATTACHMENT_BYTES", "5242880", "Maximum bytes of an application's attachment on every "
+            "transport (GraphQL's attachToApplication, the web form), below each procedure's own limit "
+            "(ATTACHMENT_TOO_LARGE beyond it); the /graphql body limit is raised to admit one, base64."),
     Setting("MYNAPORTAL_ACCESS_TOKEN_TTL", "900", "Lifetime of an access token, in seconds."),
     Setting("MYNAPORTAL_SESSION_CACHE_SIZE", "10000", "Tokens each worker keeps after looking them up (the "
             "principal only, for at most a second; see `api/identity/session_cache.py`); 0 looks every token up."),

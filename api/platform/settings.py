@@ -53,6 +53,9 @@ class Settings:
     max_body_graphql: int = 1 << 20
     max_body_rest: int = 256 << 10
     max_body_webhooks: int = 256 << 10
+    # An application's attachment, on every transport (GraphQL's base64, the web form's multipart): its size caps
+    # each procedure's own limit, and the edge's body limits of /graphql and the upload pages admit it.
+    max_attachment_bytes: int = 5 << 20
     access_token_ttl: timedelta = timedelta(minutes=15)
     session_cache_size: int = 10000
     log_level: str = "INFO"
@@ -251,6 +254,7 @@ class Settings:
             max_body_graphql=integer("MYNAPORTAL_MAX_BODY_GRAPHQL", 1 << 20, minimum=1024),
             max_body_rest=integer("MYNAPORTAL_MAX_BODY_REST", 256 << 10, minimum=1024),
             max_body_webhooks=integer("MYNAPORTAL_MAX_BODY_WEBHOOKS", 256 << 10, minimum=1024),
+            max_attachment_bytes=integer("MYNAPORTAL_MAX_ATTACHMENT_BYTES", 5 << 20, minimum=1024),
             access_token_ttl=timedelta(seconds=integer("MYNAPORTAL_ACCESS_TOKEN_TTL", 900)),
             session_cache_size=integer("MYNAPORTAL_SESSION_CACHE_SIZE", 10000, minimum=0),
             log_level=log_level,

@@ -12,15 +12,15 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import event, false, or_, select, update
+from sqlalchemy import false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import Session
 
 from api.people.models import ParentChild, Person
 from api.people.service import ADULT_AGE, age_on
 from api.platform.access_records import record_access
 from api.platform.db import READ_ONLY_OPTION, chunks_among, utcnow
 from api.platform.errors import PortalError
+from api.platform.revocations import RevocationCounter
 from api.platform.scopes import DELEGABLE_SCOPES, PERSON_SCOPES
 from api.proxies.models import ProxyGrant
 
@@ -197,7 +197,7 @@ async def grant_proxy(
 
 async def revoke_grant(session: AsyncSession, *, principal_id: uuid.UUID, grant_id: uuid.UUID) -> ProxyGrant:
     """Only the principal revokes (conditional UPDATE: a second revoke changes nothing)."""
-    event.listen(session.sync_session, "after_commit", _count_revocation, once=True)
+    GRANT_REVOCATIONS.note(session)
     revoked = await session.scalar(
         update(ProxyGrant)
         .where(ProxyGrant.id == grant_id, ProxyGrant.principal_person_id == principal_id,
@@ -229,17 +229,12 @@ async def grants_received(session: AsyncSession, proxy_id: uuid.UUID) -> list[Pr
     return list(rows)
 
 
-class _Revocations:
-    committed = 0
-
-
-def _count_revocation(_session: Session) -> None:
-    _Revocations.committed += 1
+GRANT_REVOCATIONS = RevocationCounter()
 
 
 def committed_grant_revocations() -> int:
     """How many transactions that revoked a grant this process has committed (open feeds recheck at once)."""
-    return _Revocations.committed
+    return GRANT_REVOCATIONS.committed
 
 
 

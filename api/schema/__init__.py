@@ -18,6 +18,8 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from api.platform.errors import PoolTimeout, log_pool_timeout
+from api.platform.limits import attachment_limits
 from api.platform.metrics import GRAPHQL_SECONDS, OTHER_OPERATION
 from api.platform.settings import Settings
 from api.schema.documents import SENT_OPERATION_NAME, CachedDocuments, DocumentCache
@@ -74,7 +76,9 @@ class PortalSchema(strawberry.Schema):
         # failures are logged, with their traceback; the log filter redacts numbers.
         for error in errors:
             original = error.original_error
-            if original is not None and portal_cause(error) is None and not is_bad_input(error):
+            if isinstance(original, PoolTimeout):
+                log_pool_timeout(".".join(map(str, error.path or [])) or "operation")
+            elif original is not None and portal_cause(error) is None and not is_bad_input(error):
                 logger.error("unexpected error in %s", ".".join(map(str, error.path or [])) or "operation",
                              exc_info=original)
 
@@ -108,7 +112,9 @@ def build_schema(
     rules = limit_rules(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
                         introspection=settings.introspection)
     gateway = Gateway(registry, persisted_only=settings.persisted_only, max_tokens=settings.max_tokens,
-                      max_document_length=settings.max_document_length, rules=rules)
+                      max_document_length=settings.max_document_length, rules=rules,
+                      # a file as large as the body may hold: the resolver names what is too large
+                      max_file=attachment_limits(settings.max_attachment_bytes, settings.max_body_graphql)[0])
     documents = DocumentCache(DOCUMENT_CACHE_BYTES)
     schema = PortalSchema(
         query=query_type(),

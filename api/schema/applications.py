@@ -15,24 +15,23 @@ from strawberry.scalars import JSON
 
 from api.agencies.credentials import APPLICATIONS_INBOX
 from api.applications import bank_account, drafts, inbox, submission
-from api.applications.attachments import add_attachment
+from api.applications.attachments import add_attachment, too_large
 from api.applications.catalogue import Fit, Procedure, Query
 from api.applications.discover import find, pittari
 from api.applications.models import Application, ApplicationAttachment
 from api.applications.staff import InboxActor, inbox_actor
 from api.exchange.hub import Hub
 from api.platform.errors import ErrorCode, PortalError
+from api.platform.limits import base64_length
 from api.platform.pagination import PageRequest
 from api.platform.scopes import APPLICATIONS_WRITE, PROFILE_READ
 from api.schema.context import Info
 
-MAX_ATTACHMENT_BASE64 = 7 * 1024 * 1024
 
-
-def _decode(value: str, field: str, limit: int = 16384) -> bytes:
-    if len(value) > limit:
-        raise PortalError(ErrorCode.PAYLOAD_TOO_LARGE if limit > 16384 else ErrorCode.BAD_USER_INPUT,
-                          f"{field} is too long.", extensions={"field": field})
+def _decode(value: str, field: str, limit: int | None = 16384) -> bytes:
+    """``value``'s bytes; ``limit`` bounds a certificate's or a signature's base64 (None: the caller bounded it)."""
+    if limit is not None and len(value) > limit:
+        raise PortalError(ErrorCode.BAD_USER_INPUT, f"{field} is too long.", extensions={"field": field})
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as error:
@@ -327,9 +326,12 @@ class ApplicationsMutation:
     async def attach_to_application(self, info: Info, id: strawberry.ID, requirement: str, filename: str,
                                     media_type: str, content: str) -> AttachmentType:
         principal = info.context.require_person(APPLICATIONS_WRITE)
-        data = _decode(content, "content", MAX_ATTACHMENT_BASE64)
+        limit = info.context.settings.max_attachment_bytes  # the web form's too (api.web.applications)
+        if len(content) > base64_length(limit):  # more than ``limit`` bytes once decoded: refused undecoded
+            raise too_large(limit)
+        data = _decode(content, "content", None)
         return AttachmentType.of(await add_attachment(info.context.session_factory, principal.person_id, _uuid(id),
-                                                      requirement, filename, media_type, data))
+                                                      requirement, filename, media_type, data, max_bytes=limit))
 
     @strawberry.mutation(description="Send the application, signed with the card's signature certificate.")
     async def submit_application(self, info: Info, input: SubmitApplicationInput) -> ApplicationType:

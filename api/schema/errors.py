@@ -14,7 +14,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from sqlalchemy.exc import DataError
 from strawberry.relay.types import GlobalIDValueError
 
-from api.platform.errors import ErrorCode, PortalError
+from api.platform.errors import ErrorCode, PoolTimeout, PortalError, service_unavailable
 
 logger = logging.getLogger("api.graphql")
 
@@ -81,6 +81,10 @@ def classify(error: GraphQLError) -> GraphQLError:
                           mask_cause=True)
     if original is None and error.path is None:
         return _with_code(error, ErrorCode.GRAPHQL_VALIDATION_FAILED, error.message)
+    if isinstance(original, PoolTimeout):
+        # No database connection came free in time: the client retries later (the view adds Retry-After).
+        busy = service_unavailable()
+        return _with_code(error, busy.code, busy.message, extra=busy.extensions, mask_cause=True)
     if isinstance(original, DataError):
         # A value the edge let through but the database refuses (too long for its column, out of its range):
         # the client's input, not the server, is at fault. Still logged as unexpected (PortalSchema.process_errors).

@@ -78,6 +78,9 @@ class PersistedOperation:
     sha256: str
 
 
+FILE_VARIABLE = "variables.content"
+
+
 class OperationRegistry:
     """The allowlist: every ``graphql/operations/**/*.graphql`` file, indexed by the sha256 of its text."""
 
@@ -119,8 +122,12 @@ class Gateway:
     """
 
     def __init__(self, registry: OperationRegistry, *, persisted_only: bool, max_tokens: int,
-                 rules: list[type[ASTValidationRule]], max_document_length: int | None = None) -> None:
+                 rules: list[type[ASTValidationRule]], max_document_length: int | None = None,
+                 max_file: int = 0) -> None:
         self.registry = registry
+        # The variable that carries an attachment's base64 (the persisted AttachToApplication's ``$content``)
+        # may be this long; every other string is text.
+        self.files = {FILE_VARIABLE: max_file}
         self.persisted_only = persisted_only
         self.max_tokens = max_tokens
         self.max_document_length = max_document_length
@@ -166,7 +173,7 @@ class GatewayRules(SchemaExtension):
         # an error before execution.
         context.query = gateway.document_text(context.query, context.operation_extensions)
         try:
-            check_json_texts(context.variables, "variables")
+            check_json_texts(context.variables, "variables", files=gateway.files)
             sent_name = SENT_OPERATION_NAME.get()
             if sent_name is not None:
                 check_text(sent_name, "operationName", max_length=1000)

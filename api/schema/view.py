@@ -47,7 +47,7 @@ from api.notices.broker import NoticeBroker
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.auth import TokenRejected
 from api.platform.client_tls import peer_certificate
-from api.platform.errors import ErrorCode, PortalError
+from api.platform.errors import ErrorCode, PoolTimeout, PortalError, log_pool_timeout, service_unavailable
 from api.platform.settings import Settings
 from api.schema import PortalSchema
 from api.schema.context import Context, Loaders
@@ -211,9 +211,33 @@ class PortalGraphQL(GraphQL[Context, None]):
             result.errors = [classify(error) for error in result.errors]
         return process_result(result)
 
+    def create_response(self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+                        sub_response: Response) -> Response:
+        # An answer short of a database connection (classify: SERVICE_UNAVAILABLE) says when to retry, as a REST
+        # problem does; with no data at all it is a 503, as load shedding's answer is.
+        response = super().create_response(response_data, sub_response)
+        results = response_data if isinstance(response_data, list) else [response_data]
+        busy = [result for result in results if any(
+            (error.get("extensions") or {}).get("code") == ErrorCode.SERVICE_UNAVAILABLE.value
+            for error in result.get("errors") or ())]
+        if busy:
+            response.headers["Retry-After"] = str(service_unavailable().extensions["retryAfter"])
+            if len(busy) == len(results) and all(result.get("data") is None for result in busy):
+                response.status_code = 503
+        return response
+
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
         try:
             return await super().run(request, context=context, root_value=root_value)
+        except PoolTimeout:
+            if isinstance(request, WebSocket):
+                raise
+            # Before execution (authenticating the bearer token): no connection for even that.
+            log_pool_timeout("graphql")
+            busy = service_unavailable()
+            return JSONResponse({"errors": [{"message": busy.message,
+                                             "extensions": {"code": busy.code.value, **busy.extensions}}]},
+                                status_code=busy.status, headers={"Retry-After": str(busy.extensions["retryAfter"])})
         except HTTPException as error:
             if isinstance(request, WebSocket):
                 raise

@@ -29,7 +29,6 @@ from api.web.rendering import Visit, Web, render
 
 STATUS_LABELS = {"draft": "下書き", "received": "受付", "reviewing": "審査中", "correction_requested": "補正依頼",
                  "completed": "完了", "rejected": "却下"}
-MAX_ATTACHMENT = 5 * 1024 * 1024
 MAX_SIGNED = 64 * 1024
 
 
@@ -157,10 +156,10 @@ async def attach(web: Web, visit: Visit) -> Response:
         requirement, upload = str(fields.get("requirement", "")), fields.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise PortalError(ErrorCode.BAD_USER_INPUT, "添付するファイルを選んでください。")
-        data = await upload.read(MAX_ATTACHMENT + 1)
+        data = await upload.read(web.settings.max_attachment_bytes + 1)  # one byte over: refused as too large
         filename, media_type = upload.filename, upload.content_type or "application/octet-stream"
     await add_attachment(web.session_factory, visit.person_id, application.id, requirement, filename[:200],
-                         media_type, data)
+                         media_type, data, max_bytes=web.settings.max_attachment_bytes)
     return RedirectResponse(f"/web/applications/{application.id}?attached=1", status_code=303)
 
 

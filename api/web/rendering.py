@@ -167,7 +167,7 @@ def page(web: Web, handler: Handler, *, scope: str | None = None, form: bool = F
         except PortalError as error:
             log.info("page refused: %s", error.code)
             response = render(web, visit, "error.html", status_of(error.code), title="お手続きできませんでした",
-                              message=error.message)
+                              message=error.message, code=error.code.value)  # the stable code, for scripts
         return _finish(web, session, response)
 
     return endpoint

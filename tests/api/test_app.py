@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import logging
 
 import httpx
@@ -8,9 +9,9 @@ from starlette.routing import Route
 
 from api.app import create_app
 from api.migrate import MIGRATIONS
-from api.platform.db import dispose_engine
+from api.platform.db import create_engine, dispose_engine
 from api.platform.logs import REDACTED
-from tests.api.conftest import Portal
+from tests.api.conftest import Portal, running_portal
 from tests.benchmarks.bench_edge_memory import measure
 from tests.conftest import make_settings
 from tests.log_guard import demo_numbers_in
@@ -92,3 +93,50 @@ async def test_an_unexpected_exception_is_a_problem_without_its_details() -> Non
     assert (response.status_code, response.headers["content-type"]) == (500, "application/problem+json")
     assert response.json() == {"type": "https://mynaportal.example/problems/internal", "title": "Internal",
                                "status": 500, "detail": "Unexpected error.", "code": "INTERNAL"}
+
+
+@pytest.fixture
+async def tiny_pool_portal(engine, cipher, database_url: str, monkeypatch: pytest.MonkeyPatch):
+    """The portal on a pool of one connection that is given up on after 0.2 s."""
+    monkeypatch.setattr("api.app.create_engine",
+                        functools.partial(create_engine, pool_size=1, max_overflow=0, pool_timeout=0.2))
+    async with running_portal(engine, cipher, make_settings(database_url)) as portal:
+        assert (portal.app.state.engine.pool.size(), portal.app.state.engine.pool.timeout()) == (1, 0.2)
+        yield portal
+
+
+async def test_an_exhausted_pool_is_a_503_with_retry_after_on_every_transport(tiny_pool_portal: Portal,
+                                                                              caplog) -> None:
+    portal = tiny_pool_portal
+    agencies = {"query": "{ agencies(first: 1) { edges { node { slug } } } }"}
+    held = await portal.app.state.engine.connect()  # the pool's only connection: every request waits for it
+    try:
+        with caplog.at_level(logging.WARNING):
+            rest = await portal.client.get("/records/log/head")  # a route that answers its own problems
+            unwrapped = await portal.client.get("/metrics")  # the app's handler
+            graphql = await portal.client.post("/graphql", json=agencies)  # a resolver's session
+            signed_in = await portal.post(agencies, token=portal.father_token)  # the token's lookup, before it
+    finally:
+        await held.close()
+    problem = {"type": "https://mynaportal.example/problems/service-unavailable", "title": "Service unavailable",
+               "status": 503, "detail": "The portal is busy; retry after the time in Retry-After.",
+               "code": "SERVICE_UNAVAILABLE", "retryAfter": 1}
+    for response in (rest, unwrapped):
+        assert (response.status_code, response.headers["content-type"], response.headers["retry-after"],
+                response.json()) == (503, "application/problem+json", "1", problem)
+    assert (graphql.status_code, graphql.headers["retry-after"]) == (503, "1")
+    assert graphql.json() == {"data": None, "errors": [{
+        "message": "The portal is busy; retry after the time in Retry-After.", "path": ["agencies"],
+        "locations": [{"line": 1, "column": 3}], "extensions": {"code": "SERVICE_UNAVAILABLE", "retryAfter": 1}}]}
+    assert (signed_in.status_code, signed_in.headers["retry-after"], signed_in.json()) == (503, "1", {"errors": [{
+        "message": "The portal is busy; retry after the time in Retry-After.",
+        "extensions": {"code": "SERVICE_UNAVAILABLE", "retryAfter": 1}}]})
+    # Logged as the load it is, without a traceback: no ERROR, nothing "unexpected".
+    assert [record.levelname for record in caplog.records if record.name.startswith("api.")
+            and record.levelno >= logging.WARNING] == ["WARNING"] * 4
+    assert not any(record.exc_info for record in caplog.records)
+    # The connection back, the same requests are served.
+    again = await portal.client.post("/graphql", json=agencies)
+    assert (again.status_code, "retry-after" in again.headers, again.json()) == (
+        200, False, {"data": {"agencies": {"edges": [{"node": {"slug": "chiyoda-city"}}]}}})
+    assert (await portal.client.get("/records/log/head")).status_code == 404  # no tree head yet: not a 503

@@ -107,3 +107,24 @@ async def test_0025_answers_hihyoji_0_for_states_stored_empty_and_indexes_their_
         for term in ("サービ", "青森"):  # two-character keys, found through the pair index the migration filled
             count, found = await search_names(session, NameSearch(text=term, mode="partial"))
             assert (count, [state.corporate_number for _, state in found]) == (1, ["1000012160145"]), term
+
+
+async def test_0034_drops_the_unused_rate_limit_counters_adds_the_outcome_statistics_and_staff_sessions(
+        engine: AsyncEngine) -> None:
+    def statistics(connection: Connection) -> list[str]:
+        if connection.dialect.name != "postgresql":
+            return []
+        return list(connection.exec_driver_sql("SELECT stxname FROM pg_statistic_ext ORDER BY stxname").scalars())
+
+    on_postgresql = engine.dialect.name == "postgresql"
+    async with engine.begin() as connection:
+        assert ("rate_limit_counters" in await connection.run_sync(_tables),
+                await connection.run_sync(statistics)) == (False, ["notice_deliveries_outcomes"] * on_postgresql)
+        await connection.run_sync(downgrade_on, "0028")
+        tables = await connection.run_sync(_tables)
+        assert ("rate_limit_counters" in tables, "staff_web_sessions" in tables,
+                await connection.run_sync(statistics)) == (True, False, [])
+        await connection.run_sync(upgrade_on, "head")
+        tables = await connection.run_sync(_tables)
+        assert ("rate_limit_counters" in tables, "staff_web_sessions" in tables) == (False, True)
+    assert "rate_limit_counters" not in Base.metadata.tables  # no model maps it any more

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
+import os
+import sys
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -218,3 +222,40 @@ async def test_openapi_document_lists_the_three_endpoints(api: Api) -> None:
     assert sorted(document["paths"]) == ["/corporate/4/diff", "/corporate/4/name", "/corporate/4/num"]
     docs = await api.client.get("/corporate/docs")
     assert docs.status_code == 200 and "/corporate/openapi.json" in docs.text
+
+
+async def test_a_revoked_id_ends_at_once_in_this_process_and_within_a_second_in_another(
+    engine: AsyncEngine, database_url: str, api: Api, tmp_path: Path
+) -> None:
+    """Two workers' apps on one database, each keeping the ids it looked up."""
+    async with create_session_factory(engine)() as session, session.begin():
+        elsewhere = (await application_ids.issue(session, "株式会社ほか")).application_id
+    second = create_app(make_settings(database_url, corporate_rate=1_000_000, corporate_burst=1_000_000),
+                        owns_process=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://portal.test") as other:
+        async def statuses(key: str) -> list[int]:
+            return [(await client.get("/corporate/4/num", params={"id": key, "number": "1000012160145",
+                                                                   "type": "21"})).status_code
+                    for client in (api.client, other)]
+
+        assert (await statuses(api.key), await statuses(elsewhere)) == ([200, 200], [200, 200])
+        # Revoked in this process (as by a worker serving an operator): refused on the very next request.
+        async with create_session_factory(engine)() as session, session.begin():
+            assert await application_ids.revoke(session, api.key)
+        assert await statuses(api.key) == [404, 404]
+        # Revoked by another process (the operator's command): refused within a second. Both workers keep
+        # looking the id up while the command runs, so each keeps a lookup from just before it commits.
+        env = {**os.environ, "MYNAPORTAL_DATABASE_URL": database_url,
+               "MYNAPORTAL_DEMO_KEYS_FILE": str(tmp_path / "demo-keys.json")}
+        command = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api.cli", "corporate", "app-id", "revoke", elsewhere, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        while command.returncode is None:
+            await statuses(elsewhere)
+            await asyncio.sleep(0.05)
+        assert (await command.wait(), (await command.stdout.read()).decode()) == (0, "revoked\n")
+        revoked_at = time.monotonic()
+        while (answer := await statuses(elsewhere)) != [404, 404]:
+            assert 200 in answer and time.monotonic() - revoked_at < 1.5
+            await asyncio.sleep(0.05)
+    await dispose_engine(second.state.engine)

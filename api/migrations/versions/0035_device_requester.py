@@ -1,7 +1,7 @@
 """device sign-ins remember who asked (address and browser), shown to the person before they approve
 
 Revision ID: 0035
-Revises: 0028
+Revises: 0034
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0035"
-down_revision: str | None = "0028"
+down_revision: str | None = "0034"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

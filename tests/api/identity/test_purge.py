@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus, LoginChallenge, RateLimitCounter
+from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus, LoginChallenge
 from api.identity.models import SessionToken
 from api.identity.purge import Purged, purge
 from api.people.individual_number import IndividualNumberCipher
@@ -17,7 +17,6 @@ from api.platform.db import create_session_factory
 from tests.factories import individual_number, make_municipality, make_person
 
 NOW = dt.datetime(2026, 12, 5, 3, 0, tzinfo=dt.UTC)
-WINDOW = dt.timedelta(minutes=5)
 S = dt.timedelta(seconds=1)
 
 
@@ -40,11 +39,6 @@ async def test_purge_deletes_exactly_the_expired_rows(engine: AsyncEngine, ciphe
         session.add_all([_challenge(f"gone-{i}", NOW - i * S) for i in range(5)])  # NOW itself is expired
         session.add_all([_challenge("live", NOW + S), _challenge("used-live", NOW + S, used=True)])
         session.add_all([
-            RateLimitCounter(key="closed-long-ago", window_start=NOW - WINDOW - 60 * S, count=3),
-            RateLimitCounter(key="closed-now", window_start=NOW - WINDOW, count=1),
-            RateLimitCounter(key="open", window_start=NOW - WINDOW + S, count=9),
-        ])
-        session.add_all([
             _grant("PEND-GONE", DeviceGrantStatus.PENDING, NOW),
             _grant("APPR-GONE", DeviceGrantStatus.APPROVED, NOW - S),
             _grant("USED-LIVE", DeviceGrantStatus.CONSUMED, NOW + 60 * S),
@@ -57,18 +51,17 @@ async def test_purge_deletes_exactly_the_expired_rows(engine: AsyncEngine, ciphe
             session.add(SessionToken(token_hash=secrets.token_bytes(32), person_id=person.id, scopes="x",
                                      client=label, created_at=expires - S, expires_at=expires))
 
-    done = await purge(factory, now=NOW, rate_limit_window=WINDOW, batch=2)
-    assert done == Purged(challenges=5, rate_limit_windows=2, device_grants=3, access_tokens=1)
+    done = await purge(factory, now=NOW, batch=2)
+    assert done == Purged(challenges=5, device_grants=3, access_tokens=1)
     async with factory() as session:
         assert sorted(await session.scalars(select(LoginChallenge.client_id))) == ["live", "used-live"]
-        assert list(await session.scalars(select(RateLimitCounter.key))) == ["open"]
         assert sorted(await session.scalars(select(DeviceAuthorization.user_code))) == [
             "APPR-LIVE", "DENY-LIVE", "PEND-LIVE"]
         assert sorted(await session.scalars(select(SessionToken.client))) == ["live", "recent"]
     # Nothing left to purge: a second run deletes nothing.
-    assert await purge(factory, now=NOW, rate_limit_window=WINDOW, batch=2) == Purged(0, 0, 0, 0)
+    assert await purge(factory, now=NOW, batch=2) == Purged(0, 0, 0)
 
 
 async def test_purge_refuses_a_batch_below_one(engine: AsyncEngine) -> None:
     with pytest.raises(ValueError, match="batch"):
-        await purge(create_session_factory(engine), now=NOW, rate_limit_window=WINDOW, batch=0)
+        await purge(create_session_factory(engine), now=NOW, batch=0)

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -62,3 +63,21 @@ async def test_a_value_the_database_refuses_is_answered_as_bad_input() -> None:
                                                           "path": "/payments/v1/orders"}))
     assert response.status_code == 400
     assert json.loads(response.body)["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_pool_timeout_is_a_503_with_retry_after_not_a_500() -> None:
+    async def handler(request: Request) -> Response:
+        raise PoolTimeout("QueuePool limit of size 1 overflow 0 reached, connection timed out, timeout 0.20")
+
+    response = await answering_problems(handler)(Request({"type": "http", "method": "GET", "headers": [],
+                                                          "path": "/x", "query_string": b""}))
+    assert (response.status_code, response.headers["retry-after"], json.loads(response.body)) == (503, "1", {
+        "type": "https://mynaportal.example/problems/service-unavailable", "title": "Service unavailable",
+        "status": 503, "detail": "The portal is busy; retry after the time in Retry-After.",
+        "code": "SERVICE_UNAVAILABLE", "retryAfter": 1})
+
+
+def test_only_a_refusal_to_retry_later_carries_retry_after() -> None:
+    limited = problem_response(PortalError(ErrorCode.RATE_LIMITED, "Too many.", extensions={"retryAfter": 30}))
+    refused = problem_response(PortalError(ErrorCode.FORBIDDEN, "No."))
+    assert (limited.status_code, limited.headers["retry-after"], "retry-after" in refused.headers) == (429, "30", False)

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from api.platform.limits import BodyLimitMiddleware, BodyLimits
+from api.platform.limits import BodyLimitMiddleware, BodyLimits, attachment_limits
 
 LIMITS = BodyLimits(graphql=1000, rest=500, webhooks=300, uploads=2000)
 
@@ -105,3 +105,9 @@ async def test_a_websocket_message_over_the_limit_closes_the_connection() -> Non
     await BodyLimitMiddleware(app, LIMITS)({"type": "websocket", "path": "/graphql", "headers": []}, receive, send)
     assert [m["type"] for m in seen] == ["websocket.connect", "websocket.receive", "websocket.disconnect"]
     assert sent == [{"type": "websocket.close", "code": 1009, "reason": "message too big"}]
+
+
+def test_the_attachment_limit_sets_the_graphql_and_upload_body_limits() -> None:
+    # 5 MiB + 1 byte as base64 (6,990,508 characters) and the envelope fit, so the handler names the refusal.
+    assert attachment_limits(5 << 20, 1 << 20) == (6_990_508 + 65_536, (5 << 20) + 1 + 65_536)
+    assert attachment_limits(1024, 1 << 20) == (1 << 20, 1025 + 65_536)  # GraphQL's own limit is larger

@@ -103,3 +103,15 @@ def test_query_parameters_are_checked() -> None:
     with pytest.raises(PortalError) as refused:
         check_params({"reference": "INV\x00"})
     assert refused.value.extensions == {"field": "reference"}
+
+
+def test_a_file_in_base64_may_be_longer_than_text_up_to_its_own_bound() -> None:
+    file = "QUJD" * 5000  # 20,000 characters of base64
+    check_json_texts({"content": file}, "variables", files={"variables.content": 20_000})
+    for refused, bound in ((file, 19_996), ("QUJD\n" * 4000, 20_000), ("é" * 10_001, 20_000)):
+        with pytest.raises(PortalError) as caught:
+            check_json_texts({"content": refused}, "variables", files={"variables.content": bound})
+        assert (caught.value.code, caught.value.extensions) == ("TEXT_INVALID", {"field": "variables.content"})
+    with pytest.raises(PortalError) as caught:  # base64 elsewhere (a cursor) is text
+        check_json_texts({"after": file}, "variables", files={"variables.content": 20_000})
+    assert caught.value.extensions == {"field": "variables.after"}

@@ -9,6 +9,7 @@ import logging
 import pytest
 from graphql import GraphQLError
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.platform.errors import ErrorCode, PortalError
 from api.schema.errors import classify
@@ -42,6 +43,13 @@ def test_a_value_the_database_refuses_is_bad_input_not_internal() -> None:
     shown = classify(_located(refused))
     assert (shown.message, shown.extensions, shown.original_error) == (
         "A value is too long or out of range.", {"code": "BAD_USER_INPUT"}, None)
+
+
+def test_a_pool_timeout_is_service_unavailable_not_internal() -> None:
+    shown = classify(_located(PoolTimeout("QueuePool limit of size 1 overflow 0 reached")))
+    assert (shown.message, shown.extensions, shown.original_error) == (
+        "The portal is busy; retry after the time in Retry-After.",
+        {"code": "SERVICE_UNAVAILABLE", "retryAfter": 1}, None)
 
 
 def test_an_edge_refusal_behind_a_variable_keeps_its_reason() -> None:

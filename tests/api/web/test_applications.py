@@ -17,6 +17,7 @@ from api.applications.models import Application
 from api.exchange.models import ExchangeRecord
 from nfc_bridge.jpki import Key
 from tests.api.applications.conftest import OneStop
+from tests.api.conftest import operation
 from tests.api.identity.conftest import PUBLIC_URL, card_sign
 from tests.api.web.test_login import _client, _start, _token
 
@@ -162,3 +163,36 @@ async def test_an_attachment_is_uploaded_with_the_form_token_and_checked_by_cont
         assert fake.status_code == 415  # checked by content, not by the declared type
     async with one_stop.factory() as session:
         assert [a.filename for a in await attachments_of(session, draft.id)] == ["通帳.pdf"]
+
+
+LIMIT = 5 * 1024 * 1024  # MYNAPORTAL_MAX_ATTACHMENT_BYTES' default
+
+
+async def test_one_attachment_limit_with_one_code_on_the_web_form_and_graphql(one_stop: OneStop) -> None:
+    draft = await one_stop.ready_draft()
+    where = f"/web/applications/{draft.id}"
+    largest = b"%PDF-1.7\n" + b"x" * (LIMIT - 9)
+    portal = one_stop.identity.portal
+
+    async def by_graphql(content: bytes) -> dict:
+        return await portal.query(operation("AttachToApplication"), {
+            "id": str(draft.id), "requirement": "bank_account_proof", "filename": "通帳.pdf",
+            "mediaType": "application/pdf", "content": base64.b64encode(content).decode()}, token=portal.father_token)
+
+    async with signed_in(one_stop, one_stop.father) as (client, csrf):
+        async def by_form(content: bytes) -> httpx.Response:
+            return await client.post(f"{where}/attach", data={"csrf": csrf, "requirement": "bank_account_proof"},
+                                     files={"file": ("通帳.pdf", content, "application/pdf")})
+
+        form_over = await by_form(largest + b"x")
+        graphql_over = await by_graphql(largest + b"x")
+        assert (form_over.status_code, "The file is larger than 5242880 bytes." in form_over.text,
+                'data-code="ATTACHMENT_TOO_LARGE"' in form_over.text) == (413, True, True)
+        assert graphql_over["errors"][0]["extensions"] == {"code": "ATTACHMENT_TOO_LARGE", "maxBytes": LIMIT}
+        async with one_stop.factory() as session:
+            assert await attachments_of(session, draft.id) == []  # refused: nothing kept
+        assert (await by_form(largest)).status_code == 303
+        attached = await by_graphql(largest)
+        assert (attached.get("errors"), attached["data"]["attachToApplication"]["size"]) == (None, LIMIT)
+    async with one_stop.factory() as session:
+        assert [a.size for a in await attachments_of(session, draft.id)] == [LIMIT]  # the second replaced the first

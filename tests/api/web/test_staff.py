@@ -3,14 +3,18 @@ list, open (on the applicant's record), request a correction, approve; a reader 
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.applications.models import Application, ApplicationEvent
 from api.applications.staff import create_staff, disable_staff
+from api.applications.staff_sessions import IDLE, StaffWebSession
 from api.platform.access_records import AccessRecord
+from api.platform.auth import hash_token
+from api.platform.db import utcnow
 from tests.api.applications.conftest import OneStop
 from tests.api.applications.test_rest import sent
 from tests.api.identity.conftest import PUBLIC_URL
@@ -113,3 +117,37 @@ async def test_a_reader_only_reads_a_bad_or_disabled_token_is_refused(one_stop: 
         async with one_stop.factory() as session, session.begin():
             assert await disable_staff(session, reader.id)
         assert (await client.get("/web/staff")).headers["location"] == "/web/staff/login"  # out at once
+
+
+async def test_the_cookie_holds_only_an_opaque_id_and_signing_out_or_idling_ends_the_session(
+        one_stop: OneStop) -> None:
+    async with one_stop.factory() as session, session.begin():
+        _, token = await create_staff(session, one_stop.chiyoda_id, "高橋", "reader")
+    async with _client(one_stop) as client:
+        login_page = await client.get("/web/staff/login")
+        form_cookie = login_page.headers["set-cookie"]  # the sign-in form's token, before any session
+        assert form_cookie.startswith("mp_staff_login=") and "Path=/web/staff/login" in form_cookie
+        signed = await _sign_in(client, token)
+        session_id = client.cookies["mp_staff"]
+        assert re.fullmatch(r"[A-Za-z0-9_-]{43}", session_id)  # 32 random bytes: nothing else in it
+        async with one_stop.factory() as session:
+            rows = (await session.scalars(select(StaffWebSession))).all()
+        assert [(row.id_hash, row.credential_hash) for row in rows] == [
+            (hashlib.sha256(session_id.encode()).digest(), hash_token(token))]  # hashes only: no token, no id
+        assert signed.status_code == 303 and (await client.get("/web/staff")).status_code == 200
+        csrf = _csrf(await client.get("/web/staff"))
+        out = await client.post("/web/staff/logout", data={"csrf": csrf})
+        assert (out.status_code, out.headers["location"]) == (303, "/web/staff/login")
+        assert 'mp_staff=""' in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
+    async with one_stop.factory() as session:
+        assert (await session.scalars(select(StaffWebSession))).all() == []
+    async with _client(one_stop) as replayed:  # the old cookie, kept by someone: nothing left to resume
+        replayed.cookies.set("mp_staff", session_id, path="/web/staff")
+        assert (await replayed.get("/web/staff")).headers["location"] == "/web/staff/login"
+    async with _client(one_stop) as client:
+        await _sign_in(client, token)
+        async with one_stop.factory() as session, session.begin():
+            await session.execute(update(StaffWebSession).values(last_seen_at=utcnow() - IDLE))
+        assert (await client.get("/web/staff")).headers["location"] == "/web/staff/login"  # 30 minutes unused
+    async with one_stop.factory() as session:
+        assert (await session.scalars(select(StaffWebSession))).all() == []
