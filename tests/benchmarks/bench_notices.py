@@ -118,10 +118,15 @@ async def seed_people(factory: object, people: int) -> list[uuid.UUID]:
 
 HTTP2 = False  # --http2: the workers push over HTTP/2
 CODE = ROOT  # whose push service and worker run: --code gives another checkout (the same run's baseline)
+PROFILE: Path | None = None  # --profile DIR: each worker runs under cProfile and writes DIR/worker-<pid>.prof
 
 
 def start(*command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", *command],
+    runner = ["-c", "from api.cli import main; main()"]
+    if PROFILE is not None and command[0] == "worker":
+        runner = ["-m", "cProfile", "-o", str(PROFILE / f"worker-{os.getpid()}-{time.monotonic_ns()}.prof"),
+                  "-m", "api.cli"]
+    return subprocess.Popen([sys.executable, *runner, *command],
                             env={**env, "PYTHONPATH": str(CODE)}, cwd=CODE, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
 
@@ -292,8 +297,12 @@ async def main() -> None:
     parser.add_argument("--code", type=Path, help="run the push service and workers from this checkout (e.g. "
                         "`git archive <baseline> | tar -x -C /tmp/base`), for the same run's baseline")
     parser.add_argument("--http2", action="store_true", help="workers push over HTTP/2 (mynaportal worker --http2)")
+    parser.add_argument("--profile", type=Path, help="run the workers under cProfile, writing DIR/worker-*.prof")
     args = parser.parse_args()
-    global CODE, HTTP2
+    global CODE, HTTP2, PROFILE
+    PROFILE = args.profile
+    if PROFILE is not None:
+        PROFILE.mkdir(parents=True, exist_ok=True)
     CODE = (args.code or ROOT).resolve()
     HTTP2 = args.http2
     print(f"push service and workers from {CODE}")
