@@ -267,6 +267,18 @@ async def bench_query(url: str, notices: int, samples: int) -> None:
     await engine.dispose()
 
 
+CREATED: list[str] = []  # PostgreSQL databases this run made, dropped at its end
+
+
+async def drop_created() -> None:
+    admin = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", poolclass=NullPool,
+                          isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        for database in CREATED:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    await admin.dispose()
+
+
 async def fresh_database(kind: str, workdir: Path, name: str) -> str:
     if kind == "sqlite":
         path = workdir / f"{name}.sqlite3"
@@ -280,6 +292,7 @@ async def fresh_database(kind: str, workdir: Path, name: str) -> str:
         async with admin.connect() as connection:
             await connection.execute(text(f'CREATE DATABASE "{database}"'))
         await admin.dispose()
+        CREATED.append(database)
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
     await migrate(make_settings(url))
     return url
@@ -313,11 +326,16 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(args.workdir or folder)
         workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (setup, before any work)
-        if "fan-out" not in args.skip:
-            await bench_fan_out(await fresh_database(args.database, workdir, "fanout"), args.subscriptions,
-                                args.workers, workdir)
-        if "query" not in args.skip:
-            await bench_query(await fresh_database(args.database, workdir, "query"), args.notices, args.samples)
+        try:
+            if "fan-out" not in args.skip:
+                await bench_fan_out(await fresh_database(args.database, workdir, "fanout"), args.subscriptions,
+                                    args.workers, workdir)
+            if "query" not in args.skip:
+                await bench_query(await fresh_database(args.database, workdir, "query"), args.notices,
+                                  args.samples)
+        finally:
+            if not args.workdir:
+                await drop_created()
 
 
 if __name__ == "__main__":
