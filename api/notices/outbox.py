@@ -48,6 +48,7 @@ class Outcome:
     status_code: int | None = None
     error: str | None = None
     retry_at: datetime | None = None
+    unsent: bool = False  # handed back without being sent: the claim's attempt is not counted
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ async def finish_jobs(session: AsyncSession, worker_id: str, outcomes: list[Outc
             alike[(outcome.state, outcome.status_code, error)].append(outcome.job_id)
         else:
             retries.append({"job_id": outcome.job_id, "new_state": outcome.state.value,
-                            "status_code": outcome.status_code, "error": error, "retry_at": outcome.retry_at})
+                            "status_code": outcome.status_code, "error": error, "retry_at": outcome.retry_at,
+                            "uncounted": int(outcome.unsent)})
     for (state, status_code, error), job_ids in alike.items():
         await session.execute(
             update(table).where(table.c.id.in_(job_ids), *held)
@@ -117,7 +119,8 @@ async def finish_jobs(session: AsyncSession, worker_id: str, outcomes: list[Outc
             update(table).where(table.c.id == bindparam("job_id"), *held)
             .values(state=bindparam("new_state"), last_status_code=bindparam("status_code"),
                     last_error=bindparam("error"), available_at=bindparam("retry_at"), delivered_at=None,
-                    claimed_by=None, lease_until=None, updated_at=now),
+                    attempts=table.c.attempts - bindparam("uncounted"), claimed_by=None, lease_until=None,
+                    updated_at=now),
             retries)
 
 

@@ -6,7 +6,8 @@ A send holds a permit from its start until its outcome is committed, and there a
 flush_batch`` permits: a worker killed at any moment has at most that many sent-but-unrecorded jobs (the
 ones sent again after the lease), however slow the database is (a stalled flush stops new sends).
 A job is never sent once its lease could have run out (so a job taken over by another worker is not
-sent by both), and a crashed worker's jobs become claimable again when their lease expires.
+sent by both): it is handed back unsent, claimable at once; a crashed worker's jobs become claimable again
+when their lease expires.
 """
 
 from __future__ import annotations
@@ -179,9 +180,11 @@ class Worker:
             outcome = None
             try:
                 async with semaphore:
-                    if time.monotonic() > deadline:
-                        return  # left to lease expiry: another round (any worker) takes it
-                    outcome = await self._deliver(client, job, messages.get(job.id))
+                    if time.monotonic() > deadline:  # not sent: handed back at once, its attempt not counted
+                        outcome = Outcome(job.id, DeliveryState.PENDING, error="not sent before the lease ran low",
+                                          retry_at=utcnow(), unsent=True)
+                    else:
+                        outcome = await self._deliver(client, job, messages.get(job.id))
                 # Append after the await: the flusher swaps the list meanwhile.
                 self._pending.append(outcome)
                 if len(self._pending) >= self.config.flush_batch:

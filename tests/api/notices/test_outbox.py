@@ -97,6 +97,16 @@ async def test_one_batch_of_mixed_outcomes_writes_each_job_s_own_and_only_held_j
     ]
 
 
+async def test_a_job_handed_back_unsent_is_claimable_at_once_and_its_attempt_not_counted(demo: Demo) -> None:
+    await publish_to_devices(demo, 1)
+    async with demo.factory() as session, session.begin():
+        [job] = await claim_jobs(session, "w", limit=10, lease=LEASE, now=NOW)
+        await finish_jobs(session, "w", [Outcome(job.id, DeliveryState.PENDING, error="not sent", retry_at=NOW,
+                                                 unsent=True)], now=NOW)
+        [again] = await claim_jobs(session, "other", limit=10, lease=LEASE, now=NOW)
+    assert (job.attempts, again.id, again.attempts) == (1, job.id, 1)
+
+
 def test_push_backoff_doubles_honours_retry_after_and_gives_up() -> None:
     assert push_retry_at(1, NOW, None) == NOW + timedelta(seconds=5)
     assert push_retry_at(3, NOW, None) == NOW + timedelta(seconds=20)
