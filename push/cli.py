@@ -11,10 +11,9 @@ from typing import Any
 
 def cmd_dev_push_service(args: argparse.Namespace) -> None:
     from hypercorn.asyncio import serve
-    from hypercorn.config import Config
 
     from api.platform.settings import settings_for_command
-    from push.dev_service import create_push_service
+    from push.dev_service import create_push_service, server_config
     from push.dev_tls import ensure_certificate
 
     if settings_for_command().production:
@@ -22,14 +21,7 @@ def cmd_dev_push_service(args: argparse.Namespace) -> None:
     cert, key = ensure_certificate(Path(args.cert_dir))
     print(f"local push service on https://{args.host}:{args.port} (trust {cert}: "
           f"MYNAPORTAL_PUSH_CA_FILE={cert})", flush=True)
-    # hypercorn, not uvicorn: real push services speak HTTP/2 (ALPN h2), and senders multiplex on one connection.
-    config = Config()
-    config.bind = [f"{args.host}:{args.port}"]
-    config.certfile, config.keyfile = str(cert), str(key)
-    config.alpn_protocols = ["h2", "http/1.1"]
-    config.accesslog = None
-    config.loglevel = "WARNING"
-    config.h2_max_concurrent_streams = 1000
+    config = server_config(args.host, args.port, str(cert), str(key))
     asyncio.run(serve(create_push_service(f"https://{args.host}:{args.port}"), config))  # type: ignore[arg-type]
 
 

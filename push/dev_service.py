@@ -20,6 +20,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hypercorn.config import Config
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -209,3 +210,20 @@ def create_push_service(origin: str) -> Starlette:
     ])
     app.state.push_service = state
     return app
+
+
+def server_config(host: str, port: int, certfile: str, keyfile: str) -> Config:
+    """How hypercorn serves the local push service (the command and the tests): TLS with ALPN h2 and http/1.1,
+    as real push services speak (uvicorn has no HTTP/2), and senders multiplex on one connection."""
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.certfile, config.keyfile = certfile, keyfile
+    config.alpn_protocols = ["h2", "http/1.1"]
+    config.accesslog, config.loglevel = None, "WARNING"
+    config.h2_max_concurrent_streams = 1000
+    # hypercorn ends a connection after keep_alive_max_requests (default 1,000), and on HTTP/2 it does so by
+    # closing its h2 state at once: the streams still in flight are never answered and their senders wait for a
+    # timeout, then send again what the service may have accepted (the "HTTP/2 stall" of the worker's
+    # benchmark). Push services keep a sender's connection for hours; so does this one.
+    config.keep_alive_max_requests = 2**62
+    return config

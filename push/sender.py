@@ -68,15 +68,18 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
 
 
 def client_for(ca_file: str | None, *, timeout: float = 10.0, connections: int = 64,
-               http2: bool = False) -> httpx.AsyncClient:
-    """One client per process; an extra CA only for a development push service on loopback."""
+               http2: bool = True) -> httpx.AsyncClient:
+    """One client per process; an extra CA only for a development push service on loopback.
+
+    HTTP/2 (ALPN h2; a receiver without it gets HTTP/1.1): one connection per push service carries every
+    concurrent message as its own stream, so there is one TLS handshake per push service, not one per
+    connection of a pool, and no pool of idle HTTP/1.1 connections to scan per request. The caller bounds how
+    many requests are in flight (httpcore opens at most 100 streams on a connection and queues the rest).
+    """
     verify: ssl.SSLContext | bool = True
     if ca_file:
         verify = ssl.create_default_context()
         verify.load_verify_locations(ca_file)
-    # HTTP/2 (``mynaportal worker --http2``): one connection per push service carries every concurrent message as
-    # its own stream. Opt-in for now: under heavy load httpcore's HTTP/2 streams stalled until our overall bound
-    # cut them, and a cut send the service had accepted was sent again (tests/benchmarks/bench_notices.py).
     return httpx.AsyncClient(verify=verify, timeout=timeout, http2=http2, follow_redirects=False,
                              limits=httpx.Limits(max_connections=connections,
                                                  max_keepalive_connections=connections))
@@ -103,8 +106,8 @@ async def send_push(client: httpx.AsyncClient, signer: VapidSigner, target: Push
     if topic is not None:
         headers["topic"] = topic
     try:
-        # A bound of our own besides httpx's timeouts: an HTTP/2 stream can wedge inside httpcore with no timeout
-        # firing (seen in tests/benchmarks/bench_notices.py; cf. encode/httpcore#1022); it is then retried later.
+        # A bound of our own besides httpx's per-read timeouts: a push service that keeps a stream open but
+        # never answers it must not hold a send (and its lease) for ever; the message is retried later.
         async with asyncio.timeout(_overall_timeout(client)):
             response = await client.post(target.endpoint, content=body, headers=headers)
     except httpx.TransportError as error:

@@ -111,6 +111,19 @@ class VapidSigner:
     subject: str
     keys: dict[int, tuple[ec.EllipticCurvePrivateKey, str]] = field(default_factory=dict)
     _cache: dict[tuple[int, str], tuple[str, float]] = field(default_factory=dict)
+    _audiences: dict[str, str] = field(default_factory=dict)  # endpoint up to its path -> audience
+
+    def audience(self, endpoint: str) -> str:
+        """``audience_of`` without parsing every endpoint: the text before the path names the push service."""
+        start = endpoint.find("://") + 3
+        slash = endpoint.find("/", start)
+        prefix = endpoint if slash < 0 else endpoint[:slash]
+        found = self._audiences.get(prefix)
+        if found is None:
+            if len(self._audiences) >= 4096:  # subscriptions name few push services; stay bounded if not
+                self._audiences.clear()
+            found = self._audiences[prefix] = audience_of(prefix)
+        return found
 
     def load(self, row: VapidKey, box: SecretBox) -> None:
         if row.generation not in self.keys:
@@ -119,7 +132,7 @@ class VapidSigner:
             self.keys[row.generation] = (private, row.public_key)
 
     def header(self, generation: int, endpoint: str, *, now: float | None = None) -> str:
-        audience = audience_of(endpoint)
+        audience = self.audience(endpoint)
         clock = time.time() if now is None else now
         cached = self._cache.get((generation, audience))
         if cached is not None and cached[1] - REFRESH_MARGIN > clock:

@@ -171,7 +171,8 @@ def register(commands: Any) -> None:
     worker.add_argument("--lease", type=int, default=60, help="seconds a claim is held (default 60)")
     worker.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     worker.add_argument("--once", action="store_true", help="exit when nothing is due")
-    worker.add_argument("--http2", action="store_true", help="push over HTTP/2, one connection per push service")
+    worker.add_argument("--http2", action=argparse.BooleanOptionalAction, default=True,
+                        help="push over HTTP/2, one connection per push service (default; --no-http2: HTTP/1.1)")
     worker.set_defaults(func=cmd_worker)
 
     service = commands.add_parser("delivery-service-add", help="register a private delivery service (民間送達)",

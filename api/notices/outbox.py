@@ -12,6 +12,7 @@ whose lease was taken over cannot overwrite the new owner's outcome.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,6 +48,7 @@ class Outcome:
     status_code: int | None = None
     error: str | None = None
     retry_at: datetime | None = None
+    unsent: bool = False  # handed back without being sent: the claim's attempt is not counted
 
 
 @dataclass(frozen=True)
@@ -89,24 +91,37 @@ async def claim_jobs(
 
 
 async def finish_jobs(session: AsyncSession, worker_id: str, outcomes: list[Outcome], *, now: datetime) -> None:
-    """Write outcomes for jobs this worker still holds (one executemany, one transaction)."""
+    """Write outcomes for jobs this worker still holds, in one transaction: outcomes alike (most of a batch:
+    delivered, 201) by one ``UPDATE … WHERE id IN (…)`` per kind, retries (each with its own time) by one
+    executemany."""
     if not outcomes:
         return
-    statement = (
-        update(NoticeDelivery.__table__)
-        .where(NoticeDelivery.__table__.c.id == bindparam("job_id"),
-               NoticeDelivery.__table__.c.claimed_by == worker_id,
-               NoticeDelivery.__table__.c.state == DeliveryState.SENDING.value)
-        .values(state=bindparam("new_state"), last_status_code=bindparam("status_code"),
-                last_error=bindparam("error"), available_at=bindparam("retry_at"),
-                delivered_at=bindparam("delivered_at"), claimed_by=None, lease_until=None, updated_at=now)
-    )
-    await session.execute(statement, [
-        {"job_id": o.job_id, "new_state": o.state.value, "status_code": o.status_code,
-         "error": (o.error or None) and o.error[:200], "retry_at": o.retry_at or now,
-         "delivered_at": now if o.state is DeliveryState.DELIVERED else None}
-        for o in outcomes
-    ])
+    table = NoticeDelivery.__table__
+    held = (table.c.claimed_by == worker_id, table.c.state == DeliveryState.SENDING.value)
+    alike: dict[tuple[DeliveryState, int | None, str | None], list[int]] = defaultdict(list)
+    retries = []
+    for outcome in outcomes:
+        error = (outcome.error or None) and outcome.error[:200]
+        if outcome.retry_at is None:
+            alike[(outcome.state, outcome.status_code, error)].append(outcome.job_id)
+        else:
+            retries.append({"job_id": outcome.job_id, "new_state": outcome.state.value,
+                            "status_code": outcome.status_code, "error": error, "retry_at": outcome.retry_at,
+                            "uncounted": int(outcome.unsent)})
+    for (state, status_code, error), job_ids in alike.items():
+        await session.execute(
+            update(table).where(table.c.id.in_(job_ids), *held)
+            .values(state=state.value, last_status_code=status_code, last_error=error, available_at=now,
+                    delivered_at=now if state is DeliveryState.DELIVERED else None, claimed_by=None,
+                    lease_until=None, updated_at=now))
+    if retries:
+        await session.execute(
+            update(table).where(table.c.id == bindparam("job_id"), *held)
+            .values(state=bindparam("new_state"), last_status_code=bindparam("status_code"),
+                    last_error=bindparam("error"), available_at=bindparam("retry_at"), delivered_at=None,
+                    attempts=table.c.attempts - bindparam("uncounted"), claimed_by=None, lease_until=None,
+                    updated_at=now),
+            retries)
 
 
 def push_retry_at(attempts: int, now: datetime, retry_after: timedelta | None) -> datetime | None:

@@ -6,7 +6,8 @@ A send holds a permit from its start until its outcome is committed, and there a
 flush_batch`` permits: a worker killed at any moment has at most that many sent-but-unrecorded jobs (the
 ones sent again after the lease), however slow the database is (a stalled flush stops new sends).
 A job is never sent once its lease could have run out (so a job taken over by another worker is not
-sent by both), and a crashed worker's jobs become claimable again when their lease expires.
+sent by both): it is handed back unsent, claimable at once; a crashed worker's jobs become claimable again
+when their lease expires.
 """
 
 from __future__ import annotations
@@ -76,10 +77,10 @@ class WorkerConfig:
     request_timeout: float = 10.0
     idle_sleep: float = 0.5
     flush_every: float = 0.05
-    flush_batch: int = 32  # outcomes written at once; also the most awaiting a write beyond the sends in flight
+    flush_batch: int = 64  # outcomes written at once; also the most awaiting a write beyond the sends in flight
     reminder_interval: float = 60.0
     expansion_chunk: int = CHUNK
-    http2: bool = False  # push services over HTTP/2 (one multiplexed connection each)
+    http2: bool = True  # push services over HTTP/2 (one multiplexed connection each; HTTP/1.1 where not offered)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()[:30]}:{os.getpid()}:"
                                                    f"{uuid.uuid4().hex[:8]}")
 
@@ -179,9 +180,11 @@ class Worker:
             outcome = None
             try:
                 async with semaphore:
-                    if time.monotonic() > deadline:
-                        return  # left to lease expiry: another round (any worker) takes it
-                    outcome = await self._deliver(client, job, messages.get(job.id))
+                    if time.monotonic() > deadline:  # not sent: handed back at once, its attempt not counted
+                        outcome = Outcome(job.id, DeliveryState.PENDING, error="not sent before the lease ran low",
+                                          retry_at=utcnow(), unsent=True)
+                    else:
+                        outcome = await self._deliver(client, job, messages.get(job.id))
                 # Append after the await: the flusher swaps the list meanwhile.
                 self._pending.append(outcome)
                 if len(self._pending) >= self.config.flush_batch:
@@ -232,9 +235,13 @@ class Worker:
         link_ids = [job.target_id for job in jobs if job.channel is Channel.WEBHOOK]
         async with self.session_factory() as session:
             notices = {n.id: n for n in await session.scalars(select(Notice).where(Notice.id.in_(notice_ids)))}
-            subscriptions = {s.id: s for s in await session.scalars(
-                select(PushSubscription).where(PushSubscription.id.in_(push_ids)))} if push_ids else {}
-            for generation in {s.vapid_generation for s in subscriptions.values()} - set(self.signer.keys):
+            # Plain rows, not ORM objects: a batch names up to ``batch`` subscriptions (one notice, many).
+            subscriptions = {row.id: PushTarget(row.endpoint, row.p256dh, row.auth, row.vapid_generation)
+                             for row in await session.execute(select(
+                                 PushSubscription.id, PushSubscription.endpoint, PushSubscription.p256dh,
+                                 PushSubscription.auth, PushSubscription.vapid_generation)
+                                 .where(PushSubscription.id.in_(push_ids)))} if push_ids else {}
+            for generation in {t.vapid_generation for t in subscriptions.values()} - set(self.signer.keys):
                 self.signer.load(await session.get_one(VapidKey, generation), self.vapid_box)
             links: dict[uuid.UUID, tuple[DeliveryServiceLink, DeliveryService]] = {}
             agencies: dict[uuid.UUID, str] = {}
@@ -248,9 +255,9 @@ class Worker:
         messages: dict[int, NoticePush | WebhookMessage] = {}
         for job in jobs:
             notice = notices[job.notice_id]
-            if job.channel is Channel.WEBPUSH and (sub := subscriptions.get(job.target_id)) is not None:
+            if job.channel is Channel.WEBPUSH and (target := subscriptions.get(job.target_id)) is not None:
                 messages[job.id] = NoticePush(notice.id, notice.category, notice.priority, notice.expires_at,
-                                              PushTarget(sub.endpoint, sub.p256dh, sub.auth, sub.vapid_generation))
+                                              target)
             elif job.channel is Channel.WEBHOOK and (found := links.get(job.target_id)) is not None:
                 link, service = found
                 messages[job.id] = WebhookMessage(notice, agencies.get(notice.agency_id, ""), link.id,

@@ -14,9 +14,8 @@ from typing import Any
 
 import httpx
 from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
-from push.dev_service import PushServiceState, create_push_service
+from push.dev_service import PushServiceState, create_push_service, server_config
 from push.dev_tls import ensure_certificate
 
 
@@ -56,10 +55,7 @@ async def running_push_service(directory: Path) -> AsyncIterator[LocalPushServic
     port = free_port()
     origin = f"https://127.0.0.1:{port}"
     app = create_push_service(origin)
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.certfile, config.keyfile = str(cert), str(key)
-    config.accesslog, config.loglevel = None, "WARNING"
+    config = server_config("127.0.0.1", port, str(cert), str(key))
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
     while True:  # up once it accepts a connection

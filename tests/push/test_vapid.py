@@ -50,6 +50,17 @@ def test_the_audience_is_the_origin_with_its_port() -> None:
     assert audience_of("https://fcm.googleapis.com:443/fcm/send/x") == "https://fcm.googleapis.com"
 
 
+def test_the_signer_s_audience_of_an_endpoint_is_its_origin() -> None:
+    signer = VapidSigner(subject="mailto:push@example.jp")
+    assert signer.audience("https://127.0.0.1:8443/push/x") == "https://127.0.0.1:8443"
+    assert signer.audience("https://127.0.0.1:8443/push/y") == "https://127.0.0.1:8443"
+    assert signer.audience("https://FCM.googleapis.com:443/fcm/send/x") == "https://fcm.googleapis.com"
+    assert signer.audience("https://push.example") == "https://push.example"
+    assert signer._audiences == {"https://127.0.0.1:8443": "https://127.0.0.1:8443",
+                                 "https://FCM.googleapis.com:443": "https://fcm.googleapis.com",
+                                 "https://push.example": "https://push.example"}
+
+
 async def test_an_old_generation_is_retired_only_once_no_subscription_uses_it(
     session: AsyncSession, cipher: IndividualNumberCipher
 ) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import select
+
 from api.notices.models import Audience, Category, DeliveryState, NoticeDelivery
 from api.notices.outbox import Outcome, claim_jobs, finish_jobs, push_retry_at, webhook_retry_at
 from api.notices.segments import Segment
@@ -67,6 +69,42 @@ async def test_a_retry_is_not_claimed_before_its_time(demo: Demo) -> None:
                                                  NOW + timedelta(seconds=30))], now=NOW)
         assert await claim_jobs(session, "w", limit=10, lease=LEASE, now=NOW + timedelta(seconds=29)) == []
         assert len(await claim_jobs(session, "w", limit=10, lease=LEASE, now=NOW + timedelta(seconds=30))) == 1
+
+
+async def test_one_batch_of_mixed_outcomes_writes_each_job_s_own_and_only_held_jobs(demo: Demo) -> None:
+    await publish_to_devices(demo, 6)
+    later = NOW + timedelta(seconds=5)
+    async with demo.factory() as session, session.begin():
+        jobs = await claim_jobs(session, "w", limit=5, lease=LEASE, now=NOW)
+        [other] = await claim_jobs(session, "other", limit=5, lease=LEASE, now=NOW)
+        a, b, c, d, e = (job.id for job in jobs)
+        await finish_jobs(session, "w", [
+            Outcome(a, DeliveryState.DELIVERED, 201), Outcome(b, DeliveryState.DELIVERED, 202),
+            Outcome(c, DeliveryState.DELIVERED, 201), Outcome(d, DeliveryState.PENDING, 429, "slow down", later),
+            Outcome(e, DeliveryState.PERMANENT_FAILURE, 410, "subscription expired"),
+            Outcome(other.id, DeliveryState.DELIVERED, 201),  # not this worker's: left alone
+        ], now=later)
+    async with demo.factory() as session:
+        rows = {row.id: row for row in await session.scalars(select(NoticeDelivery))}
+    assert [(rows[i].state, rows[i].last_status_code, rows[i].last_error, rows[i].available_at, rows[i].delivered_at,
+             rows[i].claimed_by) for i in (a, b, c, d, e, other.id)] == [
+        (DeliveryState.DELIVERED, 201, None, later, later, None),
+        (DeliveryState.DELIVERED, 202, None, later, later, None),
+        (DeliveryState.DELIVERED, 201, None, later, later, None),
+        (DeliveryState.PENDING, 429, "slow down", later, None, None),
+        (DeliveryState.PERMANENT_FAILURE, 410, "subscription expired", later, None, None),
+        (DeliveryState.SENDING, None, None, NOW, None, "other"),
+    ]
+
+
+async def test_a_job_handed_back_unsent_is_claimable_at_once_and_its_attempt_not_counted(demo: Demo) -> None:
+    await publish_to_devices(demo, 1)
+    async with demo.factory() as session, session.begin():
+        [job] = await claim_jobs(session, "w", limit=10, lease=LEASE, now=NOW)
+        await finish_jobs(session, "w", [Outcome(job.id, DeliveryState.PENDING, error="not sent", retry_at=NOW,
+                                                 unsent=True)], now=NOW)
+        [again] = await claim_jobs(session, "other", limit=10, lease=LEASE, now=NOW)
+    assert (job.attempts, again.id, again.attempts) == (1, job.id, 1)
 
 
 def test_push_backoff_doubles_honours_retry_after_and_gives_up() -> None:
