@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
@@ -88,3 +89,10 @@ def verify_proof(proof: str, *, method: str, url: str, now: datetime, access_tok
         raise DPoPError("The DPoP proof's ath is not this access token's hash.")
     jkt = thumbprint(key)
     return Proof(jkt, f"{jkt}:{jti}", issued + timedelta(seconds=MAX_AGE + MAX_SKEW))
+
+
+class InvalidDPoPProofError(OAuth2Error):
+    """RFC 9449 §7.1's error in OAuth's format, for Authlib's responses (the token endpoint)."""
+
+    error = "invalid_dpop_proof"
+    status_code = 400

@@ -7,15 +7,24 @@ the same database (``current_session``), committed when the call succeeds. Codes
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import functools
+import json
 import secrets
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
-from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+)
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -30,7 +39,7 @@ from api.oidc.claims import ID_TOKEN_DUTY, basic_claims
 from api.oidc.clients import pairwise_subject
 from api.oidc.keys import ALGORITHM, ProviderKeys
 from api.oidc.models import ClientStatus, OidcAuthorizationCode, OidcClient, OidcConsent, OidcToken
-from api.oidc.record import record_release_sync
+from api.oidc.record import PortalAgency, record_release_sync
 from api.oidc.scopes import SUPPORTED_SCOPES, scope_list
 from api.oidc.stored import (
     Client,
@@ -38,9 +47,13 @@ from api.oidc.stored import (
     PortalRequest,
     StoredCode,
     StoredToken,
+    Write,
+    WriteConflict,
     current_session,
     digest,
+    pending_writes,
     remember_jwt_id,
+    write,
 )
 from api.people.models import Person
 from api.platform.db import utcnow
@@ -49,6 +62,7 @@ CODE_TTL = timedelta(seconds=60)
 ID_TOKEN_TTL = 600
 MAX_STATE = 255  # デジタル認証アプリ: state and nonce are 1..255 visible characters
 T = TypeVar("T")
+_INSERT_TOKEN = OidcToken.__table__.insert()
 class ClientAssertion(JWTBearerClientAssertion):
     """private_key_jwt (RFC 7523 §2.2, OIDC Core §9): the client signs an assertion with a key of its JWK set."""
 
@@ -63,10 +77,17 @@ class ClientAssertion(JWTBearerClientAssertion):
 
     def validate_jti(self, claims: Any, jti: str) -> bool:
         expires = datetime.fromtimestamp(int(claims.get("exp", 0)), tz=utcnow().tzinfo) + timedelta(seconds=60)
-        return remember_jwt_id(current_session.get(), f"client:{claims['sub']}", jti, expires)
+        return remember_jwt_id(f"client:{claims['sub']}", jti, expires,
+                               InvalidClientError(description="JWT ID is used before."))
 
     def resolve_client_public_key(self, client: Client) -> KeySet:
-        return KeySet.import_key_set(client.row.jwks)
+        # Parsed once per distinct key set: a client's JWKS changes only when the operator rotates it.
+        return _key_set(json.dumps(client.row.jwks, sort_keys=True, separators=(",", ":")))
+
+
+@functools.lru_cache(maxsize=256)
+def _key_set(canonical_jwks: str) -> KeySet:
+    return KeySet.import_key_set(json.loads(canonical_jwks))
 
 
 class S256Challenge(CodeChallenge):
@@ -153,10 +174,16 @@ class CodeGrant(AuthorizationCodeGrant):
 
     def query_authorization_code(self, code: str, client: Client) -> StoredCode | None:
         session = current_session.get()
-        row = session.scalar(select(OidcAuthorizationCode).where(OidcAuthorizationCode.code_hash == digest(code),
-                                                                 OidcAuthorizationCode.client_pk == client.row.id))
-        if row is None:
+        # One read brings the code, its consent and the person (authenticate_user and the claims find them loaded).
+        found = session.execute(
+            select(OidcAuthorizationCode, OidcConsent, Person)
+            .join(OidcConsent, OidcConsent.id == OidcAuthorizationCode.consent_id, isouter=True)
+            .join(Person, Person.id == OidcAuthorizationCode.person_id, isouter=True)
+            .where(OidcAuthorizationCode.code_hash == digest(code),
+                   OidcAuthorizationCode.client_pk == client.row.id)).first()
+        if found is None:
             return None
+        row = found[0]
         if row.used_at is not None:
             # A replayed code: whoever holds it may have stolen it, so what it gave is taken back (RFC 9700).
             self.server.after_commit(lambda: self.server.revoke_from_code(row.id))
@@ -166,13 +193,21 @@ class CodeGrant(AuthorizationCodeGrant):
         return StoredCode(row)
 
     def delete_authorization_code(self, authorization_code: StoredCode) -> None:
-        # Single use even under concurrency: only one exchange flips used_at.
-        changed = current_session.get().execute(
-            update(OidcAuthorizationCode).where(OidcAuthorizationCode.id == authorization_code.row.id,
-                                                OidcAuthorizationCode.used_at.is_(None))
-            .values(used_at=utcnow())).rowcount
-        if changed != 1:
-            raise InvalidGrantError("Invalid 'code' in request.")
+        # Single use even under concurrency: only one exchange flips used_at (where writes wait, the loser's
+        # answer is replaced by this refusal and nothing it wrote stays).
+        code_id, used_at = authorization_code.row.id, utcnow()
+
+        def use(session: Session) -> None:
+            changed = session.execute(
+                update(OidcAuthorizationCode).where(OidcAuthorizationCode.id == code_id,
+                                                    OidcAuthorizationCode.used_at.is_(None))
+                .values(used_at=used_at).execution_options(synchronize_session=False)).rowcount
+            if changed != 1:
+                raise WriteConflict(InvalidGrantError("Invalid 'code' in request."))
+        try:
+            write(use)
+        except WriteConflict as conflict:
+            raise conflict.error from None
 
     def authenticate_user(self, authorization_code: StoredCode) -> EndUser | None:
         row = authorization_code.row
@@ -223,10 +258,17 @@ class Introspection(IntrospectionEndpoint):
 
 class Provider(AuthorizationServer):
     def __init__(self, issuer: str, sessions: sessionmaker[Session], keys: ProviderKeys,
-                 access_token_ttl: timedelta) -> None:
+                 access_token_ttl: timedelta, *, read_sessions: sessionmaker[Session] | None = None) -> None:
         super().__init__(scopes_supported=sorted(SUPPORTED_SCOPES))
         self.issuer = issuer
         self.sessions = sessions
+        self.read_sessions = read_sessions or sessions
+        self.portal = PortalAgency()
+        # SQLite has one writer: this process's short write transactions take turns here rather than in SQLite's
+        # busy handler (which sleeps in steps); PostgreSQL's run at once.
+        sqlite = sessions.kw["bind"].dialect.name == "sqlite"
+        self._write_turn: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if sqlite else contextlib.nullcontext())
         self.keys = keys
         self.access_token_ttl = access_token_ttl
         self._after_commit: contextvars.ContextVar[list[Callable[[], None]]] = contextvars.ContextVar("after")
@@ -239,21 +281,46 @@ class Provider(AuthorizationServer):
         self.register_endpoint(Introspection)
 
     # -- the unit of work ------------------------------------------------------------------------------------
-    def run(self, call: Callable[[], T]) -> T:
+    def run(self, call: Callable[[], T], *, short_writes: bool = False) -> T:
         """Run one Authlib call in a session, committed if it returns (an OAuth error response returns too:
-        only what it wrote on purpose, e.g. a remembered assertion id, is kept)."""
+        only what it wrote on purpose, e.g. a remembered assertion id, is kept).
+
+        With ``short_writes`` the call runs on a read transaction and its writes wait (api.oidc.stored.write) for
+        one short write transaction after it; a write that conflicts turns the answer into its refusal."""
         pending: list[Callable[[], None]] = []
         after = self._after_commit.set(pending)
-        with self.sessions() as session, session.begin():
-            token = current_session.set(session)
-            try:
-                result = call()
-            finally:
-                current_session.reset(token)
-        self._after_commit.reset(after)
+        writes: list[Write] | None = [] if short_writes else None
+        queued = pending_writes.set(writes)
+        try:
+            with (self.read_sessions if short_writes else self.sessions)() as session, session.begin():
+                token = current_session.set(session)
+                try:
+                    result = call()
+                finally:
+                    current_session.reset(token)
+            if writes:
+                result = self._apply(writes, result)
+        finally:
+            pending_writes.reset(queued)
+            self._after_commit.reset(after)
         for action in pending:
             action()
         return result
+
+    def _apply(self, writes: list[Write], result: Any) -> Any:
+        try:
+            with self._write_turn, self.sessions() as session, session.begin():
+                for each in writes:
+                    each.apply(session)
+            return result
+        except WriteConflict as conflict:
+            kept = [each for each in writes if each.kept_on_refusal]
+            if kept:
+                with self._write_turn, self.sessions() as session, session.begin():
+                    for each in kept:
+                        with contextlib.suppress(WriteConflict):
+                            each.apply(session)
+            return self.handle_response(*conflict.error())
 
     def after_commit(self, action: Callable[[], None]) -> None:
         self._after_commit.get().append(action)
@@ -268,11 +335,12 @@ class Provider(AuthorizationServer):
         user: EndUser = request.user
         code: StoredCode | None = request.authorization_code
         now = utcnow()
-        current_session.get().add(OidcToken(
-            access_token_hash=digest(token["access_token"]), client_pk=request.client.row.id,
-            person_id=user.person_id, consent_id=user.consent_id, code_id=code.row.id if code else None,
-            scope=token["scope"], dpop_jkt=getattr(request, "dpop_jkt", None), issued_at=now,
-            expires_at=now + timedelta(seconds=token["expires_in"])))
+        values = {
+            "id": uuid.uuid4(), "access_token_hash": digest(token["access_token"]), "client_pk": request.client.row.id,
+            "person_id": user.person_id, "consent_id": user.consent_id, "code_id": code.row.id if code else None,
+            "scope": token["scope"], "dpop_jkt": getattr(request, "dpop_jkt", None), "issued_at": now,
+            "expires_at": now + timedelta(seconds=token["expires_in"]), "revoked_at": None}
+        write(lambda session: session.execute(_INSERT_TOKEN, values))
 
     def create_oauth2_request(self, request: PortalRequest) -> PortalRequest:
         return request
@@ -322,5 +390,6 @@ class Provider(AuthorizationServer):
         if person is not None:
             released = basic_claims(person, scope_list(scope))
             claims.update(released)
-            record_release_sync(session, user.client, user.person_id, sorted(released), duty=ID_TOKEN_DUTY)
+            write(lambda s: record_release_sync(s, self.portal.sync(s), user.client, user.person_id, sorted(released),
+                                                duty=ID_TOKEN_DUTY))
         return claims
