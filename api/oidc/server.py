@@ -32,7 +32,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import OpenIDCode
 from joserfc.jwk import KeySet
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.oidc.claims import ID_TOKEN_DUTY, basic_claims
@@ -62,7 +62,11 @@ CODE_TTL = timedelta(seconds=60)
 ID_TOKEN_TTL = 600
 MAX_STATE = 255  # デジタル認証アプリ: state and nonce are 1..255 visible characters
 T = TypeVar("T")
+# Compiled once (the ORM's per-call statement building cost more than the statements themselves).
 _INSERT_TOKEN = OidcToken.__table__.insert()
+_CODES = OidcAuthorizationCode.__table__
+_USE_CODE = _CODES.update().where(_CODES.c.id == bindparam("code_id"), _CODES.c.used_at.is_(None)).values(
+    used_at=bindparam("at"))
 class ClientAssertion(JWTBearerClientAssertion):
     """private_key_jwt (RFC 7523 §2.2, OIDC Core §9): the client signs an assertion with a key of its JWK set."""
 
@@ -190,19 +194,15 @@ class CodeGrant(AuthorizationCodeGrant):
             return None
         if row.expires_at <= utcnow():
             return None
-        return StoredCode(row)
+        return StoredCode(row, found[1], found[2])
 
     def delete_authorization_code(self, authorization_code: StoredCode) -> None:
         # Single use even under concurrency: only one exchange flips used_at (where writes wait, the loser's
         # answer is replaced by this refusal and nothing it wrote stays).
-        code_id, used_at = authorization_code.row.id, utcnow()
+        parameters = {"code_id": authorization_code.row.id, "at": utcnow()}
 
         def use(session: Session) -> None:
-            changed = session.execute(
-                update(OidcAuthorizationCode).where(OidcAuthorizationCode.id == code_id,
-                                                    OidcAuthorizationCode.used_at.is_(None))
-                .values(used_at=used_at).execution_options(synchronize_session=False)).rowcount
-            if changed != 1:
+            if session.execute(_USE_CODE, parameters).rowcount != 1:
                 raise WriteConflict(InvalidGrantError("Invalid 'code' in request."))
         try:
             write(use)
@@ -211,13 +211,13 @@ class CodeGrant(AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code: StoredCode) -> EndUser | None:
         row = authorization_code.row
-        consent = current_session.get().get(OidcConsent, row.consent_id)
+        consent = authorization_code.consent or current_session.get().get(OidcConsent, row.consent_id)
         now = utcnow()
         if consent is None or consent.withdrawn_at is not None or (consent.expires_at and consent.expires_at <= now):
             raise AccessDeniedError("The person's consent has ended.")
         client = current_session.get().get(OidcClient, row.client_pk)
         assert client is not None
-        return EndUser(row.person_id, row.consent_id, row.auth_time, client)
+        return EndUser(row.person_id, row.consent_id, row.auth_time, client, authorization_code.person)
 
 
 class Revocation(RevocationEndpoint):
@@ -386,7 +386,7 @@ class Provider(AuthorizationServer):
         """The ID token's claims about the person; releasing them goes on the person's record."""
         session = current_session.get()
         claims: dict[str, Any] = {"sub": pairwise_subject(user.client.pairwise_salt, user.person_id)}
-        person = session.get(Person, user.person_id)
+        person = user.person or session.get(Person, user.person_id)
         if person is not None:
             released = basic_claims(person, scope_list(scope))
             claims.update(released)

@@ -20,8 +20,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from api.oidc.keys import ALGORITHM
-from api.oidc.models import OidcAuthorizationCode, OidcClient, OidcSeenJwt, OidcToken
+from api.oidc.models import OidcAuthorizationCode, OidcClient, OidcConsent, OidcSeenJwt, OidcToken
 from api.oidc.scopes import scope_list
+from api.people.models import Person
 from api.platform.db import utcnow
 
 T = TypeVar("T")
@@ -112,11 +113,14 @@ class EndUser:
     consent_id: uuid.UUID
     auth_time: datetime
     client: OidcClient
+    person: Person | None = None  # when already read (the token endpoint reads it with the code)
 
 
 @dataclass
 class StoredCode(rfc6749.AuthorizationCodeMixin):
     row: OidcAuthorizationCode
+    consent: OidcConsent | None = None  # read with the code (the session's identity map holds rows weakly)
+    person: Person | None = None
 
     @property
     def code_challenge(self) -> str:
