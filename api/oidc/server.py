@@ -41,6 +41,7 @@ from api.oidc.keys import ALGORITHM, ProviderKeys
 from api.oidc.models import ClientStatus, OidcAuthorizationCode, OidcClient, OidcConsent, OidcToken
 from api.oidc.record import PortalAgency, record_release_sync
 from api.oidc.scopes import SUPPORTED_SCOPES, scope_list
+from api.oidc.signing import SignRequestError, check_authorization, signed_result
 from api.oidc.stored import (
     Client,
     EndUser,
@@ -152,6 +153,12 @@ class CodeGrant(AuthorizationCodeGrant):
                                       state=state)
         if "openid" not in scope_list(self.request.scope):
             raise InvalidRequestError("The scope must include openid", redirect_uri=redirect_uri, state=state)
+        try:
+            # The scope as asked (Authlib narrows request.scope to the client's registered ones).
+            check_authorization(current_session.get(), self.request.client.row, scope_list(data.get("scope")),
+                                data.get("sign_transaction_id"), again=getattr(self.request, "validated_before", False))
+        except SignRequestError as error:
+            raise InvalidRequestError(str(error), redirect_uri=redirect_uri, state=state) from None
         return redirect_uri
 
     def validate_token_request(self) -> None:
@@ -163,6 +170,13 @@ class CodeGrant(AuthorizationCodeGrant):
         token = super().generate_token(**kwargs)
         if getattr(self.request, "dpop_jkt", None):
             token["token_type"] = "DPoP"  # noqa: S105 (RFC 9449 §5: bound to the proof key, cnf.jkt)
+        code: StoredCode = self.request.authorization_code
+        if code.row.sign_transaction_id is not None:  # scope sign: the person's signature and certificate
+            result = signed_result(current_session.get(), self.request.client.row, code.row.sign_transaction_id,
+                                   code.row.person_id)
+            if result is None:
+                raise AccessDeniedError("The signing transaction was not signed by the person.")
+            token["sign_result"] = result
         return token
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
@@ -174,7 +188,8 @@ class CodeGrant(AuthorizationCodeGrant):
             consent_id=user.consent_id, redirect_uri=data["redirect_uri"], scope=request.scope,
             nonce=data["nonce"], code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"], auth_time=user.auth_time, created_at=now,
-            expires_at=now + CODE_TTL))
+            expires_at=now + CODE_TTL, sign_transaction_id=uuid.UUID(data["sign_transaction_id"])
+            if "sign_transaction_id" in data else None))
 
     def query_authorization_code(self, code: str, client: Client) -> StoredCode | None:
         session = current_session.get()
