@@ -9,33 +9,28 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
-import json
 import secrets
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
 from authlib.oauth2.rfc6749.errors import (
     AccessDeniedError,
-    InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
 )
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7009 import RevocationEndpoint
-from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import OpenIDCode
-from joserfc.jwk import KeySet
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.oidc.claims import ID_TOKEN_DUTY, basic_claims
+from api.oidc.client_proofs import ClientAssertion, S256Challenge
 from api.oidc.clients import pairwise_subject
 from api.oidc.keys import ALGORITHM, ProviderKeys
 from api.oidc.models import ClientStatus, OidcAuthorizationCode, OidcClient, OidcConsent, OidcToken
@@ -53,7 +48,6 @@ from api.oidc.stored import (
     current_session,
     digest,
     pending_writes,
-    remember_jwt_id,
     write,
 )
 from api.people.models import Person
@@ -68,52 +62,6 @@ _INSERT_TOKEN = OidcToken.__table__.insert()
 _CODES = OidcAuthorizationCode.__table__
 _USE_CODE = _CODES.update().where(_CODES.c.id == bindparam("code_id"), _CODES.c.used_at.is_(None)).values(
     used_at=bindparam("at"))
-class ClientAssertion(JWTBearerClientAssertion):
-    """private_key_jwt (RFC 7523 §2.2, OIDC Core §9): the client signs an assertion with a key of its JWK set."""
-
-    CLIENT_AUTH_METHOD = "private_key_jwt"
-
-    def __init__(self, audiences: list[str]) -> None:
-        super().__init__(validate_jti=True, leeway=30)
-        self._audiences = audiences
-
-    def get_audiences(self) -> list[str]:
-        return self._audiences
-
-    def validate_jti(self, claims: Any, jti: str) -> bool:
-        expires = datetime.fromtimestamp(int(claims.get("exp", 0)), tz=utcnow().tzinfo) + timedelta(seconds=60)
-        return remember_jwt_id(f"client:{claims['sub']}", jti, expires,
-                               InvalidClientError(description="JWT ID is used before."))
-
-    def resolve_client_public_key(self, client: Client) -> KeySet:
-        # Parsed once per distinct key set: a client's JWKS changes only when the operator rotates it.
-        return _key_set(json.dumps(client.row.jwks, sort_keys=True, separators=(",", ":")))
-
-
-@functools.lru_cache(maxsize=256)
-def _key_set(canonical_jwks: str) -> KeySet:
-    return KeySet.import_key_set(json.loads(canonical_jwks))
-
-
-class S256Challenge(CodeChallenge):
-    """PKCE with S256 required of every client, confidential ones too (FAPI 2.0, デジタル認証アプリ)."""
-
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012 (Authlib's class attribute)
-
-    def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
-        data = grant.request.payload.data
-        if not data.get("code_challenge"):
-            raise InvalidRequestError("Missing 'code_challenge'", redirect_uri=redirect_uri)
-        if data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("'code_challenge_method' must be S256", redirect_uri=redirect_uri)
-        super().validate_code_challenge(grant, redirect_uri)
-
-    def validate_code_verifier(self, grant: AuthorizationCodeGrant, result: Any) -> None:
-        if not grant.request.form.get("code_verifier"):
-            raise InvalidRequestError("Missing 'code_verifier'")
-        super().validate_code_verifier(grant, result)
-
-
 class OpenIDConnect(OpenIDCode):
     def __init__(self, provider: Provider) -> None:
         super().__init__(require_nonce=True)
@@ -281,9 +229,9 @@ class Provider(AuthorizationServer):
         self.portal = PortalAgency()
         # SQLite has one writer: this process's short write transactions take turns here rather than in SQLite's
         # busy handler (which sleeps in steps); PostgreSQL's run at once.
-        sqlite = sessions.kw["bind"].dialect.name == "sqlite"
+        self._one_writer = sessions.kw["bind"].dialect.name == "sqlite"
         self._write_turn: threading.Lock | contextlib.nullcontext[None] = (
-            threading.Lock() if sqlite else contextlib.nullcontext())
+            threading.Lock() if self._one_writer else contextlib.nullcontext())
         self.keys = keys
         self.access_token_ttl = access_token_ttl
         self._after_commit: contextvars.ContextVar[list[Callable[[], None]]] = contextvars.ContextVar("after")
@@ -300,21 +248,30 @@ class Provider(AuthorizationServer):
         """Run one Authlib call in a session, committed if it returns (an OAuth error response returns too:
         only what it wrote on purpose, e.g. a remembered assertion id, is kept).
 
-        With ``short_writes`` the call runs on a read transaction and its writes wait (api.oidc.stored.write) for
-        one short write transaction after it; a write that conflicts turns the answer into its refusal."""
+        With ``short_writes`` the call's writes wait (api.oidc.stored.write) until it has verified and signed: on
+        SQLite (one writer) the call runs on a read transaction and they go in one short write transaction after;
+        on PostgreSQL (row locks) they end the call's own transaction. A write that conflicts undoes them all and
+        turns the answer into its refusal."""
         pending: list[Callable[[], None]] = []
         after = self._after_commit.set(pending)
         writes: list[Write] | None = [] if short_writes else None
         queued = pending_writes.set(writes)
+        split = short_writes and self._one_writer
         try:
-            with (self.read_sessions if short_writes else self.sessions)() as session, session.begin():
+            with (self.read_sessions if split else self.sessions)() as session, session.begin():
                 token = current_session.set(session)
                 try:
                     result = call()
+                    if writes and not split:
+                        self._apply(session, writes)
                 finally:
                     current_session.reset(token)
-            if writes:
-                result = self._apply(writes, result)
+            if writes and split:
+                with self._write_turn, self.sessions() as session, session.begin():
+                    self._apply(session, writes)
+        except WriteConflict as conflict:
+            assert writes is not None
+            result = self._refused(writes, conflict)  # type: ignore[assignment]
         finally:
             pending_writes.reset(queued)
             self._after_commit.reset(after)
@@ -322,20 +279,19 @@ class Provider(AuthorizationServer):
             action()
         return result
 
-    def _apply(self, writes: list[Write], result: Any) -> Any:
-        try:
+    def _apply(self, session: Session, writes: list[Write]) -> None:
+        for each in writes:
+            each.apply(session)
+
+    def _refused(self, writes: list[Write], conflict: WriteConflict) -> Any:
+        """The writes were undone; the replay records among them are kept (a refused request's JWT id is used)."""
+        kept = [each for each in writes if each.kept_on_refusal]
+        if kept:
             with self._write_turn, self.sessions() as session, session.begin():
-                for each in writes:
-                    each.apply(session)
-            return result
-        except WriteConflict as conflict:
-            kept = [each for each in writes if each.kept_on_refusal]
-            if kept:
-                with self._write_turn, self.sessions() as session, session.begin():
-                    for each in kept:
-                        with contextlib.suppress(WriteConflict):
-                            each.apply(session)
-            return self.handle_response(*conflict.error())
+                for each in kept:
+                    with contextlib.suppress(WriteConflict):
+                        each.apply(session)
+        return self.handle_response(*conflict.error())
 
     def after_commit(self, action: Callable[[], None]) -> None:
         self._after_commit.get().append(action)
