@@ -1,5 +1,6 @@
 """`mynaportal oidc …`: the operator's client registry (register, approve, suspend, list), the demo's two sandbox
-relying parties, and the one-file example relying party (imports stay inside the commands)."""
+relying parties, the one-file example relying party, and the purge of ended rows (imports stay inside the
+commands)."""
 
 from __future__ import annotations
 
@@ -111,6 +112,26 @@ def cmd_demo_clients(args: argparse.Namespace) -> None:
     print(f"demo relying parties ready: {', '.join(ready)} (keys in {DEMO_KEYS}/)")
 
 
+def cmd_purge(args: argparse.Namespace) -> None:
+    from datetime import timedelta
+
+    from api.oidc.purge import purge
+    from api.platform.db import create_engine, utcnow
+    from api.platform.settings import settings_for_command
+
+    if args.batch < 1 or args.grace < 0:
+        sys.exit("mynaportal oidc purge: --batch is at least 1, --grace at least 0")
+
+    async def run() -> Any:
+        engine = create_engine(settings_for_command().database_url)
+        try:
+            return await purge(engine, now=utcnow(), grace=timedelta(seconds=args.grace), batch=args.batch)
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(run()))
+
+
 def cmd_example_rp(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -157,6 +178,14 @@ def register(commands: Any) -> None:
                                                    "ねんきんネット), their keys kept in var/oidc-demo-rps/")
     demo.add_argument("--host", default="127.0.0.1")
     demo.set_defaults(func=cmd_demo_clients)
+    purge = actions.add_parser(
+        "purge", help="delete expired codes, login and pushed requests, seen JWT ids, ended tokens (run often)",
+        description="Delete, in short batches safe beside traffic, what has ended more than --grace seconds ago: "
+                    "authorization codes (once no token names them), login requests, pushed authorization requests, "
+                    "the JWT ids of client assertions and DPoP proofs, expired or revoked access tokens.")
+    purge.add_argument("--batch", type=int, default=1000, help="rows per delete transaction")
+    purge.add_argument("--grace", type=int, default=3600, help="seconds a row is kept after it ended")
+    purge.set_defaults(func=cmd_purge)
     rp = actions.add_parser("example-rp", help="serve the one-file example relying party")
     rp.add_argument("--client", default="etaxsandbox")
     rp.add_argument("--host", default="127.0.0.1")

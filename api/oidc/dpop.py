@@ -8,11 +8,14 @@ its own transaction (the table of seen JWT ids, api.oidc.models.OidcSeenJwt).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
@@ -65,12 +68,10 @@ def verify_proof(proof: str, *, method: str, url: str, now: datetime, access_tok
     if not isinstance(public, dict) or any(name in public for name in ("d", "p", "q", "dp", "dq", "qi", "k")):
         raise DPoPError("The DPoP proof's jwk must be a public key.")
     try:
-        key = JWKRegistry.import_key(public)
+        key, jkt = _public_key(json.dumps(public, sort_keys=True, separators=(",", ":")))
         token = jwt.decode(proof, key, algorithms=[header["alg"]])
     except (JoseError, ValueError, TypeError, KeyError) as error:
         raise DPoPError("The DPoP proof's signature does not verify with its jwk.") from error
-    if not isinstance(key, ECKey | RSAKey | OKPKey):
-        raise DPoPError("The DPoP proof's jwk must be a public key.")
     claims = token.claims
     jti, htm, htu, iat = claims.get("jti"), claims.get("htm"), claims.get("htu"), claims.get("iat")
     if not isinstance(jti, str) or not 1 <= len(jti) <= 255:
@@ -86,5 +87,20 @@ def verify_proof(proof: str, *, method: str, url: str, now: datetime, access_tok
         raise DPoPError("The DPoP proof's iat is too old or in the future.")
     if access_token is not None and claims.get("ath") != access_token_hash(access_token):
         raise DPoPError("The DPoP proof's ath is not this access token's hash.")
-    jkt = thumbprint(key)
     return Proof(jkt, f"{jkt}:{jti}", issued + timedelta(seconds=MAX_AGE + MAX_SKEW))
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_key(canonical_jwk: str) -> tuple[ECKey | RSAKey | OKPKey, str]:
+    """A client's DPoP key, imported and its thumbprint taken once (a client sends the same key on every request)."""
+    key = JWKRegistry.import_key(json.loads(canonical_jwk))
+    if not isinstance(key, ECKey | RSAKey | OKPKey):
+        raise ValueError("not an asymmetric key")
+    return key, thumbprint(key)
+
+
+class InvalidDPoPProofError(OAuth2Error):
+    """RFC 9449 §7.1's error in OAuth's format, for Authlib's responses (the token endpoint)."""
+
+    error = "invalid_dpop_proof"
+    status_code = 400

@@ -7,10 +7,14 @@ expect; the 自己情報取得API's refusals too. Authlib's calls run in a worke
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import functools
 import html
 import io
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -27,17 +31,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from api.oidc.dpop import DPoPError, verify_proof
+from api.oidc.dpop import DPoPError, InvalidDPoPProofError, verify_proof
 from api.oidc.keys import ALGORITHM, ProviderKeys
 from api.oidc.login import LoginStatus, start_login, take_decided
 from api.oidc.models import OidcClient
 from api.oidc.par import PushedAuthorizationRequests
-from api.oidc.resources import Presented, TokenRefused, read_category, userinfo
+from api.oidc.resources import Presented, TokenRefused, WriteTurn, read_category, userinfo
 from api.oidc.scopes import SCOPE_TITLES, SUPPORTED_SCOPES
 from api.oidc.server import Provider
 from api.oidc.signing import SIGN_TTL, SignRequestError, open_transaction, transaction_result
 from api.oidc.stored import EndUser, PortalRequest, current_session, remember_jwt_id
-from api.platform.db import create_sync_engine, utcnow
+from api.platform.db import READ_ONLY_OPTION, create_sync_engine, utcnow
 from api.platform.rate_limits import Limit, RateLimiter
 from api.platform.settings import Settings
 
@@ -45,6 +49,8 @@ SessionFactory = async_sessionmaker[AsyncSession]
 LOGIN_COOKIE = "oidc_login"
 APP_LINK = "mynaportal://oidc-login?code="
 RATE_WINDOW = timedelta(minutes=1)
+RATE_LIMIT_CACHE = 10.0  # seconds a client's registered rate limit is remembered
+RATE_LIMIT_CACHE_SIZE = 1024
 _NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 _UNSPEAKABLE = (400, {"error": "invalid_request", "error_description": "A parameter holds characters OAuth does not "
                                                                       "allow."}, list(_NO_STORE.items()))
@@ -146,11 +152,20 @@ class OidcEndpoints:
         self.rate_limiter = RateLimiter(settings.rate_limit_storage, prefix=settings.rate_limit_prefix)
         self.sync_engine = create_sync_engine(settings.database_url)
         self.keys = ProviderKeys.from_settings(settings)
-        # Authlib's calls hold a write transaction while they verify and sign: SQLite has one writer, so they take
-        # turns there (rather than time out on its lock); PostgreSQL runs a few at once.
-        self.limiter = CapacityLimiter(1 if self.sync_engine.dialect.name == "sqlite" else 8)
-        self.provider = Provider(self.issuer, sessionmaker(self.sync_engine, expire_on_commit=False), self.keys,
-                                 settings.access_token_ttl)
+        sqlite = self.sync_engine.dialect.name == "sqlite"
+        # Most of Authlib's calls hold a write transaction: SQLite has one writer, so they take turns there (rather
+        # than time out on its lock); PostgreSQL runs a few at once. The token endpoint verifies and signs on a read
+        # transaction and writes in a short one after (api.oidc.server.Provider.run), so more run at once.
+        self.limiter = CapacityLimiter(1 if sqlite else 8)
+        self.short_write_limiter = CapacityLimiter(4 if sqlite else 8)
+        self.read_factory = async_sessionmaker(session_factory.kw["bind"].execution_options(**{READ_ONLY_OPTION: True}),
+                                               expire_on_commit=False)
+        self._rate_limits: dict[str, tuple[int | None, float]] = {}
+        self.write_turn: WriteTurn = asyncio.Lock() if sqlite else contextlib.nullcontext()
+        self.provider = Provider(
+            self.issuer, sessionmaker(self.sync_engine, expire_on_commit=False), self.keys, settings.access_token_ttl,
+            read_sessions=sessionmaker(self.sync_engine.execution_options(**{READ_ONLY_OPTION: True}),
+                                       expire_on_commit=False))
         self.par = PushedAuthorizationRequests(self.provider)
 
     def close(self) -> None:
@@ -172,15 +187,27 @@ class OidcEndpoints:
         """Per-client rate limit (requests per minute, registered with the client)."""
         if not client_id:
             return None
-        async with self.session_factory() as session:
-            limit = await session.scalar(select(OidcClient.rate_limit_per_minute)
-                                         .where(OidcClient.client_id == client_id[:64]))
+        limit = await self._rate_limit_of(client_id[:64])
         if limit is None:
             return None
         wait = await self.rate_limiter.hit(Limit(limit, int(RATE_WINDOW.total_seconds())), "oidc", client_id[:64])
         if wait is None:
             return None
         return _oauth_error(429, "slow_down", "Too many requests for this client.", {"retry-after": str(wait)})
+
+    async def _rate_limit_of(self, client_id: str) -> int | None:
+        """The client's registered limit, remembered for RATE_LIMIT_CACHE (a changed limit applies within it)."""
+        now = time.monotonic()
+        cached = self._rate_limits.get(client_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        async with self.read_factory() as session:
+            limit = await session.scalar(select(OidcClient.rate_limit_per_minute)
+                                         .where(OidcClient.client_id == client_id))
+        if len(self._rate_limits) >= RATE_LIMIT_CACHE_SIZE:
+            self._rate_limits.clear()  # unknown ids cannot grow it without bound
+        self._rate_limits[client_id] = (limit, now + RATE_LIMIT_CACHE)
+        return limit
 
     # -- discovery --------------------------------------------------------------------------------------------
     async def configuration(self, request: Request) -> Response:
@@ -260,7 +287,8 @@ class OidcEndpoints:
         return response
 
     # -- token, revocation, introspection (Authlib, client authenticated by private_key_jwt) -------------------
-    async def _client_endpoint(self, request: Request, call: Callable[[PortalRequest], Any]) -> Response:
+    async def _client_endpoint(self, request: Request, call: Callable[[PortalRequest], Any], *,
+                               short_writes: bool = False) -> Response:
         portal_request = await self._portal_request(request)
         if limited := await self._limited(_asserted_client(portal_request)):
             return limited
@@ -270,7 +298,8 @@ class OidcEndpoints:
             except ValueError:  # Authlib refuses to echo a parameter outside OAuth's characters in its error
                 return _UNSPEAKABLE
 
-        result = await to_thread.run_sync(self.provider.run, guarded, limiter=self.limiter)
+        result = await to_thread.run_sync(functools.partial(self.provider.run, guarded, short_writes=short_writes),
+                                          limiter=self.short_write_limiter if short_writes else self.limiter)
         return _answer(result)
 
     async def token(self, request: Request) -> Response:
@@ -283,13 +312,12 @@ class OidcEndpoints:
                 except DPoPError as error:
                     return 400, {"error": "invalid_dpop_proof", "error_description": str(error)}, list(
                         _NO_STORE.items())
-                if not remember_jwt_id(current_session.get(), "dpop", checked.replay_key, checked.until):
-                    return 400, {"error": "invalid_dpop_proof",
-                                 "error_description": "The DPoP proof was used before."}, list(_NO_STORE.items())
+                remember_jwt_id("dpop", checked.replay_key, checked.until,
+                                InvalidDPoPProofError("The DPoP proof was used before."))
                 portal_request.dpop_jkt = checked.jkt
             return self.provider.create_token_response(portal_request)
 
-        return await self._client_endpoint(request, exchange)
+        return await self._client_endpoint(request, exchange, short_writes=True)
 
     async def push(self, request: Request) -> Response:
         """RFC 9126: the client pushes its authorization request and gets a one-time request_uri."""
@@ -354,12 +382,13 @@ class OidcEndpoints:
         return JSONResponse(answer, headers=_NO_STORE)
 
     async def userinfo(self, request: Request) -> Response:
-        return await self._resource(request, lambda presented: userinfo(self.session_factory, presented))
+        return await self._resource(request, lambda presented: userinfo(self.session_factory, self.write_turn,
+                                                                             self.provider.portal, presented))
 
     async def selfinfo(self, request: Request) -> Response:
         category = request.path_params["category"]
-        return await self._resource(request, lambda presented: read_category(self.session_factory, presented,
-                                                                             category))
+        return await self._resource(request, lambda presented: read_category(
+            self.session_factory, self.write_turn, presented, category))
 
 
 def _asserted_client(request: PortalRequest) -> str | None:

@@ -22,7 +22,9 @@ from api.oidc.models import (
     OidcClient,
     OidcConsent,
     OidcLoginRequest,
+    OidcSignTransaction,
     OidcToken,
+    SignStatus,
 )
 from api.oidc.scopes import SCOPE_TITLES, scope_list
 from api.platform.db import utcnow
@@ -50,6 +52,31 @@ class LoginView:
     client: OidcClient
     claims: list[tuple[str, str]]  # (scope, title)
     consent_required: bool
+    sign: OidcSignTransaction | None = None  # scope sign: the transaction to sign in the app before approving
+
+
+async def require_signed(session: AsyncSession, parameters: dict[str, list[str]], person_id: uuid.UUID) -> None:
+    """Approving a login tied to a signing transaction: the person has signed it (in the app, just before)."""
+    named = parameters.get("sign_transaction_id") or []
+    if not named:
+        return
+    try:
+        key = uuid.UUID(named[0])
+    except ValueError:
+        key = None
+    row = await session.get(OidcSignTransaction, key) if key is not None else None
+    if row is None or row.status is not SignStatus.SIGNED or row.person_id != person_id:
+        raise PortalError(ErrorCode.OIDC_SIGN_REQUIRED, "Sign the relying party's document before approving this "
+                                                        "login.")
+
+
+async def linked_transaction(session: AsyncSession, parameters: dict[str, list[str]]) -> OidcSignTransaction | None:
+    """The signing transaction a waiting login names (shown with the login in the app)."""
+    named = parameters.get("sign_transaction_id") or []
+    try:
+        return await session.get(OidcSignTransaction, uuid.UUID(named[0])) if named else None
+    except ValueError:
+        return None
 
 
 def new_short_code() -> str:
@@ -128,11 +155,13 @@ async def view_login(session_factory: SessionFactory, person_id: uuid.UUID, shor
         request, client = await _pending(session, short_code, now)
         scopes = scope_list(request.scopes)
         consent = active_consent(await _consents(session, person_id, client.id), client, set(scopes), now)
+        sign = await linked_transaction(session, request.parameters)
     return LoginView(
         request,
         client,
         [(scope, SCOPE_TITLES.get(scope, scope)) for scope in scopes],
         consent_required=request.force_consent or consent is None,
+        sign=sign,
     )
 
 
@@ -147,6 +176,9 @@ async def decide_login(
         consents = await _consents(session, person_id, client.id)
         consent = None if request.force_consent else active_consent(consents, client, set(scopes), now)
         required = consent is None
+        if approve:
+            await require_signed(session, request.parameters, person_id)
+        sign = await linked_transaction(session, request.parameters)
         if approve and consent is None:
             # The new consent replaces the person's earlier ones to this client (kept as history).
             for earlier in consents:
@@ -177,7 +209,8 @@ async def decide_login(
         if decided is None:
             raise PortalError(ErrorCode.OIDC_LOGIN_DECIDED, "This login was already decided.")
     return LoginView(
-        decided, client, [(scope, SCOPE_TITLES.get(scope, scope)) for scope in scopes], consent_required=required
+        decided, client, [(scope, SCOPE_TITLES.get(scope, scope)) for scope in scopes], consent_required=required,
+        sign=sign,
     )
 
 

@@ -116,6 +116,9 @@ class OidcAuthorizationCode(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set when exchanged; a second exchange revokes every token issued from it (RFC 9700 §4.5.3.1).
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # scope sign (デジタル認証アプリ's sign_transaction_id): the token response carries this transaction's signature.
+    sign_transaction_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("oidc_sign_transactions.id", ondelete="CASCADE"))
 
 
 class OidcToken(Base):

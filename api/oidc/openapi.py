@@ -38,8 +38,11 @@ def _authorize_params() -> list[dict[str, Any]]:
             query_param("request_uri", text, "From the PAR endpoint (RFC 9126): then client_id and request_uri "
                                              "only."),
             query_param("redirect_uri", text, "One of the client's registered URIs, exactly."),
-            query_param("scope", {"type": "string"}, "openid, and name, address, birthdate, gender, "
+            query_param("scope", {"type": "string"}, "openid, and name, address, birthdate, gender, sign, "
                                                      "selfinfo:<group>."),
+            query_param("sign_transaction_id", text, "With the sign scope: the client's open signing transaction "
+                                                     "(POST /oidc/sign); its signature comes in the token response "
+                                                     "(sign_result)."),
             query_param("state", text, "Required."), query_param("nonce", text, "Required."),
             query_param("code_challenge", {"type": "string"}, "PKCE, required."),
             query_param("code_challenge_method", {"type": "string", "enum": ["S256"]}, "S256 only."),
@@ -124,7 +127,8 @@ def openapi_document() -> dict[str, Any]:
                                   "code": {"type": "string"}, "redirect_uri": {"type": "string"},
                                   "code_verifier": {"type": "string"}},
                                  ["grant_type", "code", "redirect_uri", "code_verifier"]),
-            "responses": {"200": json_answer("The tokens."),
+            "responses": {"200": json_answer("The tokens; with the sign scope also sign_result (the signature, "
+                                             "certificate and chain, as /oidc/sign/result answers)."),
                           "400": _oauth_error("invalid_request, invalid_grant, invalid_client, "
                                               "unsupported_grant_type …"),
                           "401": _oauth_error("invalid_client."),

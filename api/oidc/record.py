@@ -7,8 +7,9 @@ values; each record's leaf goes to the transparency log in the same transaction,
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,7 @@ from api.exchange.legal_table import legal_table
 from api.exchange.models import ExchangeRecord
 from api.exchange.record import exchange_record_leaf
 from api.oidc.models import OidcClient
-from api.platform.db import utcnow
+from api.platform.db import new_id, utcnow
 from api.records import merkle
 from api.records.models import LogLeaf
 from api.selfinfo.held import PORTAL_AGENCY_NAME, PORTAL_AGENCY_SLUG, append_to_log, portal_agency
@@ -28,26 +29,67 @@ PROCESSING_TYPE = "oidc"  # a consented release to a relying party, not a 別表
 def _record(client: OidcClient, provider_id: uuid.UUID, person_id: uuid.UUID, items: list[str],
             duty: str) -> ExchangeRecord:
     now = utcnow()
-    return ExchangeRecord(requester_agency_id=client.agency_id, provider_agency_id=provider_id, person_id=person_id,
-                          duty=duty[:64], item_names=items, legal_row_id=None,
-                          legal_table_version=legal_table().version, requested_at=now, provided_at=now,
-                          processing_type=PROCESSING_TYPE, outcome="provided")
+    # Ids set here, not at flush: the leaf (which names them) is written before the record that points to it.
+    return ExchangeRecord(id=new_id(), query_id=new_id(), requester_agency_id=client.agency_id,
+                          provider_agency_id=provider_id, person_id=person_id, duty=duty[:64], item_names=items,
+                          legal_row_id=None, legal_table_version=legal_table().version, requested_at=now,
+                          provided_at=now, processing_type=PROCESSING_TYPE, outcome="provided")
 
 
-def record_release_sync(session: Session, client: OidcClient, person_id: uuid.UUID, items: list[str], *,
-                        duty: str) -> None:
-    """The token endpoint's side (Authlib's synchronous hooks): the portal released these claims."""
-    portal = session.scalar(select(Agency).where(Agency.slug == PORTAL_AGENCY_SLUG))
-    if portal is None:
-        portal = Agency(slug=PORTAL_AGENCY_SLUG, name=PORTAL_AGENCY_NAME, kind=AgencyKind.MINISTRY)
-        session.add(portal)
-        session.flush()
-    record = _record(client, portal.id, person_id, items or ["sub"], duty)
-    session.add(record)
-    session.flush()
+# Core statements on the tables, values as parameters: compiled once, cheap per row (the ORM's bulk path per call
+# cost more than the insert itself).
+_INSERT_LEAF = LogLeaf.__table__.insert().returning(LogLeaf.__table__.c.id)
+_INSERT_RECORD = ExchangeRecord.__table__.insert()
+_RECORD_COLUMNS = ("id", "query_id", "requester_agency_id", "provider_agency_id", "person_id", "duty", "item_names",
+                   "legal_row_id", "legal_table_version", "requested_at", "provided_at", "processing_type", "outcome")
+
+
+def _leaf_parameters(record: ExchangeRecord) -> dict[str, Any]:
     leaf = exchange_record_leaf(record)
-    record.log_leaf_id = session.execute(insert(LogLeaf).values(
-        leaf_hash=merkle.leaf_hash(leaf), leaf_data=leaf, queued_at=utcnow()).returning(LogLeaf.id)).scalar_one()
+    return {"leaf_hash": merkle.leaf_hash(leaf), "leaf_data": leaf, "queued_at": utcnow()}
+
+
+def _record_parameters(record: ExchangeRecord, leaf_id: int) -> dict[str, Any]:
+    return {**{name: getattr(record, name) for name in _RECORD_COLUMNS}, "log_leaf_id": leaf_id}
+
+
+class PortalAgency:
+    """The portal's own agency id (the provider of the 基本4情報), looked up once: the row never changes."""
+
+    def __init__(self) -> None:
+        self._id: uuid.UUID | None = None
+
+    def sync(self, session: Session) -> uuid.UUID:
+        if self._id is None:
+            portal = session.scalar(select(Agency).where(Agency.slug == PORTAL_AGENCY_SLUG))
+            if portal is None:
+                portal = Agency(slug=PORTAL_AGENCY_SLUG, name=PORTAL_AGENCY_NAME, kind=AgencyKind.MINISTRY)
+                session.add(portal)
+                session.flush()
+            self._id = portal.id
+        return self._id
+
+    async def get(self, session: AsyncSession) -> uuid.UUID:
+        if self._id is None:
+            self._id = (await portal_agency(session)).id
+        return self._id
+
+
+def record_release_sync(session: Session, portal_id: uuid.UUID, client: OidcClient, person_id: uuid.UUID,
+                        items: list[str], *, duty: str) -> None:
+    """The token endpoint's side (Authlib's synchronous hooks): the portal released these claims. Two statements:
+    the leaf, then the record naming it."""
+    record = _record(client, portal_id, person_id, items or ["sub"], duty)
+    leaf_id = session.execute(_INSERT_LEAF, _leaf_parameters(record)).scalar_one()
+    session.execute(_INSERT_RECORD, _record_parameters(record, leaf_id))
+
+
+async def record_portal_release(session: AsyncSession, portal_id: uuid.UUID, client: OidcClient,
+                                person_id: uuid.UUID, items: list[str], *, duty: str) -> None:
+    """The same from the async stack (userinfo): two statements, the portal's id known."""
+    record = _record(client, portal_id, person_id, items or ["sub"], duty)
+    leaf_id = (await session.execute(_INSERT_LEAF, _leaf_parameters(record))).scalar_one()
+    await session.execute(_INSERT_RECORD, _record_parameters(record, leaf_id))
 
 
 async def record_release(session: AsyncSession, client: OidcClient, person_id: uuid.UUID,

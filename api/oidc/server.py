@@ -7,40 +7,48 @@ the same database (``current_session``), committed when the call succeeds. Codes
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import secrets
+import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
-from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
+    InvalidGrantError,
+    InvalidRequestError,
+)
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7009 import RevocationEndpoint
-from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import OpenIDCode
-from joserfc.jwk import KeySet
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.oidc.claims import ID_TOKEN_DUTY, basic_claims
+from api.oidc.client_proofs import ClientAssertion, S256Challenge
 from api.oidc.clients import pairwise_subject
 from api.oidc.keys import ALGORITHM, ProviderKeys
 from api.oidc.models import ClientStatus, OidcAuthorizationCode, OidcClient, OidcConsent, OidcToken
-from api.oidc.record import record_release_sync
+from api.oidc.record import PortalAgency, record_release_sync
 from api.oidc.scopes import SUPPORTED_SCOPES, scope_list
+from api.oidc.signing import SignRequestError, check_authorization, signed_result
 from api.oidc.stored import (
     Client,
     EndUser,
     PortalRequest,
     StoredCode,
     StoredToken,
+    Write,
+    WriteConflict,
     current_session,
     digest,
-    remember_jwt_id,
+    pending_writes,
+    write,
 )
 from api.people.models import Person
 from api.platform.db import utcnow
@@ -49,45 +57,11 @@ CODE_TTL = timedelta(seconds=60)
 ID_TOKEN_TTL = 600
 MAX_STATE = 255  # デジタル認証アプリ: state and nonce are 1..255 visible characters
 T = TypeVar("T")
-class ClientAssertion(JWTBearerClientAssertion):
-    """private_key_jwt (RFC 7523 §2.2, OIDC Core §9): the client signs an assertion with a key of its JWK set."""
-
-    CLIENT_AUTH_METHOD = "private_key_jwt"
-
-    def __init__(self, audiences: list[str]) -> None:
-        super().__init__(validate_jti=True, leeway=30)
-        self._audiences = audiences
-
-    def get_audiences(self) -> list[str]:
-        return self._audiences
-
-    def validate_jti(self, claims: Any, jti: str) -> bool:
-        expires = datetime.fromtimestamp(int(claims.get("exp", 0)), tz=utcnow().tzinfo) + timedelta(seconds=60)
-        return remember_jwt_id(current_session.get(), f"client:{claims['sub']}", jti, expires)
-
-    def resolve_client_public_key(self, client: Client) -> KeySet:
-        return KeySet.import_key_set(client.row.jwks)
-
-
-class S256Challenge(CodeChallenge):
-    """PKCE with S256 required of every client, confidential ones too (FAPI 2.0, デジタル認証アプリ)."""
-
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012 (Authlib's class attribute)
-
-    def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
-        data = grant.request.payload.data
-        if not data.get("code_challenge"):
-            raise InvalidRequestError("Missing 'code_challenge'", redirect_uri=redirect_uri)
-        if data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("'code_challenge_method' must be S256", redirect_uri=redirect_uri)
-        super().validate_code_challenge(grant, redirect_uri)
-
-    def validate_code_verifier(self, grant: AuthorizationCodeGrant, result: Any) -> None:
-        if not grant.request.form.get("code_verifier"):
-            raise InvalidRequestError("Missing 'code_verifier'")
-        super().validate_code_verifier(grant, result)
-
-
+# Compiled once (the ORM's per-call statement building cost more than the statements themselves).
+_INSERT_TOKEN = OidcToken.__table__.insert()
+_CODES = OidcAuthorizationCode.__table__
+_USE_CODE = _CODES.update().where(_CODES.c.id == bindparam("code_id"), _CODES.c.used_at.is_(None)).values(
+    used_at=bindparam("at"))
 class OpenIDConnect(OpenIDCode):
     def __init__(self, provider: Provider) -> None:
         super().__init__(require_nonce=True)
@@ -127,6 +101,12 @@ class CodeGrant(AuthorizationCodeGrant):
                                       state=state)
         if "openid" not in scope_list(self.request.scope):
             raise InvalidRequestError("The scope must include openid", redirect_uri=redirect_uri, state=state)
+        try:
+            # The scope as asked (Authlib narrows request.scope to the client's registered ones).
+            check_authorization(current_session.get(), self.request.client.row, scope_list(data.get("scope")),
+                                data.get("sign_transaction_id"), again=getattr(self.request, "validated_before", False))
+        except SignRequestError as error:
+            raise InvalidRequestError(str(error), redirect_uri=redirect_uri, state=state) from None
         return redirect_uri
 
     def validate_token_request(self) -> None:
@@ -138,6 +118,13 @@ class CodeGrant(AuthorizationCodeGrant):
         token = super().generate_token(**kwargs)
         if getattr(self.request, "dpop_jkt", None):
             token["token_type"] = "DPoP"  # noqa: S105 (RFC 9449 §5: bound to the proof key, cnf.jkt)
+        code: StoredCode = self.request.authorization_code
+        if code.row.sign_transaction_id is not None:  # scope sign: the person's signature and certificate
+            result = signed_result(current_session.get(), self.request.client.row, code.row.sign_transaction_id,
+                                   code.row.person_id)
+            if result is None:
+                raise AccessDeniedError("The signing transaction was not signed by the person.")
+            token["sign_result"] = result
         return token
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
@@ -149,40 +136,51 @@ class CodeGrant(AuthorizationCodeGrant):
             consent_id=user.consent_id, redirect_uri=data["redirect_uri"], scope=request.scope,
             nonce=data["nonce"], code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"], auth_time=user.auth_time, created_at=now,
-            expires_at=now + CODE_TTL))
+            expires_at=now + CODE_TTL, sign_transaction_id=uuid.UUID(data["sign_transaction_id"])
+            if "sign_transaction_id" in data else None))
 
     def query_authorization_code(self, code: str, client: Client) -> StoredCode | None:
         session = current_session.get()
-        row = session.scalar(select(OidcAuthorizationCode).where(OidcAuthorizationCode.code_hash == digest(code),
-                                                                 OidcAuthorizationCode.client_pk == client.row.id))
-        if row is None:
+        # One read brings the code, its consent and the person (authenticate_user and the claims find them loaded).
+        found = session.execute(
+            select(OidcAuthorizationCode, OidcConsent, Person)
+            .join(OidcConsent, OidcConsent.id == OidcAuthorizationCode.consent_id, isouter=True)
+            .join(Person, Person.id == OidcAuthorizationCode.person_id, isouter=True)
+            .where(OidcAuthorizationCode.code_hash == digest(code),
+                   OidcAuthorizationCode.client_pk == client.row.id)).first()
+        if found is None:
             return None
+        row = found[0]
         if row.used_at is not None:
             # A replayed code: whoever holds it may have stolen it, so what it gave is taken back (RFC 9700).
             self.server.after_commit(lambda: self.server.revoke_from_code(row.id))
             return None
         if row.expires_at <= utcnow():
             return None
-        return StoredCode(row)
+        return StoredCode(row, found[1], found[2])
 
     def delete_authorization_code(self, authorization_code: StoredCode) -> None:
-        # Single use even under concurrency: only one exchange flips used_at.
-        changed = current_session.get().execute(
-            update(OidcAuthorizationCode).where(OidcAuthorizationCode.id == authorization_code.row.id,
-                                                OidcAuthorizationCode.used_at.is_(None))
-            .values(used_at=utcnow())).rowcount
-        if changed != 1:
-            raise InvalidGrantError("Invalid 'code' in request.")
+        # Single use even under concurrency: only one exchange flips used_at (where writes wait, the loser's
+        # answer is replaced by this refusal and nothing it wrote stays).
+        parameters = {"code_id": authorization_code.row.id, "at": utcnow()}
+
+        def use(session: Session) -> None:
+            if session.execute(_USE_CODE, parameters).rowcount != 1:
+                raise WriteConflict(InvalidGrantError("Invalid 'code' in request."))
+        try:
+            write(use)
+        except WriteConflict as conflict:
+            raise conflict.error from None
 
     def authenticate_user(self, authorization_code: StoredCode) -> EndUser | None:
         row = authorization_code.row
-        consent = current_session.get().get(OidcConsent, row.consent_id)
+        consent = authorization_code.consent or current_session.get().get(OidcConsent, row.consent_id)
         now = utcnow()
         if consent is None or consent.withdrawn_at is not None or (consent.expires_at and consent.expires_at <= now):
             raise AccessDeniedError("The person's consent has ended.")
         client = current_session.get().get(OidcClient, row.client_pk)
         assert client is not None
-        return EndUser(row.person_id, row.consent_id, row.auth_time, client)
+        return EndUser(row.person_id, row.consent_id, row.auth_time, client, authorization_code.person)
 
 
 class Revocation(RevocationEndpoint):
@@ -223,10 +221,17 @@ class Introspection(IntrospectionEndpoint):
 
 class Provider(AuthorizationServer):
     def __init__(self, issuer: str, sessions: sessionmaker[Session], keys: ProviderKeys,
-                 access_token_ttl: timedelta) -> None:
+                 access_token_ttl: timedelta, *, read_sessions: sessionmaker[Session] | None = None) -> None:
         super().__init__(scopes_supported=sorted(SUPPORTED_SCOPES))
         self.issuer = issuer
         self.sessions = sessions
+        self.read_sessions = read_sessions or sessions
+        self.portal = PortalAgency()
+        # SQLite has one writer: this process's short write transactions take turns here rather than in SQLite's
+        # busy handler (which sleeps in steps); PostgreSQL's run at once.
+        self._one_writer = sessions.kw["bind"].dialect.name == "sqlite"
+        self._write_turn: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if self._one_writer else contextlib.nullcontext())
         self.keys = keys
         self.access_token_ttl = access_token_ttl
         self._after_commit: contextvars.ContextVar[list[Callable[[], None]]] = contextvars.ContextVar("after")
@@ -239,21 +244,54 @@ class Provider(AuthorizationServer):
         self.register_endpoint(Introspection)
 
     # -- the unit of work ------------------------------------------------------------------------------------
-    def run(self, call: Callable[[], T]) -> T:
+    def run(self, call: Callable[[], T], *, short_writes: bool = False) -> T:
         """Run one Authlib call in a session, committed if it returns (an OAuth error response returns too:
-        only what it wrote on purpose, e.g. a remembered assertion id, is kept)."""
+        only what it wrote on purpose, e.g. a remembered assertion id, is kept).
+
+        With ``short_writes`` the call's writes wait (api.oidc.stored.write) until it has verified and signed: on
+        SQLite (one writer) the call runs on a read transaction and they go in one short write transaction after;
+        on PostgreSQL (row locks) they end the call's own transaction. A write that conflicts undoes them all and
+        turns the answer into its refusal."""
         pending: list[Callable[[], None]] = []
         after = self._after_commit.set(pending)
-        with self.sessions() as session, session.begin():
-            token = current_session.set(session)
-            try:
-                result = call()
-            finally:
-                current_session.reset(token)
-        self._after_commit.reset(after)
+        writes: list[Write] | None = [] if short_writes else None
+        queued = pending_writes.set(writes)
+        split = short_writes and self._one_writer
+        try:
+            with (self.read_sessions if split else self.sessions)() as session, session.begin():
+                token = current_session.set(session)
+                try:
+                    result = call()
+                    if writes and not split:
+                        self._apply(session, writes)
+                finally:
+                    current_session.reset(token)
+            if writes and split:
+                with self._write_turn, self.sessions() as session, session.begin():
+                    self._apply(session, writes)
+        except WriteConflict as conflict:
+            assert writes is not None
+            result = self._refused(writes, conflict)  # type: ignore[assignment]
+        finally:
+            pending_writes.reset(queued)
+            self._after_commit.reset(after)
         for action in pending:
             action()
         return result
+
+    def _apply(self, session: Session, writes: list[Write]) -> None:
+        for each in writes:
+            each.apply(session)
+
+    def _refused(self, writes: list[Write], conflict: WriteConflict) -> Any:
+        """The writes were undone; the replay records among them are kept (a refused request's JWT id is used)."""
+        kept = [each for each in writes if each.kept_on_refusal]
+        if kept:
+            with self._write_turn, self.sessions() as session, session.begin():
+                for each in kept:
+                    with contextlib.suppress(WriteConflict):
+                        each.apply(session)
+        return self.handle_response(*conflict.error())
 
     def after_commit(self, action: Callable[[], None]) -> None:
         self._after_commit.get().append(action)
@@ -268,11 +306,12 @@ class Provider(AuthorizationServer):
         user: EndUser = request.user
         code: StoredCode | None = request.authorization_code
         now = utcnow()
-        current_session.get().add(OidcToken(
-            access_token_hash=digest(token["access_token"]), client_pk=request.client.row.id,
-            person_id=user.person_id, consent_id=user.consent_id, code_id=code.row.id if code else None,
-            scope=token["scope"], dpop_jkt=getattr(request, "dpop_jkt", None), issued_at=now,
-            expires_at=now + timedelta(seconds=token["expires_in"])))
+        values = {
+            "id": uuid.uuid4(), "access_token_hash": digest(token["access_token"]), "client_pk": request.client.row.id,
+            "person_id": user.person_id, "consent_id": user.consent_id, "code_id": code.row.id if code else None,
+            "scope": token["scope"], "dpop_jkt": getattr(request, "dpop_jkt", None), "issued_at": now,
+            "expires_at": now + timedelta(seconds=token["expires_in"]), "revoked_at": None}
+        write(lambda session: session.execute(_INSERT_TOKEN, values))
 
     def create_oauth2_request(self, request: PortalRequest) -> PortalRequest:
         return request
@@ -318,9 +357,10 @@ class Provider(AuthorizationServer):
         """The ID token's claims about the person; releasing them goes on the person's record."""
         session = current_session.get()
         claims: dict[str, Any] = {"sub": pairwise_subject(user.client.pairwise_salt, user.person_id)}
-        person = session.get(Person, user.person_id)
+        person = user.person or session.get(Person, user.person_id)
         if person is not None:
             released = basic_claims(person, scope_list(scope))
             claims.update(released)
-            record_release_sync(session, user.client, user.person_id, sorted(released), duty=ID_TOKEN_DUTY)
+            write(lambda s: record_release_sync(s, self.portal.sync(s), user.client, user.person_id, sorted(released),
+                                                duty=ID_TOKEN_DUTY))
         return claims

@@ -100,6 +100,47 @@ def transaction_result(session: Session, client: OidcClient, transaction_id: str
             "sub": pairwise_subject(client.pairwise_salt, row.person_id)}
 
 
+# -- a signing transaction tied to an authorization request (scope sign + sign_transaction_id) ------------------
+def check_authorization(session: Session, client: OidcClient, scopes: list[str], transaction_id: str | None, *,
+                        again: bool = False) -> None:
+    """デジタル認証アプリ's profile: ``scope=openid sign`` names the client's own open transaction by
+    ``sign_transaction_id``; the person signs it in the app before approving the login. ``again``: the parameters
+    were checked when the request came in (the login is being continued: the transaction may be signed now)."""
+    if "sign" not in scopes:
+        if transaction_id is not None:
+            raise SignRequestError("'sign_transaction_id' goes with the sign scope.")
+        return
+    if "sign" not in client.scopes.split():
+        raise SignRequestError("This client is not registered for the sign scope.")
+    if not transaction_id:
+        raise SignRequestError("The sign scope needs 'sign_transaction_id' (open one at the signing endpoint).")
+    row = _own_transaction(session, client, transaction_id)
+    if not again and (row.status is not SignStatus.PENDING or row.expires_at <= utcnow()):
+        raise SignRequestError("The signing transaction was signed already or has expired.")
+
+
+def _own_transaction(session: Session, client: OidcClient, transaction_id: str) -> OidcSignTransaction:
+    try:
+        key = uuid.UUID(transaction_id)
+    except ValueError as error:
+        raise SignRequestError("No such transaction for this client.") from error
+    row = session.scalar(select(OidcSignTransaction).where(OidcSignTransaction.id == key,
+                                                           OidcSignTransaction.client_pk == client.id))
+    if row is None:
+        raise SignRequestError("No such transaction for this client.")
+    return row
+
+
+def signed_result(session: Session, client: OidcClient, transaction_id: uuid.UUID,
+                  person_id: uuid.UUID) -> dict[str, Any] | None:
+    """The token response's ``sign_result``: the transaction's signature, if the code's person signed it."""
+    answer = transaction_result(session, client, str(transaction_id))
+    row = session.get(OidcSignTransaction, transaction_id)
+    if answer["status"] != "signed" or row is None or row.person_id != person_id:
+        return None
+    return answer
+
+
 @dataclass(frozen=True)
 class SignView:
     transaction: OidcSignTransaction

@@ -7,20 +7,22 @@ import contextvars
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 from authlib.oauth2 import rfc6749
 from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from api.oidc.keys import ALGORITHM
-from api.oidc.models import OidcAuthorizationCode, OidcClient, OidcSeenJwt, OidcToken
+from api.oidc.models import OidcAuthorizationCode, OidcClient, OidcConsent, OidcSeenJwt, OidcToken
 from api.oidc.scopes import scope_list
+from api.people.models import Person
 from api.platform.db import utcnow
 
 T = TypeVar("T")
@@ -111,11 +113,14 @@ class EndUser:
     consent_id: uuid.UUID
     auth_time: datetime
     client: OidcClient
+    person: Person | None = None  # when already read (the token endpoint reads it with the code)
 
 
 @dataclass
 class StoredCode(rfc6749.AuthorizationCodeMixin):
     row: OidcAuthorizationCode
+    consent: OidcConsent | None = None  # read with the code (the session's identity map holds rows weakly)
+    person: Person | None = None
 
     @property
     def code_challenge(self) -> str:
@@ -165,11 +170,58 @@ class StoredToken(rfc6749.TokenMixin):
         return self.row.revoked_at is not None
 
 
-def remember_jwt_id(session: Session, issuer: str, jti: str, expires_at: datetime) -> bool:
-    """True the first time (issuer, jti) is seen before it expires; False for a replay."""
-    try:
-        with session.begin_nested():
-            session.add(OidcSeenJwt(issuer=issuer[:100], jti=jti[:255], expires_at=expires_at))
-    except IntegrityError:
-        return False
+_SEEN = OidcSeenJwt.__table__
+# One statement per dialect, compiled once: the (issuer, jti) row, or nothing when it is there already.
+CLAIM_JWT_ID = {name: dialect.insert(_SEEN).on_conflict_do_nothing(index_elements=["issuer", "jti"])
+                .returning(_SEEN.c.jti) for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
+
+def claim_jwt_id(session: Session, issuer: str, jti: str, expires_at: datetime) -> bool:
+    """True the first time (issuer, jti) is seen; False for a replay. One statement (no savepoint)."""
+    statement = CLAIM_JWT_ID[session.get_bind().dialect.name]
+    return session.execute(statement, {"issuer": issuer[:100], "jti": jti[:255], "expires_at": expires_at}
+                           ).first() is not None
+
+
+# -- writes that wait for a short transaction ---------------------------------------------------------------------
+# The token endpoint verifies the client's assertion, checks the code and signs the ID token on a read transaction;
+# what it writes waits here and is applied after, in one short write transaction (SQLite has one writer: it is not
+# held while keys are parsed and tokens signed). A write that finds the row changed meanwhile (the code used, the
+# JWT id seen) raises WriteConflict: the call's answer is replaced by that refusal and its other writes undone.
+
+@dataclass(frozen=True)
+class Write:
+    apply: Callable[[Session], None]
+    kept_on_refusal: bool = False  # a replay record (a JWT id) stays even when the call is refused
+
+
+class WriteConflict(Exception):
+    def __init__(self, error: OAuth2Error) -> None:
+        super().__init__(error.description)
+        self.error = error
+
+
+pending_writes: contextvars.ContextVar[list[Write] | None] = contextvars.ContextVar("oidc_pending_writes",
+                                                                                    default=None)
+
+
+def write(apply: Callable[[Session], None], *, kept_on_refusal: bool = False) -> None:
+    """Apply now on the call's session, or, in a call whose writes wait, at its short write transaction."""
+    queue = pending_writes.get()
+    if queue is None:
+        apply(current_session.get())
+    else:
+        queue.append(Write(apply, kept_on_refusal))
+
+
+def remember_jwt_id(issuer: str, jti: str, expires_at: datetime, replayed: OAuth2Error) -> bool:
+    """Remember (issuer, jti) once: False now for a replay; where writes wait, True now and, if it was a replay
+    after all, the call is refused with ``replayed`` at its write."""
+    if pending_writes.get() is None:
+        return claim_jwt_id(current_session.get(), issuer, jti, expires_at)
+
+    def claim(session: Session) -> None:
+        if not claim_jwt_id(session, issuer, jti, expires_at):
+            raise WriteConflict(replayed)
+    write(claim, kept_on_refusal=True)
     return True

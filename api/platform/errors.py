@@ -130,6 +130,7 @@ class ErrorCode(enum.StrEnum):
     OIDC_LOGIN_DECIDED = "OIDC_LOGIN_DECIDED"
     OIDC_SIGN_USED = "OIDC_SIGN_USED"  # a signing transaction is signed once
     OIDC_SIGNER_NOT_PERSON = "OIDC_SIGNER_NOT_PERSON"  # a signature certificate the portal issued someone else
+    OIDC_SIGN_REQUIRED = "OIDC_SIGN_REQUIRED"  # a login tied to a signing transaction is approved after signing it
     OIDC_CLIENT_UNAVAILABLE = "OIDC_CLIENT_UNAVAILABLE"  # suspended or not yet approved
     # certificates (住民票 ...) and the kiosks of コンビニ交付
     GLYPH_MISSING = "GLYPH_MISSING"  # a character no font here can print: the certificate is not issued
@@ -161,6 +162,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.SIGNER_NOT_APPLICANT: 403,
     ErrorCode.OIDC_SIGNER_NOT_PERSON: 403,
     ErrorCode.OIDC_SIGN_USED: 409,
+    ErrorCode.OIDC_SIGN_REQUIRED: 409,
     ErrorCode.APPLICATION_NOT_EDITABLE: 409,
     ErrorCode.APPLICATION_STALE: 409,
     ErrorCode.APPLICATION_ALREADY_SUBMITTED: 409,

@@ -25,6 +25,27 @@ class OidcClaimType:
     title: str
 
 
+@strawberry.type(name="OidcSignRequest", description="A relying party's signing transaction: the digest of its "
+                                                     "document, to sign with the card's or phone's signature "
+                                                     "credential.")
+class OidcSignRequestType:
+    client_name: str
+    purpose: str
+    title: str = strawberry.field(description="What the relying party says the document is.")
+    digest: str = strawberry.field(description="The SHA-256 digest to sign (base64url).")
+    status: str = strawberry.field(description="pending or signed.")
+    expires_at: datetime
+    signed_at: datetime | None
+    short_code: str = strawberry.field(description="The request's short code (what oidcSign takes).")
+
+    @classmethod
+    def from_view(cls, view: signing.SignView) -> OidcSignRequestType:
+        row = view.transaction
+        return cls(client_name=view.client.name, purpose=view.client.purpose, title=row.title,
+                   digest=signing.b64url(row.digest), status=row.status.value, expires_at=row.expires_at,
+                   signed_at=row.signed_at, short_code=row.short_code)
+
+
 @strawberry.type(name="OidcLogin", description="A login at a relying party waiting for (or given) the person's "
                                                "decision.")
 class OidcLoginType:
@@ -35,13 +56,16 @@ class OidcLoginType:
                                                           "covers these claims, it expired, or prompt=consent).")
     status: str = strawberry.field(description="pending, approved or denied.")
     expires_at: datetime
+    sign_request: OidcSignRequestType | None = strawberry.field(
+        description="Scope sign: the relying party's document to sign (oidcSign with its shortCode) before approving.")
 
     @classmethod
     def from_view(cls, view: LoginView) -> OidcLoginType:
+        sign = OidcSignRequestType.from_view(signing.SignView(view.sign, view.client)) if view.sign else None
         return cls(client_name=view.client.name, purpose=view.client.purpose,
                    claims=[OidcClaimType(scope=scope, title=title) for scope, title in view.claims],
                    consent_required=view.consent_required, status=view.request.status.value,
-                   expires_at=view.request.expires_at)
+                   expires_at=view.request.expires_at, sign_request=sign)
 
 
 @strawberry.type(name="OidcConsent", description="The person's consent to one relying party for its purpose.")
@@ -62,26 +86,6 @@ class OidcConsentType:
                    claims=[OidcClaimType(scope=s, title=SCOPE_TITLES.get(s, s)) for s in consent.scopes.split()],
                    granted_at=consent.granted_at, expires_at=consent.expires_at, withdrawn_at=consent.withdrawn_at,
                    active=view.active)
-
-
-@strawberry.type(name="OidcSignRequest", description="A relying party's signing transaction: the digest of its "
-                                                     "document, to sign with the card's or phone's signature "
-                                                     "credential.")
-class OidcSignRequestType:
-    client_name: str
-    purpose: str
-    title: str = strawberry.field(description="What the relying party says the document is.")
-    digest: str = strawberry.field(description="The SHA-256 digest to sign (base64url).")
-    status: str = strawberry.field(description="pending or signed.")
-    expires_at: datetime
-    signed_at: datetime | None
-
-    @classmethod
-    def from_view(cls, view: signing.SignView) -> OidcSignRequestType:
-        row = view.transaction
-        return cls(client_name=view.client.name, purpose=view.client.purpose, title=row.title,
-                   digest=signing.b64url(row.digest), status=row.status.value, expires_at=row.expires_at,
-                   signed_at=row.signed_at)
 
 
 @strawberry.input(description="The signature over the request's digest, with the signature certificate (base64 "

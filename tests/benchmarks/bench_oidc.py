@@ -6,6 +6,7 @@ assertions are signed before the clock starts (a relying party's cost, not the p
 
     .venv/bin/python tests/benchmarks/bench_oidc.py [--requests 1500] [--connections 16]
         [--database sqlite|postgresql]   (PostgreSQL from MYNAPORTAL_TEST_POSTGRES_URL's server)
+        [--dpop]   (DPoP-bound tokens: each exchange and each userinfo read with its own proof, replay checked)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 from statistics import quantiles
+from typing import Any
 
 import httpx
 
@@ -40,8 +42,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-async def _prepare(env: dict[str, str], codes: int, issuer: str) -> tuple[list[str], str, list[str], str]:
-    """A client, a consent, ``codes`` codes (one verifier), the assertions; and one access token for userinfo."""
+def dpop_proofs(key: Any, count: int, method: str, url: str, access_token: str | None = None) -> list[str]:
+    """``count`` proofs of one key (RFC 9449), each its own jti, signed before the clock starts (the RP's cost)."""
+    from joserfc import jwt
+
+    from api.oidc.dpop import access_token_hash
+
+    extra = {"ath": access_token_hash(access_token)} if access_token else {}
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+    return [jwt.encode(header, {"jti": secrets.token_urlsafe(12), "htm": method, "htu": url, "iat": int(time.time()),
+                                **extra}, key, algorithms=["ES256"]) for _ in range(count)]
+
+
+async def _prepare(env: dict[str, str], codes: int, issuer: str, dpop_key: Any = None,
+                   ) -> tuple[list[str], str, list[str], str]:
+    """A client, a consent, ``codes`` codes (one verifier), the assertions; and one access token for userinfo
+    (bound to ``dpop_key`` if given)."""
     os.environ.update(env)
     from authlib.oauth2.rfc7523 import private_key_jwt_sign
     from joserfc.jwk import ECKey
@@ -80,7 +96,8 @@ async def _prepare(env: dict[str, str], codes: int, issuer: str) -> tuple[list[s
             expires_at=now + timedelta(hours=1)) for code in raw_codes])
         session.add(OidcToken(access_token_hash=hashlib.sha256(access.encode()).digest(), client_pk=client.id,
                               person_id=person, consent_id=consent.id, scope="openid name address", issued_at=now,
-                              expires_at=now + timedelta(hours=1)))
+                              expires_at=now + timedelta(hours=1),
+                              dpop_jkt=dpop_key.thumbprint() if dpop_key is not None else None))
     await engine.dispose()
     assertions = [private_key_jwt_sign(key, "benchrp", f"{issuer}/oidc/token", alg="ES256") for _ in raw_codes]
     return raw_codes, verifier, assertions, access
@@ -125,6 +142,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--dpop", action="store_true", help="DPoP-bound tokens, a proof per request")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
@@ -143,7 +161,16 @@ def main() -> None:
         subprocess.run([BIN / "mynaportal", "demo-seed"], env=env, check=True, stdout=subprocess.DEVNULL)
         from api.platform.settings import normalise_database_url
         env_async = {**env, "MYNAPORTAL_DATABASE_URL": normalise_database_url(url)}
-        codes, verifier, assertions, access = asyncio.run(_prepare(env_async, args.requests, issuer))
+        dpop_key = None
+        if args.dpop:
+            from joserfc.jwk import ECKey
+            dpop_key = ECKey.generate_key("P-256", private=True)
+        codes, verifier, assertions, access = asyncio.run(_prepare(env_async, args.requests, issuer, dpop_key))
+        token_proofs: list[str | None] = [None] * len(codes)
+        userinfo_proofs: list[str | None] = [None] * args.requests
+        if dpop_key is not None:
+            token_proofs = list(dpop_proofs(dpop_key, len(codes), "POST", f"{issuer}/oidc/token"))
+            userinfo_proofs = list(dpop_proofs(dpop_key, args.requests, "GET", f"{issuer}/oidc/userinfo", access))
         server = subprocess.Popen([BIN / "mynaportal", "serve", "--port", str(port), "--workers", "1"], env=env,
                                   stdout=subprocess.DEVNULL)
         try:
@@ -156,22 +183,28 @@ def main() -> None:
                     time.sleep(0.2)
             warm = [httpx.Request("GET", f"{issuer}/oidc/jwks") for _ in range(50)]
             asyncio.run(_load(warm, 4))
-            token_requests = [httpx.Request("POST", f"{issuer}/oidc/token", data={
+            token_requests = [httpx.Request("POST", f"{issuer}/oidc/token", headers={"dpop": proof} if proof else {},
+                                            data={
                 "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier,
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                "client_assertion": assertion}) for code, assertion in zip(codes, assertions, strict=True)]
+                "client_assertion": assertion}) for code, assertion, proof in zip(codes, assertions, token_proofs,
+                                                                                  strict=True)]
             before = cpu_seconds(server.pid)
             measured = asyncio.run(_load(token_requests, args.connections))
             _report("token (code exchange)", len(token_requests), *measured, cpu_seconds(server.pid) - before)
-            userinfo = [httpx.Request("GET", f"{issuer}/oidc/userinfo", headers={"authorization": f"Bearer {access}"})
-                        for _ in range(args.requests)]
+            userinfo = [httpx.Request("GET", f"{issuer}/oidc/userinfo", headers=(
+                {"authorization": f"DPoP {access}", "dpop": proof} if proof else {"authorization": f"Bearer {access}"}))
+                        for proof in userinfo_proofs]
             before = cpu_seconds(server.pid)
             measured = asyncio.run(_load(userinfo, args.connections))
             _report("userinfo (record written)", len(userinfo), *measured, cpu_seconds(server.pid) - before)
         finally:
             server.terminate()
             server.wait()
-        print(f"database {args.database}; load average {os.getloadavg()[0]:.1f} (the machine is shared)")
+            if args.database == "postgresql":
+                subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=False)
+        print(f"{'DPoP-bound' if args.dpop else 'bearer'} tokens; database {args.database}; load average "
+              f"{os.getloadavg()[0]:.1f} (the machine is shared)")
 
 
 if __name__ == "__main__":

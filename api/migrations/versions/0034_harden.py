@@ -2,7 +2,7 @@
 the staff inbox's server-side browser sessions
 
 Revision ID: 0034
-Revises: 0028
+Revises: 0031
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import api.platform.db
 
 revision: str = "0034"
-down_revision: str | None = "0028"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

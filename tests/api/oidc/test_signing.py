@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import secrets
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from joserfc import jwt
+from joserfc.jwk import KeySet
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,7 +28,7 @@ from api.exchange.models import ExchangeRecord
 from api.identity.cards import revoke_card
 from api.identity.sandbox_ca import SandboxCA
 from api.oidc.clients import pairwise_subject
-from api.oidc.models import OidcClient, OidcSignTransaction
+from api.oidc.models import OidcClient, OidcLoginRequest, OidcSignTransaction
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import create_session_factory
 from nfc_bridge.jpki import Key
@@ -37,10 +41,11 @@ from tests.api.identity.conftest import (  # noqa: F401
     identity_service,
     sandbox_ca,
 )
-from tests.api.oidc.conftest import ISSUER, RelyingParty, add_client
+from tests.api.oidc.conftest import REDIRECT, RelyingParty, Started, add_client, approve, finish, start
+from tests.api.oidc.conftest import code_of as redirect_parameters
 from tests.conftest import make_settings
 
-PUBLIC_URL = ISSUER  # Authlib wants https, or loopback
+ISSUER = PUBLIC_URL = "http://127.0.0.1:8000"  # Authlib wants https, or loopback (tests.api.oidc.conftest's)
 
 
 @pytest.fixture
@@ -217,3 +222,72 @@ async def test_only_clients_with_the_sign_scope_and_only_their_own_results(ident
 async def test_unknown_short_code(identity: IdentityPortal) -> None:
     answer = await identity.gql("OidcSignRequest", {"shortCode": "ZZZZ-ZZZZ"}, token=identity.portal.father_token)
     assert code_of(answer) == "NOT_FOUND"
+
+
+# -- sign tied to an authorization request (scope sign + sign_transaction_id, デジタル認証アプリ's profile) ----------
+async def _authorize(identity: IdentityPortal, rp: RelyingParty, transaction_id: str | None,
+                     scope: str = "openid name sign") -> tuple[Any, str, httpx.Response | Started]:
+    """The browser's authorization request; the login page (Started) or the refusal redirected to the client."""
+    oauth = rp.oauth(identity.portal, scope)
+    verifier = secrets.token_urlsafe(48)
+    extra = {"sign_transaction_id": transaction_id} if transaction_id else {}
+    url, _ = oauth.create_authorization_url(f"{ISSUER}/oidc/authorize", code_verifier=verifier, nonce="n-1", **extra)
+    page = await identity.portal.client.get(url.removeprefix(ISSUER))
+    await oauth.aclose()
+    return oauth, verifier, (await start(identity.portal, url) if page.status_code == 200 else page)
+
+
+async def test_sign_tied_to_the_login(identity: IdentityPortal) -> None:
+    rp = await add_client(identity.portal, "etaxsign", "e-Tax (sandbox)", scopes=SCOPES)
+    opened = await open_transaction(identity, rp)
+    _, verifier, started = await _authorize(identity, rp, opened["transaction_id"])
+    assert isinstance(started, Started)
+    shown = await identity.gql("OidcLogin", {"shortCode": started.short_code}, token=identity.portal.father_token)
+    request = shown["data"]["oidcLogin"]["signRequest"]
+    assert (request["shortCode"], request["title"], request["status"]) == (opened["short_code"], "電子申告の委任契約",
+                                                                           "pending")
+    # Approving before signing is refused; nothing is decided.
+    assert code_of(await approve(identity.portal, started.short_code)) == "OIDC_SIGN_REQUIRED"
+    assert "errors" not in await sign(identity, request["shortCode"], await card_material(identity,
+                                                                                         identity.portal.father))
+    assert "errors" not in await approve(identity.portal, started.short_code)
+    code = redirect_parameters(await finish(identity.portal, started))["code"]
+    token = await client_post(identity, rp, "/oidc/token", {
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier})
+    assert token.status_code == 200, token.text
+    result = token.json()["sign_result"]
+    assert (result["transaction_id"], result["status"]) == (opened["transaction_id"], "signed")
+    certificate = x509.load_der_x509_certificate(base64.b64decode(result["certificate"]))
+    signature = base64.urlsafe_b64decode(result["signature"] + "=" * (-len(result["signature"]) % 4))
+    certificate.public_key().verify(signature, DOCUMENT, padding.PKCS1v15(), hashes.SHA256())
+    assert result["sub"] == jwt.decode(token.json()["id_token"], KeySet.import_key_set(
+        (await identity.portal.client.get("/oidc/jwks")).json())).claims["sub"]
+
+
+async def test_sign_scope_refusals_at_the_authorization_endpoint(identity: IdentityPortal) -> None:
+    rp = await add_client(identity.portal, "etaxsign", "e-Tax (sandbox)", scopes=SCOPES)
+    other = await add_client(identity.portal, "nenkin", "ねんきんネット (sandbox)", scopes=SCOPES)
+    unsigned = (await open_transaction(identity, rp))["transaction_id"]
+    others = (await open_transaction(identity, other))["transaction_id"]
+    signed = await open_transaction(identity, rp)
+    assert "errors" not in await sign(identity, signed["short_code"], await card_material(identity,
+                                                                                          identity.portal.father))
+    cases = [
+        (None, "openid name sign", "The sign scope needs 'sign_transaction_id' (open one at the signing endpoint)."),
+        (unsigned, "openid name", "'sign_transaction_id' goes with the sign scope."),
+        (others, "openid name sign", "No such transaction for this client."),
+        ("not-a-uuid", "openid name sign", "No such transaction for this client."),
+        (signed["transaction_id"], "openid name sign", "The signing transaction was signed already or has expired."),
+    ]
+    for transaction_id, scope, description in cases:
+        _, _, refused = await _authorize(identity, rp, transaction_id, scope)
+        assert isinstance(refused, httpx.Response)
+        assert redirect_parameters(refused)["error"] == "invalid_request"
+        assert redirect_parameters(refused)["error_description"] == description
+    assert await count(identity, OidcLoginRequest) == 0
+
+
+async def test_a_client_without_the_sign_scope_cannot_ask_for_it(identity: IdentityPortal) -> None:
+    rp = await add_client(identity.portal, "nenkin", "ねんきんネット (sandbox)", scopes=("openid", "name"))
+    _, _, refused = await _authorize(identity, rp, str(uuid.uuid4()))
+    assert redirect_parameters(refused)["error_description"] == "This client is not registered for the sign scope."
