@@ -239,5 +239,5 @@ async def _move(session: AsyncSession, actor: InboxActor, reception_number: str,
     session.add(event)
     await record_operator_action(session, operator=actor.label, subject_id=application.applicant_person_id,
                                  purpose=f"application:{to_status}:{reception_number}")
-    await notify_move(session, application, actor.agency_id, event.id, to_status, note, now=now, today=today)
+    await notify_move(session, application, actor.agency_id, event.id, to_status, note, now=now)
     return {"receptionNumber": reception_number, "status": to_status, "from": from_status, "at": now.isoformat()}

@@ -140,22 +140,37 @@ class IdentityService:
         revoked is refused on the very next request, whatever any cache holds), then OCSP, CRL (cached)."""
         path = self.chains.check(certificate, chain, usage, self.clock())
         async with self.session_factory() as session:
-            own = (await session.execute(
-                select(IssuedCertificate.revoked_at, Card.revoked_at, PhoneCredential.revoked_at)
-                .join(Card, Card.id == IssuedCertificate.card_id)
-                .outerjoin(PhoneCredential, PhoneCredential.id == IssuedCertificate.phone_credential_id)
-                .where(IssuedCertificate.fingerprint == path.fingerprint))).first()
+            await self.check_own_revocation(session, path)
+        await self.check_network_revocation(path)
+        return path
+
+    async def check_without_own_revocation(self, certificate: bytes, chain: Sequence[bytes],
+                                           usage: Usage) -> CheckedPath:
+        """Chain, dates, usage and the network's status (OCSP, CRL; cached), no database: for a caller that checks
+        this server's own revocations in its own transaction (``check_own_revocation``), before it acts."""
+        path = self.chains.check(certificate, chain, usage, self.clock())
+        await self.check_network_revocation(path)
+        return path
+
+    @staticmethod
+    async def check_own_revocation(session: AsyncSession, path: CheckedPath) -> None:
+        own = (await session.execute(
+            select(IssuedCertificate.revoked_at, Card.revoked_at, PhoneCredential.revoked_at)
+            .join(Card, Card.id == IssuedCertificate.card_id)
+            .outerjoin(PhoneCredential, PhoneCredential.id == IssuedCertificate.phone_credential_id)
+            .where(IssuedCertificate.fingerprint == path.fingerprint))).first()
         if own is not None and any(at is not None for at in own):
             raise _revoked()
+
+    async def check_network_revocation(self, path: CheckedPath) -> None:
         try:
             status = await self.revocation.status(path.leaf, path.issuer)
         except RevocationUnavailable as error:
             logger.warning("revocation status unavailable: %s", error)
             raise PortalError("REVOCATION_UNAVAILABLE",
-                                  "The certificate's revocation status cannot be checked now; try again.") from error
+                              "The certificate's revocation status cannot be checked now; try again.") from error
         if status is Status.REVOKED:
             raise _revoked()
-        return path
 
     async def _linked(self, session: AsyncSession, path: CheckedPath,
                       profiles: set[CertificateProfile]) -> IssuedCertificate:
