@@ -25,7 +25,7 @@ from datetime import date
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import Select, Uuid, and_, bindparam, insert, select, update
+from sqlalchemy import LargeBinary, Select, Uuid, and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -139,8 +139,19 @@ def _load_statement() -> Select[Any]:
                    Application.applicant_person_id == bindparam("actor", type_=Uuid)))
 
 
-# Built once: a submission rush compiles nothing (SQLAlchemy's cache keeps the compiled form).
+_MOVED = ("status", "reception_number", "signed_document", "signed_digest", "signature", "certificate",
+          "certificate_chain", "nonce", "submitted_at", "updated_at")
+_APPLICATIONS, _EVENTS = Application.__table__, ApplicationEvent.__table__
+# Built once, with bound parameters: a submission rush constructs and compiles nothing (SQLAlchemy's cache keeps
+# the compiled forms). The move is conditional: two submissions racing with the same nonce cannot both pass.
 _LOAD = _load_statement()
+_MOVE = (update(_APPLICATIONS)
+         .where(_APPLICATIONS.c.id == bindparam("p_application", type_=Uuid), _APPLICATIONS.c.status.in_(EDITABLE),
+                _APPLICATIONS.c.nonce == bindparam("p_previous_nonce", type_=LargeBinary))
+         .values({name: bindparam(f"p_{name}", type_=_APPLICATIONS.c[name].type) for name in _MOVED})
+         .returning(_APPLICATIONS.c.id))
+_EVENT = insert(_EVENTS).values({name: bindparam(f"p_{name}", type_=_EVENTS.c[name].type)
+                                 for name in ("id", "application_id", "at", "from_status", "to_status", "actor")})
 
 
 async def _load(session: AsyncSession, actor_id: uuid.UUID, application_id: uuid.UUID
@@ -237,18 +248,14 @@ async def submit(session_factory: async_sessionmaker[AsyncSession], identity: Id
                   "certificate": certificate if path else None,
                   "certificate_chain": [base64.b64encode(c).decode() for c in chain] if path else None,
                   "nonce": secrets.token_bytes(32), "submitted_at": now, "updated_at": now}
-        # One conditional move: two submissions racing with the same nonce cannot both pass.
-        moved = (await session.execute(
-            update(Application)
-            .where(Application.id == application.id, Application.status.in_(EDITABLE),
-                   Application.nonce == application.nonce)
-            .values(**values).returning(Application.id), execution_options={"synchronize_session": False})).first()
+        moved = (await session.execute(_MOVE, {**{f"p_{name}": value for name, value in values.items()},
+                                               "p_application": application.id,
+                                               "p_previous_nonce": application.nonce})).first()
         if moved is None:
             raise PortalError("APPLICATION_ALREADY_SUBMITTED", "This application was sent meanwhile.")
         event_id = new_id()
-        await session.execute(insert(ApplicationEvent).values(
-            id=event_id, application_id=application.id, at=now, from_status=from_status, to_status=RECEIVED,
-            actor="person"))
+        await session.execute(_EVENT, {"p_id": event_id, "p_application_id": application.id, "p_at": now,
+                                       "p_from_status": from_status, "p_to_status": RECEIVED, "p_actor": "person"})
         if loaded.applicant_code is None:  # the municipality knows the applicant by its own code from now on
             await assign_code(session, loaded.agency_id, applicant.id)
         session.expunge(application)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.identity import cards, challenges, device, loss_reports, sessions
@@ -51,6 +51,13 @@ def phone_challenge_client(person_id: uuid.UUID) -> str:
 
 def load_anchors(path: Path) -> list[x509.Certificate]:
     return x509.load_pem_x509_certificates(Path(path).read_bytes())
+
+
+# This server's revocations of a certificate (the certificate, its card, its phone credential): built once.
+_OWN_REVOCATION = (select(IssuedCertificate.revoked_at, Card.revoked_at, PhoneCredential.revoked_at)
+                   .join(Card, Card.id == IssuedCertificate.card_id)
+                   .outerjoin(PhoneCredential, PhoneCredential.id == IssuedCertificate.phone_credential_id)
+                   .where(IssuedCertificate.fingerprint == bindparam("fingerprint", type_=LargeBinary)))
 
 
 class IdentityService:
@@ -154,11 +161,7 @@ class IdentityService:
 
     @staticmethod
     async def check_own_revocation(session: AsyncSession, path: CheckedPath) -> None:
-        own = (await session.execute(
-            select(IssuedCertificate.revoked_at, Card.revoked_at, PhoneCredential.revoked_at)
-            .join(Card, Card.id == IssuedCertificate.card_id)
-            .outerjoin(PhoneCredential, PhoneCredential.id == IssuedCertificate.phone_credential_id)
-            .where(IssuedCertificate.fingerprint == path.fingerprint))).first()
+        own = (await session.execute(_OWN_REVOCATION, {"fingerprint": path.fingerprint})).first()
         if own is not None and any(at is not None for at in own):
             raise _revoked()
 
