@@ -32,6 +32,7 @@ from api.applications.models import (
     REJECTED,
     REVIEWING,
     STATUSES,
+    WITHDRAWN,
     Application,
     ApplicationAttachment,
     ApplicationEvent,
@@ -222,6 +223,8 @@ async def _move(session: AsyncSession, actor: InboxActor, reception_number: str,
     from_status = application.status
     if from_status in DECIDED:
         raise PortalError("APPLICATION_ALREADY_DECIDED", "This application has been decided.")
+    if from_status == WITHDRAWN:
+        raise PortalError("APPLICATION_WITHDRAWN", "The applicant withdrew this application.")
     if to_status not in MOVES.get(from_status, frozenset()):
         raise PortalError("APPLICATION_TRANSITION_INVALID", f"An application in {from_status} cannot move to "
                           f"{to_status}.", extensions={"status": from_status})
@@ -232,7 +235,12 @@ async def _move(session: AsyncSession, actor: InboxActor, reception_number: str,
     moved = (await session.execute(update(Application).where(
         Application.id == application.id, Application.status == from_status).values(**values)
         .returning(Application.id))).first()
-    if moved is None:
+    if moved is None:  # moved meanwhile (by the applicant's withdrawal, or another decision): say which
+        now_status = await session.scalar(select(Application.status).where(Application.id == application.id))
+        if now_status == WITHDRAWN:
+            raise PortalError("APPLICATION_WITHDRAWN", "The applicant withdrew this application meanwhile.")
+        if now_status in DECIDED:
+            raise PortalError("APPLICATION_ALREADY_DECIDED", "This application was decided meanwhile.")
         raise PortalError("APPLICATION_TRANSITION_INVALID", "The application was moved meanwhile.")
     event = ApplicationEvent(id=new_id(), application_id=application.id, at=now, from_status=from_status,
                              to_status=to_status, actor=actor.label, note=note)

@@ -14,6 +14,7 @@ from api.applications.models import (
     RECEIVED,
     REJECTED,
     REVIEWING,
+    WITHDRAWN,
     Application,
     PublicBenefitAccount,
 )
@@ -27,9 +28,10 @@ TITLES = {
     CORRECTION_REQUESTED: "申請の補正をお願いします",
     COMPLETED: "申請の手続が完了しました",
     REJECTED: "申請を却下しました",
+    WITHDRAWN: "申請の取下げを受け付けました",
 }
 LABELS = {"draft": "下書き", RECEIVED: "受付", REVIEWING: "審査中", CORRECTION_REQUESTED: "補正依頼",
-          COMPLETED: "完了", REJECTED: "却下"}
+          COMPLETED: "完了", REJECTED: "却下", WITHDRAWN: "取下げ"}
 
 
 def masked_account(account: PublicBenefitAccount) -> str:

@@ -38,6 +38,7 @@ from api.applications.drafts import EDITABLE
 from api.applications.models import (
     DECIDED,
     RECEIVED,
+    WITHDRAWN,
     Application,
     ApplicationAttachment,
     ApplicationEvent,
@@ -92,6 +93,8 @@ class ToSign:
 
 
 def _check_state(application: Application) -> None:
+    if application.status == WITHDRAWN:
+        raise PortalError("APPLICATION_WITHDRAWN", "This application has been withdrawn; start a new one.")
     if application.status in DECIDED:
         raise PortalError("APPLICATION_ALREADY_DECIDED", "This application has been decided; start a new one.")
     if application.status not in EDITABLE:

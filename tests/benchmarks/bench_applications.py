@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -90,7 +91,10 @@ async def bench_submissions(factory, identity: IdentityService, father, child, c
     started, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_of(backends)
     if profiler is not None:
         profiler.enable()
+    waits: Counter[str] = Counter()
+    sampling = asyncio.create_task(_sample_waits(factory, waits))
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+    sampling.cancel()
     if profiler is not None:
         profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -100,6 +104,23 @@ async def bench_submissions(factory, identity: IdentityService, father, child, c
           f"p99 {percentile(latencies, 0.99):6.1f} ms  CPU {cpu * 1000 / len(latencies):.2f} ms/submission "
           f"(this process), {server_cpu * 1000 / len(latencies):.2f} ms/submission (its PostgreSQL backends, "
           f"{len(backends)})")
+    samples = sum(waits.values())
+    print("  the backends' state, sampled every 20 ms (share of backends x samples): " + ", ".join(
+        f"{what} {count * 100 / samples:.0f}%" for what, count in waits.most_common(8)))
+
+
+async def _sample_waits(factory, waits: Counter[str]) -> None:
+    """What this database's other backends are doing (idle in a transaction: waiting for this process; a lock, WAL
+    or IO: contention in the server)."""
+    async with factory() as session:
+        while True:
+            rows = await session.execute(text(
+                "SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"))
+            for state, kind, event in rows:
+                waits[f"{state} ({kind}:{event})" if kind and kind != "Client" else state] += 1
+            await session.rollback()
+            await asyncio.sleep(0.02)
 
 
 async def _open_connections(factory, count: int) -> None:
