@@ -117,8 +117,10 @@ async def test_a_signature_over_other_bytes_or_a_stale_nonce_is_refused(one_stop
 
 
 async def test_a_revoked_certificate_is_refused(one_stop: OneStop) -> None:
-    draft = await one_stop.ready_draft()
     card = await one_stop.card(one_stop.father)
+    earlier = await one_stop.ready_draft()  # the card signed before: its checked path is kept, its status never
+    await one_stop.submit(one_stop.father, earlier.id, await one_stop.signed(card, one_stop.father, earlier.id))
+    draft = await one_stop.ready_draft()
     material = await one_stop.signed(card, one_stop.father, draft.id)
     async with one_stop.factory() as session, session.begin():
         assert await revoke_card(session, one_stop.father, now=one_stop.identity.now) == 2
