@@ -92,9 +92,11 @@ async def bench_submissions(factory, identity: IdentityService, father, child, c
     if profiler is not None:
         profiler.enable()
     waits: Counter[str] = Counter()
-    sampling = asyncio.create_task(_sample_waits(factory, waits))
+    done = asyncio.Event()
+    sampling = asyncio.create_task(_sample_waits(factory, waits, done))
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    sampling.cancel()
+    done.set()
+    await sampling
     if profiler is not None:
         profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -109,11 +111,11 @@ async def bench_submissions(factory, identity: IdentityService, father, child, c
         f"{what} {count * 100 / samples:.0f}%" for what, count in waits.most_common(8)))
 
 
-async def _sample_waits(factory, waits: Counter[str]) -> None:
+async def _sample_waits(factory, waits: Counter[str], done: asyncio.Event) -> None:
     """What this database's other backends are doing (idle in a transaction: waiting for this process; a lock, WAL
     or IO: contention in the server)."""
     async with factory() as session:
-        while True:
+        while not done.is_set():
             rows = await session.execute(text(
                 "SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE datname = current_database() "
                 "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"))
