@@ -7,7 +7,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator
 
-from sqlalchemy import delete, select
+from sqlalchemy import Uuid, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.applications.catalogue import procedure
@@ -72,9 +72,13 @@ async def add_attachment(session_factory: async_sessionmaker[AsyncSession], acto
         return attachment
 
 
+_OF_APPLICATION = (select(ApplicationAttachment)
+                   .where(ApplicationAttachment.application_id == bindparam("application", type_=Uuid))
+                   .order_by(ApplicationAttachment.requirement))  # built once: every submission reads it
+
+
 async def attachments_of(session: AsyncSession, application_id: uuid.UUID) -> list[ApplicationAttachment]:
-    return list(await session.scalars(select(ApplicationAttachment).where(
-        ApplicationAttachment.application_id == application_id).order_by(ApplicationAttachment.requirement)))
+    return list(await session.scalars(_OF_APPLICATION, {"application": application_id}))
 
 
 async def attachment_with_application(session_factory: async_sessionmaker[AsyncSession], attachment_id: uuid.UUID

@@ -8,10 +8,11 @@ for integers within ±2^53; a float or a larger integer is refused rather than r
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 MAX_SAFE_INTEGER = 2**53 - 1
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_json_string = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class NotCanonicalisable(ValueError):
@@ -19,16 +20,9 @@ class NotCanonicalisable(ValueError):
 
 
 def _string(text: str) -> str:
-    out = ['"']
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+    # Python's encoder (ensure_ascii off) escapes exactly as JSON.stringify does (quote, backslash, the five short
+    # control escapes, other control characters as lower-case u00xx), in C: a loop here was 5% of a submission.
+    return _json_string(text)
 
 
 def _utf16_key(name: str) -> bytes:

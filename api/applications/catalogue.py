@@ -27,7 +27,12 @@ CATALOGUE_FILE = Path(__file__).parent / "data" / "procedures.json"
 # A municipality's own procedures (独自の手続), one file per municipality named by its 6-digit code: only that
 # municipality may publish them. Their codes begin with the municipality's code, so they never meet a national one.
 MUNICIPAL_DIR = Path(__file__).parent / "data" / "municipal"
-_FORMATS = FormatChecker(formats=("date", "email"))  # date-time would need another package
+# The formats a form may use, each checked (date-time and time by rfc3339-validator, which jsonschema uses when it is
+# installed): a form naming another format would have it silently unchecked, so the catalogue refuses it.
+FORMATS = ("date", "date-time", "time", "email")
+_FORMATS = FormatChecker(formats=())
+# Draft 2020-12's own checkers (FormatChecker's shared table holds draft 3's "time", without an offset).
+_FORMATS.checkers = {name: Draft202012Validator.FORMAT_CHECKER.checkers[name] for name in FORMATS}
 
 
 class CatalogueError(ValueError):
@@ -100,6 +105,9 @@ def _procedure(entry: dict[str, Any], categories: dict[str, str], events: dict[s
         Draft202012Validator.check_schema(entry["form"])
     except SchemaError as error:
         raise CatalogueError(f"{code}: the form is not a JSON Schema: {error.message}") from error
+    unchecked = set(formats_of(entry["form"])) - set(_FORMATS.checkers)
+    if unchecked:
+        raise CatalogueError(f"{code}: the form uses formats this server does not check: {sorted(unchecked)}")
     attachments = tuple(Attachment(a["code"], a["name"], a.get("condition"), tuple(a["media_types"]),
                                    int(a["max_bytes"]), a.get("required_unless")) for a in entry["attachments"])
     network = tuple(NetworkItem(n["item"], n["replaces"], n["fills"]) for n in entry["network_items"])
@@ -115,6 +123,17 @@ def _procedure(entry: dict[str, Any], categories: dict[str, str], events: dict[s
         deadline=entry["deadline"], duty=entry.get("duty"), network_items=network, attachments=attachments,
         fits=dict(entry["fits"]), form=entry["form"], search_text=search_key(text),
         validator=Draft202012Validator(entry["form"], format_checker=_FORMATS), municipality=municipality)
+
+
+def formats_of(schema: Any) -> list[str]:
+    """Every "format" a schema names, at any depth."""
+    if isinstance(schema, list):
+        return [found for item in schema for found in formats_of(item)]
+    if not isinstance(schema, dict):
+        return []
+    own = [schema["format"]] if isinstance(schema.get("format"), str) else []
+    return own + [found for key, value in schema.items() if key not in ("const", "enum", "examples", "default")
+                  for found in formats_of(value)]
 
 
 def parse_catalogue(data: dict[str, Any], municipal: Sequence[dict[str, Any]] = ()) -> Catalogue:

@@ -25,6 +25,7 @@ from api.applications.models import (
     CORRECTION_REQUESTED,
     DECIDED,
     DRAFT,
+    WITHDRAWN,
     Application,
     ApplicationEvent,
     PublicBenefitAccount,
@@ -116,6 +117,8 @@ async def editable_application(session: AsyncSession, actor_id: uuid.UUID, appli
         raise PortalError("NOT_FOUND", "No such application of yours.")
     if application.status in DECIDED:
         raise PortalError("APPLICATION_ALREADY_DECIDED", "This application has been decided.")
+    if application.status == WITHDRAWN:
+        raise PortalError("APPLICATION_WITHDRAWN", "This application has been withdrawn.")
     if application.status not in EDITABLE:
         raise PortalError("APPLICATION_NOT_EDITABLE", "This application has been sent and is being handled.")
     return application

@@ -32,6 +32,7 @@ from api.applications.models import (
     REJECTED,
     REVIEWING,
     STATUSES,
+    WITHDRAWN,
     Application,
     ApplicationAttachment,
     ApplicationEvent,
@@ -222,6 +223,8 @@ async def _move(session: AsyncSession, actor: InboxActor, reception_number: str,
     from_status = application.status
     if from_status in DECIDED:
         raise PortalError("APPLICATION_ALREADY_DECIDED", "This application has been decided.")
+    if from_status == WITHDRAWN:
+        raise PortalError("APPLICATION_WITHDRAWN", "The applicant withdrew this application.")
     if to_status not in MOVES.get(from_status, frozenset()):
         raise PortalError("APPLICATION_TRANSITION_INVALID", f"An application in {from_status} cannot move to "
                           f"{to_status}.", extensions={"status": from_status})
@@ -232,12 +235,17 @@ async def _move(session: AsyncSession, actor: InboxActor, reception_number: str,
     moved = (await session.execute(update(Application).where(
         Application.id == application.id, Application.status == from_status).values(**values)
         .returning(Application.id))).first()
-    if moved is None:
+    if moved is None:  # moved meanwhile (by the applicant's withdrawal, or another decision): say which
+        now_status = await session.scalar(select(Application.status).where(Application.id == application.id))
+        if now_status == WITHDRAWN:
+            raise PortalError("APPLICATION_WITHDRAWN", "The applicant withdrew this application meanwhile.")
+        if now_status in DECIDED:
+            raise PortalError("APPLICATION_ALREADY_DECIDED", "This application was decided meanwhile.")
         raise PortalError("APPLICATION_TRANSITION_INVALID", "The application was moved meanwhile.")
     event = ApplicationEvent(id=new_id(), application_id=application.id, at=now, from_status=from_status,
                              to_status=to_status, actor=actor.label, note=note)
     session.add(event)
     await record_operator_action(session, operator=actor.label, subject_id=application.applicant_person_id,
                                  purpose=f"application:{to_status}:{reception_number}")
-    await notify_move(session, application, actor.agency_id, event.id, to_status, note, now=now, today=today)
+    await notify_move(session, application, actor.agency_id, event.id, to_status, note, now=now)
     return {"receptionNumber": reception_number, "status": to_status, "from": from_status, "at": now.isoformat()}

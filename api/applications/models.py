@@ -34,7 +34,8 @@ REVIEWING = "reviewing"  # 審査中
 CORRECTION_REQUESTED = "correction_requested"  # 補正依頼
 COMPLETED = "completed"  # 完了
 REJECTED = "rejected"  # 却下
-STATUSES = (DRAFT, RECEIVED, REVIEWING, CORRECTION_REQUESTED, COMPLETED, REJECTED)
+WITHDRAWN = "withdrawn"  # 取下げ: by the applicant, before a decision (a draft, or sent and not yet decided)
+STATUSES = (DRAFT, RECEIVED, REVIEWING, CORRECTION_REQUESTED, COMPLETED, REJECTED, WITHDRAWN)
 DECIDED = frozenset({COMPLETED, REJECTED})
 
 
@@ -65,7 +66,7 @@ class Application(Base):
         Index("ix_applications_inbox_all", "municipality_code", "submitted_at", "id"),
         Index("ix_applications_applicant", "applicant_person_id", "updated_at"),
         CheckConstraint("status IN ('draft', 'received', 'reviewing', 'correction_requested', 'completed', "
-                        "'rejected')", name="status_known"),
+                        "'rejected', 'withdrawn')", name="status_known"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

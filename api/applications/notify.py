@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.agencies.service import assign_code
 from api.applications.catalogue import catalogue
 from api.applications.models import (
     COMPLETED,
@@ -15,11 +14,13 @@ from api.applications.models import (
     RECEIVED,
     REJECTED,
     REVIEWING,
+    WITHDRAWN,
     Application,
     PublicBenefitAccount,
 )
 from api.notices.models import Audience, Category, Priority
-from api.notices.service import NewNotice, publish_notice
+from api.notices.service import NewNotice
+from api.notices.to_person import publish_to_person
 
 TITLES = {
     RECEIVED: "申請を受け付けました",
@@ -27,9 +28,10 @@ TITLES = {
     CORRECTION_REQUESTED: "申請の補正をお願いします",
     COMPLETED: "申請の手続が完了しました",
     REJECTED: "申請を却下しました",
+    WITHDRAWN: "申請の取下げを受け付けました",
 }
 LABELS = {"draft": "下書き", RECEIVED: "受付", REVIEWING: "審査中", CORRECTION_REQUESTED: "補正依頼",
-          COMPLETED: "完了", REJECTED: "却下"}
+          COMPLETED: "完了", REJECTED: "却下", WITHDRAWN: "取下げ"}
 
 
 def masked_account(account: PublicBenefitAccount) -> str:
@@ -37,11 +39,10 @@ def masked_account(account: PublicBenefitAccount) -> str:
 
 
 async def notify_move(session: AsyncSession, application: Application, agency_id: uuid.UUID, event_id: uuid.UUID,
-                      to_status: str, note: str | None, *, now: datetime, today: date) -> None:
+                      to_status: str, note: str | None, *, now: datetime) -> None:
     """``application`` as moved (its reception number and form) and its municipality's agency, which sends the
-    notice; in the caller's transaction."""
+    notice to the applicant (known by id: the lean path, no code to map); in the caller's transaction."""
     proc = catalogue().procedures[application.procedure_code]
-    code = await assign_code(session, agency_id, application.applicant_person_id)
     body = [f"{proc.name}（受付番号 {application.reception_number}）: {LABELS[to_status]}"]
     if note:
         body.append(note)
@@ -51,9 +52,8 @@ async def notify_move(session: AsyncSession, application: Application, agency_id
             body.append("振込先: 公金受取口座（" + masked_account(account) + "）")
     if to_status == CORRECTION_REQUESTED:
         body.append("内容を直して、もう一度カードで署名して送ってください。")
-    await publish_notice(session, agency_id, NewNotice(
+    await publish_to_person(session, agency_id, application.applicant_person_id, NewNotice(
         audience=Audience.PERSON, category=Category.CHILD_REARING if proc.category != "maternal_child_health"
         else Category.HEALTH, title=f"{TITLES[to_status]}（{proc.name}）"[:100], body="\n".join(body)[:2000],
-        priority=Priority.HIGH if to_status == CORRECTION_REQUESTED else Priority.NORMAL, recipient_code=code,
-        reference=f"application-event:{event_id}"),
-        now=now, today=today)
+        priority=Priority.HIGH if to_status == CORRECTION_REQUESTED else Priority.NORMAL,
+        reference=f"application-event:{event_id}"), now=now)

@@ -16,7 +16,7 @@ _PROBLEM = {
 _SECURITY = [{"inboxToken": []}]
 _STATUS = {"type": "string", "enum": [s for s in STATUSES if s != "draft"],
            "description": "received 受付, reviewing 審査中, correction_requested 補正依頼, completed 完了, "
-                          "rejected 却下"}
+                          "rejected 却下, withdrawn 取下げ (by the applicant, before a decision)"}
 
 
 def _problem(description: str) -> dict[str, Any]:

@@ -25,11 +25,12 @@ from datetime import date
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import and_, select, update
+from sqlalchemy import LargeBinary, Select, Uuid, and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from api.agencies.models import Agency, AgencyKind
+from api.agencies.models import Agency, AgencyKind, AgencyPersonCode
+from api.agencies.service import assign_code
 from api.applications.attachments import attachments_of
 from api.applications.canonical import canonical_json
 from api.applications.catalogue import Procedure, form_errors, procedure
@@ -37,6 +38,7 @@ from api.applications.drafts import EDITABLE
 from api.applications.models import (
     DECIDED,
     RECEIVED,
+    WITHDRAWN,
     Application,
     ApplicationAttachment,
     ApplicationEvent,
@@ -44,7 +46,7 @@ from api.applications.models import (
 )
 from api.applications.notify import notify_move
 from api.identity.service import IdentityService
-from api.identity.verification import Usage, load_certificate, verify_signature
+from api.identity.verification import Usage, verify_signature
 from api.people.models import Person, Sex
 from api.platform.db import new_id, utcnow
 from api.platform.errors import PortalError
@@ -91,6 +93,8 @@ class ToSign:
 
 
 def _check_state(application: Application) -> None:
+    if application.status == WITHDRAWN:
+        raise PortalError("APPLICATION_WITHDRAWN", "This application has been withdrawn; start a new one.")
     if application.status in DECIDED:
         raise PortalError("APPLICATION_ALREADY_DECIDED", "This application has been decided; start a new one.")
     if application.status not in EDITABLE:
@@ -119,23 +123,45 @@ class Loaded:
     subject: Person
     offering: ProcedureOffering | None  # None: not (or no longer) published
     agency_id: uuid.UUID | None  # the municipality's agency (None: not on the portal)
+    applicant_code: str | None  # the municipality's code for the applicant (None: not yet given)
+
+
+def _load_statement() -> Select[Any]:
+    applicant, subject = aliased(Person), aliased(Person)
+    return (select(Application, applicant, subject, ProcedureOffering, Agency.id, AgencyPersonCode.code)
+            .join(applicant, applicant.id == Application.applicant_person_id)
+            .join(subject, subject.id == Application.subject_person_id)
+            .outerjoin(ProcedureOffering, and_(ProcedureOffering.municipality_code == Application.municipality_code,
+                                               ProcedureOffering.procedure_code == Application.procedure_code,
+                                               ProcedureOffering.withdrawn_at.is_(None)))
+            .outerjoin(Agency, and_(Agency.kind == AgencyKind.MUNICIPALITY,
+                                    Agency.municipality_code == Application.municipality_code))
+            .outerjoin(AgencyPersonCode, and_(AgencyPersonCode.agency_id == Agency.id,
+                                              AgencyPersonCode.person_id == Application.applicant_person_id))
+            .where(Application.id == bindparam("application", type_=Uuid),
+                   Application.applicant_person_id == bindparam("actor", type_=Uuid)))
+
+
+_MOVED = ("status", "reception_number", "signed_document", "signed_digest", "signature", "certificate",
+          "certificate_chain", "nonce", "submitted_at", "updated_at")
+_APPLICATIONS, _EVENTS = Application.__table__, ApplicationEvent.__table__
+# Built once, with bound parameters: a submission rush constructs and compiles nothing (SQLAlchemy's cache keeps
+# the compiled forms). The move is conditional: two submissions racing with the same nonce cannot both pass.
+_LOAD = _load_statement()
+_MOVE = (update(_APPLICATIONS)
+         .where(_APPLICATIONS.c.id == bindparam("p_application", type_=Uuid), _APPLICATIONS.c.status.in_(EDITABLE),
+                _APPLICATIONS.c.nonce == bindparam("p_previous_nonce", type_=LargeBinary))
+         .values({name: bindparam(f"p_{name}", type_=_APPLICATIONS.c[name].type) for name in _MOVED})
+         .returning(_APPLICATIONS.c.id))
+_EVENT = insert(_EVENTS).values({name: bindparam(f"p_{name}", type_=_EVENTS.c[name].type)
+                                 for name in ("id", "application_id", "at", "from_status", "to_status", "actor")})
 
 
 async def _load(session: AsyncSession, actor_id: uuid.UUID, application_id: uuid.UUID
                 ) -> tuple[Loaded, list[ApplicationAttachment]]:
-    """The application with its applicant, subject, the offering it is typed under and the municipality's agency:
-    one statement, then its attachments."""
-    applicant, subject = aliased(Person), aliased(Person)
-    found = (await session.execute(
-        select(Application, applicant, subject, ProcedureOffering, Agency.id)
-        .join(applicant, applicant.id == Application.applicant_person_id)
-        .join(subject, subject.id == Application.subject_person_id)
-        .outerjoin(ProcedureOffering, and_(ProcedureOffering.municipality_code == Application.municipality_code,
-                                           ProcedureOffering.procedure_code == Application.procedure_code,
-                                           ProcedureOffering.withdrawn_at.is_(None)))
-        .outerjoin(Agency, and_(Agency.kind == AgencyKind.MUNICIPALITY,
-                                Agency.municipality_code == Application.municipality_code))
-        .where(Application.id == application_id, Application.applicant_person_id == actor_id))).first()
+    """The application with its applicant, subject, the offering it is typed under, the municipality's agency and
+    its code for the applicant: one statement, then its attachments."""
+    found = (await session.execute(_LOAD, {"application": application_id, "actor": actor_id})).first()
     if found is None:
         raise PortalError("NOT_FOUND", "No such application of yours.")
     loaded = Loaded(*found)
@@ -184,7 +210,15 @@ def signer_is(cert: x509.Certificate, person: Person) -> bool:
 async def submit(session_factory: async_sessionmaker[AsyncSession], identity: IdentityService, actor_id: uuid.UUID,
                  application_id: uuid.UUID, *, form_version: int, certificate: bytes | None, chain: list[bytes],
                  signature: bytes | None, today: date) -> Application:
-    async with session_factory() as session:
+    """One transaction: load and check the application, this server's revocations of the certificate, the
+    signature over the document rebuilt here, the applicant's right to act for the subject (on their record),
+    the conditional move, its history entry and the receipt notice. Before it, without the database: the
+    certificate's chain (kept once checked) and its network revocation status (cached)."""
+    path = None
+    if certificate is not None and signature is not None:
+        path = await identity.check_without_own_revocation(certificate, chain, Usage.SIGNATURE)
+    now = utcnow()
+    async with session_factory() as session, session.begin():
         loaded, attachments = await _load(session, actor_id, application_id)
         application, applicant, subject, offering = (loaded.application, loaded.applicant, loaded.subject,
                                                      loaded.offering)
@@ -198,41 +232,40 @@ async def submit(session_factory: async_sessionmaker[AsyncSession], identity: Id
                               extensions={"formVersion": offering.form_version})
         _check_ready(proc, application, attachments)
         document = canonical_json(document_of(application, applicant, subject, attachments))
-        nonce = application.nonce
-    if offering.signature_required and (certificate is None or signature is None):
-        raise PortalError("SIGNATURE_REQUIRED", "This procedure must be signed with the card's signature "
-                          "certificate.")
-    cert_der = None
-    if certificate is not None and signature is not None:
-        load_certificate(certificate)
-        path = await identity.check_certificate(certificate, chain, Usage.SIGNATURE)
-        verify_signature(path.leaf, document, signature)
-        if not signer_is(path.leaf, applicant):
-            raise PortalError("SIGNER_NOT_APPLICANT", "The signature certificate names someone other than the "
-                              "applicant.")
-        cert_der = certificate
-    now = utcnow()
-    async with session_factory() as session, session.begin():
+        if offering.signature_required and path is None:
+            raise PortalError("SIGNATURE_REQUIRED", "This procedure must be signed with the card's signature "
+                              "certificate.")
+        if path is not None:
+            await identity.check_own_revocation(session, path)
+            verify_signature(path.leaf, document, signature or b"")
+            if not signer_is(path.leaf, applicant):
+                raise PortalError("SIGNER_NOT_APPLICANT", "The signature certificate names someone other than the "
+                                  "applicant.")
         if await acting_for(session, actor_id, application.subject_person_id, APPLICATIONS_WRITE, today=today,
                             purpose=f"application:{proc.code}:submit") is None:
             raise PortalError("NOT_AUTHORIZED_FOR_PERSON", "You may no longer apply for this person.")
+        from_status = application.status
         number = application.reception_number or _reception_number(application.municipality_code, now)
-        # One conditional move: two submissions racing with the same nonce cannot both pass.
-        moved = await session.scalar(
-            update(Application)
-            .where(Application.id == application.id, Application.status.in_(EDITABLE), Application.nonce == nonce)
-            .values(status=RECEIVED, reception_number=number, signed_document=document,
-                    signed_digest=hashlib.sha256(document).digest(), signature=signature, certificate=cert_der,
-                    certificate_chain=[base64.b64encode(c).decode() for c in chain] if cert_der else None,
-                    nonce=secrets.token_bytes(32), submitted_at=now, updated_at=now)
-            .returning(Application), execution_options={"synchronize_session": False})
+        values = {"status": RECEIVED, "reception_number": number, "signed_document": document,
+                  "signed_digest": hashlib.sha256(document).digest(), "signature": signature if path else None,
+                  "certificate": certificate if path else None,
+                  "certificate_chain": [base64.b64encode(c).decode() for c in chain] if path else None,
+                  "nonce": secrets.token_bytes(32), "submitted_at": now, "updated_at": now}
+        moved = (await session.execute(_MOVE, {**{f"p_{name}": value for name, value in values.items()},
+                                               "p_application": application.id,
+                                               "p_previous_nonce": application.nonce})).first()
         if moved is None:
             raise PortalError("APPLICATION_ALREADY_SUBMITTED", "This application was sent meanwhile.")
-        event = ApplicationEvent(id=new_id(), application_id=application.id, at=now, from_status=application.status,
-                                 to_status=RECEIVED, actor="person")
-        session.add(event)
-        await notify_move(session, moved, loaded.agency_id, event.id, RECEIVED, None, now=now, today=today)
-    return moved
+        event_id = new_id()
+        await session.execute(_EVENT, {"p_id": event_id, "p_application_id": application.id, "p_at": now,
+                                       "p_from_status": from_status, "p_to_status": RECEIVED, "p_actor": "person"})
+        if loaded.applicant_code is None:  # the municipality knows the applicant by its own code from now on
+            await assign_code(session, loaded.agency_id, applicant.id)
+        session.expunge(application)
+        for name, value in values.items():
+            setattr(application, name, value)
+        await notify_move(session, application, loaded.agency_id, event_id, RECEIVED, None, now=now)
+    return application
 
 
 def _reception_number(municipality_code: str, now: Any) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 from cryptography import x509
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.identity import cards, challenges, device, loss_reports, sessions
@@ -51,6 +51,13 @@ def phone_challenge_client(person_id: uuid.UUID) -> str:
 
 def load_anchors(path: Path) -> list[x509.Certificate]:
     return x509.load_pem_x509_certificates(Path(path).read_bytes())
+
+
+# This server's revocations of a certificate (the certificate, its card, its phone credential): built once.
+_OWN_REVOCATION = (select(IssuedCertificate.revoked_at, Card.revoked_at, PhoneCredential.revoked_at)
+                   .join(Card, Card.id == IssuedCertificate.card_id)
+                   .outerjoin(PhoneCredential, PhoneCredential.id == IssuedCertificate.phone_credential_id)
+                   .where(IssuedCertificate.fingerprint == bindparam("fingerprint", type_=LargeBinary)))
 
 
 class IdentityService:
@@ -140,22 +147,33 @@ class IdentityService:
         revoked is refused on the very next request, whatever any cache holds), then OCSP, CRL (cached)."""
         path = self.chains.check(certificate, chain, usage, self.clock())
         async with self.session_factory() as session:
-            own = (await session.execute(
-                select(IssuedCertificate.revoked_at, Card.revoked_at, PhoneCredential.revoked_at)
-                .join(Card, Card.id == IssuedCertificate.card_id)
-                .outerjoin(PhoneCredential, PhoneCredential.id == IssuedCertificate.phone_credential_id)
-                .where(IssuedCertificate.fingerprint == path.fingerprint))).first()
+            await self.check_own_revocation(session, path)
+        await self.check_network_revocation(path)
+        return path
+
+    async def check_without_own_revocation(self, certificate: bytes, chain: Sequence[bytes],
+                                           usage: Usage) -> CheckedPath:
+        """Chain, dates, usage and the network's status (OCSP, CRL; cached), no database: for a caller that checks
+        this server's own revocations in its own transaction (``check_own_revocation``), before it acts."""
+        path = self.chains.check(certificate, chain, usage, self.clock())
+        await self.check_network_revocation(path)
+        return path
+
+    @staticmethod
+    async def check_own_revocation(session: AsyncSession, path: CheckedPath) -> None:
+        own = (await session.execute(_OWN_REVOCATION, {"fingerprint": path.fingerprint})).first()
         if own is not None and any(at is not None for at in own):
             raise _revoked()
+
+    async def check_network_revocation(self, path: CheckedPath) -> None:
         try:
             status = await self.revocation.status(path.leaf, path.issuer)
         except RevocationUnavailable as error:
             logger.warning("revocation status unavailable: %s", error)
             raise PortalError("REVOCATION_UNAVAILABLE",
-                                  "The certificate's revocation status cannot be checked now; try again.") from error
+                              "The certificate's revocation status cannot be checked now; try again.") from error
         if status is Status.REVOKED:
             raise _revoked()
-        return path
 
     async def _linked(self, session: AsyncSession, path: CheckedPath,
                       profiles: set[CertificateProfile]) -> IssuedCertificate:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from api.platform.errors import PortalError
 
 MAX_CHAIN = 4
 MAX_CERTIFICATE_BYTES = 8192
+MAX_CACHED_PATHS = 1024  # checked paths kept per verifier (a card signing again: corrections, several children)
+MAX_CACHED_ISSUERS = 64  # chain certificates as sent, parsed: the few CAs every card of a generation names
 
 
 class Usage(enum.StrEnum):
@@ -84,16 +87,39 @@ def _der_of_raw(signature: bytes) -> bytes:
 
 
 class ChainVerifier:
+    """A path once checked (parsing, every link's signature, CA flags, the leaf's usage: what a certificate is
+    and who issued it never change) is kept, keyed by the exact bytes sent and the usage; each use checks the
+    path's dates again. Revocation is never cached here."""
+
     def __init__(self, anchors: Iterable[x509.Certificate], intermediates: Iterable[x509.Certificate] = ()) -> None:
         self.anchors = list(anchors)
         self._anchor_fingerprints = {a.fingerprint(hashes.SHA256()) for a in self.anchors}
         self.intermediates = list(intermediates)
+        self._parsed: OrderedDict[bytes, x509.Certificate] = OrderedDict()
+        self._checked: OrderedDict[tuple[bytes, tuple[bytes, ...], Usage],
+                                   tuple[CheckedPath, list[x509.Certificate]]] = OrderedDict()
 
     def check(self, leaf_der: bytes, chain_der: Sequence[bytes], usage: Usage, now: dt.datetime) -> CheckedPath:
+        key = (bytes(leaf_der), tuple(bytes(der) for der in chain_der), usage)
+        found = self._checked.get(key)
+        if found is not None:
+            checked, path = found
+            for cert in path:
+                _check_dates(cert, now)
+            self._checked.move_to_end(key)
+            return checked
+        checked, path = self._check(leaf_der, chain_der, usage, now)
+        self._checked[key] = (checked, path)
+        while len(self._checked) > MAX_CACHED_PATHS:
+            self._checked.popitem(last=False)
+        return checked
+
+    def _check(self, leaf_der: bytes, chain_der: Sequence[bytes], usage: Usage, now: dt.datetime
+               ) -> tuple[CheckedPath, list[x509.Certificate]]:
         leaf = load_certificate(leaf_der)
         if len(chain_der) > MAX_CHAIN:
             raise PortalError("CERTIFICATE_INVALID", f"At most {MAX_CHAIN} chain certificates.")
-        candidates = [load_certificate(der) for der in chain_der] + self.intermediates + self.anchors
+        candidates = [self._chain_certificate(der) for der in chain_der] + self.intermediates + self.anchors
         _check_dates(leaf, now)
         _check_leaf_usage(leaf, usage)
         path = [leaf]
@@ -101,7 +127,7 @@ class ChainVerifier:
         for _ in range(MAX_CHAIN + 1):
             if current.fingerprint(hashes.SHA256()) in self._anchor_fingerprints:
                 return CheckedPath(leaf, path[1] if len(path) > 1 else leaf,
-                                   hashlib.sha256(leaf_der).digest())
+                                   hashlib.sha256(leaf_der).digest()), path
             issuer = _issuer_of(current, candidates)
             if issuer is None:
                 raise PortalError("CERTIFICATE_UNTRUSTED", "The certificate does not chain to a trusted root.")
@@ -110,6 +136,15 @@ class ChainVerifier:
             path.append(issuer)
             current = issuer
         raise PortalError("CERTIFICATE_UNTRUSTED", "The certificate chain is too long.")
+
+
+    def _chain_certificate(self, der: bytes) -> x509.Certificate:
+        found = self._parsed.get(der)
+        if found is None:
+            found = self._parsed[bytes(der)] = load_certificate(der)
+            while len(self._parsed) > MAX_CACHED_ISSUERS:
+                self._parsed.popitem(last=False)
+        return found
 
 
 def _issuer_of(cert: x509.Certificate, candidates: Sequence[x509.Certificate]) -> x509.Certificate | None:

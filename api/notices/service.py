@@ -90,7 +90,10 @@ def validate_action_url(url: str) -> str:
     return url
 
 
-def _validate(new: NewNotice, now: datetime) -> tuple[datetime, Segment | None]:
+def validate_notice(new: NewNotice, now: datetime, *, recipient_known: bool = False
+                    ) -> tuple[datetime, Segment | None]:
+    """The publish time and segment; BAD_USER_INPUT for a notice that cannot be published. ``recipient_known``:
+    the publisher names the person by id (api/notices/to_person.py), not by its code."""
     if not new.title.strip() or len(new.title) > MAX_TITLE:
         raise _bad(f"The title must have 1 to {MAX_TITLE} characters.")
     if not new.body.strip() or len(new.body) > MAX_BODY:
@@ -113,7 +116,7 @@ def _validate(new: NewNotice, now: datetime) -> tuple[datetime, Segment | None]:
     if new.expires_at is not None and new.expires_at <= publish_at:
         raise _bad("The expiry must be after the publish time.")
     segment = new.segment
-    if new.audience is Audience.PERSON and (not new.recipient_code or segment is not None):
+    if new.audience is Audience.PERSON and ((not new.recipient_code and not recipient_known) or segment is not None):
         raise _bad("A notice to one person needs the person's code at your agency, and no segment.")
     if new.audience is Audience.SEGMENT and (segment is None or segment.empty):
         raise _bad("A notice to a segment needs at least one criterion.")
@@ -135,7 +138,7 @@ async def publish_notice(
 
     ``exclude`` (person ids) removes people from a segment (reminders: those who already did it).
     """
-    publish_at, segment = _validate(new, now)
+    publish_at, segment = validate_notice(new, now)
     # The insert comes first: on SQLite a transaction that reads before it writes cannot wait for the
     # write lock (SQLITE_BUSY), so the unique key on (agency, reference) must be the first statement.
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -148,9 +151,9 @@ async def publish_notice(
         ).on_conflict_do_nothing(index_elements=["agency_id", "reference"]).returning(Notice.id))
     if notice_id is None:
         # This reference was published before (perhaps a moment ago, concurrently): replay it.
-        existing = await _by_reference(session, agency_id, new.reference or "")
+        existing = await by_reference(session, agency_id, new.reference or "")
         assert existing is not None
-        return _replay(existing, new)
+        return replay(existing, new)
     notice = await session.get_one(Notice, notice_id)
     person_id: uuid.UUID | None = None
     if new.audience is Audience.PERSON:
@@ -183,11 +186,11 @@ async def publish_notice(
     return Published(notice, replayed=False)
 
 
-async def _by_reference(session: AsyncSession, agency_id: uuid.UUID, reference: str) -> Notice | None:
+async def by_reference(session: AsyncSession, agency_id: uuid.UUID, reference: str) -> Notice | None:
     return await session.scalar(select(Notice).where(Notice.agency_id == agency_id, Notice.reference == reference))
 
 
-def _replay(existing: Notice, new: NewNotice) -> Published:
+def replay(existing: Notice, new: NewNotice) -> Published:
     if not _same(existing, new):
         raise PortalError(ErrorCode.NOTICE_REFERENCE_REUSED, "This reference was already used for a different notice.")
     return Published(existing, replayed=True)

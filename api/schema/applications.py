@@ -13,14 +13,17 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
+from api.agencies.client_certificates import check_client_certificate
 from api.agencies.credentials import APPLICATIONS_INBOX
 from api.applications import bank_account, drafts, inbox, submission
 from api.applications.attachments import add_attachment, too_large
 from api.applications.catalogue import Fit, Procedure, Query
 from api.applications.discover import find, pittari
 from api.applications.models import Application, ApplicationAttachment
-from api.applications.staff import InboxActor, inbox_actor
+from api.applications.staff import STAFF_TOKEN_PREFIX, InboxActor, inbox_actor
+from api.applications.withdrawal import withdraw
 from api.exchange.hub import Hub
+from api.platform.client_tls import peer_certificate
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.limits import base64_length
 from api.platform.pagination import PageRequest
@@ -130,7 +133,7 @@ class ApplicationType:
     form_version: int
     municipality: str
     status: str = strawberry.field(description="draft, received (受付), reviewing (審査中), correction_requested "
-                                               "(補正依頼), completed (完了), rejected (却下).")
+                                               "(補正依頼), completed (完了), rejected (却下), withdrawn (取下げ).")
     reception_number: str | None = strawberry.field(description="受付番号, from the first submission.")
     revision: int = strawberry.field(description="Send it back with a save: a stale save is refused.")
     form: JSON
@@ -222,9 +225,18 @@ def _bank(account: object) -> BankAccountType:
 
 
 async def _inbox_actor(info: Info) -> InboxActor:
-    info.context.require_agency(APPLICATIONS_INBOX)
+    """The municipality's system (its agency key with applications:inbox) or a staff member (their own token, whose
+    role decides whether they may move applications): as on the REST inbox, over the agency's closed line."""
     _, _, token = info.context.request.headers.get("authorization", "").partition(" ")
-    return await inbox_actor(info.context.session_factory, token.strip())
+    token = token.strip()
+    if not token.startswith(STAFF_TOKEN_PREFIX):
+        info.context.require_agency(APPLICATIONS_INBOX)
+        return await inbox_actor(info.context.session_factory, token)
+    actor = await inbox_actor(info.context.session_factory, token)
+    await check_client_certificate(info.context.session_factory, actor.agency_id,
+                                   peer_certificate(info.context.request.scope),
+                                   required=info.context.settings.agency_client_certificates == "required")
+    return actor
 
 
 @strawberry.type
@@ -267,7 +279,7 @@ class ApplicationsQuery:
         account = await bank_account.account_of(info.context.session_factory, principal.person_id)
         return _bank(account) if account is not None else None
 
-    @strawberry.field(description="The municipality's inbox (agency key with applications:inbox).")
+    @strawberry.field(description="The municipality's inbox (agency key with applications:inbox, or a staff token).")
     async def inbox_applications(self, info: Info, status: str | None = None, first: int | None = None,
                                  after: str | None = None) -> InboxPageType:
         actor = await _inbox_actor(info)
@@ -345,6 +357,14 @@ class ApplicationsMutation:
             today=info.context.today())
         return ApplicationType.of(done)
 
+    @strawberry.mutation(description="取下げ: withdraw your draft, or your application sent and not yet decided "
+                                     "(APPLICATION_ALREADY_DECIDED once decided). The municipality sees it withdrawn "
+                                     "in its inbox, with your reason.")
+    async def withdraw_application(self, info: Info, id: strawberry.ID, reason: str | None = None) -> ApplicationType:
+        principal = info.context.require_person(APPLICATIONS_WRITE)
+        return ApplicationType.of(await withdraw(info.context.session_factory, principal.person_id, _uuid(id), reason,
+                                                 today=info.context.today()))
+
     @strawberry.mutation(description="Register or change your 公金受取口座.")
     async def register_public_benefit_account(self, info: Info, input: PublicBenefitAccountInput) -> BankAccountType:
         principal = info.context.require_person(APPLICATIONS_WRITE)
@@ -360,7 +380,8 @@ class ApplicationsMutation:
         await bank_account.withdraw_account(info.context.session_factory, principal.person_id)
         return True
 
-    @strawberry.mutation(description="Move an application of the inbox (agency key with applications:decide).")
+    @strawberry.mutation(description="Move an application of the inbox (agency key with applications:decide, or a "
+                                     "staff token with the decider role).")
     async def move_application(self, info: Info, reception_number: str, status: str, idempotency_key: str,
                                note: str | None = None) -> InboxMoveType:
         actor = await _inbox_actor(info)

@@ -56,6 +56,8 @@ def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]
         Route("/applications/{application_id}/to-sign", page(web, applications.to_sign, **applying),
               methods=["POST"]),
         Route("/applications/{application_id}/submit", page(web, applications.submit, **applying), methods=["POST"]),
+        Route("/applications/{application_id}/withdraw", page(web, applications.withdraw, **applying),
+              methods=["POST"]),
         Route("/certificates", page(web, certificates.certificates, scope=CERTIFICATES_REQUEST)),
         Route("/certificates/request", page(web, certificates.request, scope=CERTIFICATES_REQUEST, form=True),
               methods=["POST"]),

@@ -15,11 +15,12 @@ from typing import Any
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from api.applications import drafts, submission
+from api.applications import drafts, submission, withdrawal
 from api.applications.attachments import add_attachment, attachments_of
 from api.applications.catalogue import Procedure, Query, procedure
 from api.applications.discover import find, pittari
 from api.applications.drafts import EDITABLE
+from api.applications.models import DECIDED, WITHDRAWN
 from api.exchange.hub import Hub
 from api.people.service import list_children
 from api.platform.errors import ErrorCode, PortalError
@@ -28,6 +29,7 @@ from api.web.pages import path_uuid
 from api.web.rendering import Visit, Web, render
 
 STATUS_LABELS = {"draft": "下書き", "received": "受付", "reviewing": "審査中", "correction_requested": "補正依頼",
+                 "withdrawn": "取下げ",
                  "completed": "完了", "rejected": "却下"}
 MAX_SIGNED = 64 * 1024
 
@@ -124,6 +126,7 @@ async def application_page(web: Web, visit: Visit, *, problem: str | None = None
     return render(web, visit, "application.html", status, application=application, procedure=proc,
                   form_sections=form_sections(proc), attached=attached, ready=ready, missing=missing, problem=problem,
                   editable=application.status in EDITABLE, labels=STATUS_LABELS,
+                  withdrawable=application.status not in DECIDED and application.status != WITHDRAWN,
                   helper=web.settings.card_helper_url)
 
 
@@ -200,3 +203,12 @@ async def submit(web: Web, visit: Visit) -> Response:
                                    chain=[_b64(c, "certificateChain") for c in chain],
                                    signature=_b64(token.get("signature"), "signature"), today=date.today())
     return JSONResponse({"next": f"/web/applications/{done.id}", "receptionNumber": done.reception_number})
+
+
+async def withdraw(web: Web, visit: Visit) -> Response:
+    """取下げ, with an optional reason the municipality sees in the application's history."""
+    application = await _application(web, visit)
+    async with visit.request.form() as fields:
+        reason = str(fields.get("reason", ""))[:1000]
+    await withdrawal.withdraw(web.session_factory, visit.person_id, application.id, reason, today=date.today())
+    return RedirectResponse(f"/web/applications/{application.id}?withdrawn=1", status_code=303)

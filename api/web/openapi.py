@@ -93,6 +93,9 @@ def openapi_document() -> dict[str, Any]:
         "/web/applications/{application_id}/submit": _post(
             "Send the application with the card's signature", json_answer, item="application_id",
             body={"application/json": {"schema": {"type": "object"}}}),
+        "/web/applications/{application_id}/withdraw": _post(
+            "取下げ: withdraw a draft or an application not yet decided (an optional reason)", redirect,
+            item="application_id"),
         "/web/certificates": _page("証明書: request and collect certificates"),
         "/web/certificates/request": _post("Request a certificate (its fee becomes a payment order)", redirect),
         "/web/certificates/{issuance_id}/collect": _post("Issue a paid certificate into the inbox", redirect,

@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -85,17 +86,72 @@ async def bench_submissions(factory, identity: IdentityService, father, child, c
                                     certificate=certificate, chain=chain, signature=signature, today=TODAY)
             latencies.append((time.perf_counter() - started) * 1000)
 
-    started, cpu = time.perf_counter(), time.process_time()
+    await _open_connections(factory, concurrency)
+    backends = await _backend_pids(factory)
+    started, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_of(backends)
     if profiler is not None:
         profiler.enable()
+    waits: Counter[str] = Counter()
+    done = asyncio.Event()
+    sampling = asyncio.create_task(_sample_waits(factory, waits, done))
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+    done.set()
+    await sampling
     if profiler is not None:
         profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    server_cpu = _cpu_of(backends) - server_cpu
     print(f"signed submissions  {len(latencies) / elapsed:8.1f}/s  ({len(latencies)} in {elapsed:.1f} s, "
           f"{concurrency} tasks, 1 process)  p50 {statistics.median(latencies):6.1f} ms  "
           f"p99 {percentile(latencies, 0.99):6.1f} ms  CPU {cpu * 1000 / len(latencies):.2f} ms/submission "
-          f"(this process; PostgreSQL's own CPU not counted)")
+          f"(this process), {server_cpu * 1000 / len(latencies):.2f} ms/submission (its PostgreSQL backends, "
+          f"{len(backends)})")
+    samples = sum(waits.values())
+    print("  the backends' state, sampled every 20 ms (share of backends x samples): " + ", ".join(
+        f"{what} {count * 100 / samples:.0f}%" for what, count in waits.most_common(8)))
+
+
+async def _sample_waits(factory, waits: Counter[str], done: asyncio.Event) -> None:
+    """What this database's other backends are doing (idle in a transaction: waiting for this process; a lock, WAL
+    or IO: contention in the server)."""
+    async with factory() as session:
+        while not done.is_set():
+            rows = await session.execute(text(
+                "SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"))
+            for state, kind, event in rows:
+                waits[f"{state} ({kind}:{event})" if kind and kind != "Client" else state] += 1
+            await session.rollback()
+            await asyncio.sleep(0.02)
+
+
+async def _open_connections(factory, count: int) -> None:
+    """Have the pool open the connections the workers will use, so their backends are known before measuring."""
+    async def hold() -> None:
+        async with factory() as session:
+            await session.execute(text("SELECT 1"))
+            await asyncio.sleep(0.2)
+
+    await asyncio.gather(*(hold() for _ in range(count)))
+
+
+async def _backend_pids(factory) -> list[int]:
+    """The PostgreSQL backends of this benchmark's database (the pool's connections, opened by then)."""
+    async with factory() as session:
+        return list(await session.scalars(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'")))
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """User and system CPU seconds of these processes so far (Linux /proc; the server runs on this machine)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def bench_inbox(engine, factory, actor: InboxActor, father, child, rows: int, pages: int,
@@ -187,7 +243,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
             _, card = await issue_virtual_card(session, identity.ca, cipher, father)
             chiyoda = (await session.execute(text("SELECT id FROM agencies WHERE slug = 'chiyoda-city'"))).scalar()
             assert await session.get(Person, father) is not None
-        profiler = cProfile.Profile() if args.profile else None
+        profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not waits
         if "submissions" in args.only:
             await bench_submissions(factory, identity, father, child, card, args.submissions, args.concurrency,
                                     profiler)

@@ -733,6 +733,16 @@ async def _submit(w: World) -> None:
     assert sent["status"] == "received" and len(sent["receptionNumber"]) == 22
 
 
+@case("WithdrawApplication")
+async def _withdraw_application(w: World) -> None:
+    sent = await _submitted(w)
+    done = (await w.run("WithdrawApplication", {"id": sent["id"], "reason": "転出のため"},
+                        kind="phone"))["withdrawApplication"]
+    assert (done["status"], done["receptionNumber"]) == ("withdrawn", sent["receptionNumber"])
+    page = (await w.run("InboxApplications", {"status": "withdrawn"}, kind="agency"))["inboxApplications"]
+    assert [a["receptionNumber"] for a in page["applications"]] == [sent["receptionNumber"]]
+
+
 @case("MyApplications")
 async def _my_applications(w: World) -> None:
     saved = await _saved(w)

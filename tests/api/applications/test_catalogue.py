@@ -13,9 +13,11 @@ from api.applications.catalogue import (
     MUNICIPAL_DIR,
     CatalogueError,
     HouseholdChild,
+    Procedure,
     Query,
     catalogue,
     fitting,
+    form_errors,
     parse_catalogue,
     search,
 )
@@ -48,6 +50,31 @@ def test_a_broken_catalogue_is_refused() -> None:
     no_duty["procedures"][0]["duty"] = None
     with pytest.raises(CatalogueError, match="duty"):
         parse_catalogue(no_duty)
+    unchecked = copy.deepcopy(data)  # a format this server would not check, deep in a section
+    unchecked["procedures"][0]["form"]["properties"]["claimant"]["properties"]["phone"]["format"] = "uri"
+    with pytest.raises(CatalogueError, match=r"formats this server does not check: \['uri'\]"):
+        parse_catalogue(unchecked)
+
+
+def _with_field(spec: dict) -> Procedure:
+    data = json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    entry = data["procedures"][0]
+    entry["form"] = {"type": "object", "properties": {"at": spec}, "required": ["at"]}
+    return parse_catalogue(data).procedures[entry["code"]]
+
+
+@pytest.mark.parametrize(("fmt", "good", "bad"), [
+    ("date", "2026-12-05", ["2026-13-01", "2026-02-30", "05/12/2026", "2026-12-05T10:00:00+09:00"]),
+    ("date-time", "2026-12-05T10:00:00+09:00",
+     ["2026-12-05", "2026-12-05T25:00:00Z", "2026-12-05 10:00", "2026-12-05T10:00:00", "yesterday"]),
+    ("time", "10:00:00+09:00", ["25:00:00Z", "10:00", "10:00:00"]),
+])
+def test_dates_and_times_in_forms_are_checked_by_their_format(fmt: str, good: str, bad: list[str]) -> None:
+    proc = _with_field({"type": "string", "format": fmt})
+    assert form_errors(proc, {"at": good}) == []
+    for value in bad:
+        assert form_errors(proc, {"at": value}) == [
+            {"path": "/at", "message": f"{value!r} is not a {fmt!r}"}], value
 
 
 def test_a_municipality_s_own_procedures_come_from_its_own_versioned_file() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -11,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from api.identity.cards import issue_virtual_card
 from api.identity.sandbox_ca import SandboxCA
-from api.identity.verification import verify_signature
+from api.identity.verification import Usage, verify_signature
 from api.platform.db import create_session_factory
 from api.platform.errors import PortalError
 from tests.api.identity.conftest import IdentityPortal
@@ -61,3 +62,19 @@ async def test_a_next_generation_card_logs_in_with_p384(identity: IdentityPortal
     done = await identity.complete(challenge, der, [], signature)
     token = done["data"]["completeCardLogin"]["accessToken"]
     assert (await identity.portal.query(VIEWER, token=token))["data"] == {"viewer": {"name": "山田 太郎"}}
+
+
+async def test_a_checked_path_is_kept_but_its_dates_and_usage_are_checked_each_time(identity: IdentityPortal) -> None:
+    card = await identity.card_for(identity.portal.father)
+    chains = identity.service.chains
+    leaf, chain = card.der("sign_cert"), [card.der("sign_ca_cert")]
+    now = identity.now
+    first = chains.check(leaf, chain, Usage.SIGNATURE, now)
+    assert chains.check(leaf, list(chain), Usage.SIGNATURE, now) is first  # the same bytes: nothing parsed again
+    expiry = first.leaf.not_valid_after_utc
+    with pytest.raises(PortalError) as expired:
+        chains.check(leaf, chain, Usage.SIGNATURE, expiry + dt.timedelta(seconds=1))
+    assert expired.value.code == "CERTIFICATE_EXPIRED"
+    with pytest.raises(PortalError) as usage:  # kept per usage: the signing path is no login path
+        chains.check(leaf, chain, Usage.AUTHENTICATION, now)
+    assert usage.value.code == "CERTIFICATE_USAGE_INVALID"

@@ -196,3 +196,26 @@ async def test_one_attachment_limit_with_one_code_on_the_web_form_and_graphql(on
         assert (attached.get("errors"), attached["data"]["attachToApplication"]["size"]) == (None, LIMIT)
     async with one_stop.factory() as session:
         assert [a.size for a in await attachments_of(session, draft.id)] == [LIMIT]  # the second replaced the first
+
+
+async def test_a_sent_application_is_withdrawn_from_its_page_and_a_decided_one_offers_nothing(
+        one_stop: OneStop) -> None:
+    draft = await one_stop.ready_draft()
+    sent = await one_stop.submit(one_stop.father, draft.id, await one_stop.signed(
+        await one_stop.card(one_stop.father), one_stop.father, draft.id))
+    where = f"/web/applications/{sent.id}"
+    async with signed_in(one_stop, one_stop.father) as (client, csrf):
+        page = await client.get(where)
+        assert 'action="/web/applications/' + str(sent.id) + '/withdraw"' in page.text
+        assert (await client.post(f"{where}/withdraw", data={"reason": "x"})).status_code == 403  # no form token
+        done = await client.post(f"{where}/withdraw", data={"csrf": csrf, "reason": "転出のため"})
+        assert (done.status_code, done.headers["location"]) == (303, f"{where}?withdrawn=1")
+        page = await client.get(f"{where}?withdrawn=1")
+        assert "申請を取り下げました。" in page.text and "<strong>取下げ</strong>" in page.text
+        assert "/withdraw" not in page.text
+        again = await client.post(f"{where}/withdraw", data={"csrf": csrf})
+        assert again.status_code == 409
+    async with one_stop.factory() as session:
+        assert (await session.get_one(Application, sent.id)).status == "withdrawn"
+    async with signed_in(one_stop, one_stop.mother) as (mother, mother_csrf):
+        assert (await mother.post(f"{where}/withdraw", data={"csrf": mother_csrf})).status_code == 404
