@@ -208,5 +208,13 @@ def no_individual_number_in_any_log() -> Iterator[LogGuard]:
         pytest.fail(f"individual numbers reached the logs:\n{LOG_GUARD.report()}", pytrace=False)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own grouping by parametrised session and module fixtures
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` (tens of seconds each) run first, in their collected order. xdist's worksteal hands
+    each worker a contiguous half and steals from the end of the longer queue: a slow test collected last would
+    leave the other worker idle until it ends; first, the short tests fill in around it."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     LOG_GUARD.current = item.nodeid

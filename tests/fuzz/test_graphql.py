@@ -18,6 +18,8 @@ from api.platform.settings import PROJECT_ROOT
 from tests.fuzz.conftest import FuzzPortal
 from tests.fuzz.harness import MODES, Check, graphql_failure, run_all, summary
 
+pytestmark = pytest.mark.slow  # tens of seconds each: run first (tests/conftest.py)
+
 SDL = PROJECT_ROOT / "graphql" / "schema.graphql"
 # Fields an agency's systems call with their API key (the rest: a person's session token).
 AGENCY_FIELDS = frozenset({"noticePublish", "noticeDeliveryReport", "paymentOrderCreate", "paymentOrderCancel",

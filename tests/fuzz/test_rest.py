@@ -21,6 +21,8 @@ from api.platform.errors import PROBLEM_MEDIA_TYPE
 from tests.fuzz.conftest import FuzzPortal
 from tests.fuzz.harness import MODES, Check, graphql_failure, problem_failure, run_all, summary
 
+pytestmark = pytest.mark.slow  # tens of seconds each: run first (tests/conftest.py)
+
 # The time-stamping service takes DER (RFC 3161 TimeStampReq), which schemathesis cannot make from a schema: raw
 # bytes instead, a few of them the start of a DER SEQUENCE.
 DER_ISH = st.one_of(st.binary(max_size=300), st.binary(max_size=120).map(lambda b: b"\x30\x82" + b))

@@ -21,6 +21,8 @@ from payments.gateways.base import GATEWAY_STATES
 from tests.fuzz.conftest import GATEWAY_SECRET, FuzzPortal
 from tests.fuzz.harness import EXAMPLES_PER_MODE, problem_failure, run_requests, summary
 
+pytestmark = pytest.mark.slow  # tens of seconds each: run first (tests/conftest.py)
+
 # Any code point (lone surrogates and NUL included), and the known troublemakers on their own.
 NASTY = st.sampled_from(["\x00", "a\x00b", "\ud800", "x\udfff", "\u202e", "𠮷", " ", "", "\ufeff", "a" * 5000])
 TEXT = st.one_of(NASTY, st.text(st.characters(codec=None, exclude_categories=()), max_size=80))
