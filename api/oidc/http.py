@@ -40,6 +40,7 @@ from api.oidc.stored import EndUser, PortalRequest, current_session, remember_jw
 from api.platform.db import create_sync_engine, utcnow
 from api.platform.rate_limits import Limit, RateLimiter
 from api.platform.settings import Settings
+from api.platform.text import text_problem
 
 SessionFactory = async_sessionmaker[AsyncSession]
 LOGIN_COOKIE = "oidc_login"
@@ -170,8 +171,8 @@ class OidcEndpoints:
 
     async def _limited(self, client_id: str | None) -> Response | None:
         """Per-client rate limit (requests per minute, registered with the client)."""
-        if not client_id:
-            return None
+        if not client_id or text_problem(client_id[:64]) is not None:
+            return None  # no client has it (a NUL would be a 500 on PostgreSQL): the endpoint refuses it as unknown
         async with self.session_factory() as session:
             limit = await session.scalar(select(OidcClient.rate_limit_per_minute)
                                          .where(OidcClient.client_id == client_id[:64]))
