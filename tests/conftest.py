@@ -8,6 +8,7 @@ PostgreSQL fails the tests; elsewhere they are skipped with the reason.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import inspect
 import logging
@@ -19,10 +20,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy import delete, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import NullPool
 
+import api.models  # noqa: F401 (every table known before the cleanup statements are built, once)
 from api.migrate import migrate
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import Base, create_engine, create_session_factory, dispose_engine
@@ -103,15 +105,46 @@ async def engine(request: pytest.FixtureRequest, database_url: str) -> AsyncIter
     engine = create_engine(database_url, poolclass=NullPool)
     yield engine
     if not request.node.stash.get(ROLLED_BACK, False):
-        async with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                for table in BULK_TABLES:  # TRUNCATE when it holds many rows (for a few DELETE is cheaper)
-                    if await connection.scalar(text(
-                            f"SELECT count(*) > 1000 FROM (SELECT 1 FROM {table} LIMIT 1001) AS head")):  # noqa: S608
-                        await connection.execute(text(f"TRUNCATE {table} CASCADE"))
-            for table in reversed(Base.metadata.sorted_tables):
-                await connection.execute(delete(table))
+        await empty_tables(engine)
     await dispose_engine(engine)
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    """Every table emptied, children before parents, in one or two round trips: one DELETE per table (82) took
+    ~25 ms of the test process' CPU per test on either database, and ~2,000 tests do it."""
+    if engine.dialect.name == "sqlite":
+        # One script, one trip to aiosqlite's thread; a DELETE of an empty SQLite table costs microseconds.
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.executescript(_sqlite_script())  # type: ignore[union-attr]
+        return
+    async with engine.begin() as connection:
+        # Which tables hold rows, in one query; then one block deleting from those only (one round trip).
+        held = set((await connection.exec_driver_sql(_postgres_probe())).scalars())
+        for table in held & set(BULK_TABLES):
+            if await connection.scalar(text(
+                    f"SELECT count(*) > 1000 FROM (SELECT 1 FROM {table} LIMIT 1001) AS head")):  # noqa: S608
+                await connection.execute(text(f"TRUNCATE {table} CASCADE"))
+        deletes = [_delete(table.name) for table in reversed(Base.metadata.sorted_tables) if table.name in held]
+        if deletes:
+            await connection.exec_driver_sql(f"DO $$ BEGIN {' '.join(deletes)} END $$")
+
+
+# The statements below are built from the models' own table names (no input reaches them).
+def _delete(name: str) -> str:
+    return f'DELETE FROM "{name}";'  # noqa: S608
+
+
+@functools.cache
+def _postgres_probe() -> str:
+    return " UNION ALL ".join(f"""SELECT '{table.name}' WHERE EXISTS (SELECT FROM "{table.name}")"""  # noqa: S608
+                              for table in Base.metadata.sorted_tables)
+
+
+@functools.cache
+def _sqlite_script() -> str:
+    return "\n".join(["BEGIN IMMEDIATE;", *map(_delete, (t.name for t in reversed(Base.metadata.sorted_tables))),
+                      "COMMIT;"])
 
 
 ROLLED_BACK = pytest.StashKey[bool]()
@@ -173,6 +206,14 @@ def no_individual_number_in_any_log() -> Iterator[LogGuard]:
     sql.setLevel(levels[1])
     if LOG_GUARD.leaks:
         pytest.fail(f"individual numbers reached the logs:\n{LOG_GUARD.report()}", pytrace=False)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own grouping by parametrised session and module fixtures
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` (tens of seconds each) run first, in their collected order. xdist's worksteal hands
+    each worker a contiguous half and steals from the end of the longer queue: a slow test collected last would
+    leave the other worker idle until it ends; first, the short tests fill in around it."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -44,6 +44,7 @@ from api.oidc.stored import EndUser, PortalRequest, current_session, remember_jw
 from api.platform.db import READ_ONLY_OPTION, create_sync_engine, utcnow
 from api.platform.rate_limits import Limit, RateLimiter
 from api.platform.settings import Settings
+from api.platform.text import text_problem
 
 SessionFactory = async_sessionmaker[AsyncSession]
 LOGIN_COOKIE = "oidc_login"
@@ -185,8 +186,8 @@ class OidcEndpoints:
 
     async def _limited(self, client_id: str | None) -> Response | None:
         """Per-client rate limit (requests per minute, registered with the client)."""
-        if not client_id:
-            return None
+        if not client_id or text_problem(client_id[:64]) is not None:
+            return None  # no client has it (a NUL would be a 500 on PostgreSQL): the endpoint refuses it as unknown
         limit = await self._rate_limit_of(client_id[:64])
         if limit is None:
             return None

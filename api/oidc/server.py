@@ -52,6 +52,7 @@ from api.oidc.stored import (
 )
 from api.people.models import Person
 from api.platform.db import utcnow
+from api.platform.text import text_problem
 
 CODE_TTL = timedelta(seconds=60)
 ID_TOKEN_TTL = 600
@@ -298,6 +299,8 @@ class Provider(AuthorizationServer):
 
     # -- Authlib's framework hooks -------------------------------------------------------------------------------
     def query_client(self, client_id: str) -> Client | None:
+        if text_problem(client_id) is not None:
+            return None  # no client has an id the portal cannot store (PostgreSQL refuses a NUL: a 500, not "unknown")
         row = current_session.get().scalar(select(OidcClient).where(OidcClient.client_id == client_id,
                                                                     OidcClient.status == ClientStatus.APPROVED))
         return Client(row) if row is not None else None

@@ -43,6 +43,7 @@ async def test_request_id_is_echoed_or_made(portal: Portal) -> None:
     assert len(made.headers["x-request-id"]) == 32 and made.headers["x-request-id"] != "bad id with spaces"
 
 
+@pytest.mark.slow
 def test_a_worker_flooded_with_documents_stays_bounded() -> None:
     # A real uvicorn worker (tests/benchmarks/bench_edge_memory.py prints the same figures). Before the body limit
     # and the byte-bounded document cache, 30 x 10 MiB took a worker from 107 MiB to 1,150 MiB.

@@ -78,6 +78,7 @@ def _needs_every_type(file_row: list[str]) -> bool:
 SAMPLE_EVERY = 8
 
 
+@pytest.mark.slow
 async def test_every_row_of_the_real_files_reads_back_in_all_four_types(api: Api, engine: AsyncEngine) -> None:
     await import_files(engine, REAL_FILES)
     file_rows = _file_rows()
@@ -171,6 +172,7 @@ async def test_an_unknown_type_is_refused_in_nta_text(api: Api) -> None:
     assert (missing.status_code, missing.text.split(",")[0]) == (400, "070")
 
 
+@pytest.mark.slow
 async def test_unknown_ids_get_404_and_a_flood_gets_429_with_retry_after(
     engine: AsyncEngine, database_url: str, api: Api
 ) -> None:

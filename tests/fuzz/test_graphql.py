@@ -16,7 +16,9 @@ from schemathesis.graphql import nodes
 from api.openapi import portal_document
 from api.platform.settings import PROJECT_ROOT
 from tests.fuzz.conftest import FuzzPortal
-from tests.fuzz.harness import MODES, Check, graphql_failure, run_all, summary
+from tests.fuzz.harness import MODES, Check, graphql_failure, run_all, seed_for, summary
+
+pytestmark = pytest.mark.slow  # tens of seconds each: run first (tests/conftest.py)
 
 SDL = PROJECT_ROOT / "graphql" / "schema.graphql"
 # Fields an agency's systems call with their API key (the rest: a person's session token).
@@ -65,7 +67,7 @@ def _jobs(portal: FuzzPortal) -> list[tuple[Any, Any, Check, dict[str, Any]]]:
 async def test_no_graphql_field_answers_5xx_and_every_error_has_its_code(
     fuzz_portal: FuzzPortal, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tallies = await run_all(_jobs(fuzz_portal), fuzz_portal.base_url + "/graphql")
+    tallies = await run_all(_jobs(fuzz_portal), fuzz_portal.base_url + "/graphql", seed_for(database_url))
     report = summary(database_url.split(":", 1)[0], tallies)
     with capsys.disabled():
         print("\n" + report)
@@ -85,7 +87,7 @@ def _endpoint_jobs(portal: FuzzPortal) -> list[tuple[Any, Any, Check, dict[str, 
 async def test_the_graphql_endpoint_answers_any_body_without_5xx(
     fuzz_portal: FuzzPortal, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tallies = await run_all(_endpoint_jobs(fuzz_portal), fuzz_portal.base_url)
+    tallies = await run_all(_endpoint_jobs(fuzz_portal), fuzz_portal.base_url, seed_for(database_url))
     report = summary(database_url.split(":", 1)[0], tallies)
     with capsys.disabled():
         print("\n" + report)

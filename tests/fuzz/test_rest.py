@@ -19,7 +19,9 @@ from schemathesis.specs.openapi.checks import (
 from api.openapi import DOCUMENTS
 from api.platform.errors import PROBLEM_MEDIA_TYPE
 from tests.fuzz.conftest import FuzzPortal
-from tests.fuzz.harness import MODES, Check, graphql_failure, problem_failure, run_all, summary
+from tests.fuzz.harness import MODES, Check, graphql_failure, problem_failure, run_all, seed_for, summary
+
+pytestmark = pytest.mark.slow  # tens of seconds each: run first (tests/conftest.py)
 
 # The time-stamping service takes DER (RFC 3161 TimeStampReq), which schemathesis cannot make from a schema: raw
 # bytes instead, a few of them the start of a DER SEQUENCE.
@@ -99,7 +101,7 @@ def _jobs(portal: FuzzPortal) -> list[tuple[Any, Any, Check, dict[str, Any]]]:
 async def test_no_rest_operation_answers_5xx_and_every_error_has_its_code(
     fuzz_portal: FuzzPortal, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tallies = await run_all(_jobs(fuzz_portal), fuzz_portal.base_url)
+    tallies = await run_all(_jobs(fuzz_portal), fuzz_portal.base_url, seed_for(database_url))
     report = summary(database_url.split(":", 1)[0], tallies)
     with capsys.disabled():
         print("\n" + report)

@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from api.platform.webhooks import sign_headers
 from payments.gateways.base import GATEWAY_STATES
 from tests.fuzz.conftest import GATEWAY_SECRET, FuzzPortal
-from tests.fuzz.harness import EXAMPLES_PER_MODE, problem_failure, run_requests, summary
+from tests.fuzz.harness import EXAMPLES_PER_MODE, problem_failure, run_requests, seed_for, summary
+
+pytestmark = pytest.mark.slow  # tens of seconds each: run first (tests/conftest.py)
 
 # Any code point (lone surrogates and NUL included), and the known troublemakers on their own.
 NASTY = st.sampled_from(["\x00", "a\x00b", "\ud800", "x\udfff", "\u202e", "𠮷", " ", "", "\ufeff", "a" * 5000])
@@ -199,9 +201,10 @@ def _error_format(response: Any) -> str | None:
 async def test_rest_input_never_answers_5xx(fuzz_portal: FuzzPortal, database_url: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     headers = {"authorization": f"Bearer {fuzz_portal.agency_key}"}
+    seed = seed_for(database_url)
 
     def work() -> list[Any]:
-        return [run_requests(label, requests, fuzz_portal.base_url, _error_format, headers)
+        return [run_requests(label, requests, fuzz_portal.base_url, _error_format, seed, headers)
                 for label, requests in {**_requests(fuzz_portal), **_other_requests(fuzz_portal)}.items()]
 
     tallies = await asyncio.to_thread(work)

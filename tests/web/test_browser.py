@@ -15,6 +15,8 @@ from tests.web.conftest import AUTH_PIN, SCREENSHOTS, Helper, Stack, check_page
 
 APPROVE = "mutation($code: String!) { approveDeviceSignIn(userCode: $code) { userCode approved } }"
 
+pytestmark = pytest.mark.slow  # a stack and a browser per module, seconds a test: run first (tests/conftest.py)
+
 
 def test_card_login_read_a_notice_and_pay(stack: Stack, helper: Helper, browser) -> None:
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ja-JP")

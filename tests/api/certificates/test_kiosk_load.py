@@ -1,7 +1,9 @@
-"""The 2023 incidents (one-stop.md §3.5), tried on purpose: two server processes on PostgreSQL, 100 kiosks, 1,000
+"""The 2023 incidents (one-stop.md §3.5), tried on purpose: two server processes on PostgreSQL, 20 kiosks, 200
 concurrent certificate requests, injected print timeouts and retries; every PDF's names read back with poppler.
 
-Passes only if no kiosk ever receives a document of anyone but the card holder at that kiosk.
+Passes only if no kiosk ever receives a document of anyone but the card holder at that kiosk. The full size (100
+kiosks, 1,000 requests: LOAD_KIOSKS=100) is tests/benchmarks/bench_kiosk_load.py; 200 requests in flight already
+race (each server process runs ~100 at once), and the suite's time budget cannot hold 1,000.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ from tests.api.certificates.conftest import add_kiosk
 from tests.api.identity.conftest import command_env
 from tests.payments.conftest import free_port
 
-KIOSKS = int(os.environ.get("LOAD_KIOSKS", "100"))
-REQUESTS_PER_KIOSK = 10  # 1,000 in all, in flight together
+KIOSKS = int(os.environ.get("LOAD_KIOSKS", "20"))
+REQUESTS_PER_KIOSK = 10  # 200 in all (1,000 in the benchmark), in flight together
 PRINT_TIMEOUT_RATE = 0.1  # the printer does not answer: the kiosk reports failure and asks for a reissue
 RETRY_RATE = 0.1  # the kiosk's request times out on its side: it sends the same request again (same key)
 SURNAMES = "佐藤鈴木高橋田中伊藤渡辺山本中村小林加藤"
@@ -131,7 +133,7 @@ async def _kiosk(client: httpx.AsyncClient, key: str, terminal: str, holder: Hol
     auth = {"authorization": f"Bearer {key}"}
     async with logins:
         opened = await _insert_card(client, auth, holder, outcome)
-    await all_in.wait()  # every card is in: the 1,000 requests start together
+    await all_in.wait()  # every card is in: all the requests start together
     session_id = opened.json()["session_id"]
     base = f"/kiosk/v1/sessions/{session_id}/certificates"
 
@@ -196,6 +198,7 @@ def _names(pdf: bytes) -> str:
     return "".join(out.split())
 
 
+@pytest.mark.slow
 async def test_no_kiosk_ever_receives_anyone_elses_certificate(
         two_workers: str, engine: AsyncEngine, cipher: IndividualNumberCipher, ca_dir: Path) -> None:
     ca = SandboxCA.load(ca_dir, two_workers)  # cards whose OCSP address is the servers under test

@@ -246,3 +246,11 @@ async def test_parameters_outside_oauths_characters(portal: Portal) -> None:
     assert (page.status_code, "characters OAuth does not allow" in page.text) == (400, True)
     token = await portal.client.post("/oidc/token", data={"grant_type": "\u00e9\u0014"})
     assert (token.status_code, token.json()["error"]) == (400, "unsupported_grant_type")
+
+
+async def test_a_client_id_no_client_can_have_is_an_unknown_client(portal: Portal, etax: RelyingParty) -> None:
+    # A NUL reached PostgreSQL from the client lookup and the per-client rate limit: a 500 (found by tests/fuzz).
+    for client_id in ("%00", "etaxsandbox%00", "%ED%A0%80"):  # NUL, after a real id, a lone surrogate's bytes
+        page = await portal.client.get(f"/oidc/authorize?client_id={client_id}&response_type=code&scope=openid"
+                                       "&redirect_uri=https%3A%2F%2Fetax.example%2Fcallback")
+        assert (page.status_code, "The client does not exist on this server." in page.text) == (400, True), page.text
