@@ -28,7 +28,7 @@ from api.notices.service import AttachmentSpec, NewNotice, publish_notice
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality
 from api.platform.access_records import record_operator_action
-from api.platform.db import new_id, utcnow
+from api.platform.db import new_id, read_only_factory, utcnow
 from api.platform.errors import PortalError
 from api.platform.scopes import CERTIFICATES_REQUEST
 from api.proxies.service import acting_for
@@ -143,7 +143,8 @@ async def collect(sf: SessionFactory, issuer: CertificateIssuer, actor_id: uuid.
     """Issue a paid certificate (idempotent: an issued one is returned as it is). ``webhook_box`` seals the offer
     of a DELIVERY certificate on its webhook (api.notices.delivery_services.webhook_box)."""
     now = now or utcnow()
-    async with sf() as session:
+    # Reading the registers takes no write lock (SQLite): other certificates are issued meanwhile.
+    async with read_only_factory(sf)() as session:
         row = await session.get(CertificateIssuance, issuance_id)
         if row is None or row.actor_person_id != actor_id or row.channel == Channel.KIOSK:
             raise PortalError("NOT_FOUND", "No such certificate request.")
@@ -156,21 +157,23 @@ async def collect(sf: SessionFactory, issuer: CertificateIssuer, actor_id: uuid.
         if row.channel == Channel.DELIVERY:  # before the document is made: a removed link stops it here
             assert webhook_box is not None
             service_name = (await delivery.chosen_link(session, actor_id, row.delivery_link_id))[1].name
-        row.issued_at = now
-        text = await issuer.text(session, row, cipher=cipher)
+        # Loaded here once: the text's build finds them in this session, the issuing transaction reuses them.
+        office = await session.get_one(CertificateOffice, row.municipality_code)
+        municipality = await session.get_one(Municipality, row.municipality_code)
+        # The row is not changed here: this read-only session must not flush (on SQLite a flush would hold the
+        # write lock while the registers are read).
+        text = await issuer.text(session, row, cipher=cipher, issued_at=now)
     # The number's document is drawn again each time the person opens it (document_for), never stored.
     produced = None if row.includes_individual_number else await issuer.produce(text, row.municipality_code)
     async with sf() as session, session.begin():
-        done = await session.scalar(update(CertificateIssuance).where(
+        issued = await session.scalar(update(CertificateIssuance).where(
             CertificateIssuance.id == issuance_id, CertificateIssuance.state == IssuanceState.AWAITING_PAYMENT)
             .values(state=IssuanceState.ISSUED, issued_at=now, document=produced.pdf if produced else None,
                     document_sha256=produced.sha256 if produced else None,
-                    pages=produced.pages if produced else None).returning(CertificateIssuance.id))
-        row = await session.get_one(CertificateIssuance, issuance_id, populate_existing=True)
-        if done is None:
-            return row  # a concurrent collect won: its document is the one
-        office = await session.get_one(CertificateOffice, row.municipality_code)
-        municipality = await session.get_one(Municipality, row.municipality_code)
+                    pages=produced.pages if produced else None).returning(CertificateIssuance))
+        if issued is None:  # a concurrent collect won: its document is the one
+            return await session.get_one(CertificateIssuance, issuance_id)
+        row = issued
         await record_issuance(session, row, municipality.name, service_name or "app")
         code = await assign_code(session, office.agency_id, row.actor_person_id)
         where = f"{service_name}に送りました" if service_name else "アプリで受け取れます"
