@@ -22,6 +22,7 @@ from api.certificates.documents import CertificateText
 from api.certificates.models import CertificateIssuance
 from api.certificates.rendering import Renderer
 from api.certificates.signing import MunicipalSigner
+from api.certificates.to_unicode import outside_bmp
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality
 from api.platform.errors import PortalError
@@ -115,7 +116,7 @@ class CertificateIssuer:
         rendered = self.renderer.render(text)
         drawn = time.perf_counter()
         signed = await self.signer.sign(rendered.pdf, municipality_code, reason=text.title,
-                                        location=text.municipality)
+                                        location=text.municipality, outside_bmp=outside_bmp(text.strings()))
         self.times.render += drawn - started
         self.times.sign += time.perf_counter() - drawn
         self.times.documents += 1

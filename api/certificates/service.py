@@ -175,15 +175,15 @@ async def collect(sf: SessionFactory, issuer: CertificateIssuer, actor_id: uuid.
             return await session.get_one(CertificateIssuance, issuance_id)
         row = issued
         await record_issuance(session, row, municipality.name, service_name or "app")
-        code = await assign_code(session, office.agency_id, row.actor_person_id)
         where = f"{service_name}に送りました" if service_name else "アプリで受け取れます"
+        # The requester by id: the municipality knows whom it issued to (no code to look up and back).
         published = await publish_notice(session, office.agency_id, NewNotice(
-            audience=Audience.PERSON, category=Category.GENERAL, recipient_code=code,
+            audience=Audience.PERSON, category=Category.GENERAL,
             title=f"{content.TITLES[row.kind]}を交付しました",
             body=f"{municipality.name}の証明書（証明書番号 {row.serial}）を{where}。",
             reference=f"certificate-{row.id.hex}",
             attachments=(AttachmentSpec(ATTACHMENT_KIND, str(row.id), content.TITLES[row.kind]),)),
-            now=now, today=today)
+            now=now, today=today, recipient_id=row.actor_person_id)
         row.notice_id = published.notice.id
         if row.channel == Channel.DELIVERY:
             assert webhook_box is not None

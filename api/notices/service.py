@@ -90,7 +90,7 @@ def validate_action_url(url: str) -> str:
     return url
 
 
-def _validate(new: NewNotice, now: datetime) -> tuple[datetime, Segment | None]:
+def _validate(new: NewNotice, now: datetime, *, direct: bool = False) -> tuple[datetime, Segment | None]:
     if not new.title.strip() or len(new.title) > MAX_TITLE:
         raise _bad(f"The title must have 1 to {MAX_TITLE} characters.")
     if not new.body.strip() or len(new.body) > MAX_BODY:
@@ -113,7 +113,7 @@ def _validate(new: NewNotice, now: datetime) -> tuple[datetime, Segment | None]:
     if new.expires_at is not None and new.expires_at <= publish_at:
         raise _bad("The expiry must be after the publish time.")
     segment = new.segment
-    if new.audience is Audience.PERSON and (not new.recipient_code or segment is not None):
+    if new.audience is Audience.PERSON and ((not new.recipient_code and not direct) or segment is not None):
         raise _bad("A notice to one person needs the person's code at your agency, and no segment.")
     if new.audience is Audience.SEGMENT and (segment is None or segment.empty):
         raise _bad("A notice to a segment needs at least one criterion.")
@@ -130,12 +130,15 @@ def _same(notice: Notice, new: NewNotice) -> bool:
 async def publish_notice(
     session: AsyncSession, agency_id: uuid.UUID, new: NewNotice, *, now: datetime, today: date,
     procedure_id: uuid.UUID | None = None, exclude: Select[tuple[uuid.UUID]] | None = None,
+    recipient_id: uuid.UUID | None = None,
 ) -> Published:
     """Write the notice, its recipients and its delivery jobs in the caller's transaction.
 
     ``exclude`` (person ids) removes people from a segment (reminders: those who already did it).
+    ``recipient_id``: the portal's own domains that already know the person (certificates) name them directly,
+    instead of by an agency's code (which would be two lookups per notice: the code, then its person).
     """
-    publish_at, segment = _validate(new, now)
+    publish_at, segment = _validate(new, now, direct=recipient_id is not None)
     # The insert comes first: on SQLite a transaction that reads before it writes cannot wait for the
     # write lock (SQLITE_BUSY), so the unique key on (agency, reference) must be the first statement.
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -153,7 +156,9 @@ async def publish_notice(
         return _replay(existing, new)
     notice = await session.get_one(Notice, notice_id)
     person_id: uuid.UUID | None = None
-    if new.audience is Audience.PERSON:
+    if new.audience is Audience.PERSON and recipient_id is not None:
+        person_id = recipient_id
+    elif new.audience is Audience.PERSON:
         assert new.recipient_code is not None
         person_id = await person_for_code(session, agency_id, new.recipient_code)
         if person_id is None:
