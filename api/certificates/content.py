@@ -7,7 +7,7 @@ without 世帯主・続柄, with the individual number only when asked (and then
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -67,6 +67,8 @@ class Source:
 
     municipality_code: str
     people: tuple[uuid.UUID, ...]
+    # The subject's 住民票 as read (resident kinds): the text reuses it (the session's identity map is weak).
+    record: ResidentRecord | None = field(default=None, compare=False, repr=False)
 
 
 def _unavailable(what: str) -> PortalError:
@@ -85,7 +87,7 @@ async def source_of(session: AsyncSession, kind: CertificateKind, subject_id: uu
                 select(ResidentRecord.person_id).where(ResidentRecord.municipality_code == record.municipality_code,
                                                        ResidentRecord.household_id == record.household_id)
                 .order_by(ResidentRecord.order_in_household)))
-        return Source(record.municipality_code, people)
+        return Source(record.municipality_code, people, record)
     if kind == CertificateKind.SEAL:
         seal = await session.get(SealRegistration, subject_id)
         if seal is None:
@@ -150,17 +152,25 @@ async def build(session: AsyncSession, kind: CertificateKind, subject_id: uuid.U
 
 
 async def _people(session: AsyncSession, ids: tuple[uuid.UUID, ...]) -> dict[uuid.UUID, Person]:
+    if len(ids) == 1:
+        return {ids[0]: await session.get_one(Person, ids[0])}
     return {p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(ids)))}
 
 
 async def _resident_blocks(session: AsyncSession, kind: CertificateKind, source: Source, options: Options,
                            cipher: IndividualNumberCipher | None) -> list[Block]:
     people = await _people(session, source.people)
-    records = {r.person_id: r for r in await session.scalars(
-        select(ResidentRecord).where(ResidentRecord.person_id.in_(source.people)))}
-    head = await session.scalar(select(ResidentRecord.person_id).where(
-        ResidentRecord.household_id == records[source.people[0]].household_id, ResidentRecord.is_head.is_(True)))
-    head_name = (await session.get(Person, head)).name if head else ""  # type: ignore[union-attr]
+    # source_of loaded the subject's record (one person: found in the session, no second read).
+    records = {r.person_id: r for r in ([source.record] if len(source.people) == 1 and source.record else
+                                        await session.scalars(select(ResidentRecord).where(
+                                            ResidentRecord.person_id.in_(source.people))))}
+    head = next((r.person_id for r in records.values() if r.is_head), None)
+    if head is None:  # the head is not on this certificate: found in the household
+        head = await session.scalar(select(ResidentRecord.person_id).where(
+            ResidentRecord.household_id == records[source.people[0]].household_id, ResidentRecord.is_head.is_(True)))
+    head_name = ""
+    if head is not None:
+        head_name = people[head].name if head in people else (await session.get_one(Person, head)).name
     blocks = []
     for number, person_id in enumerate(source.people, start=1):
         person, record = people[person_id], records[person_id]

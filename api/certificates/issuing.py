@@ -12,6 +12,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,7 @@ from api.certificates.documents import CertificateText
 from api.certificates.models import CertificateIssuance
 from api.certificates.rendering import Renderer
 from api.certificates.signing import MunicipalSigner
+from api.certificates.to_unicode import outside_bmp
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality
 from api.platform.errors import PortalError
@@ -93,14 +95,14 @@ class CertificateIssuer:
         self.signer.add(municipality_code, keys.signer(municipality_code))
 
     async def text(self, session: AsyncSession, row: CertificateIssuance, *,
-                   cipher: IndividualNumberCipher | None = None) -> CertificateText:
+                   cipher: IndividualNumberCipher | None = None, issued_at: datetime | None = None) -> CertificateText:
         started = time.perf_counter()
         options = content.Options(**row.options)
         source = await content.source_of(session, row.kind, row.subject_person_id, options)
         if source.municipality_code != row.municipality_code:
             # The register moved (a 転出 between the request and the issue): the old municipality cannot certify.
             raise PortalError("CERTIFICATE_NOT_AVAILABLE", "The register changed since the request; ask again.")
-        issue = content.Issue(row.serial, (row.issued_at or row.requested_at).date(),
+        issue = content.Issue(row.serial, (issued_at or row.issued_at or row.requested_at).date(),
                               self.verification_url(row.public_id))
         text = await content.build(session, row.kind, row.subject_person_id, options, source, issue,
                                    cipher=cipher if row.includes_individual_number else None)
@@ -114,7 +116,7 @@ class CertificateIssuer:
         rendered = self.renderer.render(text)
         drawn = time.perf_counter()
         signed = await self.signer.sign(rendered.pdf, municipality_code, reason=text.title,
-                                        location=text.municipality)
+                                        location=text.municipality, outside_bmp=outside_bmp(text.strings()))
         self.times.render += drawn - started
         self.times.sign += time.perf_counter() - drawn
         self.times.documents += 1

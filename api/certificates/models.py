@@ -119,7 +119,12 @@ class CertificateIssuance(Base):
     payment_order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("payment_orders.id"))
     kiosk_session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("kiosk_sessions.id"))
     kiosk_receipt: Mapped[str | None] = mapped_column(String(64))
+    # DELIVERY: the requester's link to the chosen service, the service (the one that may fetch), and the one-time
+    # fetch link's token (its SHA-256) and end; the document leaves the server when the service takes it.
     delivery_link_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    delivery_service_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    fetch_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    fetch_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notice_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     document: Mapped[bytes | None] = mapped_column(LargeBinary)
     document_sha256: Mapped[bytes | None] = mapped_column(LargeBinary(32))

@@ -130,7 +130,21 @@ def public_document() -> dict[str, Any]:
             "responses": {"200": {"description": "PEM.", "content": {"application/x-pem-file": {"schema": {
                 "type": "string"}}}}, "404": problem("Not published here (NOT_FOUND)."),
                 "503": problem("Not configured here (ISSUING_UNAVAILABLE).")}}},
+        "/delivery/v1/documents/{token}": {"post": {
+            "summary": "A delivery service takes a certificate offered to it, once (the link from its signed webhook)",
+            "security": [{"deliveryServiceKey": []}],
+            "parameters": [path_param("token", {"type": "string", "maxLength": 100},
+                                      "The one-time link's token (data.certificate.fetch.url of the webhook).")],
+            "responses": {"200": {"description": "The signed PDF; the server keeps no copy afterwards.", "headers": {
+                "X-Content-SHA256": {"schema": {"type": "string"}, "description": "Hex SHA-256 of the PDF."}},
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                "401": problem("No or an unknown fetch key (UNAUTHENTICATED)."),
+                "404": problem("No document is offered to this service at this link (NOT_FOUND): an unknown "
+                               "link and another service's link get the same answer."),
+                "409": problem("Already taken (DOCUMENT_ALREADY_HANDED)."),
+                "410": problem("The link expired (FETCH_LINK_EXPIRED).")}}},
     }
-    return document("Mynaportal: certificate verification and time-stamping",
-                    "Anyone holding a certificate checks it here; the RFC 3161 TSA that stamps every certificate.",
-                    paths)
+    return document("Mynaportal: certificate verification, time-stamping and delivery",
+                    "Anyone holding a certificate checks it here; the RFC 3161 TSA that stamps every certificate; "
+                    "delivery services take the certificates offered to them.", paths,
+                    security_schemes={"deliveryServiceKey": {"type": "http", "scheme": "bearer"}})

@@ -1,8 +1,10 @@
-"""Public certificate routes: the QR code's verification page, the RFC 3161 time-stamping service, and the
-certificates to trust (the municipal root, the TSA). Documented in api/certificates/openapi.py.
+"""Public certificate routes: the QR code's verification page, the RFC 3161 time-stamping service, the
+certificates to trust (the municipal root, the TSA), and the one-time fetch link a delivery service takes an
+offered document by (its own fetch key; api.certificates.delivery). Documented in api/certificates/openapi.py.
 
-No authentication: whoever holds the paper may check it. The page shows what the paper shows about its issue
-(which certificate, by whom, when, its serial, whether it was revoked) and nothing of the person.
+The first three take no authentication: whoever holds the paper may check it. The page shows what the paper
+shows about its issue (which certificate, by whom, when, its serial, whether it was revoked) and nothing of the
+person.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from api.certificates import service
+from api.certificates import delivery, service
 from api.certificates.issuing import LazyIssuer
 from api.certificates.signing import TimeStampRefused
 from api.platform.db import create_session_factory
@@ -85,6 +87,17 @@ def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]
             raise PortalError(ErrorCode.NOT_FOUND, "The certificates published here are root and tsa.")
         return Response(cert.public_bytes(serialization.Encoding.PEM), media_type="application/x-pem-file")
 
+    @answering_problems
+    async def take_document(request: Request) -> Response:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise PortalError(ErrorCode.UNAUTHENTICATED, "Send the delivery service's fetch key as a bearer token.")
+        taken = await delivery.take(session_factory, key.strip(), request.path_params["token"])
+        return Response(taken.pdf, media_type="application/pdf", headers={
+            "cache-control": "no-store", "content-disposition": f'attachment; filename="{taken.filename}"',
+            "x-content-sha256": taken.sha256})
+
     return [Route("/certificates/v1/verify/{public_id}", verify, methods=["GET"]),
+            Route("/delivery/v1/documents/{token}", take_document, methods=["POST"]),
             Route("/certificates/v1/tsa", timestamp, methods=["POST"]),
             Route("/certificates/v1/trust/{name}.pem", trust, methods=["GET"])]

@@ -2,7 +2,9 @@
 
 request → a payment order for the fee (the existing payments: the person pays it like any order) → collect:
 once the order is paid the municipality's certificate is made, signed and put in the app's inbox with a notice
-(which the notices worker also forwards to the person's private delivery services, by their signed webhooks).
+(which the notices worker also forwards to the person's private delivery services, by their signed webhooks);
+on the DELIVERY channel the chosen service's webhook also offers the document, to be taken once
+(api.certificates.delivery).
 Every issuance is on the subject's record: the municipality, by name, read their register to certify it.
 """
 
@@ -17,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.service import assign_code
-from api.certificates import content
+from api.certificates import content, delivery
 from api.certificates.issuing import CertificateIssuer, new_public_id, new_serial
 from api.certificates.models import CertificateIssuance, CertificateKind, Channel, IssuanceState
 from api.certificates.registers import CertificateOffice
@@ -26,12 +28,13 @@ from api.notices.service import AttachmentSpec, NewNotice, publish_notice
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality
 from api.platform.access_records import record_operator_action
-from api.platform.db import new_id, utcnow
+from api.platform.db import new_id, read_only_factory, utcnow
 from api.platform.errors import PortalError
 from api.platform.scopes import CERTIFICATES_REQUEST
 from api.proxies.service import acting_for
 from payments.models import OrderState, PaymentOrder
 from payments.orders import NewOrder, create_order
+from push.secrets import SecretBox
 
 SessionFactory = async_sessionmaker[AsyncSession]
 ATTACHMENT_KIND = "certificate"
@@ -45,6 +48,7 @@ class CertificateRequest:
     options: content.Options
     channel: Channel  # APP or DELIVERY
     request_key: str  # the client's idempotency key
+    delivery_link_id: uuid.UUID | None = None  # DELIVERY: the requester's link to the chosen service
 
 
 def _not_yours() -> PortalError:
@@ -86,11 +90,16 @@ async def request_certificate(sf: SessionFactory, issuer: CertificateIssuer, act
     if new.channel not in (Channel.APP, Channel.DELIVERY):
         raise PortalError("BAD_USER_INPUT", "Kiosks ask through the kiosk API.", extensions={"field": "channel"})
     options = new.options.check(new.kind)
+    if options.individual_number and new.channel == Channel.DELIVERY:
+        raise PortalError("INDIVIDUAL_NUMBER_NOT_DELIVERABLE", "A certificate showing the individual number is "
+                          "never sent to a delivery service.", extensions={"field": "individualNumber"})
     if options.individual_number and (new.channel != Channel.APP or actor_id != new.subject_id):
         # Rendered on demand for the person alone: never for a proxy, never to a delivery service.
         raise PortalError("BAD_USER_INPUT", "The individual number is printed only on your own certificate "
                           "in the app.", extensions={"field": "individualNumber"})
-    same = {"kind": new.kind, "subject_person_id": new.subject_id, "options": options.to_json()}
+    link_id = new.delivery_link_id if new.channel == Channel.DELIVERY else None
+    same = {"kind": new.kind, "subject_person_id": new.subject_id, "options": options.to_json(),
+            "delivery_link_id": link_id}
     async with sf() as session, session.begin():
         issuance_id = new_id()
         inserted = await insert_issuance(session, {
@@ -98,9 +107,12 @@ async def request_certificate(sf: SessionFactory, issuer: CertificateIssuer, act
             "municipality_code": None, "subject_person_id": new.subject_id, "actor_person_id": actor_id,
             "acting_basis": "pending", "channel": new.channel, "options": options.to_json(),
             "includes_individual_number": options.individual_number, "request_key": new.request_key,
-            "state": IssuanceState.AWAITING_PAYMENT, "fee": 0, "requested_at": now})
+            "state": IssuanceState.AWAITING_PAYMENT, "fee": 0, "requested_at": now, "delivery_link_id": link_id})
         if inserted is None:
             return await replay_issuance(session, actor_id, new.channel, new.request_key, same)
+        service_id = None
+        if new.channel == Channel.DELIVERY:
+            service_id = (await delivery.chosen_link(session, actor_id, link_id))[1].id
         acting = await acting_for(session, actor_id, new.subject_id, CERTIFICATES_REQUEST, today=today,
                                   purpose=f"certificate:{new.kind.value}")
         if acting is None:
@@ -120,16 +132,19 @@ async def request_certificate(sf: SessionFactory, issuer: CertificateIssuer, act
         # Its own statement: the municipality code and serial are unique together, and the row now has them.
         await session.execute(update(CertificateIssuance).where(CertificateIssuance.id == issuance_id).values(
             municipality_code=source.municipality_code, acting_basis=acting.basis.value, fee=fee,
-            payment_order_id=order.id))
+            payment_order_id=order.id, delivery_service_id=service_id))
         row = await session.get_one(CertificateIssuance, issuance_id, populate_existing=True)
     return row
 
 
 async def collect(sf: SessionFactory, issuer: CertificateIssuer, actor_id: uuid.UUID, issuance_id: uuid.UUID, *,
-                  cipher: IndividualNumberCipher, today: date, now: datetime | None = None) -> CertificateIssuance:
-    """Issue a paid certificate (idempotent: an issued one is returned as it is)."""
+                  cipher: IndividualNumberCipher, today: date, now: datetime | None = None,
+                  webhook_box: SecretBox | None = None) -> CertificateIssuance:
+    """Issue a paid certificate (idempotent: an issued one is returned as it is). ``webhook_box`` seals the offer
+    of a DELIVERY certificate on its webhook (api.notices.delivery_services.webhook_box)."""
     now = now or utcnow()
-    async with sf() as session:
+    # Reading the registers takes no write lock (SQLite): other certificates are issued meanwhile.
+    async with read_only_factory(sf)() as session:
         row = await session.get(CertificateIssuance, issuance_id)
         if row is None or row.actor_person_id != actor_id or row.channel == Channel.KIOSK:
             raise PortalError("NOT_FOUND", "No such certificate request.")
@@ -138,31 +153,42 @@ async def collect(sf: SessionFactory, issuer: CertificateIssuer, actor_id: uuid.
         paid = await session.scalar(select(PaymentOrder.state).where(PaymentOrder.id == row.payment_order_id))
         if paid != OrderState.PAID:
             raise PortalError("CERTIFICATE_NOT_PAID", "Pay the fee first (the request's payment order).")
-        row.issued_at = now
-        text = await issuer.text(session, row, cipher=cipher)
+        service_name = None
+        if row.channel == Channel.DELIVERY:  # before the document is made: a removed link stops it here
+            assert webhook_box is not None
+            service_name = (await delivery.chosen_link(session, actor_id, row.delivery_link_id))[1].name
+        # Loaded here once: the text's build finds them in this session, the issuing transaction reuses them.
+        office = await session.get_one(CertificateOffice, row.municipality_code)
+        municipality = await session.get_one(Municipality, row.municipality_code)
+        # The row is not changed here: this read-only session must not flush (on SQLite a flush would hold the
+        # write lock while the registers are read).
+        text = await issuer.text(session, row, cipher=cipher, issued_at=now)
     # The number's document is drawn again each time the person opens it (document_for), never stored.
     produced = None if row.includes_individual_number else await issuer.produce(text, row.municipality_code)
     async with sf() as session, session.begin():
-        done = await session.scalar(update(CertificateIssuance).where(
+        issued = await session.scalar(update(CertificateIssuance).where(
             CertificateIssuance.id == issuance_id, CertificateIssuance.state == IssuanceState.AWAITING_PAYMENT)
             .values(state=IssuanceState.ISSUED, issued_at=now, document=produced.pdf if produced else None,
                     document_sha256=produced.sha256 if produced else None,
-                    pages=produced.pages if produced else None).returning(CertificateIssuance.id))
-        row = await session.get_one(CertificateIssuance, issuance_id, populate_existing=True)
-        if done is None:
-            return row  # a concurrent collect won: its document is the one
-        office = await session.get_one(CertificateOffice, row.municipality_code)
-        municipality = await session.get_one(Municipality, row.municipality_code)
-        await record_issuance(session, row, municipality.name, "app")
-        code = await assign_code(session, office.agency_id, row.actor_person_id)
+                    pages=produced.pages if produced else None).returning(CertificateIssuance))
+        if issued is None:  # a concurrent collect won: its document is the one
+            return await session.get_one(CertificateIssuance, issuance_id)
+        row = issued
+        await record_issuance(session, row, municipality.name, service_name or "app")
+        where = f"{service_name}に送りました" if service_name else "アプリで受け取れます"
+        # The requester by id: the municipality knows whom it issued to (no code to look up and back).
         published = await publish_notice(session, office.agency_id, NewNotice(
-            audience=Audience.PERSON, category=Category.GENERAL, recipient_code=code,
+            audience=Audience.PERSON, category=Category.GENERAL,
             title=f"{content.TITLES[row.kind]}を交付しました",
-            body=f"{municipality.name}の証明書（証明書番号 {row.serial}）をアプリで受け取れます。",
+            body=f"{municipality.name}の証明書（証明書番号 {row.serial}）を{where}。",
             reference=f"certificate-{row.id.hex}",
             attachments=(AttachmentSpec(ATTACHMENT_KIND, str(row.id), content.TITLES[row.kind]),)),
-            now=now, today=today)
+            now=now, today=today, recipient_id=row.actor_person_id)
         row.notice_id = published.notice.id
+        if row.channel == Channel.DELIVERY:
+            assert webhook_box is not None
+            await session.flush()
+            await delivery.offer_document(session, webhook_box, row, municipality.name, issuer.public_url, now=now)
     return row
 
 

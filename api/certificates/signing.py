@@ -31,6 +31,7 @@ from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from api.certificates import to_unicode
 from api.certificates.pki import CertificatePki, KeyPair
 
 # A policy OID under the sandbox's private arc; production's TSA states its own.
@@ -219,9 +220,13 @@ class MunicipalSigner:
         self._signers[municipality_code] = LoadedKeySigner(pair, [self.pki.root])
         self._subjects[municipality_code] = pair.cert.subject.rfc4514_string()
 
-    async def sign(self, pdf: bytes, municipality_code: str, *, reason: str, location: str) -> SignedDocument:
+    async def sign(self, pdf: bytes, municipality_code: str, *, reason: str, location: str,
+                   outside_bmp: bool = False) -> SignedDocument:
+        """``outside_bmp``: the text has characters above U+FFFF, whose ToUnicode entries are rewritten first."""
         signer = self._signers[municipality_code]
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        if outside_bmp:
+            to_unicode.repair(writer)
         _declare_pdfa(writer)
         _add_output_intent(writer)
         meta = signers.PdfSignatureMetadata(field_name="MunicipalSignature", md_algorithm="sha256",

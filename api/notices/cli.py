@@ -41,8 +41,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
     asyncio.run(_run_worker(args))
 
 
-async def _add_delivery_service(args: argparse.Namespace) -> str:
-    from api.notices.delivery_services import register_service, webhook_box
+async def _add_delivery_service(args: argparse.Namespace) -> tuple[str, str]:
+    from api.notices.delivery_services import new_fetch_key, register_service, webhook_box
     from api.platform.db import create_engine, create_session_factory
     from api.platform.settings import settings_for_command
     from api.platform.webhooks import DestinationRefused
@@ -54,16 +54,18 @@ async def _add_delivery_service(args: argparse.Namespace) -> str:
             _, secret = await register_service(session, webhook_box(settings.data_key), slug=args.slug,
                                                name=args.name, webhook_url=args.url,
                                                allow_private=not settings.production)
+            key = await new_fetch_key(session, args.slug)
     except DestinationRefused as refused:
         sys.exit(f"mynaportal: {refused}")
     finally:
         await engine.dispose()
-    return secret
+    return secret, key
 
 
 def cmd_delivery_service_add(args: argparse.Namespace) -> None:
-    secret = asyncio.run(_add_delivery_service(args))
-    print(f"delivery service {args.slug} added; its Standard Webhooks signing secret (shown once):\n{secret}")
+    secret, key = asyncio.run(_add_delivery_service(args))
+    print(f"delivery service {args.slug} added; its Standard Webhooks signing secret (shown once):\n{secret}\n"
+          f"its key for fetching the documents offered to it (Authorization: Bearer, shown once):\n{key}")
 
 
 async def _service_secret(args: argparse.Namespace) -> str | bool:

@@ -3,18 +3,20 @@ to that person is forwarded to the service as a Standard-Webhooks-signed POST, r
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.notices.models import DeliveryService, DeliveryServiceLink, DeliveryState, Notice
+from api.notices.models import Channel, DeliveryService, DeliveryServiceLink, DeliveryState, Notice, NoticeDelivery
 from api.notices.outbox import SendResult
 from api.platform.db import new_id, utcnow
 from api.platform.errors import PortalError
@@ -24,6 +26,7 @@ from push.sender import parse_retry_after
 
 EVENT_NOTICE_PUBLISHED = "notice.published"
 TIMEOUT_SECONDS = 5.0  # GOV.UK Notify's callback timeout
+FETCH_KEY_PREFIX = "dsk_"
 
 
 class LinkRefused(PortalError):
@@ -81,6 +84,47 @@ def signing_secrets(service: DeliveryService, now: datetime) -> tuple[bytes, ...
     return (service.secret_ciphertext,)
 
 
+def _key_hash(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+async def new_fetch_key(session: AsyncSession, slug: str) -> str:
+    """A new fetch key for the service (shown once; only its hash is kept): the previous one stops working."""
+    key = FETCH_KEY_PREFIX + secrets.token_urlsafe(32)
+    done = await session.scalar(update(DeliveryService).where(DeliveryService.slug == slug)
+                                .values(fetch_key_hash=_key_hash(key)).returning(DeliveryService.id))
+    if done is None:
+        raise LinkRefused("NOT_FOUND", "No such delivery service.")
+    return key
+
+
+async def service_for_fetch_key(session: AsyncSession, key: str) -> DeliveryService | None:
+    if not key.startswith(FETCH_KEY_PREFIX) or len(key) > 100:
+        return None
+    return await session.scalar(select(DeliveryService).where(DeliveryService.fetch_key_hash == _key_hash(key)))
+
+
+def _job(notice_id: uuid.UUID, link_id: uuid.UUID) -> tuple[object, ...]:
+    return (NoticeDelivery.notice_id == notice_id, NoticeDelivery.channel == Channel.WEBHOOK,
+            NoticeDelivery.target_id == link_id)
+
+
+async def offer_to_link(session: AsyncSession, box: SecretBox, notice_id: uuid.UUID, link_id: uuid.UUID,
+                        members: dict[str, object]) -> bool:
+    """Add ``members`` to the data of this notice's webhook to this link only (in the publishing transaction);
+    False when the notice has no job for the link (it was unlinked)."""
+    sealed = box.seal(json.dumps(members, ensure_ascii=False, separators=(",", ":")).encode())
+    done = await session.scalar(update(NoticeDelivery).where(*_job(notice_id, link_id))
+                                .values(payload_ciphertext=sealed).returning(NoticeDelivery.id))
+    return done is not None
+
+
+async def withdraw_offer(session: AsyncSession, notice_id: uuid.UUID, link_id: uuid.UUID) -> None:
+    """Nothing of the offer stays once it was taken (a later retry carries the notice alone)."""
+    await session.execute(update(NoticeDelivery).where(*_job(notice_id, link_id)).values(payload_ciphertext=None)
+                          .execution_options(synchronize_session=False))
+
+
 async def service_by_slug(session: AsyncSession, slug: str) -> DeliveryService | None:
     return await session.scalar(select(DeliveryService).where(DeliveryService.slug == slug))
 
@@ -124,6 +168,7 @@ class WebhookMessage:
     account_reference: str
     webhook_url: str
     secret_ciphertexts: tuple[bytes, ...]  # each signs (signing_secrets)
+    offered: dict[str, object] | None = None  # members for this service alone (offer_to_link), already opened
 
 
 def message_id(notice_id: uuid.UUID, link_id: uuid.UUID) -> str:
@@ -142,6 +187,7 @@ def webhook_body(message: WebhookMessage, now: datetime) -> bytes:
                        "title": notice.title, "body": notice.body, "action_url": notice.action_url,
                        "published_at": notice.publish_at.isoformat(),
                        "expires_at": notice.expires_at.isoformat() if notice.expires_at else None},
+            **(message.offered or {}),
         },
     }, ensure_ascii=False, separators=(",", ":")).encode()
 

@@ -158,6 +158,9 @@ class NoticeDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Members added to this one webhook's data (a document offered to this service alone), sealed at rest;
+    # the same on every retry, cleared once the service took what it offers.
+    payload_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Procedure(Base):
@@ -214,6 +217,8 @@ class DeliveryService(Base):
     # During a secret rotation: the previous secret, which still signs (beside the new one) until this time.
     previous_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary(128))
     previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SHA-256 of the service's fetch key: what it sends to take a document it was offered (api.certificates).
+    fetch_key_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
 
 
 class DeliveryServiceLink(Base):

@@ -133,12 +133,15 @@ def _same(notice: Notice, new: NewNotice) -> bool:
 async def publish_notice(
     session: AsyncSession, agency_id: uuid.UUID, new: NewNotice, *, now: datetime, today: date,
     procedure_id: uuid.UUID | None = None, exclude: Select[tuple[uuid.UUID]] | None = None,
+    recipient_id: uuid.UUID | None = None,
 ) -> Published:
     """Write the notice, its recipients and its delivery jobs in the caller's transaction.
 
     ``exclude`` (person ids) removes people from a segment (reminders: those who already did it).
+    ``recipient_id``: the portal's own domains that already know the person (certificates) name them directly,
+    instead of by an agency's code (which would be two lookups per notice: the code, then its person).
     """
-    publish_at, segment = validate_notice(new, now)
+    publish_at, segment = validate_notice(new, now, recipient_known=recipient_id is not None)
     # The insert comes first: on SQLite a transaction that reads before it writes cannot wait for the
     # write lock (SQLITE_BUSY), so the unique key on (agency, reference) must be the first statement.
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -156,7 +159,9 @@ async def publish_notice(
         return replay(existing, new)
     notice = await session.get_one(Notice, notice_id)
     person_id: uuid.UUID | None = None
-    if new.audience is Audience.PERSON:
+    if new.audience is Audience.PERSON and recipient_id is not None:
+        person_id = recipient_id
+    elif new.audience is Audience.PERSON:
         assert new.recipient_code is not None
         person_id = await person_for_code(session, agency_id, new.recipient_code)
         if person_id is None:

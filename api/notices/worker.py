@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -37,6 +38,7 @@ from api.notices.models import (
     DeliveryServiceLink,
     DeliveryState,
     Notice,
+    NoticeDelivery,
 )
 from api.notices.outbox import (
     Job,
@@ -245,7 +247,11 @@ class Worker:
                 self.signer.load(await session.get_one(VapidKey, generation), self.vapid_box)
             links: dict[uuid.UUID, tuple[DeliveryServiceLink, DeliveryService]] = {}
             agencies: dict[uuid.UUID, str] = {}
+            offers: dict[int, bytes] = {}
             if link_ids:
+                offers = dict((await session.execute(select(NoticeDelivery.id, NoticeDelivery.payload_ciphertext).where(
+                    NoticeDelivery.id.in_([job.id for job in jobs if job.channel is Channel.WEBHOOK]),
+                    NoticeDelivery.payload_ciphertext.is_not(None)))).all())
                 rows = await session.execute(select(DeliveryServiceLink, DeliveryService).join(
                     DeliveryService, DeliveryService.id == DeliveryServiceLink.service_id)
                     .where(DeliveryServiceLink.id.in_(link_ids)))
@@ -260,9 +266,10 @@ class Worker:
                                               target)
             elif job.channel is Channel.WEBHOOK and (found := links.get(job.target_id)) is not None:
                 link, service = found
+                offered = json.loads(self.webhook_box.open(offers[job.id])) if job.id in offers else None
                 messages[job.id] = WebhookMessage(notice, agencies.get(notice.agency_id, ""), link.id,
                                                   link.account_reference, service.webhook_url,
-                                                  signing_secrets(service, utcnow()))
+                                                  signing_secrets(service, utcnow()), offered)
         return messages
 
     async def _deliver(self, client: httpx.AsyncClient, job: Job,

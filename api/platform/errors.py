@@ -137,7 +137,10 @@ class ErrorCode(enum.StrEnum):
     GLYPH_MISSING = "GLYPH_MISSING"  # a character no font here can print: the certificate is not issued
     CERTIFICATE_NOT_AVAILABLE = "CERTIFICATE_NOT_AVAILABLE"  # no register entry for it at this municipality
     CERTIFICATE_NOT_PAID = "CERTIFICATE_NOT_PAID"
-    DOCUMENT_ALREADY_HANDED = "DOCUMENT_ALREADY_HANDED"  # a kiosk receives a document once
+    DOCUMENT_ALREADY_HANDED = "DOCUMENT_ALREADY_HANDED"  # a kiosk or a delivery service receives a document once
+    INDIVIDUAL_NUMBER_NOT_DELIVERABLE = "INDIVIDUAL_NUMBER_NOT_DELIVERABLE"  # never sent to a delivery service
+    DELIVERY_SERVICE_NOT_LINKED = "DELIVERY_SERVICE_NOT_LINKED"  # the chosen service's link was removed
+    FETCH_LINK_EXPIRED = "FETCH_LINK_EXPIRED"  # a delivery service's one-time link, past its end
     KIOSK_SESSION_ENDED = "KIOSK_SESSION_ENDED"
     ISSUING_UNAVAILABLE = "ISSUING_UNAVAILABLE"  # no signing key for the municipality on this server
     # agency API over mutual TLS (api.agencies.client_certificates)
@@ -201,6 +204,9 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.CORRECTION_ALREADY_ANSWERED: 409,
     ErrorCode.CERTIFICATE_NOT_PAID: 409,
     ErrorCode.DOCUMENT_ALREADY_HANDED: 409,
+    ErrorCode.INDIVIDUAL_NUMBER_NOT_DELIVERABLE: 422,
+    ErrorCode.DELIVERY_SERVICE_NOT_LINKED: 409,
+    ErrorCode.FETCH_LINK_EXPIRED: 410,
     ErrorCode.KIOSK_SESSION_ENDED: 410,
     ErrorCode.GLYPH_MISSING: 422,
     ErrorCode.CERTIFICATE_NOT_AVAILABLE: 404,

@@ -15,6 +15,7 @@ from strawberry import relay
 from api.certificates import content, service
 from api.certificates.issuing import CertificateIssuer, LazyIssuer
 from api.certificates.models import CertificateIssuance, CertificateKind, Channel, IssuanceState
+from api.notices.delivery_services import webhook_box
 from api.platform.errors import ErrorCode, PortalError
 from api.platform.scopes import CERTIFICATES_REQUEST
 from api.schema.context import Info
@@ -28,7 +29,7 @@ CertificateStateType = strawberry.enum(IssuanceState, name="CertificateState")
 @strawberry.enum(name="CertificateChannel")
 class CertificateChannel(enum.Enum):
     APP = "app"  # the app's inbox (a notice, forwarded to the person's private delivery services)
-    DELIVERY = "delivery"
+    DELIVERY = "delivery"  # the chosen delivery service takes the PDF once (deliveryServiceLinkId)
 
 
 @strawberry.type(name="Certificate", description="A certificate asked for in the app, from its request to its issue.")
@@ -36,6 +37,7 @@ class CertificateType:
     id: relay.GlobalID
     kind: CertificateKindType  # type: ignore[valid-type]
     state: CertificateStateType  # type: ignore[valid-type]
+    channel: CertificateChannel
     fee: int = strawberry.field(description="Yen.")
     serial: str
     requested_at: datetime
@@ -47,7 +49,8 @@ class CertificateType:
     @classmethod
     def from_model(cls, row: CertificateIssuance, issuer: CertificateIssuer) -> CertificateType:
         issued = row.state != IssuanceState.AWAITING_PAYMENT
-        return cls(id=relay.GlobalID("Certificate", str(row.id)), kind=row.kind, state=row.state, fee=row.fee,
+        return cls(id=relay.GlobalID("Certificate", str(row.id)), kind=row.kind, state=row.state,
+                   channel=CertificateChannel(row.channel.value), fee=row.fee,
                    serial=row.serial, requested_at=row.requested_at, issued_at=row.issued_at if issued else None,
                    payment_order_id=relay.GlobalID("PaymentOrder", str(row.payment_order_id))
                    if row.payment_order_id else None,
@@ -67,6 +70,9 @@ class CertificateRequestInput:
     idempotency_key: str = strawberry.field(description="1-64 characters: a retry with it answers the same request.")
     person_id: relay.GlobalID | None = strawberry.field(default=None, description="Whose; default the viewer.")
     channel: CertificateChannel = CertificateChannel.APP
+    delivery_service_link_id: strawberry.ID | None = strawberry.field(
+        default=None, description="DELIVERY: your delivery service link (deliveryServiceLink's id) that takes the PDF "
+                                  "once; never for a certificate showing the individual number.")
     household: bool = strawberry.field(default=False, description="世帯全員 (住民票).")
     honseki: bool = strawberry.field(default=False, description="本籍・筆頭者 (住民票).")
     relationship: bool = strawberry.field(default=True, description="世帯主・続柄 (住民票).")
@@ -117,17 +123,27 @@ class CertificatesMutation:
                                   relationship=input.relationship, individual_number=input.individual_number,
                                   tax_year=input.tax_year)
         issuer = _issuer(info)
+        link_id = None
+        if input.delivery_service_link_id is not None:
+            try:
+                link_id = uuid.UUID(str(input.delivery_service_link_id))
+            except ValueError as error:
+                raise PortalError(ErrorCode.DELIVERY_SERVICE_NOT_LINKED, "You have no such delivery service link.",
+                                  extensions={"field": "deliveryServiceLinkId"}) from error
         row = await service.request_certificate(info.context.session_factory, issuer, principal.person_id,
                                                 service.CertificateRequest(subject, CertificateKind(input.kind),
                                                                            options, Channel(input.channel.value),
-                                                                           input.idempotency_key),
+                                                                           input.idempotency_key, link_id),
                                                 today=info.context.today())
         return CertificateType.from_model(row, issuer)
 
-    @strawberry.mutation(description="Once its fee is paid: the certificate is issued, signed and put in the inbox.")
+    @strawberry.mutation(description="Once its fee is paid: the certificate is issued, signed and put in the inbox "
+                                     "(DELIVERY: offered to the chosen delivery service by its signed webhook).")
     async def collect_certificate(self, info: Info, id: relay.GlobalID) -> CertificateType:
         principal = info.context.require_person(CERTIFICATES_REQUEST)
         issuer = _issuer(info)
+        settings = info.context.settings
         row = await service.collect(info.context.session_factory, issuer, principal.person_id, _id(id),
-                                    cipher=info.context.cipher, today=info.context.today())
+                                    cipher=info.context.cipher, today=info.context.today(),
+                                    webhook_box=webhook_box(settings.data_key, settings.previous_data_keys))
         return CertificateType.from_model(row, issuer)

@@ -29,7 +29,7 @@ DER_ISH = st.one_of(st.binary(max_size=300), st.binary(max_size=120).map(lambda 
 schemathesis.openapi.media_type("application/timestamp-query", DER_ISH)
 
 PROBLEM_SURFACES = ("/payments/", "/pki/", "/openapi/", "/records/", "/exchange/", "/selfinfo/", "/applications/",
-                    "/certificates/", "/kiosk/")
+                    "/certificates/", "/kiosk/", "/delivery/")
 
 
 CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]

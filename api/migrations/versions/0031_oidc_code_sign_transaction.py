@@ -1,7 +1,7 @@
 """the OpenID Provider: an authorization code names the signing transaction its request was tied to (scope sign)
 
 Revision ID: 0031
-Revises: 0029
+Revises: 0030
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0031"
-down_revision: str | None = "0029"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

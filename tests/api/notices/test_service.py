@@ -72,6 +72,17 @@ async def test_a_notice_to_one_person_goes_by_the_agencys_own_code(demo: Demo) -
     assert attachment is not None and (attachment.kind, attachment.reference) == ("document", "doc-1")
 
 
+async def test_the_portals_own_domains_name_the_person_directly(demo: Demo) -> None:
+    async with demo.factory() as session, session.begin():
+        published = await publish_notice(session, demo.city.id, notice(audience=Audience.PERSON, segment=None),
+                                         now=NOW, today=TODAY, recipient_id=demo.child)
+        with pytest.raises(PortalError) as refused:  # neither a code nor a person
+            await publish_notice(session, demo.city.id, notice(audience=Audience.PERSON, segment=None,
+                                                               reference="other"), now=NOW, today=TODAY)
+    assert refused.value.code == "BAD_USER_INPUT"
+    assert (published.notice.recipient_count, await recipients(demo, published.notice.id)) == (1, {demo.child})
+
+
 async def test_another_agencys_code_is_unknown_and_nothing_is_written(demo: Demo) -> None:
     city_code = await demo.code(demo.city, demo.mother)
     async with demo.factory() as session, session.begin():
