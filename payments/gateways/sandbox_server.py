@@ -86,11 +86,12 @@ def render_settlement(rows: Iterable[dict[str, Any]]) -> str:
 class Notifier:
     """Delivers owed notifications: at once after the change commits (in order, one task per change), and by a
     sweeper for those whose lease ran out. A failed one waits its turn. Delivered ones are deleted in batches, a
-    transaction per ``DELETE_BATCH_DELAY`` rather than one per notification: one not yet deleted when the process
+    transaction per ``delete_delay`` rather than one per notification: one not yet deleted when the process
     dies is delivered again once its lease runs out, which the merchant ignores (same message id, same state)."""
 
-    def __init__(self, store: GatewayStore, secret: str, retry_delays: tuple[float, ...]) -> None:
-        self.store, self.secret, self.retry_delays = store, secret, retry_delays
+    def __init__(self, store: GatewayStore, secret: str, retry_delays: tuple[float, ...], *,
+                 delete_delay: float = DELETE_BATCH_DELAY) -> None:
+        self.store, self.secret, self.retry_delays, self.delete_delay = store, secret, retry_delays, delete_delay
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.delivered: list[str] = []  # delivered, not yet deleted
@@ -110,7 +111,7 @@ class Notifier:
         if done:
             self.delivered += done
             if self.deleter is None or self.deleter.done():
-                self.deleter = asyncio.get_running_loop().create_task(self.delete_delivered(DELETE_BATCH_DELAY))
+                self.deleter = asyncio.get_running_loop().create_task(self.delete_delivered(self.delete_delay))
 
     async def delete_delivered(self, delay: float = 0.0) -> None:
         await asyncio.sleep(delay)  # the deliveries of the next moment join this batch
