@@ -61,6 +61,7 @@ from tests.payments.conftest import (  # noqa: E402
 from tests.payments.helpers import global_id  # noqa: E402
 
 STATS_SETTLE_SECONDS = 11.0
+STARTUP_SECONDS = 120.0  # a loaded machine starts the servers slowly
 REDIS_URL = os.environ.get("MYNAPORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START = """mutation S($orderId: ID!, $key: String!) {
   paymentStart(orderId: $orderId, method: CARD, idempotencyKey: $key) { id nextUrl }
@@ -171,8 +172,8 @@ async def end_to_end(url: str, payments: int, concurrency: int, workers: int) ->
     portal = start_portal(portal_port, url, gateway_url, workers)
     engine = create_engine(url)
     try:
-        wait_until_up(f"{gateway_url}/healthz", gateway)
-        wait_until_up(f"{public_url}/healthz", portal)
+        wait_until_up(f"{gateway_url}/healthz", gateway, seconds=STARTUP_SECONDS)
+        wait_until_up(f"{public_url}/healthz", portal, seconds=STARTUP_SECONDS)
         factory = create_session_factory(engine)
         cipher = IndividualNumberCipher(TEST_DATA_KEY, TEST_LOOKUP_KEY)
         async with factory() as session, session.begin():
