@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ from tests.payments.conftest import (  # noqa: E402
 from tests.payments.helpers import global_id  # noqa: E402
 
 STATS_SETTLE_SECONDS = 11.0
+RETRIED = ("GATEWAY_UNAVAILABLE", "HTTP 503")  # the gateway did not answer in time; the portal shed load
 STARTUP_SECONDS = 120.0  # a loaded machine starts the servers slowly
 REDIS_URL = os.environ.get("MYNAPORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START = """mutation S($orderId: ID!, $key: String!) {
@@ -196,13 +198,24 @@ async def end_to_end(url: str, payments: int, concurrency: int, workers: int) ->
                 order_ids.append(response.json()["order_id"])
             limit = asyncio.Semaphore(concurrency)
             latencies: list[float] = []
+            retried: Counter[str] = Counter()
 
             async def pay(order_id: str) -> None:
                 async with limit:
-                    asked = time.perf_counter()
-                    answer = (await client.post("/graphql", json={"query": START, "variables": {
-                        "orderId": global_id("PaymentOrder", order_id), "key": str(uuid.uuid4())}},
-                        headers={"authorization": f"Bearer {token}"})).json()
+                    asked, key = time.perf_counter(), str(uuid.uuid4())
+                    while True:  # as the API asks: a refusal worth retrying is retried with the same key
+                        response = await client.post("/graphql", json={"query": START, "variables": {
+                            "orderId": global_id("PaymentOrder", order_id), "key": key}},
+                            headers={"authorization": f"Bearer {token}"})
+                        answer = response.json() if response.status_code != 503 else {"errors": [
+                            {"extensions": {"code": "HTTP 503"}}]}
+                        if answer.get("data") and answer["data"]["paymentStart"]:
+                            break
+                        code = answer["errors"][0]["extensions"]["code"]
+                        if code not in RETRIED:
+                            raise RuntimeError(f"paymentStart refused: {answer['errors']}")
+                        retried[code] += 1
+                        await asyncio.sleep(0.5)
                     started = answer["data"]["paymentStart"]
                     submitted = await client.post(started["nextUrl"], data={
                         "card_number": "4242424242424242", "expiry": "12/30", "cvc": "123", "action": "pay"})
@@ -234,6 +247,8 @@ async def end_to_end(url: str, payments: int, concurrency: int, workers: int) ->
         print(f"end to end ({workers} portal and {workers} gateway process(es)): {done}/{payments} payments "
               f"succeeded in {elapsed:.2f} s (all forms submitted after {submitted_at - began:.2f} s), concurrency "
               f"{concurrency}: {done / elapsed:.1f} payments/s")
+        if retried:
+            print(f"  paymentStart retried with the same key: {dict(retried)}")
         print(f"  latency: payer's two requests {percentiles(latencies)}; paymentStart to success recorded "
               f"{percentiles(spans)}")
         print(f"  per payment: CPU portal {portal_cpu * per:.1f} ms, gateway {gateway_cpu * per:.1f} ms, PostgreSQL "
