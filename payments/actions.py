@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -69,11 +70,17 @@ async def refund_payment(settings: Settings, session_factory: SessionFactory, *,
             refund_amount_available=refund_amount_available, idempotency_key=idempotency_key)
 
 
-async def apply_notification(session_factory: SessionFactory, remote: GatewaySession) -> None:
-    """The gateway's (verified) notification: a repeated one is applied once by the state machine."""
+async def apply_notification(session_factory: SessionFactory, remote: GatewaySession, *,
+                             claim: Callable[[AsyncSession], Awaitable[bool]] | None = None) -> None:
+    """The gateway's (verified) notification: a repeated one is applied once by the state machine. ``claim``
+    (the replay guard's, in the same transaction) False: received before, nothing to do."""
+
+    async def work(session: AsyncSession) -> None:
+        if claim is None or await claim(session):
+            await service.apply_gateway_session(session, remote, source="gateway", now=utcnow())
+
     try:
-        await in_transaction(session_factory, lambda session: service.apply_gateway_session(
-            session, remote, source="gateway", now=utcnow()))
+        await in_transaction(session_factory, work)
     except LookupError as error:
         raise PortalError(ErrorCode.NOT_FOUND, "No payment matches this session.") from error
 

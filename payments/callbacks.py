@@ -54,9 +54,11 @@ async def set_endpoint(
 
 async def enqueue(
     session: AsyncSession, *, agency_id: uuid.UUID, event_type: str, payment_id: uuid.UUID | None,
-    data: dict[str, Any], now: datetime,
+    data: dict[str, Any], now: datetime, has_endpoint: bool | None = None,
 ) -> CallbackMessage:
-    has_endpoint = await session.get(CallbackEndpoint, agency_id) is not None
+    """``has_endpoint``: whether the agency has a callback endpoint, when the caller already read it."""
+    if has_endpoint is None:
+        has_endpoint = await session.get(CallbackEndpoint, agency_id) is not None
     message = CallbackMessage(
         agency_id=agency_id, event_type=event_type, payment_id=payment_id,
         payload={"type": event_type, "timestamp": now.isoformat(), "data": data},

@@ -44,20 +44,23 @@ def request_hash(body: Mapping[str, Any]) -> str:
 
 
 async def claim(
-    session: AsyncSession, scope: str, key: str, body: Mapping[str, Any], *, now: datetime
+    session: AsyncSession, scope: str, key: str, body: Mapping[str, Any], *, now: datetime,
+    resource_id: uuid.UUID | None = None,
 ) -> uuid.UUID | None:
     """None: this request is the first with the key (do the work, then ``remember``).
 
     Otherwise the id of the resource the original request made. Call first in the transaction.
+    ``resource_id``: the id the work will give its resource, known in advance; it is stored with the claim (no
+    ``remember``), and the claim is tried first (a new key is the usual case: one statement instead of three).
     """
     check_key(key)
     digest = request_hash(body)
-    # A replay needs no write lock: look before inserting (the INSERT below still decides races).
-    existing = await _load(session, scope, key)
+    # Otherwise a replay needs no write lock: look before inserting (the INSERT below still decides races).
+    existing = None if resource_id is not None else await _load(session, scope, key)
     if existing is None:
         inserted = await session.scalar(
             insert_ignoring_conflicts(session, IdempotencyKey)
-            .values(scope=scope, key=key, request_hash=digest, created_at=now)
+            .values(scope=scope, key=key, request_hash=digest, resource_id=resource_id, created_at=now)
             .on_conflict_do_nothing()
             .returning(IdempotencyKey.key)
         )
@@ -70,7 +73,7 @@ async def claim(
             update(IdempotencyKey)
             .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key,
                    IdempotencyKey.created_at == existing.created_at)
-            .values(request_hash=digest, resource_id=None, created_at=now)
+            .values(request_hash=digest, resource_id=resource_id, created_at=now)
             .returning(IdempotencyKey.key)
         )
         if renewed is not None:

@@ -104,13 +104,10 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
             remote = GatewaySession.from_json(json.loads(body)["data"])
         except (ValueError, KeyError, TypeError, RecursionError) as error:  # RecursionError: nested too deep
             raise PortalError(ErrorCode.BAD_USER_INPUT, "The notification is not a gateway session.") from error
-        if not await replay_guard.first_time(message_id, now):
-            return Response(status_code=204)  # received before: already applied (Standard Webhooks retries reuse ids)
-        try:
-            await actions.apply_notification(session_factory, remote)
-        except BaseException:
-            await replay_guard.release(message_id)  # not applied: the gateway's retry must be
-            raise
+        # The guard's claim commits with the change it guards (one transaction): a message received before is
+        # answered at once (Standard Webhooks retries reuse ids), and one that fails to apply leaves no claim.
+        await actions.apply_notification(session_factory, remote, claim=lambda session: replay_guard.claim_in(
+            session, message_id, now))
         return Response(status_code=204)
 
     async def browser_return(request: Request) -> Response:

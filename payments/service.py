@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from api.agencies.models import AgencyPersonCode
 from api.platform.db import utcnow
@@ -25,7 +25,9 @@ from api.platform.scopes import PAYMENTS_WRITE
 from api.proxies.service import acting_for
 from payments import callbacks, idempotency, ledger
 from payments.gateways.base import Gateway, GatewayRejected, GatewaySession, GatewayUnavailable
+from payments.idempotency import insert_ignoring_conflicts
 from payments.models import (
+    CallbackEndpoint,
     OrderState,
     Payment,
     PaymentEvent,
@@ -67,9 +69,10 @@ class Urls:
 
 async def transition(
     session: AsyncSession, payment_id: uuid.UUID, to: PaymentState, *, source: str, now: datetime,
-    **values: Any,
+    only_if: tuple[ColumnElement[bool], ...] = (), **values: Any,
 ) -> Payment | None:
-    """Move the payment forward to ``to``; None when it is already there or beyond (nothing changed)."""
+    """Move the payment forward to ``to``; None when it is already there or beyond, or ``only_if`` does not hold
+    (nothing changed)."""
     earlier = [state for state, rank in RANK.items() if rank < RANK[to]]
     if to in FINISHED:
         values.setdefault("finished_at", now)
@@ -78,19 +81,25 @@ async def transition(
             code = values.setdefault("failure_code", DEFAULT_CODES[to])
             values.setdefault("failure_message", FAILURE_MESSAGES[code])
     payment = await session.scalar(
-        update(Payment).where(Payment.id == payment_id, Payment.state.in_(earlier))
+        update(Payment).where(Payment.id == payment_id, Payment.state.in_(earlier), *only_if)
         .values(state=to, **values).returning(Payment)
         .execution_options(populate_existing=True, synchronize_session=False)
     )
     if payment is None:
         return None
-    session.add(PaymentEvent(payment_id=payment_id, state=to, source=source, occurred_at=now))
-    await session.flush()
+    await _record_event(session, payment_id, to, source, now)
     if to == PaymentState.SUCCESS:
         await _settle(session, payment, now)
     elif to in FINISHED:
         await _tell_agency(session, payment, "payment.failed", now)
     return payment
+
+
+async def _record_event(session: AsyncSession, payment_id: uuid.UUID, state: PaymentState, source: str,
+                        now: datetime) -> None:
+    """The history's row, by one INSERT (no unit-of-work flush: nothing reads it back)."""
+    await session.execute(insert(PaymentEvent).values(id=uuid.uuid4(), payment_id=payment_id, state=state,
+                                                      source=source, occurred_at=now))
 
 
 async def _settle(session: AsyncSession, payment: Payment, now: datetime) -> None:
@@ -105,7 +114,7 @@ async def _settle(session: AsyncSession, payment: Payment, now: datetime) -> Non
     if applied is not None:
         await session.execute(update(Payment).where(Payment.id == payment.id).values(paid_order_id=payment.order_id)
                               .execution_options(synchronize_session=False))
-        payment.paid_order_id = payment.order_id
+        set_committed_value(payment, "paid_order_id", payment.order_id)  # as the UPDATE left it: no second one
         credit, kind = ledger.AGENCY_COLLECTIONS, "payment"
     else:
         # The order was paid another way, cancelled or expired meanwhile: the money is kept, to refund.
@@ -119,17 +128,24 @@ async def _settle(session: AsyncSession, payment: Payment, now: datetime) -> Non
 
 
 async def _tell_agency(session: AsyncSession, payment: Payment, event_type: str, now: datetime) -> None:
+    data, has_endpoint = await _agency_view_and_endpoint(session, payment)
     await callbacks.enqueue(session, agency_id=payment.agency_id, event_type=event_type, payment_id=payment.id,
-                            data=await agency_view(session, payment), now=now)
+                            data=data, now=now, has_endpoint=has_endpoint)
 
 
 async def agency_view(session: AsyncSession, payment: Payment) -> dict[str, Any]:
     """The payment as its agency sees it: the person only by the agency's own code."""
+    return (await _agency_view_and_endpoint(session, payment))[0]
+
+
+async def _agency_view_and_endpoint(session: AsyncSession, payment: Payment) -> tuple[dict[str, Any], bool]:
+    """The agency's view and whether the agency has a callback endpoint: one query for both."""
     code = (select(AgencyPersonCode.code).where(AgencyPersonCode.agency_id == payment.agency_id,
                                                 AgencyPersonCode.person_id == payment.person_id).scalar_subquery())
-    row = (await session.execute(select(PaymentOrder.agency_reference, code).where(
+    endpoint = exists().where(CallbackEndpoint.agency_id == payment.agency_id)
+    row = (await session.execute(select(PaymentOrder.agency_reference, code, endpoint).where(
         PaymentOrder.id == payment.order_id))).one()
-    return payment_json(payment, person_code=row[1], agency_reference=row[0])
+    return payment_json(payment, person_code=row[1], agency_reference=row[0]), bool(row[2])
 
 
 async def start_payment(
@@ -148,18 +164,18 @@ async def start_payment(
     scope = f"person:{actor_id}:payment-start"
 
     async def claim_and_create(session: AsyncSession) -> tuple[Payment | None, str]:
+        payment_id = uuid.uuid4()  # stored with the key's claim: no second write to remember it
         original = await idempotency.claim(session, scope, idempotency_key,
-                                           {"order_id": str(order_id), "method": method.value}, now=now)
+                                           {"order_id": str(order_id), "method": method.value}, now=now,
+                                           resource_id=payment_id)
         if original is not None:
             payment = await session.get(Payment, original)
             if payment is None or payment.state != PaymentState.CREATED:
                 return payment, ""
             return payment, await session.scalar(select(PaymentOrder.purpose).where(
                 PaymentOrder.id == payment.order_id)) or ""
-        created, purpose = await _new_payment(session, actor_id, order_id, method, today, now, session_ttl_seconds,
-                                              gateway.name)
-        await idempotency.remember(session, scope, idempotency_key, created.id)
-        return created, purpose
+        return await _new_payment(session, payment_id, actor_id, order_id, method, today, now, session_ttl_seconds,
+                                  gateway.name)
 
     payment, purpose = await in_transaction(session_factory, claim_and_create)
     assert payment is not None
@@ -169,8 +185,8 @@ async def start_payment(
 
 
 async def _new_payment(
-    session: AsyncSession, actor_id: uuid.UUID, order_id: uuid.UUID, method: PaymentMethod, today: date,
-    now: datetime, ttl: int, gateway_name: str,
+    session: AsyncSession, payment_id: uuid.UUID, actor_id: uuid.UUID, order_id: uuid.UUID, method: PaymentMethod,
+    today: date, now: datetime, ttl: int, gateway_name: str,
 ) -> tuple[Payment, str]:
     """The new payment and what it pays for (the gateway's page shows it)."""
     order = await session.get(PaymentOrder, order_id)
@@ -181,20 +197,19 @@ async def _new_payment(
         raise PortalError("NOT_FOUND", "No such order.")  # do not reveal someone else's order
     if order.state != OrderState.OPEN or today > order.payable_until:
         raise PortalError("ORDER_NOT_PAYABLE", f"This order cannot be paid (it is {order.state.value}).")
-    payment = Payment(
-        order_id=order.id, agency_id=order.agency_id, person_id=order.person_id, actor_person_id=actor_id,
-        acting_basis=acting.basis.value, method=method, amount=order.amount, state=PaymentState.CREATED,
-        gateway=gateway_name, active_order_id=order.id, created_at=now,
-        expires_at=now + timedelta(seconds=ttl),
-    )
-    try:
-        async with session.begin_nested():
-            session.add(payment)
-            await session.flush()
-    except IntegrityError as error:
+    # The unique active_order_id decides a race between two payments of one order: the loser inserts nothing
+    # (PostgreSQL makes it wait for the winner's transaction), without a savepoint's two extra round trips.
+    payment = await session.scalar(
+        insert_ignoring_conflicts(session, Payment).values(
+            id=payment_id, order_id=order.id, agency_id=order.agency_id, person_id=order.person_id,
+            actor_person_id=actor_id, acting_basis=acting.basis.value, method=method, amount=order.amount,
+            state=PaymentState.CREATED, gateway=gateway_name, active_order_id=order.id, created_at=now,
+            expires_at=now + timedelta(seconds=ttl))
+        .on_conflict_do_nothing().returning(Payment))
+    if payment is None:
         raise PortalError("PAYMENT_IN_PROGRESS",
-                             "Another payment of this order is in progress; finish or cancel it first.") from error
-    session.add(PaymentEvent(payment_id=payment.id, state=PaymentState.CREATED, source="api", occurred_at=now))
+                          "Another payment of this order is in progress; finish or cancel it first.")
+    await _record_event(session, payment.id, PaymentState.CREATED, "api", now)
     return payment, order.purpose
 
 
@@ -214,10 +229,11 @@ async def ensure_started(
                              "The payment service is unavailable; try again with the same Idempotency-Key.") from error
 
     async def record_start(session: AsyncSession) -> Payment:
-        await _record_reference(session, payment.id, remote.reference)
-        started = await transition(session, payment.id, PaymentState.STARTED, source="api", now=now,
-                                   next_url=remote.next_url)
-        if started is None:
+        started = await transition(
+            session, payment.id, PaymentState.STARTED, source="api", now=now, next_url=remote.next_url,
+            gateway_reference=func.coalesce(Payment.gateway_reference, remote.reference))
+        if started is None:  # already started or beyond (a notification came first): keep the reference
+            await _record_reference(session, payment.id, remote.reference)
             started = await session.get(Payment, payment.id, populate_existing=True)
         assert started is not None
         if remote.state != "created":  # the gateway already knows more (a late retry of ours)
@@ -243,15 +259,28 @@ async def apply_gateway_session(
         merchant_reference = uuid.UUID(remote.merchant_reference)
     except ValueError as error:
         raise LookupError("not one of our payments") from error
+    target = GATEWAY_TO_STATE.get(remote.state)
+    if target is not None:
+        # The usual news moves the payment: one conditional UPDATE checks the session matches and applies it.
+        matches = (Payment.amount == remote.amount,
+                   or_(Payment.gateway_reference.is_(None), Payment.gateway_reference == remote.reference))
+        moved = await transition(session, merchant_reference, target, source=source, now=now, only_if=matches,
+                                 gateway_reference=func.coalesce(Payment.gateway_reference, remote.reference),
+                                 **_news(target, remote, now))
+        if moved is not None:
+            return moved
+    # Nothing moved: old news, or a session that is not one of our payments (told apart by reading the row).
     payment = await session.get(Payment, merchant_reference, populate_existing=True)
     if payment is None or payment.amount != remote.amount or (
             payment.gateway_reference not in (None, remote.reference)):
         raise LookupError("the session does not match a payment")
     if payment.gateway_reference is None:
         await _record_reference(session, payment.id, remote.reference)
-    target = GATEWAY_TO_STATE.get(remote.state)
-    if target is None:
-        return None
+    return None
+
+
+def _news(target: PaymentState, remote: GatewaySession, now: datetime) -> dict[str, Any]:
+    """What a gateway session in state ``target`` tells about the payment, as column values."""
     values: dict[str, Any] = {}
     if target == PaymentState.SUCCESS:
         values = {"captured_at": remote.captured_at or now, "card_brand": remote.card_brand,
@@ -262,7 +291,7 @@ async def apply_gateway_session(
         values = {"card_brand": remote.card_brand, "card_last4": remote.card_last4}
     elif target == PaymentState.STARTED:
         values = {"next_url": remote.next_url}
-    return await transition(session, payment.id, target, source=source, now=now, **values)
+    return values
 
 
 async def cancel_payment(

@@ -47,28 +47,34 @@ class DatabaseReplayGuard:
 
     async def first_time(self, message_id: str, now: dt.datetime) -> bool:
         """Claim ``message_id``: True the first time (in the window) any worker asks, False after that."""
+        async with self.session_factory() as session, session.begin():
+            return await self.claim_in(session, message_id, now)
+
+    async def claim_in(self, session: AsyncSession, message_id: str, now: dt.datetime) -> bool:
+        """``first_time`` inside the caller's transaction: the claim commits with the work it guards, or rolls
+        back with it (then the sender's retry is applied, with no ``release`` to forget); a concurrent delivery
+        of the same id waits for this transaction and then finds the claim taken."""
         key = message_id[:200]
         if time.monotonic() - self._purged_at >= PURGE_EVERY_SECONDS:
             self._purged_at = time.monotonic()
-            async with self.session_factory() as session, session.begin():
-                await purge_receipts(session, now, batch=PURGE_BATCH)
-        async with self.session_factory() as session, session.begin():
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            claimed = await session.scalar(
-                dialect.insert(WebhookReceipt)
-                .values(receiver=self.receiver, message_id=key, expires_at=now + self.window)
-                .on_conflict_do_nothing(index_elements=["receiver", "message_id"])
-                .returning(WebhookReceipt.message_id))
-            if claimed is not None:
-                return True
-            # Taken: by an expired entry only, which this claim renews (one conditional UPDATE: one winner).
-            renewed = await session.scalar(
-                update(WebhookReceipt)
-                .where(WebhookReceipt.receiver == self.receiver, WebhookReceipt.message_id == key,
-                       WebhookReceipt.expires_at <= now)
-                .values(expires_at=now + self.window)
-                .returning(WebhookReceipt.message_id))
-            return renewed is not None
+            async with self.session_factory() as purging, purging.begin():
+                await purge_receipts(purging, now, batch=PURGE_BATCH)
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        claimed = await session.scalar(
+            dialect.insert(WebhookReceipt)
+            .values(receiver=self.receiver, message_id=key, expires_at=now + self.window)
+            .on_conflict_do_nothing(index_elements=["receiver", "message_id"])
+            .returning(WebhookReceipt.message_id))
+        if claimed is not None:
+            return True
+        # Taken: by an expired entry only, which this claim renews (one conditional UPDATE: one winner).
+        renewed = await session.scalar(
+            update(WebhookReceipt)
+            .where(WebhookReceipt.receiver == self.receiver, WebhookReceipt.message_id == key,
+                   WebhookReceipt.expires_at <= now)
+            .values(expires_at=now + self.window)
+            .returning(WebhookReceipt.message_id))
+        return renewed is not None
 
     async def release(self, message_id: str) -> None:
         """Forget a claim whose message could not be applied, so the sender's retry is."""

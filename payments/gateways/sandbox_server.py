@@ -53,6 +53,7 @@ ERROR_CARD = "4000000000000119"
 BANK_SUCCEED_ACCOUNT = "1234567"
 BANK_DECLINE_ACCOUNT = "0000002"
 NOTIFICATION_RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+DELETE_BATCH_DELAY, DELETE_BATCH = 0.1, 500  # delivered notifications are deleted a batch at a time
 SWEEP_INTERVAL = 1.0  # seconds between looks for notifications whose writer died or whose retry is due
 SETTLEMENT_COLUMNS = ("settlement_date", "merchant", "type", "gateway_reference", "merchant_reference", "amount",
                       "fee", "net", "captured_at")
@@ -84,12 +85,17 @@ def render_settlement(rows: Iterable[dict[str, Any]]) -> str:
 
 class Notifier:
     """Delivers owed notifications: at once after the change commits (in order, one task per change), and by a
-    sweeper for those whose lease ran out. A delivered notification is deleted; a failed one waits its turn."""
+    sweeper for those whose lease ran out. A failed one waits its turn. Delivered ones are deleted in batches, a
+    transaction per ``delete_delay`` rather than one per notification: one not yet deleted when the process
+    dies is delivered again once its lease runs out, which the merchant ignores (same message id, same state)."""
 
-    def __init__(self, store: GatewayStore, secret: str, retry_delays: tuple[float, ...]) -> None:
-        self.store, self.secret, self.retry_delays = store, secret, retry_delays
+    def __init__(self, store: GatewayStore, secret: str, retry_delays: tuple[float, ...], *,
+                 delete_delay: float = DELETE_BATCH_DELAY) -> None:
+        self.store, self.secret, self.retry_delays, self.delete_delay = store, secret, retry_delays, delete_delay
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        self.delivered: list[str] = []  # delivered, not yet deleted
+        self.deleter: asyncio.Task[None] | None = None
 
     def send(self, owed: list[Owed]) -> None:
         if owed:
@@ -103,7 +109,18 @@ class Notifier:
             if await self.deliver(notification):
                 done.append(notification.id)
         if done:
-            await self.store.delivered(*done)  # one transaction for the change's notifications
+            self.delivered += done
+            if self.deleter is None or self.deleter.done():
+                self.deleter = asyncio.get_running_loop().create_task(self.delete_delivered(self.delete_delay))
+
+    async def delete_delivered(self, delay: float = 0.0) -> None:
+        await asyncio.sleep(delay)  # the deliveries of the next moment join this batch
+        while self.delivered:
+            batch, self.delivered = self.delivered[:DELETE_BATCH], self.delivered[DELETE_BATCH:]
+            try:
+                await self.store.delivered(*batch)
+            except Exception:  # their lease runs out and they are delivered again: harmless, and logged
+                logger.exception("delivered notifications not deleted")
 
     async def deliver(self, owed: Owed) -> bool:
         """True when the notification needs no more attempts (the caller deletes it)."""
@@ -246,8 +263,9 @@ def create_gateway_app(secret: str, base_url: str, database_url: str, *,
             return HTMLResponse(_page(row), status_code=410)
         form = await request.form()
         values: dict[str, Any] = {}
+        outcome: tuple[str, str | None]  # the session's new state and error code
         if form.get("action") == "cancel":
-            steps: tuple[Any, ...] = ("cancelled", "P0030")
+            outcome = ("cancelled", "P0030")
         elif row.method == "card":
             number = str(form.get("card_number", "")).replace(" ", "")
             if not luhn_valid(number):
@@ -255,14 +273,12 @@ def create_gateway_app(secret: str, base_url: str, database_url: str, *,
             values = {"card_brand": card_brand(number), "card_last4": number[-4:]}
             outcome = {DECLINE_CARD: ("declined", "P0010"), TIMEOUT_CARD: ("timedout", "P0020"),
                        ERROR_CARD: ("error", "P0050")}.get(number, ("success", None))
-            steps = ("submitted", None, *outcome)
         else:
             account = str(form.get("account_number", ""))
             if account not in (BANK_SUCCEED_ACCOUNT, BANK_DECLINE_ACCOUNT):
                 return HTMLResponse(_page(row, "Unknown account."), status_code=422)
             outcome = ("success", None) if account == BANK_SUCCEED_ACCOUNT else ("declined", "P0010")
-            steps = ("submitted", None, *outcome)
-        changed, owed = await store.change(session_id, ("created",), *steps, **values)
+        changed, owed = await store.change(session_id, ("created",), *outcome, **values)
         notifier.send(owed)
         if changed is None:  # another submission (or the expiry) won the race
             current = await found(session_id)
@@ -278,6 +294,9 @@ def create_gateway_app(secret: str, base_url: str, database_url: str, *,
             task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(sweeper, *notifier.tasks, return_exceptions=True)
+        if notifier.deleter is not None:
+            notifier.deleter.cancel()
+        await notifier.delete_delivered()  # what was delivered is not delivered again after a clean stop
         await notifier.client.aclose()
         await dispose_engine(engine)
 

@@ -120,29 +120,24 @@ class GatewayStore:
         async with self.session_factory() as session:
             return await session.get(SandboxSessionRow, session_id)
 
-    async def change(self, session_id: str, from_states: Iterable[str], *steps: Any,
+    async def change(self, session_id: str, from_states: Iterable[str], state: str, error_code: str | None = None,
                      **values: Any) -> tuple[SandboxSessionRow | None, list[Owed]]:
-        """Move the session through ``steps`` (state, error code, state, error code, …) in one transaction,
-        from one of ``from_states``; one notification per step. (None, []) if the session was not there."""
-        pairs = [(steps[i], steps[i + 1] if i + 1 < len(steps) else None) for i in range(0, len(steps), 2)]
+        """Move the session from one of ``from_states`` to ``state``, with the notification it owes, in one
+        transaction: one UPDATE and one INSERT, however many steps the change took at once (a submitted form is
+        "submitted" and then its outcome, seen by nobody in between: the merchant is told the outcome, as GOV.UK
+        Pay and Stripe notify outcomes). (None, []) if the session was not there."""
 
         async def work(session: AsyncSession) -> tuple[SandboxSessionRow | None, list[Owed]]:
-            row: SandboxSessionRow | None = None
-            owed: list[Owed] = []
-            allowed = tuple(from_states)
-            for index, (state, code) in enumerate(pairs):
-                now = now_utc()
-                extra = {**values, "captured_at": now} if state == "success" else (values if index == 0 else {})
-                row = await session.scalar(
-                    update(SandboxSessionRow)
-                    .where(SandboxSessionRow.id == session_id, SandboxSessionRow.state.in_(allowed))
-                    .values(state=state, error_code=code, **extra).returning(SandboxSessionRow)
-                    .execution_options(populate_existing=True, synchronize_session=False))
-                if row is None:
-                    return None, []
-                owed.append(self._owe(session, row, now))
-                allowed = (state,)
-            return row, owed
+            now = now_utc()
+            extra = {**values, "captured_at": now} if state == "success" else values
+            row = await session.scalar(
+                update(SandboxSessionRow)
+                .where(SandboxSessionRow.id == session_id, SandboxSessionRow.state.in_(tuple(from_states)))
+                .values(state=state, error_code=error_code, **extra).returning(SandboxSessionRow)
+                .execution_options(populate_existing=True, synchronize_session=False))
+            if row is None:
+                return None, []
+            return row, [self._owe(session, row, now)]
 
         return await in_transaction(self.session_factory, work)
 

@@ -4,7 +4,11 @@
    same database) and the portal (`mynaportal serve`) each run as their own processes; this one is the
    clients. Each payment = GraphQL paymentStart over HTTP (idempotency key, gateway session) + the hosted
    form submitted like a browser + the gateway's signed notifications back to the portal; it is complete
-   when the database says `success` (order paid, ledger posted, callback queued). Prints payments completed per second.
+   when the database says `success` (order paid, ledger posted, callback queued). Prints payments completed per second,
+   latencies (p50/p99 of the payer's two requests, and of paymentStart → success recorded), and where the time
+   went: each server's CPU per payment, its time waiting for a CPU (run-queue delay, /proc/<pid>/schedstat: on a
+   loaded machine a process can be runnable and not running), PostgreSQL's backends' CPU and its transactions
+   per payment (pg_stat_database), and the load average.
 2. Reconciliation of one agency's day of N payments (default 100,000): ledger journals bulk-inserted,
    a settlement CSV of the same day generated with three planted differences; times `reconcile()`
    (ledger query + CSV parse + comparison) and checks it finds exactly the three.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import subprocess
@@ -24,8 +29,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -54,6 +61,10 @@ from tests.payments.conftest import (  # noqa: E402
 )
 from tests.payments.helpers import global_id  # noqa: E402
 
+STATS_SETTLE_SECONDS = 11.0
+RETRIED = ("GATEWAY_UNAVAILABLE", "HTTP 503")  # the gateway did not answer in time; the portal shed load
+STARTUP_SECONDS = 120.0  # a loaded machine starts the servers slowly
+REDIS_URL = os.environ.get("MYNAPORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START = """mutation S($orderId: ID!, $key: String!) {
   paymentStart(orderId: $orderId, method: CARD, idempotencyKey: $key) { id nextUrl }
 }"""
@@ -90,26 +101,68 @@ def start_gateway(port: int, url: str, workers: int) -> subprocess.Popen[bytes]:
 
 
 def start_portal(port: int, url: str, gateway_url: str, workers: int) -> subprocess.Popen[bytes]:
+    shared = {"MYNAPORTAL_RATE_LIMIT_STORAGE": REDIS_URL} if workers > 1 else {}  # serve refuses N workers otherwise
     env = child_env(MYNAPORTAL_DATABASE_URL=url, MYNAPORTAL_PUBLIC_URL=f"http://127.0.0.1:{port}",
-                    MYNAPORTAL_PAYMENT_GATEWAY_URL=gateway_url, MYNAPORTAL_LOG_LEVEL="WARNING")
+                    MYNAPORTAL_PAYMENT_GATEWAY_URL=gateway_url, MYNAPORTAL_LOG_LEVEL="WARNING", **shared)
     return subprocess.Popen(mynaportal("serve", "--port", str(port), "--workers", str(workers)), env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its live descendants (uvicorn's workers), from /proc."""
-    total, pending = 0.0, [pid]
-    tick = os.sysconf("SC_CLK_TCK")
+    return sum(_tree(pid, _cpu))
+
+
+def runqueue_seconds(pid: int) -> float:
+    """Time the process tree's threads spent runnable but waiting for a CPU (schedstat's second field)."""
+    return sum(_tree(pid, _runqueue))
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _runqueue(pid: int) -> float:
+    return sum(int((task / "schedstat").read_text().split()[1]) for task in Path(f"/proc/{pid}/task").iterdir()) / 1e9
+
+
+def _tree(pid: int, measure: Any) -> list[float]:
+    values, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+            values.append(measure(current))
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending += [int(child) for child in (task / "children").read_text().split()]
         except FileNotFoundError:
             continue
-    return total
+    return values
+
+
+async def database_side(factory: Any) -> tuple[int, float]:
+    """(transactions committed in this database so far, read-only ones and autocommit reads included; CPU seconds of
+    the backends serving it now): PostgreSQL's share of the work.
+    An idle backend reports its counts within 10 s (PGSTAT_IDLE_INTERVAL): wait that long for them to settle."""
+    await asyncio.sleep(STATS_SETTLE_SECONDS)
+    async with factory() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return 0, 0.0
+        commits = await session.scalar(text(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"))
+        pids = list(await session.scalars(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")))
+    cpu = 0.0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):  # a backend that closed meanwhile
+            cpu += _cpu(pid)
+    return int(commits), cpu
+
+
+def percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+    return f"p50 {pick(0.50):.0f} ms, p99 {pick(0.99):.0f} ms"
 
 
 async def end_to_end(url: str, payments: int, concurrency: int, workers: int) -> None:
@@ -121,8 +174,8 @@ async def end_to_end(url: str, payments: int, concurrency: int, workers: int) ->
     portal = start_portal(portal_port, url, gateway_url, workers)
     engine = create_engine(url)
     try:
-        wait_until_up(f"{gateway_url}/healthz", gateway)
-        wait_until_up(f"{public_url}/healthz", portal)
+        wait_until_up(f"{gateway_url}/healthz", gateway, seconds=STARTUP_SECONDS)
+        wait_until_up(f"{public_url}/healthz", portal, seconds=STARTUP_SECONDS)
         factory = create_session_factory(engine)
         cipher = IndividualNumberCipher(TEST_DATA_KEY, TEST_LOOKUP_KEY)
         async with factory() as session, session.begin():
@@ -144,19 +197,35 @@ async def end_to_end(url: str, payments: int, concurrency: int, workers: int) ->
                                                          "idempotency-key": f"bench-{index}"})
                 order_ids.append(response.json()["order_id"])
             limit = asyncio.Semaphore(concurrency)
+            latencies: list[float] = []
+            retried: Counter[str] = Counter()
 
             async def pay(order_id: str) -> None:
                 async with limit:
-                    answer = (await client.post("/graphql", json={"query": START, "variables": {
-                        "orderId": global_id("PaymentOrder", order_id), "key": str(uuid.uuid4())}},
-                        headers={"authorization": f"Bearer {token}"})).json()
+                    asked, key = time.perf_counter(), str(uuid.uuid4())
+                    while True:  # as the API asks: a refusal worth retrying is retried with the same key
+                        response = await client.post("/graphql", json={"query": START, "variables": {
+                            "orderId": global_id("PaymentOrder", order_id), "key": key}},
+                            headers={"authorization": f"Bearer {token}"})
+                        answer = response.json() if response.status_code != 503 else {"errors": [
+                            {"extensions": {"code": "HTTP 503"}}]}
+                        if answer.get("data") and answer["data"]["paymentStart"]:
+                            break
+                        code = answer["errors"][0]["extensions"]["code"]
+                        if code not in RETRIED:
+                            raise RuntimeError(f"paymentStart refused: {answer['errors']}")
+                        retried[code] += 1
+                        await asyncio.sleep(0.5)
                     started = answer["data"]["paymentStart"]
                     submitted = await client.post(started["nextUrl"], data={
                         "card_number": "4242424242424242", "expiry": "12/30", "cvc": "123", "action": "pay"})
                     assert submitted.status_code == 303
+                    latencies.append(time.perf_counter() - asked)
 
             portal_cpu, gateway_cpu = cpu_seconds(portal.pid), cpu_seconds(gateway.pid)
-            began = time.perf_counter()
+            portal_wait, gateway_wait = runqueue_seconds(portal.pid), runqueue_seconds(gateway.pid)
+            commits, database_cpu = await database_side(factory)
+            client_cpu, began = time.process_time(), time.perf_counter()
             await asyncio.gather(*(pay(order_id) for order_id in order_ids))
             submitted_at = time.perf_counter()
             while True:
@@ -166,12 +235,27 @@ async def end_to_end(url: str, payments: int, concurrency: int, workers: int) ->
                 if done == payments or time.perf_counter() - began > 300:
                     break
                 await asyncio.sleep(0.02)
-            elapsed = time.perf_counter() - began
+            elapsed, client_cpu = time.perf_counter() - began, time.process_time() - client_cpu
             portal_cpu, gateway_cpu = cpu_seconds(portal.pid) - portal_cpu, cpu_seconds(gateway.pid) - gateway_cpu
+            portal_wait = runqueue_seconds(portal.pid) - portal_wait
+            gateway_wait = runqueue_seconds(gateway.pid) - gateway_wait
+            commits_after, database_cpu_after = await database_side(factory)
+            async with factory() as session:
+                spans = [(finished - created).total_seconds() for created, finished in (await session.execute(
+                    select(Payment.created_at, Payment.finished_at).where(Payment.state == PaymentState.SUCCESS)))]
+        per = 1000 / payments
         print(f"end to end ({workers} portal and {workers} gateway process(es)): {done}/{payments} payments "
               f"succeeded in {elapsed:.2f} s (all forms submitted after {submitted_at - began:.2f} s), concurrency "
-              f"{concurrency}: {done / elapsed:.1f} payments/s; server CPU per payment: portal "
-              f"{portal_cpu / payments * 1000:.1f} ms, gateway {gateway_cpu / payments * 1000:.1f} ms")
+              f"{concurrency}: {done / elapsed:.1f} payments/s")
+        if retried:
+            print(f"  paymentStart retried with the same key: {dict(retried)}")
+        print(f"  latency: payer's two requests {percentiles(latencies)}; paymentStart to success recorded "
+              f"{percentiles(spans)}")
+        print(f"  per payment: CPU portal {portal_cpu * per:.1f} ms, gateway {gateway_cpu * per:.1f} ms, PostgreSQL "
+              f"backends {(database_cpu_after - database_cpu) * per:.1f} ms (this client {client_cpu * per:.1f} ms); "
+              f"waiting for a CPU (run queue) portal "
+              f"{portal_wait * per:.1f} ms, gateway {gateway_wait * per:.1f} ms; PostgreSQL "
+              f"transactions {(commits_after - commits) / payments:.1f}; load average {os.getloadavg()[0]:.2f}")
     finally:
         await engine.dispose()
         for process in (portal, gateway):

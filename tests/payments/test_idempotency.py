@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.platform.db import create_session_factory
+from api.platform.errors import PortalError
+from payments import idempotency
 from payments.models import IdempotencyKey, Payment, PaymentOrder
 from tests.payments.conftest import PaymentPortal
 from tests.payments.helpers import raw_id, start
@@ -72,3 +76,47 @@ async def test_state_changing_requests_need_a_valid_key(payment_portal: PaymentP
     assert (missing.status_code, missing.json()["code"]) == (400, "IDEMPOTENCY_KEY_INVALID")
     assert (bad.status_code, bad.json()["code"]) == (400, "IDEMPOTENCY_KEY_INVALID")
     assert await _count(engine, PaymentOrder) == 0
+
+
+async def test_a_claim_made_with_the_resource_id_replays_it_and_dies_with_its_transaction(engine: AsyncEngine) -> None:
+    factory = create_session_factory(engine)
+    now = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
+    first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    body = {"order_id": "o-1", "method": "card"}
+
+    async def claim(resource_id: uuid.UUID, claimed_body: dict[str, str] = body,
+                    at: datetime = now) -> uuid.UUID | None:
+        async with factory() as session, session.begin():
+            return await idempotency.claim(session, "scope", "key-1", claimed_body, now=at, resource_id=resource_id)
+
+    with pytest.raises(ZeroDivisionError):  # the work after the claim failed: nothing of the claim is kept
+        async with factory() as session, session.begin():
+            assert await idempotency.claim(session, "scope", "key-1", body, now=now, resource_id=third) is None
+            _ = 1 / 0
+    assert await _count(engine, IdempotencyKey) == 0
+    assert await claim(first) is None  # the first with the key: stored with the id its work will give
+    assert await claim(second) == first  # a replay gets the original, whatever id it brought
+    with pytest.raises(PortalError) as refused:
+        await claim(second, {"order_id": "o-2", "method": "card"})
+    assert refused.value.code == "IDEMPOTENCY_KEY_REUSED"
+    later = now + idempotency.RETENTION + timedelta(seconds=1)
+    assert await claim(second, at=later) is None  # expired: used again, for the new resource
+    assert await claim(third, at=later) == second
+    async with factory() as session:
+        stored = (await session.execute(select(IdempotencyKey.resource_id, IdempotencyKey.created_at))).one()
+    assert stored == (second, later)
+
+
+async def test_concurrent_starts_of_one_order_with_different_keys_make_one_payment(
+    payment_portal: PaymentPortal, engine: AsyncEngine
+) -> None:
+    pp = payment_portal
+    order_id = (await pp.create_order(amount=3_000)).json()["order_id"]
+    answers = await asyncio.gather(*(start(pp, order_id) for _ in range(20)))
+    assert sum("errors" not in answer for answer in answers) == 1
+    assert sorted(e["extensions"]["code"] for a in answers for e in a.get("errors", [])) == ["PAYMENT_IN_PROGRESS"] * 19
+    assert await _count(engine, Payment) == 1
+    async with create_session_factory(engine)() as session:  # the refused starts' keys went with their transactions
+        keys = await session.scalar(select(func.count()).select_from(IdempotencyKey).where(
+            IdempotencyKey.scope.endswith(":payment-start")))
+    assert keys == 1

@@ -11,14 +11,19 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from api.platform.db import create_session_factory
 from payments.gateways.sandbox_models import SandboxNotificationRow, SandboxRefundRow, SandboxSessionRow
+from payments.gateways.sandbox_server import Notifier
 from payments.gateways.sandbox_store import GatewayStore, NewSession, now_utc
-from tests.payments.conftest import GATEWAY_SECRET, free_port, start_gateway, wait_until_up
+from tests.payments.conftest import GATEWAY_SECRET, free_port, serve_in_loop, start_gateway, wait_until_up
 
 AUTH = {"authorization": f"Bearer {GATEWAY_SECRET}"}
 NOWHERE = "http://127.0.0.1:9/unreachable"  # notifications fail and stay owed
@@ -83,8 +88,9 @@ async def test_two_processes_share_sessions_and_a_killed_one_loses_nothing(gatew
     assert (seen["state"], seen["amount"], seen["card_last4"]) == ("success", 10_000, "4242")
     async with create_session_factory(engine)() as session:
         owed = list(await session.scalars(select(SandboxNotificationRow.body)))
-    # submitted and success, owed to an unreachable merchant: kept in the database for the retries
-    assert sorted(b.split('"type": "')[1].split('"')[0] for b in owed) == ["session.submitted", "session.success"]
+    # The outcome (the form's submission and its success were one change), owed to an unreachable merchant: kept in
+    # the database for the retries.
+    assert [b.split('"type": "')[1].split('"')[0] for b in owed] == ["session.success"]
 
 
 async def test_concurrent_refunds_never_exceed_the_captured_amount(gateways: Gateways, engine: AsyncEngine) -> None:
@@ -122,8 +128,8 @@ async def test_an_owed_notification_is_leased_then_swept_once(engine: AsyncEngin
     store = GatewayStore(create_session_factory(engine), "http://gw")
     row, created = await store.create(NewSession("m", str(uuid.uuid4()), 700, "card", "", "http://r", NOWHERE, 600))
     assert created
-    changed, owed = await store.change(row.id, ("created",), "submitted", None, "success", None)
-    assert changed is not None and changed.state == "success" and [o.attempts for o in owed] == [0, 0]
+    changed, owed = await store.change(row.id, ("created",), "success")
+    assert changed is not None and changed.state == "success" and [o.attempts for o in owed] == [0]
     assert await store.change(row.id, ("created",), "cancelled", "P0040") == (None, [])  # finished stays
     assert await store.claim_due() == []  # leased to the writer, which may still deliver them
     async with create_session_factory(engine)() as session, session.begin():  # the writer died: lease ran out
@@ -135,3 +141,42 @@ async def test_an_owed_notification_is_leased_then_swept_once(engine: AsyncEngin
         await store.delivered(notification.id)
     async with create_session_factory(engine)() as session:
         assert await session.scalar(select(func.count()).select_from(SandboxNotificationRow)) == 0
+
+
+async def test_delivered_notifications_are_deleted_in_one_batch_and_a_failed_one_stays_owed(
+    engine: AsyncEngine
+) -> None:
+    store = GatewayStore(create_session_factory(engine), "http://gw")
+    received: list[str] = []
+
+    async def merchant(request: Request) -> Response:
+        received.append(request.headers["webhook-id"])
+        return Response(status_code=503 if len(received) == 3 else 204)  # the third is refused for now
+
+    transactions: list[str] = []
+    listen = lambda connection: transactions.append("commit")  # noqa: E731
+    port = free_port()
+    owed = []
+    async with serve_in_loop(Starlette(routes=[Route("/hook", merchant, methods=["POST"])]), port):
+        for number in range(4):
+            row, _ = await store.create(NewSession("m", f"batch-{number}", 100, "card", "", "http://r",
+                                                   f"http://127.0.0.1:{port}/hook", 600))
+            owed += (await store.change(row.id, ("created",), "success"))[1]
+        notifier = Notifier(store, GATEWAY_SECRET, (30.0,), delete_delay=3.0)  # long enough for four deliveries
+        async with httpx.AsyncClient() as notifier.client:
+            event.listen(engine.sync_engine, "commit", listen)
+            try:
+                for notification in owed:
+                    notifier.send([notification])
+                    await asyncio.gather(*notifier.tasks)  # in turn: the third is the refused one
+                assert notifier.deleter is not None
+                await notifier.deleter
+            finally:
+                event.remove(engine.sync_engine, "commit", listen)
+    assert received == [o.id for o in owed]
+    assert notifier.delivered == []
+    # One transaction deleted the three delivered; one rescheduled the refused one (its first retry in 30 s).
+    assert len(transactions) == 2
+    async with create_session_factory(engine)() as session:
+        left = (await session.execute(select(SandboxNotificationRow.id, SandboxNotificationRow.attempts))).all()
+    assert left == [(owed[2].id, 1)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.platform.db import create_session_factory
@@ -47,3 +49,40 @@ async def test_closed_receipts_are_purged_in_batches(engine: AsyncEngine) -> Non
         assert await purge_receipts(session, NOW, batch=2) == 0
     async with factory() as session:
         assert await session.scalar(select(func.count()).select_from(WebhookReceipt)) == 1
+
+
+async def test_a_claim_inside_a_transaction_lives_and_dies_with_it(engine: AsyncEngine) -> None:
+    factory = create_session_factory(engine)
+    guard = DatabaseReplayGuard(factory, "gateway")
+
+    class Refused(Exception):
+        pass
+
+    try:
+        async with factory() as session, session.begin():
+            assert await guard.claim_in(session, "msg_3", NOW) is True
+            raise Refused  # the work it guarded failed: the claim rolls back with it
+    except Refused:
+        pass
+    async with factory() as session:
+        assert await session.scalar(select(func.count()).select_from(WebhookReceipt)) == 0
+    async with factory() as session, session.begin():
+        assert await guard.claim_in(session, "msg_3", NOW) is True
+    assert await guard.first_time("msg_3", NOW) is False
+    async with factory() as session, session.begin():
+        assert await guard.claim_in(session, "msg_3", NOW + dt.timedelta(seconds=600)) is True  # window closed
+
+
+async def test_concurrent_claims_of_one_id_in_transactions_have_one_winner(engine: AsyncEngine) -> None:
+    factory = create_session_factory(engine)
+
+    async def claim(worker: int) -> bool:
+        for _ in range(50):  # SQLite's one writer: a busy claim tries again (PostgreSQL waits on the row instead)
+            try:
+                async with factory() as session, session.begin():
+                    return await DatabaseReplayGuard(factory, "gateway").claim_in(session, "msg_4", NOW)
+            except OperationalError:
+                await asyncio.sleep(0.01 * (worker % 5 + 1))
+        raise AssertionError("never got the database")
+
+    assert sorted(await asyncio.gather(*(claim(worker) for worker in range(8)))) == [False] * 7 + [True]
