@@ -5,7 +5,7 @@ The webhook (the certificate's notice, forwarded by the notices worker under the
 the certificate's metadata and a one-time fetch link, not the PDF: a retried webhook then repeats a link, not a
 personal document, into the receiver's queues and logs; a signed PDF with its fonts is 40-90 KB (a household's
 several pages more), above what many webhook gateways accept; and the server learns when the service took it.
-The link is unguessable (256 random bits; only its SHA-256 is stored), short-lived (``FETCH_TTL``) and works once,
+The link is unguessable (256 random bits; only its SHA-256 is stored), valid while the webhook may still be retried (``FETCH_TTL``) and works once,
 for the service that was chosen, with that service's own fetch key. Taking it is one conditional UPDATE (as the
 kiosk's take-once): the server keeps no copy afterwards, and the take is on the person's record with the
 service as actor. A document showing the individual number is never offered (refused at request time; the
@@ -27,12 +27,16 @@ from api.certificates import content
 from api.certificates.models import CertificateIssuance, Channel, IssuanceState
 from api.notices.delivery_services import offer_to_link, service_for_fetch_key, withdraw_offer
 from api.notices.models import DeliveryService, DeliveryServiceLink
+from api.notices.outbox import WEBHOOK_RETRY_LADDER
 from api.platform.access_records import record_operator_action
 from api.platform.db import utcnow
 from api.platform.errors import PortalError
 from push.secrets import SecretBox
 
-FETCH_TTL = timedelta(hours=1)  # the webhook's first retries (60 s, 5 min) fall well inside it
+# Every attempt of the webhook's retry ladder (the last ~3 days after the first) must still carry a link that works:
+# an expired one would leave a service that was down for a day with a notice it can never act on. The link stays
+# harmless meanwhile: it works once, only with the chosen service's own fetch key.
+FETCH_TTL = sum(WEBHOOK_RETRY_LADDER, timedelta()) + timedelta(hours=1)
 EVENT = "certificate.issued"
 
 

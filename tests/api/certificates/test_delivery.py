@@ -277,3 +277,15 @@ async def test_take_refuses_after_the_end_in_the_domain_too(family: Family, issu
     assert late.value.code == "FETCH_LINK_EXPIRED"
     taken = await delivery.take(family.sf, own.key, token, now=row.fetch_until - timedelta(seconds=1))
     assert taken.filename == f"resident-record-{row.serial}.pdf" and taken.pdf.startswith(b"%PDF")
+
+
+def test_the_link_still_works_at_the_webhook_s_last_retry() -> None:
+    """A service that was down for a day gets a later attempt of the same webhook: its link must still work then."""
+    from api.notices.outbox import webhook_retry_at
+
+    offered = utcnow()
+    attempt, attempts = offered, 1
+    while (following := webhook_retry_at(attempts, attempt)) is not None:
+        attempt, attempts = following, attempts + 1
+    assert attempts == 6  # the first send and five retries
+    assert offered + delivery.FETCH_TTL - attempt == timedelta(hours=1)  # an hour to fetch after the last one
