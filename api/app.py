@@ -192,7 +192,7 @@ def create_app(settings: Settings | None = None, *, owns_process: bool = True,
     graphql_limit, upload_limit = attachment_limits(settings.max_attachment_bytes, settings.max_body_graphql)
     app.add_middleware(BodyLimitMiddleware, limits=BodyLimits(
         graphql=graphql_limit, rest=settings.max_body_rest, webhooks=settings.max_body_webhooks,
-        uploads=upload_limit))
+        uploads=upload_limit, websocket=settings.max_body_graphql))
     # Outside the body limit (a shed request's body is never read), inside the request id (the 503 is logged).
     app.add_middleware(LoadSheddingMiddleware, max_concurrency=settings.max_concurrency)
     app.add_middleware(RequestIdMiddleware)

@@ -45,6 +45,9 @@ class BodyLimits:
     rest: int
     webhooks: int
     uploads: int = 6 << 20
+    # A GraphQL-over-WebSocket message (subscriptions) never carries a file: /graphql's own limit, not the one
+    # raised for attachments.
+    websocket: int = 1 << 20
 
     def for_path(self, path: str) -> int:
         if path == GRAPHQL_PATH:
@@ -67,7 +70,7 @@ class BodyLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            await self.app(scope, self._limited_messages(receive, send, self.limits.graphql), send)
+            await self.app(scope, self._limited_messages(receive, send, self.limits.websocket), send)
             return
         if scope["type"] != "http":
             await self.app(scope, receive, send)

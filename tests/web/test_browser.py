@@ -14,6 +14,8 @@ import pytest
 from tests.web.conftest import AUTH_PIN, SCREENSHOTS, Helper, Stack, check_page
 
 APPROVE = "mutation($code: String!) { approveDeviceSignIn(userCode: $code) { userCode approved } }"
+CONFIRMED_APPROVE = ("mutation($code: String!) { approveDeviceSignIn(userCode: $code, confirmInFrontOfIt: true) "
+                     "{ userCode approved } }")
 
 pytestmark = pytest.mark.slow  # a stack and a browser per module, seconds a test: run first (tests/conftest.py)
 
@@ -92,7 +94,14 @@ def test_pc_signs_in_by_a_qr_code_approved_in_the_app(stack: Stack, browser) -> 
     page.get_by_role("button", name="二次元コードを表示").click()
     code = page.locator("#user-code").inner_text()
     check_page(page, "login-qr")
-    stack.graphql(app_token, APPROVE, {"code": code})
+    # The app shows who asks (a browser, a full session, from this machine's Chromium) and approves only with the
+    # person's word that the screen is in front of them (RFC 8628 §5.4).
+    shown = stack.graphql(app_token, "query($code: String!) { deviceSignIn(userCode: $code) { kind fullAccess "
+                                     "requesterAddress requesterBrowser } }", {"code": code})["deviceSignIn"]
+    assert (shown["kind"], shown["fullAccess"], shown["requesterAddress"]) == ("BROWSER", True, "127.0.0.1")
+    assert "Chrome/" in shown["requesterBrowser"]
+    assert stack.graphql(app_token, CONFIRMED_APPROVE, {"code": code}) == {
+        "approveDeviceSignIn": {"userCode": code, "approved": True}}
     page.wait_for_url(f"{stack.url}/web/", timeout=20_000)
     assert page.get_by_role("link", name=re.compile("公金決済")).first.is_visible()
     context.close()

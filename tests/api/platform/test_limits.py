@@ -102,7 +102,9 @@ async def test_a_websocket_message_over_the_limit_closes_the_connection() -> Non
             if message["type"] == "websocket.disconnect":
                 return
 
-    await BodyLimitMiddleware(app, LIMITS)({"type": "websocket", "path": "/graphql", "headers": []}, receive, send)
+    # /graphql's HTTP limit is raised for attachments; a subscription's message keeps the WebSocket limit.
+    limits = BodyLimits(graphql=5000, rest=500, webhooks=300, uploads=2000, websocket=1000)
+    await BodyLimitMiddleware(app, limits)({"type": "websocket", "path": "/graphql", "headers": []}, receive, send)
     assert [m["type"] for m in seen] == ["websocket.connect", "websocket.receive", "websocket.disconnect"]
     assert sent == [{"type": "websocket.close", "code": 1009, "reason": "message too big"}]
 

@@ -27,6 +27,7 @@ from api.identity.tokens import issue_token
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.access_records import AccessRecord
 from api.platform.db import create_session_factory, dispose_engine
+from api.platform.limits import attachment_limits
 from api.schema import PortalSchema, build_schema
 from api.schema.security import OperationRegistry
 from tests.api.conftest import Portal, operation
@@ -296,11 +297,15 @@ async def test_a_subscription_is_not_run_over_post_or_get(portal: Portal) -> Non
 
 
 async def test_a_body_over_the_limit_is_refused_before_it_is_read(portal: Portal) -> None:
-    limit = portal.app.state.settings.max_body_graphql
+    settings = portal.app.state.settings
+    # /graphql admits one attachment of max_attachment_bytes as base64 (ATTACHMENT_TOO_LARGE is the resolver's),
+    # and nothing larger.
+    limit = attachment_limits(settings.max_attachment_bytes, settings.max_body_graphql)[0]
+    assert limit == 4 * ((5 * 1024 * 1024 + 3) // 3) + (64 << 10)
     padding = "#" * (limit + 1)
     response = await portal.post({"query": padding + "\n{ viewer { name } }"}, token=portal.father_token)
     assert (response.status_code, response.json()["errors"][0]["extensions"]) == (
-        413, {"code": "PAYLOAD_TOO_LARGE", "limit": 1 << 20})
+        413, {"code": "PAYLOAD_TOO_LARGE", "limit": limit})
     # REST answers its own kind of 413: a problem (payments' order creation, before its key is looked at).
     response = await portal.client.post("/payments/v1/orders", content=b"{" + b" " * (256 << 10) + b"}",
                                         headers={"content-type": "application/json"})
