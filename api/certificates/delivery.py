@@ -1,15 +1,15 @@
 """Certificates delivered to the requester's private delivery service (民間送達): offered by its signed webhook,
 taken by the service once.
 
-The webhook (the certificate's notice, forwarded by the notices worker under the notices' retry ladder) carries
-the certificate's metadata and a one-time fetch link, not the PDF: a retried webhook then repeats a link, not a
-personal document, into the receiver's queues and logs; a signed PDF with its fonts is 40-90 KB (a household's
-several pages more), above what many webhook gateways accept; and the server learns when the service took it.
-The link is unguessable (256 random bits; only its SHA-256 is stored), valid while the webhook may still be
-retried (``FETCH_TTL``) and works once, for the service that was chosen, with that service's own fetch key.
-Taking it is one conditional UPDATE (as the kiosk's take-once): the server keeps no copy afterwards, and the take is on the person's record with the
-service as actor. A document showing the individual number is never offered (refused at request time; the
-``number_app_only`` constraint holds it in the database too).
+The webhook (the certificate's notice, forwarded by the notices worker under the notices' retry ladder) carries the
+certificate's metadata and a one-time fetch link, not the PDF: a retried webhook then repeats a link, not a personal
+document, into the receiver's queues and logs; a signed PDF with its fonts is 40-90 KB (a household's several pages
+more), above what many webhook gateways accept; and the server learns when the service took it. The link is
+unguessable (256 random bits; only its SHA-256 is stored), valid while the webhook may still be retried
+(``FETCH_TTL``) and works once, for the service that was chosen, with that service's own fetch key. Taking it is one
+conditional UPDATE (as the kiosk's take-once): the server keeps no copy afterwards, and the take is on the person's
+record with the service as actor. A document showing the individual number is never offered (refused at request
+time; the ``number_app_only`` constraint holds it in the database too).
 """
 
 from __future__ import annotations
