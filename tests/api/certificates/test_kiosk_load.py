@@ -1,9 +1,10 @@
-"""The 2023 incidents (one-stop.md §3.5), tried on purpose: two server processes on PostgreSQL, 20 kiosks, 200
-concurrent certificate requests, injected print timeouts and retries; every PDF's names read back with poppler.
+"""The 2023 incidents (one-stop.md §3.5), tried on purpose: two server processes on PostgreSQL, 100 kiosks, 1,000
+concurrent certificate requests (the issue's size), injected print timeouts and retries; every PDF's names read back
+with poppler.
 
-Passes only if no kiosk ever receives a document of anyone but the card holder at that kiosk. The full size (100
-kiosks, 1,000 requests: LOAD_KIOSKS=100) is tests/benchmarks/bench_kiosk_load.py; 200 requests in flight already
-race (each server process runs ~100 at once), and the suite's time budget cannot hold 1,000.
+Passes only if no kiosk ever receives a document of anyone but the card holder at that kiosk. (20 kiosks already
+race: a print queue shared between requests, injected on purpose, gave 47 wrong documents at that size.)
+tests/benchmarks/bench_kiosk_load.py times the same run.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ from tests.api.certificates.conftest import add_kiosk
 from tests.api.identity.conftest import command_env
 from tests.payments.conftest import free_port
 
-KIOSKS = int(os.environ.get("LOAD_KIOSKS", "20"))
-REQUESTS_PER_KIOSK = 10  # 200 in all (1,000 in the benchmark), in flight together
+KIOSKS = int(os.environ.get("LOAD_KIOSKS", "100"))
+REQUESTS_PER_KIOSK = 10  # 1,000 in all, in flight together
 PRINT_TIMEOUT_RATE = 0.1  # the printer does not answer: the kiosk reports failure and asks for a reissue
 RETRY_RATE = 0.1  # the kiosk's request times out on its side: it sends the same request again (same key)
 SURNAMES = "佐藤鈴木高橋田中伊藤渡辺山本中村小林加藤"
