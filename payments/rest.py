@@ -19,16 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from api.agencies.client_certificates import check_client_certificate
 from api.agencies.credentials import (
     PAYMENTS_ORDERS,
     PAYMENTS_REFUND,
     PAYMENTS_REPORTS,
     AgencyPrincipal,
-    authenticate_agency,
 )
-from api.platform.auth import TokenRejected
-from api.platform.client_tls import peer_certificate
+from api.agencies.requests import agency_of_request
 from api.platform.db import utcnow
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.pagination import PageRequest
@@ -49,18 +46,8 @@ def payment_routes(settings: Settings, session_factory: async_sessionmaker[Async
     certificates_required = settings.agency_client_certificates == "required"
 
     async def agency(request: Request, scope: str) -> AgencyPrincipal:
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise PortalError(ErrorCode.UNAUTHENTICATED, "Send the agency's API key as a bearer token.")
-        try:
-            principal = await authenticate_agency(session_factory, key.strip())
-        except TokenRejected as error:
-            raise PortalError(ErrorCode.UNAUTHENTICATED, "The API key is not valid.") from error
-        await check_client_certificate(session_factory, principal.agency_id, peer_certificate(request.scope),
-                                       required=certificates_required)
-        if scope not in principal.scopes:
-            raise PortalError(ErrorCode.FORBIDDEN, f"This API key lacks the scope {scope}.")
-        return principal
+        return await agency_of_request(request, session_factory, scope,
+                                       certificates_required=certificates_required)
 
     def idempotency_key(request: Request) -> str:
         key = request.headers.get("idempotency-key")

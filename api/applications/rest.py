@@ -20,7 +20,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from api.agencies.client_certificates import check_client_certificate
-from api.agencies.credentials import APPLICATIONS_PUBLISH, AgencyPrincipal, authenticate_agency
+from api.agencies.credentials import APPLICATIONS_PUBLISH, AgencyPrincipal
+from api.agencies.requests import agency_of_request
 from api.applications import inbox, offerings
 from api.applications.attachments import stream_content
 from api.applications.catalogue import Procedure, Query
@@ -28,7 +29,6 @@ from api.applications.discover import find
 from api.applications.models import ProcedureOffering
 from api.applications.openapi import openapi_document
 from api.applications.staff import InboxActor, inbox_actor
-from api.platform.auth import TokenRejected
 from api.platform.client_tls import peer_certificate
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.pagination import PageRequest
@@ -155,18 +155,8 @@ def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 
     async def publisher(request: Request) -> AgencyPrincipal:
         """The municipality's system itself (its agency key with applications:publish), not a staff member."""
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise PortalError(ErrorCode.UNAUTHENTICATED, "Send the agency's API key as a bearer token.")
-        try:
-            principal = await authenticate_agency(session_factory, key.strip())
-        except TokenRejected as error:
-            raise PortalError(ErrorCode.UNAUTHENTICATED, "The API key is not valid.") from error
-        await check_client_certificate(session_factory, principal.agency_id, peer_certificate(request.scope),
-                                       required=certificates_required)
-        if APPLICATIONS_PUBLISH not in principal.scopes:
-            raise PortalError(ErrorCode.FORBIDDEN, f"This API key lacks the scope {APPLICATIONS_PUBLISH}.")
-        return principal
+        return await agency_of_request(request, session_factory, APPLICATIONS_PUBLISH,
+                                       certificates_required=certificates_required)
 
     async def offerings_route(request: Request) -> Response:
         principal = await publisher(request)

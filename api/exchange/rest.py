@@ -15,20 +15,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from api.agencies.client_certificates import check_client_certificate
 from api.agencies.credentials import (
     EXCHANGE_PROVIDE,
     EXCHANGE_RECORDS,
     EXCHANGE_REQUEST,
     AgencyPrincipal,
-    authenticate_agency,
 )
+from api.agencies.requests import agency_of_request
 from api.exchange import copies, record
 from api.exchange.hub import ExchangeRequest, Hub
 from api.exchange.openapi import openapi_document
 from api.exchange.views import answer_json, registration_json, table_json
-from api.platform.auth import TokenRejected
-from api.platform.client_tls import peer_certificate
 from api.platform.db import read_only_factory
 from api.platform.errors import ErrorCode, PortalError, answering_problems
 from api.platform.pagination import PageRequest
@@ -82,18 +79,8 @@ def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]
     certificates_required = settings.agency_client_certificates == "required"
 
     async def agency(request: Request, scope: str) -> AgencyPrincipal:
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise PortalError(ErrorCode.UNAUTHENTICATED, "Send the agency's API key as a bearer token.")
-        try:
-            principal = await authenticate_agency(session_factory, key.strip())
-        except TokenRejected as error:
-            raise PortalError(ErrorCode.UNAUTHENTICATED, "The API key is not valid.") from error
-        await check_client_certificate(session_factory, principal.agency_id, peer_certificate(request.scope),
-                                       required=certificates_required)
-        if scope not in principal.scopes:
-            raise PortalError(ErrorCode.FORBIDDEN, f"This API key lacks the scope {scope}.")
-        return principal
+        return await agency_of_request(request, session_factory, scope,
+                                       certificates_required=certificates_required)
 
     async def ask(request: Request) -> Response:
         principal = await agency(request, EXCHANGE_REQUEST)
