@@ -82,14 +82,7 @@ def open_transaction(session: Session, client: OidcClient, form: dict[str, str])
 
 def transaction_result(session: Session, client: OidcClient, transaction_id: str) -> dict[str, Any]:
     """The client takes its transaction's outcome: pending, or the signature with the signer's certificate."""
-    try:
-        key = uuid.UUID(transaction_id)
-    except ValueError as error:
-        raise SignRequestError("No such transaction for this client.") from error
-    row = session.scalar(select(OidcSignTransaction).where(OidcSignTransaction.id == key,
-                                                           OidcSignTransaction.client_pk == client.id))
-    if row is None:
-        raise SignRequestError("No such transaction for this client.")
+    row = _own_transaction(session, client, transaction_id)
     if row.status is SignStatus.PENDING:
         expired = row.expires_at <= utcnow()
         return {"transaction_id": str(row.id), "status": "expired" if expired else "pending"}
