@@ -102,6 +102,8 @@ run: $(VENV)/.installed run-packages
 	echo "    curl -H \"Authorization: Bearer \$$key\" 'http://$(HOST):$(PORT)/applications/inbox?status=received'"; \
 	echo "    curl -X POST -H \"Authorization: Bearer \$$key\" -H 'Idempotency-Key: k1' -H 'Content-Type: application/json' -d '{\"status\":\"reviewing\"}' http://$(HOST):$(PORT)/applications/inbox/<受付番号>/moves   (then completed)"; \
 	echo "  and the parent's notice: { notices(first: 3) { edges { node { title body } } } }"; \
+	echo "  what Chiyoda takes online (national procedures and its own):  key=\$$($(BIN)/mynaportal agency-key --agency chiyoda-city --scope applications:publish)"; \
+	echo "    curl -H \"Authorization: Bearer \$$key\" http://$(HOST):$(PORT)/applications/offerings   (PUT / DELETE /applications/offerings/<procedure>)"; \
 	echo "  もっとつながる: log in to e-Tax (sandbox) through the portal (OpenID Provider: http://$(HOST):$(PORT)/.well-known/openid-configuration)"; \
 	echo "    1. in another terminal: $(BIN)/mynaportal oidc example-rp   (ねんきんネット: --client nenkinsandbox), open http://$(HOST):9100/"; \
 	echo "    2. approve the code its login page shows, as the app does: mutation { oidcLoginDecide(shortCode: \"ABCD-EFGH\", approve: true) { clientName status } }"; \

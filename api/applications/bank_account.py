@@ -2,7 +2,10 @@
 
 The holder's name (口座名義, in kana) must be the person's own name as the resident record holds it: compared
 after folding width, hiragana/katakana, small kana (bank records write ｯ as ﾂ) and spaces. The 児童手当
-decision refers to it (api.applications.notify). Agencies do not read it here: the portal has no API for that.
+decision refers to it (api.applications.notify). Agencies read it only through the information-exchange network,
+for a benefit duty the 公金受取口座登録法's rows allow (api/exchange/data/koukin.toml): the registry (the portal's own
+agency, デジタル庁) keeps its copy for the hub in step with every change, in the same transaction, and each read is
+on the person's やりとり履歴.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.applications.models import PublicBenefitAccount
+from api.exchange.copies import hold_registry_copy
 from api.people.models import Person
 from api.platform.db import utcnow
 from api.platform.errors import PortalError
+from api.selfinfo.held import portal_agency
 
 KINDS = ("ordinary", "current", "savings")  # 普通, 当座, 貯蓄
+ITEM_KIND = "public_benefit_account"  # the network's item (登録口座情報)
 _SMALL = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
 _HIRAGANA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
 _KANA = re.compile(r"^[\u30A0-\u30FF\s()（）.・ー\-]+$")
@@ -74,6 +80,9 @@ async def register_account(session_factory: async_sessionmaker[AsyncSession], pe
             checked.kind
         account.account_number, account.holder_kana, account.updated_at = checked.number, checked.holder_kana, now
         await session.flush()
+        await hold_registry_copy(session, (await portal_agency(session)).id, person_id, ITEM_KIND, {
+            "bank_code": checked.bank_code, "branch_code": checked.branch_code, "kind": checked.kind,
+            "number": checked.number, "holder_kana": checked.holder_kana})
         return account
 
 
@@ -83,6 +92,7 @@ async def withdraw_account(session_factory: async_sessionmaker[AsyncSession], pe
                                         .returning(PublicBenefitAccount.person_id))
         if deleted.first() is None:
             raise PortalError("BANK_ACCOUNT_NOT_REGISTERED", "You have no 公金受取口座 registered.")
+        await hold_registry_copy(session, (await portal_agency(session)).id, person_id, ITEM_KIND, None)
 
 
 async def account_of(session_factory: async_sessionmaker[AsyncSession],

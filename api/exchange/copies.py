@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agencies.models import AgencyPersonCode
+from api.agencies.service import assign_code
 from api.exchange.items import check_item
 from api.exchange.legal_table import legal_table
 from api.exchange.models import ExchangeCopy, ExchangeEndpoint
@@ -94,6 +95,20 @@ async def register_copies(
 async def upsert_copies(session: AsyncSession, provider_id: uuid.UUID, entries: list[CopyEntry]) -> RegistrationResult:
     """The same in the caller's transaction (the demo data)."""
     return await _upsert(session, provider_id, _checked(entries))
+
+
+async def hold_registry_copy(session: AsyncSession, provider_id: uuid.UUID, person_id: uuid.UUID, kind: str,
+                             value: dict[str, Any] | None) -> None:
+    """A registry the portal itself keeps (the 公金受取口座) holds its copy for the network in step with it, in the
+    caller's transaction: the value, or none (``None``: withdrawn). The provider gets its code for the person,
+    which the hub needs to answer from the copy."""
+    if value is None:
+        await session.execute(delete(ExchangeCopy).where(
+            ExchangeCopy.provider_agency_id == provider_id, ExchangeCopy.person_id == person_id,
+            ExchangeCopy.item_kind == kind))
+        return
+    code = await assign_code(session, provider_id, person_id)
+    await _upsert(session, provider_id, _checked([CopyEntry(code, kind, value)]))
 
 
 async def _upsert(session: AsyncSession, provider_id: uuid.UUID,

@@ -176,11 +176,11 @@ class Hub:
             return refuse(ErrorCode.EXCHANGE_PERSON_UNKNOWN, "Your agency has no person with this code.")
         # An agency reads its own data in its own systems, never through the network.
         row = table.row_for(request.duty, AgencyKind(requester_kind), AgencyKind(provider_kind),
-                            frozenset(items)) if provider_id != requester_id else None
+                            frozenset(items), request.provider) if provider_id != requester_id else None
         if row is None:
             return refuse(ErrorCode.EXCHANGE_NOT_PERMITTED,
                           "The legal table (別表第二) allows no such exchange: this duty, these agencies, these items.")
-        record.legal_row_id = row.id
+        record.legal_row_id, record.legal_table_version = row.id, row.version
         live: dict[str, str] = {}
         if live_count and provider_person_code is not None:
             live = {kind: url for kind, url in await _ENDPOINTS.rows(self._engine, {"provider": provider_id})

@@ -57,8 +57,19 @@ class PensionBenefit(_Strict):
     since: date | None = None
 
 
+class PublicBenefitAccount(_Strict):
+    """登録口座情報: the person's 公金受取口座, as the registry holds it (what a benefit is paid into)."""
+
+    bank_code: Annotated[StrictStr, Field(pattern=r"^[0-9]{4}$")]
+    branch_code: Annotated[StrictStr, Field(pattern=r"^[0-9]{3}$")]
+    kind: Literal["ordinary", "current", "savings"]  # 普通, 当座, 貯蓄
+    number: Annotated[StrictStr, Field(pattern=r"^[0-9]{7}$")]
+    holder_kana: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+
+
 SCHEMAS: dict[str, type[_Strict]] = {
     "local_tax": LocalTax, "resident_record": ResidentRecord, "pension_benefit": PensionBenefit,
+    "public_benefit_account": PublicBenefitAccount,
 }
 _FLAT_VALUE = (str, int, bool, type(None))
 

@@ -11,9 +11,9 @@ from api.exchange.record import leaf_fields
 
 
 def row_json(row: LegalRow, table: LegalTable | None = None) -> dict[str, Any]:
-    table = table or legal_table()
-    return {"id": row.id, "row": row.row, "instrument": table.instrument, "asOf": table.as_of,
-            "tableVersion": table.version, "duty": row.duty, "requester": row.requester, "provider": row.provider,
+    # Each row names its own law and that file's version (別表第二's, or another law's such as the 公金受取口座's).
+    return {"id": row.id, "row": row.row, "instrument": row.instrument, "asOf": row.as_of,
+            "tableVersion": row.version, "duty": row.duty, "requester": row.requester, "provider": row.provider,
             "items": sorted(row.items), "text": row.text}
 
 

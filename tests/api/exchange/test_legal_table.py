@@ -9,7 +9,14 @@ import tomllib
 import pytest
 
 from api.agencies.models import AgencyKind
-from api.exchange.legal_table import TABLE_FILE, LegalTableError, legal_table, parse_table
+from api.exchange.legal_table import (
+    OTHER_LAW_FILES,
+    TABLE_FILE,
+    LegalTableError,
+    legal_table,
+    parse_table,
+    with_other_law,
+)
 
 M, P, INS = AgencyKind.MUNICIPALITY, AgencyKind.PENSION, AgencyKind.INSURER
 
@@ -65,3 +72,34 @@ def test_a_contradictory_file_does_not_load(spoil) -> None:  # type: ignore[no-u
     spoil(data)
     with pytest.raises(LegalTableError):
         parse_table(data)
+
+
+def test_another_law_s_rows_keep_their_own_instrument_version_and_provider() -> None:
+    table = legal_table()
+    own = table.row("beppyo2:74:1")
+    koukin = table.row("koukin:10:1")
+    assert own is not None and koukin is not None
+    assert (own.version, own.instrument.endswith("別表第二")) == ("2015-09-09.1", True)
+    assert (koukin.version, koukin.provider_slug, koukin.items) == ("2021-05-19.1", "digital-agency",
+                                                                   frozenset({"public_benefit_account"}))
+    assert table.row_for("child_allowance", AgencyKind.MUNICIPALITY, AgencyKind.MINISTRY,
+                         frozenset({"public_benefit_account"}), "digital-agency") == koukin
+    assert table.row_for("child_allowance", AgencyKind.MUNICIPALITY, AgencyKind.MINISTRY,
+                         frozenset({"public_benefit_account"}), "another-ministry") is None
+    assert table.version == "2015-09-09.1"  # the table's own version stays 別表第二's
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda d: d.update(id_prefix="beppyo2"),
+    lambda d: d["rows"][0].update(id="koukin:11:1"),
+    lambda d: d["rows"][0].update(duty="no_such_duty"),
+    lambda d: d["rows"][0].update(items=["local_tax"]),
+    lambda d: d["rows"].append(dict(d["rows"][0])),
+])
+def test_a_contradictory_other_law_does_not_load(spoil) -> None:  # type: ignore[no-untyped-def]
+    base = parse_table(tomllib.loads(TABLE_FILE.read_text(encoding="utf-8")))
+    data = tomllib.loads(OTHER_LAW_FILES[0].read_text(encoding="utf-8"))
+    assert with_other_law(base, copy.deepcopy(data)).row("koukin:10:2") is not None
+    spoil(data)
+    with pytest.raises(LegalTableError):
+        with_other_law(base, data)
