@@ -9,8 +9,11 @@
   p50/p95 per page.
 - ぴったり with P procedures in the catalogue, all published by the person's municipality: p50/p95.
 
+With ``--processes N`` the prepared submissions are sent by N processes (the concurrency split between them),
+released together, as N server workers would take them; the figures are then summed over the processes.
+
 Usage: .venv/bin/python tests/benchmarks/bench_applications.py [--submissions 400 --concurrency 16
-        --inbox 1000000 --procedures 2000]
+        --processes 1 --inbox 1000000 --procedures 2000]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import cProfile
 import dataclasses
+import multiprocessing
 import os
 import pstats
 import statistics
@@ -59,7 +63,8 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def bench_submissions(factory, identity: IdentityService, father, child, card, count: int,
-                            concurrency: int, profiler: cProfile.Profile | None = None) -> None:
+                            concurrency: int, profiler: cProfile.Profile | None = None, *, settings=None,
+                            processes: int = 1) -> None:
     key = card.sign_key
     prepared = []
     for _ in range(count):
@@ -75,6 +80,9 @@ async def bench_submissions(factory, identity: IdentityService, father, child, c
     first_id, first_signature = prepared.pop()
     await submission.submit(factory, identity, father, first_id, form_version=1, certificate=certificate,
                             chain=chain, signature=first_signature, today=TODAY)
+    if processes > 1:
+        _in_processes(settings, prepared, certificate, chain, father, concurrency, processes)
+        return
     latencies: list[float] = []
     queue = list(prepared)
 
@@ -109,6 +117,78 @@ async def bench_submissions(factory, identity: IdentityService, father, child, c
     samples = sum(waits.values())
     print("  the backends' state, sampled every 20 ms (share of backends x samples): " + ", ".join(
         f"{what} {count * 100 / samples:.0f}%" for what, count in waits.most_common(8)))
+
+
+def _in_processes(settings, prepared, certificate: bytes, chain: list[bytes], father, concurrency: int,
+                  processes: int) -> None:
+    """Send the prepared submissions from ``processes`` processes, released together by a barrier."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(processes + 1), context.Queue()
+    shares = [prepared[index::processes] for index in range(processes)]
+    children = [context.Process(target=_child, args=(settings, share, certificate, chain, father,
+                                                     max(1, concurrency // processes), barrier, results))
+                for share in shares]
+    for child in children:
+        child.start()
+    barrier.wait()  # every process has its connections open and one submission behind it
+    answers = [results.get() for _ in children]
+    for child in children:
+        child.join()
+    latencies = [latency for answer in answers for latency in answer["latencies"]]
+    elapsed = max(a["ended"] for a in answers) - min(a["started"] for a in answers)
+    cpu = sum(a["cpu"] for a in answers)
+    server_cpu = sum(a["server_cpu"] for a in answers)
+    print(f"signed submissions  {len(latencies) / elapsed:8.1f}/s  ({len(latencies)} in {elapsed:.1f} s, "
+          f"{concurrency} tasks in {processes} processes)  p50 {statistics.median(latencies):6.1f} ms  "
+          f"p99 {percentile(latencies, 0.99):6.1f} ms  CPU {cpu * 1000 / len(latencies):.2f} ms/submission "
+          f"(the processes), {server_cpu * 1000 / len(latencies):.2f} ms/submission (their PostgreSQL backends)")
+
+
+def _child(settings, share, certificate: bytes, chain: list[bytes], father, concurrency: int, barrier,
+           results) -> None:
+    results.put(asyncio.run(_child_run(settings, share, certificate, chain, father, concurrency, barrier)))
+
+
+async def _child_run(settings, share, certificate: bytes, chain: list[bytes], father, concurrency: int,
+                     barrier) -> dict:
+    url = settings.database_url
+    # A name of this process's own on its connections, so its backends' CPU is told apart from the others'.
+    engine = create_engine(f"{url}{'&' if '?' in url else '?'}application_name=bench{os.getpid()}",
+                           pool_size=concurrency + 2)
+    factory = create_session_factory(engine)
+    identity = IdentityService.from_settings(settings, factory)
+    identity.revocation.status = _good  # type: ignore[method-assign]
+    queue = list(share)
+    warm_id, warm_signature = queue.pop()  # this process's caches warm, as in a running worker
+    await submission.submit(factory, identity, father, warm_id, form_version=1, certificate=certificate,
+                            chain=chain, signature=warm_signature, today=TODAY)
+    await _open_connections(factory, concurrency)
+    backends = await _backend_pids_of_this_process(factory)
+    await asyncio.get_running_loop().run_in_executor(None, barrier.wait)
+    latencies: list[float] = []
+    started, cpu, server_cpu = time.time(), time.process_time(), _cpu_of(backends)
+
+    async def worker() -> None:
+        while queue:
+            application_id, signature = queue.pop()
+            begun = time.perf_counter()
+            await submission.submit(factory, identity, father, application_id, form_version=1,
+                                    certificate=certificate, chain=chain, signature=signature, today=TODAY)
+            latencies.append((time.perf_counter() - begun) * 1000)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    answer = {"latencies": latencies, "started": started, "ended": time.time(), "cpu": time.process_time() - cpu,
+              "server_cpu": _cpu_of(backends) - server_cpu}
+    await engine.dispose()
+    return answer
+
+
+async def _backend_pids_of_this_process(factory) -> list[int]:
+    """The backends of this process's own connections (named after it)."""
+    async with factory() as session:
+        return list(await session.scalars(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' "
+            "AND application_name = current_setting('application_name')")))
 
 
 async def _sample_waits(factory, waits: Counter[str], done: asyncio.Event) -> None:
@@ -246,7 +326,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
         profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not waits
         if "submissions" in args.only:
             await bench_submissions(factory, identity, father, child, card, args.submissions, args.concurrency,
-                                    profiler)
+                                    profiler, settings=settings, processes=args.processes)
         if "pittari" in args.only:
             await bench_pittari(factory, father, args.procedures, 200, profiler)
         if "inbox" in args.only:
@@ -268,6 +348,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--submissions", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--processes", type=int, default=1, help="processes sending the submissions")
     parser.add_argument("--inbox", type=int, default=1_000_000)
     parser.add_argument("--procedures", type=int, default=2000)
     parser.add_argument("--only", nargs="+", default=["submissions", "pittari", "inbox"],
