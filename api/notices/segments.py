@@ -1,4 +1,7 @@
-"""Segments: who a notice is for, as SQL over people (municipality, age range, has a child under N)."""
+"""Segments: who a notice is for, as SQL over people (prefecture, municipality, age range, has a child under N).
+
+A prefecture is the first two digits of the 全国地方公共団体コード every municipality code begins with (13 東京都):
+everyone in a prefecture is everyone whose municipality code starts with them."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ def _invalid(message: str) -> PortalError:
 @dataclass(frozen=True)
 class Segment:
     municipality_code: str | None = None
+    prefecture_code: str | None = None  # "01" (北海道) to "47" (沖縄県)
     min_age: int | None = None
     max_age: int | None = None  # inclusive
     has_child_under: int | None = None  # a child (any parent link) younger than this many years
@@ -39,6 +43,11 @@ class Segment:
         if self.municipality_code is not None and (len(self.municipality_code) != 6
                                                    or not self.municipality_code.isdigit()):
             raise _invalid("municipality_code is 6 digits")
+        code = self.prefecture_code
+        if code is not None and not (len(code) == 2 and code.isascii() and code.isdigit() and 1 <= int(code) <= 47):
+            raise _invalid("prefecture_code is 01 to 47")
+        if code is not None and self.municipality_code is not None and not self.municipality_code.startswith(code):
+            raise _invalid("the municipality is not in the prefecture")
 
     @property
     def empty(self) -> bool:
@@ -65,6 +74,9 @@ def segment_condition(segment: Segment, today: date) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = []
     if segment.municipality_code is not None:
         conditions.append(Person.municipality_code == segment.municipality_code)
+    if segment.prefecture_code is not None:  # a range of the municipality codes' index, not a pattern
+        conditions.append(Person.municipality_code.between(f"{segment.prefecture_code}0000",
+                                                           f"{segment.prefecture_code}9999"))
     if segment.min_age is not None:  # age >= n  <=>  born on or before today n years ago
         conditions.append(Person.birth_date <= years_before(today, segment.min_age))
     if segment.max_age is not None:  # age <= n  <=>  born after today (n + 1) years ago

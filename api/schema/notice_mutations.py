@@ -31,6 +31,9 @@ from api.schema.notices import (
 @strawberry.input(name="NoticeSegmentInput", description="Who a segment notice is for (all criteria must hold).")
 class NoticeSegmentInput:
     municipality_code: str | None = None
+    prefecture_code: str | None = strawberry.field(default=None, description="Everyone in a prefecture: 01 to 47 "
+                                                                             "(the first two digits of its "
+                                                                             "municipalities' codes).")
     min_age: int | None = None
     max_age: int | None = None
     has_child_under: int | None = None

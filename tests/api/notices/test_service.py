@@ -48,6 +48,21 @@ async def test_a_segment_notice_reaches_exactly_the_matching_people(demo: Demo) 
     assert await recipients(demo, published.notice.id) == {demo.father, demo.mother}
 
 
+async def test_a_prefecture_segment_reaches_everyone_in_its_municipalities(demo: Demo) -> None:
+    async with demo.factory() as session, session.begin():
+        tokyo = await publish_notice(session, demo.city.id, notice(segment=Segment(prefecture_code="13")),
+                                     now=NOW, today=TODAY)
+        kanagawa = await publish_notice(session, demo.city.id, notice(segment=Segment(prefecture_code="14")),
+                                        now=NOW, today=TODAY)
+    assert await recipients(demo, tokyo.notice.id) == {demo.father, demo.mother, demo.child}
+    assert await recipients(demo, kanagawa.notice.id) == set()
+    for bad in ({"prefecture_code": "48"}, {"prefecture_code": "1"}, {"prefecture_code": "００"},
+                {"prefecture_code": "14", "municipality_code": "131016"}):
+        with pytest.raises(PortalError) as caught:
+            Segment(**bad)  # type: ignore[arg-type]
+        assert caught.value.code == "BAD_USER_INPUT", bad
+
+
 async def test_age_segments_use_the_birthday(demo: Demo) -> None:
     # The child was born 2019-06-10: 6 on 2026-06-01, 7 from 2026-06-10.
     async with demo.factory() as session, session.begin():
