@@ -8,7 +8,7 @@ import hashlib
 import re
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from api.identity.cards import revoke_card
 from api.identity.challenges import origin_bound_message
@@ -214,3 +214,25 @@ async def test_signing_in_makes_a_new_form_token_and_the_old_one_is_refused(iden
         assert (await client.get("/web/")).status_code == 200  # still signed in
         out = await client.post("/web/logout", data={"csrf": after})
         assert out.status_code == 303
+
+
+async def test_an_expired_access_token_is_renewed_on_the_server_and_the_cookie_stays(
+        identity: IdentityPortal) -> None:
+    async with _client(identity) as client:
+        await _signed_in(identity, client)
+        session_id = client.cookies[COOKIE]
+        [before] = await _web_sessions(identity)
+        async with create_session_factory(identity.engine)() as session, session.begin():
+            await session.execute(update(SessionToken).where(SessionToken.id == before.token_id)
+                                  .values(expires_at=utcnow()))
+        home = await client.get("/web/")
+        assert home.status_code == 200 and "set-cookie" not in home.headers  # the same id: nothing to send
+        assert client.cookies[COOKIE] == session_id
+    [after] = await _web_sessions(identity)
+    assert after.token_id != before.token_id and after.refresh_token_id != before.refresh_token_id
+    async with create_session_factory(identity.engine)() as session:
+        spent = await session.get_one(RefreshToken, before.refresh_token_id)
+        renewed = await session.get_one(SessionToken, after.token_id)
+    assert spent.used_at is not None and spent.revoked_at is None
+    assert (renewed.client, renewed.revoked_at, renewed.certificate_id is not None) == (
+        "mynaportal-web-card", None, True)
