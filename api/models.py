@@ -30,6 +30,7 @@ from api.history.retention import QUERY_ID_UNIQUE, is_partition
 from api.identity.login_models import DeviceAuthorization, LoginChallenge, RefreshToken
 from api.identity.models import SessionToken
 from api.identity.pki_models import Card, CardLossReport, IssuedCertificate, PhoneCredential
+from api.identity.web_sessions import PersonWebSession
 from api.notices.models import (
     DeliveryService,
     DeliveryServiceLink,
@@ -152,6 +153,7 @@ __all__ = [
     "PaymentEvent",
     "PaymentOrder",
     "Person",
+    "PersonWebSession",
     "PhoneCredential",
     "Procedure",
     "ProcedureCompletion",

@@ -1,4 +1,5 @@
-"""`mynaportal applications ...`: the walkthrough `make run` prints, and municipal staff accounts."""
+"""`mynaportal applications ...`: the walkthrough `make run` prints, municipal staff accounts, and the purge of the
+staff inbox's ended browser sessions (`mynaportal purge` cannot: api.identity is below api.applications)."""
 
 from __future__ import annotations
 
@@ -59,8 +60,25 @@ def cmd_staff(args: argparse.Namespace) -> None:
     print(asyncio.run(_staff(args)))
 
 
+async def _purge(batch: int) -> int:
+    from api.applications.staff_sessions import purge
+    from api.platform.db import create_engine, create_session_factory, utcnow
+
+    engine = create_engine(settings_for_command().database_url)
+    try:
+        return await purge(create_session_factory(engine), now=utcnow(), batch=batch)
+    finally:
+        await engine.dispose()
+
+
+def cmd_purge(args: argparse.Namespace) -> None:
+    if args.batch < 1:
+        sys.exit("mynaportal: --batch must be at least 1")
+    print(f"purged {asyncio.run(_purge(args.batch))} staff web sessions")
+
+
 def register(commands: Any) -> None:
-    group = commands.add_parser("applications", help="online applications: walkthrough, staff accounts",
+    group = commands.add_parser("applications", help="online applications: walkthrough, staff accounts, purge",
                                 description="Online applications (ぴったりサービス, 子育てワンストップ).")
     jobs = group.add_subparsers(dest="applications_command", required=True, metavar="COMMAND")
     walk = jobs.add_parser("walkthrough", help="prepare the demo parent's 児童手当 claim, ready to sign")
@@ -71,3 +89,6 @@ def register(commands: Any) -> None:
     staff.add_argument("--name", required=True)
     staff.add_argument("--role", choices=["reader", "decider"], default="reader")
     staff.set_defaults(func=cmd_staff)
+    purge = jobs.add_parser("purge", help="delete the staff inbox's idle browser sessions (run periodically)")
+    purge.add_argument("--batch", type=int, default=1000, help="rows per transaction (default 1000)")
+    purge.set_defaults(func=cmd_purge)

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import LargeBinary, String, delete, update
+from sqlalchemy import LargeBinary, String, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -97,3 +97,20 @@ async def resume(session_factory: async_sessionmaker[AsyncSession], session_id: 
 async def sign_out(session_factory: async_sessionmaker[AsyncSession], session_id: str) -> None:
     async with session_factory() as session, session.begin():
         await session.execute(delete(StaffWebSession).where(StaffWebSession.id_hash == _id_hash(session_id)))
+
+
+async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.datetime, batch: int = 1000) -> int:
+    """Delete the sessions left idle past ``IDLE`` (one whose credential was revoked goes at its next request, or
+    here once idle), in batches of short transactions. Returns how many went."""
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    total = 0
+    while True:
+        async with session_factory() as session, session.begin():
+            ids = select(StaffWebSession.id_hash).where(StaffWebSession.last_seen_at <= now - IDLE).limit(batch)
+            result = await session.execute(delete(StaffWebSession).where(StaffWebSession.id_hash.in_(
+                ids.scalar_subquery())), execution_options={"synchronize_session": False})
+        deleted: int = result.rowcount  # type: ignore[attr-defined]
+        total += deleted
+        if deleted < batch:
+            return total

@@ -38,10 +38,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                                 description="Revoke the person's card, its certificates and phone credentials.")
     revoke.add_argument("--person", required=True, help="the person's id or email")
     revoke.set_defaults(func=cmd_revoke_card)
-    purge = commands.add_parser("purge", help="delete expired login challenges, TV sign-ins, access tokens",
+    purge = commands.add_parser("purge", help="delete expired login challenges, TV sign-ins, access tokens, "
+                                              "ended web sessions",
                                 description="Delete expired login challenges, finished "
-                                            "or expired TV sign-ins and access tokens expired over a day ago, in "
-                                            "batches. Run it periodically (cron, a systemd timer).")
+                                            "or expired TV sign-ins, access tokens expired over a day ago and the "
+                                            "web portal's ended sessions, in batches. Run it periodically (cron, a "
+                                            "systemd timer). The staff inbox's sessions: `mynaportal applications "
+                                            "purge`.")
     purge.add_argument("--batch", type=int, default=1000, help="rows per transaction (default 1000)")
     purge.set_defaults(func=cmd_purge)
 
@@ -189,7 +192,7 @@ def cmd_purge(args: argparse.Namespace) -> None:
         sys.exit("mynaportal: --batch must be at least 1")
     done = asyncio.run(_purge(args.batch))
     print(f"purged {done.challenges} challenges, {done.device_grants} device grants, "
-          f"{done.access_tokens} access tokens")
+          f"{done.access_tokens} access tokens, {done.web_sessions} web sessions")
 
 
 async def _operator_report(args: argparse.Namespace) -> tuple[str, int]:

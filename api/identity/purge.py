@@ -1,5 +1,6 @@
 """Deleting login state nobody can use any more: expired challenges, finished or expired TV sign-ins,
-long-expired access tokens. (Login rate limits count in api.platform.rate_limits: nothing of them is stored.)
+long-expired access tokens, the web portal's ended browser sessions (idle, or their token revoked). (Login rate
+limits count in api.platform.rate_limits: nothing of them is stored.)
 
 Each table is emptied in batches of short transactions (``DELETE ... WHERE id IN (SELECT ... LIMIT n)``), so
 a large backlog never holds one long lock. Refresh tokens are kept: a spent one must still be recognised when
@@ -18,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus, LoginChallenge
 from api.identity.models import SessionToken
+from api.identity.web_sessions import PersonWebSession, ended
 
 # An expired access token still answers "expired" (not "invalid") to its client for a day, then goes.
 EXPIRED_TOKEN_GRACE = dt.timedelta(days=1)
@@ -28,6 +30,7 @@ class Purged:
     challenges: int
     device_grants: int
     access_tokens: int
+    web_sessions: int
 
 
 async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.datetime, batch: int = 1000,
@@ -40,19 +43,23 @@ async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.da
     challenges = await _batches(session_factory, batch, LoginChallenge, LoginChallenge.expires_at <= now, told)
     grants = await _batches(session_factory, batch, DeviceAuthorization, or_(
         DeviceAuthorization.expires_at <= now, DeviceAuthorization.status == DeviceGrantStatus.CONSUMED), told)
+    # Before the tokens: a web session of a revoked token goes here, counted (one of an expired token would go
+    # with its token, by the foreign key, uncounted).
+    web = await _batches(session_factory, batch, PersonWebSession, ended(now), told)
     tokens = await _batches(session_factory, batch, SessionToken, SessionToken.expires_at <= now - EXPIRED_TOKEN_GRACE,
                             told)
-    return Purged(challenges, grants, tokens)
+    return Purged(challenges, grants, tokens, web)
 
 
 async def _batches(session_factory: async_sessionmaker[AsyncSession], batch: int,
-                   model: type[LoginChallenge | DeviceAuthorization | SessionToken],
+                   model: type[LoginChallenge | DeviceAuthorization | SessionToken | PersonWebSession],
                    condition: ColumnElement[bool], told: Callable[[str, int], None]) -> int:
+    key = model.id_hash if model is PersonWebSession else model.id  # type: ignore[union-attr]
     total = 0
     while True:
         async with session_factory() as session, session.begin():
-            ids = select(model.id).where(condition).limit(batch).scalar_subquery()
-            result = await session.execute(delete(model).where(model.id.in_(ids)),
+            ids = select(key).where(condition).limit(batch).scalar_subquery()
+            result = await session.execute(delete(model).where(key.in_(ids)),
                                            execution_options={"synchronize_session": False})
         deleted = result.rowcount  # type: ignore[attr-defined]
         total += deleted

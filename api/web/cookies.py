@@ -1,8 +1,11 @@
-"""The browser's session: one signed cookie (HttpOnly, SameSite=Lax, Secure outside development).
+"""The browser's two cookies (HttpOnly, SameSite=Lax, Secure outside development).
 
-It holds the session's bearer token (the same kind the apps use, so sign-out and revocation end it at once),
-its refresh token, the form token against cross-site requests, and a login in progress (challenge id or device
-code). Signed, not encrypted: it holds nothing its owner may not see; whoever lacks the key cannot forge one.
+``mp_web`` (path /, where the signed cookie of that name which held the tokens was: it replaces that one): a
+signed-in person's session, kept on the server (api.identity.web_sessions); the cookie holds only its opaque
+random id, never a token. ``mp_web_login`` (path /web): what a browser holds before and between sign-ins, signed:
+the form token against cross-site requests, a login in progress (challenge id or device code) and a shared
+terminal's id (which outlives each sign-in). Signed, not encrypted: it holds nothing its owner may not see;
+whoever lacks the key cannot forge one.
 """
 
 from __future__ import annotations
@@ -19,7 +22,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 COOKIE = "mp_web"
+LOGIN_COOKIE = "mp_web_login"
+PATH = "/web"  # the login cookie's
+SESSION_PATH = "/"
 MAX_COOKIE = 3000  # bytes of the cookie's value: more is not ours
+
+
+def set_session_cookie(response: Response, session_id: str, *, secure: bool) -> None:
+    response.set_cookie(COOKIE, session_id, path=SESSION_PATH, httponly=True, secure=secure, samesite="lax")
+
+
+def delete_session_cookie(response: Response, *, secure: bool) -> None:
+    response.delete_cookie(COOKIE, path=SESSION_PATH, httponly=True, secure=secure, samesite="lax")
 
 
 @dataclass
@@ -60,10 +74,10 @@ class WebSession:
 
 
 class CookieCodec:
-    """``name``/``path``: the person's cookie is ``mp_web`` on /; the municipal staff's ``mp_staff`` on /web/staff
-    (another key derived for it, so neither cookie can stand in for the other)."""
+    """``name``/``path``: the person's is ``mp_web_login`` on /web; the municipal staff's sign-in form's
+    ``mp_staff_login`` on /web/staff/login (another key derived for it, so neither can stand in for the other)."""
 
-    def __init__(self, key: bytes, *, secure: bool, name: str = COOKIE, path: str = "/",
+    def __init__(self, key: bytes, *, secure: bool, name: str = LOGIN_COOKIE, path: str = PATH,
                  samesite: str = "lax") -> None:
         self.key = key
         self.secure = secure

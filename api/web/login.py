@@ -3,7 +3,10 @@ QR code approved in the app (RFC 8628, the TV's flow with the web portal as clie
 
 The card path: the page fetches a challenge, hands its text to the helper on 127.0.0.1, which asks for the PIN
 itself, checks the page's origin against its allowlist and signs SHA-256(origin) ‖ SHA-256(challenge) with the
-card's authentication key. The server verifies with the identity domain's card login, for its own origin."""
+card's authentication key. The server verifies with the identity domain's card login, for its own origin.
+
+A login's tokens never reach the browser: they go into a server-side session (api.identity.web_sessions) whose
+opaque id is the ``mp_web`` cookie."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from typing import Any
 import segno
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from api.identity import web_sessions
 from api.identity.challenges import challenge_text
 from api.identity.device import WEB_QR_CLIENT, DeviceRequester, DeviceTokenError
 from api.identity.sessions import TokenPair
@@ -29,9 +33,11 @@ WEB_EID_FORMAT = "web-eid:1.0"
 MAX_TOKEN = 16384
 
 
-def sign_in(visit: Visit, pair: TokenPair) -> None:
-    visit.session.set("token", pair.access_token)
-    visit.session.set("refresh", pair.refresh_token)
+async def sign_in(web: Web, visit: Visit, pair: TokenPair) -> None:
+    """A new session (a new id and form token: nothing of before the sign-in carries over)."""
+    if visit.signed_in is not None:  # signed in again over a session: the old one ends
+        await web_sessions.sign_out(web.session_factory, visit.signed_in.session_id)
+    visit.started = await web_sessions.sign_in(web.session_factory, pair)
     visit.session.pop("challenge")
     visit.session.pop("device")
 
@@ -84,7 +90,7 @@ async def card_login(web: Web, visit: Visit) -> Response:
         challenge_id, CARD_CLIENT, _b64(token, "unverifiedCertificate"),
         [_b64({"c": item}, "c") for item in chain], _b64(token, "signature"),
         shared_terminal_id=terminal, origin=web.origin)
-    sign_in(visit, pair)
+    await sign_in(web, visit, pair)
     return JSONResponse({"next": "/web/"})
 
 
@@ -119,13 +125,15 @@ async def device_poll(web: Web, visit: Visit) -> Response:
         visit.session.pop("device")
         return JSONResponse({"state": "ended", "message": "サインインできませんでした。やり直してください。",
                              "error": error.error}, status_code=400)
-    sign_in(visit, pair)
+    await sign_in(web, visit, pair)
     return JSONResponse({"state": "done", "next": "/web/tv" if client_id != WEB_QR_CLIENT else "/web/"})
 
 
 async def logout(web: Web, visit: Visit) -> Response:
-    if visit.principal is not None and visit.principal.token_id is not None:
-        await web.identity.service.end_session(visit.principal.token_id)
+    """The session's row and its tokens end: its cookie, replayed, finds nothing."""
+    if visit.signed_in is not None:
+        await web_sessions.sign_out(web.session_factory, visit.signed_in.session_id)
+    visit.ended = True
     tv = visit.request.query_params.get("tv") == "1"
     visit.session.clear()
     return RedirectResponse("/web/tv" if tv else "/web/login", status_code=303)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import urllib.parse
 import uuid
@@ -16,13 +17,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from api.certificates.issuing import LazyIssuer
-from api.identity.authentication import authenticate_person
+from api.identity import web_sessions
 from api.identity.service import ProcessIdentityService
+from api.identity.web_sessions import Lifetimes, WebSignIn
 from api.people.individual_number import IndividualNumberCipher
-from api.platform.auth import Principal, TokenRejected
+from api.platform.auth import Principal
 from api.platform.errors import PortalError, status_of
 from api.platform.settings import Settings
-from api.web.cookies import CookieCodec, WebSession
+from api.web.cookies import COOKIE, CookieCodec, WebSession, delete_session_cookie, set_session_cookie
 from api.web.navigation import SECTIONS
 
 PACKAGE = Path(__file__).parent
@@ -70,6 +72,10 @@ class Web:
     certificate_issuer: LazyIssuer | None = None
 
     @property
+    def lifetimes(self) -> Lifetimes:
+        return Lifetimes(self.settings.access_token_ttl, self.settings.refresh_token_ttl)
+
+    @property
     def origin(self) -> str:
         """The portal's own origin: what the card helper signs for (never taken from a request)."""
         return origin_of(self.settings.public_url)
@@ -84,11 +90,32 @@ class Web:
 
 @dataclass
 class Visit:
-    """One request's view of the browser: its cookie session and, when signed in, the person."""
+    """One request's view of the browser: its signed login cookie and, when signed in, its server-side session."""
 
     request: Request
-    session: WebSession
-    principal: Principal | None
+    session: WebSession  # the form token before signing in, a login in progress, a shared terminal's id
+    signed_in: WebSignIn | None
+    started: WebSignIn | None = None  # signed in by this request: its cookie is set
+    ended: bool = False  # signed out (or the cookie's session is over): its cookie is deleted
+
+    @property
+    def current(self) -> WebSignIn | None:
+        return self.started or self.signed_in
+
+    @property
+    def principal(self) -> Principal | None:
+        return self.current.principal if self.current is not None else None
+
+    @property
+    def csrf(self) -> str:
+        """The signed-in session's form token (kept in its row), or the login cookie's before signing in."""
+        return self.current.csrf if self.current is not None else self.session.csrf
+
+    def check_csrf(self, sent: str | None) -> bool:
+        if self.current is None:
+            return self.session.check_csrf(sent)
+        # As bytes: compare_digest refuses str with non-ASCII characters (a forged token may have them).
+        return bool(sent) and hmac.compare_digest(self.current.csrf.encode(), str(sent).encode())
 
     @property
     def person_id(self) -> uuid.UUID:
@@ -101,36 +128,16 @@ Handler = Callable[[Web, Visit], Awaitable[Response]]
 
 def render(web: Web, visit: Visit, template: str, status: int = 200, **values: Any) -> HTMLResponse:
     scopes = visit.principal.scopes if visit.principal else frozenset()
-    context = {"csrf": visit.session.csrf, "signed_in": visit.principal is not None,
+    context = {"csrf": visit.csrf, "signed_in": visit.principal is not None,
                "sections": [s for s in SECTIONS if s.scope in scopes], "path": visit.request.url.path,
                "shared_terminal": bool(visit.session.get("terminal")), **values}
     return TEMPLATES.TemplateResponse(visit.request, template, context, status_code=status)
 
 
-async def _principal(web: Web, session: WebSession) -> Principal | None:
-    token = session.get("token")
-    if not token:
-        return None
-    try:
-        return (await authenticate_person(web.engine, token)).principal
-    except TokenRejected as rejected:
-        refresh = session.get("refresh")
-        if rejected.reason == "expired" and refresh:
-            try:
-                pair = await web.identity.service.refresh(refresh)
-            except PortalError:
-                pass
-            else:
-                session.set("token", pair.access_token)
-                session.set("refresh", pair.refresh_token)
-                return (await authenticate_person(web.engine, pair.access_token)).principal
-        session.clear()
-        return None
-
-
 def page(web: Web, handler: Handler, *, scope: str | None = None, form: bool = False
          ) -> Callable[[Request], Awaitable[Response]]:
-    """Load the cookie session and the person, check the form token on POST, add the security headers.
+    """Resume the browser's session (api.identity.web_sessions: every request re-reads its session token), check
+    the form token on POST, add the security headers.
 
     ``scope``: the page needs a signed-in person whose session carries it (otherwise to the login page)."""
 
@@ -141,8 +148,9 @@ def page(web: Web, handler: Handler, *, scope: str | None = None, form: bool = F
             await request.close()  # the form read for its token, uploads included
 
     async def _endpoint(request: Request) -> Response:
-        session = web.cookies.load(request)
-        visit = Visit(request, session, await _principal(web, session))
+        sent_id = request.cookies.get(COOKIE, "")
+        found = await web_sessions.resume(web.session_factory, sent_id, web.lifetimes) if sent_id else None
+        visit = Visit(request, web.cookies.load(request), found, ended=bool(sent_id) and found is None)
         if request.method == "POST" and form:
             sent = request.headers.get("x-csrf-token")
             if sent is None:
@@ -151,30 +159,34 @@ def page(web: Web, handler: Handler, *, scope: str | None = None, form: bool = F
                     sent = str((await request.form()).get("csrf", ""))
                 except Exception:  # an unreadable form has no valid token
                     sent = None
-            if not session.check_csrf(sent):
+            if not visit.check_csrf(sent):
                 response: Response = render(web, visit, "error.html", 403, title="もう一度お試しください",
                                             message="フォームの有効期限が切れました。ページを開き直してください。")
-                return _finish(web, session, response)
+                return _finish(web, visit, response)
         if scope is not None and (visit.principal is None or scope not in visit.principal.scopes):
             if visit.principal is None:
                 response = RedirectResponse("/web/login", status_code=303)
             else:
                 response = render(web, visit, "error.html", 403, title="この画面は使えません",
                                   message="このサインインでは見られない画面です。")
-            return _finish(web, session, response)
+            return _finish(web, visit, response)
         try:
             response = await handler(web, visit)
         except PortalError as error:
             log.info("page refused: %s", error.code)
             response = render(web, visit, "error.html", status_of(error.code), title="お手続きできませんでした",
                               message=error.message, code=error.code.value)  # the stable code, for scripts
-        return _finish(web, session, response)
+        return _finish(web, visit, response)
 
     return endpoint
 
 
-def _finish(web: Web, session: WebSession, response: Response) -> Response:
-    web.cookies.store(session, response)
+def _finish(web: Web, visit: Visit, response: Response) -> Response:
+    if visit.started is not None:
+        set_session_cookie(response, visit.started.session_id, secure=web.settings.production)
+    elif visit.ended:
+        delete_session_cookie(response, secure=web.settings.production)
+    web.cookies.store(visit.session, response)
     response.headers["content-security-policy"] = web.csp()
     response.headers["x-content-type-options"] = "nosniff"
     response.headers["referrer-policy"] = "same-origin"

@@ -128,3 +128,12 @@ async def test_0034_drops_the_unused_rate_limit_counters_adds_the_outcome_statis
         tables = await connection.run_sync(_tables)
         assert ("rate_limit_counters" in tables, "staff_web_sessions" in tables) == (False, True)
     assert "rate_limit_counters" not in Base.metadata.tables  # no model maps it any more
+
+
+async def test_0036_adds_the_person_web_sessions_and_its_downgrade_drops_them(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        assert "person_web_sessions" in await connection.run_sync(_tables)
+        await connection.run_sync(downgrade_on, "0035")
+        assert "person_web_sessions" not in await connection.run_sync(_tables)
+        await connection.run_sync(upgrade_on, "head")
+        assert "person_web_sessions" in await connection.run_sync(_tables)

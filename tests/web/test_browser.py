@@ -30,7 +30,8 @@ def test_card_login_read_a_notice_and_pay(stack: Stack, helper: Helper, browser)
     page.get_by_role("button", name="カードでログイン").click()
     page.wait_for_url(f"{stack.url}/web/", timeout=20_000)
     cookie = next(c for c in context.cookies() if c["name"] == "mp_web")
-    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", cookie["value"])  # the server-side session's id: no token
     assert page.get_by_role("heading", name="ホーム").is_visible()
     check_page(page, "home")
 
@@ -60,6 +61,9 @@ def test_card_login_read_a_notice_and_pay(stack: Stack, helper: Helper, browser)
 
     page.get_by_role("button", name="ログアウト").click()
     page.wait_for_url(f"{stack.url}/web/login")
+    page.goto(f"{stack.url}/web/")
+    assert page.url == f"{stack.url}/web/login"
+    context.add_cookies([cookie])  # the signed-out session's cookie, replayed
     page.goto(f"{stack.url}/web/")
     assert page.url == f"{stack.url}/web/login"  # the session ended on the server, not only in the cookie
     context.close()

@@ -66,6 +66,6 @@ def test_purge_runs_as_a_command(env: dict[str, str], tmp_path: Path) -> None:
     assert mynaportal(env, tmp_path, "migrate").returncode == 0
     done = mynaportal(env, tmp_path, "purge", "--batch", "50")
     assert (done.returncode, done.stdout) == (0, "purged 0 challenges, 0 device grants, "
-                                                 "0 access tokens\n"), done.stderr
+                                                 "0 access tokens, 0 web sessions\n"), done.stderr
     refused = mynaportal(env, tmp_path, "purge", "--batch", "0")
     assert (refused.returncode, refused.stderr) == (1, "mynaportal: --batch must be at least 1\n")

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.identity.login_models import DeviceAuthorization, DeviceGrantStatus, LoginChallenge
 from api.identity.models import SessionToken
 from api.identity.purge import Purged, purge
+from api.identity.web_sessions import IDLE, PersonWebSession
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import create_session_factory
 from tests.factories import individual_number, make_municipality, make_person
@@ -46,20 +47,31 @@ async def test_purge_deletes_exactly_the_expired_rows(engine: AsyncEngine, ciphe
             _grant("DENY-LIVE", DeviceGrantStatus.DENIED, NOW + S),  # the TV still learns it was denied
             _grant("APPR-LIVE", DeviceGrantStatus.APPROVED, NOW + S),
         ])
-        for label, expires in (("old", NOW - dt.timedelta(days=1)), ("recent", NOW - dt.timedelta(days=1) + S),
-                               ("live", NOW + S)):
-            session.add(SessionToken(token_hash=secrets.token_bytes(32), person_id=person.id, scopes="x",
-                                     client=label, created_at=expires - S, expires_at=expires))
+        tokens = {}
+        for label, expires, revoked in (("old", NOW - dt.timedelta(days=1), None),
+                                        ("recent", NOW - dt.timedelta(days=1) + S, None),
+                                        ("live", NOW + S, None), ("signed-out", NOW + S, NOW - S)):
+            tokens[label] = SessionToken(token_hash=secrets.token_bytes(32), person_id=person.id, scopes="x",
+                                         client=label, created_at=expires - S, expires_at=expires, revoked_at=revoked)
+            session.add(tokens[label])
+        await session.flush()
+        # Web sessions: idle for IDLE (gone), one second less (kept), of a revoked token (gone), of a token the
+        # purge deletes (gone with it, by the foreign key: not counted as a web session).
+        for label, token, seen in (("idle", "live", NOW - IDLE), ("active", "live", NOW - IDLE + S),
+                                   ("revoked", "signed-out", NOW), ("of-old", "old", NOW)):
+            session.add(PersonWebSession(id_hash=label.encode().ljust(32, b"."), token_id=tokens[token].id,
+                                         refresh_token_id=None, csrf=label, created_at=seen, last_seen_at=seen))
 
     done = await purge(factory, now=NOW, batch=2)
-    assert done == Purged(challenges=5, device_grants=3, access_tokens=1)
+    assert done == Purged(challenges=5, device_grants=3, access_tokens=1, web_sessions=2)
     async with factory() as session:
         assert sorted(await session.scalars(select(LoginChallenge.client_id))) == ["live", "used-live"]
         assert sorted(await session.scalars(select(DeviceAuthorization.user_code))) == [
             "APPR-LIVE", "DENY-LIVE", "PEND-LIVE"]
-        assert sorted(await session.scalars(select(SessionToken.client))) == ["live", "recent"]
+        assert sorted(await session.scalars(select(SessionToken.client))) == ["live", "recent", "signed-out"]
+        assert list(await session.scalars(select(PersonWebSession.csrf))) == ["active"]
     # Nothing left to purge: a second run deletes nothing.
-    assert await purge(factory, now=NOW, batch=2) == Purged(0, 0, 0)
+    assert await purge(factory, now=NOW, batch=2) == Purged(0, 0, 0, 0)
 
 
 async def test_purge_refuses_a_batch_below_one(engine: AsyncEngine) -> None:

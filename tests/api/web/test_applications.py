@@ -19,7 +19,7 @@ from nfc_bridge.jpki import Key
 from tests.api.applications.conftest import OneStop
 from tests.api.conftest import operation
 from tests.api.identity.conftest import PUBLIC_URL, card_sign
-from tests.api.web.test_login import _client, _start, _token
+from tests.api.web.test_login import _client, _start, _token, session_csrf
 
 
 @contextlib.asynccontextmanager
@@ -30,7 +30,7 @@ async def signed_in(one_stop: OneStop, person: uuid.UUID) -> AsyncIterator[tuple
         done = await client.post("/web/login/card", json=_token(card, PUBLIC_URL, challenge),
                                  headers={"x-csrf-token": csrf})
         assert done.status_code == 200
-        yield client, csrf
+        yield client, await session_csrf(client)  # signing in made a new form token
 
 
 def sign_token(document: bytes, card: object, key: Key = Key.SIGN) -> dict:
