@@ -19,7 +19,6 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from api.platform.errors import PoolTimeout, log_pool_timeout
-from api.platform.limits import attachment_limits
 from api.platform.metrics import GRAPHQL_SECONDS, OTHER_OPERATION
 from api.platform.settings import Settings
 from api.schema.documents import SENT_OPERATION_NAME, CachedDocuments, DocumentCache
@@ -27,6 +26,7 @@ from api.schema.errors import classify, is_bad_input, logger, portal_cause
 from api.schema.inputs import SCALAR_OVERRIDES
 from api.schema.roots import EXTRA_TYPES, mutation_type, query_type, subscription_type
 from api.schema.security import Gateway, OperationRegistry, gateway_rules_extension, limit_rules, sha256_hex
+from api.schema.settings import SchemaSettings
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "graphql" / "schema.graphql"
 # What the parsed and validated documents may cost each worker (api.schema.documents): the allowlist's few
@@ -107,14 +107,14 @@ def build_schema(
     extensions: Iterable[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
     directives: Iterable[StrawberryDirective[Any]] = (),
 ) -> PortalSchema:
-    """The schema; ``extensions`` and ``directives`` are added to the portal's own, and run on every request."""
-    registry = registry or OperationRegistry.load(settings.operations_dir)
-    rules = limit_rules(max_depth=settings.max_depth, max_aliases=settings.max_aliases,
-                        introspection=settings.introspection)
-    gateway = Gateway(registry, persisted_only=settings.persisted_only, max_tokens=settings.max_tokens,
-                      max_document_length=settings.max_document_length, rules=rules,
-                      # a file as large as the body may hold: the resolver names what is too large
-                      max_file=attachment_limits(settings.max_attachment_bytes, settings.max_body_graphql)[0])
+    """The schema; ``extensions`` and ``directives`` are added to the portal's own, and run on every request.
+    Of ``settings`` it reads only their SchemaSettings."""
+    chosen = SchemaSettings.of(settings)
+    registry = registry or OperationRegistry.load(chosen.operations_dir)
+    rules = limit_rules(max_depth=chosen.max_depth, max_aliases=chosen.max_aliases,
+                        introspection=chosen.introspection)
+    gateway = Gateway(registry, persisted_only=chosen.persisted_only, max_tokens=chosen.max_tokens,
+                      max_document_length=chosen.max_document_length, rules=rules, max_file=chosen.max_file)
     documents = DocumentCache(DOCUMENT_CACHE_BYTES)
     schema = PortalSchema(
         query=query_type(),
@@ -130,7 +130,7 @@ def build_schema(
             *extensions,
         ],
         # Suggestions would reveal the schema wherever introspection is off.
-        config=StrawberryConfig(disable_field_suggestions=not settings.introspection),
+        config=StrawberryConfig(disable_field_suggestions=not chosen.introspection),
         scalar_overrides=SCALAR_OVERRIDES,
     )
     schema.gateway = gateway

@@ -61,6 +61,11 @@ class DocumentCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def clear(self) -> None:
+        """Every document forgotten: the schema's next app starts cold (tests reuse one schema per process)."""
+        self._entries.clear()
+        self.bytes = 0
+
     def parse(self, text: str, options: dict[str, Any]) -> tuple[str, DocumentNode]:
         """(key, document); raises GraphQLError when the document does not parse or a literal is refused."""
         key = hashlib.sha256(repr(sorted(options.items())).encode() + b"\0"

@@ -20,6 +20,7 @@ from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import create_session_factory
 from api.platform.settings import PROJECT_ROOT, Settings
 from tests.conftest import make_settings
+from tests.schema_cache import shared_schema
 
 OPERATIONS = PROJECT_ROOT / "graphql" / "operations"
 
@@ -58,7 +59,7 @@ async def running_portal(engine: AsyncEngine, cipher: IndividualNumberCipher, se
         seed = await seed_demo(session, cipher)
         father, mother, child = seed.people
         token = await issue_token(session, father, ttl=timedelta(minutes=15))
-    app = create_app(settings, owns_process=False)
+    app = create_app(settings, owns_process=False, schema=shared_schema(settings))
     async with LifespanManager(app) as running, httpx.AsyncClient(
             transport=httpx.ASGITransport(app=running.app), base_url="http://portal.test") as client:
         yield Portal(app, client, father, mother, child, token)

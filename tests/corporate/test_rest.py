@@ -24,6 +24,7 @@ from corporate import application_ids, records
 from corporate.importer import import_files
 from tests.conftest import make_settings
 from tests.corporate.conftest import REAL_FILES, row, write_csv
+from tests.schema_cache import shared_schema
 
 
 @dataclass
@@ -42,7 +43,7 @@ async def api(engine: AsyncEngine, database_url: str) -> AsyncIterator[Api]:
         issued = await application_ids.issue(session, "株式会社テスト")
     # Generous limits: this fixture reads thousands of rows; the rate limit has its own test below.
     settings = make_settings(database_url, corporate_rate=1_000_000, corporate_burst=1_000_000)
-    app = create_app(settings, owns_process=False)
+    app = create_app(settings, owns_process=False, schema=shared_schema(settings))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal.test")
     yield Api(app, client, issued.application_id)
     await client.aclose()

@@ -73,6 +73,18 @@ def test_validation_is_kept_per_document_and_rules() -> None:
     assert cache.validation(key, other, rules) is None
 
 
+def test_clear_forgets_every_document_and_its_validation() -> None:
+    cache = DocumentCache(max_bytes=1 << 20)
+    key, parsed = cache.parse("{ viewer { name } }", {})
+    cache.keep_validation(key, parsed, tuple(specified_rules), [])
+    cache.clear()
+    assert (len(cache), cache.bytes) == (0, 0)
+    assert cache.validation(key, parsed, tuple(specified_rules)) is None
+    again_key, again = cache.parse("{ viewer { name } }", {})
+    assert again_key == key and again is not parsed  # parsed anew
+    assert cache.bytes == len("{ viewer { name } }") + 8 * TOKEN_COST  # counted from zero again
+
+
 def test_string_literals_are_checked_as_text() -> None:
     schema = graphql_build_schema(SCHEMA_FILE.read_text())
     literal = graphql_parse('{ corporations(query: "a\\u0000") { edges { cursor } } }')

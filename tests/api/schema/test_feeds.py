@@ -30,6 +30,7 @@ from tests.api.conftest import Portal, operation
 from tests.api.schema.test_history import person
 from tests.api.schema.test_notices import serving, subscribe
 from tests.conftest import make_settings
+from tests.schema_cache import shared_schema
 
 RECORD_ADDED = operation("RecordAdded")
 NOTICE_ADDED = operation("NoticeAdded")
@@ -58,7 +59,8 @@ class Feed:
 
 @pytest.fixture
 async def served(database_url: str) -> AsyncIterator[str]:
-    app = create_app(make_settings(database_url), owns_process=False)
+    settings = make_settings(database_url)
+    app = create_app(settings, owns_process=False, schema=shared_schema(settings))
     async with serving(app) as url:
         yield url
     await dispose_engine(app.state.engine)
