@@ -1,5 +1,5 @@
-"""The OpenID Provider's HTTP endpoints: discovery, JWKS, the authorization endpoint with its login page (QR code
-and short code, approved in the app), token, userinfo, revocation, introspection and the 自己情報取得API.
+"""The OpenID Provider's HTTP endpoints: discovery, JWKS, the authorization endpoint (its pages are in
+api.oidc.pages), token, userinfo, revocation, introspection and the 自己情報取得API.
 
 OAuth endpoints answer in OAuth's own error format (RFC 6749 §5.2, RFC 6750 §3), as relying parties' libraries
 expect; the 自己情報取得API's refusals too. Authlib's calls run in a worker thread (api.oidc.server).
@@ -12,7 +12,6 @@ import base64
 import contextlib
 import functools
 import html
-import io
 import json
 import time
 import uuid
@@ -21,23 +20,22 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import segno
 from anyio import CapacityLimiter, to_thread
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import sessionmaker
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.oidc.dpop import DPoPError, InvalidDPoPProofError, verify_proof
-from api.oidc.keys import ALGORITHM, ProviderKeys
+from api.oidc.keys import ProviderKeys
 from api.oidc.login import LoginStatus, start_login, take_decided
 from api.oidc.models import OidcClient
+from api.oidc.pages import NO_STORE, discovery, login_page, page
 from api.oidc.par import PushedAuthorizationRequests
 from api.oidc.resources import Presented, TokenRefused, WriteTurn, read_category, userinfo
-from api.oidc.scopes import SCOPE_TITLES, SUPPORTED_SCOPES
 from api.oidc.server import Provider
 from api.oidc.signing import SIGN_TTL, SignRequestError, open_transaction, transaction_result
 from api.oidc.stored import EndUser, PortalRequest, current_session, remember_jwt_id
@@ -48,48 +46,11 @@ from api.platform.text import text_problem
 
 SessionFactory = async_sessionmaker[AsyncSession]
 LOGIN_COOKIE = "oidc_login"
-APP_LINK = "mynaportal://oidc-login?code="
 RATE_WINDOW = timedelta(minutes=1)
 RATE_LIMIT_CACHE = 10.0  # seconds a client's registered rate limit is remembered
 RATE_LIMIT_CACHE_SIZE = 1024
-_NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 _UNSPEAKABLE = (400, {"error": "invalid_request", "error_description": "A parameter holds characters OAuth does not "
-                                                                      "allow."}, list(_NO_STORE.items()))
-
-
-def discovery(issuer: str) -> dict[str, Any]:
-    return {
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/oidc/authorize",
-        "token_endpoint": f"{issuer}/oidc/token",
-        "userinfo_endpoint": f"{issuer}/oidc/userinfo",
-        "jwks_uri": f"{issuer}/oidc/jwks",
-        "revocation_endpoint": f"{issuer}/oidc/revoke",
-        "introspection_endpoint": f"{issuer}/oidc/introspect",
-        "pushed_authorization_request_endpoint": f"{issuer}/oidc/par",
-        "signing_transaction_endpoint": f"{issuer}/oidc/sign",  # the sign scope (デジタル認証アプリ's profile)
-        # Per client too: a client registered with require_pushed_authorization_requests must push (RFC 9126 §6).
-        "require_pushed_authorization_requests": False,
-        "scopes_supported": sorted(SUPPORTED_SCOPES),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": [ALGORITHM],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "PS256", "RS256", "EdDSA"],
-        "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
-        "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
-        "pushed_authorization_request_endpoint_auth_methods_supported": ["private_key_jwt"],
-        "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "name", "name_kana",
-                             "address", "birthdate", "gender"],
-        "claims_parameter_supported": False,
-        "request_parameter_supported": False,
-        "prompt_values_supported": ["login", "consent"],
-        "authorization_response_iss_parameter_supported": False,
-        "ui_locales_supported": ["ja"],
-    }
+                                                                      "allow."}, list(NO_STORE.items()))
 
 
 def _datalist(items: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -111,37 +72,7 @@ def _answer(result: tuple[int, Any, list[tuple[str, str]]]) -> Response:
 
 def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": error, "error_description": description}, status_code=status,
-                        headers={**_NO_STORE, **(headers or {})})
-
-
-def _page(title: str, body: str, *, status: int = 200, refresh: str | None = None) -> HTMLResponse:
-    meta = f'<meta http-equiv="refresh" content="2;url={html.escape(refresh)}">' if refresh else ""
-    return HTMLResponse(
-        f'<!doctype html><html lang="ja"><head><meta charset="utf-8">{meta}<title>{html.escape(title)}</title>'
-        '<meta name="viewport" content="width=device-width,initial-scale=1"></head>'
-        f'<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>',
-        status_code=status, headers={**_NO_STORE, "content-security-policy": "default-src 'none'; img-src data:; "
-                                     "style-src 'unsafe-inline'", "x-frame-options": "DENY"})
-
-
-def _qr_svg(text: str) -> str:
-    out = io.BytesIO()
-    segno.make(text, error="m").save(out, kind="svg", scale=4, xmldecl=False, svgns=True)
-    return out.getvalue().decode()
-
-
-def login_page(client: OidcClient, scopes: list[str], short_code: str, continue_url: str) -> HTMLResponse:
-    shown = f"{short_code[:4]}-{short_code[4:]}"
-    claims = "".join(f"<li>{html.escape(SCOPE_TITLES.get(s, s))}</li>" for s in scopes)
-    body = (f'<p><strong id="client">{html.escape(client.name)}</strong>'
-            ' がマイナポータルでのログインを求めています。</p>'
-            f'<p>利用目的: <span id="purpose">{html.escape(client.purpose)}</span></p>'
-            f'<p>提供される情報:</p><ul id="claims">{claims}</ul>'
-            '<p>マイナポータルアプリでこの QR コードを読み取るか、コードを入力して承認してください。</p>'
-            f'<figure id="qr">{_qr_svg(APP_LINK + short_code)}</figure>'
-            f'<p>コード: <strong id="short-code" data-code="{short_code}">{shown}</strong></p>'
-            f'<p><a id="continue" href="{html.escape(continue_url)}">承認したら続ける</a></p>')
-    return _page("マイナポータルでログイン", body, refresh=continue_url)
+                        headers={**NO_STORE, **(headers or {})})
 
 
 class OidcEndpoints:
@@ -240,7 +171,7 @@ class OidcEndpoints:
                 return _answer(result)
             # No redirect URI to trust (unknown client, wrong redirect URI): tell the person, not the client.
             description = body.get("error_description", "") if isinstance(body, dict) else ""
-            return _page("ログインできません", f'<p id="error">{html.escape(description)}</p>', status=400)
+            return page("ログインできません", f'<p id="error">{html.escape(description)}</p>', status=400)
         continue_url = f"/oidc/authorize/continue?{urlencode({'request': str(result.request.id)})}"
         response = login_page(result.client, result.request.scopes.split(), result.request.short_code, continue_url)
         response.set_cookie(f"{LOGIN_COOKIE}_{result.request.id.hex}", result.browser_secret,
@@ -252,7 +183,7 @@ class OidcEndpoints:
         try:
             request_id = uuid.UUID(request.query_params.get("request", ""))
         except ValueError:
-            return _page("ログインできません", '<p id="error">この要求は無効です。</p>', status=400)
+            return page("ログインできません", '<p id="error">この要求は無効です。</p>', status=400)
         secret = request.cookies.get(f"{LOGIN_COOKIE}_{request_id.hex}", "")
 
         def finish() -> Any:
@@ -277,10 +208,10 @@ class OidcEndpoints:
 
         result = await to_thread.run_sync(self.provider.run, finish, limiter=self.limiter)
         if result is None:
-            return _page("ログインできません", '<p id="error">この要求は無効か期限切れです。</p>', status=400)
+            return page("ログインできません", '<p id="error">この要求は無効か期限切れです。</p>', status=400)
         if result == "pending":
             continue_url = f"/oidc/authorize/continue?{urlencode({'request': str(request_id)})}"
-            return _page("承認を待っています", '<p id="waiting">アプリで承認してください。</p>'
+            return page("承認を待っています", '<p id="waiting">アプリで承認してください。</p>'
                          f'<p><a id="continue" href="{html.escape(continue_url)}">続ける</a></p>',
                          refresh=continue_url)
         response = _answer(result)
@@ -312,7 +243,7 @@ class OidcEndpoints:
                     checked = verify_proof(proof, method="POST", url=f"{self.issuer}/oidc/token", now=utcnow())
                 except DPoPError as error:
                     return 400, {"error": "invalid_dpop_proof", "error_description": str(error)}, list(
-                        _NO_STORE.items())
+                        NO_STORE.items())
                 remember_jwt_id("dpop", checked.replay_key, checked.until,
                                 InvalidDPoPProofError("The DPoP proof was used before."))
                 portal_request.dpop_jkt = checked.jkt
@@ -334,11 +265,11 @@ class OidcEndpoints:
                 client = self._signing_client(portal_request)
                 row = open_transaction(current_session.get(), client, portal_request.form)
             except OAuth2Error as error:
-                return error.status_code, dict(error.get_body()), list(_NO_STORE.items())
+                return error.status_code, dict(error.get_body()), list(NO_STORE.items())
             except SignRequestError as error:
-                return 400, {"error": "invalid_request", "error_description": str(error)}, list(_NO_STORE.items())
+                return 400, {"error": "invalid_request", "error_description": str(error)}, list(NO_STORE.items())
             return 201, {"transaction_id": str(row.id), "short_code": row.short_code,
-                         "expires_in": int(SIGN_TTL.total_seconds())}, list(_NO_STORE.items())
+                         "expires_in": int(SIGN_TTL.total_seconds())}, list(NO_STORE.items())
 
         return await self._client_endpoint(request, open_)
 
@@ -350,10 +281,10 @@ class OidcEndpoints:
                 answer = transaction_result(current_session.get(), client,
                                             portal_request.form.get("transaction_id", ""))
             except OAuth2Error as error:
-                return error.status_code, dict(error.get_body()), list(_NO_STORE.items())
+                return error.status_code, dict(error.get_body()), list(NO_STORE.items())
             except SignRequestError as error:
-                return 400, {"error": "invalid_request", "error_description": str(error)}, list(_NO_STORE.items())
-            return 200, answer, list(_NO_STORE.items())
+                return 400, {"error": "invalid_request", "error_description": str(error)}, list(NO_STORE.items())
+            return 200, answer, list(NO_STORE.items())
 
         return await self._client_endpoint(request, result)
 
@@ -380,7 +311,7 @@ class OidcEndpoints:
             challenge = f'{kind} realm="mynaportal", error="{refused.error}"'
             return _oauth_error(refused.status, refused.error, refused.description,
                                 {"www-authenticate": challenge} if refused.status in (401, 403) else None)
-        return JSONResponse(answer, headers=_NO_STORE)
+        return JSONResponse(answer, headers=NO_STORE)
 
     async def userinfo(self, request: Request) -> Response:
         return await self._resource(request, lambda presented: userinfo(self.session_factory, self.write_turn,
