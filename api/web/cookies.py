@@ -107,3 +107,16 @@ class CookieCodec:
         body = base64.urlsafe_b64encode(json.dumps(session.data, separators=(",", ":")).encode()).rstrip(b"=")
         response.set_cookie(self.name, f"{body.decode()}.{self._sign(body)}", path=self.path, httponly=True,
                             secure=self.secure, samesite=self.samesite)  # type: ignore[arg-type]
+
+
+async def sent_form_token(request: Request) -> str | None:
+    """The form token a POST carries: the page's script sends it as X-CSRF-Token, a plain form as its csrf field.
+
+    The form is not closed here: the handler reads the same (cached) form, its files included, and closes it."""
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        try:
+            sent = str((await request.form()).get("csrf", ""))
+        except Exception:  # an unreadable form has no valid token
+            sent = None
+    return sent

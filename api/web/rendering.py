@@ -24,7 +24,14 @@ from api.people.individual_number import IndividualNumberCipher
 from api.platform.auth import Principal
 from api.platform.errors import PortalError, status_of
 from api.platform.settings import Settings
-from api.web.cookies import COOKIE, CookieCodec, WebSession, delete_session_cookie, set_session_cookie
+from api.web.cookies import (
+    COOKIE,
+    CookieCodec,
+    WebSession,
+    delete_session_cookie,
+    sent_form_token,
+    set_session_cookie,
+)
 from api.web.navigation import SECTIONS
 
 PACKAGE = Path(__file__).parent
@@ -152,14 +159,7 @@ def page(web: Web, handler: Handler, *, scope: str | None = None, form: bool = F
         found = await web_sessions.resume(web.session_factory, sent_id, web.lifetimes) if sent_id else None
         visit = Visit(request, web.cookies.load(request), found, ended=bool(sent_id) and found is None)
         if request.method == "POST" and form:
-            sent = request.headers.get("x-csrf-token")
-            if sent is None:
-                try:
-                    # Not closed here: the handler reads the same (cached) form, its files included, and closes it.
-                    sent = str((await request.form()).get("csrf", ""))
-                except Exception:  # an unreadable form has no valid token
-                    sent = None
-            if not visit.check_csrf(sent):
+            if not visit.check_csrf(await sent_form_token(request)):
                 response: Response = render(web, visit, "error.html", 403, title="もう一度お試しください",
                                             message="フォームの有効期限が切れました。ページを開き直してください。")
                 return _finish(web, visit, response)

@@ -32,7 +32,7 @@ from api.applications.staff_sessions import StaffSession
 from api.platform.errors import PortalError, status_of
 from api.platform.pagination import PageRequest
 from api.web.applications import STATUS_LABELS, form_sections
-from api.web.cookies import CookieCodec, WebSession
+from api.web.cookies import CookieCodec, WebSession, sent_form_token
 from api.web.rendering import TEMPLATES, Web, log
 
 COOKIE = "mp_staff"
@@ -92,13 +92,7 @@ def staff_page(web: Web, codec: CookieCodec, handler: StaffHandler, *, signed_in
         actor = visit.actor
         response: Response
         if request.method == "POST" and form:
-            sent = request.headers.get("x-csrf-token")
-            if sent is None:
-                try:
-                    sent = str((await request.form()).get("csrf", ""))
-                except Exception:  # an unreadable form has no valid token
-                    sent = None
-            if not visit.check_csrf(sent):
+            if not visit.check_csrf(await sent_form_token(request)):
                 response = render_staff(visit, "staff_error.html", 403, message="フォームの有効期限が切れました。"
                                         "ページを開き直してください。")
                 return _finish(web, codec, visit, response)
