@@ -19,14 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.applications.staff import InboxActor, actor_for_credential, inbox_actor
+
+# The web sessions' one rule, a citizen's or a staff member's: idle time, how often a view is written, id length.
+from api.identity.web_sessions import IDLE, MAX_ID, TOUCH_EVERY
 from api.platform.auth import hash_token
 from api.platform.db import Base, UTCDateTime, utcnow
 from api.platform.errors import PortalError
-
-IDLE = dt.timedelta(minutes=30)
-# last_seen_at is written at most this often: a page view is not a write each time.
-TOUCH_EVERY = dt.timedelta(minutes=1)
-MAX_ID = 100  # characters of a cookie's session id: more is not ours
 
 
 class StaffWebSession(Base):
