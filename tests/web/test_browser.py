@@ -271,7 +271,10 @@ def test_apply_for_child_allowance_signed_with_the_card_and_the_staff_approve(st
     page.locator("tbody a").first.click()
     check_page(page, "staff-application")
     page.get_by_role("button", name="審査を始める").click()
+    page.wait_for_url(re.compile(r"moved=reviewing$"))
     page.get_by_role("button", name="承認する (完了)").click()
+    # The click returns when the redirect commits, before the new page is parsed: wait for its load.
+    page.wait_for_url(re.compile(r"moved=completed$"))
     assert page.get_by_text("「完了」にしました。").is_visible()
     assert page.get_by_role("button", name="承認する (完了)").count() == 0
     staff.close()
