@@ -14,7 +14,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, Uuid, and_, bindparam, select, tuple_, update
@@ -179,7 +179,7 @@ def _request_hash(reception_number: str, to_status: str, note: str | None) -> by
 
 
 async def move(session_factory: async_sessionmaker[AsyncSession], actor: InboxActor, reception_number: str,
-               to_status: str, note: str | None, *, idempotency_key: str | None, today: date) -> dict[str, Any]:
+               to_status: str, note: str | None, *, idempotency_key: str | None) -> dict[str, Any]:
     """Move the application; the answer is {receptionNumber, status, from, at}. Refusals: FORBIDDEN (a reader),
     APPLICATION_ALREADY_DECIDED, APPLICATION_TRANSITION_INVALID, IDEMPOTENCY_KEY_REUSED (another request)."""
     if not actor.can_decide:
@@ -203,7 +203,7 @@ async def move(session_factory: async_sessionmaker[AsyncSession], actor: InboxAc
                         raise PortalError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was used for another "
                                           "request.", extensions={"header": "Idempotency-Key"})
                     return dict(seen.response)
-            answer = await _move(session, actor, reception_number, to_status, note, today)
+            answer = await _move(session, actor, reception_number, to_status, note)
             if idempotency_key is not None:
                 session.add(InboxIdempotency(agency_id=actor.agency_id, key=idempotency_key, request_hash=digest,
                                              response=answer, created_at=utcnow()))
@@ -217,8 +217,8 @@ async def move(session_factory: async_sessionmaker[AsyncSession], actor: InboxAc
         return dict(seen.response)
 
 
-async def _move(session: AsyncSession, actor: InboxActor, reception_number: str, to_status: str, note: str | None,
-                today: date) -> dict[str, Any]:
+async def _move(session: AsyncSession, actor: InboxActor, reception_number: str, to_status: str, note: str | None
+                ) -> dict[str, Any]:
     application = await _mine(session, actor, reception_number)
     from_status = application.status
     if from_status in DECIDED:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -144,7 +143,7 @@ def routes(settings: Settings, session_factory: async_sessionmaker[AsyncSession]
             raise PortalError(ErrorCode.BAD_USER_INPUT, "status is a text, note a text or null.",
                               extensions={"field": "status"})
         return JSONResponse(await inbox.move(session_factory, who, request.path_params["number"], status, note,
-                                             idempotency_key=key, today=date.today()))
+                                             idempotency_key=key))
 
     async def catalogue_route(request: Request) -> Response:
         params = request.query_params

@@ -386,7 +386,7 @@ class ApplicationsMutation:
                                note: str | None = None) -> InboxMoveType:
         actor = await _inbox_actor(info)
         moved = await inbox.move(info.context.session_factory, actor, reception_number, status, note,
-                                 idempotency_key=idempotency_key, today=info.context.today())
+                                 idempotency_key=idempotency_key)
         return InboxMoveType(reception_number=moved["receptionNumber"], status=moved["status"],
                              previous=moved["from"], at=moved["at"])
 

@@ -18,7 +18,6 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -182,6 +181,5 @@ async def move(web: Web, visit: StaffVisit) -> Response:
     async with visit.request.form() as fields:
         to_status, note = str(fields.get("status", "")), str(fields.get("note", "")).strip()
         key = str(fields.get("idempotency_key", ""))[:100] or None
-    await inbox.move(web.session_factory, visit.actor, number, to_status, note or None, idempotency_key=key,
-                     today=date.today())
+    await inbox.move(web.session_factory, visit.actor, number, to_status, note or None, idempotency_key=key)
     return RedirectResponse(f"/web/staff/applications/{number}?moved={to_status}", status_code=303)

@@ -62,7 +62,7 @@ async def test_a_sent_application_withdrawn_shows_in_the_inbox_and_the_person_ge
         one_stop: OneStop) -> None:
     application = await sent(one_stop)
     await inbox.move(one_stop.factory, actor(one_stop), application.reception_number or "", "reviewing", None,
-                     idempotency_key=None, today=TODAY)
+                     idempotency_key=None)
     done = await withdraw(one_stop.factory, one_stop.father, application.id, "転出のため", today=TODAY)
     assert (done.status, done.reception_number) == ("withdrawn", application.reception_number)
     page = await inbox.list_inbox(one_stop.factory, actor(one_stop), PageRequest.parse(10, None), "withdrawn")
@@ -79,14 +79,14 @@ async def test_a_sent_application_withdrawn_shows_in_the_inbox_and_the_person_ge
     # The municipality can no longer move it, with its own stable code.
     await refused("APPLICATION_WITHDRAWN", inbox.move(one_stop.factory, actor(one_stop),
                                                       application.reception_number or "", "completed", None,
-                                                      idempotency_key=None, today=TODAY))
+                                                      idempotency_key=None))
 
 
 async def test_a_decided_application_cannot_be_withdrawn(one_stop: OneStop) -> None:
     application = await sent(one_stop)
     for to_status in ("reviewing", "completed"):
         await inbox.move(one_stop.factory, actor(one_stop), application.reception_number or "", to_status, None,
-                         idempotency_key=None, today=TODAY)
+                         idempotency_key=None)
     events = await count(one_stop, ApplicationEvent, ApplicationEvent.application_id == application.id)
     await refused("APPLICATION_ALREADY_DECIDED", withdraw(one_stop.factory, one_stop.father, application.id, None,
                                                           today=TODAY))
@@ -107,11 +107,11 @@ async def test_only_the_applicant_withdraws_and_the_reason_is_bounded(one_stop: 
 async def test_a_withdrawal_racing_a_decision_leaves_one_of_them(one_stop: OneStop) -> None:
     application = await sent(one_stop)
     await inbox.move(one_stop.factory, actor(one_stop), application.reception_number or "", "reviewing", None,
-                     idempotency_key=None, today=TODAY)
+                     idempotency_key=None)
     outcomes = await asyncio.gather(
         withdraw(one_stop.factory, one_stop.father, application.id, None, today=TODAY),
         inbox.move(one_stop.factory, actor(one_stop), application.reception_number or "", "completed", None,
-                   idempotency_key=None, today=TODAY), return_exceptions=True)
+                   idempotency_key=None), return_exceptions=True)
     errors = sorted(o.code for o in outcomes if isinstance(o, PortalError))
     assert len(errors) == 1 and errors[0] in ("APPLICATION_ALREADY_DECIDED", "APPLICATION_WITHDRAWN")
     async with one_stop.factory() as session:
