@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-COMMAND = shutil.which("mynaportal", path=str(Path(sys.executable).parent)) or "mynaportal"
+from tests.served import COMMAND, serving
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -56,12 +52,6 @@ def test_production_refuses_to_start_with_demo_keys(env: dict[str, str], tmp_pat
     assert "production refuses the demo key in MYNAPORTAL_DATA_KEY" in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_migrate_seed_token_and_serve(env: dict[str, str]) -> None:
     assert run(env, "migrate").stdout == "database migrated to head\n"
     assert run(env, "demo-seed").stdout == "demo data loaded\n"
@@ -73,26 +63,11 @@ def test_migrate_seed_token_and_serve(env: dict[str, str]) -> None:
     unknown = run(env, "agency-key", "--agency", "nowhere")
     assert (unknown.returncode, unknown.stderr) == (1, "mynaportal: no agency with slug 'nowhere'\n")
 
-    port = _free_port()
-    server = subprocess.Popen([COMMAND, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
-        answer = httpx.post(f"{base}/graphql", json={"query": "{ viewer { name maskedIndividualNumber } }"},
+    with serving(env, ready_within=20) as server:
+        answer = httpx.post(f"{server.base}/graphql", json={"query": "{ viewer { name maskedIndividualNumber } }"},
                             headers={"authorization": f"Bearer {token}"})
         assert answer.json() == {"data": {"viewer": {"name": "山田 太郎", "maskedIndividualNumber": "********0013"}}}
-    finally:
-        server.terminate()
-        _, logs = server.communicate(timeout=20)
+    logs = server.log()
     lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     assert any(line["message"] == "POST /graphql 200" and "request_id" in line for line in lines)
     assert "100000000013" not in logs

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +16,8 @@ import httpx
 import pytest
 
 from tests.api.platform.test_rate_limits import REDIS_URL, require_redis
+from tests.served import COMMAND, serving
 
-COMMAND = shutil.which("mynaportal", path=str(Path(sys.executable).parent)) or "mynaportal"
 pytestmark = pytest.mark.postgres
 
 # Claims ids with the database replay guard in its own process and prints which were new (a worker's view).
@@ -38,12 +35,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -87,27 +78,8 @@ def servers(env: dict[str, str]) -> Iterator[tuple[list[str], str]]:
     run(env, "migrate")
     app_id = run(env, "corporate", "app-id", "create", "Two Workers KK").strip().splitlines()[-1]
     limited = {**env, "MYNAPORTAL_CORPORATE_RATE": "1", "MYNAPORTAL_CORPORATE_BURST": "4"}
-    ports = [_free_port(), _free_port()]
-    processes = [subprocess.Popen([COMMAND, "serve", "--port", str(port)], env=limited,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for port in ports]
-    bases = [f"http://127.0.0.1:{port}" for port in ports]
-    try:
-        for base in bases:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server did not become ready"
-                time.sleep(0.1)
-        yield bases, app_id
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.communicate(timeout=30)
+    with serving(limited) as first, serving(limited) as second:
+        yield [first.base, second.base], app_id
     empty_tables(env)
 
 
@@ -136,31 +108,15 @@ def test_the_replay_guard_holds_across_processes_and_a_restart(env: dict[str, st
 
 def test_serve_with_two_workers_adds_up_every_workers_metrics(env: dict[str, str]) -> None:
     run(env, "migrate")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([COMMAND, "serve", "--port", str(port), "--workers", "2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
+    with serving(env, workers=2) as server:
         for _ in range(12):  # a new connection each: the kernel spreads them over the two workers
-            assert httpx.get(f"{base}/corporate/openapi.json").status_code == 200
+            assert httpx.get(f"{server.base}/corporate/openapi.json").status_code == 200
         # Whichever worker answers the scrape, it counts all twelve.
         for _ in range(4):
-            text = httpx.get(f"{base}/metrics").text
+            text = httpx.get(f"{server.base}/metrics").text
             line = next(line for line in text.splitlines() if line.startswith(
                 "mynaportal_http_request_duration_seconds_count{") and 'route="/corporate/openapi.json"' in line)
             assert float(line.rsplit(" ", 1)[1]) == 12.0
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
 
 
 def test_serve_with_two_workers_refuses_per_process_rate_limits(env: dict[str, str]) -> None:

@@ -14,9 +14,6 @@ import base64
 import os
 import random
 import subprocess
-import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,7 +40,7 @@ from api.people.service import NewPerson, register_person
 from api.platform.db import create_session_factory
 from tests.api.certificates.conftest import add_kiosk
 from tests.api.identity.conftest import command_env
-from tests.payments.conftest import free_port
+from tests.served import serving
 
 KIOSKS = int(os.environ.get("LOAD_KIOSKS", "100"))
 REQUESTS_PER_KIOSK = 10  # 1,000 in all, in flight together
@@ -58,32 +55,13 @@ def two_workers(engine: AsyncEngine, database_url: str, ca_dir: Path, pki_dir: P
     """`mynaportal serve --workers 2` on the test's database; stopped before the engine empties the tables."""
     if not database_url.startswith("postgresql"):
         pytest.skip("two server processes share one database: PostgreSQL")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**command_env(database_url, ca_dir), "MYNAPORTAL_PUBLIC_URL": base,
-           "MYNAPORTAL_CERTIFICATE_PKI_DIR": str(pki_dir), "MYNAPORTAL_LOGIN_LIMIT_PER_CERTIFICATE": "100",
-           "MYNAPORTAL_LOG_LEVEL": "WARNING",
+    env = {**command_env(database_url, ca_dir), "MYNAPORTAL_CERTIFICATE_PKI_DIR": str(pki_dir),
+           "MYNAPORTAL_LOGIN_LIMIT_PER_CERTIFICATE": "100", "MYNAPORTAL_LOG_LEVEL": "WARNING",
            # Two workers share their rate limits through Redis (serve --workers refuses memory://).
            "MYNAPORTAL_RATE_LIMIT_STORAGE": "redis://127.0.0.1:6379/0",
            "MYNAPORTAL_RATE_LIMIT_PREFIX": f"test-{uuid.uuid4().hex[:12]}"}
-    log = open(Path(tempfile.gettempdir()) / "mynaportal-kiosk-load-server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        server.communicate(timeout=30)
-        log.close()
+    with serving(env, workers=2) as server:
+        yield server.base
 
 
 @dataclass

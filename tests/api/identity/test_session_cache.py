@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import time
 import uuid
@@ -26,7 +25,7 @@ from api.platform.db import create_engine, dispose_engine, utcnow
 from tests.api.conftest import Portal, operation
 from tests.api.identity.conftest import CountedRead, IdentityPortal, command_env
 from tests.factories import individual_number, make_municipality, make_person
-from tests.push.helpers import free_port
+from tests.served import serving
 
 
 class Clock:
@@ -202,25 +201,8 @@ async def test_the_portal_refuses_a_token_revoked_here_on_the_next_request_and_s
 @pytest.fixture
 def other_worker(database_url: str, ca_dir: Path, identity: IdentityPortal) -> Iterator[str]:
     """Another worker: `mynaportal serve` in its own process, on the same database; its base URL."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-                              env=command_env(database_url, ca_dir),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "the other worker did not start"
-            time.sleep(0.1)
-        yield base
-    finally:
-        server.terminate()
-        server.communicate(timeout=20)
+    with serving(command_env(database_url, ca_dir), ready_within=30) as server:
+        yield server.base
 
 
 async def _viewer(client: httpx.AsyncClient, token: str) -> str:
