@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import NullPool
 
 import api.models  # noqa: F401 (every table known before the cleanup statements are built, once)
+from api.applications.offerings import forget_offered
 from api.migrate import migrate
 from api.people.individual_number import IndividualNumberCipher
 from api.platform.db import Base, create_engine, create_session_factory, dispose_engine
@@ -111,7 +112,9 @@ async def engine(request: pytest.FixtureRequest, database_url: str) -> AsyncIter
 
 async def empty_tables(engine: AsyncEngine) -> None:
     """Every table emptied, children before parents, in one or two round trips: one DELETE per table (82) took
-    ~25 ms of the test process' CPU per test on either database, and ~2,000 tests do it."""
+    ~25 ms of the test process' CPU per test on either database, and ~2,000 tests do it. The process's copy of
+    the municipalities' offerings goes too: it would otherwise outlive the rows for up to 30 s."""
+    forget_offered()
     if engine.dialect.name == "sqlite":
         # One script, one trip to aiosqlite's thread; a DELETE of an empty SQLite table costs microseconds.
         async with engine.connect() as connection:

@@ -50,7 +50,7 @@ async def publish(session: AsyncSession, municipality_code: str, procedure_code:
     offering.published_at = utcnow()
     offering.withdrawn_at = None
     await session.flush()
-    _offered_cache.clear()
+    forget_offered()
     return offering
 
 
@@ -67,7 +67,7 @@ async def withdraw(session: AsyncSession, municipality_code: str, procedure_code
         raise PortalError("PROCEDURE_NOT_OFFERED", "The municipality does not take this procedure online.")
     offering.withdrawn_at = utcnow()
     await session.flush()
-    _offered_cache.clear()
+    forget_offered()
     return offering
 
 
@@ -91,6 +91,11 @@ async def offered(session: AsyncSession, municipality_code: str | None) -> list[
     found = await _offered(session, municipality_code)
     _offered_cache[municipality_code] = (time.monotonic(), found)
     return found
+
+
+def forget_offered() -> None:
+    """Drop this process's copy, so the next read goes to the database (for tests that empty the tables)."""
+    _offered_cache.clear()
 
 
 async def _offered(session: AsyncSession, municipality_code: str | None) -> list[Offered]:

@@ -3,10 +3,10 @@ over REST with the applications:publish scope; another municipality's own proced
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from api.agencies.credentials import APPLICATIONS_INBOX, APPLICATIONS_PUBLISH, agency_by_slug, issue_agency_key
-from api.applications import drafts
+from api.applications import drafts, offerings
 from api.applications.models import Application, ProcedureOffering
 from api.platform.errors import PortalError
 from tests.api.applications.conftest import TODAY, OneStop
@@ -94,3 +94,16 @@ async def test_what_a_municipality_may_not_publish(one_stop: OneStop) -> None:
         assert await session.scalar(select(func.count()).select_from(ProcedureOffering).where(
             ProcedureOffering.municipality_code == "141003")) == 0
         assert await session.scalar(select(func.count()).select_from(Application)) == 0
+
+
+async def test_a_process_forgets_its_copy_of_the_offerings_when_asked(one_stop: OneStop) -> None:
+    async with one_stop.factory() as session:
+        before = await offerings.offered(session, "131016")
+        assert OWN in [o.procedure.code for o in before]
+    # Rows removed behind the process's back (as the tests' table emptying does): the copy still answers ...
+    async with one_stop.factory() as session, session.begin():
+        await session.execute(delete(ProcedureOffering))
+    async with one_stop.factory() as session:
+        assert await offerings.offered(session, "131016") == before
+        offerings.forget_offered()  # ... until forgotten: then the database answers
+        assert await offerings.offered(session, "131016") == []
