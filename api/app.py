@@ -36,7 +36,7 @@ from api.platform.db import create_engine, create_session_factory, dispose_engin
 from api.platform.errors import PoolTimeout, internal_problem, routing_problem, unavailable_problem
 from api.platform.limits import BodyLimitMiddleware, BodyLimits, attachment_limits
 from api.platform.logs import configure_logging, install_redaction, request_id_var
-from api.platform.metrics import MetricsMiddleware
+from api.platform.metrics import UNMATCHED, MetricsMiddleware, route_template
 from api.platform.pagination import use_cursor_secret
 from api.platform.settings import Settings
 from api.platform.shedding import LoadSheddingMiddleware
@@ -87,7 +87,11 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             if scope["type"] == "http" and access_log.isEnabledFor(logging.INFO):
-                access_log.info("%s %s %s", scope["method"], scope["path"], status,
+                # The matched route's template, not the path: a path can carry a one-time secret (a delivery
+                # service's fetch link) or ids that tie a person to a request; the request id finds the rest.
+                template = route_template(scope)
+                access_log.info("%s %s %s", scope["method"], scope["path"] if template == UNMATCHED else template,
+                                status,
                                 extra={"status": status,
                                        "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
             request_id_var.reset(token)

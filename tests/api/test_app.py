@@ -71,6 +71,16 @@ async def test_the_access_log_never_carries_a_number_however_it_is_spelled(
     assert demo_numbers_in(line) == []
 
 
+async def test_the_access_log_names_the_route_not_the_path(portal: Portal, caplog: pytest.LogCaptureFixture) -> None:
+    # A delivery service's one-time fetch link is a secret in the path: the log line shows the route's template.
+    token = "dlv_" + "A" * 43
+    with caplog.at_level(logging.INFO, logger="api.access"):
+        response = await portal.client.post(f"/delivery/v1/documents/{token}")
+    [line] = [record.getMessage() for record in caplog.records if record.name == "api.access"]
+    assert line == f"POST /delivery/v1/documents/{{token}} {response.status_code}"
+    assert response.status_code == 401 and token not in line
+
+
 async def test_the_router_answers_problems_for_unknown_paths_and_methods(portal: Portal) -> None:
     # a path parameter with a newline matches no route: found by tests/fuzz
     missing = await portal.client.get("/payments/v1/orders/a%0Ab")
