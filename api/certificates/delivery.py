@@ -18,16 +18,19 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.certificates import content
 from api.certificates.models import CertificateIssuance, Channel, IssuanceState
+from api.certificates.registers import CertificateOffice
 from api.notices.delivery_services import offer_to_link, service_for_fetch_key, withdraw_offer
-from api.notices.models import DeliveryService, DeliveryServiceLink
+from api.notices.models import Audience, Category, DeliveryService, DeliveryServiceLink
 from api.notices.outbox import WEBHOOK_RETRY_LADDER
+from api.notices.service import AttachmentSpec, NewNotice, publish_notice
+from api.people.models import Municipality
 from api.platform.access_records import record_operator_action
 from api.platform.db import utcnow
 from api.platform.errors import PortalError
@@ -38,6 +41,7 @@ from push.secrets import SecretBox
 # harmless meanwhile: it works once, only with the chosen service's own fetch key.
 FETCH_TTL = sum(WEBHOOK_RETRY_LADDER, timedelta()) + timedelta(hours=1)
 EVENT = "certificate.issued"
+ATTACHMENT_KIND = "certificate"
 
 
 def token_hash(token: str) -> bytes:
@@ -132,3 +136,46 @@ async def take(sf: async_sessionmaker[AsyncSession], service_key: str, token: st
         await record_operator_action(session, operator=f"{service.name}（民間送達）", subject_id=row.subject_person_id,
                                      purpose=f"certificate-delivery:{row.kind.value}:{row.serial}")
     return Fetched(document, f"{row.kind.value}-{row.serial}.pdf", digest.hex())
+
+
+async def offer_again(sf: async_sessionmaker[AsyncSession], box: SecretBox, actor_id: uuid.UUID,
+                      issuance_id: uuid.UUID, public_url: str, *, today: date,
+                      now: datetime | None = None) -> CertificateIssuance:
+    """A new link for a delivered certificate whose link ran out untaken (the service was down past every retry, or
+    lost the webhook). It comes with a new notice, so its webhook has a new message id: the service's replay guard
+    would drop a repeat of the old one. The old offer is withdrawn; the old link stays dead."""
+    now = now or utcnow()
+    async with sf() as session, session.begin():
+        # Claimed by a conditional write first: of two at once, one offers again and the other is told why not.
+        claimed = await session.scalar(update(CertificateIssuance).where(
+            CertificateIssuance.id == issuance_id, CertificateIssuance.actor_person_id == actor_id,
+            CertificateIssuance.channel == Channel.DELIVERY, CertificateIssuance.state == IssuanceState.ISSUED,
+            CertificateIssuance.fetch_until <= now).values(fetch_until=now + FETCH_TTL)
+            .returning(CertificateIssuance.id))
+        if claimed is None:
+            row = await session.get(CertificateIssuance, issuance_id)
+            if row is None or row.actor_person_id != actor_id or row.channel != Channel.DELIVERY:
+                raise PortalError("NOT_FOUND", "No such delivered certificate.")
+            if row.state == IssuanceState.HANDED:
+                raise PortalError("DOCUMENT_ALREADY_HANDED", "The delivery service already took this document.")
+            if row.state != IssuanceState.ISSUED:
+                raise PortalError("CERTIFICATE_NOT_PAID", "Pay the fee and collect the certificate first.")
+            raise PortalError("FETCH_LINK_STILL_VALID", "The delivery service's link still works.",
+                              extensions={"until": row.fetch_until.isoformat() if row.fetch_until else None})
+        row = await session.get_one(CertificateIssuance, claimed)
+        link, service = await chosen_link(session, actor_id, row.delivery_link_id)
+        office = await session.get_one(CertificateOffice, row.municipality_code)
+        municipality = await session.get_one(Municipality, row.municipality_code)
+        if row.notice_id is not None:
+            await withdraw_offer(session, row.notice_id, link.id)
+        published = await publish_notice(session, office.agency_id, NewNotice(
+            audience=Audience.PERSON, category=Category.GENERAL,
+            title=f"{content.TITLES[row.kind]}を{service.name}にもう一度送りました",
+            body=f"{municipality.name}の証明書（証明書番号 {row.serial}）の受け取りリンクを新しくしました。",
+            reference=f"certificate-{row.id.hex}-again-{now.strftime('%Y%m%d%H%M%S')}",
+            attachments=(AttachmentSpec(ATTACHMENT_KIND, str(row.id), content.TITLES[row.kind]),)),
+            now=now, today=today, recipient_id=actor_id)
+        row.notice_id = published.notice.id
+        await session.flush()
+        await offer_document(session, box, row, municipality.name, public_url, now=now)
+    return row

@@ -141,6 +141,7 @@ class ErrorCode(enum.StrEnum):
     INDIVIDUAL_NUMBER_NOT_DELIVERABLE = "INDIVIDUAL_NUMBER_NOT_DELIVERABLE"  # never sent to a delivery service
     DELIVERY_SERVICE_NOT_LINKED = "DELIVERY_SERVICE_NOT_LINKED"  # the chosen service's link was removed
     FETCH_LINK_EXPIRED = "FETCH_LINK_EXPIRED"  # a delivery service's one-time link, past its end
+    FETCH_LINK_STILL_VALID = "FETCH_LINK_STILL_VALID"  # a new link is made only once the last one ran out
     KIOSK_SESSION_ENDED = "KIOSK_SESSION_ENDED"
     ISSUING_UNAVAILABLE = "ISSUING_UNAVAILABLE"  # no signing key for the municipality on this server
     # agency API over mutual TLS (api.agencies.client_certificates)
@@ -207,6 +208,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.INDIVIDUAL_NUMBER_NOT_DELIVERABLE: 422,
     ErrorCode.DELIVERY_SERVICE_NOT_LINKED: 409,
     ErrorCode.FETCH_LINK_EXPIRED: 410,
+    ErrorCode.FETCH_LINK_STILL_VALID: 409,
     ErrorCode.KIOSK_SESSION_ENDED: 410,
     ErrorCode.GLYPH_MISSING: 422,
     ErrorCode.CERTIFICATE_NOT_AVAILABLE: 404,

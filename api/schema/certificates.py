@@ -12,7 +12,7 @@ from datetime import datetime
 import strawberry
 from strawberry import relay
 
-from api.certificates import content, service
+from api.certificates import content, delivery, service
 from api.certificates.issuing import CertificateIssuer, LazyIssuer
 from api.certificates.models import CertificateIssuance, CertificateKind, Channel, IssuanceState
 from api.notices.delivery_services import webhook_box
@@ -45,6 +45,9 @@ class CertificateType:
     payment_order_id: relay.GlobalID | None = strawberry.field(
         description="The fee's payment order: pay it with paymentStart, then collectCertificate.")
     verification_url: str | None = strawberry.field(description="Where the QR code leads (once issued).")
+    delivery_link_until: datetime | None = strawberry.field(
+        description="DELIVERY, issued and not yet taken: until when the service's link works; after it, "
+                    "offerCertificateAgain.")
 
     @classmethod
     def from_model(cls, row: CertificateIssuance, issuer: CertificateIssuer) -> CertificateType:
@@ -54,7 +57,8 @@ class CertificateType:
                    serial=row.serial, requested_at=row.requested_at, issued_at=row.issued_at if issued else None,
                    payment_order_id=relay.GlobalID("PaymentOrder", str(row.payment_order_id))
                    if row.payment_order_id else None,
-                   verification_url=issuer.verification_url(row.public_id) if issued else None)
+                   verification_url=issuer.verification_url(row.public_id) if issued else None,
+                   delivery_link_until=row.fetch_until if row.state == IssuanceState.ISSUED else None)
 
 
 @strawberry.type(name="CertificateDocument", description="The signed PDF (PAdES, with a document timestamp).")
@@ -147,3 +151,15 @@ class CertificatesMutation:
                                     cipher=info.context.cipher, today=info.context.today(),
                                     webhook_box=webhook_box(settings.data_key, settings.previous_data_keys))
         return CertificateType.from_model(row, issuer)
+
+    @strawberry.mutation(description="DELIVERY, once the delivery service's link ran out untaken: a new link, sent "
+                                     "with a new notice by the service's signed webhook; the old link stays dead.")
+    async def offer_certificate_again(self, info: Info, id: relay.GlobalID) -> CertificateType:
+        principal = info.context.require_person(CERTIFICATES_REQUEST)
+        issuer = _issuer(info)
+        settings = info.context.settings
+        row = await delivery.offer_again(info.context.session_factory,
+                                         webhook_box(settings.data_key, settings.previous_data_keys),
+                                         principal.person_id, _id(id), issuer.public_url, today=info.context.today())
+        return CertificateType.from_model(row, issuer)
+

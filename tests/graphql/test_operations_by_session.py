@@ -31,7 +31,7 @@ from api.agencies.credentials import agency_by_slug, issue_agency_key
 from api.notices.delivery_services import webhook_box
 from api.notices.models import DeliveryService
 from api.people.individual_number import IndividualNumberCipher
-from api.platform.db import create_session_factory
+from api.platform.db import create_session_factory, utcnow
 from api.platform.settings import PROJECT_ROOT
 from api.proxies import grants
 from corporate.importer import import_files
@@ -902,6 +902,33 @@ async def _certificate_request(w: World) -> None:
 async def _certificate_collect(w: World) -> None:
     collected = await _collected(w)
     assert collected["state"] == "ISSUED" and "/certificates/v1/verify/" in collected["verificationUrl"]
+
+
+@case("CertificateOfferAgain")
+async def _certificate_offer_again(w: World) -> None:
+    from sqlalchemy import update
+
+    from api.certificates.models import CertificateIssuance
+    from api.notices.delivery_services import link_account, register_service, webhook_box
+    from payments.models import OrderState, PaymentOrder
+
+    factory = create_session_factory(w.engine)
+    async with factory() as session, session.begin():
+        await register_service(session, webhook_box(w.portal.app.state.settings.data_key), slug="mypost",
+                               name="mypostポスト", webhook_url="http://127.0.0.1:9/hook", allow_private=True)
+        link, _ = await link_account(session, w.father, service_slug="mypost", account_reference="acct-1")
+    asked = (await w.run("CertificateRequest", {"input": {
+        "kind": "RESIDENT_RECORD", "idempotencyKey": "again", "channel": "DELIVERY",
+        "deliveryServiceLinkId": str(link.id)}}, kind="phone"))["requestCertificate"]
+    order_id = uuid.UUID(base64.b64decode(asked["paymentOrderId"]).decode().split(":", 1)[1])
+    async with factory() as session, session.begin():  # paid, issued, and its link ran out untaken
+        await session.execute(update(PaymentOrder).where(PaymentOrder.id == order_id).values(state=OrderState.PAID))
+    await w.run("CertificateCollect", {"id": asked["id"]}, kind="phone")
+    async with factory() as session, session.begin():
+        await session.execute(update(CertificateIssuance).values(fetch_until=utcnow() - timedelta(seconds=1)))
+    again = (await w.run("CertificateOfferAgain", {"id": asked["id"]}, kind="phone"))["offerCertificateAgain"]
+    assert (again["id"], again["state"]) == (asked["id"], "ISSUED")
+    assert datetime.fromisoformat(again["deliveryLinkUntil"]) > utcnow() + timedelta(days=3)
 
 
 @case("CertificateRequests")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import base64
 import copy
 import hashlib
 import io
@@ -7,7 +9,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -289,3 +291,80 @@ def test_the_link_still_works_at_the_webhook_s_last_retry() -> None:
         attempt, attempts = following, attempts + 1
     assert attempts == 6  # the first send and five retries
     assert offered + delivery.FETCH_TTL - attempt == timedelta(hours=1)  # an hour to fetch after the last one
+
+
+async def _offers(family: Family) -> dict[uuid.UUID, bool]:
+    """Each webhook job to a delivery service: whether it still carries an offer."""
+    async with family.sf() as session:
+        rows = (await session.execute(select(NoticeDelivery.notice_id, NoticeDelivery.payload_ciphertext).where(
+            NoticeDelivery.channel == "webhook"))).all()
+    return {notice: sealed is not None for notice, sealed in rows}
+
+
+async def test_a_link_that_ran_out_untaken_is_offered_again_with_a_new_notice(
+        family: Family, issuer: CertificateIssuer, cipher: IndividualNumberCipher) -> None:
+    own = await add_service(family, "mypost", "http://127.0.0.1:9/hook")
+    row = await issued_to(family, issuer, cipher, own.link_id)
+    old_token = (await offered_url(family, row)).rsplit("/", 1)[1]
+    assert row.fetch_until is not None and row.notice_id is not None
+
+    async def again(who: uuid.UUID = family.father, at: datetime | None = None) -> CertificateIssuance:
+        return await delivery.offer_again(family.sf, BOX, who, row.id, issuer.public_url, today=TODAY, now=at)
+
+    with pytest.raises(PortalError) as early:
+        await again(at=row.fetch_until - timedelta(seconds=1))
+    assert (early.value.code, early.value.extensions) == ("FETCH_LINK_STILL_VALID",
+                                                         {"until": row.fetch_until.isoformat()})
+    with pytest.raises(PortalError) as stranger:
+        await again(who=family.mother, at=row.fetch_until)
+    assert stranger.value.code == "NOT_FOUND"
+
+    renewed = await again(at=row.fetch_until)
+    assert renewed.notice_id is not None and renewed.notice_id != row.notice_id
+    assert renewed.fetch_until == row.fetch_until + delivery.FETCH_TTL
+    assert await _offers(family) == {row.notice_id: False, renewed.notice_id: True}  # the old offer withdrawn
+    async with family.sf() as session:
+        notice = await session.get_one(Notice, renewed.notice_id)
+    assert (notice.title, notice.recipient_count) == ("住民票の写しをmypostポストにもう一度送りました", 1)
+    new_token = (await offered_url(family, renewed)).rsplit("/", 1)[1]
+    assert new_token != old_token
+    with pytest.raises(PortalError) as dead:  # the old link stays dead
+        await delivery.take(family.sf, own.key, old_token, now=row.fetch_until)
+    assert dead.value.code == "NOT_FOUND"
+    taken = await delivery.take(family.sf, own.key, new_token, now=row.fetch_until)
+    assert taken.sha256 == (row.document_sha256 or b"").hex()
+    with pytest.raises(PortalError) as handed:
+        await again(at=renewed.fetch_until)
+    assert handed.value.code == "DOCUMENT_ALREADY_HANDED"
+
+
+async def test_two_at_once_offer_one_new_link(family: Family, issuer: CertificateIssuer,
+                                              cipher: IndividualNumberCipher) -> None:
+    own = await add_service(family, "mypost", "http://127.0.0.1:9/hook")
+    row = await issued_to(family, issuer, cipher, own.link_id)
+    assert row.fetch_until is not None
+    outcomes = await asyncio.gather(*(delivery.offer_again(family.sf, BOX, family.father, row.id, issuer.public_url,
+                                                           today=TODAY, now=row.fetch_until) for _ in range(2)),
+                                    return_exceptions=True)
+    assert sorted(type(o).__name__ for o in outcomes) == ["CertificateIssuance", "PortalError"]
+    assert [o.code for o in outcomes if isinstance(o, PortalError)] == ["FETCH_LINK_STILL_VALID"]
+    async with family.sf() as session:
+        assert await session.scalar(select(func.count()).select_from(Notice)) == 2  # the issue's and one more
+
+
+async def test_offer_certificate_again_over_graphql(portal_with_pki: Portal, issuer: CertificateIssuer,
+                                                    cipher: IndividualNumberCipher) -> None:
+    portal = portal_with_pki
+    family = Family(portal.app.state.session_factory, portal.father, portal.mother, portal.child)
+    own = await add_service(family, "mypost", "http://127.0.0.1:9/hook")
+    row = await issued_to(family, issuer, cipher, own.link_id)
+    node = base64.b64encode(f"Certificate:{row.id}".encode()).decode()
+    mutation = "mutation($id: ID!) { offerCertificateAgain(id: $id) { state deliveryLinkUntil } }"
+    early = await portal.query(mutation, {"id": node}, token=portal.father_token)
+    assert early["errors"][0]["extensions"]["code"] == "FETCH_LINK_STILL_VALID"
+    async with family.sf() as session, session.begin():
+        await session.execute(update(CertificateIssuance).values(fetch_until=utcnow() - timedelta(seconds=1)))
+    renewed = (await portal.query(mutation, {"id": node}, token=portal.father_token))["data"]["offerCertificateAgain"]
+    async with family.sf() as session:
+        until = (await session.get_one(CertificateIssuance, row.id)).fetch_until
+    assert until is not None and renewed == {"state": "ISSUED", "deliveryLinkUntil": until.isoformat()}
