@@ -247,7 +247,7 @@ class OidcEndpoints:
                 remember_jwt_id("dpop", checked.replay_key, checked.until,
                                 InvalidDPoPProofError("The DPoP proof was used before."))
                 portal_request.dpop_jkt = checked.jkt
-            return self.provider.create_token_response(portal_request)
+            return self.provider.create_exchange_response(portal_request, _asserted_client(portal_request))
 
         return await self._client_endpoint(request, exchange, short_writes=True)
 

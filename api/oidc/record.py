@@ -84,6 +84,14 @@ def record_release_sync(session: Session, portal_id: uuid.UUID, client: OidcClie
     session.execute(_INSERT_RECORD, _record_parameters(record, leaf_id))
 
 
+def release_values(portal_id: uuid.UUID, client: OidcClient, person_id: uuid.UUID, items: list[str], *,
+                   duty: str) -> dict[str, Any]:
+    """The same release's leaf and record values, for the token endpoint's one combined write (api.oidc.exchange:
+    the record names its leaf through the statement)."""
+    record = _record(client, portal_id, person_id, items or ["sub"], duty)
+    return {**_leaf_parameters(record), **{name: getattr(record, name) for name in _RECORD_COLUMNS}}
+
+
 async def record_portal_release(session: AsyncSession, portal_id: uuid.UUID, client: OidcClient,
                                 person_id: uuid.UUID, items: list[str], *, duty: str) -> None:
     """The same from the async stack (userinfo): two statements, the portal's id known."""
