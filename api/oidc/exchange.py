@@ -10,6 +10,7 @@ call and the transaction rolls back). SQLite has no data-modifying CTEs: there t
 from __future__ import annotations
 
 import contextvars
+from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import CTE, Select, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from api.exchange.models import ExchangeRecord
 from api.oidc.models import ClientStatus, OidcAuthorizationCode, OidcClient, OidcConsent, OidcSeenJwt, OidcToken
@@ -25,29 +26,35 @@ from api.people.models import Person
 from api.records.models import LogLeaf
 
 # -- the one read -------------------------------------------------------------------------------------------------
-# Built once (building a joined select and its cache key per call cost more than running it). The person's columns
-# are the ones the ID token's claims read (not the number's ciphertext).
+# Built once, in Core: the rows come back as plain named tuples of their columns (what Authlib's views of them read;
+# the ORM's loading of four entities cost more than the statement). The consent's and the person's columns are the
+# ones the exchange reads (the consent's end, the ID token's claims), never the number's ciphertext.
+_CLIENTS, _CODES = OidcClient.__table__, OidcAuthorizationCode.__table__
+_CONSENTS, _PERSONS = OidcConsent.__table__, Person.__table__
+_SHAPES = ((_CLIENTS, tuple(_CLIENTS.c.keys())), (_CODES, tuple(_CODES.c.keys())),
+           (_CONSENTS, ("id", "withdrawn_at", "expires_at")),
+           (_PERSONS, ("id", "name", "name_kana", "address", "birth_date", "sex")))
+_VIEWS = tuple(namedtuple(f"{table.name}_columns", names) for table, names in _SHAPES)
 READ_EXCHANGE = (
-    select(OidcClient, OidcAuthorizationCode, OidcConsent, Person)
-    .outerjoin(OidcAuthorizationCode, and_(OidcAuthorizationCode.client_pk == OidcClient.id,
-                                           OidcAuthorizationCode.code_hash == bindparam("code_hash")))
-    .outerjoin(OidcConsent, OidcConsent.id == OidcAuthorizationCode.consent_id)
-    .outerjoin(Person, Person.id == OidcAuthorizationCode.person_id)
-    .where(OidcClient.client_id == bindparam("client_id"), OidcClient.status == ClientStatus.APPROVED)
-    .options(load_only(Person.name, Person.name_kana, Person.address, Person.birth_date, Person.sex)))
+    select(*(table.c[name] for table, names in _SHAPES for name in names))
+    .select_from(_CLIENTS)
+    .outerjoin(_CODES, and_(_CODES.c.client_pk == _CLIENTS.c.id, _CODES.c.code_hash == bindparam("code_hash")))
+    .outerjoin(_CONSENTS, _CONSENTS.c.id == _CODES.c.consent_id)
+    .outerjoin(_PERSONS, _PERSONS.c.id == _CODES.c.person_id)
+    .where(_CLIENTS.c.client_id == bindparam("client_id"), _CLIENTS.c.status == ClientStatus.APPROVED))
 
 
 @dataclass(frozen=True)
 class Prefetched:
     """What the one read found for (client_id, code_hash): the approved client or None; the client's code (with
-    its consent and person) or None."""
+    its consent and person) or None. Each a named tuple of its table's columns (an ORM row's attributes)."""
 
     client_id: str
     code_hash: bytes
-    client: OidcClient | None
-    code: OidcAuthorizationCode | None
-    consent: OidcConsent | None
-    person: Person | None
+    client: Any
+    code: Any
+    consent: Any
+    person: Any
 
 
 prefetched: contextvars.ContextVar[Prefetched | None] = contextvars.ContextVar("oidc_prefetched", default=None)
@@ -57,7 +64,12 @@ def read_exchange(session: Session, client_id: str, code_hash: bytes) -> Prefetc
     found = session.execute(READ_EXCHANGE, {"client_id": client_id, "code_hash": code_hash}).first()
     if found is None:
         return Prefetched(client_id, code_hash, None, None, None, None)
-    return Prefetched(client_id, code_hash, *found)
+    views, start = [], 0
+    for view, (_, names) in zip(_VIEWS, _SHAPES, strict=True):
+        values = found[start:start + len(names)]
+        start += len(names)
+        views.append(view._make(values) if values[0] is not None else None)  # an outer join's missing row
+    return Prefetched(client_id, code_hash, *views)
 
 
 # -- the one write (PostgreSQL) -------------------------------------------------------------------------------------

@@ -183,8 +183,8 @@ class CodeGrant(AuthorizationCodeGrant):
         now = utcnow()
         if consent is None or consent.withdrawn_at is not None or (consent.expires_at and consent.expires_at <= now):
             raise AccessDeniedError("The person's consent has ended.")
-        client = current_session.get().get(OidcClient, row.client_pk)
-        assert client is not None
+        # The code was found for this client (query_authorization_code): its row as read (ORM or api.oidc.exchange's).
+        client = self.request.client.row
         return EndUser(row.person_id, row.consent_id, row.auth_time, client, authorization_code.person)
 
 
