@@ -109,7 +109,7 @@ def record_release_sync(session: Session, portal_id: uuid.UUID, client: OidcClie
                         items: list[str], *, duty: str) -> None:
     """The token endpoint's side (Authlib's synchronous hooks): the portal released these claims. Two statements:
     the leaf, then the record naming it."""
-    record = _record(client, portal_id, person_id, items or ["sub"], duty)
+    record = _release(client, portal_id, person_id, items or ["sub"], duty)
     leaf_id = session.execute(_INSERT_LEAF, _leaf_parameters(record)).scalar_one()
     session.execute(_INSERT_RECORD, _record_parameters(record, leaf_id))
 
@@ -125,7 +125,7 @@ def release_values(portal_id: uuid.UUID, client: OidcClient, person_id: uuid.UUI
 async def record_portal_release(session: AsyncSession, portal_id: uuid.UUID, client: OidcClient,
                                 person_id: uuid.UUID, items: list[str], *, duty: str) -> None:
     """The same from the async stack (userinfo): two statements, the portal's id known."""
-    record = _record(client, portal_id, person_id, items or ["sub"], duty)
+    record = _release(client, portal_id, person_id, items or ["sub"], duty)
     leaf_id = (await session.execute(_INSERT_LEAF, _leaf_parameters(record))).scalar_one()
     await session.execute(_INSERT_RECORD, _record_parameters(record, leaf_id))
 
