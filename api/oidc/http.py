@@ -18,13 +18,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from anyio import CapacityLimiter, to_thread
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import sessionmaker
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -49,6 +50,8 @@ LOGIN_COOKIE = "oidc_login"
 RATE_WINDOW = timedelta(minutes=1)
 RATE_LIMIT_CACHE = 10.0  # seconds a client's registered rate limit is remembered
 RATE_LIMIT_CACHE_SIZE = 1024
+MAX_FORM_FIELDS = 1000  # as Starlette's form parser
+FORM_TYPE = "application/x-www-form-urlencoded"
 _UNSPEAKABLE = (400, {"error": "invalid_request", "error_description": "A parameter holds characters OAuth does not "
                                                                       "allow."}, list(NO_STORE.items()))
 
@@ -104,14 +107,16 @@ class OidcEndpoints:
         self.sync_engine.dispose()
 
     def _uri(self, request: Request) -> str:
-        # Authlib checks the transport: requests are named by the public origin (TLS ends at the proxy).
-        query = f"?{request.url.query}" if request.url.query else ""
-        return f"{self.issuer}{request.url.path}{query}"
+        # Authlib checks the transport: requests are named by the public origin (TLS ends at the proxy). Read from
+        # the scope as Starlette's URL would (building the URL object cost more than the rest of this).
+        path = request.scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+        query = request.scope["query_string"].decode("utf-8", "replace")
+        return f"{self.issuer}{path}?{query}" if query else f"{self.issuer}{path}"
 
     async def _portal_request(self, request: Request) -> PortalRequest:
         form: dict[str, list[str]] = {}
         if request.method == "POST":
-            form = _datalist(list((await request.form()).multi_items()))
+            form = _datalist(await _form_items(request))
         return PortalRequest(request.method, self._uri(request), dict(request.headers),
                              _datalist(list(request.query_params.multi_items())), form)
 
@@ -247,7 +252,7 @@ class OidcEndpoints:
                 remember_jwt_id("dpop", checked.replay_key, checked.until,
                                 InvalidDPoPProofError("The DPoP proof was used before."))
                 portal_request.dpop_jkt = checked.jkt
-            return self.provider.create_token_response(portal_request)
+            return self.provider.create_exchange_response(portal_request, _asserted_client(portal_request))
 
         return await self._client_endpoint(request, exchange, short_writes=True)
 
@@ -321,6 +326,19 @@ class OidcEndpoints:
         category = request.path_params["category"]
         return await self._resource(request, lambda presented: read_category(
             self.session_factory, self.write_turn, presented, category))
+
+
+async def _form_items(request: Request) -> list[tuple[str, str]]:
+    """The form's fields. OAuth's endpoints take application/x-www-form-urlencoded (RFC 6749 §4.1.3): decoded
+    as Starlette's parser would (latin-1 bytes, then percent-decoding as UTF-8 with replacement, blanks kept), by
+    the standard library's parser (the streaming one cost more than the rest of the request's parsing)."""
+    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != FORM_TYPE:
+        return list((await request.form()).multi_items())
+    try:
+        return parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True,
+                         max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise HTTPException(400, f"Too many fields. Maximum number of fields is {MAX_FORM_FIELDS}.") from None
 
 
 def _asserted_client(request: PortalRequest) -> str | None:

@@ -7,6 +7,8 @@ values; each record's leaf goes to the transparency log in the same transaction,
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,14 +28,42 @@ from api.selfinfo.held import PORTAL_AGENCY_NAME, PORTAL_AGENCY_SLUG, append_to_
 PROCESSING_TYPE = "oidc"  # a consented release to a relying party, not a 別表第二 exchange
 
 
-def _record(client: OidcClient, provider_id: uuid.UUID, person_id: uuid.UUID, items: list[str],
-            duty: str) -> ExchangeRecord:
+@dataclass(frozen=True)
+class Release:
+    """A release's record as plain values: what the leaf (api.exchange.record) and the insert read (an ORM row
+    would only be built to be read back)."""
+
+    id: uuid.UUID
+    query_id: uuid.UUID
+    requester_agency_id: uuid.UUID
+    provider_agency_id: uuid.UUID
+    person_id: uuid.UUID
+    duty: str
+    item_names: list[str]
+    legal_row_id: None
+    legal_table_version: str
+    requested_at: datetime
+    provided_at: datetime
+    processing_type: str
+    outcome: str
+    refusal_code: None = None
+    hidden_until: None = None
+    hidden_reason: None = None
+
+
+def _release(client: OidcClient, provider_id: uuid.UUID, person_id: uuid.UUID, items: list[str],
+             duty: str) -> Release:
     now = utcnow()
     # Ids set here, not at flush: the leaf (which names them) is written before the record that points to it.
-    return ExchangeRecord(id=new_id(), query_id=new_id(), requester_agency_id=client.agency_id,
-                          provider_agency_id=provider_id, person_id=person_id, duty=duty[:64], item_names=items,
-                          legal_row_id=None, legal_table_version=legal_table().version, requested_at=now,
-                          provided_at=now, processing_type=PROCESSING_TYPE, outcome="provided")
+    return Release(id=new_id(), query_id=new_id(), requester_agency_id=client.agency_id,
+                   provider_agency_id=provider_id, person_id=person_id, duty=duty[:64], item_names=items,
+                   legal_row_id=None, legal_table_version=legal_table().version, requested_at=now, provided_at=now,
+                   processing_type=PROCESSING_TYPE, outcome="provided")
+
+
+def _record(client: OidcClient, provider_id: uuid.UUID, person_id: uuid.UUID, items: list[str],
+            duty: str) -> ExchangeRecord:
+    return ExchangeRecord(**vars(_release(client, provider_id, person_id, items, duty)))
 
 
 # Core statements on the tables, values as parameters: compiled once, cheap per row (the ORM's bulk path per call
@@ -44,12 +74,12 @@ _RECORD_COLUMNS = ("id", "query_id", "requester_agency_id", "provider_agency_id"
                    "legal_row_id", "legal_table_version", "requested_at", "provided_at", "processing_type", "outcome")
 
 
-def _leaf_parameters(record: ExchangeRecord) -> dict[str, Any]:
+def _leaf_parameters(record: ExchangeRecord | Release) -> dict[str, Any]:
     leaf = exchange_record_leaf(record)
     return {"leaf_hash": merkle.leaf_hash(leaf), "leaf_data": leaf, "queued_at": utcnow()}
 
 
-def _record_parameters(record: ExchangeRecord, leaf_id: int) -> dict[str, Any]:
+def _record_parameters(record: ExchangeRecord | Release, leaf_id: int) -> dict[str, Any]:
     return {**{name: getattr(record, name) for name in _RECORD_COLUMNS}, "log_leaf_id": leaf_id}
 
 
@@ -79,15 +109,23 @@ def record_release_sync(session: Session, portal_id: uuid.UUID, client: OidcClie
                         items: list[str], *, duty: str) -> None:
     """The token endpoint's side (Authlib's synchronous hooks): the portal released these claims. Two statements:
     the leaf, then the record naming it."""
-    record = _record(client, portal_id, person_id, items or ["sub"], duty)
+    record = _release(client, portal_id, person_id, items or ["sub"], duty)
     leaf_id = session.execute(_INSERT_LEAF, _leaf_parameters(record)).scalar_one()
     session.execute(_INSERT_RECORD, _record_parameters(record, leaf_id))
+
+
+def release_values(portal_id: uuid.UUID, client: OidcClient, person_id: uuid.UUID, items: list[str], *,
+                   duty: str) -> dict[str, Any]:
+    """The same release's leaf and record values, for the token endpoint's one combined write (api.oidc.exchange:
+    the record names its leaf through the statement)."""
+    record = _release(client, portal_id, person_id, items or ["sub"], duty)
+    return {**_leaf_parameters(record), **{name: getattr(record, name) for name in _RECORD_COLUMNS}}
 
 
 async def record_portal_release(session: AsyncSession, portal_id: uuid.UUID, client: OidcClient,
                                 person_id: uuid.UUID, items: list[str], *, duty: str) -> None:
     """The same from the async stack (userinfo): two statements, the portal's id known."""
-    record = _record(client, portal_id, person_id, items or ["sub"], duty)
+    record = _release(client, portal_id, person_id, items or ["sub"], duty)
     leaf_id = (await session.execute(_INSERT_LEAF, _leaf_parameters(record))).scalar_one()
     await session.execute(_INSERT_RECORD, _record_parameters(record, leaf_id))
 

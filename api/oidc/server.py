@@ -32,9 +32,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.oidc.claims import ID_TOKEN_DUTY, basic_claims
 from api.oidc.client_proofs import ClientAssertion, S256Challenge
 from api.oidc.clients import pairwise_subject
+from api.oidc.exchange import Part, PartRefused, prefetched, read_exchange, write_parts
 from api.oidc.keys import ALGORITHM, ProviderKeys
 from api.oidc.models import ClientStatus, OidcAuthorizationCode, OidcClient, OidcConsent, OidcToken
-from api.oidc.record import PortalAgency, record_release_sync
+from api.oidc.record import PortalAgency, record_release_sync, release_values
 from api.oidc.scopes import SUPPORTED_SCOPES, scope_list
 from api.oidc.signing import SignRequestError, check_authorization, signed_result
 from api.oidc.stored import (
@@ -141,17 +142,20 @@ class CodeGrant(AuthorizationCodeGrant):
             if "sign_transaction_id" in data else None))
 
     def query_authorization_code(self, code: str, client: Client) -> StoredCode | None:
-        session = current_session.get()
-        # One read brings the code, its consent and the person (authenticate_user and the claims find them loaded).
-        found = session.execute(
-            select(OidcAuthorizationCode, OidcConsent, Person)
-            .join(OidcConsent, OidcConsent.id == OidcAuthorizationCode.consent_id, isouter=True)
-            .join(Person, Person.id == OidcAuthorizationCode.person_id, isouter=True)
-            .where(OidcAuthorizationCode.code_hash == digest(code),
-                   OidcAuthorizationCode.client_pk == client.row.id)).first()
-        if found is None:
-            return None
+        read = prefetched.get()
+        if read is not None and read.client is client.row and read.code_hash == digest(code):
+            found = (read.code, read.consent, read.person)  # read with the client (api.oidc.exchange)
+        else:
+            # One read brings the code, its consent and the person (authenticate_user and the claims find them).
+            found = current_session.get().execute(
+                select(OidcAuthorizationCode, OidcConsent, Person)
+                .join(OidcConsent, OidcConsent.id == OidcAuthorizationCode.consent_id, isouter=True)
+                .join(Person, Person.id == OidcAuthorizationCode.person_id, isouter=True)
+                .where(OidcAuthorizationCode.code_hash == digest(code),
+                       OidcAuthorizationCode.client_pk == client.row.id)).first() or (None, None, None)
         row = found[0]
+        if row is None:
+            return None
         if row.used_at is not None:
             # A replayed code: whoever holds it may have stolen it, so what it gave is taken back (RFC 9700).
             self.server.after_commit(lambda: self.server.revoke_from_code(row.id))
@@ -169,7 +173,7 @@ class CodeGrant(AuthorizationCodeGrant):
             if session.execute(_USE_CODE, parameters).rowcount != 1:
                 raise WriteConflict(InvalidGrantError("Invalid 'code' in request."))
         try:
-            write(use)
+            write(use, part=lambda _: Part("use_code", parameters, InvalidGrantError("Invalid 'code' in request.")))
         except WriteConflict as conflict:
             raise conflict.error from None
 
@@ -179,8 +183,8 @@ class CodeGrant(AuthorizationCodeGrant):
         now = utcnow()
         if consent is None or consent.withdrawn_at is not None or (consent.expires_at and consent.expires_at <= now):
             raise AccessDeniedError("The person's consent has ended.")
-        client = current_session.get().get(OidcClient, row.client_pk)
-        assert client is not None
+        # The code was found for this client (query_authorization_code): its row as read (ORM or api.oidc.exchange's).
+        client = self.request.client.row
         return EndUser(row.person_id, row.consent_id, row.auth_time, client, authorization_code.person)
 
 
@@ -229,8 +233,9 @@ class Provider(AuthorizationServer):
         self.read_sessions = read_sessions or sessions
         self.portal = PortalAgency()
         # SQLite has one writer: this process's short write transactions take turns here rather than in SQLite's
-        # busy handler (which sleeps in steps); PostgreSQL's run at once.
+        # busy handler (which sleeps in steps); PostgreSQL's run at once, a call's writes in one statement.
         self._one_writer = sessions.kw["bind"].dialect.name == "sqlite"
+        self._combined_writes = sessions.kw["bind"].dialect.name == "postgresql"
         self._write_turn: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if self._one_writer else contextlib.nullcontext())
         self.keys = keys
@@ -281,6 +286,13 @@ class Provider(AuthorizationServer):
         return result
 
     def _apply(self, session: Session, writes: list[Write]) -> None:
+        parts = [each.part for each in writes if each.part is not None]
+        if self._combined_writes and len(writes) > 1 and len(parts) == len(writes):
+            try:
+                write_parts(session, [part(session) for part in parts])
+            except PartRefused as refused:
+                raise WriteConflict(refused.error) from None
+            return
         for each in writes:
             each.apply(session)
 
@@ -299,6 +311,9 @@ class Provider(AuthorizationServer):
 
     # -- Authlib's framework hooks -------------------------------------------------------------------------------
     def query_client(self, client_id: str) -> Client | None:
+        read = prefetched.get()
+        if read is not None and read.client_id == client_id:
+            return Client(read.client) if read.client is not None else None
         if text_problem(client_id) is not None:
             return None  # no client has an id the portal cannot store (PostgreSQL refuses a NUL: a 500, not "unknown")
         row = current_session.get().scalar(select(OidcClient).where(OidcClient.client_id == client_id,
@@ -314,7 +329,19 @@ class Provider(AuthorizationServer):
             "person_id": user.person_id, "consent_id": user.consent_id, "code_id": code.row.id if code else None,
             "scope": token["scope"], "dpop_jkt": getattr(request, "dpop_jkt", None), "issued_at": now,
             "expires_at": now + timedelta(seconds=token["expires_in"]), "revoked_at": None}
-        write(lambda session: session.execute(_INSERT_TOKEN, values))
+        write(lambda session: session.execute(_INSERT_TOKEN, values), part=lambda _: Part("token", values))
+
+    def create_exchange_response(self, request: PortalRequest, client_id: str | None) -> Any:
+        """The token endpoint: the client (``client_id``: the one its assertion names) and the code are read in
+        one statement first, where query_client and query_authorization_code find them."""
+        code = request.form.get("code")
+        if not client_id or not code or text_problem(client_id) is not None:
+            return self.create_token_response(request)
+        read = prefetched.set(read_exchange(current_session.get(), client_id, digest(code)))
+        try:
+            return self.create_token_response(request)
+        finally:
+            prefetched.reset(read)
 
     def create_oauth2_request(self, request: PortalRequest) -> PortalRequest:
         return request
@@ -365,5 +392,7 @@ class Provider(AuthorizationServer):
             released = basic_claims(person, scope_list(scope))
             claims.update(released)
             write(lambda s: record_release_sync(s, self.portal.sync(s), user.client, user.person_id, sorted(released),
-                                                duty=ID_TOKEN_DUTY))
+                                                duty=ID_TOKEN_DUTY),
+                  part=lambda s: Part("release", release_values(self.portal.sync(s), user.client, user.person_id,
+                                                                sorted(released), duty=ID_TOKEN_DUTY)))
         return claims

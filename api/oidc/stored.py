@@ -19,6 +19,7 @@ from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from api.oidc.exchange import Part
 from api.oidc.keys import ALGORITHM
 from api.oidc.models import OidcAuthorizationCode, OidcClient, OidcConsent, OidcSeenJwt, OidcToken
 from api.oidc.scopes import scope_list
@@ -193,6 +194,8 @@ def claim_jwt_id(session: Session, issuer: str, jti: str, expires_at: datetime) 
 class Write:
     apply: Callable[[Session], None]
     kept_on_refusal: bool = False  # a replay record (a JWT id) stays even when the call is refused
+    # The same write as a part of one combined statement (api.oidc.exchange), where the database has them.
+    part: Callable[[Session], Part] | None = None
 
 
 class WriteConflict(Exception):
@@ -205,13 +208,14 @@ pending_writes: contextvars.ContextVar[list[Write] | None] = contextvars.Context
                                                                                     default=None)
 
 
-def write(apply: Callable[[Session], None], *, kept_on_refusal: bool = False) -> None:
+def write(apply: Callable[[Session], None], *, kept_on_refusal: bool = False,
+          part: Callable[[Session], Part] | None = None) -> None:
     """Apply now on the call's session, or, in a call whose writes wait, at its short write transaction."""
     queue = pending_writes.get()
     if queue is None:
         apply(current_session.get())
     else:
-        queue.append(Write(apply, kept_on_refusal))
+        queue.append(Write(apply, kept_on_refusal, part))
 
 
 def remember_jwt_id(issuer: str, jti: str, expires_at: datetime, replayed: OAuth2Error) -> bool:
@@ -223,5 +227,6 @@ def remember_jwt_id(issuer: str, jti: str, expires_at: datetime, replayed: OAuth
     def claim(session: Session) -> None:
         if not claim_jwt_id(session, issuer, jti, expires_at):
             raise WriteConflict(replayed)
-    write(claim, kept_on_refusal=True)
+    values = {"issuer": issuer[:100], "jti": jti[:255], "expires_at": expires_at}
+    write(claim, kept_on_refusal=True, part=lambda _: Part("claim", values, replayed))
     return True

@@ -12,13 +12,14 @@ from anyio import to_thread
 from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.orm import Session
 
 from api.exchange.models import ExchangeRecord
 from api.oidc.claims import ID_TOKEN_DUTY
+from api.oidc.clients import review_client
 from api.oidc.http import OidcEndpoints
-from api.oidc.models import OidcAuthorizationCode, OidcSeenJwt, OidcToken
+from api.oidc.models import ClientStatus, OidcAuthorizationCode, OidcSeenJwt, OidcToken
 from api.oidc.stored import PortalRequest, digest
 from api.platform.db import utcnow
 from tests.api.conftest import Portal
@@ -115,3 +116,49 @@ async def test_a_code_used_between_the_read_and_the_write(portal: Portal, etax: 
     assert await _records(portal) == records
     assert await _count(portal, select(func.count()).select_from(OidcSeenJwt)
                         .where(OidcSeenJwt.issuer == f"client:{etax.client_id}")) == 1
+
+
+async def test_a_code_exchange_reads_once_and_writes_once_on_postgresql(portal: Portal, etax: RelyingParty) -> None:
+    """The token endpoint's statements (api.oidc.exchange): one read (client, code, consent, person); on PostgreSQL
+    one write (the assertion's replay record, the token, the code's use, the release on the record), on SQLite one
+    statement per row. Counted on the provider's synchronous engine, on a second exchange (the first looks the
+    portal's agency up once)."""
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if not conn.dialect.is_async:  # the provider's engine, not the app's async one
+            statements.append(statement.split(None, 1)[0])
+
+    for _ in range(2):
+        code, verifier = await _code(portal, etax)
+        statements.clear()
+        event.listen(Engine, "before_cursor_execute", seen)
+        try:
+            answer = await portal.client.post("/oidc/token", data=_form(etax, code, verifier))
+        finally:
+            event.remove(Engine, "before_cursor_execute", seen)
+        assert answer.status_code == 200, answer.text
+    if portal.app.state.engine.dialect.name == "postgresql":
+        assert statements == ["SELECT", "WITH"]
+    else:
+        # The read transaction, then the short write one (api.oidc.server.Provider.run): the assertion's id, the
+        # token, the code's use, the record's leaf and the record.
+        assert statements == ["BEGIN", "SELECT", "BEGIN", "INSERT", "INSERT", "UPDATE", "INSERT", "INSERT"]
+    assert await _records(portal) == 2
+    assert await _count(portal, select(func.count()).select_from(OidcToken).where(OidcToken.revoked_at.is_(None))) == 2
+    assert await _count(portal, select(func.count()).select_from(OidcAuthorizationCode)
+                        .where(OidcAuthorizationCode.used_at.is_not(None))) == 2
+
+
+async def test_a_suspended_clients_code_is_not_exchanged(portal: Portal, etax: RelyingParty) -> None:
+    """The client is read with the code on every exchange: suspended after the code was issued, it is refused
+    and nothing is written (not even the assertion's id: the assertion was never verified)."""
+    code, verifier = await _code(portal, etax)
+    await review_client(portal.app.state.session_factory, etax.client_id, ClientStatus.SUSPENDED)
+    refused = await portal.client.post("/oidc/token", data=_form(etax, code, verifier))
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_client")
+    assert await _count(portal, select(OidcAuthorizationCode.used_at).where(
+        OidcAuthorizationCode.code_hash == digest(code))) is None
+    assert await _count(portal, select(func.count()).select_from(OidcToken)) == 0
+    assert await _count(portal, select(func.count()).select_from(OidcSeenJwt)) == 0
+    assert await _records(portal) == 0
