@@ -89,7 +89,7 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             events = self.h2.receive_data(data)
-        except h2.exceptions.ProtocolError as error:
+        except h2.exceptions.H2Error as error:
             self._fail(f"HTTP/2 protocol error: {type(error).__name__}")
             return
         for event in events:
@@ -143,7 +143,12 @@ class _Connection(asyncio.Protocol):
                 raise
         if not self.usable:
             raise NoAnswer("connection closing; not sent")
-        stream_id = self.h2.get_next_available_stream_id()
+        try:
+            stream_id = self.h2.get_next_available_stream_id()
+        except h2.exceptions.NoAvailableStreamIDError as error:  # after 2**30 streams: drain, then a new one
+            self.usable = False
+            self._close_if_drained()
+            raise NoAnswer("connection out of stream ids; not sent") from error
         answer: asyncio.Future[Answer] = self.loop.create_future()
         stream = self.streams[stream_id] = _Stream(body, answer)
         try:
@@ -194,6 +199,7 @@ class _Connection(asyncio.Protocol):
             else:
                 stream.answer.set_result(Answer(stream.status, stream.retry_after))
         self._wake()
+        self._close_if_drained()
 
     def _forget(self, stream_id: int, error: NoAnswer) -> None:
         stream = self.streams.pop(stream_id, None)
@@ -201,6 +207,7 @@ class _Connection(asyncio.Protocol):
         if stream is not None and not stream.answer.done():
             stream.answer.set_exception(error)
         self._wake()
+        self._close_if_drained()
 
     def _reset(self, stream_id: int, code: h2.errors.ErrorCodes = h2.errors.ErrorCodes.CANCEL) -> None:
         self.streams.pop(stream_id, None)
@@ -212,6 +219,7 @@ class _Connection(asyncio.Protocol):
                 pass
             self._schedule_flush()
         self._wake()
+        self._close_if_drained()
 
     def _wake(self) -> None:
         free = self.max_streams - len(self.streams) if self.usable else len(self.slots)
@@ -234,6 +242,10 @@ class _Connection(asyncio.Protocol):
         data = self.h2.data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+
+    def _close_if_drained(self) -> None:
+        if not self.usable and not self.streams and self.transport is not None and not self.transport.is_closing():
+            self._fail("drained")
 
     def _fail(self, reason: str) -> None:
         self.usable = False
@@ -354,7 +366,7 @@ class PushClient:
                 connection.close()
             raise
         old = self._connections.get(origin)
-        if old is not None:
+        if old is not None and not old.streams:  # else it closes itself once its streams are answered
             old.close()
         self._connections[origin] = connection
         return connection
@@ -366,6 +378,8 @@ class PushClient:
         return self._fallback
 
     async def aclose(self) -> None:
+        for task in list(self._connecting.values()):
+            task.cancel()
         for connection in self._connections.values():
             connection.close()
         self._connections.clear()
