@@ -128,6 +128,9 @@ def create_push_service(origin: str) -> Starlette:
         return JSONResponse({"subscriptions": created})
 
     async def push(request: Request) -> Response:
+        # Read the body before any answer: hypercorn drops the whole HTTP/2 connection when a handler answers
+        # before the request's DATA frames were taken (KeyError in its h2 protocol), failing every other stream.
+        body = await request.body()
         state.requests += 1
         client = request.scope.get("client") or ("", 0)
         connection = (request.scope.get("http_version", "1.1"), f"{client[0]}:{client[1]}")
@@ -149,7 +152,6 @@ def create_push_service(origin: str) -> Starlette:
             return _problem(400, "bad Urgency or Topic")
         if request.headers.get("content-encoding") != "aes128gcm":
             return _problem(415, "content-encoding must be aes128gcm")
-        body = await request.body()
         mode = state.take_mode()
         if mode == "hold":  # never answered: the request is not accepted, so it is not counted
             await state.release.wait()
@@ -184,6 +186,10 @@ def create_push_service(origin: str) -> Starlette:
         state.retry_after = int(data.get("retry_after", 1))
         return JSONResponse({"mode": state.mode, "count": state.mode_left})
 
+    async def not_found(request: Request) -> JSONResponse:
+        await request.body()  # see push()
+        return _problem(404, "no such push resource")
+
     async def messages(_: Request) -> JSONResponse:
         return JSONResponse({"messages": [
             {"subscription": r.subscription, "message_id": r.message_id, "payload": r.payload, "ttl": r.ttl,
@@ -207,6 +213,7 @@ def create_push_service(origin: str) -> Starlette:
         Route("/control", control, methods=["POST"]),
         Route("/messages", messages),
         Route("/stats", stats),
+        Route("/{rest:path}", not_found, methods=["POST"]),
     ])
     app.state.push_service = state
     return app

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import enum
-import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -18,6 +17,7 @@ from typing import Literal
 import httpx
 
 from push.encryption import encrypt
+from push.h2_client import Answer, NoAnswer, PushClient, tls_context
 from push.vapid import VapidSigner
 
 MAX_TTL = timedelta(days=28)  # what push services keep at most
@@ -69,18 +69,12 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
 
 def client_for(ca_file: str | None, *, timeout: float = 10.0, connections: int = 64,
                http2: bool = True) -> httpx.AsyncClient:
-    """One client per process; an extra CA only for a development push service on loopback.
+    """An httpx client: for push services without HTTP/2 (``PushClient``'s fallback) and for tests.
 
-    HTTP/2 (ALPN h2; a receiver without it gets HTTP/1.1): one connection per push service carries every
-    concurrent message as its own stream, so there is one TLS handshake per push service, not one per
-    connection of a pool, and no pool of idle HTTP/1.1 connections to scan per request. The caller bounds how
-    many requests are in flight (httpcore opens at most 100 streams on a connection and queues the rest).
+    Senders use ``PushClient`` (push/h2_client.py): one multiplexed HTTP/2 connection per push service at a
+    fraction of httpx's CPU per message.
     """
-    verify: ssl.SSLContext | bool = True
-    if ca_file:
-        verify = ssl.create_default_context()
-        verify.load_verify_locations(ca_file)
-    return httpx.AsyncClient(verify=verify, timeout=timeout, http2=http2, follow_redirects=False,
+    return httpx.AsyncClient(verify=tls_context(ca_file), timeout=timeout, http2=http2, follow_redirects=False,
                              limits=httpx.Limits(max_connections=connections,
                                                  max_keepalive_connections=connections))
 
@@ -91,8 +85,21 @@ def _overall_timeout(client: httpx.AsyncClient) -> float:
     return sum(parts) if parts else 60.0
 
 
-async def send_push(client: httpx.AsyncClient, signer: VapidSigner, target: PushTarget, payload: bytes, *,
-                    ttl: int, urgency: Urgency = "normal", topic: str | None = None,
+async def _post_httpx(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: bytes) -> Answer:
+    try:
+        # A bound of our own besides httpx's per-read timeouts: a push service that keeps a stream open but
+        # never answers it must not hold a send (and its lease) for ever; the message is retried later.
+        async with asyncio.timeout(_overall_timeout(client)):
+            response = await client.post(url, content=body, headers=headers)
+    except httpx.TransportError as error:
+        raise NoAnswer(type(error).__name__) from error
+    except TimeoutError as error:
+        raise NoAnswer("no answer in time") from error
+    return Answer(response.status_code, response.headers.get("retry-after"))
+
+
+async def send_push(client: PushClient | httpx.AsyncClient, signer: VapidSigner, target: PushTarget,
+                    payload: bytes, *, ttl: int, urgency: Urgency = "normal", topic: str | None = None,
                     now: datetime) -> PushResult:
     """Encrypt ``payload`` for the target (RFC 8291) and POST it; ``topic`` is at most 32 base64url characters."""
     body = encrypt(payload, endpoint=target.endpoint, p256dh=target.p256dh, auth=target.auth)
@@ -106,20 +113,18 @@ async def send_push(client: httpx.AsyncClient, signer: VapidSigner, target: Push
     if topic is not None:
         headers["topic"] = topic
     try:
-        # A bound of our own besides httpx's per-read timeouts: a push service that keeps a stream open but
-        # never answers it must not hold a send (and its lease) for ever; the message is retried later.
-        async with asyncio.timeout(_overall_timeout(client)):
-            response = await client.post(target.endpoint, content=body, headers=headers)
-    except httpx.TransportError as error:
-        return PushResult(Verdict.RETRY, None, error=f"transport: {type(error).__name__}")
-    except TimeoutError:
-        return PushResult(Verdict.RETRY, None, error="transport: no answer in time")
-    status = response.status_code
+        if isinstance(client, PushClient):
+            answer = await client.post(target.endpoint, headers, body)
+        else:
+            answer = await _post_httpx(client, target.endpoint, headers, body)
+    except NoAnswer as error:
+        return PushResult(Verdict.RETRY, None, error=f"transport: {error}")
+    status = answer.status
     if status in (200, 201, 202):
         return PushResult(Verdict.ACCEPTED, status)
     if status in (404, 410):
         return PushResult(Verdict.GONE, status, error="subscription expired")
     if status == 429 or status >= 500:
-        return PushResult(Verdict.RETRY, status, parse_retry_after(response.headers.get("retry-after"), now),
+        return PushResult(Verdict.RETRY, status, parse_retry_after(answer.retry_after, now),
                           error=f"push service answered {status}")
     return PushResult(Verdict.REFUSED, status, error=f"push service refused: {status}")

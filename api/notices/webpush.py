@@ -14,6 +14,7 @@ import httpx
 
 from api.notices.models import Category, DeliveryState, Priority
 from api.notices.outbox import SendResult
+from push.h2_client import PushClient
 from push.sender import PushTarget, Urgency, Verdict, send_push, ttl_until
 from push.vapid import VapidSigner
 
@@ -45,7 +46,7 @@ def topic_of(notice_id: uuid.UUID) -> str:
     return notice_id.hex  # 32 characters of the base64url alphabet, as RFC 8030 §5.4 allows
 
 
-async def send_notice_push(client: httpx.AsyncClient, signer: VapidSigner, message: NoticePush, *,
+async def send_notice_push(client: PushClient | httpx.AsyncClient, signer: VapidSigner, message: NoticePush, *,
                            now: datetime) -> SendResult:
     result = await send_push(client, signer, message.target, payload_of(message),
                              ttl=ttl_until(message.expires_at, now), urgency=urgency_of(message),

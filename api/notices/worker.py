@@ -52,6 +52,7 @@ from api.notices.outbox import (
 from api.notices.reminders import run_due_reminders
 from api.notices.webpush import NoticePush, send_notice_push
 from api.platform.db import utcnow
+from push.h2_client import PushClient
 from push.models import PushSubscription, VapidKey
 from push.secrets import SecretBox
 from push.sender import PushTarget, client_for
@@ -82,7 +83,7 @@ class WorkerConfig:
     flush_batch: int = 64  # outcomes written at once; also the most awaiting a write beyond the sends in flight
     reminder_interval: float = 60.0
     expansion_chunk: int = CHUNK
-    http2: bool = True  # push services over HTTP/2 (one multiplexed connection each; HTTP/1.1 where not offered)
+    http2: bool = True  # push services over HTTP/2 (PushClient: one connection each; HTTP/1.1 where not offered)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()[:30]}:{os.getpid()}:"
                                                    f"{uuid.uuid4().hex[:8]}")
 
@@ -117,15 +118,19 @@ class Worker:
 
     async def run(self, stop: asyncio.Event, *, exit_when_idle: bool = False) -> WorkerStats:
         own_client = self.client is None
+        # httpx for webhooks and for push services without HTTP/2; PushClient (one h2 connection per push
+        # service, a fraction of httpx's CPU per message) for the others.
         client = self.client or client_for(self.config.ca_file, timeout=self.config.request_timeout,
-                                           connections=self.config.concurrency, http2=self.config.http2)
+                                           connections=self.config.concurrency, http2=False)
+        pusher = PushClient(self.config.ca_file, timeout=self.config.request_timeout,
+                            fallback=client) if self.config.http2 else client
         expanding = asyncio.create_task(self._expand(stop))
         try:
             while not stop.is_set():
                 if expanding.done() and not exit_when_idle:  # look again for newly published segments
                     expanding = asyncio.create_task(self._expand(stop))
                 await self._maybe_run_reminders()
-                worked = await self.run_once(client)
+                worked = await self.run_once(client, pusher)
                 if not worked:
                     if exit_when_idle and expanding.done():
                         break
@@ -135,6 +140,8 @@ class Worker:
             expanding.cancel()  # a chunk cut short rolls back whole; the next expander writes it again
             with contextlib.suppress(asyncio.CancelledError):
                 await expanding
+            if pusher is not client:
+                await pusher.aclose()
             if own_client:
                 await client.aclose()
         return self.stats
@@ -161,8 +168,9 @@ class Worker:
             fired = await run_due_reminders(session, now=utcnow(), today=self.today())
         self.stats.reminders += len(fired)
 
-    async def run_once(self, client: httpx.AsyncClient) -> int:
-        """Claim and process one batch; returns how many jobs were claimed."""
+    async def run_once(self, client: httpx.AsyncClient, pusher: PushClient | httpx.AsyncClient | None = None) -> int:
+        """Claim and process one batch (Web Push through ``pusher``, else ``client``); returns how many jobs were
+        claimed."""
         claimed_at = utcnow()
         async with self.session_factory() as session, session.begin():
             jobs = await claim_jobs(session, self.config.worker_id, limit=self.config.batch,
@@ -186,7 +194,7 @@ class Worker:
                         outcome = Outcome(job.id, DeliveryState.PENDING, error="not sent before the lease ran low",
                                           retry_at=utcnow(), unsent=True)
                     else:
-                        outcome = await self._deliver(client, job, messages.get(job.id))
+                        outcome = await self._deliver(client, pusher or client, job, messages.get(job.id))
                 # Append after the await: the flusher swaps the list meanwhile.
                 self._pending.append(outcome)
                 if len(self._pending) >= self.config.flush_batch:
@@ -272,7 +280,7 @@ class Worker:
                                                   signing_secrets(service, utcnow()), offered)
         return messages
 
-    async def _deliver(self, client: httpx.AsyncClient, job: Job,
+    async def _deliver(self, client: httpx.AsyncClient, pusher: PushClient | httpx.AsyncClient, job: Job,
                        message: NoticePush | WebhookMessage | None) -> Outcome:
         now = utcnow()
         if message is None:
@@ -284,7 +292,7 @@ class Worker:
             return Outcome(job.id, DeliveryState.EXPIRED, error="the notice expired before it was sent")
         try:
             if isinstance(message, NoticePush):
-                result = await send_notice_push(client, self.signer, message, now=now)
+                result = await send_notice_push(pusher, self.signer, message, now=now)
             else:
                 result = await send_webhook(client, self.webhook_box, message, now=now,
                                             allow_private=self.config.allow_private_destinations)

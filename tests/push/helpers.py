@@ -50,12 +50,15 @@ class LocalPushService:
 
 
 @asynccontextmanager
-async def running_push_service(directory: Path) -> AsyncIterator[LocalPushService]:
+async def running_push_service(directory: Path, **config_changes: Any) -> AsyncIterator[LocalPushService]:
+    """``config_changes``: hypercorn settings to change from ``server_config``'s (e.g. ``alpn_protocols``)."""
     cert, key = ensure_certificate(directory)
     port = free_port()
     origin = f"https://127.0.0.1:{port}"
     app = create_push_service(origin)
     config = server_config("127.0.0.1", port, str(cert), str(key))
+    for name, value in config_changes.items():
+        setattr(config, name, value)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
     while True:  # up once it accepts a connection

@@ -86,6 +86,7 @@ async def test_a_segment_notice_reaches_every_device_of_every_matching_person_de
         assert (message["urgency"], message["topic"]) == ("high", notice_id.hex)
         assert 7000 < message["ttl"] <= 7200
     assert await states(factory) == [("delivered", 1, 201)] * 3
+    assert (await push_service.stats())["connections_by_http_version"] == {"2": 1}  # PushClient, one connection
 
 
 async def test_410_deletes_the_subscription_and_the_status_says_why(
