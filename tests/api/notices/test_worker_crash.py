@@ -202,12 +202,15 @@ async def test_a_stalled_database_stops_the_sends_so_a_sigkill_resends_no_more_t
     """While outcomes cannot be written the worker must not go on sending: everything it sends and cannot record
     is sent again after a crash."""
     factory, _, city, owners = await setup(engine, cipher, push_service, dict.fromkeys(range(3), DEVICES_PER_PERSON))
+    # 720 messages in one claim: the worker is still sending them (leased) when the writes stall. With a batch of
+    # 200, the HTTP/2 sender had often sent and recorded the whole batch before the stall began, and the stall then
+    # caught it between batches, with nothing leased.
     notices = [await publish(factory, city, category=Category.TAX, segment=Segment(municipality_code="131016"))
-               for _ in range(4)]
+               for _ in range(12)]
     env = worker_env(database_url, push_service, tmp_path)
     state = push_service.state
     concurrency = 32
-    first = await start_worker(env, concurrency=concurrency, batch=200)
+    first = await start_worker(env, concurrency=concurrency, batch=1000)
     second = None
     try:
         await wait_for(lambda: _first_outcomes_committed(engine, state), 60)
