@@ -23,6 +23,7 @@ from api.platform.errors import PortalError
 from payments.models import IdempotencyKey
 
 RETENTION = timedelta(hours=24)
+KEYS = IdempotencyKey.__table__
 _KEY = re.compile(r"^[A-Za-z0-9-]{1,255}$")  # GOV.UK Pay's rule; UUIDs fit
 
 
@@ -58,11 +59,11 @@ async def claim(
     # Otherwise a replay needs no write lock: look before inserting (the INSERT below still decides races).
     existing = None if resource_id is not None else await _load(session, scope, key)
     if existing is None:
-        inserted = await session.scalar(
-            insert_ignoring_conflicts(session, IdempotencyKey)
+        inserted = await session.scalar(  # a Core INSERT on the table: no ORM plugin on the hot path
+            insert_ignoring_conflicts(session, KEYS)
             .values(scope=scope, key=key, request_hash=digest, resource_id=resource_id, created_at=now)
             .on_conflict_do_nothing()
-            .returning(IdempotencyKey.key)
+            .returning(KEYS.c.key)
         )
         if inserted is not None:
             return None

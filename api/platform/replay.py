@@ -60,11 +60,12 @@ class DatabaseReplayGuard:
             async with self.session_factory() as purging, purging.begin():
                 await purge_receipts(purging, now, batch=PURGE_BATCH)
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        receipts = WebhookReceipt.__table__  # a Core INSERT: no ORM plugin on every notification's path
         claimed = await session.scalar(
-            dialect.insert(WebhookReceipt)
+            dialect.insert(receipts)
             .values(receiver=self.receiver, message_id=key, expires_at=now + self.window)
             .on_conflict_do_nothing(index_elements=["receiver", "message_id"])
-            .returning(WebhookReceipt.message_id))
+            .returning(receipts.c.message_id))
         if claimed is not None:
             return True
         # Taken: by an expired entry only, which this claim renews (one conditional UPDATE: one winner).
