@@ -20,13 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.platform.webhooks import SECRET_PREFIX, DestinationRefused, check_destination, sign_headers
 from payments.models import CallbackAttempt, CallbackEndpoint, CallbackMessage, CallbackState
-
-MESSAGES = CallbackMessage.__table__
+from payments.statements import ADD_MESSAGE, MESSAGES
 
 RETRY_LADDER = (timedelta(seconds=60), timedelta(minutes=5), timedelta(hours=1), timedelta(days=1),
                 timedelta(days=2))
@@ -68,8 +67,7 @@ async def enqueue(
         next_attempt_at=now, claimed_until=None, last_status_code=None, created_at=now,
     )
     # One Core INSERT of the message's columns: the ORM's flush (unit of work) cost more CPU than the statement.
-    await session.execute(insert(MESSAGES).values({column.key: getattr(message, column.key)
-                                                   for column in MESSAGES.columns}))
+    await session.execute(ADD_MESSAGE, {column.key: getattr(message, column.key) for column in MESSAGES.columns})
     return message
 
 

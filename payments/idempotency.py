@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.platform.errors import PortalError
 from payments.models import IdempotencyKey
+from payments.statements import CLAIM_KEY
 
 RETENTION = timedelta(hours=24)
-KEYS = IdempotencyKey.__table__
 _KEY = re.compile(r"^[A-Za-z0-9-]{1,255}$")  # GOV.UK Pay's rule; UUIDs fit
 
 
@@ -59,12 +59,8 @@ async def claim(
     # Otherwise a replay needs no write lock: look before inserting (the INSERT below still decides races).
     existing = None if resource_id is not None else await _load(session, scope, key)
     if existing is None:
-        inserted = await session.scalar(  # a Core INSERT on the table: no ORM plugin on the hot path
-            insert_ignoring_conflicts(session, KEYS)
-            .values(scope=scope, key=key, request_hash=digest, resource_id=resource_id, created_at=now)
-            .on_conflict_do_nothing()
-            .returning(KEYS.c.key)
-        )
+        inserted = await session.scalar(CLAIM_KEY(session), {  # built once (payments.statements)
+            "scope": scope, "key": key, "request_hash": digest, "resource_id": resource_id, "created_at": now})
         if inserted is not None:
             return None
         existing = await _load(session, scope, key)

@@ -14,23 +14,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
-from api.agencies.models import AgencyPersonCode
 from api.platform.db import utcnow
 from api.platform.errors import PortalError
 from api.platform.scopes import PAYMENTS_WRITE
 from api.proxies.service import acting_for
-from payments import callbacks, idempotency, ledger
+from payments import callbacks, idempotency, ledger, statements
 from payments.gateways.base import Gateway, GatewayRejected, GatewaySession, GatewayUnavailable
 from payments.idempotency import insert_ignoring_conflicts
 from payments.models import (
-    CallbackEndpoint,
     OrderState,
     Payment,
-    PaymentEvent,
     PaymentMethod,
     PaymentOrder,
     PaymentState,
@@ -48,8 +45,6 @@ GATEWAY_TO_STATE = {"created": PaymentState.STARTED, "submitted": PaymentState.S
                     "cancelled": PaymentState.CANCELLED, "error": PaymentState.ERROR}
 DEFAULT_CODES = {PaymentState.DECLINED: "P0010", PaymentState.TIMEDOUT: "P0020", PaymentState.CANCELLED: "P0030",
                  PaymentState.ERROR: "P0050"}
-# Core tables for statements that need no ORM object back (the ORM's DML plugin costs CPU per statement).
-EVENTS, ORDERS, PAYMENTS = PaymentEvent.__table__, PaymentOrder.__table__, Payment.__table__
 APP_RETURN_URL = "mynaportal://payments/{payment_id}"  # where the return page sends the phone back to the app
 WEB_RETURN_URL = "/web/payments/{payment_id}"  # ... and a browser that started on the web portal back there
 
@@ -100,22 +95,18 @@ async def transition(
 async def _record_event(session: AsyncSession, payment_id: uuid.UUID, state: PaymentState, source: str,
                         now: datetime) -> None:
     """The history's row, by one Core INSERT (no unit-of-work flush, no ORM plugin: nothing reads it back)."""
-    await session.execute(insert(EVENTS).values(id=uuid.uuid4(), payment_id=payment_id, state=state, source=source,
-                                                occurred_at=now))
+    await session.execute(statements.ADD_EVENT, {"id": uuid.uuid4(), "payment_id": payment_id, "state": state,
+                                                 "source": source, "occurred_at": now})
 
 
 async def _settle(session: AsyncSession, payment: Payment, now: datetime) -> None:
-    applied = await session.scalar(
-        update(ORDERS)
-        .where(ORDERS.c.id == payment.order_id, ORDERS.c.state == OrderState.OPEN)
-        .values(state=OrderState.PAID, paid_payment_id=payment.id, closed_at=now)
-        .returning(ORDERS.c.id)
-    )
+    applied = (await session.execute(statements.SETTLE_ORDER, {
+        "order": payment.order_id, "payment": payment.id, "at": now, "agency": payment.agency_id,
+        "person": payment.person_id})).first()
     clearing = ledger.BANK_CLEARING if payment.method == PaymentMethod.PAYEASY else ledger.GATEWAY_CLEARING
     captured = payment.captured_at or now
     if applied is not None:
-        await session.execute(update(PAYMENTS).where(PAYMENTS.c.id == payment.id)
-                              .values(paid_order_id=payment.order_id))
+        await session.execute(statements.MARK_PAID, {"payment": payment.id, "order": payment.order_id})
         set_committed_value(payment, "paid_order_id", payment.order_id)  # as the UPDATE left it: no second one
         credit, kind = ledger.AGENCY_COLLECTIONS, "payment"
     else:
@@ -126,11 +117,16 @@ async def _settle(session: AsyncSession, payment: Payment, now: datetime) -> Non
                       booked_on=ledger.business_day(captured),
                       lines=[(clearing, payment.amount, payment.gateway_reference),
                              (credit, -payment.amount, payment.gateway_reference)])
-    await _tell_agency(session, payment, "payment.succeeded", now)
+    await _tell_agency(session, payment, "payment.succeeded", now, known=applied)
 
 
-async def _tell_agency(session: AsyncSession, payment: Payment, event_type: str, now: datetime) -> None:
-    data, has_endpoint = await _agency_view_and_endpoint(session, payment)
+async def _tell_agency(session: AsyncSession, payment: Payment, event_type: str, now: datetime,
+                       known: Any = None) -> None:
+    """``known``: the (agency reference, person code, has endpoint) row, when the caller already read it."""
+    if known is None:
+        data, has_endpoint = await _agency_view_and_endpoint(session, payment)
+    else:
+        data, has_endpoint = payment_json(payment, person_code=known[1], agency_reference=known[0]), bool(known[2])
     await callbacks.enqueue(session, agency_id=payment.agency_id, event_type=event_type, payment_id=payment.id,
                             data=data, now=now, has_endpoint=has_endpoint)
 
@@ -142,11 +138,8 @@ async def agency_view(session: AsyncSession, payment: Payment) -> dict[str, Any]
 
 async def _agency_view_and_endpoint(session: AsyncSession, payment: Payment) -> tuple[dict[str, Any], bool]:
     """The agency's view and whether the agency has a callback endpoint: one query for both."""
-    code = (select(AgencyPersonCode.code).where(AgencyPersonCode.agency_id == payment.agency_id,
-                                                AgencyPersonCode.person_id == payment.person_id).scalar_subquery())
-    endpoint = exists().where(CallbackEndpoint.agency_id == payment.agency_id)
-    row = (await session.execute(select(PaymentOrder.agency_reference, code, endpoint).where(
-        PaymentOrder.id == payment.order_id))).one()
+    row = (await session.execute(statements.AGENCY_VIEW, {"agency": payment.agency_id, "person": payment.person_id,
+                                                          "order": payment.order_id})).one()
     return payment_json(payment, person_code=row[1], agency_reference=row[0]), bool(row[2])
 
 
