@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -39,6 +39,7 @@ logger = logging.getLogger("payments")
 
 RANK = {PaymentState.CREATED: 0, PaymentState.STARTED: 1, PaymentState.SUBMITTED: 2,
         **{state: 3 for state in FINISHED}}
+EARLIER = {to: tuple(state for state, rank in RANK.items() if rank < RANK[to]) for to in RANK}
 GATEWAY_TO_STATE = {"created": PaymentState.STARTED, "submitted": PaymentState.SUBMITTED,
                     "success": PaymentState.SUCCESS, "declined": PaymentState.DECLINED,
                     "timedout": PaymentState.TIMEDOUT,
@@ -66,22 +67,28 @@ class Urls:
 
 async def transition(
     session: AsyncSession, payment_id: uuid.UUID, to: PaymentState, *, source: str, now: datetime,
-    only_if: tuple[ColumnElement[bool], ...] = (), **values: Any,
+    reference: str | None = None, amount: int | None = None, **values: Any,
 ) -> Payment | None:
-    """Move the payment forward to ``to``; None when it is already there or beyond, or ``only_if`` does not hold
-    (nothing changed)."""
-    earlier = [state for state, rank in RANK.items() if rank < RANK[to]]
+    """Move the payment forward to ``to``; None when it is already there or beyond (nothing changed).
+
+    ``reference``: the gateway session's, taken unless the payment has one. With ``amount`` too, the move happens
+    only if the session matches the payment (its amount, and its reference unless the payment has none yet)."""
+    earlier = EARLIER[to]
     if to in FINISHED:
         values.setdefault("finished_at", now)
         values["active_order_id"] = None
         if to != PaymentState.SUCCESS:
             code = values.setdefault("failure_code", DEFAULT_CODES[to])
             values.setdefault("failure_message", FAILURE_MESSAGES[code])
-    payment = await session.scalar(
-        update(Payment).where(Payment.id == payment_id, Payment.state.in_(earlier), *only_if)
-        .values(state=to, **values).returning(Payment)
-        .execution_options(populate_existing=True, synchronize_session=False)
-    )
+    columns = tuple(sorted(values))
+    parameters = {f"set_{name}": values[name] for name in columns}
+    parameters["t_payment"] = payment_id
+    if reference is not None:
+        parameters["t_reference"] = reference
+    if amount is not None:
+        parameters.update(t_amount=amount, t_match_reference=reference)
+    payment = await session.scalar(statements.transition(to, earlier, columns, reference=reference is not None,
+                                                         match=amount is not None), parameters)
     if payment is None:
         return None
     await _record_event(session, payment_id, to, source, now)
@@ -226,7 +233,7 @@ async def ensure_started(
     async def record_start(session: AsyncSession) -> Payment:
         started = await transition(
             session, payment.id, PaymentState.STARTED, source="api", now=now, next_url=remote.next_url,
-            gateway_reference=func.coalesce(Payment.gateway_reference, remote.reference))
+            reference=remote.reference)
         if started is None:  # already started or beyond (a notification came first): keep the reference
             await _record_reference(session, payment.id, remote.reference)
             started = await session.get(Payment, payment.id, populate_existing=True)
@@ -257,11 +264,8 @@ async def apply_gateway_session(
     target = GATEWAY_TO_STATE.get(remote.state)
     if target is not None:
         # The usual news moves the payment: one conditional UPDATE checks the session matches and applies it.
-        matches = (Payment.amount == remote.amount,
-                   or_(Payment.gateway_reference.is_(None), Payment.gateway_reference == remote.reference))
-        moved = await transition(session, merchant_reference, target, source=source, now=now, only_if=matches,
-                                 gateway_reference=func.coalesce(Payment.gateway_reference, remote.reference),
-                                 **_news(target, remote, now))
+        moved = await transition(session, merchant_reference, target, source=source, now=now,
+                                 reference=remote.reference, amount=remote.amount, **_news(target, remote, now))
         if moved is not None:
             return moved
     # Nothing moved: old news, or a session that is not one of our payments (told apart by reading the row).

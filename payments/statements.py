@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from payments.models import (
     Payment,
     PaymentEvent,
     PaymentOrder,
+    PaymentState,
 )
 
 EVENTS, ORDERS, PAYMENTS = PaymentEvent.__table__, PaymentOrder.__table__, Payment.__table__
@@ -66,3 +67,32 @@ SETTLE_ORDER = (update(ORDERS).where(ORDERS.c.id == bindparam("order"), ORDERS.c
                 .values(state=OrderState.PAID, paid_payment_id=bindparam("payment"), closed_at=bindparam("at"))
                 .returning(ORDERS.c.agency_reference, _CODE, _ENDPOINT))
 MARK_PAID = update(PAYMENTS).where(PAYMENTS.c.id == bindparam("payment")).values(paid_order_id=bindparam("order"))
+
+
+_TRANSITIONS: dict[tuple[Any, ...], Any] = {}
+
+
+def transition(to: PaymentState, earlier: tuple[PaymentState, ...], columns: tuple[str, ...], *, reference: bool,
+               match: bool) -> Any:
+    """The payment's conditional move to ``to`` (an ORM UPDATE … RETURNING the payment), one per shape.
+
+    Parameters (none named as a column: an UPDATE would take such a parameter as a value to set): ``t_payment``;
+    each of ``columns`` as ``set_<name>``; ``t_reference`` (if ``reference``: the payment takes it unless it has
+    one); if ``match``, ``t_amount`` and ``t_match_reference``: the gateway session must have the payment's amount,
+    and its reference unless the payment has none yet."""
+    shape = (to, earlier, columns, reference, match)
+    statement = _TRANSITIONS.get(shape)
+    if statement is None:
+        conditions = [Payment.id == bindparam("t_payment"), Payment.state.in_(earlier)]
+        if match:
+            conditions += [Payment.amount == bindparam("t_amount"),
+                           or_(Payment.gateway_reference.is_(None),
+                               Payment.gateway_reference == bindparam("t_match_reference"))]
+        values: dict[str, Any] = {name: bindparam(f"set_{name}", type_=PAYMENTS.c[name].type) for name in columns}
+        if reference:
+            values["gateway_reference"] = func.coalesce(
+                Payment.gateway_reference, bindparam("t_reference", type_=PAYMENTS.c.gateway_reference.type))
+        statement = _TRANSITIONS[shape] = (
+            update(Payment).where(*conditions).values(state=to, **values).returning(Payment)
+            .execution_options(populate_existing=True, synchronize_session=False))
+    return statement
