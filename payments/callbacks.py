@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.platform.webhooks import SECRET_PREFIX, DestinationRefused, check_destination, sign_headers
 from payments.models import CallbackAttempt, CallbackEndpoint, CallbackMessage, CallbackState
+from payments.statements import ADD_MESSAGE, MESSAGES
 
 RETRY_LADDER = (timedelta(seconds=60), timedelta(minutes=5), timedelta(hours=1), timedelta(days=1),
                 timedelta(days=2))
@@ -60,13 +61,13 @@ async def enqueue(
     if has_endpoint is None:
         has_endpoint = await session.get(CallbackEndpoint, agency_id) is not None
     message = CallbackMessage(
-        agency_id=agency_id, event_type=event_type, payment_id=payment_id,
+        id=uuid.uuid4(), agency_id=agency_id, event_type=event_type, payment_id=payment_id,
         payload={"type": event_type, "timestamp": now.isoformat(), "data": data},
-        state=CallbackState.PENDING if has_endpoint else CallbackState.WILL_NOT_SEND,
-        next_attempt_at=now, created_at=now,
+        state=CallbackState.PENDING if has_endpoint else CallbackState.WILL_NOT_SEND, attempts=0,
+        next_attempt_at=now, claimed_until=None, last_status_code=None, created_at=now,
     )
-    session.add(message)
-    await session.flush()
+    # One Core INSERT of the message's columns: the ORM's flush (unit of work) cost more CPU than the statement.
+    await session.execute(ADD_MESSAGE, {column.key: getattr(message, column.key) for column in MESSAGES.columns})
     return message
 
 

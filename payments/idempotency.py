@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.platform.errors import PortalError
 from payments.models import IdempotencyKey
+from payments.statements import CLAIM_KEY
 
 RETENTION = timedelta(hours=24)
 _KEY = re.compile(r"^[A-Za-z0-9-]{1,255}$")  # GOV.UK Pay's rule; UUIDs fit
@@ -58,12 +59,8 @@ async def claim(
     # Otherwise a replay needs no write lock: look before inserting (the INSERT below still decides races).
     existing = None if resource_id is not None else await _load(session, scope, key)
     if existing is None:
-        inserted = await session.scalar(
-            insert_ignoring_conflicts(session, IdempotencyKey)
-            .values(scope=scope, key=key, request_hash=digest, resource_id=resource_id, created_at=now)
-            .on_conflict_do_nothing()
-            .returning(IdempotencyKey.key)
-        )
+        inserted = await session.scalar(CLAIM_KEY(session), {  # built once (payments.statements)
+            "scope": scope, "key": key, "request_hash": digest, "resource_id": resource_id, "created_at": now})
         if inserted is not None:
             return None
         existing = await _load(session, scope, key)

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.platform.db import utcnow
-from payments.idempotency import insert_ignoring_conflicts
+from payments import statements
 from payments.models import LedgerEntry, LedgerJournal
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -45,16 +45,12 @@ async def post(
     """Post a journal once; False if this event was already posted."""
     if len(lines) < 2 or sum(amount for _, amount, _ in lines) != 0 or any(a == 0 for _, a, _ in lines):
         raise UnbalancedJournal(f"journal {event_key} does not balance")
-    journal_id = await session.scalar(
-        insert_ignoring_conflicts(session, LedgerJournal)
-        .values(id=uuid.uuid4(), event_key=event_key, kind=kind, agency_id=agency_id, booked_on=booked_on,
-                created_at=utcnow())
-        .on_conflict_do_nothing()
-        .returning(LedgerJournal.id)
-    )
+    journal_id = await session.scalar(statements.ADD_JOURNAL(session), {  # built once (payments.statements)
+        "id": uuid.uuid4(), "event_key": event_key, "kind": kind, "agency_id": agency_id, "booked_on": booked_on,
+        "created_at": utcnow()})
     if journal_id is None:
         return False
-    await session.execute(insert(LedgerEntry), [
+    await session.execute(statements.ADD_ENTRIES, [
         {"id": uuid.uuid4(), "journal_id": journal_id, "account": account, "amount": amount, "reference": reference}
         for account, amount, reference in lines
     ])

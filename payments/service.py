@@ -14,23 +14,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, insert, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
-from api.agencies.models import AgencyPersonCode
 from api.platform.db import utcnow
 from api.platform.errors import PortalError
 from api.platform.scopes import PAYMENTS_WRITE
 from api.proxies.service import acting_for
-from payments import callbacks, idempotency, ledger
+from payments import callbacks, idempotency, ledger, statements
 from payments.gateways.base import Gateway, GatewayRejected, GatewaySession, GatewayUnavailable
 from payments.idempotency import insert_ignoring_conflicts
 from payments.models import (
-    CallbackEndpoint,
     OrderState,
     Payment,
-    PaymentEvent,
     PaymentMethod,
     PaymentOrder,
     PaymentState,
@@ -42,6 +39,7 @@ logger = logging.getLogger("payments")
 
 RANK = {PaymentState.CREATED: 0, PaymentState.STARTED: 1, PaymentState.SUBMITTED: 2,
         **{state: 3 for state in FINISHED}}
+EARLIER = {to: tuple(state for state, rank in RANK.items() if rank < RANK[to]) for to in RANK}
 GATEWAY_TO_STATE = {"created": PaymentState.STARTED, "submitted": PaymentState.SUBMITTED,
                     "success": PaymentState.SUCCESS, "declined": PaymentState.DECLINED,
                     "timedout": PaymentState.TIMEDOUT,
@@ -69,22 +67,28 @@ class Urls:
 
 async def transition(
     session: AsyncSession, payment_id: uuid.UUID, to: PaymentState, *, source: str, now: datetime,
-    only_if: tuple[ColumnElement[bool], ...] = (), **values: Any,
+    reference: str | None = None, amount: int | None = None, **values: Any,
 ) -> Payment | None:
-    """Move the payment forward to ``to``; None when it is already there or beyond, or ``only_if`` does not hold
-    (nothing changed)."""
-    earlier = [state for state, rank in RANK.items() if rank < RANK[to]]
+    """Move the payment forward to ``to``; None when it is already there or beyond (nothing changed).
+
+    ``reference``: the gateway session's, taken unless the payment has one. With ``amount`` too, the move happens
+    only if the session matches the payment (its amount, and its reference unless the payment has none yet)."""
+    earlier = EARLIER[to]
     if to in FINISHED:
         values.setdefault("finished_at", now)
         values["active_order_id"] = None
         if to != PaymentState.SUCCESS:
             code = values.setdefault("failure_code", DEFAULT_CODES[to])
             values.setdefault("failure_message", FAILURE_MESSAGES[code])
-    payment = await session.scalar(
-        update(Payment).where(Payment.id == payment_id, Payment.state.in_(earlier), *only_if)
-        .values(state=to, **values).returning(Payment)
-        .execution_options(populate_existing=True, synchronize_session=False)
-    )
+    columns = tuple(sorted(values))
+    parameters = {f"set_{name}": values[name] for name in columns}
+    parameters["t_payment"] = payment_id
+    if reference is not None:
+        parameters["t_reference"] = reference
+    if amount is not None:
+        parameters.update(t_amount=amount, t_match_reference=reference)
+    payment = await session.scalar(statements.transition(to, earlier, columns, reference=reference is not None,
+                                                         match=amount is not None), parameters)
     if payment is None:
         return None
     await _record_event(session, payment_id, to, source, now)
@@ -97,23 +101,19 @@ async def transition(
 
 async def _record_event(session: AsyncSession, payment_id: uuid.UUID, state: PaymentState, source: str,
                         now: datetime) -> None:
-    """The history's row, by one INSERT (no unit-of-work flush: nothing reads it back)."""
-    await session.execute(insert(PaymentEvent).values(id=uuid.uuid4(), payment_id=payment_id, state=state,
-                                                      source=source, occurred_at=now))
+    """The history's row, by one Core INSERT (no unit-of-work flush, no ORM plugin: nothing reads it back)."""
+    await session.execute(statements.ADD_EVENT, {"id": uuid.uuid4(), "payment_id": payment_id, "state": state,
+                                                 "source": source, "occurred_at": now})
 
 
 async def _settle(session: AsyncSession, payment: Payment, now: datetime) -> None:
-    applied = await session.scalar(
-        update(PaymentOrder)
-        .where(PaymentOrder.id == payment.order_id, PaymentOrder.state == OrderState.OPEN)
-        .values(state=OrderState.PAID, paid_payment_id=payment.id, closed_at=now)
-        .returning(PaymentOrder.id).execution_options(synchronize_session=False)
-    )
+    applied = (await session.execute(statements.SETTLE_ORDER, {
+        "order": payment.order_id, "payment": payment.id, "at": now, "agency": payment.agency_id,
+        "person": payment.person_id})).first()
     clearing = ledger.BANK_CLEARING if payment.method == PaymentMethod.PAYEASY else ledger.GATEWAY_CLEARING
     captured = payment.captured_at or now
     if applied is not None:
-        await session.execute(update(Payment).where(Payment.id == payment.id).values(paid_order_id=payment.order_id)
-                              .execution_options(synchronize_session=False))
+        await session.execute(statements.MARK_PAID, {"payment": payment.id, "order": payment.order_id})
         set_committed_value(payment, "paid_order_id", payment.order_id)  # as the UPDATE left it: no second one
         credit, kind = ledger.AGENCY_COLLECTIONS, "payment"
     else:
@@ -124,11 +124,16 @@ async def _settle(session: AsyncSession, payment: Payment, now: datetime) -> Non
                       booked_on=ledger.business_day(captured),
                       lines=[(clearing, payment.amount, payment.gateway_reference),
                              (credit, -payment.amount, payment.gateway_reference)])
-    await _tell_agency(session, payment, "payment.succeeded", now)
+    await _tell_agency(session, payment, "payment.succeeded", now, known=applied)
 
 
-async def _tell_agency(session: AsyncSession, payment: Payment, event_type: str, now: datetime) -> None:
-    data, has_endpoint = await _agency_view_and_endpoint(session, payment)
+async def _tell_agency(session: AsyncSession, payment: Payment, event_type: str, now: datetime,
+                       known: Any = None) -> None:
+    """``known``: the (agency reference, person code, has endpoint) row, when the caller already read it."""
+    if known is None:
+        data, has_endpoint = await _agency_view_and_endpoint(session, payment)
+    else:
+        data, has_endpoint = payment_json(payment, person_code=known[1], agency_reference=known[0]), bool(known[2])
     await callbacks.enqueue(session, agency_id=payment.agency_id, event_type=event_type, payment_id=payment.id,
                             data=data, now=now, has_endpoint=has_endpoint)
 
@@ -140,11 +145,8 @@ async def agency_view(session: AsyncSession, payment: Payment) -> dict[str, Any]
 
 async def _agency_view_and_endpoint(session: AsyncSession, payment: Payment) -> tuple[dict[str, Any], bool]:
     """The agency's view and whether the agency has a callback endpoint: one query for both."""
-    code = (select(AgencyPersonCode.code).where(AgencyPersonCode.agency_id == payment.agency_id,
-                                                AgencyPersonCode.person_id == payment.person_id).scalar_subquery())
-    endpoint = exists().where(CallbackEndpoint.agency_id == payment.agency_id)
-    row = (await session.execute(select(PaymentOrder.agency_reference, code, endpoint).where(
-        PaymentOrder.id == payment.order_id))).one()
+    row = (await session.execute(statements.AGENCY_VIEW, {"agency": payment.agency_id, "person": payment.person_id,
+                                                          "order": payment.order_id})).one()
     return payment_json(payment, person_code=row[1], agency_reference=row[0]), bool(row[2])
 
 
@@ -231,7 +233,7 @@ async def ensure_started(
     async def record_start(session: AsyncSession) -> Payment:
         started = await transition(
             session, payment.id, PaymentState.STARTED, source="api", now=now, next_url=remote.next_url,
-            gateway_reference=func.coalesce(Payment.gateway_reference, remote.reference))
+            reference=remote.reference)
         if started is None:  # already started or beyond (a notification came first): keep the reference
             await _record_reference(session, payment.id, remote.reference)
             started = await session.get(Payment, payment.id, populate_existing=True)
@@ -262,11 +264,8 @@ async def apply_gateway_session(
     target = GATEWAY_TO_STATE.get(remote.state)
     if target is not None:
         # The usual news moves the payment: one conditional UPDATE checks the session matches and applies it.
-        matches = (Payment.amount == remote.amount,
-                   or_(Payment.gateway_reference.is_(None), Payment.gateway_reference == remote.reference))
-        moved = await transition(session, merchant_reference, target, source=source, now=now, only_if=matches,
-                                 gateway_reference=func.coalesce(Payment.gateway_reference, remote.reference),
-                                 **_news(target, remote, now))
+        moved = await transition(session, merchant_reference, target, source=source, now=now,
+                                 reference=remote.reference, amount=remote.amount, **_news(target, remote, now))
         if moved is not None:
             return moved
     # Nothing moved: old news, or a session that is not one of our payments (told apart by reading the row).

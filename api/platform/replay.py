@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
 from sqlalchemy import String, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -59,12 +60,8 @@ class DatabaseReplayGuard:
             self._purged_at = time.monotonic()
             async with self.session_factory() as purging, purging.begin():
                 await purge_receipts(purging, now, batch=PURGE_BATCH)
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        claimed = await session.scalar(
-            dialect.insert(WebhookReceipt)
-            .values(receiver=self.receiver, message_id=key, expires_at=now + self.window)
-            .on_conflict_do_nothing(index_elements=["receiver", "message_id"])
-            .returning(WebhookReceipt.message_id))
+        claimed = await session.scalar(_claim_statement(session.get_bind().dialect.name), {
+            "receiver": self.receiver, "message_id": key, "expires_at": now + self.window})
         if claimed is not None:
             return True
         # Taken: by an expired entry only, which this claim renews (one conditional UPDATE: one winner).
@@ -81,6 +78,21 @@ class DatabaseReplayGuard:
         async with self.session_factory() as session, session.begin():
             await session.execute(delete(WebhookReceipt).where(
                 WebhookReceipt.receiver == self.receiver, WebhookReceipt.message_id == message_id[:200]))
+
+
+_CLAIMS: dict[str, Any] = {}
+
+
+def _claim_statement(dialect: str) -> Any:
+    """The claim's Core ``INSERT … ON CONFLICT DO NOTHING RETURNING``, built once per dialect: building it and its
+    cache key on every notification cost more CPU than executing it."""
+    statement = _CLAIMS.get(dialect)
+    if statement is None:
+        receipts = WebhookReceipt.__table__
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _CLAIMS[dialect] = (insert(receipts).on_conflict_do_nothing(
+            index_elements=["receiver", "message_id"]).returning(receipts.c.message_id))
+    return statement
 
 
 async def purge_receipts(session: AsyncSession, now: dt.datetime, *, batch: int) -> int:

@@ -74,6 +74,24 @@ def card_brand(number: str) -> str:
     return {"4": "visa", "5": "mastercard", "3": "jcb"}.get(number[:1], "other")
 
 
+def form_outcome(method: str | None, form: Any) -> tuple[tuple[str, str | None], dict[str, Any]] | str:
+    """What the hosted form asks of a session of ``method`` (None: the payer cancels): the new state and error
+    code, and the card's columns; or the message that refuses the form."""
+    if method is None:
+        return ("cancelled", "P0030"), {}
+    if method == "card":
+        number = str(form.get("card_number", "")).replace(" ", "")
+        if not luhn_valid(number):
+            return "Enter a valid card number."
+        outcome = {DECLINE_CARD: ("declined", "P0010"), TIMEOUT_CARD: ("timedout", "P0020"),
+                   ERROR_CARD: ("error", "P0050")}.get(number, ("success", None))
+        return outcome, {"card_brand": card_brand(number), "card_last4": number[-4:]}
+    account = str(form.get("account_number", ""))
+    if account not in (BANK_SUCCEED_ACCOUNT, BANK_DECLINE_ACCOUNT):
+        return "Unknown account."
+    return (("success", None) if account == BANK_SUCCEED_ACCOUNT else ("declined", "P0010")), {}
+
+
 def render_settlement(rows: Iterable[dict[str, Any]]) -> str:
     """The settlement CSV (also used by the benchmark to bulk-generate a day)."""
     out = io.StringIO()
@@ -256,29 +274,28 @@ def create_gateway_app(secret: str, base_url: str, database_url: str, *,
 
     async def submit(request: Request) -> Response:
         session_id = request.path_params["session_id"]
+        form = await request.form()
+        cancel = form.get("action") == "cancel"
+        method = None if cancel else ("card" if form.get("card_number") is not None else "net_banking")
+        decided = form_outcome(method, form)
+        if isinstance(decided, tuple):
+            # The usual case, a valid form for a live session of its method: one conditional UPDATE changes it,
+            # without reading it first. Anything else (gone, finished, expired, of the other method) is told
+            # apart below by reading it, as before.
+            changed, owed = await store.change(session_id, ("created",), *decided[0], method=method,
+                                               unexpired=True, **decided[1])
+            if changed is not None:
+                notifier.send(owed)
+                return RedirectResponse(changed.return_url, status_code=303)
         row = await found(session_id)
         if row is None:
             return HTMLResponse("<h1>Not found</h1>", status_code=404)
         if row.state != "created":
             return HTMLResponse(_page(row), status_code=410)
-        form = await request.form()
-        values: dict[str, Any] = {}
-        outcome: tuple[str, str | None]  # the session's new state and error code
-        if form.get("action") == "cancel":
-            outcome = ("cancelled", "P0030")
-        elif row.method == "card":
-            number = str(form.get("card_number", "")).replace(" ", "")
-            if not luhn_valid(number):
-                return HTMLResponse(_page(row, "Enter a valid card number."), status_code=422)
-            values = {"card_brand": card_brand(number), "card_last4": number[-4:]}
-            outcome = {DECLINE_CARD: ("declined", "P0010"), TIMEOUT_CARD: ("timedout", "P0020"),
-                       ERROR_CARD: ("error", "P0050")}.get(number, ("success", None))
-        else:
-            account = str(form.get("account_number", ""))
-            if account not in (BANK_SUCCEED_ACCOUNT, BANK_DECLINE_ACCOUNT):
-                return HTMLResponse(_page(row, "Unknown account."), status_code=422)
-            outcome = ("success", None) if account == BANK_SUCCEED_ACCOUNT else ("declined", "P0010")
-        changed, owed = await store.change(session_id, ("created",), *outcome, **values)
+        decided = form_outcome(None if cancel else row.method, form)
+        if isinstance(decided, str):
+            return HTMLResponse(_page(row, decided), status_code=422)
+        changed, owed = await store.change(session_id, ("created",), *decided[0], **decided[1])
         notifier.send(owed)
         if changed is None:  # another submission (or the expiry) won the race
             current = await found(session_id)

@@ -180,3 +180,41 @@ async def test_delivered_notifications_are_deleted_in_one_batch_and_a_failed_one
     async with create_session_factory(engine)() as session:
         left = (await session.execute(select(SandboxNotificationRow.id, SandboxNotificationRow.attempts))).all()
     assert left == [(owed[2].id, 1)]
+
+
+async def test_the_form_changes_a_live_session_of_its_method_once_and_refuses_the_rest(
+        gateways: Gateways, engine: AsyncEngine) -> None:
+    base = gateways.start()
+
+    async def session(reference: str, **changes: object) -> str:
+        created = await client.post(f"{base}/v1/sessions", json={**new_session_body(reference), **changes},
+                                    headers=AUTH)
+        assert created.status_code == 201
+        return str(created.json()["id"])
+
+    async def state(session_id: str) -> str:
+        return str((await client.get(f"{base}/v1/sessions/{session_id}", headers=AUTH)).json()["state"])
+
+    valid_card = {"card_number": "4242424242424242", "action": "pay"}
+    async with httpx.AsyncClient() as client:
+        card, bank, late, cancelled = (await session("f-card"), await session("f-bank", method="net_banking"),
+                                       await session("f-late", expires_in=0), await session("f-cancel"))
+        refused = await client.post(f"{base}/pay/{card}", data={"card_number": "4242424242424241", "action": "pay"})
+        assert (refused.status_code, "Enter a valid card number." in refused.text) == (422, True)
+        wrong_method = await client.post(f"{base}/pay/{bank}", data=valid_card)  # a card for a bank session
+        assert (wrong_method.status_code, "Unknown account." in wrong_method.text) == (422, True)
+        assert (await state(card), await state(bank)) == ("created", "created")
+        assert (await client.post(f"{base}/pay/{bank}", data={"account_number": "1234567"})).status_code == 303
+        await asyncio.sleep(0.01)
+        assert (await client.post(f"{base}/pay/{late}", data=valid_card)).status_code == 410  # expired: not paid
+        paid = await client.post(f"{base}/pay/{card}", data=valid_card)
+        assert (paid.status_code, paid.headers["location"]) == (303, "http://127.0.0.1:9/back")
+        assert (await client.post(f"{base}/pay/{card}", data=valid_card)).status_code == 410  # once
+        assert (await client.post(f"{base}/pay/{cancelled}", data={"action": "cancel"})).status_code == 303
+        assert (await client.post(f"{base}/pay/gws_nothing", data=valid_card)).status_code == 404
+        assert [await state(s) for s in (card, bank, late, cancelled)] == ["success", "success", "timedout",
+                                                                           "cancelled"]
+    async with create_session_factory(engine)() as session_:
+        owed = sorted(b.split('"type": "')[1].split('"')[0] for b in await session_.scalars(
+            select(SandboxNotificationRow.body)))
+    assert owed == ["session.cancelled", "session.success", "session.success", "session.timedout"]

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.platform.db import create_session_factory, utcnow
+from payments.gateways.base import GatewaySession
 from payments.gateways.sandbox import SandboxGateway
 from payments.models import Payment, PaymentOrder
-from payments.service import recover
+from payments.service import apply_gateway_session, recover
 from tests.api.conftest import operation
 from tests.payments.conftest import GATEWAY_SECRET, PaymentPortal
 from tests.payments.helpers import global_id, pay_at_gateway, raw_id, start, wait_for_state
@@ -68,3 +70,30 @@ async def test_the_payer_cancels_and_the_hosted_page_refuses_it_afterwards(
     async with httpx.AsyncClient() as browser:
         assert (await browser.get(started["nextUrl"])).status_code == 410
     assert global_id("Payment", raw_id(started["id"])) == started["id"]
+
+
+async def test_gateway_news_moves_a_payment_only_when_the_session_matches_its_amount_and_reference(
+    payment_portal: PaymentPortal, engine: AsyncEngine
+) -> None:
+    pp = payment_portal
+    order_id = (await pp.create_order(amount=2_000)).json()["order_id"]
+    payment_id = raw_id((await start(pp, order_id))["data"]["paymentStart"]["id"])
+    factory = create_session_factory(engine)
+    async with factory() as session:
+        started = await session.get(Payment, payment_id)
+    assert started is not None and started.state.value == "started" and started.gateway_reference
+    news = {"merchant_reference": str(payment_id), "state": "success", "captured_at": utcnow().isoformat(),
+            "card_brand": "visa", "card_last4": "4242"}
+    for wrong in ({"id": started.gateway_reference, "amount": 2_001}, {"id": "gws_someone_else", "amount": 2_000}):
+        with pytest.raises(LookupError):
+            async with factory() as session, session.begin():
+                await apply_gateway_session(session, GatewaySession.from_json({**news, **wrong}), source="gateway",
+                                            now=utcnow())
+    async with factory() as session:
+        unchanged = await session.get(Payment, payment_id)
+        assert unchanged is not None and (unchanged.state.value, unchanged.paid_order_id) == ("started", None)
+    async with factory() as session, session.begin():
+        moved = await apply_gateway_session(session, GatewaySession.from_json(
+            {**news, "id": started.gateway_reference, "amount": 2_000}), source="gateway", now=utcnow())
+    assert moved is not None and (moved.state.value, moved.card_last4, moved.paid_order_id) == (
+        "success", "4242", moved.order_id)

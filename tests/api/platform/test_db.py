@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import bindparam, column, func, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
 
 from api.people.models import Municipality, Person, Sex
 from api.platform.db import (
@@ -150,3 +151,26 @@ async def test_sqlite_connections_have_text_pairs(tmp_path: Path) -> None:
             assert await connection.scalar(text("SELECT text_pairs('サビ')")) == "e382b5e38393"
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout_without_a_ping(
+        database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    engine = create_engine(database_url)  # the app's pooled engine, no pool_pre_ping
+    try:
+        async with engine.connect() as connection:
+            first = await connection.scalar(text("SELECT pg_backend_pid()"))
+        async with engine.connect() as connection:  # an open, idle connection is lent again as it is
+            assert await connection.scalar(text("SELECT pg_backend_pid()")) == first
+        killer = create_engine(database_url, poolclass=NullPool)
+        async with killer.connect() as other:
+            assert await other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}) is True
+        await dispose_engine(killer)
+        await asyncio.sleep(0.2)  # the server's notice reaches the pooled connection's socket
+        async with create_session_factory(engine)() as session:  # no error: a new connection was opened
+            second = await session.scalar(text("SELECT pg_backend_pid()"))
+        assert second != first
+    finally:
+        await dispose_engine(engine)
