@@ -26,7 +26,7 @@ COMMAND = shutil.which("mynaportal", path=str(Path(sys.executable).parent)) or "
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -53,6 +53,13 @@ def new_token() -> tuple[str, bytes]:
     return token, token_hash(token)
 
 
+def certificate_notice(row: CertificateIssuance, title_rest: str, body: str, reference: str) -> NewNotice:
+    """The requester's notice of a certificate, with the certificate attached (the title begins with its name)."""
+    title = content.TITLES[row.kind]
+    return NewNotice(audience=Audience.PERSON, category=Category.GENERAL, title=f"{title}{title_rest}", body=body,
+                     reference=reference, attachments=(AttachmentSpec(ATTACHMENT_KIND, str(row.id), title),))
+
+
 def fetch_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/delivery/v1/documents/{token}"
 
@@ -168,13 +175,11 @@ async def offer_again(sf: async_sessionmaker[AsyncSession], box: SecretBox, acto
         municipality = await session.get_one(Municipality, row.municipality_code)
         if row.notice_id is not None:
             await withdraw_offer(session, row.notice_id, link.id)
-        published = await publish_notice(session, office.agency_id, NewNotice(
-            audience=Audience.PERSON, category=Category.GENERAL,
-            title=f"{content.TITLES[row.kind]}を{service.name}にもう一度送りました",
-            body=f"{municipality.name}の証明書（証明書番号 {row.serial}）の受け取りリンクを新しくしました。",
-            reference=f"certificate-{row.id.hex}-again-{now.strftime('%Y%m%d%H%M%S')}",
-            attachments=(AttachmentSpec(ATTACHMENT_KIND, str(row.id), content.TITLES[row.kind]),)),
-            now=now, today=today, recipient_id=actor_id)
+        published = await publish_notice(session, office.agency_id, certificate_notice(
+            row, f"を{service.name}にもう一度送りました",
+            f"{municipality.name}の証明書（証明書番号 {row.serial}）の受け取りリンクを新しくしました。",
+            f"certificate-{row.id.hex}-again-{now.strftime('%Y%m%d%H%M%S')}"), now=now, today=today,
+            recipient_id=actor_id)
         row.notice_id = published.notice.id
         await session.flush()
         await offer_document(session, box, row, municipality.name, public_url, now=now)

@@ -23,8 +23,7 @@ from api.certificates import content, delivery
 from api.certificates.issuing import CertificateIssuer, new_public_id, new_serial
 from api.certificates.models import CertificateIssuance, CertificateKind, Channel, IssuanceState
 from api.certificates.registers import CertificateOffice
-from api.notices.models import Audience, Category
-from api.notices.service import AttachmentSpec, NewNotice, publish_notice
+from api.notices.service import publish_notice
 from api.people.individual_number import IndividualNumberCipher
 from api.people.models import Municipality
 from api.platform.access_records import record_operator_action
@@ -177,13 +176,9 @@ async def collect(sf: SessionFactory, issuer: CertificateIssuer, actor_id: uuid.
         await record_issuance(session, row, municipality.name, service_name or "app")
         where = f"{service_name}に送りました" if service_name else "アプリで受け取れます"
         # The requester by id: the municipality knows whom it issued to (no code to look up and back).
-        published = await publish_notice(session, office.agency_id, NewNotice(
-            audience=Audience.PERSON, category=Category.GENERAL,
-            title=f"{content.TITLES[row.kind]}を交付しました",
-            body=f"{municipality.name}の証明書（証明書番号 {row.serial}）を{where}。",
-            reference=f"certificate-{row.id.hex}",
-            attachments=(AttachmentSpec(ATTACHMENT_KIND, str(row.id), content.TITLES[row.kind]),)),
-            now=now, today=today, recipient_id=row.actor_person_id)
+        published = await publish_notice(session, office.agency_id, delivery.certificate_notice(
+            row, "を交付しました", f"{municipality.name}の証明書（証明書番号 {row.serial}）を{where}。",
+            f"certificate-{row.id.hex}"), now=now, today=today, recipient_id=row.actor_person_id)
         row.notice_id = published.notice.id
         if row.channel == Channel.DELIVERY:
             assert webhook_box is not None

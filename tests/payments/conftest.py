@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -32,16 +31,11 @@ from api.platform.db import create_session_factory
 from api.platform.settings import PROJECT_ROOT
 from tests.api.conftest import Portal, running_portal
 from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY, make_settings
+from tests.served import free_port
 
 GATEWAY_SECRET = "test-gateway-secret-0123456789"
 CALLBACK_KEY = "test-callback-key-0123456789"
 TAX_OFFICE = "kojimachi-tax-office"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ requests."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,12 +16,7 @@ from hypercorn.asyncio import serve
 
 from push.dev_service import PushServiceState, create_push_service, server_config
 from push.dev_tls import ensure_certificate
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.served import free_port
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,15 +24,10 @@ from nfc_bridge.portal.store import Store
 from nfc_bridge.virtual_card.card import VirtualCard
 from nfc_bridge.virtual_card.store import CardStore
 from tests.nfc_bridge.conftest import InsertedCard
+from tests.served import free_port as _free_port
 
 MYNAPORTAL = shutil.which("mynaportal", path=str(Path(sys.executable).parent)) or "mynaportal"
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
