@@ -10,7 +10,6 @@ at once, as signing out (the row deleted) does. A session unused for ``IDLE`` en
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -44,10 +43,6 @@ class StaffSession:
     actor: InboxActor
 
 
-def _id_hash(session_id: str) -> bytes:
-    return hashlib.sha256(session_id.encode()).digest()
-
-
 async def sign_in(session_factory: async_sessionmaker[AsyncSession], token: str,
                   now: dt.datetime | None = None) -> StaffSession:
     """A new session for this staff token (or the municipality's agency key); UNAUTHENTICATED otherwise."""
@@ -58,7 +53,7 @@ async def sign_in(session_factory: async_sessionmaker[AsyncSession], token: str,
         credential = hash_token(token)
         await session.execute(delete(StaffWebSession).where(  # this credential's sessions left idle
             StaffWebSession.credential_hash == credential, StaffWebSession.last_seen_at <= now - IDLE))
-        session.add(StaffWebSession(id_hash=_id_hash(session_id), credential_hash=credential, csrf=csrf,
+        session.add(StaffWebSession(id_hash=hash_token(session_id), credential_hash=credential, csrf=csrf,
                                     created_at=now, last_seen_at=now))
     return StaffSession(session_id, csrf, actor)
 
@@ -70,7 +65,7 @@ async def resume(session_factory: async_sessionmaker[AsyncSession], session_id: 
     if not session_id or len(session_id) > MAX_ID:
         return None
     now = now or utcnow()
-    key = _id_hash(session_id)
+    key = hash_token(session_id)
     async with session_factory() as session:
         row = await session.get(StaffWebSession, key)
         if row is None:
@@ -94,7 +89,7 @@ async def resume(session_factory: async_sessionmaker[AsyncSession], session_id: 
 
 async def sign_out(session_factory: async_sessionmaker[AsyncSession], session_id: str) -> None:
     async with session_factory() as session, session.begin():
-        await session.execute(delete(StaffWebSession).where(StaffWebSession.id_hash == _id_hash(session_id)))
+        await session.execute(delete(StaffWebSession).where(StaffWebSession.id_hash == hash_token(session_id)))
 
 
 async def purge(session_factory: async_sessionmaker[AsyncSession], *, now: dt.datetime, batch: int = 1000) -> int:

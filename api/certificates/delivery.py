@@ -14,7 +14,6 @@ time; the ``number_app_only`` constraint holds it in the database too).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from api.notices.outbox import WEBHOOK_RETRY_LADDER
 from api.notices.service import AttachmentSpec, NewNotice, publish_notice
 from api.people.models import Municipality
 from api.platform.access_records import record_operator_action
+from api.platform.auth import hash_token
 from api.platform.db import utcnow
 from api.platform.errors import PortalError
 from push.secrets import SecretBox
@@ -44,13 +44,9 @@ EVENT = "certificate.issued"
 ATTACHMENT_KIND = "certificate"
 
 
-def token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 def new_token() -> tuple[str, bytes]:
     token = secrets.token_urlsafe(32)
-    return token, token_hash(token)
+    return token, hash_token(token)
 
 
 def certificate_notice(row: CertificateIssuance, title_rest: str, body: str, reference: str) -> NewNotice:
@@ -113,7 +109,7 @@ async def take(sf: async_sessionmaker[AsyncSession], service_key: str, token: st
                now: datetime | None = None) -> Fetched:
     """The PDF, once, to the service it was offered to; the server keeps no copy afterwards."""
     now = now or utcnow()
-    hashed = token_hash(token) if 20 <= len(token) <= 100 else b""
+    hashed = hash_token(token) if 20 <= len(token) <= 100 else b""
     async with sf() as session, session.begin():
         service = await service_for_fetch_key(session, service_key)
         if service is None:

@@ -36,7 +36,6 @@ from payments.orders import NewOrder, create_order
 from push.secrets import SecretBox
 
 SessionFactory = async_sessionmaker[AsyncSession]
-ATTACHMENT_KIND = delivery.ATTACHMENT_KIND
 _KEY_LENGTH = range(1, 65)
 
 

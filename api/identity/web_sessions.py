@@ -11,7 +11,6 @@ at once. A session unused for ``IDLE`` ends, and its tokens with it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -64,10 +63,6 @@ class Lifetimes:
     refresh: dt.timedelta
 
 
-def _id_hash(session_id: str) -> bytes:
-    return hashlib.sha256(session_id.encode()).digest()
-
-
 def _principal(token: SessionToken) -> Principal:
     return Principal(person_id=token.person_id, scopes=frozenset(token.scopes.split()), token_id=token.id)
 
@@ -88,7 +83,7 @@ async def sign_in(session_factory: async_sessionmaker[AsyncSession], pair: sessi
     session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     async with session_factory() as session, session.begin():
         token, refresh_id = await _ids_of(session, pair)
-        session.add(PersonWebSession(id_hash=_id_hash(session_id), token_id=token.id, refresh_token_id=refresh_id,
+        session.add(PersonWebSession(id_hash=hash_token(session_id), token_id=token.id, refresh_token_id=refresh_id,
                                      csrf=csrf, created_at=now, last_seen_at=now))
         return WebSignIn(session_id, csrf, _principal(token))
 
@@ -100,7 +95,7 @@ async def resume(session_factory: async_sessionmaker[AsyncSession], session_id: 
     if not session_id or len(session_id) > MAX_ID:
         return None
     now = now or utcnow()
-    key = _id_hash(session_id)
+    key = hash_token(session_id)
     reading = read_only_factory(session_factory)  # a page view reads; SQLite's write lock only to write
     failed: uuid.UUID | None = None  # the token a renewal could not replace
     for _ in range(2):  # a second look when a concurrent request renewed the token first
@@ -193,7 +188,7 @@ async def sign_out(session_factory: async_sessionmaker[AsyncSession], session_id
                    now: dt.datetime | None = None) -> None:
     """End the web session and its session token (with its refresh family): the cookie is worth nothing after."""
     if session_id and len(session_id) <= MAX_ID:
-        await _end(session_factory, _id_hash(session_id), now or utcnow())
+        await _end(session_factory, hash_token(session_id), now or utcnow())
 
 
 def ended(now: dt.datetime) -> ColumnElement[bool]:
