@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import platform
 import subprocess
@@ -52,6 +51,7 @@ from payments import ledger  # noqa: E402
 from payments.gateways.sandbox_server import render_settlement  # noqa: E402
 from payments.models import LedgerEntry, LedgerJournal, Payment, PaymentState  # noqa: E402
 from payments.reconciliation import reconcile  # noqa: E402
+from tests.benchmarks.process_cpu import postgres_cpu, tree_cpu  # noqa: E402
 from tests.conftest import TEST_DATA_KEY, TEST_LOOKUP_KEY, make_settings  # noqa: E402
 from tests.payments.conftest import (  # noqa: E402
     child_env,
@@ -109,18 +109,13 @@ def start_portal(port: int, url: str, gateway_url: str, workers: int) -> subproc
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its live descendants (uvicorn's workers), from /proc."""
-    return sum(_tree(pid, _cpu))
+    """User + system CPU of a process and its descendants (uvicorn's workers), from /proc."""
+    return tree_cpu(pid)
 
 
 def runqueue_seconds(pid: int) -> float:
     """Time the process tree's threads spent runnable but waiting for a CPU (schedstat's second field)."""
     return sum(_tree(pid, _runqueue))
-
-
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _runqueue(pid: int) -> float:
@@ -142,7 +137,7 @@ def _tree(pid: int, measure: Any) -> list[float]:
 
 async def database_side(factory: Any) -> tuple[int, float]:
     """(transactions committed in this database so far, read-only ones and autocommit reads included; CPU seconds of
-    the backends serving it now): PostgreSQL's share of the work.
+    the PostgreSQL server so far, tests.benchmarks.process_cpu): PostgreSQL's share of the work.
     An idle backend reports its counts within 10 s (PGSTAT_IDLE_INTERVAL): wait that long for them to settle."""
     await asyncio.sleep(STATS_SETTLE_SECONDS)
     async with factory() as session:
@@ -150,13 +145,8 @@ async def database_side(factory: Any) -> tuple[int, float]:
             return 0, 0.0
         commits = await session.scalar(text(
             "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"))
-        pids = list(await session.scalars(text(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")))
-    cpu = 0.0
-    for pid in pids:
-        with contextlib.suppress(FileNotFoundError):  # a backend that closed meanwhile
-            cpu += _cpu(pid)
-    return int(commits), cpu
+    # The whole server's, reaped backends included (a backend that closed its connection mid-run counts too).
+    return int(commits), postgres_cpu()
 
 
 def percentiles(values: list[float]) -> str:
