@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from corporate.batch_import import BUSY_RETRIES, is_busy, update_latest
 from corporate.import_report import Progress
-from corporate.import_rows import STAGED_COLUMNS, TABLE, Batch
+from corporate.import_rows import COPY_COLUMNS, STAGED_COLUMNS, TABLE, Batch
 from corporate.search_index_rebuild import POSTINGS, fill_postings, rebuild_fts, stop_postings
 
 # Page cache of the bulk load on SQLite (KiB): the unique index is updated in random order and the index
@@ -26,6 +26,7 @@ BULK_CACHE_KIB = 256 * 1024
 BULK_MAINTENANCE_MEMORY = "256MB"
 BULK_COLUMNS = (*STAGED_COLUMNS, "latest", "imported_at")
 _BULK_COLUMN_LIST = ", ".join(BULK_COLUMNS)
+_COPY_COLUMN_LIST = ", ".join((*COPY_COLUMNS, "latest", "imported_at"))  # PostgreSQL's: bulk_tail's order
 # After a bulk load every row says latest: only numbers with several states need a look, and only the
 # first UPDATE (clearing the states that are not the newest), as the newest already says latest.
 _UPDATE_LATEST_BULK = update_latest(
@@ -119,13 +120,13 @@ async def _load_postgresql(connection: AsyncConnection, batches: AsyncIterator[B
                            progress: Progress | None) -> None:
     raw = await connection.get_raw_connection()
     cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
-    # One COPY for the whole file; psycopg sends in the background while the next rows are parsed.
-    async with cursor.copy(f"COPY {TABLE} ({_BULK_COLUMN_LIST}) FROM STDIN") as copy:
-        async for rows, size in batches:
-            for row in rows:
-                await copy.write_row(row)
+    # One COPY for the whole file, each batch its lines of COPY text (import_rows.copy_line); psycopg sends in
+    # the background while the next rows are parsed.
+    async with cursor.copy(f"COPY {TABLE} ({_COPY_COLUMN_LIST}) FROM STDIN") as copy:
+        async for lines, size in batches:
+            await copy.write("".join(lines))
             if progress:
-                progress.advance(len(rows), size)
+                progress.advance(len(lines), size)
 
 
 async def _add_unique_constraints(connection: AsyncConnection, constraints: list[tuple[str, str]]) -> None:

@@ -7,6 +7,7 @@ Parsing (files.read_blocks, records.parse_and_hash, normalise.search_key) is mos
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import multiprocessing
 import multiprocessing.queues
@@ -43,13 +44,44 @@ def staged_row(fields: list[str], tail: tuple[Any, ...] = ()) -> list[Any]:
     return values
 
 
-Batch = tuple[list[list[Any]], int]  # rows ready to store, and the bytes of file they came from
+# The bulk load on PostgreSQL takes each row as a line of COPY's text format, made where the row is parsed (in
+# a worker process with `parallel`): psycopg's write_row dumped each of the 37 values on its own (a third of
+# the importing process's CPU in the load), and a line crosses the process boundary for less than a list.
+COPY_COLUMNS = (*_FIELD_COLUMNS, "search_name", "search_kana", "search_en", "search_text", "record_hash")
+
+
+def _escaped(value: str) -> str:
+    """COPY text format's escapes (the backslash first)."""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def copy_line(fields: list[str], tail: str) -> str:
+    """A CSV row validated (records.RejectedRow if not) as a line of COPY text in COPY_COLUMNS order, then
+    `tail` (the constant columns of a bulk load, already in COPY text, each after a tab)."""
+    values: list[str | None]
+    values, state_hash = records.parse_and_hash(fields)
+    name_key = search_key(values[records.NAME])
+    kana_key = search_key(values[records.FURIGANA])
+    en_key = search_key(values[records.EN_NAME])
+    del values[records.LATEST]
+    values += (name_key, kana_key, en_key, f"{name_key}\x1f{kana_key}\x1f{en_key}")
+    line = "\t".join(["\\N" if value is None else value for value in values])
+    # Nearly every line needs no escape: one check of the whole line (each NULL is one backslash) instead of
+    # four replaces of each value.
+    if (line.count("\\") != values.count(None) or line.count("\t") != len(values) - 1 or "\n" in line
+            or "\r" in line):
+        line = "\t".join(["\\N" if value is None else _escaped(value) for value in values])
+    return f"{line}\t\\\\x{state_hash.hex()}{tail}\n"
+
+
+Batch = tuple[list[Any], int]  # rows ready to store (or lines of COPY text), and the bytes of file they came from
 
 
 def _batches(paths: list[Path], encoding: str | None, batch_size: int, report: ImportReport,
-             reject: Callable[[str, int, str], None], tail: tuple[Any, ...] = (),
+             reject: Callable[[str, int, str], None], tail: tuple[Any, ...] | str = (),
              share: tuple[int, int] | None = None, block_bytes: int | None = None) -> Iterator[Batch]:
-    """Batches of rows ready to store, counting lines in `report`; bad lines go to `reject`.
+    """Batches of rows ready to store, counting lines in `report`; bad lines go to `reject`. A `tail` that is
+    a string asks for lines of COPY text (copy_line), a tuple for rows of values (staged_row).
 
     With `share` (k, n), only every n-th block from the k-th is parsed, and each yields one batch, even an
     empty one: a worker process's part, which the importing process puts back in file order."""
@@ -58,8 +90,10 @@ def _batches(paths: list[Path], encoding: str | None, batch_size: int, report: I
         blocks, (mine, workers) = itertools.count(), share
         keep = lambda: next(blocks) % workers == mine  # noqa: E731
         batch_size = 0  # a batch per block
-    batch: list[list[Any]] = []
+    batch: list[Any] = []
     pending_size = 0
+    stage: Callable[[list[str]], Any] = (functools.partial(copy_line, tail=tail) if isinstance(tail, str)
+                                         else functools.partial(staged_row, tail=tail))
     for path in paths:
         for block in read_blocks(path, encoding=encoding, keep=keep, block_bytes=block_bytes):
             report.rows_read += len(block.fields)
@@ -69,7 +103,7 @@ def _batches(paths: list[Path], encoding: str | None, batch_size: int, report: I
                     reject(block.source, block.first + position, block.problems[position])
                     continue
                 try:
-                    batch.append(staged_row(fields, tail))
+                    batch.append(stage(fields))
                 except records.RejectedRow as error:
                     reject(block.source, block.first + position, str(error))
                 if len(batch) >= batch_size > 0:
@@ -82,7 +116,7 @@ def _batches(paths: list[Path], encoding: str | None, batch_size: int, report: I
         yield batch, pending_size
 
 
-def _parse_in_worker(paths: list[Path], encoding: str | None, tail: tuple[Any, ...],
+def _parse_in_worker(paths: list[Path], encoding: str | None, tail: tuple[Any, ...] | str,
                      queue: multiprocessing.queues.Queue[Any], share: tuple[int, int], block_bytes: int) -> None:
     """A worker process: parse its share of the blocks and put (rows, bytes, lines read, rejections) on
     the queue for each, then None; or a string, the traceback, if it failed."""
@@ -130,7 +164,7 @@ def parse_workers() -> int:
 
 
 async def parsed(paths: list[Path], encoding: str | None, batch_size: int, report: ImportReport,
-                  reject: Callable[[str, int, str], None], tail: tuple[Any, ...] = (),
+                  reject: Callable[[str, int, str], None], tail: tuple[Any, ...] | str = (),
                   parallel: bool | int = False) -> AsyncIterator[Batch]:
     """_batches, in this process or (`parallel`) in worker processes while this one writes to the database.
 
@@ -156,7 +190,7 @@ async def parsed(paths: list[Path], encoding: str | None, batch_size: int, repor
     for worker in workers:
         worker.start()
     loop = asyncio.get_running_loop()
-    rows: list[list[Any]] = []
+    rows: list[Any] = []
     size = 0
     try:
         # Block i is worker i mod n's; the first worker to say None has no block i, so none is left.

@@ -3,26 +3,30 @@ statistics for the planner, and an interrupted load leaving an empty table."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import api.models  # noqa: F401  (every table in the metadata the migrations are compared with)
 from api.models import comparison_options
 from api.platform.db import Base
 from corporate.importer import import_files
+from corporate.models import Corporation
 from tests.corporate.conftest import (
     NUMBER,
     assert_search_index_is_sound,
     awkward_file,
     count_corporations,
     empty_corporations,
+    row,
     states_of,
     stored_rows,
+    write_csv,
 )
 
 
@@ -130,3 +134,19 @@ async def test_an_interrupted_bulk_load_leaves_an_empty_table_and_runs_again(
     report = await import_files(engine, [path])
     assert report.bulk and report.inserted == 305
     await assert_search_index_is_sound(engine)
+
+
+async def test_what_copy_text_escapes_is_stored_as_written(engine: AsyncEngine, tmp_path: Path) -> None:
+    """PostgreSQL's bulk load sends COPY text made by the parser (import_rows.copy_line): a backslash and a tab
+    in a name come back as they were, as from the batch path."""
+    path = write_csv(tmp_path / "escapes.csv", [row(1, NUMBER, "円\\記号\t株式会社", en_name="Back\\slash Co.")])
+    at = datetime(2026, 12, 5, 4, 30, 15, 123456, tzinfo=UTC)
+    assert (await import_files(engine, [path], now=at)).bulk
+    assert await states_of(engine, NUMBER) == [("円\\記号\t株式会社", "2016-01-05", True)]
+    async with engine.connect() as connection:
+        stored = await connection.scalar(select(Corporation.imported_at))
+    assert stored == at
+    loaded = await stored_rows(engine)
+    await empty_corporations(engine)
+    assert not (await import_files(engine, [path], bulk=False)).bulk
+    assert await stored_rows(engine) == loaded

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from corporate import files
+from api.platform.normalise import search_key
+from corporate import files, records
 from corporate.import_report import Rejection
+from corporate.import_rows import COPY_COLUMNS, copy_line
 from corporate.importer import import_files
 from tests.corporate.conftest import (
     NUMBER,
@@ -70,3 +72,33 @@ async def test_parsing_in_worker_processes_gives_the_same_import(
     assert reports[0] == reports[1] == reports[2] == (618, 305, 4)
     assert rejections[0] == rejections[1] == rejections[2] and len(rejections[0]) == 4
     assert stored[0] == stored[1] == stored[2]
+
+
+TAIL = "\tt\t2026-12-05T00:00:00+00:00"
+
+
+def test_a_copy_line_is_the_row_in_copy_text_with_nulls_and_the_hash() -> None:
+    fields = row(7, NUMBER, "青森システム株式会社").split(",")
+    fields = [field.strip('"') for field in fields]  # as the CSV reader hands them over
+    values, state_hash = records.parse_and_hash(fields[:])
+    line = copy_line(fields, TAIL)
+    assert line.endswith("\n") and line.count("\n") == 1
+    columns = line[:-1].split("\t")
+    assert len(columns) == len(COPY_COLUMNS) + 2
+    by_name = dict(zip((*COPY_COLUMNS, "latest", "imported_at"), columns, strict=True))
+    assert by_name["name"] == "青森システム株式会社"
+    assert by_name["search_name"] == search_key("青森システム株式会社")
+    assert by_name["search_text"] == f"{search_key('青森システム株式会社')}\x1f\x1f"  # no furigana, no English name
+    assert by_name["close_date"] == "\\N"  # an empty field is NULL, as write_row sent None
+    assert by_name["record_hash"] == "\\\\x" + state_hash.hex()  # bytea's hex input, its backslash escaped
+    assert by_name["latest"] == "t" and by_name["imported_at"] == "2026-12-05T00:00:00+00:00"
+    del values[records.LATEST]  # the 29 field columns: the file's 30 but `latest`
+    assert [by_name[column] for column in COPY_COLUMNS[:29]] == ["\\N" if value is None else value for value in values]
+
+
+def test_a_copy_line_escapes_backslash_tab_and_line_ends() -> None:
+    fields = [field.strip('"') for field in row(7, NUMBER, "円\\記号\t改行\r\n株式会社").split(",")]
+    columns = copy_line(fields, TAIL)[:-1].split("\t")
+    by_name = dict(zip((*COPY_COLUMNS, "latest", "imported_at"), columns, strict=True))
+    assert by_name["name"] == "円\\\\記号\\t改行\\r\\n株式会社"
+    assert by_name["close_date"] == "\\N"  # the escaped path still writes NULL unescaped
