@@ -7,15 +7,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from corporate.import_rows import TABLE
 
-# PostgreSQL's trigram postings of current names (migration 0008): kept by a row trigger on the table,
-# which the bulk load turns off, making the postings anew from their view once `latest` is fixed.
+# PostgreSQL's trigram postings of current names (migration 0008): kept by statement triggers on the table
+# (migration 0037), which the bulk load turns off, making the postings anew from their view once `latest` is fixed.
 POSTINGS = "corporation_trigrams"
-POSTINGS_TRIGGER = "corporations_trigrams_follow"
+POSTINGS_TRIGGERS = ("corporations_trigrams_insert", "corporations_trigrams_update", "corporations_trigrams_delete")
 
 
 async def stop_postings(connection: AsyncConnection) -> list[tuple[str, str]]:
-    """Turn the postings' trigger off for the load; the postings' constraints, to add back after the fill."""
-    await connection.exec_driver_sql(f"ALTER TABLE {TABLE} DISABLE TRIGGER {POSTINGS_TRIGGER}")
+    """Turn the postings' triggers off for the load; the postings' constraints, to add back after the fill."""
+    for trigger in POSTINGS_TRIGGERS:
+        await connection.exec_driver_sql(f"ALTER TABLE {TABLE} DISABLE TRIGGER {trigger}")
     constraints = (await connection.exec_driver_sql(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %(table)s::regclass "
         "ORDER BY conname", {"table": POSTINGS})).all()
@@ -23,7 +24,7 @@ async def stop_postings(connection: AsyncConnection) -> list[tuple[str, str]]:
 
 
 async def fill_postings(connection: AsyncConnection, constraints: list[tuple[str, str]]) -> None:
-    """Make the postings anew from their view in one pass, index them once, and turn the trigger back on.
+    """Make the postings anew from their view in one pass, index them once, and turn the triggers back on.
 
     CREATE TABLE ... AS writes through PostgreSQL's bulk-insert path: at national size it took 29-33 s
     where INSERT ... SELECT into the existing table took 70 s. So the table is replaced, and the
@@ -36,7 +37,8 @@ async def fill_postings(connection: AsyncConnection, constraints: list[tuple[str
                                      "SELECT trigram, sort_key, position FROM corporation_trigram_rows")
     for name, definition in constraints:
         await connection.exec_driver_sql(f'ALTER TABLE {POSTINGS} ADD CONSTRAINT "{name}" {definition}')
-    await connection.exec_driver_sql(f"ALTER TABLE {TABLE} ENABLE TRIGGER {POSTINGS_TRIGGER}")
+    for trigger in POSTINGS_TRIGGERS:
+        await connection.exec_driver_sql(f"ALTER TABLE {TABLE} ENABLE TRIGGER {trigger}")
 
 
 async def rebuild_fts(connection: AsyncConnection) -> None:

@@ -151,7 +151,7 @@ def _sqlite_script() -> str:
 
 
 ROLLED_BACK = pytest.StashKey[bool]()
-# Tables tests fill in bulk (the NTA files: 37,160 corporations, each with trigram postings kept by row triggers):
+# Tables tests fill in bulk (the NTA files: 37,160 corporations, each with trigram postings kept by triggers):
 # on PostgreSQL a DELETE fires every row's trigger (~30 s after the real files on a loaded machine); TRUNCATE's
 # own trigger empties the postings at once.
 BULK_TABLES = ("corporations",)

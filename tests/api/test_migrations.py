@@ -137,3 +137,23 @@ async def test_0036_adds_the_person_web_sessions_and_its_downgrade_drops_them(en
         assert "person_web_sessions" not in await connection.run_sync(_tables)
         await connection.run_sync(upgrade_on, "head")
         assert "person_web_sessions" in await connection.run_sync(_tables)
+
+
+async def test_0037_keeps_the_trigram_postings_by_statement_and_its_downgrade_by_row(engine: AsyncEngine) -> None:
+    def triggers(connection: Connection) -> list[str]:
+        if connection.dialect.name != "postgresql":
+            return []
+        return list(connection.exec_driver_sql(
+            "SELECT tgname || ' ' || CASE WHEN tgtype & 1 = 1 THEN 'row' ELSE 'statement' END FROM pg_trigger "
+            "WHERE tgrelid = 'corporations'::regclass AND NOT tgisinternal ORDER BY tgname").scalars())
+
+    by_statement = ["corporations_trigrams_delete statement", "corporations_trigrams_empty statement",
+                    "corporations_trigrams_insert statement", "corporations_trigrams_update statement"]
+    on_postgresql = engine.dialect.name == "postgresql"
+    async with engine.begin() as connection:
+        assert await connection.run_sync(triggers) == by_statement * on_postgresql
+        await connection.run_sync(downgrade_on, "0036")
+        assert await connection.run_sync(triggers) == ["corporations_trigrams_empty statement",
+                                                       "corporations_trigrams_follow row"] * on_postgresql
+        await connection.run_sync(upgrade_on, "head")
+        assert await connection.run_sync(triggers) == by_statement * on_postgresql

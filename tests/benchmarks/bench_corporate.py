@@ -43,6 +43,7 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 MYNAPORTAL = str(ROOT / ".venv" / "bin" / "mynaportal")
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
+from corporate.search_index_rebuild import POSTINGS_TRIGGERS  # noqa: E402
 
 LAST_CPU = [0.0]  # CPU seconds (user + system) of the last measured process: the machine is shared
 
@@ -158,7 +159,7 @@ def postgres_yardstick(ours_url: str, workdir: Path, rows: int) -> float:
             "BEGIN;", "SET LOCAL maintenance_work_mem = '256MB';",
             *(f'DROP INDEX "{name}";' for name, _ in indexes),
             *(f'ALTER TABLE corporations DROP CONSTRAINT "{name}";' for name, _ in uniques),
-            "ALTER TABLE corporations DISABLE TRIGGER corporations_trigrams_follow;",
+            *(f"ALTER TABLE corporations DISABLE TRIGGER {trigger};" for trigger in POSTINGS_TRIGGERS),
             f"\\copy corporations ({column_list}) FROM '{staged}'",
             *(f'ALTER TABLE corporations ADD CONSTRAINT "{name}" {definition};' for name, definition in uniques),
             *(f"{definition};" for _, definition in indexes),
@@ -166,7 +167,7 @@ def postgres_yardstick(ours_url: str, workdir: Path, rows: int) -> float:
             "CREATE TABLE corporation_trigrams AS SELECT trigram, sort_key, position FROM corporation_trigram_rows;",
             *(f'ALTER TABLE corporation_trigrams ADD CONSTRAINT "{name}" {definition};'
               for name, definition in postings),
-            "ALTER TABLE corporations ENABLE TRIGGER corporations_trigrams_follow;",
+            *(f"ALTER TABLE corporations ENABLE TRIGGER {trigger};" for trigger in POSTINGS_TRIGGERS),
             "ANALYZE corporations, corporation_trigrams;", "COMMIT;", "VACUUM corporation_trigrams;", ""]))
         seconds, rss = run_measured(["psql", url, "-qX", "-v", "ON_ERROR_STOP=1", "-f", str(script)])
         line("PostgreSQL yardstick (COPY, same schema)", rows, seconds, rss)
