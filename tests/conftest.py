@@ -152,8 +152,8 @@ def _sqlite_script() -> str:
 
 ROLLED_BACK = pytest.StashKey[bool]()
 # Tables tests fill in bulk (the NTA files: 37,160 corporations, each with trigram postings kept by triggers):
-# on PostgreSQL a DELETE fires every row's trigger (~30 s after the real files on a loaded machine); TRUNCATE's
-# own trigger empties the postings at once.
+# on PostgreSQL a DELETE removes every row's postings through the index (~30 s after the real files on a loaded
+# machine with migration 0008's row trigger); TRUNCATE's own trigger empties the postings at once.
 BULK_TABLES = ("corporations",)
 # Fixtures that open no connection of their own: a test that uses only these besides ``session`` runs in a
 # transaction that is rolled back.
