@@ -26,7 +26,8 @@ BULK_CACHE_KIB = 256 * 1024
 BULK_MAINTENANCE_MEMORY = "256MB"
 BULK_COLUMNS = (*STAGED_COLUMNS, "latest", "imported_at")
 _BULK_COLUMN_LIST = ", ".join(BULK_COLUMNS)
-_COPY_COLUMN_LIST = ", ".join((*COPY_COLUMNS, "latest", "imported_at"))  # PostgreSQL's: bulk_tail's order
+# PostgreSQL's: the order of import_rows.copy_line's lines, then the importer's tail (latest, imported_at).
+_COPY_COLUMN_LIST = ", ".join((*COPY_COLUMNS, "latest", "imported_at"))
 # After a bulk load every row says latest: only numbers with several states need a look, and only the
 # first UPDATE (clearing the states that are not the newest), as the newest already says latest.
 _UPDATE_LATEST_BULK = update_latest(

@@ -32,15 +32,22 @@ STAGED_COLUMNS = (*_FIELD_COLUMNS, "record_hash", "search_name", "search_kana", 
 STAGED_COLUMN_LIST = ", ".join(STAGED_COLUMNS)
 
 
-def staged_row(fields: list[str], tail: tuple[Any, ...] = ()) -> list[Any]:
-    """A CSV row validated (records.RejectedRow if not) and in STAGED_COLUMNS order, then `tail` (the
-    constant columns of a bulk load)."""
+def _parsed(fields: list[str]) -> tuple[list[Any], bytes, tuple[str, str, str, str]]:
+    """A CSV row validated (records.RejectedRow if not): its _FIELD_COLUMNS values, its state hash and its search
+    keys (name, furigana, English name, and the three joined)."""
     values, state_hash = records.parse_and_hash(fields)
     name_key = search_key(values[records.NAME])
     kana_key = search_key(values[records.FURIGANA])
     en_key = search_key(values[records.EN_NAME])
     del values[records.LATEST]  # the 30 fields become _FIELD_COLUMNS
-    values += (state_hash, name_key, kana_key, en_key, f"{name_key}\x1f{kana_key}\x1f{en_key}", *tail)
+    return values, state_hash, (name_key, kana_key, en_key, f"{name_key}\x1f{kana_key}\x1f{en_key}")
+
+
+def staged_row(fields: list[str], tail: tuple[Any, ...] = ()) -> list[Any]:
+    """A CSV row validated (records.RejectedRow if not) and in STAGED_COLUMNS order, then `tail` (the
+    constant columns of a bulk load)."""
+    values, state_hash, keys = _parsed(fields)
+    values += (state_hash, *keys, *tail)
     return values
 
 
@@ -58,13 +65,8 @@ def _escaped(value: str) -> str:
 def copy_line(fields: list[str], tail: str) -> str:
     """A CSV row validated (records.RejectedRow if not) as a line of COPY text in COPY_COLUMNS order, then
     `tail` (the constant columns of a bulk load, already in COPY text, each after a tab)."""
-    values: list[str | None]
-    values, state_hash = records.parse_and_hash(fields)
-    name_key = search_key(values[records.NAME])
-    kana_key = search_key(values[records.FURIGANA])
-    en_key = search_key(values[records.EN_NAME])
-    del values[records.LATEST]
-    values += (name_key, kana_key, en_key, f"{name_key}\x1f{kana_key}\x1f{en_key}")
+    values, state_hash, keys = _parsed(fields)
+    values += keys
     line = "\t".join(["\\N" if value is None else value for value in values])
     # Nearly every line needs no escape: one check of the whole line (each NULL is one backslash) instead of
     # four replaces of each value.

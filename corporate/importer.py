@@ -82,7 +82,7 @@ async def import_files(
     imported_at = now or utcnow()
     total_bytes = sum(member.size for path in paths for member in members(path))
     if parallel is None and total_bytes >= PARALLEL_MIN_BYTES:
-        parallel = True if engine.dialect.name == "sqlite" else max(1, os.cpu_count() or 1)
+        parallel = True if engine.dialect.name == "sqlite" else os.cpu_count() or 1
     if progress:
         progress.start(total_bytes)
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from api.exchange.models import ExchangeRecord
 from api.oidc.models import ClientStatus, OidcAuthorizationCode, OidcClient, OidcConsent, OidcSeenJwt, OidcToken
+from api.oidc.record import LEAF_COLUMNS, RECORD_COLUMNS
 from api.people.models import Person
 from api.records.models import LogLeaf
 
@@ -107,11 +108,6 @@ def _token(prefix: str) -> CTE:
     tokens = OidcToken.__table__
     return (tokens.insert().values({name: bindparam(f"{prefix}_{name}") for name in TOKEN_COLUMNS})
             .returning(tokens.c.id).cte(prefix))
-
-
-LEAF_COLUMNS = ("leaf_hash", "leaf_data", "queued_at")
-RECORD_COLUMNS = ("id", "query_id", "requester_agency_id", "provider_agency_id", "person_id", "duty", "item_names",
-                  "legal_row_id", "legal_table_version", "requested_at", "provided_at", "processing_type", "outcome")
 
 
 def _release(prefix: str) -> CTE:

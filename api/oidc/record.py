@@ -70,17 +70,20 @@ def _record(client: OidcClient, provider_id: uuid.UUID, person_id: uuid.UUID, it
 # cost more than the insert itself).
 _INSERT_LEAF = LogLeaf.__table__.insert().returning(LogLeaf.__table__.c.id)
 _INSERT_RECORD = ExchangeRecord.__table__.insert()
-_RECORD_COLUMNS = ("id", "query_id", "requester_agency_id", "provider_agency_id", "person_id", "duty", "item_names",
-                   "legal_row_id", "legal_table_version", "requested_at", "provided_at", "processing_type", "outcome")
+# The columns a release writes (the leaf's, the record's), also those of the token endpoint's combined write
+# (api.oidc.exchange).
+LEAF_COLUMNS = ("leaf_hash", "leaf_data", "queued_at")
+RECORD_COLUMNS = ("id", "query_id", "requester_agency_id", "provider_agency_id", "person_id", "duty", "item_names",
+                  "legal_row_id", "legal_table_version", "requested_at", "provided_at", "processing_type", "outcome")
 
 
 def _leaf_parameters(record: ExchangeRecord | Release) -> dict[str, Any]:
     leaf = exchange_record_leaf(record)
-    return {"leaf_hash": merkle.leaf_hash(leaf), "leaf_data": leaf, "queued_at": utcnow()}
+    return dict(zip(LEAF_COLUMNS, (merkle.leaf_hash(leaf), leaf, utcnow()), strict=True))
 
 
 def _record_parameters(record: ExchangeRecord | Release, leaf_id: int) -> dict[str, Any]:
-    return {**{name: getattr(record, name) for name in _RECORD_COLUMNS}, "log_leaf_id": leaf_id}
+    return {**{name: getattr(record, name) for name in RECORD_COLUMNS}, "log_leaf_id": leaf_id}
 
 
 class PortalAgency:
@@ -119,7 +122,7 @@ def release_values(portal_id: uuid.UUID, client: OidcClient, person_id: uuid.UUI
     """The same release's leaf and record values, for the token endpoint's one combined write (api.oidc.exchange:
     the record names its leaf through the statement)."""
     record = _release(client, portal_id, person_id, items or ["sub"], duty)
-    return {**_leaf_parameters(record), **{name: getattr(record, name) for name in _RECORD_COLUMNS}}
+    return {**_leaf_parameters(record), **{name: getattr(record, name) for name in RECORD_COLUMNS}}
 
 
 async def record_portal_release(session: AsyncSession, portal_id: uuid.UUID, client: OidcClient,

@@ -8,6 +8,7 @@ import base64
 import enum
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry import relay
@@ -20,6 +21,9 @@ from api.platform.errors import ErrorCode, PortalError
 from api.platform.scopes import CERTIFICATES_REQUEST
 from api.schema.context import Info
 from api.schema.notices import node_uuid
+
+if TYPE_CHECKING:
+    from push.secrets import SecretBox
 
 CertificateKindType = strawberry.enum(CertificateKind, name="CertificateKind",
                                       description="住民票の写し, 記載事項証明書, 印鑑登録証明書, 戸籍, 課税証明書.")
@@ -90,6 +94,12 @@ def _issuer(info: Info) -> CertificateIssuer:
     return holder.get()
 
 
+def _webhook_box(info: Info) -> SecretBox:
+    """What seals and opens the delivery services' webhook secrets (the data key and its predecessors)."""
+    settings = info.context.settings
+    return webhook_box(settings.data_key, settings.previous_data_keys)
+
+
 def _id(node: relay.GlobalID) -> uuid.UUID:
     if node.type_name != "Certificate":
         raise PortalError(ErrorCode.NOT_FOUND, "No such certificate.")
@@ -146,10 +156,9 @@ class CertificatesMutation:
     async def collect_certificate(self, info: Info, id: relay.GlobalID) -> CertificateType:
         principal = info.context.require_person(CERTIFICATES_REQUEST)
         issuer = _issuer(info)
-        settings = info.context.settings
         row = await service.collect(info.context.session_factory, issuer, principal.person_id, _id(id),
                                     cipher=info.context.cipher, today=info.context.today(),
-                                    webhook_box=webhook_box(settings.data_key, settings.previous_data_keys))
+                                    webhook_box=_webhook_box(info))
         return CertificateType.from_model(row, issuer)
 
     @strawberry.mutation(description="DELIVERY, once the delivery service's link ran out untaken: a new link, sent "
@@ -157,9 +166,7 @@ class CertificatesMutation:
     async def offer_certificate_again(self, info: Info, id: relay.GlobalID) -> CertificateType:
         principal = info.context.require_person(CERTIFICATES_REQUEST)
         issuer = _issuer(info)
-        settings = info.context.settings
-        row = await delivery.offer_again(info.context.session_factory,
-                                         webhook_box(settings.data_key, settings.previous_data_keys),
-                                         principal.person_id, _id(id), issuer.public_url, today=info.context.today())
+        row = await delivery.offer_again(info.context.session_factory, _webhook_box(info), principal.person_id,
+                                         _id(id), issuer.public_url, today=info.context.today())
         return CertificateType.from_model(row, issuer)
 

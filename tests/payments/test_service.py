@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -41,8 +42,7 @@ async def test_an_abandoned_payment_times_out_through_recovery(
     payment_portal: PaymentPortal, engine: AsyncEngine
 ) -> None:
     pp = payment_portal
-    order_id = (await pp.create_order(amount=2_000)).json()["order_id"]
-    payment_id = raw_id((await start(pp, order_id))["data"]["paymentStart"]["id"])
+    payment_id = await _started_payment(pp)
     factory = create_session_factory(engine)
     gateway = SandboxGateway(pp.gateway_url, GATEWAY_SECRET)
     assert (await recover(factory, gateway)).__dict__ == {"checked": 1, "settled": 0, "expired": 0, "unreachable": 0}
@@ -76,8 +76,7 @@ async def test_gateway_news_moves_a_payment_only_when_the_session_matches_its_am
     payment_portal: PaymentPortal, engine: AsyncEngine
 ) -> None:
     pp = payment_portal
-    order_id = (await pp.create_order(amount=2_000)).json()["order_id"]
-    payment_id = raw_id((await start(pp, order_id))["data"]["paymentStart"]["id"])
+    payment_id = await _started_payment(pp)
     factory = create_session_factory(engine)
     async with factory() as session:
         started = await session.get(Payment, payment_id)
@@ -97,3 +96,9 @@ async def test_gateway_news_moves_a_payment_only_when_the_session_matches_its_am
             {**news, "id": started.gateway_reference, "amount": 2_000}), source="gateway", now=utcnow())
     assert moved is not None and (moved.state.value, moved.card_last4, moved.paid_order_id) == (
         "success", "4242", moved.order_id)
+
+
+async def _started_payment(pp: PaymentPortal) -> uuid.UUID:
+    """A new order of 2,000 yen and a payment of it started at the gateway: the payment's id."""
+    order_id = (await pp.create_order(amount=2_000)).json()["order_id"]
+    return raw_id((await start(pp, order_id))["data"]["paymentStart"]["id"])
